@@ -1,0 +1,121 @@
+# libcemdiff -- one entry point: all, check, demo, bench, install, clean.
+#
+#   make                 build lib/libcemdiff.so.X.Y.Z, lib/libcemdiff.a
+#   make check           build and run every test
+#   make install PREFIX=/some/dir
+#
+# Missing build dependencies (Debian packages) are installed by `make deps`,
+# which every build runs first and which says what it installs.
+
+# ---- the version, read from the one place it is written -------------------
+version_part = $(shell sed -n 's/^\#define CEM_VERSION_$(1) \([0-9][0-9]*\).*/\1/p' include/cemdiff.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION_MINOR := $(call version_part,MINOR)
+VERSION_PATCH := $(call version_part,PATCH)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+
+# The libraries the library links (evaluated lazily: after `deps`).
+DEP_PKGS = openblas lapacke
+DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS))
+DEP_LIBS = $(shell $(PKG_CONFIG) --libs $(DEP_PKGS)) -lm -pthread
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
+CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude
+LIB_CFLAGS = $(BASE_CFLAGS) -fPIC -fvisibility=hidden -DCEM_BUILDING_LIBRARY -Isrc
+
+SONAME = libcemdiff.so.$(VERSION_MAJOR)
+SHLIB = lib/libcemdiff.so.$(VERSION)
+STLIB = lib/libcemdiff.a
+OBJDIR = lib/.obj
+
+SRC = $(wildcard src/*.c)
+OBJ = $(SRC:src/%.c=$(OBJDIR)/%.o)
+HDR = include/cemdiff.h $(wildcard src/*.h)
+
+TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
+TEST_BIN = tests/.bin/check_cemdiff
+
+.PHONY: all deps check install uninstall clean demo bench
+
+all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB) lib/cemdiff.pc
+
+# ---- dependencies: install what is missing, and say so --------------------
+DEB_OF_openblas = libopenblas-dev
+DEB_OF_lapacke = liblapacke-dev
+DEB_OF_check = check
+deps:
+	@missing=""; \
+	command -v $(PKG_CONFIG) >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	for p in openblas lapacke check; do \
+	  $(PKG_CONFIG) --exists $$p 2>/dev/null || case $$p in \
+	    openblas) missing="$$missing libopenblas-dev";; \
+	    lapacke) missing="$$missing liblapacke-dev";; \
+	    check) missing="$$missing check";; esac; \
+	done; \
+	[ -f /usr/include/Random123/philox.h ] || missing="$$missing librandom123-dev"; \
+	if [ -n "$$missing" ]; then \
+	  echo "cemdiff: installing missing build dependencies:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing \
+	    || { echo "cemdiff: could not install:$$missing (apt-get failed)" >&2; exit 1; }; \
+	fi
+
+# ---- the library ------------------------------------------------------------
+$(OBJDIR)/%.o: src/%.c $(HDR) | deps
+	@mkdir -p $(OBJDIR)
+	$(CC) $(CFLAGS) $(LIB_CFLAGS) $(DEP_CFLAGS) -c $< -o $@
+
+$(SHLIB): $(OBJ)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -o $@ $(OBJ) $(DEP_LIBS)
+
+lib/$(SONAME): $(SHLIB)
+	ln -sf $(notdir $(SHLIB)) $@
+
+lib/libcemdiff.so: lib/$(SONAME)
+	ln -sf $(SONAME) $@
+
+$(STLIB): $(OBJ)
+	rm -f $@
+	ar rcs $@ $(OBJ)
+
+lib/cemdiff.pc: pkgconfig/cemdiff.pc.in include/cemdiff.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES@|$(DEP_PKGS)|' $< > $@
+
+# ---- tests ------------------------------------------------------------------
+$(TEST_BIN): $(TEST_SRC) tests/tests.h $(STLIB) | deps
+	@mkdir -p tests/.bin
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Isrc $(DEP_CFLAGS) $(CHECK_CFLAGS) \
+	    -o $@ $(TEST_SRC) $(STLIB) $(CHECK_LIBS) $(DEP_LIBS)
+
+check: all $(TEST_BIN)
+	$(TEST_BIN)
+	sh tests/check_symbols.sh lib/libcemdiff.so include/cemdiff.h
+	sh tests/check_install.sh
+
+# ---- install ----------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 644 include/cemdiff.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libcemdiff.so
+	install -m 644 $(STLIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 lib/cemdiff.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/cemdiff.h \
+	      $(DESTDIR)$(PREFIX)/lib/libcemdiff.so* $(DESTDIR)$(PREFIX)/lib/libcemdiff.a \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/cemdiff.pc
+
+clean:
+	rm -rf $(OBJDIR) lib/libcemdiff.* lib/cemdiff.pc tests/.bin

@@ -1,0 +1,351 @@
+/*
+ * cemdiff.h -- libcemdiff, diffusion models on low-dimensional data.
+ *
+ * This header is the whole stable public API and its manual.  It implements
+ * Lu, Wang, Bal, "Mathematical analysis of singularities in the diffusion
+ * model under the submanifold assumption": the forward Ornstein-Uhlenbeck
+ * process, the three equivalent targets (the bounded conditional expectation
+ * f = E[X_0 | X_t = x], the DDPM noise eps and the SGM score S), closed-form
+ * models that give exact ground truth, and the datasets the paper studies.
+ *
+ * Conventions that hold for every function below
+ * ------------------------------------------------
+ * - Status codes.  Every fallible function returns an int status: CEM_OK (0)
+ *   on success, a negative CEM_ERR_* code on failure.  cem_status_string()
+ *   names a code; cem_last_error() explains the last failure on the calling
+ *   thread; handles also keep a message of their own (cem_model_errmsg()...).
+ * - A failed call changes nothing: output handles are set to NULL, handles
+ *   passed in keep their previous state, caller buffers may hold partial
+ *   results only where the function says so.
+ * - The library never prints, never calls exit() or abort(), and never
+ *   reads environment variables.
+ * - Arrays are row-major: an "n x dim" array of points holds point i at
+ *   x[i*dim .. i*dim+dim-1].  Points are float, times and coefficients
+ *   double.
+ * - Handles (cem_model_t, cem_dataset_t) are opaque, created through an
+ *   out-parameter and released by the matching *_free(), which accepts NULL.
+ * - Options are enum-keyed: cem_X_set(handle, option, value) checks the value
+ *   against cem_X_option_bounds() and rejects it with CEM_ERR_RANGE and a
+ *   message naming the option and its bounds.  Integer-valued options are
+ *   passed as doubles holding an integer.  Enum values never change once
+ *   published.
+ * - Thread safety.  Functions without a handle are thread-safe.  A handle may
+ *   be used from any thread, but calls that modify it (setters, *_free) must
+ *   not run concurrently with any other call on it.  Calls documented as
+ *   "const" (evaluation, queries) may run concurrently with each other.
+ */
+#ifndef CEMDIFF_H
+#define CEMDIFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- version */
+
+/* The library version, written here once; the Makefile derives the soname
+ * (libcemdiff.so.MAJOR) and the pkg-config version from these lines. */
+#define CEM_VERSION_MAJOR 0
+#define CEM_VERSION_MINOR 1
+#define CEM_VERSION_PATCH 0
+#define CEM_VERSION_NUMBER \
+    (CEM_VERSION_MAJOR * 10000 + CEM_VERSION_MINOR * 100 + CEM_VERSION_PATCH)
+
+#if defined(CEM_BUILDING_LIBRARY) && defined(__GNUC__)
+#define CEM_API __attribute__((visibility("default")))
+#else
+#define CEM_API
+#endif
+
+/* The version of the library actually linked, as CEM_VERSION_NUMBER: a host
+ * compares it with the header it was compiled against.  Never fails. */
+CEM_API unsigned cem_version_number(void);
+
+/* The same as "MAJOR.MINOR.PATCH"; a static string.  Never fails. */
+CEM_API const char *cem_version_string(void);
+
+/* ------------------------------------------------------- status and errors */
+
+/* Status codes.  Values never change; new codes take new values. */
+enum {
+    CEM_OK = 0,
+    CEM_ERR_ARG = -1,         /* an argument is invalid (NULL, size, enum) */
+    CEM_ERR_NOMEM = -2,       /* memory allocation failed or size overflow */
+    CEM_ERR_RANGE = -3,       /* an option value is outside its bounds */
+    CEM_ERR_NONFINITE = -4,   /* NaN or Inf in input data */
+    CEM_ERR_UNSUPPORTED = -5, /* not available for this kind of handle */
+    CEM_ERR_NUMERIC = -6,     /* a numerical failure (e.g. matrix not PSD) */
+    CEM_ERR_IO = -7,          /* a file could not be opened, read, written */
+    CEM_ERR_PARSE = -8        /* malformed text input (CSV) */
+};
+
+/* A static English description of a status code ("unknown status" for a
+ * value that is not one).  Thread-safe, never fails. */
+CEM_API const char *cem_status_string(int status);
+
+/* Why the last failing call on the calling thread failed: a message that
+ * names the function, the argument and the offending value.  Every failing
+ * call sets it, including constructors that could not produce a handle;
+ * successful calls leave it as it was.  The string is thread-local and valid
+ * until the next failing call on this thread.  Returns "" when no call on
+ * this thread has failed. */
+CEM_API const char *cem_last_error(void);
+
+/* Releases a buffer the library allocated for the caller (see
+ * cem_csv_read).  Accepts NULL. */
+CEM_API void cem_free(void *ptr);
+
+/* ------------------------------------------------------ the forward process
+ *
+ * dX_t = -1/2 X_t dt + dW_t, so X_t = alpha_t X_0 + sigma_t Z with
+ * alpha_t = exp(-t/2) and sigma_t^2 = 1 - exp(-t) = -expm1(-t) (exact for
+ * tiny t).  See docs/MATH.md.
+ */
+
+/* alpha_t and sigma_t^2 at time t >= 0 (finite).  Either output may be NULL.
+ * Errors: CEM_ERR_ARG for t < 0, NaN or Inf. */
+CEM_API int cem_ou_coefficients(double t, double *alpha, double *sigma2);
+
+/* The three targets a model can answer, exact functions of one another:
+ *   CEM   f(x,t)   = E[X_0 | X_t = x]                 (bounded)
+ *   NOISE eps(x,t) = E[Z | X_t = x] = (x - alpha f) / sigma
+ *   SCORE S(x,t)   = grad log p_t(x) = (alpha f - x) / sigma^2            */
+typedef enum {
+    CEM_TARGET_CEM = 0,
+    CEM_TARGET_NOISE = 1,
+    CEM_TARGET_SCORE = 2
+} cem_target;
+
+/* Converts n values of target `from` at points x (n x dim) and times t[i]
+ * into target `to` (n x dim).  `out` may equal `in` (in place); the
+ * arithmetic is done in double.  Times must be finite and > 0.
+ * Errors: CEM_ERR_ARG (NULL pointer with n > 0, dim < 1, bad enum, bad
+ * time); nothing is written on error. */
+CEM_API int cem_convert(cem_target from, cem_target to, size_t n, int dim,
+                        const float *x, const double *t, const float *in,
+                        float *out);
+
+/* Time grids on [t1, T] with N points, increasing: out[0] = t1, out[N-1] = T.
+ *   EXPONENTIAL  t_k = t1 (1 - gamma)^(1-k), gamma = 1 - (t1/T)^(1/(N-1)),
+ *                so (t_k - t_{k-1}) / t_k = gamma for every k (the paper's);
+ *   UNIFORM      equally spaced.                                          */
+typedef enum { CEM_GRID_EXPONENTIAL = 0, CEM_GRID_UNIFORM = 1 } cem_grid;
+
+/* Fills out[0..N-1].  Requires N >= 2 and 0 < t1 < T finite.
+ * Errors: CEM_ERR_ARG; nothing is written on error. */
+CEM_API int cem_time_grid(cem_grid kind, int N, double t1, double T,
+                          double *out);
+
+/* Laws for the training time t:
+ *   GRID        uniform over the N points of the exponential grid (paper's);
+ *   LOGUNIFORM  log t uniform on [log t1, log T] (its continuous analogue);
+ *   UNIFORM     t uniform on [t1, T] (the conventional baseline).         */
+typedef enum {
+    CEM_TIMELAW_GRID = 0,
+    CEM_TIMELAW_LOGUNIFORM = 1,
+    CEM_TIMELAW_UNIFORM = 2
+} cem_time_law;
+
+/* Draws n times from `law` on [t1, T] (N is the grid size, used by GRID
+ * only; it must still be >= 2) into out[0..n-1].  Draw i depends only on
+ * (seed, i): the same seed gives the same values, and a longer request
+ * extends a shorter one.  Errors: CEM_ERR_ARG. */
+CEM_API int cem_time_law_sample(cem_time_law law, int N, double t1, double T,
+                                uint64_t seed, size_t n, double *out);
+
+/* ------------------------------------------------------------------ models
+ *
+ * A model answers one question: "what is f, eps or S at (x, t)?".  Kinds:
+ *   EMPIRICAL  the exact answer for the empirical law of a point set
+ *              (1/n) sum_i delta(x_i): f = sum_i w_i x_i with softmax
+ *              weights, computed in double with one GEMM and log-sum-exp;
+ *   GAUSSIAN   the exact answer for N(mean, cov), cov symmetric positive
+ *              semi-definite (a singular cov puts the data on a subspace).
+ * Models are reference counted: handles that depend on a model keep it
+ * alive, so cem_model_free() may be called in any order.
+ */
+typedef struct cem_model cem_model_t;
+
+typedef enum {
+    CEM_KIND_EMPIRICAL = 2,
+    CEM_KIND_GAUSSIAN = 3
+} cem_model_kind;
+
+/* Model options (cem_model_set / cem_model_get / cem_model_option_bounds).
+ *   T_MIN  the smallest time the model is meant for (t_1); default 1e-3,
+ *          bounds [1e-8, 1].  Samplers and trainers built on the model use
+ *          [T_MIN, T_MAX] as their time window unless told otherwise.
+ *   T_MAX  the horizon T of the forward process; default 10, bounds
+ *          [0.1, 100].  Setting either so that T_MIN >= T_MAX fails with
+ *          CEM_ERR_RANGE.
+ * Evaluation itself is exact at any t > 0 for the closed-form kinds. */
+typedef enum {
+    CEM_MODEL_T_MIN = 1,
+    CEM_MODEL_T_MAX = 2
+} cem_model_option;
+
+/* A model of the empirical law of `points` (n x dim, copied).
+ * Requires n >= 1, dim >= 1, finite points.  *out is NULL on error.
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE (names the row), CEM_ERR_NOMEM. */
+CEM_API int cem_model_create_empirical(cem_model_t **out, const float *points,
+                                       size_t n, int dim);
+
+/* A model of N(mean, cov): mean has dim entries, cov is dim x dim row-major,
+ * symmetric (to 1e-6 relative) and positive semi-definite (eigenvalues
+ * >= -1e-6 * largest; smaller ones are taken as 0).  Both are copied.
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NUMERIC (not symmetric,
+ * not PSD, eigensolver failure), CEM_ERR_NOMEM. */
+CEM_API int cem_model_create_gaussian(cem_model_t **out, const float *mean,
+                                      const float *cov, int dim);
+
+/* Evaluates target `what` at n points x (n x dim) and times t[i] into out
+ * (n x dim).  Times must be finite and > 0; points finite.  Const: any
+ * number of threads may evaluate one model concurrently.  Allocates
+ * temporary workspace (bounded, independent of n for large n).
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NOMEM; on error `out` may
+ * hold partial results. */
+CEM_API int cem_model_eval(cem_model_t *m, cem_target what, size_t n,
+                           const float *x, const double *t, float *out);
+
+/* The same with one time t shared by every point. */
+CEM_API int cem_model_eval_at(cem_model_t *m, cem_target what, size_t n,
+                              const float *x, double t, float *out);
+
+/* Sets option `opt` of m to `value`.  Errors: CEM_ERR_ARG (NULL, unknown
+ * option), CEM_ERR_RANGE (outside bounds, non-integer for an integer option,
+ * or inconsistent with another option); m is unchanged on error. */
+CEM_API int cem_model_set(cem_model_t *m, cem_model_option opt, double value);
+
+/* Reads option `opt` of m into *value.  Errors: CEM_ERR_ARG. */
+CEM_API int cem_model_get(const cem_model_t *m, cem_model_option opt,
+                          double *value);
+
+/* The inclusive bounds of option `opt`.  Errors: CEM_ERR_ARG. */
+CEM_API int cem_model_option_bounds(cem_model_option opt, double *lo,
+                                    double *hi);
+
+/* The ambient dimension D of the model's points; -1 for NULL. */
+CEM_API int cem_model_dim(const cem_model_t *m);
+
+/* The model's kind (cem_model_kind); -1 for NULL. */
+CEM_API int cem_model_kind_of(const cem_model_t *m);
+
+/* The last error message recorded on m ("" if none).  When several threads
+ * evaluate m at once, prefer cem_last_error(), which is per thread. */
+CEM_API const char *cem_model_errmsg(const cem_model_t *m);
+
+/* Drops the caller's reference; the model is destroyed when no handle
+ * depends on it any more.  Accepts NULL. */
+CEM_API void cem_model_free(cem_model_t *m);
+
+/* ---------------------------------------------------------------- datasets
+ *
+ * Generators for the paper's kinds of data, each with a closed-form (or
+ * 1-D search) distance to its manifold and an intrinsic coordinate u in
+ * [0, 1] of the nearest manifold point:
+ *   SEGMENT  {(s, 0) : s in [-1, 1]} in R^2, s uniform;     u = (s + 1)/2
+ *   CIRCLE   the unit circle in R^2, angle uniform;          u = angle/(2 pi)
+ *   HELIX    (cos 2 pi k u, sin 2 pi k u, 2u - 1) in R^3, k = 2 turns,
+ *            uniform in arc length (= uniform u)
+ *   SPHERE   the unit sphere S^2 in R^3, uniform;            u = (z + 1)/2
+ *   POINTS   K points (default 5) equally weighted at the vertices of a
+ *            regular K-gon of radius 1 in R^2;              u = (i + 1/2)/K
+ * For the four continuous sets u is Uniform(0, 1) under the data law; for
+ * POINTS it is uniform on {(i + 1/2)/K}.
+ * With dim larger than the native dimension, the set is embedded in R^dim
+ * by a random orthogonal map (the Q of a QR factorisation of a Gaussian
+ * matrix drawn from the dataset's seed); distances and coordinates are
+ * computed in R^dim.
+ */
+typedef struct cem_dataset cem_dataset_t;
+
+typedef enum {
+    CEM_DATA_SEGMENT = 0,
+    CEM_DATA_CIRCLE = 1,
+    CEM_DATA_HELIX = 2,
+    CEM_DATA_SPHERE = 3,
+    CEM_DATA_POINTS = 4
+} cem_dataset_kind;
+
+/* Dataset options.
+ *   NPOINTS  K for CEM_DATA_POINTS; bounds [1, 1000000], default 5;
+ *            CEM_ERR_UNSUPPORTED for the other kinds. */
+typedef enum { CEM_DATASET_NPOINTS = 1 } cem_dataset_option;
+
+/* A dataset of `kind` in R^dim (dim >= its native dimension: 2 for
+ * SEGMENT, CIRCLE, POINTS; 3 for HELIX, SPHERE; at most 4096).  `seed`
+ * keys the embedding when dim exceeds the native dimension.
+ * Errors: CEM_ERR_ARG, CEM_ERR_NUMERIC (QR failure), CEM_ERR_NOMEM. */
+CEM_API int cem_dataset_create(cem_dataset_t **out, cem_dataset_kind kind,
+                               int dim, uint64_t seed);
+
+/* Draws n points (n x dim) from the data law into out.  Row i depends only
+ * on (seed, i).  Const.  Errors: CEM_ERR_ARG. */
+CEM_API int cem_dataset_sample(const cem_dataset_t *d, size_t n,
+                               uint64_t seed, float *out);
+
+/* Euclidean distance of each of n points (n x dim) to the manifold, in
+ * double.  Const.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE. */
+CEM_API int cem_dataset_distance(const cem_dataset_t *d, size_t n,
+                                 const float *x, double *dist);
+
+/* The intrinsic coordinate u in [0, 1] of the manifold point nearest to
+ * each of n points.  Const.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE. */
+CEM_API int cem_dataset_coordinate(const cem_dataset_t *d, size_t n,
+                                   const float *x, double *u);
+
+/* The law of u under the data: P(U <= u) (Uniform(0,1) for continuous
+ * sets, a step function for POINTS).  Returns NaN for a NULL handle. */
+CEM_API double cem_dataset_coordinate_cdf(const cem_dataset_t *d, double u);
+
+/* Ambient dimension, native dimension, intrinsic (manifold) dimension;
+ * -1 for NULL. */
+CEM_API int cem_dataset_dim(const cem_dataset_t *d);
+CEM_API int cem_dataset_native_dim(const cem_dataset_t *d);
+CEM_API int cem_dataset_intrinsic_dim(const cem_dataset_t *d);
+
+/* Options; same contract as the model's. */
+CEM_API int cem_dataset_set(cem_dataset_t *d, cem_dataset_option opt,
+                            double value);
+CEM_API int cem_dataset_get(const cem_dataset_t *d, cem_dataset_option opt,
+                            double *value);
+CEM_API int cem_dataset_option_bounds(cem_dataset_option opt, double *lo,
+                                      double *hi);
+
+/* The last error message recorded on d ("" if none). */
+CEM_API const char *cem_dataset_errmsg(const cem_dataset_t *d);
+
+/* Releases d.  Accepts NULL. */
+CEM_API void cem_dataset_free(cem_dataset_t *d);
+
+/* --------------------------------------------------------------------- CSV
+ *
+ * Text files of n rows of dim comma-separated numbers.  Lines starting with
+ * '#' and blank lines are skipped; every other line must hold exactly as many
+ * fields as the first data line, each a finite number representable as
+ * float.  Errors name the file and line.
+ */
+
+/* Reads `path` into a new buffer *data (n x dim floats, release with
+ * cem_free).  On error *data is NULL and *n, *dim are 0.
+ * Errors: CEM_ERR_ARG, CEM_ERR_IO, CEM_ERR_PARSE (ragged row, not a number,
+ * empty file), CEM_ERR_NONFINITE (NaN, Inf, or out of float range),
+ * CEM_ERR_NOMEM. */
+CEM_API int cem_csv_read(const char *path, float **data, size_t *n, int *dim);
+
+/* Writes n x dim floats to `path` with 9 significant digits (exact float
+ * round trip).  The file is written to a temporary name in the same
+ * directory, flushed and renamed over `path`, so an existing file is
+ * replaced whole or not at all.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE,
+ * CEM_ERR_IO. */
+CEM_API int cem_csv_write(const char *path, const float *data, size_t n,
+                          int dim);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CEMDIFF_H */

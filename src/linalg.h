@@ -1,0 +1,36 @@
+/*
+ * linalg.h -- layer 1: the one place that calls BLAS and LAPACKE.
+ *
+ * Row-major wrappers with the library's own names, so the rest of the code
+ * never includes cblas.h or lapacke.h and a different BLAS is a change to
+ * one file.  Dimensions are int because that is what BLAS takes; callers
+ * check that their sizes fit (cemi_fits_int).
+ */
+#ifndef CEM_LINALG_H
+#define CEM_LINALG_H
+
+#include <stddef.h>
+
+/* 1 when v <= INT_MAX. */
+int cemi_fits_int(size_t v);
+
+/* C (M x N) = alpha op(A) op(B) + beta C, row-major; op(A) is M x K. */
+void cemi_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha,
+                const double *A, int lda, const double *B, int ldb,
+                double beta, double *C, int ldc);
+void cemi_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                const float *A, int lda, const float *B, int ldb,
+                float beta, float *C, int ldc);
+
+/* Eigen-decomposition of the symmetric n x n row-major matrix A (upper
+ * triangle read): on return A holds the eigenvectors in its columns and w
+ * the eigenvalues in ascending order.  Returns 0 on success, the LAPACK
+ * info otherwise. */
+int cemi_dsyev(int n, double *A, double *w);
+
+/* Thin QR of the m x n (m >= n) row-major matrix A: on return A holds Q
+ * (m x n, orthonormal columns) and diag_r[j] = R[j][j].  Returns 0 on
+ * success, the LAPACK info otherwise (or -1000 when out of memory). */
+int cemi_dqr_thin(int m, int n, double *A, double *diag_r);
+
+#endif /* CEM_LINALG_H */

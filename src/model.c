@@ -1,0 +1,178 @@
+/*
+ * model.c -- the cem_model_t handle: reference counting, options and the
+ * evaluation entry points shared by every kind (layer 3).
+ */
+#include "model.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const cemi_option model_options[] = {
+    {CEM_MODEL_T_MIN, "CEM_MODEL_T_MIN", 1e-8, 1.0, 1e-3, 0},
+    {CEM_MODEL_T_MAX, "CEM_MODEL_T_MAX", 0.1, 100.0, 10.0, 0},
+    {0, NULL, 0, 0, 0, 0},
+};
+
+int cemi_model_new(cem_model_t **out, const char *fn, const cemi_model_ops *ops,
+                   void *impl, int kind, int dim)
+{
+    cem_model_t *m = cemi_calloc(1, sizeof *m);
+    if (!m) {
+        ops->destroy(impl);
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for the handle", fn);
+    }
+    if (pthread_mutex_init(&m->err_lock, NULL) != 0) {
+        cemi_release(m);
+        ops->destroy(impl);
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: cannot create a mutex", fn);
+    }
+    m->ops = ops;
+    m->impl = impl;
+    m->kind = kind;
+    m->dim = dim;
+    m->t_min = cemi_option_find(model_options, CEM_MODEL_T_MIN)->def;
+    m->t_max = cemi_option_find(model_options, CEM_MODEL_T_MAX)->def;
+    atomic_init(&m->refs, 1);
+    *out = m;
+    return CEM_OK;
+}
+
+void cemi_model_retain(cem_model_t *m) { atomic_fetch_add(&m->refs, 1); }
+
+void cem_model_free(cem_model_t *m)
+{
+    if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
+        return;
+    m->ops->destroy(m->impl);
+    pthread_mutex_destroy(&m->err_lock);
+    cemi_release(m);
+}
+
+int cemi_model_fail(const cem_model_t *m, int status, const char *fmt, ...)
+{
+    char msg[CEMI_ERRMSG_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cemi_fail(NULL, status, "%s", msg);
+    if (m) { /* the handle's buffer is written under its lock */
+        cem_model_t *mm = (cem_model_t *)m;
+        pthread_mutex_lock(&mm->err_lock);
+        memcpy(mm->err.text, msg, sizeof msg);
+        pthread_mutex_unlock(&mm->err_lock);
+    }
+    return status;
+}
+
+int cemi_check_points(cemi_errbuf *err, const char *fn, const char *what,
+                      const float *x, size_t n, int dim)
+{
+    size_t total = n * (size_t)dim; /* callers checked the product fits */
+    size_t k = cemi_first_nonfinite_f(x, total);
+    if (k < total)
+        return cemi_fail(err, CEM_ERR_NONFINITE, "%s: %s row %zu column %d is %g",
+                         fn, what, k / (size_t)dim, (int)(k % (size_t)dim), (double)x[k]);
+    return CEM_OK;
+}
+
+const char *cem_model_errmsg(const cem_model_t *m) { return m ? m->err.text : ""; }
+int cem_model_dim(const cem_model_t *m) { return m ? m->dim : -1; }
+int cem_model_kind_of(const cem_model_t *m) { return m ? m->kind : -1; }
+
+int cem_model_option_bounds(cem_model_option opt, double *lo, double *hi)
+{
+    return cemi_option_bounds("cem_model_option_bounds", model_options, (int)opt, lo, hi);
+}
+
+int cem_model_set(cem_model_t *m, cem_model_option opt, double value)
+{
+    static const char fn[] = "cem_model_set";
+    if (!m)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
+    const cemi_option *o = cemi_option_find(model_options, (int)opt);
+    if (!o)
+        return cemi_fail(&m->err, CEM_ERR_ARG, "%s: unknown option %d", fn, (int)opt);
+    int st = cemi_option_check(&m->err, fn, o, value);
+    if (st)
+        return st;
+    double t_min = opt == CEM_MODEL_T_MIN ? value : m->t_min;
+    double t_max = opt == CEM_MODEL_T_MAX ? value : m->t_max;
+    if (!(t_min < t_max))
+        return cemi_fail(&m->err, CEM_ERR_RANGE,
+                         "%s: %s = %g would leave CEM_MODEL_T_MIN = %g >= CEM_MODEL_T_MAX = %g",
+                         fn, o->name, value, t_min, t_max);
+    m->t_min = t_min;
+    m->t_max = t_max;
+    return CEM_OK;
+}
+
+int cem_model_get(const cem_model_t *m, cem_model_option opt, double *value)
+{
+    static const char fn[] = "cem_model_get";
+    if (!m || !value)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model and value must not be NULL", fn);
+    switch (opt) {
+    case CEM_MODEL_T_MIN: *value = m->t_min; return CEM_OK;
+    case CEM_MODEL_T_MAX: *value = m->t_max; return CEM_OK;
+    default:
+        return cemi_model_fail(m, CEM_ERR_ARG, "%s: unknown option %d", fn, (int)opt);
+    }
+}
+
+static int eval_common(const char *fn, cem_model_t *m, cem_target what, size_t n,
+                       const float *x, const double *t, double t_shared, float *out)
+{
+    if (!m)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
+    if (what < CEM_TARGET_CEM || what > CEM_TARGET_SCORE)
+        return cemi_model_fail(m, CEM_ERR_ARG, "%s: unknown target %d", fn, (int)what);
+    if (n == 0)
+        return CEM_OK;
+    if (!x || !out)
+        return cemi_model_fail(m, CEM_ERR_ARG, "%s: NULL array with n = %zu", fn, n);
+    size_t total;
+    if (!cemi_mul_ok(n, (size_t)m->dim, &total))
+        return cemi_model_fail(m, CEM_ERR_ARG, "%s: n = %zu is too large", fn, n);
+    if (t) {
+        for (size_t i = 0; i < n; i++)
+            if (!cemi_time_ok(t[i]))
+                return cemi_model_fail(m, CEM_ERR_ARG,
+                                       "%s: t[%zu] = %g is not a finite time > 0", fn, i, t[i]);
+    } else if (!cemi_time_ok(t_shared)) {
+        return cemi_model_fail(m, CEM_ERR_ARG, "%s: t = %g is not a finite time > 0",
+                               fn, t_shared);
+    }
+    size_t k = cemi_first_nonfinite_f(x, total);
+    if (k < total)
+        return cemi_model_fail(m, CEM_ERR_NONFINITE, "%s: x row %zu column %d is %g", fn,
+                               k / (size_t)m->dim, (int)(k % (size_t)m->dim), (double)x[k]);
+
+    size_t rows = m->ops->max_rows(m);
+    if (rows > n)
+        rows = n;
+    void *ws = cemi_alloc(1, m->ops->workspace(m, rows));
+    if (!ws)
+        return cemi_model_fail(m, CEM_ERR_NOMEM, "%s: out of memory for workspace", fn);
+    for (size_t i0 = 0; i0 < n; i0 += rows) {
+        size_t r = n - i0 < rows ? n - i0 : rows;
+        size_t off = i0 * (size_t)m->dim;
+        m->ops->eval(m, what, r, x + off, t ? t + i0 : NULL, t_shared, out + off, ws);
+    }
+    cemi_release(ws);
+    return CEM_OK;
+}
+
+int cem_model_eval(cem_model_t *m, cem_target what, size_t n, const float *x,
+                   const double *t, float *out)
+{
+    if (n > 0 && !t)
+        return cemi_model_fail(m, CEM_ERR_ARG, "cem_model_eval: t is NULL with n = %zu", n);
+    return eval_common("cem_model_eval", m, what, n, x, t, 0.0, out);
+}
+
+int cem_model_eval_at(cem_model_t *m, cem_target what, size_t n, const float *x,
+                      double t, float *out)
+{
+    return eval_common("cem_model_eval_at", m, what, n, x, NULL, t, out);
+}

@@ -1,0 +1,59 @@
+/*
+ * model.h -- layer 3: the cem_model_t handle and the interface every model
+ * kind implements.  A kind answers "what is f, eps or S at (x, t)?" for a
+ * block of rows, in caller-provided workspace, so that samplers can plan
+ * their memory once and evaluate without allocating.
+ */
+#ifndef CEM_MODEL_H
+#define CEM_MODEL_H
+
+#include "options.h"
+#include "process.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef struct cemi_model_ops {
+    /* Most rows one eval call may take (bounds the workspace). */
+    size_t (*max_rows)(const cem_model_t *m);
+    /* Bytes of workspace for a block of `rows` rows (rows <= max_rows). */
+    size_t (*workspace)(const cem_model_t *m, size_t rows);
+    /* Evaluates `what` at rows x (n x dim, n <= max_rows, finite) and times
+     * t[i] (or `t_shared` when t is NULL; all valid) into out.  Must be
+     * safe to call concurrently with distinct workspaces. */
+    void (*eval)(const cem_model_t *m, cem_target what, size_t n,
+                 const float *x, const double *t, double t_shared, float *out,
+                 void *ws);
+    /* Frees the kind's state. */
+    void (*destroy)(void *impl);
+} cemi_model_ops;
+
+struct cem_model {
+    const cemi_model_ops *ops;
+    void *impl;
+    int kind; /* cem_model_kind */
+    int dim;
+    double t_min, t_max;
+    atomic_int refs;
+    pthread_mutex_t err_lock; /* serialises writes to err from eval */
+    cemi_errbuf err;
+};
+
+/* Creates the handle around a kind's state (taking ownership of impl, which
+ * is destroyed on failure).  Records failures as `fn`. */
+int cemi_model_new(cem_model_t **out, const char *fn, const cemi_model_ops *ops,
+                   void *impl, int kind, int dim);
+
+/* Adds a reference (for handles that depend on the model). */
+void cemi_model_retain(cem_model_t *m);
+
+/* Checks x (n x dim) for NaN/Inf; records a message naming the row. */
+int cemi_check_points(cemi_errbuf *err, const char *fn, const char *what,
+                      const float *x, size_t n, int dim);
+
+/* Kind constructors' shared helper: records a failure on m from a
+ * concurrent context (evaluation). */
+int cemi_model_fail(const cem_model_t *m, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif /* CEM_MODEL_H */

@@ -1,0 +1,141 @@
+/*
+ * model_empirical.c -- the closed form of an empirical law (docs/MATH.md 6).
+ *
+ * For p = (1/n) sum_i delta(p_i):
+ *   w_i(x,t) = softmax_i( -|x - alpha p_i|^2 / (2 sigma^2) ),  f = sum_i w_i p_i.
+ * Dropping the row constant |x|^2, the logits are
+ *   (alpha x.p_i - alpha^2 |p_i|^2 / 2) / sigma^2,
+ * so a block of rows costs one GEMM for x.p_i, a log-sum-exp per row, and one
+ * GEMM for sum_i w_i p_i.  Everything is in double: at t = 1e-4 the logits
+ * are ~1e4 and float would lose the weights' fourth digit.
+ */
+#include "linalg.h"
+#include "model.h"
+
+#include <math.h>
+
+typedef struct {
+    size_t n;
+    int dim;
+    double *P;  /* n x dim, the points */
+    double *pn; /* n, |p_i|^2 */
+} empirical;
+
+static void emp_destroy(void *impl)
+{
+    empirical *e = impl;
+    if (!e)
+        return;
+    cemi_release(e->P);
+    cemi_release(e->pn);
+    cemi_release(e);
+}
+
+/* Blocks of rows keep the n-wide weight matrix near 8 MiB. */
+static size_t emp_max_rows(const cem_model_t *m)
+{
+    const empirical *e = m->impl;
+    size_t rows = ((size_t)1 << 20) / e->n;
+    return rows < 1 ? 1 : rows > 256 ? 256 : rows;
+}
+
+static size_t emp_workspace(const cem_model_t *m, size_t rows)
+{
+    const empirical *e = m->impl;
+    /* X (rows x dim), W (rows x n), F (rows x dim); sizes were checked at
+     * creation for the largest block. */
+    return sizeof(double) * rows * (e->n + 2 * (size_t)e->dim);
+}
+
+static void emp_eval(const cem_model_t *m, cem_target what, size_t r,
+                     const float *x, const double *t, double t_shared, float *out,
+                     void *ws)
+{
+    const empirical *e = m->impl;
+    const int dim = e->dim;
+    const size_t n = e->n;
+    double *X = ws;                       /* r x dim   */
+    double *W = X + r * (size_t)dim;      /* r x n     */
+    double *F = W + r * n;                /* r x dim   */
+
+    for (size_t k = 0; k < r * (size_t)dim; k++)
+        X[k] = x[k];
+    /* W = X P^T: the inner products x_a . p_i */
+    cemi_dgemm(0, 1, (int)r, (int)n, dim, 1.0, X, dim, e->P, dim, 0.0, W, (int)n);
+
+    double *inv_sum = X; /* X is no longer needed: reuse r entries of it */
+    for (size_t a = 0; a < r; a++) {
+        cemi_ou c = cemi_ou_at(t ? t[a] : t_shared);
+        double *w = W + a * n;
+        double mx = -INFINITY;
+        for (size_t i = 0; i < n; i++) {
+            w[i] = (c.alpha * w[i] - 0.5 * c.alpha * c.alpha * e->pn[i]) / c.sigma2;
+            if (w[i] > mx)
+                mx = w[i];
+        }
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            w[i] = exp(w[i] - mx);
+            s += w[i];
+        }
+        inv_sum[a] = 1.0 / s; /* s >= 1: the max term is exp(0) */
+    }
+    /* F = W P: unnormalised conditional means */
+    cemi_dgemm(0, 0, (int)r, dim, (int)n, 1.0, W, (int)n, e->P, dim, 0.0, F, dim);
+
+    for (size_t a = 0; a < r; a++) {
+        double *f = F + a * (size_t)dim;
+        for (int j = 0; j < dim; j++)
+            f[j] *= inv_sum[a];
+        cemi_convert_row(CEM_TARGET_CEM, what, dim, x + a * (size_t)dim,
+                         t ? t[a] : t_shared, f, f);
+        for (int j = 0; j < dim; j++)
+            out[a * (size_t)dim + (size_t)j] = (float)f[j];
+    }
+}
+
+static const cemi_model_ops empirical_ops = {
+    emp_max_rows, emp_workspace, emp_eval, emp_destroy,
+};
+
+int cem_model_create_empirical(cem_model_t **out, const float *points, size_t n,
+                               int dim)
+{
+    static const char fn[] = "cem_model_create_empirical";
+    if (!out)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!points || n < 1 || dim < 1)
+        return cemi_fail(NULL, CEM_ERR_ARG,
+                         "%s: need points != NULL, n >= 1, dim >= 1 (got n = %zu, dim = %d)",
+                         fn, n, dim);
+    size_t total, ws;
+    if (!cemi_fits_int(n) || !cemi_mul_ok(n, (size_t)dim, &total) ||
+        !cemi_mul_ok(256, n + 2 * (size_t)dim, &ws) || !cemi_mul_ok(ws, sizeof(double), &ws))
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: n = %zu, dim = %d is too large", fn, n, dim);
+    int st = cemi_check_points(NULL, fn, "points", points, n, dim);
+    if (st)
+        return st;
+
+    empirical *e = cemi_calloc(1, sizeof *e);
+    if (e) {
+        e->n = n;
+        e->dim = dim;
+        e->P = cemi_alloc(total, sizeof(double));
+        e->pn = cemi_alloc(n, sizeof(double));
+    }
+    if (!e || !e->P || !e->pn) {
+        emp_destroy(e);
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for %zu points", fn, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        double s = 0.0;
+        for (int j = 0; j < dim; j++) {
+            double v = points[i * (size_t)dim + (size_t)j];
+            e->P[i * (size_t)dim + (size_t)j] = v;
+            s += v * v;
+        }
+        e->pn[i] = s;
+    }
+    return cemi_model_new(out, fn, &empirical_ops, e, CEM_KIND_EMPIRICAL, dim);
+}

@@ -1,0 +1,27 @@
+/*
+ * tests.h -- the Check suites of libcemdiff and small shared helpers.
+ * Tests link the static library, so they may use internal headers (src/).
+ */
+#ifndef CEM_TESTS_H
+#define CEM_TESTS_H
+
+#include <check.h>
+#include <math.h>
+#include <stddef.h>
+
+#include "cemdiff.h"
+
+Suite *suite_base(void);
+Suite *suite_process(void);
+Suite *suite_models(void);
+Suite *suite_dataset(void);
+Suite *suite_csv(void);
+
+/* Max over i of |a_i - b_i| / max(|b_i|, floor), a relative error that stays
+ * meaningful where the reference passes through zero. */
+double test_rel_err(const double *a, const double *b, size_t n, double floor);
+
+/* A fresh path in a temporary directory made for this test process. */
+const char *test_tmp_path(const char *name);
+
+#endif
