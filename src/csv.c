@@ -1,0 +1,306 @@
+/*
+ * csv.c -- reading and writing n x dim float arrays as CSV text (layer 5).
+ *
+ * Reading is strict: every field goes through strtod and must be a finite
+ * number that rounds to a finite float; lines of any length are read with
+ * getline.  Writing goes to a temporary file in the target's directory
+ * (mkstemp), which is flushed, fsync'ed and renamed over the target, so an
+ * existing file is replaced whole or not at all.
+ */
+#include "base.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------- read */
+
+static int is_blank(char c) { return c == ' ' || c == '\t'; }
+
+/* Values of magnitude below this round to a finite float (at most FLT_MAX)
+ * under round-to-nearest: FLT_MAX + half an ulp = (2 - 2^-24) 2^127. */
+static double float_limit(void) { return ldexp(2.0 - ldexp(1.0, -24), 127); }
+
+/* Grows *buf (capacity *cap floats) to hold at least `need` floats. */
+static int grow(float **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 1;
+    size_t c = *cap ? *cap : 64;
+    while (c < need) {
+        if (c > SIZE_MAX / 2)
+            c = need;
+        else
+            c *= 2;
+    }
+    size_t bytes;
+    if (!cemi_mul_ok(c, sizeof(float), &bytes))
+        return 0;
+    float *p = realloc(*buf, bytes);
+    if (!p)
+        return 0;
+    *buf = p;
+    *cap = c;
+    return 1;
+}
+
+/* State of one read. */
+typedef struct {
+    const char *path;
+    FILE *f;
+    char *line;
+    size_t line_cap;
+    float *buf;
+    size_t cap;
+} reader;
+
+static int read_fail(reader *r, float **data, size_t *n, int *dim, int status)
+{
+    if (r->f)
+        fclose(r->f);
+    free(r->line);
+    free(r->buf);
+    *data = NULL;
+    *n = 0;
+    *dim = 0;
+    return status;
+}
+
+int cem_csv_read(const char *path, float **data, size_t *n, int *dim)
+{
+    static const char fn[] = "cem_csv_read";
+    if (data)
+        *data = NULL;
+    if (n)
+        *n = 0;
+    if (dim)
+        *dim = 0;
+    if (!path || !data || !n || !dim)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: path, data, n and dim must not be NULL", fn);
+
+    reader r = {path, NULL, NULL, 0, NULL, 0};
+    r.f = fopen(path, "r");
+    if (!r.f)
+        return read_fail(&r, data, n, dim,
+                         cemi_fail(NULL, CEM_ERR_IO, "%s: cannot open '%s': %s", fn, path,
+                                   strerror(errno)));
+    const double limit = float_limit();
+    size_t rows = 0, d = 0, lineno = 0;
+    for (;;) {
+        errno = 0;
+        ssize_t len = getline(&r.line, &r.line_cap, r.f);
+        if (len < 0) {
+            if (ferror(r.f))
+                return read_fail(&r, data, n, dim,
+                                 cemi_fail(NULL, CEM_ERR_IO, "%s: cannot read '%s': %s", fn,
+                                           path, strerror(errno ? errno : EIO)));
+            if (!feof(r.f))
+                return read_fail(&r, data, n, dim,
+                                 errno == ENOMEM
+                                     ? cemi_fail(NULL, CEM_ERR_NOMEM,
+                                                 "%s: %s:%zu: out of memory for the line", fn,
+                                                 path, lineno + 1)
+                                     : cemi_fail(NULL, CEM_ERR_IO, "%s: cannot read '%s': %s",
+                                                 fn, path, strerror(errno ? errno : EIO)));
+            break;
+        }
+        lineno++;
+        char *s = r.line;
+        size_t L = (size_t)len;
+        if (L > 0 && s[L - 1] == '\n')
+            s[--L] = '\0';
+        if (L > 0 && s[L - 1] == '\r')
+            s[--L] = '\0';
+        if (strlen(s) != L)
+            return read_fail(&r, data, n, dim,
+                             cemi_fail(NULL, CEM_ERR_PARSE, "%s: %s:%zu: line contains a NUL byte",
+                                       fn, path, lineno));
+        char *p = s;
+        while (is_blank(*p))
+            p++;
+        if (*p == '\0' || *p == '#')
+            continue;
+
+        size_t fields = 1;
+        for (const char *q = p; *q; q++)
+            fields += *q == ',';
+        if (d == 0) {
+            if (fields > (size_t)INT_MAX)
+                return read_fail(&r, data, n, dim,
+                                 cemi_fail(NULL, CEM_ERR_PARSE, "%s: %s:%zu: %zu fields is too many",
+                                           fn, path, lineno, fields));
+            d = fields;
+        } else if (fields != d) {
+            return read_fail(&r, data, n, dim,
+                             cemi_fail(NULL, CEM_ERR_PARSE, "%s: %s:%zu: expected %zu fields, found %zu",
+                                       fn, path, lineno, d, fields));
+        }
+        size_t need;
+        if (!cemi_mul_ok(rows + 1, d, &need) || !grow(&r.buf, &r.cap, need))
+            return read_fail(&r, data, n, dim,
+                             cemi_fail(NULL, CEM_ERR_NOMEM, "%s: %s:%zu: out of memory for %zu rows",
+                                       fn, path, lineno, rows + 1));
+        float *row = r.buf + rows * d;
+        for (size_t k = 0; k < d; k++) {
+            while (is_blank(*p))
+                p++;
+            if (*p == ',' || *p == '\0')
+                return read_fail(&r, data, n, dim,
+                                 cemi_fail(NULL, CEM_ERR_PARSE, "%s: %s:%zu: field %zu is empty",
+                                           fn, path, lineno, k + 1));
+            char *end = p;
+            double v = 0.0;
+            if (!isspace((unsigned char)*p))
+                v = strtod(p, &end);
+            char *after = end;
+            while (is_blank(*after))
+                after++;
+            if (end == p || (*after != ',' && *after != '\0')) {
+                size_t tok = strcspn(p, ",");
+                return read_fail(&r, data, n, dim,
+                                 cemi_fail(NULL, CEM_ERR_PARSE,
+                                           "%s: %s:%zu: field %zu is not a number: '%.*s'", fn,
+                                           path, lineno, k + 1, (int)(tok > 40 ? 40 : tok), p));
+            }
+            if (!isfinite(v) || !(fabs(v) < limit))
+                return read_fail(&r, data, n, dim,
+                                 cemi_fail(NULL, CEM_ERR_NONFINITE,
+                                           "%s: %s:%zu: field %zu = '%.*s' is not a finite float",
+                                           fn, path, lineno, k + 1, (int)(end - p > 40 ? 40 : end - p),
+                                           p));
+            row[k] = v > FLT_MAX ? FLT_MAX : v < -FLT_MAX ? -FLT_MAX : (float)v;
+            p = *after == ',' ? after + 1 : after;
+        }
+        rows++;
+    }
+    if (rows == 0)
+        return read_fail(&r, data, n, dim,
+                         cemi_fail(NULL, CEM_ERR_PARSE, "%s: %s: no data", fn, path));
+    fclose(r.f);
+    free(r.line);
+    *data = r.buf;
+    *n = rows;
+    *dim = (int)d;
+    return CEM_OK;
+}
+
+/* ------------------------------------------------------------------ write */
+
+/* Best effort: makes the rename in the directory of `path` durable. */
+static void sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    if (!slash) {
+        dir = strdup(".");
+    } else {
+        size_t len = slash == path ? 1 : (size_t)(slash - path);
+        dir = malloc(len + 1);
+        if (dir) {
+            memcpy(dir, path, len);
+            dir[len] = '\0';
+        }
+    }
+    if (!dir)
+        return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    free(dir);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+int cem_csv_write(const char *path, const float *data, size_t n, int dim)
+{
+    static const char fn[] = "cem_csv_write";
+    if (!path || !*path)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: path is NULL or empty", fn);
+    if (dim < 1)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: dim = %d must be >= 1", fn, dim);
+    if (n > 0 && !data)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: data is NULL with n = %zu", fn, n);
+    size_t total;
+    if (!cemi_mul_ok(n, (size_t)dim, &total))
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: n = %zu is too large", fn, n);
+    size_t bad = cemi_first_nonfinite_f(data, total);
+    if (bad < total)
+        return cemi_fail(NULL, CEM_ERR_NONFINITE, "%s: data row %zu column %d is %g", fn,
+                         bad / (size_t)dim, (int)(bad % (size_t)dim), (double)data[bad]);
+
+    static const char suffix[] = ".tmpXXXXXX";
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + sizeof suffix);
+    if (!tmp)
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory", fn);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, suffix, sizeof suffix);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot create a temporary file for '%s': %s",
+                         fn, path, strerror(e));
+    }
+    /* mkstemp makes the file 0600: keep the mode of a file being replaced,
+     * else give the usual 0644. */
+    struct stat st;
+    mode_t mode = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (st.st_mode & 07777) : 0644;
+    (void)fchmod(fd, mode);
+
+    const char *what = "write";
+    int e = 0;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        e = errno;
+        close(fd);
+        what = "open";
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const float *row = data + i * (size_t)dim;
+        for (int j = 0; j < dim; j++)
+            if (fprintf(f, j ? ",%.9g" : "%.9g", (double)row[j]) < 0)
+                goto write_error;
+        if (putc('\n', f) == EOF)
+            goto write_error;
+    }
+    if (fflush(f) != 0)
+        goto write_error;
+    if (fsync(fileno(f)) != 0) {
+        e = errno;
+        what = "sync";
+        fclose(f);
+        goto fail;
+    }
+    if (fclose(f) != 0) {
+        e = errno;
+        what = "close";
+        goto fail;
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        what = "rename the temporary file onto";
+        goto fail;
+    }
+    free(tmp);
+    sync_dir(path);
+    return CEM_OK;
+
+write_error:
+    e = errno;
+    fclose(f);
+fail:
+    unlink(tmp);
+    free(tmp);
+    return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot %s '%s': %s", fn, what, path,
+                     strerror(e ? e : EIO));
+}

@@ -1,0 +1,246 @@
+/*
+ * test_base.c -- layer 1: version, status strings, error messages, checked
+ * allocation, options, and the Philox streams (known answers and moments).
+ */
+#include "tests.h"
+
+#include "base.h"
+#include "options.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(version_matches_header)
+{
+    ck_assert_uint_eq(cem_version_number(), CEM_VERSION_NUMBER);
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", CEM_VERSION_MAJOR, CEM_VERSION_MINOR,
+             CEM_VERSION_PATCH);
+    ck_assert_str_eq(cem_version_string(), want);
+}
+END_TEST
+
+START_TEST(status_strings)
+{
+    const int codes[] = {CEM_OK, CEM_ERR_ARG, CEM_ERR_NOMEM, CEM_ERR_RANGE,
+                         CEM_ERR_NONFINITE, CEM_ERR_UNSUPPORTED, CEM_ERR_NUMERIC,
+                         CEM_ERR_IO, CEM_ERR_PARSE};
+    const size_t nc = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < nc; i++) {
+        const char *s = cem_status_string(codes[i]);
+        ck_assert_ptr_nonnull(s);
+        ck_assert_str_ne(s, "unknown status");
+        for (size_t j = 0; j < i; j++) /* distinct messages */
+            ck_assert_str_ne(s, cem_status_string(codes[j]));
+    }
+    ck_assert_str_eq(cem_status_string(12345), "unknown status");
+    ck_assert_str_eq(cem_status_string(-999), "unknown status");
+}
+END_TEST
+
+START_TEST(last_error_is_thread_local_message)
+{
+    ck_assert_str_eq(cem_last_error(), "");
+    int st = cem_time_grid(CEM_GRID_EXPONENTIAL, 1, 1e-3, 10.0, NULL);
+    ck_assert_int_eq(st, CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "cem_time_grid"));
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "N must be >= 2"));
+    /* a success leaves the message alone */
+    double a;
+    ck_assert_int_eq(cem_ou_coefficients(1.0, &a, NULL), CEM_OK);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "cem_time_grid"));
+}
+END_TEST
+
+static void *fail_in_thread(void *arg)
+{
+    (void)arg;
+    cem_ou_coefficients(-5.0, NULL, NULL);
+    return (void *)(strstr(cem_last_error(), "cem_ou_coefficients") != NULL ? arg : NULL);
+}
+
+START_TEST(last_error_per_thread)
+{
+    cem_time_grid(CEM_GRID_UNIFORM, 0, 1.0, 2.0, NULL);
+    pthread_t th;
+    void *ret = NULL;
+    int token = 1;
+    ck_assert_int_eq(pthread_create(&th, NULL, fail_in_thread, &token), 0);
+    pthread_join(th, &ret);
+    ck_assert_ptr_eq(ret, &token); /* the thread saw its own message */
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "cem_time_grid")); /* ours is intact */
+}
+END_TEST
+
+START_TEST(checked_allocation)
+{
+    size_t out = 7;
+    ck_assert_int_eq(cemi_mul_ok(SIZE_MAX / 2 + 1, 2, &out), 0);
+    ck_assert_uint_eq(out, 7);
+    ck_assert_int_eq(cemi_mul_ok(3, 5, &out), 1);
+    ck_assert_uint_eq(out, 15);
+    ck_assert_ptr_null(cemi_alloc(SIZE_MAX / 4, 8));
+    ck_assert_ptr_null(cemi_calloc(SIZE_MAX / 4, 8));
+    void *p = cemi_alloc(0, 8);
+    ck_assert_ptr_nonnull(p);
+    cemi_release(p);
+    cem_free(NULL);
+}
+END_TEST
+
+START_TEST(option_checks)
+{
+    static const cemi_option table[] = {
+        {1, "OPT_REAL", 0.5, 2.0, 1.0, 0},
+        {2, "OPT_INT", 1, 10, 3, 1},
+        {0, NULL, 0, 0, 0, 0},
+    };
+    cemi_errbuf err = {{0}};
+    const cemi_option *o = cemi_option_find(table, 2);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_ptr_null(cemi_option_find(table, 3));
+    ck_assert_int_eq(cemi_option_check(&err, "f", o, 4.0), CEM_OK);
+    ck_assert_int_eq(cemi_option_check(&err, "f", o, 4.5), CEM_ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(err.text, "OPT_INT"));
+    ck_assert_int_eq(cemi_option_check(&err, "f", o, 11.0), CEM_ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(err.text, "[1, 10]"));
+    ck_assert_int_eq(cemi_option_check(&err, "f", table, NAN), CEM_ERR_RANGE);
+    ck_assert_int_eq(cemi_option_check(&err, "f", table, 2.0), CEM_OK);
+    double lo, hi;
+    ck_assert_int_eq(cemi_option_bounds("b", table, 1, &lo, &hi), CEM_OK);
+    ck_assert(lo == 0.5 && hi == 2.0);
+    ck_assert_int_eq(cemi_option_bounds("b", table, 9, &lo, &hi), CEM_ERR_ARG);
+}
+END_TEST
+
+/* Random123's published known-answer vectors for philox4x32-10
+ * (kat_vectors: counter[4] key[2] -> output[4]). */
+START_TEST(philox_known_answers)
+{
+    static const uint32_t kat[3][10] = {
+        {0, 0, 0, 0, 0, 0, 0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8},
+        {0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
+         0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd},
+        {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0,
+         0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1},
+    };
+    for (int v = 0; v < 3; v++) {
+        uint32_t out[4];
+        cemi_philox4x32_10(kat[v], kat[v] + 4, out);
+        for (int i = 0; i < 4; i++)
+            ck_assert_uint_eq(out[i], kat[v][6 + i]);
+    }
+}
+END_TEST
+
+START_TEST(stream_layout_and_independence)
+{
+    /* word k of stream s of seed is word k%4 of philox({k/4, 0, s, 0}, seed) */
+    cemi_rng r;
+    cemi_rng_init(&r, 0x1234567887654321ull, 5);
+    uint32_t first[8];
+    for (int i = 0; i < 8; i++)
+        first[i] = cemi_rng_u32(&r);
+    const uint32_t key[2] = {0x87654321u, 0x12345678u};
+    for (uint32_t b = 0; b < 2; b++) {
+        const uint32_t ctr[4] = {b, 0, 5, 0};
+        uint32_t out[4];
+        cemi_philox4x32_10(ctr, key, out);
+        for (int i = 0; i < 4; i++)
+            ck_assert_uint_eq(first[4 * b + (uint32_t)i], out[i]);
+    }
+    /* a different stream or seed gives different words */
+    cemi_rng a, b;
+    cemi_rng_init(&a, 1, 0);
+    cemi_rng_init(&b, 1, 1);
+    int same = 0;
+    for (int i = 0; i < 64; i++)
+        same += cemi_rng_u32(&a) == cemi_rng_u32(&b);
+    ck_assert_int_lt(same, 2);
+}
+END_TEST
+
+START_TEST(uniform_open_interval_and_mean)
+{
+    cemi_rng r;
+    cemi_rng_init(&r, 42, 0);
+    double s = 0.0, s2 = 0.0;
+    const int n = 1000000;
+    for (int i = 0; i < n; i++) {
+        double u = cemi_rng_uniform(&r);
+        ck_assert(u > 0.0 && u < 1.0);
+        s += u;
+        s2 += u * u;
+    }
+    double mean = s / n, var = s2 / n - mean * mean;
+    /* 5 standard errors: sd(mean) = sqrt(1/12/n) = 2.9e-4 */
+    ck_assert_double_lt(fabs(mean - 0.5), 5 * sqrt(1.0 / 12 / n));
+    ck_assert_double_lt(fabs(var - 1.0 / 12), 5 * sqrt(1.0 / 180 / n));
+}
+END_TEST
+
+START_TEST(gaussian_four_moments)
+{
+    /* 10^6 draws; bounds are 5 standard errors of each sample moment of
+     * N(0,1): sd(mean) = 1/sqrt(n), sd(var) = sqrt(2/n), sd(skew) = sqrt(6/n),
+     * sd(kurtosis) = sqrt(24/n). */
+    const int n = 1000000;
+    cemi_rng r;
+    cemi_rng_init(&r, 20261123, 3);
+    double m1 = 0, m2 = 0, m3 = 0, m4 = 0;
+    for (int i = 0; i < n; i++) {
+        double z = cemi_rng_normal(&r);
+        ck_assert(isfinite(z));
+        double z2 = z * z;
+        m1 += z;
+        m2 += z2;
+        m3 += z2 * z;
+        m4 += z2 * z2;
+    }
+    m1 /= n; m2 /= n; m3 /= n; m4 /= n;
+    double var = m2 - m1 * m1;
+    double skew = (m3 - 3 * m1 * m2 + 2 * m1 * m1 * m1) / pow(var, 1.5);
+    double kurt = (m4 - 4 * m1 * m3 + 6 * m1 * m1 * m2 - 3 * m1 * m1 * m1 * m1) / (var * var);
+    ck_assert_double_lt(fabs(m1), 5 / sqrt(n));
+    ck_assert_double_lt(fabs(var - 1), 5 * sqrt(2.0 / n));
+    ck_assert_double_lt(fabs(skew), 5 * sqrt(6.0 / n));
+    ck_assert_double_lt(fabs(kurt - 3), 5 * sqrt(24.0 / n));
+}
+END_TEST
+
+START_TEST(gaussian_tail_frequency)
+{
+    /* P(|Z| > 3) = 0.0026998: the tails are right, not just the moments */
+    const int n = 1000000;
+    cemi_rng r;
+    cemi_rng_init(&r, 7, 0);
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += fabs(cemi_rng_normal(&r)) > 3.0;
+    double p = 0.0026997960632601866, sd = sqrt(p * (1 - p) / n);
+    ck_assert_double_lt(fabs((double)k / n - p), 5 * sd);
+}
+END_TEST
+
+Suite *suite_base(void)
+{
+    Suite *s = suite_create("base");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, version_matches_header);
+    tcase_add_test(tc, status_strings);
+    tcase_add_test(tc, last_error_is_thread_local_message);
+    tcase_add_test(tc, last_error_per_thread);
+    tcase_add_test(tc, checked_allocation);
+    tcase_add_test(tc, option_checks);
+    tcase_add_test(tc, philox_known_answers);
+    tcase_add_test(tc, stream_layout_and_independence);
+    tcase_add_test(tc, uniform_open_interval_and_mean);
+    tcase_add_test(tc, gaussian_four_moments);
+    tcase_add_test(tc, gaussian_tail_frequency);
+    suite_add_tcase(s, tc);
+    return s;
+}

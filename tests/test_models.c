@@ -1,0 +1,434 @@
+/*
+ * test_models.c -- the closed-form model kinds against independent truth:
+ * the empirical model against brute force in double (direct distances, no
+ * GEMM), the Gaussian model against a Cholesky solve (no eigenvectors);
+ * options, reference counting, blocking, concurrency and errors.
+ */
+#include "tests.h"
+
+#include "base.h"
+#include "model.h"
+
+#include <lapacke.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ truths */
+
+/* f, eps, S of the empirical law of P (n x dim) at (x, t), brute force. */
+static void empirical_truth(const float *P, size_t n, int dim, const float *x, double t,
+                            double out[3][16])
+{
+    double al = exp(-t / 2), s2 = -expm1(-t), s = sqrt(s2);
+    double *lg = malloc(sizeof(double) * n), mx = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double d2 = 0;
+        for (int j = 0; j < dim; j++) {
+            double d = (double)x[j] - al * P[i * dim + j];
+            d2 += d * d;
+        }
+        lg[i] = -d2 / (2 * s2);
+        mx = fmax(mx, lg[i]);
+    }
+    double z = 0, f[16] = {0};
+    for (size_t i = 0; i < n; i++) {
+        double w = exp(lg[i] - mx);
+        z += w;
+        for (int j = 0; j < dim; j++)
+            f[j] += w * P[i * dim + j];
+    }
+    for (int j = 0; j < dim; j++) {
+        f[j] /= z;
+        out[CEM_TARGET_CEM][j] = f[j];
+        out[CEM_TARGET_NOISE][j] = (x[j] - al * f[j]) / s;
+        out[CEM_TARGET_SCORE][j] = (al * f[j] - x[j]) / s2;
+    }
+    free(lg);
+}
+
+/* f and S of N(mu, C) at (x, t): S = -(a^2 C + s^2 I)^-1 (x - a mu),
+ * f = (x + s^2 S) / a, by Cholesky. */
+static void gaussian_truth(const double *mu, const double *C, int dim, const float *x, double t,
+                           double out[3][16])
+{
+    double al = exp(-t / 2), s2 = -expm1(-t), s = sqrt(s2);
+    double A[256], b[16];
+    for (int i = 0; i < dim; i++) {
+        for (int j = 0; j < dim; j++)
+            A[i * dim + j] = al * al * C[i * dim + j] + (i == j ? s2 : 0.0);
+        b[i] = x[i] - al * mu[i];
+    }
+    ck_assert_int_eq(LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', dim, 1, A, dim, b, 1), 0);
+    for (int j = 0; j < dim; j++) {
+        double S = -b[j];
+        out[CEM_TARGET_SCORE][j] = S;
+        out[CEM_TARGET_NOISE][j] = -s * S;
+        out[CEM_TARGET_CEM][j] = (x[j] + s2 * S) / al;
+    }
+}
+
+/* Largest relative error of `got` (float) against `want`, componentwise with
+ * a floor of 1e-6 times the row's scale. */
+static double row_err(const float *got, const double *want, int dim)
+{
+    double scale = 0, worst = 0;
+    for (int j = 0; j < dim; j++)
+        scale = fmax(scale, fabs(want[j]));
+    for (int j = 0; j < dim; j++)
+        worst = fmax(worst, fabs(got[j] - want[j]) / fmax(fabs(want[j]), 1e-6 * scale + 1e-300));
+    return worst;
+}
+
+/* ------------------------------------------------------------ fixtures */
+
+enum { ED = 3, EN = 300 };
+static float edata[EN * ED];
+
+static void make_edata(void)
+{
+    cemi_rng r;
+    cemi_rng_init(&r, 99, 0);
+    for (int i = 0; i < EN; i++) { /* a noisy circle tilted in R^3 */
+        double a = 6.283185307179586 * cemi_rng_uniform(&r);
+        edata[i * ED + 0] = (float)cos(a);
+        edata[i * ED + 1] = (float)(0.7 * sin(a));
+        edata[i * ED + 2] = (float)(0.7 * sin(a) + 0.01 * cemi_rng_normal(&r));
+    }
+}
+
+/* Probe points: data points scaled by alpha(t) (on the noised data), and
+ * points at distances 1e-3 .. 2 off them. */
+static void probe(cemi_rng *r, int k, float *x)
+{
+    int i = (int)(cemi_rng_uniform(r) * EN);
+    double off = k % 5 == 0 ? 0.0 : pow(10.0, -3.0 + 3.3 * cemi_rng_uniform(r));
+    for (int j = 0; j < ED; j++)
+        x[j] = (float)(edata[i * ED + j] + off * cemi_rng_normal(r));
+}
+
+START_TEST(empirical_matches_brute_force)
+{
+    make_edata();
+    cem_model_t *m = NULL;
+    ck_assert_int_eq(cem_model_create_empirical(&m, edata, EN, ED), CEM_OK);
+    ck_assert_int_eq(cem_model_dim(m), ED);
+    ck_assert_int_eq(cem_model_kind_of(m), CEM_KIND_EMPIRICAL);
+    enum { NT = 25, NP = 40 };
+    static float x[NT * NP * ED], out[NT * NP * ED];
+    static double t[NT * NP];
+    cemi_rng r;
+    cemi_rng_init(&r, 5, 0);
+    for (int a = 0; a < NT; a++) /* t from 1e-4 to 10, log-spaced */
+        for (int p = 0; p < NP; p++) {
+            t[a * NP + p] = 1e-4 * pow(1e5, (double)a / (NT - 1));
+            probe(&r, p, x + (a * NP + p) * ED);
+        }
+    for (int what = 0; what < 3; what++) {
+        ck_assert_int_eq(cem_model_eval(m, (cem_target)what, NT * NP, x, t, out), CEM_OK);
+        double worst = 0;
+        for (int k = 0; k < NT * NP; k++) {
+            double ref[3][16];
+            empirical_truth(edata, EN, ED, x + k * ED, t[k], ref);
+            worst = fmax(worst, row_err(out + k * ED, ref[what], ED));
+        }
+        ck_assert_msg(worst < 1e-5, "target %d: worst relative error %g", what, worst);
+    }
+    cem_model_free(m);
+}
+END_TEST
+
+START_TEST(empirical_blocks_and_shared_time)
+{
+    /* 5000 points: a block holds 209 rows, so 500 rows cross two block
+     * boundaries; per-row results must not depend on the blocking. */
+    enum { n = 5000, q = 500, d = 2 };
+    float *P = malloc(sizeof(float) * n * d), *x = malloc(sizeof(float) * q * d);
+    float *a = malloc(sizeof(float) * q * d), *b = malloc(sizeof(float) * q * d);
+    double *t = malloc(sizeof(double) * q);
+    cemi_rng r;
+    cemi_rng_init(&r, 1, 0);
+    for (int i = 0; i < n * d; i++)
+        P[i] = (float)cemi_rng_normal(&r);
+    for (int i = 0; i < q * d; i++)
+        x[i] = (float)cemi_rng_normal(&r);
+    for (int i = 0; i < q; i++)
+        t[i] = 0.05;
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_empirical(&m, P, n, d), CEM_OK);
+    ck_assert_uint_lt(m->ops->max_rows(m), q / 2);
+    ck_assert_int_eq(cem_model_eval(m, CEM_TARGET_SCORE, q, x, t, a), CEM_OK);
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_SCORE, q, x, 0.05, b), CEM_OK);
+    ck_assert_int_eq(memcmp(a, b, sizeof(float) * q * d), 0);
+    for (int i = 0; i < q; i += 97) { /* row by row */
+        float one[d];
+        ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_SCORE, 1, x + i * d, 0.05, one), 0);
+        double ref[3][16];
+        empirical_truth(P, n, d, x + i * d, 0.05, ref);
+        ck_assert_double_lt(row_err(one, ref[CEM_TARGET_SCORE], d), 1e-5);
+        ck_assert_double_lt(row_err(a + i * d, ref[CEM_TARGET_SCORE], d), 1e-5);
+    }
+    cem_model_free(m);
+    free(P); free(x); free(a); free(b); free(t);
+}
+END_TEST
+
+START_TEST(empirical_small_t_is_nearest_point)
+{
+    /* f(x, t) -> the nearest data point as t -> 0: the bounded target */
+    float P[6] = {0, 0, 1, 0, 0, 1};
+    float x[2] = {0.8f, 0.3f};
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_empirical(&m, P, 3, 2), CEM_OK);
+    float f[2];
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_CEM, 1, x, 1e-6, f), CEM_OK);
+    ck_assert(f[0] == 1.0f && f[1] == 0.0f);
+    /* and to the mean as t grows */
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_CEM, 1, x, 60.0, f), CEM_OK);
+    ck_assert_double_lt(fabs(f[0] - 1.0 / 3), 1e-6);
+    ck_assert_double_lt(fabs(f[1] - 1.0 / 3), 1e-6);
+    cem_model_free(m);
+}
+END_TEST
+
+static void spd(int dim, int rank, uint64_t seed, double *C, double *mu, float *Cf, float *muf)
+{
+    cemi_rng r;
+    cemi_rng_init(&r, seed, 0);
+    double B[256];
+    /* rank < dim: only every other row of B is non-zero, so the zero
+     * eigenvalues of C are exact in float too (no rounding noise that the
+     * model would clamp and the truth would keep) */
+    for (int i = 0; i < dim * rank; i++)
+        B[i] = rank == dim || (i / rank) % 2 == 1 ? cemi_rng_normal(&r) : 0.0;
+    for (int i = 0; i < dim; i++) {
+        muf[i] = (float)cemi_rng_normal(&r);
+        mu[i] = muf[i]; /* the truth uses the float values the model gets */
+    }
+    for (int i = 0; i < dim; i++)
+        for (int j = 0; j < dim; j++) {
+            double s = 0;
+            for (int k = 0; k < rank; k++)
+                s += B[i * rank + k] * B[j * rank + k];
+            Cf[i * dim + j] = (float)s;
+        }
+    for (int i = 0; i < dim * dim; i++) /* the truth uses the float matrix */
+        C[i] = Cf[i];
+}
+
+static void check_gaussian(int dim, int rank, uint64_t seed)
+{
+    double C[256], mu[16];
+    float Cf[256], muf[16];
+    spd(dim, rank, seed, C, mu, Cf, muf);
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_gaussian(&m, muf, Cf, dim), CEM_OK);
+    ck_assert_int_eq(cem_model_kind_of(m), CEM_KIND_GAUSSIAN);
+    enum { NT = 21, NP = 10 };
+    static float x[NT * NP * 16], out[NT * NP * 16];
+    static double t[NT * NP];
+    cemi_rng r;
+    cemi_rng_init(&r, seed, 1);
+    for (int a = 0; a < NT; a++)
+        for (int p = 0; p < NP; p++) {
+            t[a * NP + p] = 1e-4 * pow(1e5, (double)a / (NT - 1));
+            for (int j = 0; j < dim; j++)
+                x[(a * NP + p) * dim + j] = (float)(mu[j] + 2 * cemi_rng_normal(&r));
+        }
+    for (int what = 0; what < 3; what++) {
+        ck_assert_int_eq(cem_model_eval(m, (cem_target)what, NT * NP, x, t, out), CEM_OK);
+        double worst = 0;
+        for (int k = 0; k < NT * NP; k++) {
+            double ref[3][16];
+            gaussian_truth(mu, C, dim, x + k * dim, t[k], ref);
+            worst = fmax(worst, row_err(out + k * dim, ref[what], dim));
+        }
+        /* the truth divides by alpha and by the Cholesky factor of a matrix
+         * with condition number up to ~1e4 at t = 1e-4 */
+        ck_assert_msg(worst < 1e-5, "dim %d rank %d target %d: worst %g", dim, rank, what,
+                      worst);
+    }
+    cem_model_free(m);
+}
+
+START_TEST(gaussian_matches_cholesky_solve)
+{
+    check_gaussian(4, 4, 3);  /* full rank */
+    check_gaussian(5, 2, 4);  /* data on a 2-plane in R^5 (rows 1, 3) */
+    check_gaussian(1, 1, 5);
+}
+END_TEST
+
+START_TEST(gaussian_on_a_line_projects)
+{
+    /* N(0, e1 e1^T) in R^2: f(x, t) -> (x_1, 0) as t -> 0 */
+    float mu[2] = {0, 0}, C[4] = {1, 0, 0, 0}, x[2] = {0.4f, 0.9f}, f[2];
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_gaussian(&m, mu, C, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_CEM, 1, x, 1e-7, f), CEM_OK);
+    ck_assert_double_lt(fabs(f[0] - 0.4), 1e-6);
+    ck_assert_double_lt(fabs(f[1]), 1e-12);
+    /* the closed form along e1: a l / (a^2 l + s^2) x */
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_CEM, 1, x, 0.8, f), CEM_OK);
+    double a = exp(-0.4), s2 = -expm1(-0.8);
+    ck_assert_double_lt(fabs(f[0] - a / (a * a + s2) * 0.4), 1e-7);
+    cem_model_free(m);
+}
+END_TEST
+
+START_TEST(gaussian_rejects_bad_covariance)
+{
+    float mu[2] = {0, 0}, nonsym[4] = {1, 0.5f, 0.1f, 1}, neg[4] = {1, 0, 0, -0.5f};
+    float nan_cov[4] = {1, 0, 0, NAN};
+    cem_model_t *m = (cem_model_t *)&m;
+    ck_assert_int_eq(cem_model_create_gaussian(&m, mu, nonsym, 2), CEM_ERR_NUMERIC);
+    ck_assert_ptr_null(m);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "not symmetric"));
+    ck_assert_int_eq(cem_model_create_gaussian(&m, mu, neg, 2), CEM_ERR_NUMERIC);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "positive semi-definite"));
+    ck_assert_int_eq(cem_model_create_gaussian(&m, mu, nan_cov, 2), CEM_ERR_NONFINITE);
+    ck_assert_int_eq(cem_model_create_gaussian(&m, mu, neg, 0), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_create_gaussian(&m, NULL, neg, 2), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_create_gaussian(NULL, mu, neg, 2), CEM_ERR_ARG);
+}
+END_TEST
+
+START_TEST(model_options)
+{
+    float P[2] = {0, 1};
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_empirical(&m, P, 1, 2), CEM_OK);
+    double v, lo, hi;
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_T_MIN, &v), CEM_OK);
+    ck_assert(v == 1e-3);
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_T_MAX, &v), CEM_OK);
+    ck_assert(v == 10.0);
+    ck_assert_int_eq(cem_model_option_bounds(CEM_MODEL_T_MIN, &lo, &hi), CEM_OK);
+    ck_assert(lo == 1e-8 && hi == 1.0);
+    ck_assert_int_eq(cem_model_option_bounds((cem_model_option)77, &lo, &hi), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MIN, 1e-4), CEM_OK);
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_T_MIN, &v), CEM_OK);
+    ck_assert(v == 1e-4);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MIN, 2.0), CEM_ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(cem_model_errmsg(m), "CEM_MODEL_T_MIN"));
+    ck_assert_ptr_nonnull(strstr(cem_model_errmsg(m), "[1e-08, 1]"));
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MIN, NAN), CEM_ERR_RANGE);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MAX, 0.5), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MIN, 0.7), CEM_ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), ">="));
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_T_MIN, &v), CEM_OK);
+    ck_assert(v == 1e-4); /* unchanged by the failed calls */
+    ck_assert_int_eq(cem_model_set(m, (cem_model_option)0, 1.0), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_set(NULL, CEM_MODEL_T_MIN, 1e-3), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_T_MIN, NULL), CEM_ERR_ARG);
+    cem_model_free(m);
+}
+END_TEST
+
+START_TEST(model_eval_errors)
+{
+    float P[4] = {0, 1, 1, 0}, x[4] = {0.5f, 0.5f, NAN, 0}, out[4] = {0};
+    double t[2] = {0.1, 0.1}, tbad[2] = {0.1, -1.0};
+    cem_model_t *m = (cem_model_t *)&m;
+    float Pbad[4] = {0, 1, INFINITY, 0};
+    ck_assert_int_eq(cem_model_create_empirical(&m, Pbad, 2, 2), CEM_ERR_NONFINITE);
+    ck_assert_ptr_null(m);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "row 1"));
+    ck_assert_int_eq(cem_model_create_empirical(&m, P, 0, 2), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_create_empirical(&m, P, 2, 0), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_create_empirical(&m, P, (size_t)1 << 40, 2), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_create_empirical(&m, P, 2, 2), CEM_OK);
+
+    ck_assert_int_eq(cem_model_eval(m, CEM_TARGET_CEM, 2, x, t, out), CEM_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(cem_model_errmsg(m), "row 1"));
+    ck_assert_int_eq(cem_model_eval(m, CEM_TARGET_CEM, 1, x, tbad + 1, out), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_eval(m, CEM_TARGET_CEM, 2, P, tbad, out), CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "t[1]"));
+    ck_assert_int_eq(cem_model_eval(m, CEM_TARGET_CEM, 1, x, NULL, out), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_CEM, 1, x, 0.0, out), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_CEM, 1, x, INFINITY, out), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_eval_at(m, (cem_target)3, 1, x, 0.1, out), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_CEM, 1, NULL, 0.1, out), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_CEM, 1, x, 0.1, NULL), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_eval_at(NULL, CEM_TARGET_CEM, 1, x, 0.1, out), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_CEM, 0, NULL, 0.1, NULL), CEM_OK);
+    ck_assert_int_eq(cem_model_dim(NULL), -1);
+    ck_assert_int_eq(cem_model_kind_of(NULL), -1);
+    ck_assert_str_eq(cem_model_errmsg(NULL), "");
+    cem_model_free(m);
+    cem_model_free(NULL);
+}
+END_TEST
+
+START_TEST(model_reference_count)
+{
+    float P[2] = {1, 2}, x[2] = {0, 0}, out[2];
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_empirical(&m, P, 1, 2), CEM_OK);
+    cemi_model_retain(m); /* as a sampler or trainer does */
+    cem_model_free(m);    /* the host lets go first */
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_CEM, 1, x, 0.5, out), CEM_OK);
+    ck_assert(out[0] == 1.0f && out[1] == 2.0f);
+    cem_model_free(m); /* the dependent handle lets go: destroyed (valgrind) */
+}
+END_TEST
+
+typedef struct {
+    cem_model_t *m;
+    const float *x;
+    float *out;
+    int st;
+} job;
+
+static void *eval_job(void *p)
+{
+    job *j = p;
+    j->st = cem_model_eval_at(j->m, CEM_TARGET_SCORE, 400, j->x, 0.01, j->out);
+    return NULL;
+}
+
+START_TEST(concurrent_evaluation)
+{
+    enum { q = 400, d = 3 };
+    make_edata();
+    static float x[q * d], seq[q * d], par[4][q * d];
+    cemi_rng r;
+    cemi_rng_init(&r, 8, 0);
+    for (int i = 0; i < q * d; i++)
+        x[i] = (float)cemi_rng_normal(&r);
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_empirical(&m, edata, EN, ED), CEM_OK);
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_SCORE, q, x, 0.01, seq), CEM_OK);
+    pthread_t th[4];
+    job jobs[4];
+    for (int k = 0; k < 4; k++) {
+        jobs[k] = (job){m, x, par[k], -99};
+        ck_assert_int_eq(pthread_create(&th[k], NULL, eval_job, &jobs[k]), 0);
+    }
+    for (int k = 0; k < 4; k++) {
+        pthread_join(th[k], NULL);
+        ck_assert_int_eq(jobs[k].st, CEM_OK);
+        ck_assert_int_eq(memcmp(seq, par[k], sizeof seq), 0);
+    }
+    cem_model_free(m);
+}
+END_TEST
+
+Suite *suite_models(void)
+{
+    Suite *s = suite_create("models");
+    TCase *tc = tcase_create("closed_forms");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, empirical_matches_brute_force);
+    tcase_add_test(tc, empirical_blocks_and_shared_time);
+    tcase_add_test(tc, empirical_small_t_is_nearest_point);
+    tcase_add_test(tc, gaussian_matches_cholesky_solve);
+    tcase_add_test(tc, gaussian_on_a_line_projects);
+    tcase_add_test(tc, gaussian_rejects_bad_covariance);
+    tcase_add_test(tc, model_options);
+    tcase_add_test(tc, model_eval_errors);
+    tcase_add_test(tc, model_reference_count);
+    tcase_add_test(tc, concurrent_evaluation);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,254 @@
+/*
+ * test_process.c -- layer 2: OU coefficients, the conversions between f, eps
+ * and S, the time grids and the training time laws, against closed forms
+ * computed independently in long double.
+ */
+#include "tests.h"
+
+#include "base.h"
+#include "process.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(ou_coefficients_small_and_large_t)
+{
+    double a, s2;
+    /* tiny t: sigma^2 to the last bits (1 - exp(-t) would lose them all) */
+    const double ts[] = {1e-12, 1e-9, 1e-6, 1e-3};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+        double t = ts[i];
+        ck_assert_int_eq(cem_ou_coefficients(t, &a, &s2), CEM_OK);
+        long double ref = -expm1l(-(long double)t);
+        ck_assert_double_lt(fabs((double)((s2 - ref) / ref)), 4e-16);
+        ck_assert_double_lt(fabs(a - exp(-t / 2)), 1e-16);
+    }
+    ck_assert_int_eq(cem_ou_coefficients(2.0, &a, &s2), CEM_OK);
+    ck_assert_double_lt(fabs(s2 - (1 - exp(-2.0))), 1e-15);
+    ck_assert_double_lt(fabs(a - exp(-1.0)), 1e-16);
+    ck_assert_int_eq(cem_ou_coefficients(0.0, &a, &s2), CEM_OK);
+    ck_assert(a == 1.0 && s2 == 0.0);
+    ck_assert_int_eq(cem_ou_coefficients(-1.0, &a, &s2), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_ou_coefficients(NAN, &a, &s2), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_ou_coefficients(INFINITY, NULL, NULL), CEM_ERR_ARG);
+}
+END_TEST
+
+/* f, eps, S at (x, t) from f, in long double (MATH.md 2). */
+static void truth(long double x, long double f, long double t, long double out[3])
+{
+    long double al = expl(-t / 2), s2 = -expm1l(-t), s = sqrtl(s2);
+    out[CEM_TARGET_CEM] = f;
+    out[CEM_TARGET_NOISE] = (x - al * f) / s;
+    out[CEM_TARGET_SCORE] = (al * f - x) / s2;
+}
+
+START_TEST(conversions_all_pairs)
+{
+    enum { n = 400, dim = 3 };
+    static float x[n * dim], in[n * dim], out[n * dim];
+    static long double ref[3][n * dim];
+    static double t[n];
+    cemi_rng r;
+    cemi_rng_init(&r, 11, 0);
+    for (int i = 0; i < n; i++) {
+        t[i] = exp(log(1e-5) + (log(20.0) - log(1e-5)) * cemi_rng_uniform(&r));
+        for (int j = 0; j < dim; j++) {
+            x[i * dim + j] = (float)(2 * cemi_rng_normal(&r));
+            float f = (float)cemi_rng_normal(&r);
+            long double o[3];
+            truth(x[i * dim + j], f, t[i], o);
+            for (int k = 0; k < 3; k++)
+                ref[k][i * dim + j] = o[k];
+        }
+    }
+    for (int from = 0; from < 3; from++)
+        for (int to = 0; to < 3; to++) {
+            for (int k = 0; k < n * dim; k++)
+                in[k] = (float)ref[from][k];
+            ck_assert_int_eq(cem_convert((cem_target)from, (cem_target)to, n, dim, x, t, in,
+                                         out), CEM_OK);
+            double worst = 0;
+            for (int k = 0; k < n * dim; k++) {
+                long double d = fabsl(out[k] - ref[to][k]) / fmaxl(fabsl(ref[to][k]), 1.0L);
+                /* into f from eps or S divides by alpha: the float input's
+                 * rounding grows by 1/alpha (conditioning, not arithmetic) */
+                if (to == CEM_TARGET_CEM && from != CEM_TARGET_CEM)
+                    d *= expl(-(long double)t[k / dim] / 2);
+                worst = fmax(worst, (double)d);
+            }
+            /* float input and output: a few float ulps */
+            ck_assert_msg(worst < 1e-6, "from %d to %d: rel err %g", from, to, worst);
+        }
+    /* in place */
+    for (int k = 0; k < n * dim; k++)
+        in[k] = (float)ref[CEM_TARGET_CEM][k];
+    ck_assert_int_eq(cem_convert(CEM_TARGET_CEM, CEM_TARGET_SCORE, n, dim, x, t, in, in),
+                     CEM_OK);
+    static float fresh[n * dim];
+    for (int k = 0; k < n * dim; k++)
+        fresh[k] = (float)ref[CEM_TARGET_CEM][k];
+    ck_assert_int_eq(cem_convert(CEM_TARGET_CEM, CEM_TARGET_SCORE, n, dim, x, t, fresh, out),
+                     CEM_OK);
+    ck_assert_int_eq(memcmp(in, out, sizeof out), 0);
+}
+END_TEST
+
+START_TEST(conversion_errors)
+{
+    float x[2] = {1, 2}, v[2] = {0, 0};
+    double t = 0.5, bad = 0.0;
+    ck_assert_int_eq(cem_convert(3, CEM_TARGET_CEM, 1, 2, x, &t, v, v), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_convert(CEM_TARGET_CEM, -1, 1, 2, x, &t, v, v), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_convert(CEM_TARGET_CEM, CEM_TARGET_SCORE, 1, 0, x, &t, v, v),
+                     CEM_ERR_ARG);
+    ck_assert_int_eq(cem_convert(CEM_TARGET_CEM, CEM_TARGET_SCORE, 1, 2, NULL, &t, v, v),
+                     CEM_ERR_ARG);
+    ck_assert_int_eq(cem_convert(CEM_TARGET_CEM, CEM_TARGET_SCORE, 1, 2, x, &bad, v, v),
+                     CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "t[0]"));
+    ck_assert_int_eq(cem_convert(CEM_TARGET_CEM, CEM_TARGET_SCORE, 0, 2, NULL, NULL, NULL,
+                                 NULL), CEM_OK);
+}
+END_TEST
+
+START_TEST(exponential_grid_property)
+{
+    const int Ns[] = {2, 3, 10, 100, 200, 1000};
+    const double t1s[] = {1e-5, 1e-3, 0.5};
+    for (size_t a = 0; a < sizeof Ns / sizeof Ns[0]; a++)
+        for (size_t b = 0; b < sizeof t1s / sizeof t1s[0]; b++) {
+            int N = Ns[a];
+            double t1 = t1s[b], T = 10.0;
+            double *g = malloc(sizeof(double) * (size_t)N);
+            ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, N, t1, T, g), CEM_OK);
+            ck_assert(g[0] == t1);
+            ck_assert(g[N - 1] == T);
+            long double gamma = 1.0L - powl((long double)t1 / T, 1.0L / (N - 1));
+            for (int k = 1; k < N; k++) {
+                ck_assert(g[k] > g[k - 1]);
+                double ratio = (g[k] - g[k - 1]) / g[k];
+                ck_assert_msg(fabs(ratio - (double)gamma) <= 1e-12,
+                              "N=%d t1=%g k=%d: %.17g vs gamma %.17g", N, t1, k, ratio,
+                              (double)gamma);
+            }
+            free(g);
+        }
+}
+END_TEST
+
+START_TEST(uniform_grid)
+{
+    double g[50];
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_UNIFORM, 50, 1e-3, 10.0, g), CEM_OK);
+    ck_assert(g[0] == 1e-3 && g[49] == 10.0);
+    double h = (10.0 - 1e-3) / 49;
+    for (int k = 1; k < 50; k++)
+        ck_assert_double_lt(fabs(g[k] - g[k - 1] - h), 1e-12);
+}
+END_TEST
+
+START_TEST(grid_errors_write_nothing)
+{
+    double g[4] = {-7, -7, -7, -7};
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, 1, 1e-3, 10, g), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, 4, 10, 1e-3, g), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, 4, 0.0, 10, g), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, 4, 1e-3, INFINITY, g), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, 4, NAN, 10, g), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_time_grid((cem_grid)9, 4, 1e-3, 10, g), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_UNIFORM, 4, 1e-3, 10, NULL), CEM_ERR_ARG);
+    for (int k = 0; k < 4; k++)
+        ck_assert(g[k] == -7);
+}
+END_TEST
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Kolmogorov-Smirnov distance of sorted samples to a continuous CDF. */
+static double ks(const double *s, size_t n, double (*cdf)(double, double, double), double t1,
+                 double T)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++) {
+        double F = cdf(s[i], t1, T);
+        d = fmax(d, fmax(F - (double)i / n, (double)(i + 1) / n - F));
+    }
+    return d;
+}
+static double cdf_loguniform(double t, double t1, double T) { return log(t / t1) / log(T / t1); }
+static double cdf_uniform(double t, double t1, double T) { return (t - t1) / (T - t1); }
+
+START_TEST(time_laws_match_their_cdfs)
+{
+    const size_t n = 200000;
+    const double t1 = 1e-3, T = 10.0;
+    double *s = malloc(sizeof(double) * n);
+    /* critical KS value at the 0.1% level is 1.95/sqrt(n) = 0.0044 */
+    const double crit = 1.95 / sqrt((double)n);
+
+    ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_LOGUNIFORM, 2, t1, T, 5, n, s), CEM_OK);
+    qsort(s, n, sizeof *s, cmp_double);
+    ck_assert(s[0] >= t1 && s[n - 1] <= T);
+    ck_assert_double_lt(ks(s, n, cdf_loguniform, t1, T), crit);
+
+    ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_UNIFORM, 2, t1, T, 5, n, s), CEM_OK);
+    qsort(s, n, sizeof *s, cmp_double);
+    ck_assert(s[0] >= t1 && s[n - 1] <= T);
+    ck_assert_double_lt(ks(s, n, cdf_uniform, t1, T), crit);
+
+    /* GRID: every draw is a grid point; each has frequency 1/N */
+    enum { N = 20 };
+    double g[N];
+    int count[N] = {0};
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, N, t1, T, g), CEM_OK);
+    ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_GRID, N, t1, T, 5, n, s), CEM_OK);
+    for (size_t i = 0; i < n; i++) {
+        int k = 0;
+        while (k < N && g[k] != s[i])
+            k++;
+        ck_assert_msg(k < N, "draw %zu = %.17g is not a grid point", i, s[i]);
+        count[k]++;
+    }
+    double p = 1.0 / N, sd = sqrt(p * (1 - p) / n);
+    for (int k = 0; k < N; k++)
+        ck_assert_double_lt(fabs((double)count[k] / n - p), 5 * sd);
+    free(s);
+}
+END_TEST
+
+START_TEST(time_laws_reproducible_and_prefix_stable)
+{
+    double a[100], b[50], c[100];
+    ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_LOGUNIFORM, 2, 1e-3, 10, 9, 100, a), 0);
+    ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_LOGUNIFORM, 2, 1e-3, 10, 9, 50, b), 0);
+    ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_LOGUNIFORM, 2, 1e-3, 10, 10, 100, c), 0);
+    ck_assert_int_eq(memcmp(a, b, sizeof b), 0);
+    ck_assert_int_ne(memcmp(a, c, sizeof a), 0);
+    ck_assert_int_eq(cem_time_law_sample((cem_time_law)3, 2, 1e-3, 10, 9, 10, a), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_GRID, 1, 1e-3, 10, 9, 10, a), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_GRID, 5, 1e-3, 10, 9, 10, NULL),
+                     CEM_ERR_ARG);
+}
+END_TEST
+
+Suite *suite_process(void)
+{
+    Suite *s = suite_create("process");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, ou_coefficients_small_and_large_t);
+    tcase_add_test(tc, conversions_all_pairs);
+    tcase_add_test(tc, conversion_errors);
+    tcase_add_test(tc, exponential_grid_property);
+    tcase_add_test(tc, uniform_grid);
+    tcase_add_test(tc, grid_errors_write_nothing);
+    tcase_add_test(tc, time_laws_match_their_cdfs);
+    tcase_add_test(tc, time_laws_reproducible_and_prefix_stable);
+    suite_add_tcase(s, tc);
+    return s;
+}
