@@ -45,7 +45,7 @@ TEST_BIN = tests/.bin/check_cemdiff
 
 .PHONY: all deps check install uninstall clean demo bench
 
-all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB) lib/cemdiff.pc
+all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
 # ---- dependencies: install what is missing, and say so --------------------
 DEB_OF_openblas = libopenblas-dev
@@ -87,9 +87,8 @@ $(STLIB): $(OBJ)
 	rm -f $@
 	ar rcs $@ $(OBJ)
 
-lib/cemdiff.pc: pkgconfig/cemdiff.pc.in include/cemdiff.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@REQUIRES@|$(DEP_PKGS)|' $< > $@
+# The .pc file names the install prefix, so it is made by `install`.
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(DEP_PKGS)|'
 
 # ---- tests ------------------------------------------------------------------
 $(TEST_BIN): $(TEST_SRC) tests/tests.h $(STLIB) | deps
@@ -110,7 +109,7 @@ install: all
 	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libcemdiff.so
 	install -m 644 $(STLIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 lib/cemdiff.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	$(PC_SED) pkgconfig/cemdiff.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cemdiff.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/cemdiff.h \
@@ -118,4 +117,4 @@ uninstall:
 	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/cemdiff.pc
 
 clean:
-	rm -rf $(OBJDIR) lib/libcemdiff.* lib/cemdiff.pc tests/.bin
+	rm -rf $(OBJDIR) lib/libcemdiff.* tests/.bin
