@@ -43,7 +43,7 @@ HDR = include/cemdiff.h $(wildcard src/*.h)
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
 
-.PHONY: all deps check install uninstall clean demo bench
+.PHONY: all deps examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -90,13 +90,27 @@ $(STLIB): $(OBJ)
 # The .pc file names the install prefix, so it is made by `install`.
 PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(DEP_PKGS)|'
 
+# ---- examples: built as any host builds them, against the shared library ----
+EXAMPLES = $(patsubst examples/%.c,bin/%,$(wildcard examples/*.c))
+HOST_LDFLAGS = -Llib -lcemdiff -Wl,-rpath,'$$ORIGIN/../lib' -lm
+
+bin/%: examples/%.c include/cemdiff.h lib/libcemdiff.so
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -Werror -Iinclude -o $@ $< $(HOST_LDFLAGS)
+
+examples: $(EXAMPLES)
+
+demo: all examples
+	@echo "== the exact model of a circle: f stays bounded, eps and S blow up as t -> 0"
+	bin/singularity
+
 # ---- tests ------------------------------------------------------------------
 $(TEST_BIN): $(TEST_SRC) tests/tests.h $(STLIB) | deps
 	@mkdir -p tests/.bin
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Isrc $(DEP_CFLAGS) $(CHECK_CFLAGS) \
 	    -o $@ $(TEST_SRC) $(STLIB) $(CHECK_LIBS) $(DEP_LIBS)
 
-check: all $(TEST_BIN)
+check: all examples $(TEST_BIN)
 	$(TEST_BIN)
 	sh tests/check_symbols.sh lib/libcemdiff.so include/cemdiff.h
 	sh tests/check_install.sh
@@ -117,4 +131,4 @@ uninstall:
 	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/cemdiff.pc
 
 clean:
-	rm -rf $(OBJDIR) lib/libcemdiff.* tests/.bin
+	rm -rf $(OBJDIR) lib/libcemdiff.* tests/.bin $(EXAMPLES)
