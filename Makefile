@@ -38,7 +38,7 @@ OBJDIR = lib/.obj
 
 SRC = $(wildcard src/*.c)
 OBJ = $(SRC:src/%.c=$(OBJDIR)/%.o)
-HDR = include/cemdiff.h $(wildcard src/*.h)
+HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff

@@ -79,7 +79,9 @@ enum {
     CEM_ERR_UNSUPPORTED = -5, /* not available for this kind of handle */
     CEM_ERR_NUMERIC = -6,     /* a numerical failure (e.g. matrix not PSD) */
     CEM_ERR_IO = -7,          /* a file could not be opened, read, written */
-    CEM_ERR_PARSE = -8        /* malformed text input (CSV) */
+    CEM_ERR_PARSE = -8,       /* malformed text input (CSV) */
+    CEM_ERR_BUSY = -9,        /* the handle is in use (a trainer owns it) */
+    CEM_ERR_NONFINITE_STEP = -10 /* a training step produced NaN/Inf: rejected */
 };
 
 /* A static English description of a status code ("unknown status" for a
@@ -159,6 +161,9 @@ CEM_API int cem_time_law_sample(cem_time_law law, int N, double t1, double T,
 /* ------------------------------------------------------------------ models
  *
  * A model answers one question: "what is f, eps or S at (x, t)?".  Kinds:
+ *   MLP        a network trained by cem_trainer_t; its output means its
+ *              target (CEM: f, NOISE: eps, SCORE: S) and the other two
+ *              follow by the exact conversions;
  *   EMPIRICAL  the exact answer for the empirical law of a point set
  *              (1/n) sum_i delta(x_i): f = sum_i w_i x_i with softmax
  *              weights, computed in double with one GEMM and log-sum-exp;
@@ -170,22 +175,60 @@ CEM_API int cem_time_law_sample(cem_time_law law, int N, double t1, double T,
 typedef struct cem_model cem_model_t;
 
 typedef enum {
+    CEM_KIND_MLP = 1,
     CEM_KIND_EMPIRICAL = 2,
     CEM_KIND_GAUSSIAN = 3
 } cem_model_kind;
 
+/* Activations of the MLP's hidden layers. */
+typedef enum {
+    CEM_ACT_SILU = 0, /* x / (1 + exp(-x)) */
+    CEM_ACT_RELU = 1,
+    CEM_ACT_TANH = 2
+} cem_activation;
+
 /* Model options (cem_model_set / cem_model_get / cem_model_option_bounds).
+ * All kinds:
  *   T_MIN  the smallest time the model is meant for (t_1); default 1e-3,
- *          bounds [1e-8, 1].  Samplers and trainers built on the model use
+ *          bounds [1e-8, 1].  Trainers and samplers built on the model use
  *          [T_MIN, T_MAX] as their time window unless told otherwise.
  *   T_MAX  the horizon T of the forward process; default 10, bounds
  *          [0.1, 100].  Setting either so that T_MIN >= T_MAX fails with
  *          CEM_ERR_RANGE.
- * Evaluation itself is exact at any t > 0 for the closed-form kinds. */
+ * MLP only (CEM_ERR_UNSUPPORTED on the other kinds):
+ *   WIDTH       hidden width H; default 256, bounds [1, 8192]
+ *   DEPTH       number of hidden layers L; default 3, bounds [1, 64]
+ *   ACTIVATION  a cem_activation; default CEM_ACT_SILU
+ *   EMBED       time features E (even); default 32, bounds [2, 1024]
+ *   SEED        seed of the weight initialisation; default 0,
+ *               bounds [0, 2^53]
+ *   USE_EMA     1: evaluation uses the exponential moving average of the
+ *               weights that training keeps (default); 0: the raw weights
+ * The MLP's time embedding normalises log t over [T_MIN, T_MAX], so T_MIN,
+ * T_MAX, WIDTH, DEPTH, ACTIVATION, EMBED and SEED define the network:
+ * setting any of them re-initialises the weights from SEED, and fails with
+ * CEM_ERR_BUSY while a trainer is attached.  USE_EMA may be set any time.
+ * Closed-form kinds evaluate exactly at any t > 0 whatever T_MIN, T_MAX. */
 typedef enum {
     CEM_MODEL_T_MIN = 1,
-    CEM_MODEL_T_MAX = 2
+    CEM_MODEL_T_MAX = 2,
+    CEM_MODEL_WIDTH = 3,
+    CEM_MODEL_DEPTH = 4,
+    CEM_MODEL_ACTIVATION = 5,
+    CEM_MODEL_EMBED = 6,
+    CEM_MODEL_SEED = 7,
+    CEM_MODEL_USE_EMA = 8
 } cem_model_option;
+
+/* An untrained MLP for points in R^dim whose output means `target`, with
+ * the default architecture (3 hidden layers of 256, SiLU, 32 time
+ * features), weights initialised as torch.nn.Linear does (uniform in
+ * +-1/sqrt(fan_in)) from SEED 0.  Time embedding, with
+ * tau = (log t - log T_MIN) / (log T_MAX - log T_MIN):
+ *   phi(t) = [sin(pi k tau) for k = 1..E/2, cos(pi k tau) for k = 1..E/2].
+ * The network maps [x, phi(t)] through L hidden layers to R^dim.
+ * Requires 1 <= dim <= 4096.  Errors: CEM_ERR_ARG, CEM_ERR_NOMEM. */
+CEM_API int cem_model_create_mlp(cem_model_t **out, int dim, cem_target target);
 
 /* A model of the empirical law of `points` (n x dim, copied).
  * Requires n >= 1, dim >= 1, finite points.  *out is NULL on error.
@@ -232,6 +275,26 @@ CEM_API int cem_model_dim(const cem_model_t *m);
 
 /* The model's kind (cem_model_kind); -1 for NULL. */
 CEM_API int cem_model_kind_of(const cem_model_t *m);
+
+/* The model's native target: what an MLP's output means; CEM_TARGET_CEM for
+ * the closed forms (they compute f); -1 for NULL. */
+CEM_API int cem_model_target_of(const cem_model_t *m);
+
+/* Number of learned parameters (0 for the closed forms, 0 for NULL). */
+CEM_API size_t cem_model_param_count(const cem_model_t *m);
+
+/* Copies the MLP's parameters (ema = 0: the raw weights, 1: their moving
+ * average) into out[0..n-1], n = cem_model_param_count(m).  Layout: for each
+ * layer l = 0..L, the weight W_l (out x in, row-major) then the bias b_l, the
+ * order and shapes of torch.nn.Sequential(Linear, act, ..., Linear)
+ * .parameters(); layer 0's input is [x, phi(t)].  Const.
+ * Errors: CEM_ERR_ARG (NULL, n wrong), CEM_ERR_UNSUPPORTED (not an MLP). */
+CEM_API int cem_model_get_params(const cem_model_t *m, int ema, float *out, size_t n);
+
+/* Replaces the MLP's parameters (ema = 0: raw weights, 1: moving average,
+ * 2: both) from in[0..n-1], same layout.  Errors: as get, plus
+ * CEM_ERR_NONFINITE (m unchanged) and CEM_ERR_BUSY (a trainer owns m). */
+CEM_API int cem_model_set_params(cem_model_t *m, int ema, const float *in, size_t n);
 
 /* The last error message recorded on m ("" if none).  When several threads
  * evaluate m at once, prefer cem_last_error(), which is per thread. */

@@ -7,11 +7,24 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Every model option; cemdiff.h documents them.  Kinds other than the MLP
+ * accept only the first two. */
 static const cemi_option model_options[] = {
     {CEM_MODEL_T_MIN, "CEM_MODEL_T_MIN", 1e-8, 1.0, 1e-3, 0},
     {CEM_MODEL_T_MAX, "CEM_MODEL_T_MAX", 0.1, 100.0, 10.0, 0},
+    {CEM_MODEL_WIDTH, "CEM_MODEL_WIDTH", 1, 8192, 256, 1},
+    {CEM_MODEL_DEPTH, "CEM_MODEL_DEPTH", 1, 64, 3, 1},
+    {CEM_MODEL_ACTIVATION, "CEM_MODEL_ACTIVATION", CEM_ACT_SILU, CEM_ACT_TANH, CEM_ACT_SILU, 1},
+    {CEM_MODEL_EMBED, "CEM_MODEL_EMBED", 2, 1024, 32, 1},
+    {CEM_MODEL_SEED, "CEM_MODEL_SEED", 0, 9007199254740992.0, 0, 1},
+    {CEM_MODEL_USE_EMA, "CEM_MODEL_USE_EMA", 0, 1, 1, 1},
     {0, NULL, 0, 0, 0, 0},
 };
+
+double cemi_model_option_default(int opt)
+{
+    return cemi_option_find(model_options, opt)->def;
+}
 
 int cemi_model_new(cem_model_t **out, const char *fn, const cemi_model_ops *ops,
                    void *impl, int kind, int dim)
@@ -30,9 +43,10 @@ int cemi_model_new(cem_model_t **out, const char *fn, const cemi_model_ops *ops,
     m->impl = impl;
     m->kind = kind;
     m->dim = dim;
-    m->t_min = cemi_option_find(model_options, CEM_MODEL_T_MIN)->def;
-    m->t_max = cemi_option_find(model_options, CEM_MODEL_T_MAX)->def;
+    m->t_min = cemi_model_option_default(CEM_MODEL_T_MIN);
+    m->t_max = cemi_model_option_default(CEM_MODEL_T_MAX);
     atomic_init(&m->refs, 1);
+    atomic_init(&m->busy, 0);
     *out = m;
     return CEM_OK;
 }
@@ -79,6 +93,7 @@ int cemi_check_points(cemi_errbuf *err, const char *fn, const char *what,
 const char *cem_model_errmsg(const cem_model_t *m) { return m ? m->err.text : ""; }
 int cem_model_dim(const cem_model_t *m) { return m ? m->dim : -1; }
 int cem_model_kind_of(const cem_model_t *m) { return m ? m->kind : -1; }
+int cem_model_target_of(const cem_model_t *m) { return m ? (int)m->ops->native : -1; }
 
 int cem_model_option_bounds(cem_model_option opt, double *lo, double *hi)
 {
@@ -102,6 +117,14 @@ int cem_model_set(cem_model_t *m, cem_model_option opt, double value)
         return cemi_fail(&m->err, CEM_ERR_RANGE,
                          "%s: %s = %g would leave CEM_MODEL_T_MIN = %g >= CEM_MODEL_T_MAX = %g",
                          fn, o->name, value, t_min, t_max);
+    if (m->ops->set) {
+        st = m->ops->set(m, (int)opt, value, fn);
+        if (st)
+            return st;
+    } else if (opt != CEM_MODEL_T_MIN && opt != CEM_MODEL_T_MAX) {
+        return cemi_fail(&m->err, CEM_ERR_UNSUPPORTED,
+                         "%s: %s applies to MLP models only", fn, o->name);
+    }
     m->t_min = t_min;
     m->t_max = t_max;
     return CEM_OK;
@@ -112,12 +135,17 @@ int cem_model_get(const cem_model_t *m, cem_model_option opt, double *value)
     static const char fn[] = "cem_model_get";
     if (!m || !value)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: model and value must not be NULL", fn);
-    switch (opt) {
-    case CEM_MODEL_T_MIN: *value = m->t_min; return CEM_OK;
-    case CEM_MODEL_T_MAX: *value = m->t_max; return CEM_OK;
-    default:
+    const cemi_option *o = cemi_option_find(model_options, (int)opt);
+    if (!o)
         return cemi_model_fail(m, CEM_ERR_ARG, "%s: unknown option %d", fn, (int)opt);
+    if (opt == CEM_MODEL_T_MIN || opt == CEM_MODEL_T_MAX) {
+        *value = opt == CEM_MODEL_T_MIN ? m->t_min : m->t_max;
+        return CEM_OK;
     }
+    if (!m->ops->get)
+        return cemi_model_fail(m, CEM_ERR_UNSUPPORTED, "%s: %s applies to MLP models only",
+                               fn, o->name);
+    return m->ops->get(m, (int)opt, value);
 }
 
 static int eval_common(const char *fn, cem_model_t *m, cem_target what, size_t n,

@@ -26,6 +26,13 @@ typedef struct cemi_model_ops {
                  void *ws);
     /* Frees the kind's state. */
     void (*destroy)(void *impl);
+    /* Kind-specific option handling, or NULL for kinds with only the common
+     * options.  set: value is within bounds and T_MIN < T_MAX holds; apply
+     * it or fail leaving m unchanged.  get: read a kind-specific option. */
+    int (*set)(cem_model_t *m, int opt, double value, const char *fn);
+    int (*get)(const cem_model_t *m, int opt, double *value);
+    /* The native target (what the kind computes without conversion). */
+    cem_target native;
 } cemi_model_ops;
 
 struct cem_model {
@@ -35,6 +42,7 @@ struct cem_model {
     int dim;
     double t_min, t_max;
     atomic_int refs;
+    atomic_int busy; /* 1 while a trainer owns the model */
     pthread_mutex_t err_lock; /* serialises writes to err from eval */
     cemi_errbuf err;
 };
@@ -43,6 +51,9 @@ struct cem_model {
  * is destroyed on failure).  Records failures as `fn`. */
 int cemi_model_new(cem_model_t **out, const char *fn, const cemi_model_ops *ops,
                    void *impl, int kind, int dim);
+
+/* The default value of model option `opt`. */
+double cemi_model_option_default(int opt);
 
 /* Adds a reference (for handles that depend on the model). */
 void cemi_model_retain(cem_model_t *m);

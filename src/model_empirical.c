@@ -95,7 +95,7 @@ static void emp_eval(const cem_model_t *m, cem_target what, size_t r,
 }
 
 static const cemi_model_ops empirical_ops = {
-    emp_max_rows, emp_workspace, emp_eval, emp_destroy,
+    emp_max_rows, emp_workspace, emp_eval, emp_destroy, NULL, NULL, CEM_TARGET_CEM,
 };
 
 int cem_model_create_empirical(cem_model_t **out, const float *points, size_t n,

@@ -78,7 +78,7 @@ static void gauss_eval(const cem_model_t *m, cem_target what, size_t r,
 }
 
 static const cemi_model_ops gaussian_ops = {
-    gauss_max_rows, gauss_workspace, gauss_eval, gauss_destroy,
+    gauss_max_rows, gauss_workspace, gauss_eval, gauss_destroy, NULL, NULL, CEM_TARGET_CEM,
 };
 
 int cem_model_create_gaussian(cem_model_t **out, const float *mean,

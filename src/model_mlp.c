@@ -1,0 +1,254 @@
+/*
+ * model_mlp.c -- the MLP model kind (layer 3): creation, initialisation,
+ * options that define the network, parameter access and evaluation.
+ * The kernels are in nn.c; training is in trainer.c.
+ */
+#include "model_mlp.h"
+
+#include <math.h>
+#include <string.h>
+
+#define MLP_ROWS 256 /* rows per evaluation block */
+
+cemi_mlp *cemi_mlp_of(const cem_model_t *m)
+{
+    return m && m->kind == CEM_KIND_MLP ? (cemi_mlp *)m->impl : NULL;
+}
+
+static void mlp_destroy(void *impl)
+{
+    cemi_mlp *p = impl;
+    if (!p)
+        return;
+    cemi_release(p->params);
+    cemi_release(p->ema);
+    cemi_release(p);
+}
+
+void cemi_mlp_init_params(const cemi_mlp_shape *sh, uint64_t seed, float *params)
+{
+    for (int l = 0; l <= sh->L; l++) {
+        int ni, no;
+        size_t ow, ob;
+        cemi_mlp_layer(sh, l, &ni, &no, &ow, &ob);
+        double bound = 1.0 / sqrt((double)ni);
+        cemi_rng r;
+        cemi_rng_init(&r, seed, (uint64_t)l);
+        size_t nw = (size_t)ni * (size_t)no;
+        for (size_t k = 0; k < nw + (size_t)no; k++)
+            params[ow + k] = (float)(bound * (2.0 * cemi_rng_uniform(&r) - 1.0));
+    }
+}
+
+void cemi_mlp_input(const cem_model_t *m, int B, const float *x, const double *t,
+                    double t_shared, float *in)
+{
+    const cemi_mlp *p = m->impl;
+    const int D = p->sh.D, ld = p->sh.D + p->sh.E;
+    for (int i = 0; i < B; i++)
+        memcpy(in + (size_t)i * (size_t)ld, x + (size_t)i * (size_t)D, sizeof(float) * (size_t)D);
+    cemi_embed_time_f(in + D, ld, t, t_shared, (size_t)B, p->sh.E, log(m->t_min), log(m->t_max));
+}
+
+static size_t mlp_max_rows(const cem_model_t *m)
+{
+    (void)m;
+    return MLP_ROWS;
+}
+
+static size_t mlp_workspace(const cem_model_t *m, size_t rows)
+{
+    const cemi_mlp *p = m->impl;
+    size_t floats = rows * (size_t)(p->sh.D + p->sh.E) +
+                    cemi_mlp_hidden_size(&p->sh, (int)rows, 0) + rows * (size_t)p->sh.D;
+    return sizeof(float) * floats + sizeof(double) * (size_t)p->sh.D;
+}
+
+static void mlp_eval(const cem_model_t *m, cem_target what, size_t r, const float *x,
+                     const double *t, double t_shared, float *out, void *ws)
+{
+    const cemi_mlp *p = m->impl;
+    const int D = p->sh.D, B = (int)r;
+    double *row = ws; /* D doubles, first for alignment */
+    float *in = (float *)(row + D);
+    float *hid = in + r * (size_t)(D + p->sh.E);
+    float *net = hid + cemi_mlp_hidden_size(&p->sh, B, 0);
+    cemi_mlp_input(m, B, x, t, t_shared, in);
+    cemi_mlp_forward_f(&p->sh, p->use_ema ? p->ema : p->params, B, in, hid, 0, net);
+    if (what == p->target) {
+        memcpy(out, net, sizeof(float) * r * (size_t)D);
+        return;
+    }
+    for (size_t i = 0; i < r; i++) {
+        const float *ni = net + i * (size_t)D;
+        for (int j = 0; j < D; j++)
+            row[j] = ni[j];
+        cemi_convert_row(p->target, what, D, x + i * (size_t)D, t ? t[i] : t_shared, row, row);
+        for (int j = 0; j < D; j++)
+            out[i * (size_t)D + (size_t)j] = (float)row[j];
+    }
+}
+
+/* A copy of the MLP state with a new architecture and fresh weights, or
+ * NULL when out of memory. */
+static cemi_mlp *mlp_new(const cemi_mlp_shape *sh, cem_target target, uint64_t seed)
+{
+    cemi_mlp *p = cemi_calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->sh = *sh;
+    p->target = target;
+    p->seed = seed;
+    p->use_ema = 1;
+    p->np = cemi_mlp_nparams(sh);
+    p->params = cemi_alloc(p->np, sizeof(float));
+    p->ema = cemi_alloc(p->np, sizeof(float));
+    if (!p->params || !p->ema) {
+        mlp_destroy(p);
+        return NULL;
+    }
+    cemi_mlp_init_params(sh, seed, p->params);
+    memcpy(p->ema, p->params, sizeof(float) * p->np);
+    return p;
+}
+
+static int mlp_set(cem_model_t *m, int opt, double value, const char *fn)
+{
+    cemi_mlp *p = m->impl;
+    if (opt == CEM_MODEL_USE_EMA) {
+        p->use_ema = (int)value;
+        return CEM_OK;
+    }
+    if (atomic_load(&m->busy))
+        return cemi_fail(&m->err, CEM_ERR_BUSY,
+                         "%s: a trainer is attached; the network cannot change", fn);
+    cemi_mlp_shape sh = p->sh;
+    uint64_t seed = p->seed;
+    switch (opt) {
+    case CEM_MODEL_WIDTH: sh.H = (int)value; break;
+    case CEM_MODEL_DEPTH: sh.L = (int)value; break;
+    case CEM_MODEL_ACTIVATION: sh.act = (cemi_act)(int)value; break;
+    case CEM_MODEL_SEED: seed = (uint64_t)value; break;
+    case CEM_MODEL_EMBED:
+        if ((int)value % 2)
+            return cemi_fail(&m->err, CEM_ERR_RANGE, "%s: CEM_MODEL_EMBED = %g must be even",
+                             fn, value);
+        sh.E = (int)value;
+        break;
+    default: break; /* T_MIN, T_MAX: the handle stores them; weights restart */
+    }
+    size_t np = cemi_mlp_nparams(&sh);
+    if (np > (size_t)1 << 31)
+        return cemi_fail(&m->err, CEM_ERR_RANGE, "%s: the network would have %zu parameters",
+                         fn, np);
+    cemi_mlp *q = mlp_new(&sh, p->target, seed);
+    if (!q)
+        return cemi_fail(&m->err, CEM_ERR_NOMEM, "%s: out of memory for %zu parameters", fn, np);
+    q->use_ema = p->use_ema;
+    mlp_destroy(p);
+    m->impl = q;
+    return CEM_OK;
+}
+
+static int mlp_get(const cem_model_t *m, int opt, double *value)
+{
+    const cemi_mlp *p = m->impl;
+    switch (opt) {
+    case CEM_MODEL_WIDTH: *value = p->sh.H; break;
+    case CEM_MODEL_DEPTH: *value = p->sh.L; break;
+    case CEM_MODEL_ACTIVATION: *value = (int)p->sh.act; break;
+    case CEM_MODEL_EMBED: *value = p->sh.E; break;
+    case CEM_MODEL_SEED: *value = (double)p->seed; break;
+    default: *value = p->use_ema; break; /* CEM_MODEL_USE_EMA */
+    }
+    return CEM_OK;
+}
+
+static const cemi_model_ops mlp_ops_table[3] = {
+#define MLP_OPS(target) \
+    {mlp_max_rows, mlp_workspace, mlp_eval, mlp_destroy, mlp_set, mlp_get, target}
+    MLP_OPS(CEM_TARGET_CEM), MLP_OPS(CEM_TARGET_NOISE), MLP_OPS(CEM_TARGET_SCORE),
+#undef MLP_OPS
+};
+
+int cemi_mlp_create(cem_model_t **out, const char *fn, const cemi_mlp_shape *sh,
+                    cem_target target, uint64_t seed)
+{
+    cemi_mlp *p = mlp_new(sh, target, seed);
+    if (!p)
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for %zu parameters", fn,
+                         cemi_mlp_nparams(sh));
+    return cemi_model_new(out, fn, &mlp_ops_table[target], p, CEM_KIND_MLP, sh->D);
+}
+
+int cem_model_create_mlp(cem_model_t **out, int dim, cem_target target)
+{
+    static const char fn[] = "cem_model_create_mlp";
+    if (!out)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (dim < 1 || dim > 4096)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: dim = %d is outside [1, 4096]", fn, dim);
+    if (target < CEM_TARGET_CEM || target > CEM_TARGET_SCORE)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: unknown target %d", fn, (int)target);
+    cemi_mlp_shape sh = {dim, (int)cemi_model_option_default(CEM_MODEL_EMBED),
+                         (int)cemi_model_option_default(CEM_MODEL_WIDTH),
+                         (int)cemi_model_option_default(CEM_MODEL_DEPTH),
+                         (cemi_act)(int)cemi_model_option_default(CEM_MODEL_ACTIVATION)};
+    return cemi_mlp_create(out, fn, &sh, target,
+                           (uint64_t)cemi_model_option_default(CEM_MODEL_SEED));
+}
+
+size_t cem_model_param_count(const cem_model_t *m)
+{
+    const cemi_mlp *p = cemi_mlp_of(m);
+    return p ? p->np : 0;
+}
+
+static int params_args(const char *fn, const cem_model_t *m, int ema, int max_ema,
+                       const void *buf, size_t n)
+{
+    if (!m)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
+    const cemi_mlp *p = cemi_mlp_of(m);
+    if (!p)
+        return cemi_model_fail(m, CEM_ERR_UNSUPPORTED, "%s: the model is not an MLP", fn);
+    if (ema < 0 || ema > max_ema)
+        return cemi_model_fail(m, CEM_ERR_ARG, "%s: ema = %d is outside [0, %d]", fn, ema,
+                               max_ema);
+    if (!buf || n != p->np)
+        return cemi_model_fail(m, CEM_ERR_ARG,
+                               "%s: need a buffer of exactly %zu floats (got %zu%s)", fn, p->np,
+                               n, buf ? "" : ", NULL");
+    return CEM_OK;
+}
+
+int cem_model_get_params(const cem_model_t *m, int ema, float *out, size_t n)
+{
+    int st = params_args("cem_model_get_params", m, ema, 1, out, n);
+    if (st)
+        return st;
+    const cemi_mlp *p = m->impl;
+    memcpy(out, ema ? p->ema : p->params, sizeof(float) * n);
+    return CEM_OK;
+}
+
+int cem_model_set_params(cem_model_t *m, int ema, const float *in, size_t n)
+{
+    static const char fn[] = "cem_model_set_params";
+    int st = params_args(fn, m, ema, 2, in, n);
+    if (st)
+        return st;
+    if (atomic_load(&m->busy))
+        return cemi_model_fail(m, CEM_ERR_BUSY, "%s: a trainer is attached", fn);
+    size_t k = cemi_first_nonfinite_f(in, n);
+    if (k < n)
+        return cemi_model_fail(m, CEM_ERR_NONFINITE, "%s: parameter %zu is %g", fn, k,
+                               (double)in[k]);
+    cemi_mlp *p = m->impl;
+    if (ema != 1)
+        memcpy(p->params, in, sizeof(float) * n);
+    if (ema != 0)
+        memcpy(p->ema, in, sizeof(float) * n);
+    return CEM_OK;
+}

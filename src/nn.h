@@ -1,0 +1,78 @@
+/*
+ * nn.h -- layer 3: the MLP's kernels, a *_forward / *_backward pair per
+ * layer on raw arrays (llm.c style).  Shapes are in the comments: B rows
+ * (the batch), I inputs, O outputs.  Matrices are row-major and a weight W
+ * is O x I, as torch.nn.Linear stores it.  All BLAS goes through linalg.c.
+ *
+ * Every kernel exists in float (suffix _f, what the library runs) and in
+ * double (suffix _d), compiled from the same source text (nn_kernels.inc),
+ * so the finite-difference gradient checks in double test the very code the
+ * float build runs.
+ */
+#ifndef CEM_NN_H
+#define CEM_NN_H
+
+#include <stddef.h>
+
+typedef enum {
+    CEMI_ACT_SILU = 0,
+    CEMI_ACT_RELU = 1,
+    CEMI_ACT_TANH = 2
+} cemi_act;
+
+/* The MLP on [x, phi(t)]: L hidden layers of width H with activation act,
+ * then a linear output of size D.  Input width D + E. */
+typedef struct {
+    int D, E, H, L;
+    cemi_act act;
+} cemi_mlp_shape;
+
+/* Number of parameters: layer l (0..L) has W (out x in) then b (out), in
+ * that order in one flat buffer, the order of torch's parameters(). */
+size_t cemi_mlp_nparams(const cemi_mlp_shape *sh);
+
+/* Layer l's sizes and offsets into the flat parameter buffer. */
+void cemi_mlp_layer(const cemi_mlp_shape *sh, int l, int *in, int *out, size_t *off_w,
+                    size_t *off_b);
+
+/* Entries of the hidden-activation buffer for B rows: with keep (training)
+ * the pre- and post-activations of every hidden layer, 2 L B H; without,
+ * two ping-pong buffers, 2 B H. */
+size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep);
+
+#define CEMI_NN_DECLARE(real, S)                                                          \
+    /* Time embedding: tau = (log t - log_tmin) / (log_tmax - log_tmin), then E     \
+     * features (E even): out[k] = sin(pi (k+1) tau), out[E/2 + k] = cos(pi (k+1)   \
+     * tau), k < E/2.  Row i at out + i*ld; t[i], or t_shared when t is NULL. */     \
+    void cemi_embed_time##S(real *out, int ld, const double *t, double t_shared,         \
+                            size_t B, int E, double log_tmin, double log_tmax);          \
+    /* out (B x O) = inp (B x I) W^T + b */                                               \
+    void cemi_linear_forward##S(real *out, const real *inp, const real *W, const real *b, \
+                                int B, int I, int O);                                     \
+    /* dW (O x I) = dout^T inp, db (O) = column sums of dout (both overwritten);    \
+     * dinp (B x I) = dout W unless dinp is NULL. */                                      \
+    void cemi_linear_backward##S(real *dinp, real *dW, real *db, const real *dout,        \
+                                 const real *inp, const real *W, int B, int I, int O);    \
+    /* out[i] = act(inp[i]); out may equal inp. */                                        \
+    void cemi_act_forward##S(cemi_act act, real *out, const real *inp, size_t n);         \
+    /* dinp[i] = act'(pre[i]) dout[i] with pre the pre-activation; dinp may equal    \
+     * dout. */                                                                            \
+    void cemi_act_backward##S(cemi_act act, real *dinp, const real *pre,                  \
+                              const real *dout, size_t n);                                \
+    /* The network: in (B x (D+E)) -> out (B x D); hid as cemi_mlp_hidden_size. */         \
+    void cemi_mlp_forward##S(const cemi_mlp_shape *sh, const real *params, int B,         \
+                             const real *in, real *hid, int keep, real *out);             \
+    /* Given dout (B x D) and the kept activations of the forward pass, writes     \
+     * every parameter gradient into grads (overwritten); scratch holds 2 B H. */   \
+    void cemi_mlp_backward##S(const cemi_mlp_shape *sh, const real *params, int B,        \
+                              const real *in, const real *hid, const real *dout,          \
+                              real *grads, real *scratch);                                 \
+    /* Weighted squared error: loss = (1/B) sum_i c_i |out_i - y_i|^2 (returned,    \
+     * accumulated in double); dout = d loss / d out. */                                  \
+    double cemi_wmse##S(const real *out, const real *y, const real *c, int B, int D,      \
+                        real *dout);
+
+CEMI_NN_DECLARE(float, _f)
+CEMI_NN_DECLARE(double, _d)
+
+#endif /* CEM_NN_H */
