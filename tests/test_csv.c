@@ -1,0 +1,359 @@
+/*
+ * test_csv.c -- CSV reading and writing: exact float round trips, the
+ * accepted syntax, every parse error with its line number, and the atomic
+ * replace of the writer.
+ */
+#include "tests.h"
+
+#include <dirent.h>
+#include <float.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A private copy of the path (test_tmp_path reuses its buffer). */
+static char *tmp_path(const char *name)
+{
+    const char *p = test_tmp_path(name);
+    ck_assert_ptr_nonnull(p);
+    char *s = malloc(strlen(p) + 1);
+    strcpy(s, p);
+    return s;
+}
+
+static void write_text(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    size_t cap = 1024, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* Entries of the directory of `path` whose name contains ".tmp". */
+static int count_temp_files(const char *path)
+{
+    char *dir = malloc(strlen(path) + 1);
+    strcpy(dir, path);
+    *strrchr(dir, '/') = '\0';
+    DIR *dp = opendir(dir);
+    ck_assert_ptr_nonnull(dp);
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)))
+        count += strstr(e->d_name, ".tmp") != NULL;
+    closedir(dp);
+    free(dir);
+    return count;
+}
+
+static uint64_t sm_state;
+static uint32_t test_u32(void)
+{
+    uint64_t z = (sm_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
+/* Reads text through a file and expects failure `status` with a message
+ * containing `needle`; the outputs must be cleared. */
+static void expect_read_error(const char *name, const char *text, int status, const char *needle)
+{
+    char *path = tmp_path(name);
+    write_text(path, text, strlen(text));
+    float *data = (float *)&data;
+    size_t n = 99;
+    int dim = 99;
+    int st = cem_csv_read(path, &data, &n, &dim);
+    ck_assert_msg(st == status, "%s: status %d, want %d (%s)", name, st, status, cem_last_error());
+    ck_assert_ptr_null(data);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(dim, 0);
+    const char *msg = cem_last_error();
+    ck_assert_msg(strstr(msg, "cem_csv_read") && strstr(msg, path) && strstr(msg, needle),
+                  "%s: message '%s' lacks '%s'", name, msg, needle);
+    unlink(path);
+    free(path);
+}
+
+/* ------------------------------------------------------------ round trips */
+
+START_TEST(test_round_trip_bits)
+{
+    enum { N = 400, D = 6 };
+    float *x = malloc(sizeof(float) * N * D);
+    sm_state = 5;
+    for (int i = 0; i < N * D; i++) {
+        uint32_t b;
+        do
+            b = test_u32();
+        while (((b >> 23) & 0xFF) == 0xFF); /* every finite bit pattern */
+        memcpy(&x[i], &b, sizeof b);
+    }
+    static const float special[] = {1e-38f, 3e38f, -0.0f, 0.0f, FLT_MAX, -FLT_MAX, FLT_MIN,
+                                    FLT_TRUE_MIN, -FLT_TRUE_MIN, 1.0f, -1.0f, 0.1f,
+                                    16777217.0f, 1.17549421e-38f /* largest subnormal */};
+    memcpy(x, special, sizeof special);
+    char *path = tmp_path("bits.csv");
+    ck_assert_int_eq(cem_csv_write(path, x, N, D), CEM_OK);
+    float *y = NULL;
+    size_t n = 0;
+    int dim = 0;
+    ck_assert_int_eq(cem_csv_read(path, &y, &n, &dim), CEM_OK);
+    ck_assert_uint_eq(n, N);
+    ck_assert_int_eq(dim, D);
+    for (int i = 0; i < N * D; i++)
+        ck_assert_msg(memcmp(&x[i], &y[i], sizeof(float)) == 0, "entry %d: %.9g read as %.9g", i,
+                      (double)x[i], (double)y[i]);
+    ck_assert(signbit(y[2]) && y[2] == 0.0f); /* -0.0 kept */
+    /* the writer's format: %.9g, commas, '\n' */
+    size_t len;
+    char *text = slurp(path, &len);
+    ck_assert(len > 0 && text[len - 1] == '\n');
+    static const char first[] =
+        "9.99999935e-39,3.00000001e+38,-0,0,3.40282347e+38,-3.40282347e+38\n";
+    ck_assert(len > strlen(first) && strncmp(text, first, strlen(first)) == 0);
+    ck_assert_int_eq(count_temp_files(path), 0);
+    free(text);
+    cem_free(y);
+    free(x);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(test_syntax_accepted)
+{
+    static const char text[] =
+        "# a header comment\n"
+        "\n"
+        "  1, 2.5 ,\t-3\r\n"
+        "   # an indented comment\r\n"
+        "\t \r\n"
+        "+4e0,0x1p-2,  -.5e1\n"
+        "#\n"
+        "7,8,9"; /* no final newline */
+    char *path = tmp_path("syntax.csv");
+    write_text(path, text, strlen(text));
+    float *y = NULL;
+    size_t n = 0;
+    int dim = 0;
+    ck_assert_int_eq(cem_csv_read(path, &y, &n, &dim), CEM_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(dim, 3);
+    static const float want[9] = {1, 2.5f, -3, 4, 0.25f, -5, 7, 8, 9};
+    for (int i = 0; i < 9; i++)
+        ck_assert(y[i] == want[i]);
+    cem_free(y);
+    cem_free(NULL);
+    /* one column, one row */
+    write_text(path, "42\n", 3);
+    ck_assert_int_eq(cem_csv_read(path, &y, &n, &dim), CEM_OK);
+    ck_assert(n == 1 && dim == 1 && y[0] == 42.0f);
+    cem_free(y);
+    /* a value just above FLT_MAX that rounds to it is representable */
+    write_text(path, "3.4028235e38,-3.4028235e38\n", 27);
+    ck_assert_int_eq(cem_csv_read(path, &y, &n, &dim), CEM_OK);
+    ck_assert(y[0] == FLT_MAX && y[1] == -FLT_MAX);
+    cem_free(y);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(test_long_lines)
+{
+    enum { D = 5000, N = 3 };
+    float *x = malloc(sizeof(float) * N * D);
+    for (int i = 0; i < N * D; i++)
+        x[i] = (float)(i % 977) * -1.0e-3f + (float)i;
+    char *path = tmp_path("long.csv");
+    ck_assert_int_eq(cem_csv_write(path, x, N, D), CEM_OK);
+    float *y = NULL;
+    size_t n = 0;
+    int dim = 0;
+    ck_assert_int_eq(cem_csv_read(path, &y, &n, &dim), CEM_OK);
+    ck_assert_uint_eq(n, N);
+    ck_assert_int_eq(dim, D);
+    ck_assert(memcmp(x, y, sizeof(float) * N * D) == 0);
+    cem_free(y);
+    /* many rows, growing the buffer repeatedly */
+    enum { M = 20000 };
+    float *z = malloc(sizeof(float) * M * 2);
+    for (int i = 0; i < 2 * M; i++)
+        z[i] = (float)i / 3.0f;
+    ck_assert_int_eq(cem_csv_write(path, z, M, 2), CEM_OK);
+    ck_assert_int_eq(cem_csv_read(path, &y, &n, &dim), CEM_OK);
+    ck_assert(n == M && dim == 2);
+    ck_assert(memcmp(z, y, sizeof(float) * M * 2) == 0);
+    cem_free(y);
+    free(z);
+    free(x);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+/* -------------------------------------------------------------- read errors */
+
+START_TEST(test_read_errors)
+{
+    expect_read_error("ragged.csv", "1,2\n3,4\n5\n", CEM_ERR_PARSE, ":3: expected 2 fields, found 1");
+    expect_read_error("ragged2.csv", "# c\n1,2\n\n3,4,5\n", CEM_ERR_PARSE, ":4: expected 2 fields, found 3");
+    expect_read_error("word.csv", "1,2\n3,abc\n", CEM_ERR_PARSE, ":2: field 2 is not a number");
+    expect_read_error("suffix.csv", "1,2x\n", CEM_ERR_PARSE, ":1: field 2 is not a number");
+    expect_read_error("inner.csv", "1 2,3\n", CEM_ERR_PARSE, ":1: field 1 is not a number");
+    expect_read_error("empty_field.csv", "1,2,3\n4,,6\n", CEM_ERR_PARSE, ":2: field 2 is empty");
+    expect_read_error("trailing.csv", "1,2,\n", CEM_ERR_PARSE, ":1: field 3 is empty");
+    expect_read_error("blank_field.csv", "1, \t,3\n", CEM_ERR_PARSE, ":1: field 2 is empty");
+    expect_read_error("nan.csv", "1,2\n3,nan\n", CEM_ERR_NONFINITE, ":2:");
+    expect_read_error("inf.csv", "# x\n-inf,2\n", CEM_ERR_NONFINITE, ":2:");
+    expect_read_error("infinity.csv", "1,2\n1,2\n1,Infinity\n", CEM_ERR_NONFINITE, ":3:");
+    expect_read_error("overflow.csv", "1,2\n1e39,0\n", CEM_ERR_NONFINITE, ":2:");
+    expect_read_error("overflow2.csv", "-3.5e38\n", CEM_ERR_NONFINITE, ":1:");
+    expect_read_error("dbl_overflow.csv", "1e400\n", CEM_ERR_NONFINITE, ":1:");
+    expect_read_error("empty.csv", "", CEM_ERR_PARSE, "no data");
+    expect_read_error("comments.csv", "# only\n\n  # comments\r\n", CEM_ERR_PARSE, "no data");
+    /* a NUL byte inside a line */
+    char *path = tmp_path("nul.csv");
+    write_text(path, "1,2\n3\0,4\n", 9);
+    float *data = (float *)&data;
+    size_t n = 9;
+    int dim = 9;
+    ck_assert_int_eq(cem_csv_read(path, &data, &n, &dim), CEM_ERR_PARSE);
+    ck_assert_ptr_null(data);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), ":2:"));
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(test_read_io_and_args)
+{
+    char *path = tmp_path("does-not-exist.csv");
+    float *data = (float *)&data;
+    size_t n = 9;
+    int dim = 9;
+    ck_assert_int_eq(cem_csv_read(path, &data, &n, &dim), CEM_ERR_IO);
+    ck_assert_ptr_null(data);
+    ck_assert(n == 0 && dim == 0);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "cem_csv_read"));
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "No such file"));
+    /* a directory opens but cannot be read */
+    char *dir = tmp_path("");
+    data = (float *)&data;
+    ck_assert_int_eq(cem_csv_read(dir, &data, &n, &dim), CEM_ERR_IO);
+    ck_assert_ptr_null(data);
+    ck_assert_int_eq(cem_csv_read(NULL, &data, &n, &dim), CEM_ERR_ARG);
+    ck_assert_ptr_null(data);
+    ck_assert_int_eq(cem_csv_read(path, NULL, &n, &dim), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_csv_read(path, &data, NULL, &dim), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_csv_read(path, &data, &n, NULL), CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "cem_csv_read"));
+    free(dir);
+    free(path);
+}
+END_TEST
+
+/* ------------------------------------------------------------- write errors */
+
+START_TEST(test_write_errors)
+{
+    float x[6] = {1, 2, 3, 4, 5, 6};
+    char *path = tmp_path("keep.csv");
+    ck_assert_int_eq(cem_csv_write(path, x, 3, 2), CEM_OK);
+    size_t len0, len1;
+    char *before = slurp(path, &len0);
+    ck_assert(len0 == 12 && memcmp(before, "1,2\n3,4\n5,6\n", 12) == 0);
+
+    /* NaN or Inf: rejected before any file is touched */
+    float bad[6] = {1, 2, 3, 4, NAN, 6};
+    ck_assert_int_eq(cem_csv_write(path, bad, 3, 2), CEM_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "cem_csv_write"));
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "row 2"));
+    bad[4] = 5;
+    bad[1] = INFINITY;
+    ck_assert_int_eq(cem_csv_write(path, bad, 3, 2), CEM_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "row 0"));
+    char *after = slurp(path, &len1);
+    ck_assert(len1 == len0 && memcmp(before, after, len0) == 0);
+    ck_assert_int_eq(count_temp_files(path), 0);
+    free(after);
+
+    /* a directory that does not exist */
+    char *missing = tmp_path("no/such/dir/out.csv");
+    ck_assert_int_eq(cem_csv_write(missing, x, 3, 2), CEM_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "cem_csv_write"));
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "No such file"));
+    free(missing);
+
+    /* the rename fails (the target is a non-empty directory): the temporary
+     * file is removed */
+    char *dirpath = tmp_path("adir");
+    ck_assert_int_eq(mkdir(dirpath, 0755), 0);
+    char *inner = tmp_path("adir/f");
+    write_text(inner, "1\n", 2);
+    ck_assert_int_eq(cem_csv_write(dirpath, x, 3, 2), CEM_ERR_IO);
+    ck_assert_int_eq(count_temp_files(path), 0);
+    unlink(inner);
+    rmdir(dirpath);
+    free(inner);
+    free(dirpath);
+
+    /* arguments */
+    ck_assert_int_eq(cem_csv_write(NULL, x, 3, 2), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_csv_write(path, NULL, 3, 2), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_csv_write(path, x, 3, 0), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_csv_write(path, x, SIZE_MAX, 2), CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "cem_csv_write"));
+    after = slurp(path, &len1);
+    ck_assert(len1 == len0 && memcmp(before, after, len0) == 0);
+    free(after);
+
+    /* n = 0 writes an empty file, which reads back as "no data" */
+    ck_assert_int_eq(cem_csv_write(path, NULL, 0, 2), CEM_OK);
+    after = slurp(path, &len1);
+    ck_assert_uint_eq(len1, 0);
+    free(after);
+    free(before);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+Suite *suite_csv(void)
+{
+    Suite *s = suite_create("csv");
+    TCase *tc = tcase_create("round trip");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_round_trip_bits);
+    tcase_add_test(tc, test_syntax_accepted);
+    tcase_add_test(tc, test_long_lines);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("errors");
+    tcase_add_test(tc, test_read_errors);
+    tcase_add_test(tc, test_read_io_and_args);
+    tcase_add_test(tc, test_write_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
