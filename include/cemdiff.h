@@ -304,6 +304,145 @@ CEM_API const char *cem_model_errmsg(const cem_model_t *m);
  * depends on it any more.  Accepts NULL. */
 CEM_API void cem_model_free(cem_model_t *m);
 
+/* ---------------------------------------------------------------- trainer
+ *
+ * Trains an MLP model on a copy of the data.  One step draws a batch with
+ * its own random stream (seed, step number): rows x0 of the data, times t
+ * from the time law on the model's [T_MIN, T_MAX], noise z, and
+ * x_t = alpha_t x0 + sigma_t z; the network's output net(x_t, t) is scored by
+ * the model's target (docs/MATH.md 3):
+ *   CEM    w(t) |net - x0|^2,   w = CEM_TRAINER_WEIGHT (default 1/expm1(t))
+ *   NOISE  |net - z|^2
+ *   SCORE  sigma_t^2 |net + z / sigma_t|^2
+ * and the batch mean is minimised with Adam or AdamW.  The trainer keeps an
+ * exponential moving average (EMA) of the weights in the model, which
+ * evaluation uses by default (CEM_MODEL_USE_EMA).
+ *
+ * While a trainer exists it owns the model: the model's network-defining
+ * options and parameters cannot be changed (CEM_ERR_BUSY), and the model
+ * must not be evaluated concurrently with a training call.  The trainer
+ * keeps a reference, so the model may be freed first.
+ * Results are bitwise reproducible for a given seed and BLAS thread count.
+ */
+typedef struct cem_trainer cem_trainer_t;
+
+/* Weight w(t) of the CEM loss. */
+typedef enum {
+    CEM_WEIGHT_LAMBDA = 0,      /* 1/expm1(t) = alpha^2/sigma^2 (the paper's) */
+    CEM_WEIGHT_ONE = 1,         /* 1 */
+    CEM_WEIGHT_SQRT_LAMBDA = 2, /* 1/sqrt(expm1(t)) */
+    CEM_WEIGHT_MIN_SNR = 3      /* min(1/expm1(t), CEM_TRAINER_SNR_CLAMP) */
+} cem_weight;
+
+typedef enum { CEM_OPTIM_ADAM = 0, CEM_OPTIM_ADAMW = 1 } cem_optimizer;
+
+/* Trainer options (cem_trainer_set / _get / _option_bounds); defaults are
+ * those of DESIGN.md.
+ *   BATCH         rows per step; 1024, [1, 65536]
+ *   LR            peak learning rate; 1e-3, [0, 10]
+ *   OPTIMIZER     cem_optimizer; ADAM
+ *   BETA1, BETA2  Adam moments; 0.9, 0.999, [0, 1)
+ *   ADAM_EPS      1e-8, [0, 1]
+ *   WEIGHT_DECAY  0, [0, 1]: L2 added to the gradient (ADAM) or decoupled
+ *                 decay (ADAMW), as torch.optim does
+ *   WARMUP        steps of linear warm-up from lr/WARMUP to lr; 0
+ *   DECAY_STEPS   steps of cosine decay from LR to LR_MIN after warm-up,
+ *                 then LR_MIN; 0 = constant learning rate
+ *   LR_MIN        0, [0, 10]
+ *   CLIP          maximum global gradient norm; 0 = no clipping
+ *   EMA           decay of the weight average; 0.999, [0, 1)
+ *   TIME_LAW      cem_time_law; CEM_TIMELAW_GRID (the paper's)
+ *   GRID_N        points of the exponential grid for the GRID law; 200
+ *   WEIGHT        cem_weight of the CEM objective; CEM_WEIGHT_LAMBDA
+ *   SNR_CLAMP     the clamp of CEM_WEIGHT_MIN_SNR; 5, (0, 1e6]
+ *   SEED          of the batches; 0, [0, 2^53]
+ * Options may change between steps; BATCH reallocates the workspace. */
+typedef enum {
+    CEM_TRAINER_BATCH = 1,
+    CEM_TRAINER_LR = 2,
+    CEM_TRAINER_OPTIMIZER = 3,
+    CEM_TRAINER_BETA1 = 4,
+    CEM_TRAINER_BETA2 = 5,
+    CEM_TRAINER_ADAM_EPS = 6,
+    CEM_TRAINER_WEIGHT_DECAY = 7,
+    CEM_TRAINER_WARMUP = 8,
+    CEM_TRAINER_DECAY_STEPS = 9,
+    CEM_TRAINER_LR_MIN = 10,
+    CEM_TRAINER_CLIP = 11,
+    CEM_TRAINER_EMA = 12,
+    CEM_TRAINER_TIME_LAW = 13,
+    CEM_TRAINER_GRID_N = 14,
+    CEM_TRAINER_WEIGHT = 15,
+    CEM_TRAINER_SNR_CLAMP = 16,
+    CEM_TRAINER_SEED = 17
+} cem_trainer_option;
+
+/* Called after every accepted step with the step count so far and that
+ * step's loss; a non-zero return stops cem_trainer_run after that step. */
+typedef int (*cem_progress_fn)(long step, double loss, void *user);
+
+/* A trainer for the MLP model m on a copy of data (n x dim, dim equal to
+ * the model's).  Requires n >= 2, finite data.  *out is NULL on error.
+ * Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED (m is not an MLP),
+ * CEM_ERR_NONFINITE (names the row), CEM_ERR_BUSY (another trainer owns
+ * m), CEM_ERR_NOMEM. */
+CEM_API int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float *data,
+                               size_t n, int dim);
+
+/* Runs `steps` optimisation steps (>= 0) and writes the mean of their
+ * losses to *mean_loss (may be NULL; NaN when no step ran).  Stops early
+ * when the progress callback asks.  A step whose loss or gradient is not
+ * finite is rejected: weights, moments, EMA and step count stay bitwise as
+ * they were before it, and the call returns CEM_ERR_NONFINITE_STEP (the
+ * steps before it are kept).  Allocates nothing.
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE_STEP. */
+CEM_API int cem_trainer_run(cem_trainer_t *tr, long steps, double *mean_loss);
+
+/* One step on a batch the caller gives: x0 and z are B x dim, t has B times
+ * in (0, inf), B <= CEM_TRAINER_BATCH.  The learning-rate schedule, EMA,
+ * step count and time bins advance as in cem_trainer_run.
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NONFINITE_STEP. */
+CEM_API int cem_trainer_step_batch(cem_trainer_t *tr, int B, const float *x0,
+                                   const double *t, const float *z, double *loss);
+
+/* The loss on a given batch and, when grad is not NULL, its gradient with
+ * respect to the raw parameters (cem_model_param_count floats, the layout
+ * of cem_model_get_params).  Changes nothing.  Errors: as step_batch. */
+CEM_API int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0,
+                                   const double *t, const float *z, double *loss,
+                                   float *grad);
+
+/* Sets the progress callback (fn NULL: none). */
+CEM_API int cem_trainer_set_progress(cem_trainer_t *tr, cem_progress_fn fn, void *user);
+
+/* Steps taken so far (-1 for NULL). */
+CEM_API long cem_trainer_steps(const cem_trainer_t *tr);
+
+/* Where the loss is: the mean per-sample loss of every step since the last
+ * reset, in CEM_TRAINER_BINS bins of log t over [T_MIN, T_MAX].  Writes
+ * mean[CEM_TRAINER_BINS] (NaN for an empty bin), count[CEM_TRAINER_BINS]
+ * and edges[CEM_TRAINER_BINS + 1]; any of them may be NULL.  reset != 0
+ * clears the bins after reading.  Errors: CEM_ERR_ARG. */
+#define CEM_TRAINER_BINS 8
+CEM_API int cem_trainer_time_bins(cem_trainer_t *tr, double *mean, long *count,
+                                  double *edges, int reset);
+
+/* Options; same contract as the model's. */
+CEM_API int cem_trainer_set(cem_trainer_t *tr, cem_trainer_option opt, double value);
+CEM_API int cem_trainer_get(const cem_trainer_t *tr, cem_trainer_option opt,
+                            double *value);
+CEM_API int cem_trainer_option_bounds(cem_trainer_option opt, double *lo, double *hi);
+
+/* The model being trained (the trainer's reference; do not free it). */
+CEM_API cem_model_t *cem_trainer_model(const cem_trainer_t *tr);
+
+/* The last error message recorded on tr ("" if none). */
+CEM_API const char *cem_trainer_errmsg(const cem_trainer_t *tr);
+
+/* Releases tr and its reference to the model, which becomes free to
+ * change again.  Accepts NULL. */
+CEM_API void cem_trainer_free(cem_trainer_t *tr);
+
 /* ---------------------------------------------------------------- datasets
  *
  * Generators for the paper's kinds of data, each with a closed-form (or

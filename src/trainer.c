@@ -1,0 +1,498 @@
+/*
+ * trainer.c -- the trainer (layer 4): batches, the three objectives, Adam
+ * and AdamW, the learning-rate schedule, clipping, EMA and the time bins.
+ * All memory is allocated when the trainer is created or BATCH changes;
+ * a step allocates nothing.
+ */
+#include "trainer.h"
+
+#include "linalg.h"
+
+#include <math.h>
+#include <string.h>
+
+static const cemi_option trainer_options[] = {
+    {CEM_TRAINER_BATCH, "CEM_TRAINER_BATCH", 1, 65536, 1024, 1},
+    {CEM_TRAINER_LR, "CEM_TRAINER_LR", 0, 10, 1e-3, 0},
+    {CEM_TRAINER_OPTIMIZER, "CEM_TRAINER_OPTIMIZER", CEM_OPTIM_ADAM, CEM_OPTIM_ADAMW,
+     CEM_OPTIM_ADAM, 1},
+    {CEM_TRAINER_BETA1, "CEM_TRAINER_BETA1", 0, 0.999999, 0.9, 0},
+    {CEM_TRAINER_BETA2, "CEM_TRAINER_BETA2", 0, 0.999999999, 0.999, 0},
+    {CEM_TRAINER_ADAM_EPS, "CEM_TRAINER_ADAM_EPS", 0, 1, 1e-8, 0},
+    {CEM_TRAINER_WEIGHT_DECAY, "CEM_TRAINER_WEIGHT_DECAY", 0, 1, 0, 0},
+    {CEM_TRAINER_WARMUP, "CEM_TRAINER_WARMUP", 0, 1e12, 0, 1},
+    {CEM_TRAINER_DECAY_STEPS, "CEM_TRAINER_DECAY_STEPS", 0, 1e12, 0, 1},
+    {CEM_TRAINER_LR_MIN, "CEM_TRAINER_LR_MIN", 0, 10, 0, 0},
+    {CEM_TRAINER_CLIP, "CEM_TRAINER_CLIP", 0, 1e12, 0, 0},
+    {CEM_TRAINER_EMA, "CEM_TRAINER_EMA", 0, 0.999999999, 0.999, 0},
+    {CEM_TRAINER_TIME_LAW, "CEM_TRAINER_TIME_LAW", CEM_TIMELAW_GRID, CEM_TIMELAW_UNIFORM,
+     CEM_TIMELAW_GRID, 1},
+    {CEM_TRAINER_GRID_N, "CEM_TRAINER_GRID_N", 2, 1e7, 200, 1},
+    {CEM_TRAINER_WEIGHT, "CEM_TRAINER_WEIGHT", CEM_WEIGHT_LAMBDA, CEM_WEIGHT_MIN_SNR,
+     CEM_WEIGHT_LAMBDA, 1},
+    {CEM_TRAINER_SNR_CLAMP, "CEM_TRAINER_SNR_CLAMP", 1e-12, 1e6, 5, 0},
+    {CEM_TRAINER_SEED, "CEM_TRAINER_SEED", 0, 9007199254740992.0, 0, 1},
+    {0, NULL, 0, 0, 0, 0},
+};
+
+const cemi_option *cemi_trainer_options(void) { return trainer_options; }
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void release_batch(cem_trainer_t *tr)
+{
+    float **bufs[] = {&tr->x0, &tr->z, &tr->y, &tr->c, &tr->in, &tr->hid,
+                      &tr->out, &tr->dout, &tr->scratch, &tr->sample_loss};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        cemi_release(*bufs[i]);
+        *bufs[i] = NULL;
+    }
+    cemi_release(tr->t);
+    tr->t = NULL;
+}
+
+int cemi_trainer_reserve(cem_trainer_t *tr, int cap, const char *fn)
+{
+    const cemi_mlp_shape *sh = &tr->net->sh;
+    size_t B = (size_t)cap, D = (size_t)sh->D;
+    cem_trainer_t nt = *tr; /* build the new buffers aside */
+    nt.x0 = cemi_alloc(B * D, sizeof(float));
+    nt.z = cemi_alloc(B * D, sizeof(float));
+    nt.y = cemi_alloc(B * D, sizeof(float));
+    nt.c = cemi_alloc(B, sizeof(float));
+    nt.in = cemi_alloc(B * (D + (size_t)sh->E), sizeof(float));
+    nt.hid = cemi_alloc(cemi_mlp_hidden_size(sh, cap, 1), sizeof(float));
+    nt.out = cemi_alloc(B * D, sizeof(float));
+    nt.dout = cemi_alloc(B * D, sizeof(float));
+    nt.scratch = cemi_alloc(2 * B * (size_t)sh->H, sizeof(float));
+    nt.sample_loss = cemi_alloc(B, sizeof(float));
+    nt.t = cemi_alloc(B, sizeof(double));
+    if (!nt.x0 || !nt.z || !nt.y || !nt.c || !nt.in || !nt.hid || !nt.out || !nt.dout ||
+        !nt.scratch || !nt.sample_loss || !nt.t) {
+        release_batch(&nt);
+        return cemi_fail(&tr->err, CEM_ERR_NOMEM, "%s: out of memory for a batch of %d", fn,
+                         cap);
+    }
+    release_batch(tr);
+    tr->x0 = nt.x0; tr->z = nt.z; tr->y = nt.y; tr->c = nt.c; tr->in = nt.in;
+    tr->hid = nt.hid; tr->out = nt.out; tr->dout = nt.dout; tr->scratch = nt.scratch;
+    tr->sample_loss = nt.sample_loss; tr->t = nt.t;
+    tr->cap = cap;
+    return CEM_OK;
+}
+
+void cem_trainer_free(cem_trainer_t *tr)
+{
+    if (!tr)
+        return;
+    release_batch(tr);
+    cemi_release(tr->data);
+    cemi_release(tr->m1);
+    cemi_release(tr->m2);
+    cemi_release(tr->grad);
+    atomic_store(&tr->model->busy, 0);
+    cem_model_free(tr->model);
+    cemi_release(tr);
+}
+
+int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const float *data,
+                     size_t n, int dim)
+{
+    if (!out)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!m)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
+    cemi_mlp *net = cemi_mlp_of(m);
+    if (!net)
+        return cemi_fail(NULL, CEM_ERR_UNSUPPORTED,
+                         "%s: only MLP models are trained (this model is exact)", fn);
+    if (!data || n < 2 || dim != m->dim)
+        return cemi_fail(NULL, CEM_ERR_ARG,
+                         "%s: need data != NULL, n >= 2 and dim = the model's %d "
+                         "(got n = %zu, dim = %d)", fn, m->dim, n, dim);
+    size_t total;
+    if (!cemi_mul_ok(n, (size_t)dim, &total) || !cemi_fits_int(n))
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: n = %zu is too large", fn, n);
+    int st = cemi_check_points(NULL, fn, "data", data, n, dim);
+    if (st)
+        return st;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&m->busy, &expected, 1))
+        return cemi_fail(NULL, CEM_ERR_BUSY, "%s: another trainer owns this model", fn);
+
+    cem_trainer_t *tr = cemi_calloc(1, sizeof *tr);
+    if (!tr) {
+        atomic_store(&m->busy, 0);
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory", fn);
+    }
+    cemi_model_retain(m);
+    tr->model = m;
+    tr->net = net;
+    tr->n = n;
+    tr->D = dim;
+    for (const cemi_option *o = trainer_options; o->name; o++)
+        tr->opt[o->id] = o->def;
+    tr->data = cemi_alloc(total, sizeof(float));
+    tr->m1 = cemi_calloc(net->np, sizeof(float));
+    tr->m2 = cemi_calloc(net->np, sizeof(float));
+    tr->grad = cemi_alloc(net->np, sizeof(float));
+    if (!tr->data || !tr->m1 || !tr->m2 || !tr->grad) {
+        cem_trainer_free(tr);
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for %zu points", fn, n);
+    }
+    memcpy(tr->data, data, sizeof(float) * total);
+    st = cemi_trainer_reserve(tr, (int)tr->opt[CEM_TRAINER_BATCH], fn);
+    if (st) {
+        cem_trainer_free(tr);
+        return cemi_fail(NULL, st, "%s: out of memory for the batch", fn);
+    }
+    *out = tr;
+    return CEM_OK;
+}
+
+int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float *data, size_t n,
+                       int dim)
+{
+    return cemi_trainer_new(out, "cem_trainer_create", m, data, n, dim);
+}
+
+/* ------------------------------------------------------------ options */
+
+int cem_trainer_option_bounds(cem_trainer_option opt, double *lo, double *hi)
+{
+    return cemi_option_bounds("cem_trainer_option_bounds", trainer_options, (int)opt, lo, hi);
+}
+
+int cem_trainer_set(cem_trainer_t *tr, cem_trainer_option opt, double value)
+{
+    static const char fn[] = "cem_trainer_set";
+    if (!tr)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer is NULL", fn);
+    const cemi_option *o = cemi_option_find(trainer_options, (int)opt);
+    if (!o)
+        return cemi_fail(&tr->err, CEM_ERR_ARG, "%s: unknown option %d", fn, (int)opt);
+    int st = cemi_option_check(&tr->err, fn, o, value);
+    if (st)
+        return st;
+    if (opt == CEM_TRAINER_BATCH && (int)value != tr->cap) {
+        st = cemi_trainer_reserve(tr, (int)value, fn);
+        if (st)
+            return st;
+    }
+    tr->opt[opt] = value;
+    return CEM_OK;
+}
+
+int cem_trainer_get(const cem_trainer_t *tr, cem_trainer_option opt, double *value)
+{
+    static const char fn[] = "cem_trainer_get";
+    if (!tr || !value)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer and value must not be NULL", fn);
+    if (!cemi_option_find(trainer_options, (int)opt))
+        return cemi_fail((cemi_errbuf *)&tr->err, CEM_ERR_ARG, "%s: unknown option %d", fn,
+                         (int)opt);
+    *value = tr->opt[opt];
+    return CEM_OK;
+}
+
+int cem_trainer_set_progress(cem_trainer_t *tr, cem_progress_fn fn, void *user)
+{
+    if (!tr)
+        return cemi_fail(NULL, CEM_ERR_ARG, "cem_trainer_set_progress: trainer is NULL");
+    tr->progress = fn;
+    tr->progress_user = user;
+    return CEM_OK;
+}
+
+long cem_trainer_steps(const cem_trainer_t *tr) { return tr ? tr->step : -1; }
+cem_model_t *cem_trainer_model(const cem_trainer_t *tr) { return tr ? tr->model : NULL; }
+const char *cem_trainer_errmsg(const cem_trainer_t *tr) { return tr ? tr->err.text : ""; }
+
+/* ------------------------------------------------------------ the step */
+
+/* Per-row loss weight c and regression target y for the model's target
+ * (docs/MATH.md 3): loss_i = c_i |net_i - y_i|^2. */
+static void objective(const cem_trainer_t *tr, int B)
+{
+    const int D = tr->D;
+    const cem_target target = tr->net->target;
+    const int weight = (int)tr->opt[CEM_TRAINER_WEIGHT];
+    for (int i = 0; i < B; i++) {
+        cemi_ou c = cemi_ou_at(tr->t[i]);
+        const float *x0 = tr->x0 + (size_t)i * (size_t)D, *z = tr->z + (size_t)i * (size_t)D;
+        float *y = tr->y + (size_t)i * (size_t)D;
+        double w;
+        if (target == CEM_TARGET_CEM) {
+            double lam = 1.0 / expm1(tr->t[i]);
+            w = weight == CEM_WEIGHT_ONE ? 1.0
+                : weight == CEM_WEIGHT_SQRT_LAMBDA ? sqrt(lam)
+                : weight == CEM_WEIGHT_MIN_SNR ? fmin(lam, tr->opt[CEM_TRAINER_SNR_CLAMP])
+                : lam;
+            memcpy(y, x0, sizeof(float) * (size_t)D);
+        } else if (target == CEM_TARGET_NOISE) {
+            w = 1.0;
+            memcpy(y, z, sizeof(float) * (size_t)D);
+        } else {
+            w = c.sigma2;
+            for (int j = 0; j < D; j++)
+                y[j] = (float)(-z[j] / c.sigma);
+        }
+        tr->c[i] = (float)w;
+    }
+}
+
+/* x_t = alpha x0 + sigma z and the network input [x_t, phi(t)] */
+static void build_input(cem_trainer_t *tr, int B)
+{
+    const int D = tr->D, ld = D + tr->net->sh.E;
+    for (int i = 0; i < B; i++) {
+        cemi_ou c = cemi_ou_at(tr->t[i]);
+        const float *x0 = tr->x0 + (size_t)i * (size_t)D, *z = tr->z + (size_t)i * (size_t)D;
+        float *row = tr->in + (size_t)i * (size_t)ld;
+        for (int j = 0; j < D; j++)
+            row[j] = (float)(c.alpha * x0[j] + c.sigma * z[j]);
+    }
+    cemi_embed_time_f(tr->in + D, ld, tr->t, 0.0, (size_t)B, tr->net->sh.E,
+                      log(tr->model->t_min), log(tr->model->t_max));
+}
+
+/* Draws step `step`'s batch from the stream (seed, step). */
+static void draw_batch(cem_trainer_t *tr, int B, long step)
+{
+    cemi_rng r;
+    cemi_rng_init(&r, (uint64_t)tr->opt[CEM_TRAINER_SEED], (uint64_t)step);
+    const int D = tr->D;
+    const cem_time_law law = (cem_time_law)(int)tr->opt[CEM_TRAINER_TIME_LAW];
+    const int N = (int)tr->opt[CEM_TRAINER_GRID_N];
+    for (int i = 0; i < B; i++) {
+        size_t k = (size_t)(cemi_rng_uniform(&r) * (double)tr->n);
+        if (k >= tr->n)
+            k = tr->n - 1;
+        memcpy(tr->x0 + (size_t)i * (size_t)D, tr->data + k * (size_t)D,
+               sizeof(float) * (size_t)D);
+        tr->t[i] = cemi_time_law_map(law, N, tr->model->t_min, tr->model->t_max,
+                                     cemi_rng_uniform(&r));
+        for (int j = 0; j < D; j++)
+            tr->z[(size_t)i * (size_t)D + (size_t)j] = (float)cemi_rng_normal(&r);
+    }
+}
+
+/* Forward and backward on the batch in the workspace: the loss, the raw
+ * gradient in tr->grad and the per-sample losses. */
+static double loss_and_grad(cem_trainer_t *tr, int B)
+{
+    const cemi_mlp *net = tr->net;
+    const int D = tr->D;
+    build_input(tr, B);
+    objective(tr, B);
+    cemi_mlp_forward_f(&net->sh, net->params, B, tr->in, tr->hid, 1, tr->out);
+    double loss = cemi_wmse_f(tr->out, tr->y, tr->c, B, D, tr->dout);
+    for (int i = 0; i < B; i++) {
+        double s = 0;
+        for (int j = 0; j < D; j++) {
+            double e = (double)tr->out[(size_t)i * D + j] - tr->y[(size_t)i * D + j];
+            s += e * e;
+        }
+        tr->sample_loss[i] = (float)(tr->c[i] * s);
+    }
+    cemi_mlp_backward_f(&net->sh, net->params, B, tr->in, tr->hid, tr->dout, tr->grad,
+                        tr->scratch);
+    return loss;
+}
+
+static double learning_rate(const cem_trainer_t *tr, long step)
+{
+    double lr = tr->opt[CEM_TRAINER_LR], warm = tr->opt[CEM_TRAINER_WARMUP];
+    double decay = tr->opt[CEM_TRAINER_DECAY_STEPS], lo = tr->opt[CEM_TRAINER_LR_MIN];
+    if (step < warm)
+        return lr * (double)(step + 1) / warm;
+    if (decay > 0) {
+        double p = fmin(1.0, ((double)step - warm) / decay);
+        return lo + (lr - lo) * 0.5 * (1.0 + cos(3.14159265358979323846 * p));
+    }
+    return lr;
+}
+
+static int bin_of(const cem_trainer_t *tr, double t)
+{
+    double lo = log(tr->model->t_min), hi = log(tr->model->t_max);
+    int b = (int)((log(t) - lo) / (hi - lo) * CEM_TRAINER_BINS);
+    return b < 0 ? 0 : b >= CEM_TRAINER_BINS ? CEM_TRAINER_BINS - 1 : b;
+}
+
+/* Applies the gradient in tr->grad: clipping, Adam(W), EMA, counters.
+ * Called only for a finite loss and gradient. */
+static void apply_step(cem_trainer_t *tr, int B)
+{
+    cemi_mlp *net = tr->net;
+    const size_t np = net->np;
+    float *p = net->params, *g = tr->grad, *m1 = tr->m1, *m2 = tr->m2, *ema = net->ema;
+    const double clip = tr->opt[CEM_TRAINER_CLIP];
+    if (clip > 0) {
+        double s = 0;
+        for (size_t k = 0; k < np; k++)
+            s += (double)g[k] * g[k];
+        double norm = sqrt(s);
+        if (norm > clip) {
+            float scale = (float)(clip / norm);
+            for (size_t k = 0; k < np; k++)
+                g[k] *= scale;
+        }
+    }
+    const long t = tr->step + 1;
+    const double lr = learning_rate(tr, tr->step);
+    const double b1 = tr->opt[CEM_TRAINER_BETA1], b2 = tr->opt[CEM_TRAINER_BETA2];
+    const double wd = tr->opt[CEM_TRAINER_WEIGHT_DECAY];
+    const int adamw = (int)tr->opt[CEM_TRAINER_OPTIMIZER] == CEM_OPTIM_ADAMW;
+    /* torch.optim.Adam: p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps) */
+    const float step_size = (float)(lr / (1.0 - pow(b1, (double)t)));
+    const float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(b2, (double)t)));
+    const float eps = (float)tr->opt[CEM_TRAINER_ADAM_EPS];
+    const float fb1 = (float)b1, fb2 = (float)b2, fwd = (float)wd;
+    const float decay = adamw ? (float)(1.0 - lr * wd) : 1.0f;
+    const float e = (float)tr->opt[CEM_TRAINER_EMA];
+    for (size_t k = 0; k < np; k++) {
+        float gk = adamw ? g[k] : g[k] + fwd * p[k];
+        m1[k] = fb1 * m1[k] + (1 - fb1) * gk;
+        m2[k] = fb2 * m2[k] + (1 - fb2) * gk * gk;
+        float pk = p[k] * decay;
+        pk -= step_size * m1[k] / (sqrtf(m2[k]) * inv_sqrt_bc2 + eps);
+        p[k] = pk;
+        ema[k] = e * ema[k] + (1 - e) * pk;
+    }
+    for (int i = 0; i < B; i++) {
+        int b = bin_of(tr, tr->t[i]);
+        tr->bin_sum[b] += tr->sample_loss[i];
+        tr->bin_count[b]++;
+    }
+    tr->step = t;
+}
+
+static int finite_step(const cem_trainer_t *tr, double loss)
+{
+    return isfinite(loss) && cemi_first_nonfinite_f(tr->grad, tr->net->np) == tr->net->np;
+}
+
+/* One step on the batch already in the workspace. */
+static int step_here(cem_trainer_t *tr, int B, double *loss, const char *fn)
+{
+    double l = loss_and_grad(tr, B);
+    if (!finite_step(tr, l))
+        return cemi_fail(&tr->err, CEM_ERR_NONFINITE_STEP,
+                         "%s: step %ld: the loss (%g) or its gradient is not finite; "
+                         "the step was rejected and nothing changed", fn, tr->step + 1, l);
+    apply_step(tr, B);
+    *loss = l;
+    return CEM_OK;
+}
+
+int cem_trainer_run(cem_trainer_t *tr, long steps, double *mean_loss)
+{
+    static const char fn[] = "cem_trainer_run";
+    if (mean_loss)
+        *mean_loss = NAN;
+    if (!tr)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer is NULL", fn);
+    if (steps < 0)
+        return cemi_fail(&tr->err, CEM_ERR_ARG, "%s: steps = %ld < 0", fn, steps);
+    const int B = (int)tr->opt[CEM_TRAINER_BATCH];
+    double sum = 0;
+    long done = 0;
+    int st = CEM_OK;
+    while (done < steps) {
+        double l;
+        draw_batch(tr, B, tr->step);
+        st = step_here(tr, B, &l, fn);
+        if (st)
+            break;
+        sum += l;
+        done++;
+        if (tr->progress && tr->progress(tr->step, l, tr->progress_user))
+            break;
+    }
+    if (mean_loss && done > 0)
+        *mean_loss = sum / (double)done;
+    return st;
+}
+
+/* Validates and copies a caller's batch into the workspace. */
+static int load_batch(cem_trainer_t *tr, const char *fn, int B, const float *x0,
+                      const double *t, const float *z)
+{
+    if (B < 1 || B > tr->cap)
+        return cemi_fail(&tr->err, CEM_ERR_ARG, "%s: B = %d is outside [1, %d] (BATCH)", fn,
+                         B, tr->cap);
+    if (!x0 || !t || !z)
+        return cemi_fail(&tr->err, CEM_ERR_ARG, "%s: x0, t and z must not be NULL", fn);
+    int st = cemi_check_points(&tr->err, fn, "x0", x0, (size_t)B, tr->D);
+    if (!st)
+        st = cemi_check_points(&tr->err, fn, "z", z, (size_t)B, tr->D);
+    if (st)
+        return st;
+    for (int i = 0; i < B; i++)
+        if (!cemi_time_ok(t[i]))
+            return cemi_fail(&tr->err, CEM_ERR_ARG, "%s: t[%d] = %g is not a finite time > 0",
+                             fn, i, t[i]);
+    size_t bd = (size_t)B * (size_t)tr->D;
+    memcpy(tr->x0, x0, sizeof(float) * bd);
+    memcpy(tr->z, z, sizeof(float) * bd);
+    memcpy(tr->t, t, sizeof(double) * (size_t)B);
+    return CEM_OK;
+}
+
+int cem_trainer_step_batch(cem_trainer_t *tr, int B, const float *x0, const double *t,
+                           const float *z, double *loss)
+{
+    static const char fn[] = "cem_trainer_step_batch";
+    if (!tr)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer is NULL", fn);
+    int st = load_batch(tr, fn, B, x0, t, z);
+    double l = NAN;
+    if (!st)
+        st = step_here(tr, B, &l, fn);
+    if (loss)
+        *loss = l;
+    return st;
+}
+
+int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0, const double *t,
+                           const float *z, double *loss, float *grad)
+{
+    static const char fn[] = "cem_trainer_loss_batch";
+    if (!tr)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer is NULL", fn);
+    int st = load_batch(tr, fn, B, x0, t, z);
+    if (st)
+        return st;
+    double l = loss_and_grad(tr, B);
+    if (loss)
+        *loss = l;
+    if (grad)
+        memcpy(grad, tr->grad, sizeof(float) * tr->net->np);
+    return CEM_OK;
+}
+
+int cem_trainer_time_bins(cem_trainer_t *tr, double *mean, long *count, double *edges,
+                          int reset)
+{
+    if (!tr)
+        return cemi_fail(NULL, CEM_ERR_ARG, "cem_trainer_time_bins: trainer is NULL");
+    double lo = log(tr->model->t_min), hi = log(tr->model->t_max);
+    for (int b = 0; b < CEM_TRAINER_BINS; b++) {
+        if (mean)
+            mean[b] = tr->bin_count[b] ? tr->bin_sum[b] / (double)tr->bin_count[b] : NAN;
+        if (count)
+            count[b] = tr->bin_count[b];
+    }
+    if (edges)
+        for (int b = 0; b <= CEM_TRAINER_BINS; b++)
+            edges[b] = b == 0 ? tr->model->t_min
+                       : b == CEM_TRAINER_BINS ? tr->model->t_max
+                       : exp(lo + (hi - lo) * b / CEM_TRAINER_BINS);
+    if (reset) {
+        memset(tr->bin_sum, 0, sizeof tr->bin_sum);
+        memset(tr->bin_count, 0, sizeof tr->bin_count);
+    }
+    return CEM_OK;
+}

@@ -1,0 +1,44 @@
+/*
+ * trainer.h -- layer 4: the trainer's state, shared with checkpoint.c.
+ */
+#ifndef CEM_TRAINER_H
+#define CEM_TRAINER_H
+
+#include "model_mlp.h"
+
+#define CEMI_TRAINER_NOPT 17 /* options are ids 1 .. CEMI_TRAINER_NOPT */
+
+struct cem_trainer {
+    cem_model_t *model; /* a reference; the model is busy while we exist */
+    cemi_mlp *net;      /* the model's MLP state */
+    float *data;        /* n x D, a copy */
+    size_t n;
+    int D;
+    double opt[CEMI_TRAINER_NOPT + 1]; /* option values by id */
+    long step;                         /* accepted steps */
+    float *m1, *m2;                    /* Adam moments, np each */
+    float *grad;                       /* np */
+    double bin_sum[CEM_TRAINER_BINS];
+    long bin_count[CEM_TRAINER_BINS];
+    cem_progress_fn progress;
+    void *progress_user;
+    /* batch workspace for `cap` rows, allocated when BATCH is set */
+    int cap;
+    float *x0, *z, *y, *c, *in, *hid, *out, *dout, *scratch, *sample_loss;
+    double *t;
+    cemi_errbuf err;
+};
+
+/* Allocates the batch workspace for `cap` rows, replacing the old one only
+ * on success.  Returns a status (CEM_ERR_NOMEM). */
+int cemi_trainer_reserve(cem_trainer_t *tr, int cap, const char *fn);
+
+/* Creates a trainer around model m without copying state from elsewhere;
+ * used by cem_trainer_create and the checkpoint loader. */
+int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const float *data,
+                     size_t n, int dim);
+
+/* The table of trainer options (for the checkpoint's validation). */
+const cemi_option *cemi_trainer_options(void);
+
+#endif /* CEM_TRAINER_H */
