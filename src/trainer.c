@@ -301,7 +301,7 @@ static double loss_and_grad(cem_trainer_t *tr, int B)
     return loss;
 }
 
-static double learning_rate(const cem_trainer_t *tr, long step)
+double cemi_trainer_lr(const cem_trainer_t *tr, long step)
 {
     double lr = tr->opt[CEM_TRAINER_LR], warm = tr->opt[CEM_TRAINER_WARMUP];
     double decay = tr->opt[CEM_TRAINER_DECAY_STEPS], lo = tr->opt[CEM_TRAINER_LR_MIN];
@@ -341,7 +341,7 @@ static void apply_step(cem_trainer_t *tr, int B)
         }
     }
     const long t = tr->step + 1;
-    const double lr = learning_rate(tr, tr->step);
+    const double lr = cemi_trainer_lr(tr, tr->step);
     const double b1 = tr->opt[CEM_TRAINER_BETA1], b2 = tr->opt[CEM_TRAINER_BETA2];
     const double wd = tr->opt[CEM_TRAINER_WEIGHT_DECAY];
     const int adamw = (int)tr->opt[CEM_TRAINER_OPTIMIZER] == CEM_OPTIM_ADAMW;

@@ -38,6 +38,10 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, const char *fn);
 int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const float *data,
                      size_t n, int dim);
 
+/* The learning rate of step `step` (0-based): linear warm-up, then cosine
+ * decay to LR_MIN over DECAY_STEPS, then LR_MIN. */
+double cemi_trainer_lr(const cem_trainer_t *tr, long step);
+
 /* The table of trainer options (for the checkpoint's validation). */
 const cemi_option *cemi_trainer_options(void);
 

@@ -16,6 +16,8 @@ Suite *suite_process(void);
 Suite *suite_models(void);
 Suite *suite_dataset(void);
 Suite *suite_csv(void);
+Suite *suite_nn(void);
+Suite *suite_trainer(void);
 
 /* Max over i of |a_i - b_i| / max(|b_i|, floor), a relative error that stays
  * meaningful where the reference passes through zero. */

@@ -1,0 +1,227 @@
+/*
+ * test_nn.c -- the MLP kernels against finite differences in double: every
+ * layer alone, then the whole network and loss, for each activation; the
+ * float kernels against the double ones; the time embedding against its
+ * formula.  The double kernels are compiled from the same source as the
+ * float ones (src/nn_kernels.inc).
+ */
+#include "tests.h"
+
+#include "base.h"
+#include "nn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void fill(cemi_rng *r, double *x, size_t n, double scale)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = scale * cemi_rng_normal(r);
+}
+
+/* max |a - b| / max(|b|_inf, tiny): relative to the gradient's size */
+static double grad_err(const double *a, const double *b, size_t n)
+{
+    double scale = 0, worst = 0;
+    for (size_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs(b[i]));
+    for (size_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs(a[i] - b[i]) / fmax(scale, 1e-300));
+    return worst;
+}
+
+/* L = sum(dout . linear(inp)) */
+static double linear_objective(const double *inp, const double *W, const double *b,
+                               const double *dout, int B, int I, int O, double *tmp)
+{
+    cemi_linear_forward_d(tmp, inp, W, b, B, I, O);
+    double s = 0;
+    for (int k = 0; k < B * O; k++)
+        s += dout[k] * tmp[k];
+    return s;
+}
+
+START_TEST(linear_layer_gradients)
+{
+    enum { B = 5, I = 4, O = 3 };
+    double inp[B * I], W[O * I], b[O], dout[B * O], tmp[B * O];
+    double dinp[B * I], dW[O * I], db[O], fd[B * I];
+    cemi_rng r;
+    cemi_rng_init(&r, 1, 0);
+    fill(&r, inp, B * I, 1); fill(&r, W, O * I, 1); fill(&r, b, O, 1); fill(&r, dout, B * O, 1);
+    cemi_linear_backward_d(dinp, dW, db, dout, inp, W, B, I, O);
+    const double h = 1e-6;
+    double *arrays[3] = {inp, W, b}, *grads[3] = {dinp, dW, db};
+    int sizes[3] = {B * I, O * I, O};
+    for (int a = 0; a < 3; a++) {
+        for (int k = 0; k < sizes[a]; k++) {
+            double keep = arrays[a][k];
+            arrays[a][k] = keep + h;
+            double lp = linear_objective(inp, W, b, dout, B, I, O, tmp);
+            arrays[a][k] = keep - h;
+            double lm = linear_objective(inp, W, b, dout, B, I, O, tmp);
+            arrays[a][k] = keep;
+            fd[k] = (lp - lm) / (2 * h);
+        }
+        double e = grad_err(grads[a], fd, (size_t)sizes[a]);
+        ck_assert_msg(e < 1e-6, "array %d: relative error %g", a, e);
+    }
+}
+END_TEST
+
+START_TEST(activation_gradients)
+{
+    enum { n = 64 };
+    double x[n], d[n], g[n], y1[n], y2[n];
+    cemi_rng r;
+    cemi_rng_init(&r, 2, 0);
+    fill(&r, x, n, 2);
+    fill(&r, d, n, 1);
+    for (int act = CEMI_ACT_SILU; act <= CEMI_ACT_TANH; act++) {
+        cemi_act_backward_d((cemi_act)act, g, x, d, n);
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            if (act == CEMI_ACT_RELU && fabs(x[i]) < 1e-3)
+                continue; /* the kink */
+            const double h = 1e-6;
+            double xp = x[i] + h, xm = x[i] - h;
+            cemi_act_forward_d((cemi_act)act, y1, &xp, 1);
+            cemi_act_forward_d((cemi_act)act, y2, &xm, 1);
+            double fd = d[i] * (y1[0] - y2[0]) / (2 * h);
+            worst = fmax(worst, fabs(g[i] - fd) / fmax(fabs(fd), 1e-3));
+        }
+        ck_assert_msg(worst < 1e-7, "activation %d: relative error %g", act, worst);
+    }
+    /* values: silu(1) = 1/(1+e^-1), tanh, relu */
+    double one = 1.0, neg = -2.0, out;
+    cemi_act_forward_d(CEMI_ACT_SILU, &out, &one, 1);
+    ck_assert_double_lt(fabs(out - 1 / (1 + exp(-1.0))), 1e-15);
+    cemi_act_forward_d(CEMI_ACT_RELU, &out, &neg, 1);
+    ck_assert(out == 0.0);
+    cemi_act_forward_d(CEMI_ACT_TANH, &out, &neg, 1);
+    ck_assert_double_lt(fabs(out - tanh(-2.0)), 1e-15);
+}
+END_TEST
+
+/* The whole training loss in double: L(theta) = wmse(mlp(in), y, c). */
+typedef struct {
+    cemi_mlp_shape sh;
+    int B;
+    double *in, *hid, *out, *y, *c, *dout;
+} net_case;
+
+static double net_loss(net_case *nc, const double *params)
+{
+    cemi_mlp_forward_d(&nc->sh, params, nc->B, nc->in, nc->hid, 1, nc->out);
+    return cemi_wmse_d(nc->out, nc->y, nc->c, nc->B, nc->sh.D, nc->dout);
+}
+
+static void check_network(cemi_act act, int D, int E, int H, int L, int B, uint64_t seed)
+{
+    net_case nc = {{D, E, H, L, act}, B, NULL, NULL, NULL, NULL, NULL, NULL};
+    size_t np = cemi_mlp_nparams(&nc.sh);
+    double *p = malloc(sizeof(double) * np), *g = malloc(sizeof(double) * np);
+    double *fd = malloc(sizeof(double) * np);
+    nc.in = malloc(sizeof(double) * (size_t)B * (size_t)(D + E));
+    nc.hid = malloc(sizeof(double) * cemi_mlp_hidden_size(&nc.sh, B, 1));
+    nc.out = malloc(sizeof(double) * (size_t)B * (size_t)D);
+    nc.y = malloc(sizeof(double) * (size_t)B * (size_t)D);
+    nc.dout = malloc(sizeof(double) * (size_t)B * (size_t)D);
+    nc.c = malloc(sizeof(double) * (size_t)B);
+    double *scratch = malloc(sizeof(double) * 2 * (size_t)B * (size_t)H);
+    cemi_rng r;
+    cemi_rng_init(&r, seed, 0);
+    fill(&r, p, np, 0.7);
+    fill(&r, nc.in, (size_t)B * (size_t)(D + E), 1);
+    fill(&r, nc.y, (size_t)B * (size_t)D, 1);
+    for (int i = 0; i < B; i++)
+        nc.c[i] = 0.1 + cemi_rng_uniform(&r) * 10; /* like lambda(t) */
+
+    net_loss(&nc, p);
+    cemi_mlp_backward_d(&nc.sh, p, B, nc.in, nc.hid, nc.dout, g, scratch);
+    const double h = 1e-6;
+    for (size_t k = 0; k < np; k++) {
+        double keep = p[k];
+        p[k] = keep + h;
+        double lp = net_loss(&nc, p);
+        p[k] = keep - h;
+        double lm = net_loss(&nc, p);
+        p[k] = keep;
+        fd[k] = (lp - lm) / (2 * h);
+    }
+    double e = grad_err(g, fd, np);
+    ck_assert_msg(e < 1e-6, "act %d D=%d E=%d H=%d L=%d B=%d: relative error %g", act, D, E,
+                  H, L, B, e);
+    free(p); free(g); free(fd); free(nc.in); free(nc.hid); free(nc.out); free(nc.y);
+    free(nc.dout); free(nc.c); free(scratch);
+}
+
+START_TEST(network_and_loss_gradients)
+{
+    check_network(CEMI_ACT_SILU, 2, 4, 6, 2, 7, 3);
+    check_network(CEMI_ACT_TANH, 3, 2, 5, 3, 4, 4);
+    check_network(CEMI_ACT_RELU, 2, 6, 7, 1, 9, 5);
+    check_network(CEMI_ACT_SILU, 1, 2, 3, 4, 3, 6);
+}
+END_TEST
+
+START_TEST(float_kernels_match_double)
+{
+    cemi_mlp_shape sh = {2, 8, 16, 3, CEMI_ACT_SILU};
+    enum { B = 11 };
+    size_t np = cemi_mlp_nparams(&sh);
+    ck_assert_uint_eq(np, (size_t)(16 * 10 + 16 + 2 * (16 * 16 + 16) + 2 * 16 + 2));
+    double *pd = malloc(sizeof(double) * np);
+    float *pf = malloc(sizeof(float) * np);
+    double ind[B * 10], outd[B * 2], hidd[2 * 3 * B * 16];
+    float inf_[B * 10], outf[B * 2], hidf[2 * 3 * B * 16], hid2[2 * B * 16], out2[B * 2];
+    cemi_rng r;
+    cemi_rng_init(&r, 9, 0);
+    for (size_t k = 0; k < np; k++)
+        pd[k] = pf[k] = (float)(0.3 * cemi_rng_normal(&r));
+    for (int k = 0; k < B * 10; k++)
+        ind[k] = inf_[k] = (float)cemi_rng_normal(&r);
+    cemi_mlp_forward_d(&sh, pd, B, ind, hidd, 1, outd);
+    cemi_mlp_forward_f(&sh, pf, B, inf_, hidf, 1, outf);
+    cemi_mlp_forward_f(&sh, pf, B, inf_, hid2, 0, out2); /* inference layout */
+    for (int k = 0; k < B * 2; k++) {
+        ck_assert_double_lt(fabs(outf[k] - outd[k]), 1e-5 * (1 + fabs(outd[k])));
+        ck_assert(outf[k] == out2[k]); /* same arithmetic, other buffers */
+    }
+    free(pd);
+    free(pf);
+}
+END_TEST
+
+START_TEST(time_embedding_formula)
+{
+    enum { E = 6 };
+    double t[3] = {1e-3, 0.1, 10.0};
+    float out[3 * (E + 2)];
+    memset(out, 0, sizeof out);
+    cemi_embed_time_f(out + 2, E + 2, t, 0.0, 3, E, log(1e-3), log(10.0));
+    for (int i = 0; i < 3; i++) {
+        double tau = (log(t[i]) - log(1e-3)) / (log(10.0) - log(1e-3));
+        for (int k = 0; k < E / 2; k++) {
+            ck_assert_double_lt(fabs(out[i * (E + 2) + 2 + k] - sin(3.14159265358979323846 * (k + 1) * tau)), 1e-7);
+            ck_assert_double_lt(fabs(out[i * (E + 2) + 2 + E / 2 + k] -
+                                     cos(3.14159265358979323846 * (k + 1) * tau)), 1e-7);
+        }
+        ck_assert(out[i * (E + 2)] == 0.0f && out[i * (E + 2) + 1] == 0.0f); /* x untouched */
+    }
+}
+END_TEST
+
+Suite *suite_nn(void)
+{
+    Suite *s = suite_create("nn");
+    TCase *tc = tcase_create("gradients");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, linear_layer_gradients);
+    tcase_add_test(tc, activation_gradients);
+    tcase_add_test(tc, network_and_loss_gradients);
+    tcase_add_test(tc, float_kernels_match_double);
+    tcase_add_test(tc, time_embedding_formula);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,337 @@
+/*
+ * test_trainer.c -- the trainer through the public API: the objective of
+ * each target against a hand computation from the model's own evaluation,
+ * rejection of non-finite steps, reproducibility, the schedule, the time
+ * bins, options, ownership of the model, and that training learns.
+ */
+#include "tests.h"
+
+#include "base.h"
+#include "trainer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { D = 2, NDATA = 512 };
+static float circle[NDATA * D];
+
+static void make_circle(void)
+{
+    for (int i = 0; i < NDATA; i++) {
+        double a = 6.283185307179586 * (i + 0.5) / NDATA;
+        circle[2 * i] = (float)cos(a);
+        circle[2 * i + 1] = (float)sin(a);
+    }
+}
+
+/* A small MLP (2 x 32) so the tests run fast. */
+static cem_model_t *small_mlp(cem_target target)
+{
+    cem_model_t *m = NULL;
+    ck_assert_int_eq(cem_model_create_mlp(&m, D, target), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 32), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_DEPTH, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_EMBED, 8), CEM_OK);
+    return m;
+}
+
+static void random_batch(int B, uint64_t seed, float *x0, double *t, float *z)
+{
+    cemi_rng r;
+    cemi_rng_init(&r, seed, 0);
+    for (int i = 0; i < B; i++) {
+        int k = (int)(cemi_rng_uniform(&r) * NDATA);
+        x0[2 * i] = circle[2 * k];
+        x0[2 * i + 1] = circle[2 * k + 1];
+        t[i] = exp(log(1e-3) + cemi_rng_uniform(&r) * log(1e4));
+        z[2 * i] = (float)cemi_rng_normal(&r);
+        z[2 * i + 1] = (float)cemi_rng_normal(&r);
+    }
+}
+
+/* The loss of each target recomputed from cem_model_eval of the native
+ * output at x_t (raw weights), in double, as MATH.md 3 writes it. */
+START_TEST(objectives_match_hand_computation)
+{
+    make_circle();
+    enum { B = 64 };
+    float x0[B * D], z[B * D], xt[B * D], net[B * D];
+    double t[B];
+    random_batch(B, 4, x0, t, z);
+    for (int target = 0; target < 3; target++)
+        for (int weight = 0; weight < 4; weight++) {
+            if (target != CEM_TARGET_CEM && weight > 0)
+                continue;
+            cem_model_t *m = small_mlp((cem_target)target);
+            ck_assert_int_eq(cem_model_set(m, CEM_MODEL_USE_EMA, 0), CEM_OK);
+            cem_trainer_t *tr;
+            ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+            ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_WEIGHT, weight), CEM_OK);
+            double loss;
+            ck_assert_int_eq(cem_trainer_loss_batch(tr, B, x0, t, z, &loss, NULL), CEM_OK);
+            for (int i = 0; i < B; i++) {
+                double a = exp(-t[i] / 2), s = sqrt(-expm1(-t[i]));
+                for (int j = 0; j < D; j++)
+                    xt[i * D + j] = (float)(a * x0[i * D + j] + s * z[i * D + j]);
+            }
+            ck_assert_int_eq(cem_model_eval(m, (cem_target)target, B, xt, t, net), CEM_OK);
+            double want = 0;
+            for (int i = 0; i < B; i++) {
+                double s2 = -expm1(-t[i]), lam = 1 / expm1(t[i]), c = 1, e2 = 0;
+                for (int j = 0; j < D; j++) {
+                    double y = target == CEM_TARGET_CEM ? x0[i * D + j]
+                               : target == CEM_TARGET_NOISE ? z[i * D + j]
+                               : -z[i * D + j] / sqrt(s2);
+                    e2 += (net[i * D + j] - y) * (net[i * D + j] - y);
+                }
+                if (target == CEM_TARGET_SCORE)
+                    c = s2;
+                else if (target == CEM_TARGET_CEM)
+                    c = weight == CEM_WEIGHT_LAMBDA ? lam : weight == CEM_WEIGHT_ONE ? 1
+                        : weight == CEM_WEIGHT_SQRT_LAMBDA ? sqrt(lam) : fmin(lam, 5.0);
+                want += c * e2;
+            }
+            want /= B;
+            ck_assert_msg(fabs(loss - want) <= 1e-5 * want, "target %d weight %d: %g vs %g",
+                          target, weight, loss, want);
+            cem_trainer_free(tr);
+            cem_model_free(m);
+        }
+}
+END_TEST
+
+START_TEST(nonfinite_step_changes_nothing)
+{
+    make_circle();
+    cem_model_t *m = small_mlp(CEM_TARGET_NOISE);
+    cem_trainer_t *tr;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 32), CEM_OK);
+    ck_assert_int_eq(cem_trainer_run(tr, 3, NULL), CEM_OK);
+    size_t np = cem_model_param_count(m);
+    float *p0 = malloc(4 * np), *e0 = malloc(4 * np), *m1 = malloc(4 * np), *m2 = malloc(4 * np);
+    float *p1 = malloc(4 * np), *e1 = malloc(4 * np);
+    cem_model_get_params(m, 0, p0, np);
+    cem_model_get_params(m, 1, e0, np);
+    memcpy(m1, tr->m1, 4 * np);
+    memcpy(m2, tr->m2, 4 * np);
+    long bins0[CEM_TRAINER_BINS], bins1[CEM_TRAINER_BINS];
+    cem_trainer_time_bins(tr, NULL, bins0, NULL, 0);
+
+    /* finite inputs whose gradient overflows float: z = 1e20 */
+    enum { B = 8 };
+    float x0[B * D], z[B * D];
+    double t[B];
+    random_batch(B, 1, x0, t, z);
+    for (int k = 0; k < B * D; k++)
+        z[k] = 1e20f;
+    double loss = 0;
+    ck_assert_int_eq(cem_trainer_step_batch(tr, B, x0, t, z, &loss), CEM_ERR_NONFINITE_STEP);
+    ck_assert_ptr_nonnull(strstr(cem_trainer_errmsg(tr), "rejected"));
+    cem_model_get_params(m, 0, p1, np);
+    cem_model_get_params(m, 1, e1, np);
+    ck_assert_int_eq(memcmp(p0, p1, 4 * np), 0);
+    ck_assert_int_eq(memcmp(e0, e1, 4 * np), 0);
+    ck_assert_int_eq(memcmp(m1, tr->m1, 4 * np), 0);
+    ck_assert_int_eq(memcmp(m2, tr->m2, 4 * np), 0);
+    ck_assert_int_eq(cem_trainer_steps(tr), 3);
+    cem_trainer_time_bins(tr, NULL, bins1, NULL, 0);
+    ck_assert_int_eq(memcmp(bins0, bins1, sizeof bins0), 0);
+
+    /* a divergent learning rate in run(): the bad step is refused */
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_LR, 10), CEM_OK);
+    int st = CEM_OK;
+    for (int k = 0; k < 200 && st == CEM_OK; k++)
+        st = cem_trainer_run(tr, 1, NULL);
+    if (st != CEM_OK) { /* when it happens it must be the documented status */
+        ck_assert_int_eq(st, CEM_ERR_NONFINITE_STEP);
+        cem_model_get_params(m, 0, p1, np);
+        ck_assert_uint_eq(cemi_first_nonfinite_f(p1, np), np);
+    }
+    cem_trainer_free(tr);
+    cem_model_free(m);
+    free(p0); free(e0); free(m1); free(m2); free(p1); free(e1);
+}
+END_TEST
+
+static int stop_at_5(long step, double loss, void *user)
+{
+    int *calls = user;
+    (*calls)++;
+    ck_assert(isfinite(loss));
+    return step >= 5;
+}
+
+START_TEST(progress_bins_and_reproducibility)
+{
+    make_circle();
+    float *pa = NULL, *pb = NULL;
+    size_t np = 0;
+    for (int run = 0; run < 2; run++) {
+        cem_model_t *m = small_mlp(CEM_TARGET_CEM);
+        cem_trainer_t *tr;
+        ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 50), CEM_OK);
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_SEED, 77), CEM_OK);
+        int calls = 0;
+        ck_assert_int_eq(cem_trainer_set_progress(tr, stop_at_5, &calls), CEM_OK);
+        double mean;
+        ck_assert_int_eq(cem_trainer_run(tr, 100, &mean), CEM_OK);
+        ck_assert_int_eq(calls, 5);
+        ck_assert_int_eq(cem_trainer_steps(tr), 5);
+        ck_assert(isfinite(mean));
+        double bm[CEM_TRAINER_BINS], edges[CEM_TRAINER_BINS + 1];
+        long cnt[CEM_TRAINER_BINS], total = 0;
+        ck_assert_int_eq(cem_trainer_time_bins(tr, bm, cnt, edges, 1), CEM_OK);
+        for (int b = 0; b < CEM_TRAINER_BINS; b++) {
+            total += cnt[b];
+            ck_assert(cnt[b] == 0 ? isnan(bm[b]) : bm[b] >= 0);
+            ck_assert_double_lt(fabs(edges[b + 1] / edges[b] - pow(1e4, 1.0 / 8)), 1e-9);
+        }
+        ck_assert_int_eq(total, 5 * 50);
+        ck_assert(edges[0] == 1e-3 && edges[CEM_TRAINER_BINS] == 10.0);
+        ck_assert_int_eq(cem_trainer_time_bins(tr, NULL, cnt, NULL, 0), CEM_OK);
+        ck_assert_int_eq(cnt[0] + cnt[3] + cnt[7], 0); /* reset */
+        np = cem_model_param_count(m);
+        float *p = malloc(4 * np);
+        cem_model_get_params(m, 0, p, np);
+        if (run == 0)
+            pa = p;
+        else
+            pb = p;
+        cem_trainer_free(tr);
+        cem_model_free(m);
+    }
+    ck_assert_int_eq(memcmp(pa, pb, 4 * np), 0); /* same seed: bitwise */
+    free(pa);
+    free(pb);
+}
+END_TEST
+
+START_TEST(learning_rate_schedule)
+{
+    make_circle();
+    cem_model_t *m = small_mlp(CEM_TARGET_CEM);
+    cem_trainer_t *tr;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+    cem_trainer_set(tr, CEM_TRAINER_LR, 2e-3);
+    cem_trainer_set(tr, CEM_TRAINER_WARMUP, 10);
+    cem_trainer_set(tr, CEM_TRAINER_DECAY_STEPS, 100);
+    cem_trainer_set(tr, CEM_TRAINER_LR_MIN, 1e-4);
+    ck_assert_double_lt(fabs(cemi_trainer_lr(tr, 0) - 2e-4), 1e-15);
+    ck_assert_double_lt(fabs(cemi_trainer_lr(tr, 9) - 2e-3), 1e-15);
+    ck_assert_double_lt(fabs(cemi_trainer_lr(tr, 10) - 2e-3), 1e-15);
+    ck_assert_double_lt(fabs(cemi_trainer_lr(tr, 60) - (1e-4 + 1.9e-3 * 0.5)), 1e-15);
+    ck_assert_double_lt(fabs(cemi_trainer_lr(tr, 110) - 1e-4), 1e-15);
+    ck_assert_double_lt(fabs(cemi_trainer_lr(tr, 5000) - 1e-4), 1e-15);
+    cem_trainer_set(tr, CEM_TRAINER_DECAY_STEPS, 0);
+    ck_assert_double_lt(fabs(cemi_trainer_lr(tr, 5000) - 2e-3), 1e-15);
+    cem_trainer_free(tr);
+    cem_model_free(m);
+}
+END_TEST
+
+START_TEST(ownership_options_and_errors)
+{
+    make_circle();
+    cem_model_t *m = small_mlp(CEM_TARGET_CEM), *g;
+    cem_trainer_t *tr = (cem_trainer_t *)&tr, *tr2;
+    float mu[2] = {0, 0}, cov[4] = {1, 0, 0, 1}, bad[4] = {0, 0, NAN, 0};
+    ck_assert_int_eq(cem_model_create_gaussian(&g, mu, cov, 2), CEM_OK);
+    ck_assert_int_eq(cem_trainer_create(&tr, g, circle, NDATA, D), CEM_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(tr);
+    ck_assert_int_eq(cem_trainer_create(&tr, m, circle, 1, D), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, 3), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_trainer_create(&tr, m, bad, 2, D), CEM_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "row 1"));
+    ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+    ck_assert_int_eq(cem_trainer_create(&tr2, m, circle, NDATA, D), CEM_ERR_BUSY);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 16), CEM_ERR_BUSY);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_USE_EMA, 0), CEM_OK); /* allowed */
+    size_t np = cem_model_param_count(m);
+    float *p = calloc(np, 4);
+    ck_assert_int_eq(cem_model_set_params(m, 0, p, np), CEM_ERR_BUSY);
+    ck_assert_ptr_eq(cem_trainer_model(tr), m);
+
+    double v, lo, hi;
+    ck_assert_int_eq(cem_trainer_get(tr, CEM_TRAINER_BATCH, &v), CEM_OK);
+    ck_assert(v == 1024);
+    ck_assert_int_eq(cem_trainer_get(tr, CEM_TRAINER_TIME_LAW, &v), CEM_OK);
+    ck_assert(v == CEM_TIMELAW_GRID);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 0), CEM_ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(cem_trainer_errmsg(tr), "CEM_TRAINER_BATCH"));
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 10.5), CEM_ERR_RANGE);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_EMA, 1.0), CEM_ERR_RANGE);
+    ck_assert_int_eq(cem_trainer_set(tr, (cem_trainer_option)99, 1.0), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_trainer_option_bounds(CEM_TRAINER_LR, &lo, &hi), CEM_OK);
+    ck_assert(lo == 0 && hi == 10);
+    ck_assert_int_eq(cem_trainer_run(tr, -1, NULL), CEM_ERR_ARG);
+    double loss;
+    float x0[4] = {1, 0, 0, 1}, z[4] = {0, 0, 0, 0};
+    double t[2] = {0.1, 0.0};
+    ck_assert_int_eq(cem_trainer_loss_batch(tr, 2, x0, t, z, &loss, NULL), CEM_ERR_ARG);
+    t[1] = 0.2;
+    ck_assert_int_eq(cem_trainer_loss_batch(tr, 2000, x0, t, z, &loss, NULL), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_trainer_loss_batch(tr, 2, x0, t, NULL, &loss, NULL), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_trainer_run(NULL, 1, NULL), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_trainer_steps(NULL), -1);
+
+    cem_model_free(m); /* the trainer keeps it alive */
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 16), CEM_OK);
+    ck_assert_int_eq(cem_trainer_run(tr, 2, &loss), CEM_OK);
+    cem_trainer_free(tr); /* ... and now it is gone (valgrind) */
+    cem_trainer_free(NULL);
+    cem_model_free(g);
+    free(p);
+}
+END_TEST
+
+START_TEST(model_is_free_after_trainer)
+{
+    make_circle();
+    cem_model_t *m = small_mlp(CEM_TARGET_SCORE);
+    cem_trainer_t *tr;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+    cem_trainer_free(tr);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 16), CEM_OK);
+    ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+    cem_trainer_free(tr);
+    cem_model_free(m);
+}
+END_TEST
+
+START_TEST(training_reduces_loss)
+{
+    make_circle();
+    for (int target = 0; target < 3; target++) {
+        cem_model_t *m = small_mlp((cem_target)target);
+        cem_trainer_t *tr;
+        ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+        cem_trainer_set(tr, CEM_TRAINER_BATCH, 256);
+        cem_trainer_set(tr, CEM_TRAINER_TIME_LAW, CEM_TIMELAW_LOGUNIFORM);
+        double first, last;
+        ck_assert_int_eq(cem_trainer_run(tr, 20, &first), CEM_OK);
+        ck_assert_int_eq(cem_trainer_run(tr, 300, NULL), CEM_OK);
+        ck_assert_int_eq(cem_trainer_run(tr, 20, &last), CEM_OK);
+        ck_assert_msg(last < 0.7 * first, "target %d: loss %g -> %g", target, first, last);
+        cem_trainer_free(tr);
+        cem_model_free(m);
+    }
+}
+END_TEST
+
+Suite *suite_trainer(void)
+{
+    Suite *s = suite_create("trainer");
+    TCase *tc = tcase_create("trainer");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, objectives_match_hand_computation);
+    tcase_add_test(tc, nonfinite_step_changes_nothing);
+    tcase_add_test(tc, progress_bins_and_reproducibility);
+    tcase_add_test(tc, learning_rate_schedule);
+    tcase_add_test(tc, ownership_options_and_errors);
+    tcase_add_test(tc, model_is_free_after_trainer);
+    tcase_add_test(tc, training_reduces_loss);
+    suite_add_tcase(s, tc);
+    return s;
+}
