@@ -22,9 +22,11 @@ typedef struct {
 } cemi_errbuf;
 
 /* Records a failure: formats the message into the calling thread's buffer
- * (cem_last_error) and, when `handle` is not NULL, into the handle's buffer.
- * Returns `status`, so error paths read `return cemi_fail(...)`. */
-int cemi_fail(cemi_errbuf *handle, int status, const char *fmt, ...)
+ * (cem_last_error) and, when `handle` is not NULL, into the handle's buffer
+ * (under a lock, so concurrent const calls on one handle may fail safely;
+ * the buffer is written even through a const handle).  Returns `status`,
+ * so error paths read `return cemi_fail(...)`. */
+int cemi_fail(const cemi_errbuf *handle, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------ allocation */

@@ -7,19 +7,16 @@
  * (mkstemp), which is flushed, fsync'ed and renamed over the target, so an
  * existing file is replaced whole or not at all.
  */
-#include "base.h"
+#include "io.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* ------------------------------------------------------------------- read */
 
@@ -194,31 +191,6 @@ int cem_csv_read(const char *path, float **data, size_t *n, int *dim)
 
 /* ------------------------------------------------------------------ write */
 
-/* Best effort: makes the rename in the directory of `path` durable. */
-static void sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash) {
-        dir = strdup(".");
-    } else {
-        size_t len = slash == path ? 1 : (size_t)(slash - path);
-        dir = malloc(len + 1);
-        if (dir) {
-            memcpy(dir, path, len);
-            dir[len] = '\0';
-        }
-    }
-    if (!dir)
-        return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    free(dir);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
 int cem_csv_write(const char *path, const float *data, size_t n, int dim)
 {
     static const char fn[] = "cem_csv_write";
@@ -236,71 +208,17 @@ int cem_csv_write(const char *path, const float *data, size_t n, int dim)
         return cemi_fail(NULL, CEM_ERR_NONFINITE, "%s: data row %zu column %d is %g", fn,
                          bad / (size_t)dim, (int)(bad % (size_t)dim), (double)data[bad]);
 
-    static const char suffix[] = ".tmpXXXXXX";
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof suffix);
-    if (!tmp)
-        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory", fn);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, suffix, sizeof suffix);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot create a temporary file for '%s': %s",
-                         fn, path, strerror(e));
-    }
-    /* mkstemp makes the file 0600: keep the mode of a file being replaced,
-     * else give the usual 0644. */
-    struct stat st;
-    mode_t mode = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (st.st_mode & 07777) : 0644;
-    (void)fchmod(fd, mode);
-
-    const char *what = "write";
-    int e = 0;
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        e = errno;
-        close(fd);
-        what = "open";
-        goto fail;
-    }
+    cemi_afile a;
+    int st = cemi_afile_open(&a, path, fn);
+    if (st)
+        return st;
     for (size_t i = 0; i < n; i++) {
         const float *row = data + i * (size_t)dim;
         for (int j = 0; j < dim; j++)
-            if (fprintf(f, j ? ",%.9g" : "%.9g", (double)row[j]) < 0)
-                goto write_error;
-        if (putc('\n', f) == EOF)
-            goto write_error;
+            if (fprintf(a.f, j ? ",%.9g" : "%.9g", (double)row[j]) < 0)
+                return cemi_afile_abort(&a, fn);
+        if (putc('\n', a.f) == EOF)
+            return cemi_afile_abort(&a, fn);
     }
-    if (fflush(f) != 0)
-        goto write_error;
-    if (fsync(fileno(f)) != 0) {
-        e = errno;
-        what = "sync";
-        fclose(f);
-        goto fail;
-    }
-    if (fclose(f) != 0) {
-        e = errno;
-        what = "close";
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        what = "rename the temporary file onto";
-        goto fail;
-    }
-    free(tmp);
-    sync_dir(path);
-    return CEM_OK;
-
-write_error:
-    e = errno;
-    fclose(f);
-fail:
-    unlink(tmp);
-    free(tmp);
-    return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot %s '%s': %s", fn, what, path,
-                     strerror(e ? e : EIO));
+    return cemi_afile_commit(&a, fn);
 }

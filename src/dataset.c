@@ -22,7 +22,6 @@
 #include "options.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,7 +46,6 @@ struct cem_dataset {
     double *Q;     /* dim x native, row-major; NULL when dim == native */
     double *hcos;  /* HELIX_GRID + 1 values cos(2 pi k u_j), HELIX only */
     double *hsin;  /* likewise sin */
-    pthread_mutex_t err_lock; /* serialises writes to err from const calls */
     cemi_errbuf err;
 };
 
@@ -63,25 +61,8 @@ static const char *kind_name(int kind)
     }
 }
 
-/* Records a failure on d from a call that may run concurrently with other
- * const calls on d. */
-__attribute__((format(printf, 3, 4)))
-static int ds_fail(const cem_dataset_t *d, int status, const char *fmt, ...)
-{
-    char msg[CEMI_ERRMSG_LEN];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cemi_fail(NULL, status, "%s", msg);
-    if (d) {
-        cem_dataset_t *dd = (cem_dataset_t *)d;
-        pthread_mutex_lock(&dd->err_lock);
-        memcpy(dd->err.text, msg, sizeof msg);
-        pthread_mutex_unlock(&dd->err_lock);
-    }
-    return status;
-}
+/* Records a failure on d (which may be NULL) and the thread. */
+#define ds_fail(d, ...) cemi_fail((d) ? &(d)->err : NULL, __VA_ARGS__)
 
 /* ------------------------------------------------------------ native sets */
 
@@ -432,10 +413,6 @@ int cem_dataset_create(cem_dataset_t **out, cem_dataset_kind kind, int dim,
             return st;
         }
     }
-    if (pthread_mutex_init(&d->err_lock, NULL) != 0) {
-        dataset_destroy(d);
-        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: cannot create a mutex", fn);
-    }
     *out = d;
     return CEM_OK;
 }
@@ -444,7 +421,6 @@ void cem_dataset_free(cem_dataset_t *d)
 {
     if (!d)
         return;
-    pthread_mutex_destroy(&d->err_lock);
     dataset_destroy(d);
 }
 

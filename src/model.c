@@ -34,11 +34,6 @@ int cemi_model_new(cem_model_t **out, const char *fn, const cemi_model_ops *ops,
         ops->destroy(impl);
         return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for the handle", fn);
     }
-    if (pthread_mutex_init(&m->err_lock, NULL) != 0) {
-        cemi_release(m);
-        ops->destroy(impl);
-        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: cannot create a mutex", fn);
-    }
     m->ops = ops;
     m->impl = impl;
     m->kind = kind;
@@ -58,25 +53,7 @@ void cem_model_free(cem_model_t *m)
     if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
         return;
     m->ops->destroy(m->impl);
-    pthread_mutex_destroy(&m->err_lock);
     cemi_release(m);
-}
-
-int cemi_model_fail(const cem_model_t *m, int status, const char *fmt, ...)
-{
-    char msg[CEMI_ERRMSG_LEN];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cemi_fail(NULL, status, "%s", msg);
-    if (m) { /* the handle's buffer is written under its lock */
-        cem_model_t *mm = (cem_model_t *)m;
-        pthread_mutex_lock(&mm->err_lock);
-        memcpy(mm->err.text, msg, sizeof msg);
-        pthread_mutex_unlock(&mm->err_lock);
-    }
-    return status;
 }
 
 int cemi_check_points(cemi_errbuf *err, const char *fn, const char *what,

@@ -10,7 +10,6 @@
 #include "options.h"
 #include "process.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 
 typedef struct cemi_model_ops {
@@ -43,7 +42,6 @@ struct cem_model {
     double t_min, t_max;
     atomic_int refs;
     atomic_int busy; /* 1 while a trainer owns the model */
-    pthread_mutex_t err_lock; /* serialises writes to err from eval */
     cemi_errbuf err;
 };
 
@@ -62,9 +60,7 @@ void cemi_model_retain(cem_model_t *m);
 int cemi_check_points(cemi_errbuf *err, const char *fn, const char *what,
                       const float *x, size_t n, int dim);
 
-/* Kind constructors' shared helper: records a failure on m from a
- * concurrent context (evaluation). */
-int cemi_model_fail(const cem_model_t *m, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Records a failure on m (which may be NULL) and the thread. */
+#define cemi_model_fail(m, ...) cemi_fail((m) ? &(m)->err : NULL, __VA_ARGS__)
 
 #endif /* CEM_MODEL_H */

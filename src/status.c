@@ -3,6 +3,7 @@
  */
 #include "base.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,13 +38,21 @@ static _Thread_local char tls_msg[CEMI_ERRMSG_LEN];
 
 const char *cem_last_error(void) { return tls_msg; }
 
-int cemi_fail(cemi_errbuf *handle, int status, const char *fmt, ...)
+/* Handle messages may be written by concurrent const calls (evaluations of
+ * one model on several threads); failures are rare, so one lock serves
+ * every handle. */
+static pthread_mutex_t handle_msg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int cemi_fail(const cemi_errbuf *handle, int status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(tls_msg, sizeof tls_msg, fmt, ap);
     va_end(ap);
-    if (handle)
-        memcpy(handle->text, tls_msg, sizeof handle->text);
+    if (handle) {
+        pthread_mutex_lock(&handle_msg_lock);
+        memcpy(((cemi_errbuf *)handle)->text, tls_msg, sizeof handle->text);
+        pthread_mutex_unlock(&handle_msg_lock);
+    }
     return status;
 }

@@ -190,7 +190,7 @@ int cem_trainer_get(const cem_trainer_t *tr, cem_trainer_option opt, double *val
     if (!tr || !value)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer and value must not be NULL", fn);
     if (!cemi_option_find(trainer_options, (int)opt))
-        return cemi_fail((cemi_errbuf *)&tr->err, CEM_ERR_ARG, "%s: unknown option %d", fn,
+        return cemi_fail(&tr->err, CEM_ERR_ARG, "%s: unknown option %d", fn,
                          (int)opt);
     *value = tr->opt[opt];
     return CEM_OK;

@@ -1,0 +1,126 @@
+/*
+ * io.c -- atomic file replacement and CRC-32 (layer 1).
+ */
+#include "io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Best effort: makes the rename in the directory of `path` durable. */
+static void sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t len = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    char *dir = malloc(len + 1);
+    if (!dir)
+        return;
+    memcpy(dir, slash ? path : ".", len);
+    dir[len] = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    free(dir);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+int cemi_afile_open(cemi_afile *a, const char *path, const char *fn)
+{
+    a->f = NULL;
+    a->tmp = NULL;
+    a->path = path;
+    if (!path || !*path)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: path is NULL or empty", fn);
+    static const char suffix[] = ".tmpXXXXXX";
+    size_t plen = strlen(path);
+    a->tmp = malloc(plen + sizeof suffix);
+    if (!a->tmp)
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory", fn);
+    memcpy(a->tmp, path, plen);
+    memcpy(a->tmp + plen, suffix, sizeof suffix);
+    int fd = mkstemp(a->tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(a->tmp);
+        a->tmp = NULL;
+        return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot create a temporary file for '%s': %s",
+                         fn, path, strerror(e));
+    }
+    /* mkstemp makes the file 0600: keep the mode of a file being replaced,
+     * else give the usual 0644 (the umask cannot be read thread-safely). */
+    struct stat st;
+    mode_t mode = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (st.st_mode & 07777) : 0644;
+    (void)fchmod(fd, mode);
+    a->f = fdopen(fd, "w");
+    if (!a->f) {
+        int e = errno;
+        close(fd);
+        unlink(a->tmp);
+        free(a->tmp);
+        a->tmp = NULL;
+        return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot open a temporary file for '%s': %s",
+                         fn, path, strerror(e));
+    }
+    return CEM_OK;
+}
+
+static int finish(cemi_afile *a, const char *fn, const char *what, int e)
+{
+    unlink(a->tmp);
+    free(a->tmp);
+    a->tmp = NULL;
+    a->f = NULL;
+    return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot %s '%s': %s", fn, what, a->path,
+                     strerror(e ? e : EIO));
+}
+
+int cemi_afile_abort(cemi_afile *a, const char *fn)
+{
+    int e = errno;
+    fclose(a->f);
+    return finish(a, fn, "write", e);
+}
+
+int cemi_afile_commit(cemi_afile *a, const char *fn)
+{
+    if (fflush(a->f) != 0)
+        return cemi_afile_abort(a, fn);
+    if (fsync(fileno(a->f)) != 0) {
+        int e = errno;
+        fclose(a->f);
+        return finish(a, fn, "sync", e);
+    }
+    if (fclose(a->f) != 0)
+        return finish(a, fn, "close", errno);
+    if (rename(a->tmp, a->path) != 0)
+        return finish(a, fn, "rename the temporary file onto", errno);
+    free(a->tmp);
+    a->tmp = NULL;
+    a->f = NULL;
+    sync_dir(a->path);
+    return CEM_OK;
+}
+
+uint32_t cemi_crc32(uint32_t crc, const void *buf, size_t size)
+{
+    static uint32_t table[256];
+    static int ready; /* benign: every thread computes the same table */
+    if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            __atomic_store_n(&table[i], c, __ATOMIC_RELAXED);
+        }
+        __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+    }
+    const unsigned char *p = buf;
+    crc = ~crc;
+    for (size_t i = 0; i < size; i++)
+        crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}

@@ -1,0 +1,38 @@
+/*
+ * io.h -- layer 1: files that are replaced whole or not at all, and CRC-32.
+ *
+ * An atomic file is written under a temporary name in the destination's
+ * directory, flushed, fsync'ed and renamed over the destination, so a failed
+ * or interrupted write never destroys the previous file.
+ */
+#ifndef CEM_IO_H
+#define CEM_IO_H
+
+#include "base.h"
+
+#include <stdio.h>
+
+typedef struct {
+    FILE *f;          /* write here */
+    char *tmp;        /* the temporary name */
+    const char *path; /* the destination */
+} cemi_afile;
+
+/* Creates the temporary file for `path`.  On failure records a message
+ * (prefixed with fn) and returns CEM_ERR_ARG, CEM_ERR_NOMEM or CEM_ERR_IO. */
+int cemi_afile_open(cemi_afile *a, const char *path, const char *fn);
+
+/* Flushes, syncs and renames the file into place; on failure removes the
+ * temporary file, records a message and returns CEM_ERR_IO.  Either way the
+ * handle is finished. */
+int cemi_afile_commit(cemi_afile *a, const char *fn);
+
+/* Abandons the write: closes and removes the temporary file, records a
+ * message about the write error in errno and returns CEM_ERR_IO. */
+int cemi_afile_abort(cemi_afile *a, const char *fn);
+
+/* CRC-32 (IEEE 802.3, the polynomial of zlib and PNG) of buf, continuing
+ * from crc (0 to start). */
+uint32_t cemi_crc32(uint32_t crc, const void *buf, size_t size);
+
+#endif /* CEM_IO_H */
