@@ -81,7 +81,12 @@ enum {
     CEM_ERR_IO = -7,          /* a file could not be opened, read, written */
     CEM_ERR_PARSE = -8,       /* malformed text input (CSV) */
     CEM_ERR_BUSY = -9,        /* the handle is in use (a trainer owns it) */
-    CEM_ERR_NONFINITE_STEP = -10 /* a training step produced NaN/Inf: rejected */
+    CEM_ERR_NONFINITE_STEP = -10, /* a training step produced NaN/Inf: rejected */
+    CEM_ERR_BAD_MAGIC = -11,  /* not a libcemdiff checkpoint */
+    CEM_ERR_VERSION = -12,    /* checkpoint format version not supported */
+    CEM_ERR_TRUNCATED = -13,  /* checkpoint shorter than its header says */
+    CEM_ERR_CHECKSUM = -14,   /* checkpoint CRC-32 mismatch: corrupted */
+    CEM_ERR_CORRUPT = -15     /* checkpoint field or size impossible */
 };
 
 /* A static English description of a status code ("unknown status" for a
@@ -300,6 +305,11 @@ CEM_API int cem_model_set_params(cem_model_t *m, int ema, const float *in, size_
  * evaluate m at once, prefer cem_last_error(), which is per thread. */
 CEM_API const char *cem_model_errmsg(const cem_model_t *m);
 
+/* Adds a reference to m, for a host that keeps the model in several places
+ * (or keeps a trainer's model after freeing the trainer); each reference is
+ * released by one cem_model_free.  Thread-safe.  Accepts NULL. */
+CEM_API void cem_model_retain(cem_model_t *m);
+
 /* Drops the caller's reference; the model is destroyed when no handle
  * depends on it any more.  Accepts NULL. */
 CEM_API void cem_model_free(cem_model_t *m);
@@ -442,6 +452,56 @@ CEM_API const char *cem_trainer_errmsg(const cem_trainer_t *tr);
 /* Releases tr and its reference to the model, which becomes free to
  * change again.  Accepts NULL. */
 CEM_API void cem_trainer_free(cem_trainer_t *tr);
+
+/* ------------------------------------------------------------- checkpoints
+ *
+ * A versioned binary format (docs/CHECKPOINT.md): magic, format version,
+ * endianness mark, the architecture and process constants, the weights and
+ * their moving average, for a trainer also its options, step count,
+ * optimiser moments and time bins, and a CRC-32 of everything.  Loaders
+ * validate every field and size before allocating and answer with a
+ * distinct status for each kind of damage:
+ *   CEM_ERR_BAD_MAGIC (not a checkpoint), CEM_ERR_VERSION (a newer format),
+ *   CEM_ERR_TRUNCATED (cut short), CEM_ERR_CHECKSUM (bytes changed),
+ *   CEM_ERR_CORRUPT (impossible sizes or values, trailing bytes).
+ * Files are written to a temporary name in the same directory, synced and
+ * renamed into place: a failed or interrupted save leaves the previous file
+ * intact.  Saving the same state twice gives identical bytes.  Only MLP
+ * models are saved (closed forms are rebuilt from their data):
+ * CEM_ERR_UNSUPPORTED otherwise.
+ */
+
+/* Saves m (architecture, target, T_MIN, T_MAX, USE_EMA, weights, EMA
+ * weights) to path.  Const.  Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED,
+ * CEM_ERR_IO, CEM_ERR_NOMEM. */
+CEM_API int cem_model_save(const cem_model_t *m, const char *path);
+
+/* The same into a new buffer *buf of *size bytes (release with cem_free). */
+CEM_API int cem_model_save_buffer(const cem_model_t *m, void **buf, size_t *size);
+
+/* Loads a model from a model or trainer checkpoint.  *out is NULL on
+ * error.  Errors: CEM_ERR_ARG, CEM_ERR_IO, CEM_ERR_NOMEM and the five
+ * checkpoint codes above. */
+CEM_API int cem_model_load(cem_model_t **out, const char *path);
+CEM_API int cem_model_load_buffer(cem_model_t **out, const void *buf, size_t size);
+
+/* Saves the full trainer state: its model, the options, the step count,
+ * the Adam moments and the time bins, and the size and CRC-32 of its data
+ * (not the data itself).  Errors: as cem_model_save. */
+CEM_API int cem_trainer_save(const cem_trainer_t *tr, const char *path);
+CEM_API int cem_trainer_save_buffer(const cem_trainer_t *tr, void **buf, size_t *size);
+
+/* Restores a trainer (and a new model, reachable by cem_trainer_model and
+ * owned by the trainer) from a trainer checkpoint, with the same data the
+ * trainer was created with (checked by size and CRC-32: CEM_ERR_ARG when it
+ * differs).  Training then continues exactly: k steps, save, load and N - k
+ * more steps give bitwise the weights of N uninterrupted steps (same BLAS
+ * thread count).  Errors: as cem_model_load, plus those of
+ * cem_trainer_create. */
+CEM_API int cem_trainer_load(cem_trainer_t **out, const char *path, const float *data,
+                             size_t n, int dim);
+CEM_API int cem_trainer_load_buffer(cem_trainer_t **out, const void *buf, size_t size,
+                                    const float *data, size_t n, int dim);
 
 /* ---------------------------------------------------------------- datasets
  *

@@ -48,6 +48,12 @@ int cemi_model_new(cem_model_t **out, const char *fn, const cemi_model_ops *ops,
 
 void cemi_model_retain(cem_model_t *m) { atomic_fetch_add(&m->refs, 1); }
 
+void cem_model_retain(cem_model_t *m)
+{
+    if (m)
+        cemi_model_retain(m);
+}
+
 void cem_model_free(cem_model_t *m)
 {
     if (!m || atomic_fetch_sub(&m->refs, 1) != 1)

@@ -30,6 +30,13 @@ const char *cem_status_string(int status)
     case CEM_ERR_NUMERIC: return "numerical failure";
     case CEM_ERR_IO: return "input/output error";
     case CEM_ERR_PARSE: return "malformed input";
+    case CEM_ERR_BUSY: return "handle in use (a trainer owns the model)";
+    case CEM_ERR_NONFINITE_STEP: return "training step produced a non-finite loss or gradient";
+    case CEM_ERR_BAD_MAGIC: return "not a libcemdiff checkpoint";
+    case CEM_ERR_VERSION: return "unsupported checkpoint format version";
+    case CEM_ERR_TRUNCATED: return "checkpoint is truncated";
+    case CEM_ERR_CHECKSUM: return "checkpoint checksum mismatch";
+    case CEM_ERR_CORRUPT: return "checkpoint has impossible fields or sizes";
     default: return "unknown status";
     }
 }

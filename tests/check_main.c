@@ -43,6 +43,7 @@ int main(void)
     srunner_add_suite(sr, suite_csv());
     srunner_add_suite(sr, suite_nn());
     srunner_add_suite(sr, suite_trainer());
+    srunner_add_suite(sr, suite_checkpoint());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -18,6 +18,7 @@ Suite *suite_dataset(void);
 Suite *suite_csv(void);
 Suite *suite_nn(void);
 Suite *suite_trainer(void);
+Suite *suite_checkpoint(void);
 
 /* Max over i of |a_i - b_i| / max(|b_i|, floor), a relative error that stays
  * meaningful where the reference passes through zero. */

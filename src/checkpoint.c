@@ -1,0 +1,507 @@
+/*
+ * checkpoint.c -- the binary checkpoint format (layer 4; docs/CHECKPOINT.md).
+ *
+ *   header   magic[8] = "\x89CEMDIF\n", u32 format version (1),
+ *            u32 endianness mark 0x0A0B0C0D, u32 content (1 model,
+ *            2 model + trainer), u32 reserved (0)                  24 bytes
+ *   model    u32 kind (1 = MLP), target, D, E, H, L, activation, use_ema,
+ *            u64 seed, f64 t_min, f64 t_max, u64 np                 64 bytes
+ *            f32 params[np], f32 ema[np]
+ *   trainer  u64 step, u32 nopt (17), u32 reserved, f64 option[nopt] by id,
+ *            f64 bin_sum[8], u64 bin_count[8], u64 data_n, u32 data_crc,
+ *            u32 data_dim                                           296 bytes
+ *            f32 adam_m[np], f32 adam_v[np]
+ *   trailer  u32 CRC-32 of every byte before it
+ *
+ * Numbers are in the writer's byte order, which the mark records; a file
+ * from a machine of the other order is refused (CEM_ERR_CORRUPT).  Every
+ * field is checked, and the total size computed from the header, before
+ * anything is allocated.
+ */
+#include "io.h"
+#include "trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const unsigned char MAGIC[8] = {0x89, 'C', 'E', 'M', 'D', 'I', 'F', '\n'};
+enum {
+    FORMAT_VERSION = 1,
+    ENDIAN_MARK = 0x0A0B0C0D,
+    CONTENT_MODEL = 1,
+    CONTENT_TRAINER = 2,
+    HEADER_BYTES = 24,
+    MODEL_BYTES = 64,
+    TRAINER_BYTES = 296,
+    FILE_KIND_MLP = 1,
+};
+
+/* ------------------------------------------------------------ writing */
+
+typedef struct {
+    unsigned char *p;
+} wcur;
+
+static void put(wcur *w, const void *v, size_t n)
+{
+    memcpy(w->p, v, n);
+    w->p += n;
+}
+static void put_u32(wcur *w, uint32_t v) { put(w, &v, 4); }
+static void put_u64(wcur *w, uint64_t v) { put(w, &v, 8); }
+static void put_f64(wcur *w, double v) { put(w, &v, 8); }
+
+static size_t model_part_bytes(size_t np) { return MODEL_BYTES + 8 * np; }
+static size_t trainer_part_bytes(size_t np) { return TRAINER_BYTES + 8 * np; }
+
+static void write_model(wcur *w, const cem_model_t *m)
+{
+    const cemi_mlp *p = cemi_mlp_of(m);
+    put_u32(w, FILE_KIND_MLP);
+    put_u32(w, (uint32_t)p->target);
+    put_u32(w, (uint32_t)p->sh.D);
+    put_u32(w, (uint32_t)p->sh.E);
+    put_u32(w, (uint32_t)p->sh.H);
+    put_u32(w, (uint32_t)p->sh.L);
+    put_u32(w, (uint32_t)p->sh.act);
+    put_u32(w, (uint32_t)p->use_ema);
+    put_u64(w, p->seed);
+    put_f64(w, m->t_min);
+    put_f64(w, m->t_max);
+    put_u64(w, (uint64_t)p->np);
+    put(w, p->params, 4 * p->np);
+    put(w, p->ema, 4 * p->np);
+}
+
+static void write_trainer(wcur *w, const cem_trainer_t *tr)
+{
+    put_u64(w, (uint64_t)tr->step);
+    put_u32(w, CEMI_TRAINER_NOPT);
+    put_u32(w, 0);
+    for (int id = 1; id <= CEMI_TRAINER_NOPT; id++)
+        put_f64(w, tr->opt[id]);
+    for (int b = 0; b < CEM_TRAINER_BINS; b++)
+        put_f64(w, tr->bin_sum[b]);
+    for (int b = 0; b < CEM_TRAINER_BINS; b++)
+        put_u64(w, (uint64_t)tr->bin_count[b]);
+    put_u64(w, (uint64_t)tr->n);
+    put_u32(w, cemi_crc32(0, tr->data, sizeof(float) * tr->n * (size_t)tr->D));
+    put_u32(w, (uint32_t)tr->D);
+    put(w, tr->m1, 4 * tr->net->np);
+    put(w, tr->m2, 4 * tr->net->np);
+}
+
+/* Serialises m (and tr when not NULL) into a new buffer. */
+static int serialise(const char *fn, const cem_model_t *m, const cem_trainer_t *tr, void **buf,
+                     size_t *size)
+{
+    const cemi_mlp *p = cemi_mlp_of(m);
+    if (!p)
+        return cemi_fail(&m->err, CEM_ERR_UNSUPPORTED,
+                         "%s: only MLP models are saved (closed forms are rebuilt from data)", fn);
+    size_t total = HEADER_BYTES + model_part_bytes(p->np) + (tr ? trainer_part_bytes(p->np) : 0) + 4;
+    unsigned char *b = cemi_calloc(total, 1);
+    if (!b)
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, total);
+    wcur w = {b};
+    put(&w, MAGIC, 8);
+    put_u32(&w, FORMAT_VERSION);
+    put_u32(&w, ENDIAN_MARK);
+    put_u32(&w, tr ? CONTENT_TRAINER : CONTENT_MODEL);
+    put_u32(&w, 0);
+    write_model(&w, m);
+    if (tr)
+        write_trainer(&w, tr);
+    put_u32(&w, cemi_crc32(0, b, total - 4));
+    *buf = b;
+    *size = total;
+    return CEM_OK;
+}
+
+static int save_file(const char *fn, const char *path, const cem_model_t *m,
+                     const cem_trainer_t *tr)
+{
+    void *buf;
+    size_t size;
+    int st = serialise(fn, m, tr, &buf, &size);
+    if (st)
+        return st;
+    cemi_afile a;
+    st = cemi_afile_open(&a, path, fn);
+    if (!st)
+        st = fwrite(buf, 1, size, a.f) == size ? cemi_afile_commit(&a, fn)
+                                               : cemi_afile_abort(&a, fn);
+    cemi_release(buf);
+    return st;
+}
+
+int cem_model_save(const cem_model_t *m, const char *path)
+{
+    static const char fn[] = "cem_model_save";
+    if (!m)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
+    return save_file(fn, path, m, NULL);
+}
+
+int cem_model_save_buffer(const cem_model_t *m, void **buf, size_t *size)
+{
+    static const char fn[] = "cem_model_save_buffer";
+    if (!m || !buf || !size)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model, buf and size must not be NULL", fn);
+    return serialise(fn, m, NULL, buf, size);
+}
+
+int cem_trainer_save(const cem_trainer_t *tr, const char *path)
+{
+    static const char fn[] = "cem_trainer_save";
+    if (!tr)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer is NULL", fn);
+    return save_file(fn, path, tr->model, tr);
+}
+
+int cem_trainer_save_buffer(const cem_trainer_t *tr, void **buf, size_t *size)
+{
+    static const char fn[] = "cem_trainer_save_buffer";
+    if (!tr || !buf || !size)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer, buf and size must not be NULL", fn);
+    return serialise(fn, tr->model, tr, buf, size);
+}
+
+/* ------------------------------------------------------------ reading */
+
+typedef struct {
+    const unsigned char *p;
+} rcur;
+
+static void get(rcur *r, void *v, size_t n)
+{
+    memcpy(v, r->p, n);
+    r->p += n;
+}
+static uint32_t get_u32(rcur *r) { uint32_t v; get(r, &v, 4); return v; }
+static uint64_t get_u64(rcur *r) { uint64_t v; get(r, &v, 8); return v; }
+static double get_f64(rcur *r) { double v; get(r, &v, 8); return v; }
+
+/* What the fixed-size head of a file says. */
+typedef struct {
+    uint32_t content;
+    cemi_mlp_shape sh;
+    cem_target target;
+    int use_ema;
+    uint64_t seed;
+    double t_min, t_max;
+    size_t np;
+    size_t total; /* the file size the head implies */
+} head;
+
+#define HEAD_BYTES (HEADER_BYTES + MODEL_BYTES)
+
+static int corrupt(const char *fn, const char *what, double v)
+{
+    return cemi_fail(NULL, CEM_ERR_CORRUPT, "%s: impossible %s (%g)", fn, what, v);
+}
+
+/* Validates the first `avail` bytes (the whole head when avail >=
+ * HEAD_BYTES) and fills h. */
+static int parse_head(const char *fn, const unsigned char *b, size_t avail, head *h)
+{
+    size_t m = avail < 8 ? avail : 8;
+    if (memcmp(b, MAGIC, m) != 0)
+        return cemi_fail(NULL, CEM_ERR_BAD_MAGIC, "%s: not a libcemdiff checkpoint (bad magic)",
+                         fn);
+    if (avail < HEAD_BYTES)
+        return cemi_fail(NULL, CEM_ERR_TRUNCATED,
+                         "%s: truncated: %zu bytes, shorter than the %d-byte header", fn, avail,
+                         HEAD_BYTES);
+    rcur r = {b + 8};
+    uint32_t version = get_u32(&r), mark = get_u32(&r);
+    if (version != FORMAT_VERSION)
+        return cemi_fail(NULL, CEM_ERR_VERSION,
+                         "%s: format version %u is not supported (this library reads %d)", fn,
+                         version, FORMAT_VERSION);
+    if (mark != ENDIAN_MARK)
+        return cemi_fail(NULL, CEM_ERR_CORRUPT, "%s: byte-order mark 0x%08x: %s", fn, mark,
+                         mark == 0x0D0C0B0Au ? "written on a machine of the other byte order"
+                                             : "damaged header");
+    h->content = get_u32(&r);
+    if (h->content != CONTENT_MODEL && h->content != CONTENT_TRAINER)
+        return corrupt(fn, "content type", h->content);
+    if (get_u32(&r) != 0)
+        return corrupt(fn, "reserved header field", 1);
+    uint32_t kind = get_u32(&r), target = get_u32(&r), D = get_u32(&r), E = get_u32(&r);
+    uint32_t H = get_u32(&r), L = get_u32(&r), act = get_u32(&r), ema = get_u32(&r);
+    h->seed = get_u64(&r);
+    h->t_min = get_f64(&r);
+    h->t_max = get_f64(&r);
+    uint64_t np = get_u64(&r);
+    if (kind != FILE_KIND_MLP)
+        return corrupt(fn, "model kind", kind);
+    if (target > CEM_TARGET_SCORE)
+        return corrupt(fn, "target", target);
+    if (D < 1 || D > 4096)
+        return corrupt(fn, "dimension", D);
+    if (E < 2 || E > 1024 || E % 2)
+        return corrupt(fn, "embedding size", E);
+    if (H < 1 || H > 8192)
+        return corrupt(fn, "width", H);
+    if (L < 1 || L > 64)
+        return corrupt(fn, "depth", L);
+    if (act > CEM_ACT_TANH)
+        return corrupt(fn, "activation", act);
+    if (ema > 1)
+        return corrupt(fn, "use_ema flag", ema);
+    if (!(h->t_min >= 1e-8 && h->t_min <= 1 && h->t_max >= 0.1 && h->t_max <= 100 &&
+          h->t_min < h->t_max))
+        return corrupt(fn, "time window t_min", h->t_min);
+    if (h->seed > (uint64_t)1 << 53)
+        return corrupt(fn, "seed", (double)h->seed);
+    h->sh = (cemi_mlp_shape){(int)D, (int)E, (int)H, (int)L, (cemi_act)act};
+    h->target = (cem_target)target;
+    h->use_ema = (int)ema;
+    h->np = cemi_mlp_nparams(&h->sh);
+    if (np != h->np)
+        return corrupt(fn, "parameter count", (double)np);
+    h->total = HEADER_BYTES + model_part_bytes(h->np) +
+               (h->content == CONTENT_TRAINER ? trainer_part_bytes(h->np) : 0) + 4;
+    return CEM_OK;
+}
+
+/* Validates a whole buffer: head, size, checksum. */
+static int check_buffer(const char *fn, const void *buf, size_t size, head *h)
+{
+    if (!buf)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: buffer is NULL", fn);
+    int st = parse_head(fn, buf, size, h);
+    if (st)
+        return st;
+    if (size < h->total)
+        return cemi_fail(NULL, CEM_ERR_TRUNCATED,
+                         "%s: truncated: %zu bytes where the header promises %zu", fn, size,
+                         h->total);
+    if (size > h->total)
+        return cemi_fail(NULL, CEM_ERR_CORRUPT, "%s: %zu trailing bytes after the checkpoint",
+                         fn, size - h->total);
+    uint32_t stored;
+    memcpy(&stored, (const unsigned char *)buf + size - 4, 4);
+    uint32_t crc = cemi_crc32(0, buf, size - 4);
+    if (crc != stored)
+        return cemi_fail(NULL, CEM_ERR_CHECKSUM,
+                         "%s: checksum mismatch (stored 0x%08x, computed 0x%08x): corrupted",
+                         fn, stored, crc);
+    return CEM_OK;
+}
+
+/* Builds the model of a validated buffer. */
+static int build_model(const char *fn, const unsigned char *b, const head *h, cem_model_t **out)
+{
+    /* the buffer may be unaligned: copy the floats, then check them */
+    const unsigned char *params = b + HEAD_BYTES, *ema = params + 4 * h->np;
+    cem_model_t *m;
+    int st = cemi_mlp_create(&m, fn, &h->sh, h->target, h->seed);
+    if (st)
+        return st;
+    cemi_mlp *p = cemi_mlp_of(m);
+    m->t_min = h->t_min;
+    m->t_max = h->t_max;
+    p->use_ema = h->use_ema;
+    memcpy(p->params, params, 4 * h->np);
+    memcpy(p->ema, ema, 4 * h->np);
+    if (cemi_first_nonfinite_f(p->params, h->np) < h->np ||
+        cemi_first_nonfinite_f(p->ema, h->np) < h->np) {
+        cem_model_free(m);
+        return corrupt(fn, "weights: a value", NAN);
+    }
+    *out = m;
+    return CEM_OK;
+}
+
+int cem_model_load_buffer(cem_model_t **out, const void *buf, size_t size)
+{
+    static const char fn[] = "cem_model_load_buffer";
+    if (!out)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    head h;
+    int st = check_buffer(fn, buf, size, &h);
+    return st ? st : build_model(fn, buf, &h, out);
+}
+
+static int load_trainer(const char *fn, const unsigned char *b, const head *h,
+                        cem_trainer_t **out, const float *data, size_t n, int dim)
+{
+    if (h->content != CONTENT_TRAINER)
+        return cemi_fail(NULL, CEM_ERR_ARG,
+                         "%s: this checkpoint holds a model only, not a trainer", fn);
+    rcur r = {b + HEAD_BYTES + 8 * h->np};
+    uint64_t step = get_u64(&r);
+    uint32_t nopt = get_u32(&r);
+    if (nopt != CEMI_TRAINER_NOPT)
+        return corrupt(fn, "number of trainer options", nopt);
+    if (get_u32(&r) != 0)
+        return corrupt(fn, "reserved trainer field", 1);
+    if (step > (uint64_t)1 << 62)
+        return corrupt(fn, "step count", (double)step);
+    double opt[CEMI_TRAINER_NOPT + 1];
+    for (int id = 1; id <= CEMI_TRAINER_NOPT; id++) {
+        opt[id] = get_f64(&r);
+        const cemi_option *o = cemi_option_find(cemi_trainer_options(), id);
+        if (!(opt[id] >= o->lo && opt[id] <= o->hi) || (o->integer && opt[id] != floor(opt[id])))
+            return cemi_fail(NULL, CEM_ERR_CORRUPT, "%s: impossible %s = %g", fn, o->name,
+                             opt[id]);
+    }
+    double bin_sum[CEM_TRAINER_BINS];
+    uint64_t bin_count[CEM_TRAINER_BINS];
+    for (int k = 0; k < CEM_TRAINER_BINS; k++)
+        if (!((bin_sum[k] = get_f64(&r)) >= 0 && isfinite(bin_sum[k])))
+            return corrupt(fn, "time-bin loss", bin_sum[k]);
+    for (int k = 0; k < CEM_TRAINER_BINS; k++)
+        if ((bin_count[k] = get_u64(&r)) > (uint64_t)1 << 62)
+            return corrupt(fn, "time-bin count", (double)bin_count[k]);
+    uint64_t data_n = get_u64(&r);
+    uint32_t data_crc = get_u32(&r), data_dim = get_u32(&r);
+    const unsigned char *m1 = r.p, *m2 = m1 + 4 * h->np;
+    if (data && (data_n != n || data_dim != (uint32_t)dim ||
+                 cemi_crc32(0, data, sizeof(float) * n * (size_t)(dim > 0 ? dim : 0)) != data_crc))
+        return cemi_fail(NULL, CEM_ERR_ARG,
+                         "%s: the data differ from the data the trainer was saved with "
+                         "(%llu x %u, CRC-32 0x%08x)", fn, (unsigned long long)data_n, data_dim,
+                         data_crc);
+
+    cem_model_t *m;
+    int st = build_model(fn, b, h, &m);
+    if (st)
+        return st;
+    cem_trainer_t *tr;
+    st = cemi_trainer_new(&tr, fn, m, data, n, dim);
+    cem_model_free(m); /* the trainer holds the only reference */
+    if (st)
+        return st;
+    for (int id = 1; id <= CEMI_TRAINER_NOPT; id++)
+        tr->opt[id] = opt[id];
+    if ((int)opt[CEM_TRAINER_BATCH] != tr->cap) {
+        st = cemi_trainer_reserve(tr, (int)opt[CEM_TRAINER_BATCH], fn);
+        if (st) {
+            cem_trainer_free(tr);
+            return cemi_fail(NULL, st, "%s: out of memory for the batch", fn);
+        }
+    }
+    tr->step = (long)step;
+    for (int b2 = 0; b2 < CEM_TRAINER_BINS; b2++) {
+        tr->bin_sum[b2] = bin_sum[b2];
+        tr->bin_count[b2] = (long)bin_count[b2];
+    }
+    memcpy(tr->m1, m1, 4 * h->np);
+    memcpy(tr->m2, m2, 4 * h->np);
+    if (cemi_first_nonfinite_f(tr->m1, h->np) < h->np ||
+        cemi_first_nonfinite_f(tr->m2, h->np) < h->np) {
+        cem_trainer_free(tr);
+        return corrupt(fn, "optimiser moments: a value", NAN);
+    }
+    *out = tr;
+    return CEM_OK;
+}
+
+int cem_trainer_load_buffer(cem_trainer_t **out, const void *buf, size_t size,
+                            const float *data, size_t n, int dim)
+{
+    static const char fn[] = "cem_trainer_load_buffer";
+    if (!out)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!data)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: data is NULL", fn);
+    head h;
+    int st = check_buffer(fn, buf, size, &h);
+    return st ? st : load_trainer(fn, buf, &h, out, data, n, dim);
+}
+
+/* Reads a checkpoint file whole after validating its head against its
+ * size, so a damaged header never causes a large allocation. */
+static int read_file(const char *fn, const char *path, unsigned char **buf, size_t *size)
+{
+    if (!path)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: path is NULL", fn);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot open '%s': %s", fn, path,
+                         strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return cemi_fail(NULL, CEM_ERR_IO, "%s: '%s' is not a regular file", fn, path);
+    }
+    unsigned char first[HEAD_BYTES];
+    size_t got = fread(first, 1, sizeof first, f);
+    head h;
+    int rc = parse_head(fn, first, got, &h);
+    if (!rc && (uint64_t)st.st_size < h.total)
+        rc = cemi_fail(NULL, CEM_ERR_TRUNCATED,
+                       "%s: '%s' is truncated: %lld bytes where the header promises %zu", fn,
+                       path, (long long)st.st_size, h.total);
+    if (!rc && (uint64_t)st.st_size > h.total)
+        rc = cemi_fail(NULL, CEM_ERR_CORRUPT, "%s: '%s' has %lld trailing bytes", fn, path,
+                       (long long)st.st_size - (long long)h.total);
+    if (rc) {
+        fclose(f);
+        return rc;
+    }
+    unsigned char *b = cemi_alloc(h.total, 1);
+    if (!b) {
+        fclose(f);
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, h.total);
+    }
+    memcpy(b, first, sizeof first);
+    size_t rest = fread(b + sizeof first, 1, h.total - sizeof first, f);
+    fclose(f);
+    if (rest != h.total - sizeof first) {
+        cemi_release(b);
+        return cemi_fail(NULL, CEM_ERR_TRUNCATED, "%s: '%s' ended early", fn, path);
+    }
+    *buf = b;
+    *size = h.total;
+    return CEM_OK;
+}
+
+int cem_model_load(cem_model_t **out, const char *path)
+{
+    static const char fn[] = "cem_model_load";
+    if (!out)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    unsigned char *b;
+    size_t size;
+    int st = read_file(fn, path, &b, &size);
+    if (st)
+        return st;
+    head h;
+    st = check_buffer(fn, b, size, &h);
+    if (!st)
+        st = build_model(fn, b, &h, out);
+    cemi_release(b);
+    return st;
+}
+
+int cem_trainer_load(cem_trainer_t **out, const char *path, const float *data, size_t n,
+                     int dim)
+{
+    static const char fn[] = "cem_trainer_load";
+    if (!out)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!data)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: data is NULL", fn);
+    unsigned char *b;
+    size_t size;
+    int st = read_file(fn, path, &b, &size);
+    if (st)
+        return st;
+    head h;
+    st = check_buffer(fn, b, size, &h);
+    if (!st)
+        st = load_trainer(fn, b, &h, out, data, n, dim);
+    cemi_release(b);
+    return st;
+}

@@ -1,0 +1,407 @@
+/*
+ * test_checkpoint.c -- checkpoints: byte-identical save -> load -> save,
+ * exact resume, a distinct status for each kind of damage, never a crash on
+ * random corruption, and saves that never destroy the previous file.
+ */
+#include "tests.h"
+
+#include "base.h"
+#include "io.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum { D = 2, NDATA = 256 };
+static float data[NDATA * D];
+
+static void make_data(void)
+{
+    for (int i = 0; i < NDATA; i++) {
+        double a = 6.283185307179586 * i / NDATA;
+        data[2 * i] = (float)cos(a);
+        data[2 * i + 1] = (float)(0.5 * sin(a));
+    }
+}
+
+static cem_model_t *small_mlp(cem_target target)
+{
+    cem_model_t *m = NULL;
+    ck_assert_int_eq(cem_model_create_mlp(&m, D, target), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 24), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_DEPTH, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_EMBED, 6), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_SEED, 12), CEM_OK);
+    return m;
+}
+
+static cem_trainer_t *small_trainer(cem_model_t *m)
+{
+    cem_trainer_t *tr = NULL;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, data, NDATA, D), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 64), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_SEED, 5), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_WARMUP, 4), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_DECAY_STEPS, 40), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_CLIP, 1.0), CEM_OK);
+    return tr;
+}
+
+static unsigned char *read_all(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*size + 1);
+    ck_assert_uint_eq(fread(b, 1, *size, f), *size);
+    fclose(f);
+    return b;
+}
+
+static void write_all(const char *path, const void *b, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b, 1, size, f), size);
+    fclose(f);
+}
+
+START_TEST(crc32_known_answer)
+{
+    ck_assert_uint_eq(cemi_crc32(0, "123456789", 9), 0xCBF43926u);
+    ck_assert_uint_eq(cemi_crc32(cemi_crc32(0, "1234", 4), "56789", 5), 0xCBF43926u);
+    ck_assert_uint_eq(cemi_crc32(0, "", 0), 0);
+}
+END_TEST
+
+START_TEST(model_round_trip_is_byte_identical)
+{
+    make_data();
+    cem_model_t *m = small_mlp(CEM_TARGET_NOISE);
+    cem_trainer_t *tr = small_trainer(m);
+    ck_assert_int_eq(cem_trainer_run(tr, 5, NULL), CEM_OK); /* params != ema */
+    cem_trainer_free(tr);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MIN, 1e-3), CEM_OK);
+
+    const char *p1 = strdup(test_tmp_path("a.cem")), *p2 = strdup(test_tmp_path("b.cem"));
+    ck_assert_int_eq(cem_model_save(m, p1), CEM_OK);
+    cem_model_t *l;
+    ck_assert_int_eq(cem_model_load(&l, p1), CEM_OK);
+    ck_assert_int_eq(cem_model_save(l, p2), CEM_OK);
+    size_t s1, s2;
+    unsigned char *b1 = read_all(p1, &s1), *b2 = read_all(p2, &s2);
+    ck_assert_uint_eq(s1, s2);
+    ck_assert_int_eq(memcmp(b1, b2, s1), 0);
+
+    /* the buffer path writes the same bytes */
+    void *mb;
+    size_t ms;
+    ck_assert_int_eq(cem_model_save_buffer(l, &mb, &ms), CEM_OK);
+    ck_assert_uint_eq(ms, s1);
+    ck_assert_int_eq(memcmp(mb, b1, s1), 0);
+
+    /* the loaded model answers bitwise as the original, with EMA and without */
+    ck_assert_int_eq(cem_model_kind_of(l), CEM_KIND_MLP);
+    ck_assert_int_eq(cem_model_target_of(l), CEM_TARGET_NOISE);
+    float x[6] = {0.1f, 0.2f, -1, 0.5f, 2, 2}, a[6], b[6];
+    double t[3] = {1e-3, 0.5, 7};
+    for (int ema = 0; ema <= 1; ema++) {
+        cem_model_set(m, CEM_MODEL_USE_EMA, ema);
+        cem_model_set(l, CEM_MODEL_USE_EMA, ema);
+        for (int what = 0; what < 3; what++) {
+            ck_assert_int_eq(cem_model_eval(m, (cem_target)what, 3, x, t, a), CEM_OK);
+            ck_assert_int_eq(cem_model_eval(l, (cem_target)what, 3, x, t, b), CEM_OK);
+            ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+        }
+    }
+    /* an unaligned buffer loads too */
+    unsigned char *shifted = malloc(ms + 1);
+    memcpy(shifted + 1, mb, ms);
+    cem_model_t *u;
+    ck_assert_int_eq(cem_model_load_buffer(&u, shifted + 1, ms), CEM_OK);
+    cem_model_free(u);
+    free(shifted);
+    cem_free(mb);
+    free(b1); free(b2);
+    free((void *)p1); free((void *)p2);
+    cem_model_free(l);
+    cem_model_free(m);
+}
+END_TEST
+
+START_TEST(resume_is_exact)
+{
+    make_data();
+    enum { N = 30, K = 12 };
+    size_t np;
+    /* N uninterrupted steps */
+    cem_model_t *m = small_mlp(CEM_TARGET_CEM);
+    cem_trainer_t *tr = small_trainer(m);
+    ck_assert_int_eq(cem_trainer_run(tr, N, NULL), CEM_OK);
+    np = cem_model_param_count(m);
+    float *want = malloc(4 * np), *want_ema = malloc(4 * np);
+    cem_model_get_params(m, 0, want, np);
+    cem_model_get_params(m, 1, want_ema, np);
+    cem_trainer_free(tr);
+    cem_model_free(m);
+
+    /* K steps, save, load, N - K steps */
+    m = small_mlp(CEM_TARGET_CEM);
+    tr = small_trainer(m);
+    ck_assert_int_eq(cem_trainer_run(tr, K, NULL), CEM_OK);
+    const char *path = test_tmp_path("resume.cem");
+    ck_assert_int_eq(cem_trainer_save(tr, path), CEM_OK);
+    void *buf1;
+    size_t size1;
+    ck_assert_int_eq(cem_trainer_save_buffer(tr, &buf1, &size1), CEM_OK);
+    cem_trainer_free(tr);
+    cem_model_free(m);
+
+    cem_trainer_t *r;
+    ck_assert_int_eq(cem_trainer_load(&r, path, data, NDATA, D), CEM_OK);
+    ck_assert_int_eq(cem_trainer_steps(r), K);
+    void *buf2;
+    size_t size2;
+    ck_assert_int_eq(cem_trainer_save_buffer(r, &buf2, &size2), CEM_OK);
+    ck_assert_uint_eq(size1, size2);
+    ck_assert_int_eq(memcmp(buf1, buf2, size1), 0); /* save -> load -> save */
+    double v;
+    ck_assert_int_eq(cem_trainer_get(r, CEM_TRAINER_DECAY_STEPS, &v), CEM_OK);
+    ck_assert(v == 40);
+    ck_assert_int_eq(cem_trainer_run(r, N - K, NULL), CEM_OK);
+    cem_model_t *rm = cem_trainer_model(r);
+    float *got = malloc(4 * np), *got_ema = malloc(4 * np);
+    cem_model_get_params(rm, 0, got, np);
+    cem_model_get_params(rm, 1, got_ema, np);
+    ck_assert_int_eq(memcmp(want, got, 4 * np), 0);
+    ck_assert_int_eq(memcmp(want_ema, got_ema, 4 * np), 0);
+
+    /* a model-only load of a trainer checkpoint gives the model */
+    cem_model_t *only;
+    ck_assert_int_eq(cem_model_load_buffer(&only, buf1, size1), CEM_OK);
+    cem_model_free(only);
+    /* other data are refused */
+    float other[NDATA * D];
+    memcpy(other, data, sizeof other);
+    other[7] += 1e-3f;
+    cem_trainer_t *bad = (cem_trainer_t *)&bad;
+    ck_assert_int_eq(cem_trainer_load(&bad, path, other, NDATA, D), CEM_ERR_ARG);
+    ck_assert_ptr_null(bad);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "data differ"));
+
+    /* the model outlives its trainer when the host retains it */
+    cem_model_retain(rm);
+    cem_trainer_free(r);
+    ck_assert_int_eq(cem_model_set(rm, CEM_MODEL_WIDTH, 8), CEM_OK); /* no longer busy */
+    cem_model_free(rm);
+    cem_free(buf1); cem_free(buf2);
+    free(want); free(want_ema); free(got); free(got_ema);
+}
+END_TEST
+
+/* Re-seals a modified buffer with a correct checksum. */
+static void reseal(unsigned char *b, size_t size)
+{
+    uint32_t crc = cemi_crc32(0, b, size - 4);
+    memcpy(b + size - 4, &crc, 4);
+}
+
+START_TEST(damage_gives_distinct_statuses)
+{
+    make_data();
+    cem_model_t *m = small_mlp(CEM_TARGET_CEM);
+    cem_trainer_t *tr = small_trainer(m);
+    void *vb;
+    size_t size;
+    ck_assert_int_eq(cem_trainer_save_buffer(tr, &vb, &size), CEM_OK);
+    const unsigned char *good = vb;
+    unsigned char *b = malloc(size + 16);
+    cem_model_t *out = (cem_model_t *)&out;
+
+#define LOAD_IS(expect) \
+    do { \
+        int st_ = cem_model_load_buffer(&out, b, size); \
+        ck_assert_msg(st_ == (expect), "got %d (%s) want %d", st_, cem_last_error(), expect); \
+        ck_assert_ptr_null(out); \
+    } while (0)
+
+    memcpy(b, good, size);
+    b[1] = 'X';
+    LOAD_IS(CEM_ERR_BAD_MAGIC);
+    memcpy(b, good, size);
+    b[8] = 2; /* format version 2 */
+    LOAD_IS(CEM_ERR_VERSION);
+    memcpy(b, good, size);
+    b[12] = 0x0A; b[13] = 0x0B; b[14] = 0x0C; b[15] = 0x0D; /* other byte order */
+    LOAD_IS(CEM_ERR_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "byte order"));
+    memcpy(b, good, size);
+    b[100] ^= 0x40; /* a weight bit */
+    LOAD_IS(CEM_ERR_CHECKSUM);
+    memcpy(b, good, size);
+    b[size - 1] ^= 1; /* the checksum itself */
+    LOAD_IS(CEM_ERR_CHECKSUM);
+    /* impossible fields with a valid checksum */
+    const size_t field_width = 24 + 16, field_np = 24 + 56;
+    memcpy(b, good, size);
+    memset(b + field_width, 0, 4); /* H = 0 */
+    reseal(b, size);
+    LOAD_IS(CEM_ERR_CORRUPT);
+    memcpy(b, good, size);
+    b[field_np] ^= 1; /* np disagrees with the architecture */
+    reseal(b, size);
+    LOAD_IS(CEM_ERR_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "parameter count"));
+    memcpy(b, good, size);
+    float nan = NAN;
+    memcpy(b + 24 + 64 + 4 * 3, &nan, 4); /* a NaN weight */
+    reseal(b, size);
+    LOAD_IS(CEM_ERR_CORRUPT);
+    /* a trainer option out of its bounds */
+    memcpy(b, good, size);
+    size_t np = cem_model_param_count(m);
+    double bad_batch = 0;
+    memcpy(b + 24 + 64 + 8 * np + 16, &bad_batch, 8); /* option id 1: BATCH */
+    reseal(b, size);
+    cem_trainer_t *t2 = (cem_trainer_t *)&t2;
+    ck_assert_int_eq(cem_trainer_load_buffer(&t2, b, size, data, NDATA, D), CEM_ERR_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "CEM_TRAINER_BATCH"));
+    ck_assert_ptr_null(t2);
+    /* every truncation */
+    memcpy(b, good, size);
+    for (size_t cut = 0; cut < size; cut += (cut < 200 ? 1 : 97)) {
+        int st = cem_model_load_buffer(&out, b, cut);
+        ck_assert_msg(st == CEM_ERR_TRUNCATED || (cut == 0 && st == CEM_ERR_TRUNCATED),
+                      "cut %zu: %d", cut, st);
+    }
+    /* trailing bytes */
+    memcpy(b, good, size);
+    b[size] = 0;
+    ck_assert_int_eq(cem_model_load_buffer(&out, b, size + 1), CEM_ERR_CORRUPT);
+    /* the file loader says the same things */
+    const char *path = test_tmp_path("damaged.cem");
+    write_all(path, good, size - 10);
+    ck_assert_int_eq(cem_model_load(&out, path), CEM_ERR_TRUNCATED);
+    write_all(path, "not a checkpoint at all, just text\n", 35);
+    ck_assert_int_eq(cem_model_load(&out, path), CEM_ERR_BAD_MAGIC);
+    ck_assert_int_eq(cem_model_load(&out, test_tmp_path("missing.cem")), CEM_ERR_IO);
+    ck_assert_int_eq(cem_model_load(&out, NULL), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_load_buffer(&out, NULL, 10), CEM_ERR_ARG);
+    /* a model checkpoint is not a trainer checkpoint */
+    void *mb;
+    size_t ms;
+    ck_assert_int_eq(cem_model_save_buffer(m, &mb, &ms), CEM_OK);
+    ck_assert_int_eq(cem_trainer_load_buffer(&t2, mb, ms, data, NDATA, D), CEM_ERR_ARG);
+    cem_free(mb);
+#undef LOAD_IS
+    cem_trainer_free(tr);
+    cem_model_free(m);
+    cem_free(vb);
+    free(b);
+}
+END_TEST
+
+START_TEST(random_corruption_never_crashes)
+{
+    make_data();
+    cem_model_t *m = small_mlp(CEM_TARGET_SCORE);
+    cem_trainer_t *tr = small_trainer(m);
+    void *vb;
+    size_t size;
+    ck_assert_int_eq(cem_trainer_save_buffer(tr, &vb, &size), CEM_OK);
+    unsigned char *b = malloc(size);
+    cemi_rng r;
+    cemi_rng_init(&r, 3, 0);
+    int rejected = 0;
+    for (int trial = 0; trial < 2000; trial++) {
+        memcpy(b, vb, size);
+        int flips = 1 + (int)(cemi_rng_uniform(&r) * 4);
+        for (int k = 0; k < flips; k++) {
+            size_t pos = (size_t)(cemi_rng_uniform(&r) * (double)size);
+            b[pos] ^= (unsigned char)(1u << (cemi_rng_u32(&r) % 8));
+        }
+        if (trial % 2)
+            reseal(b, size); /* get past the checksum to the field checks */
+        size_t len = trial % 5 == 0 ? (size_t)(cemi_rng_uniform(&r) * (double)size) : size;
+        cem_model_t *out = NULL;
+        cem_trainer_t *t2 = NULL;
+        int st = cem_model_load_buffer(&out, b, len);
+        int st2 = cem_trainer_load_buffer(&t2, b, len, data, NDATA, D);
+        if (st != CEM_OK)
+            rejected++;
+        else
+            cem_model_free(out); /* a flip in a weight that stays finite */
+        if (st2 == CEM_OK)
+            cem_trainer_free(t2);
+        if (trial % 2 == 0) /* unsealed damage is always caught */
+            ck_assert(st == CEM_ERR_CHECKSUM || st == CEM_ERR_CORRUPT || st == CEM_ERR_VERSION ||
+                      st == CEM_ERR_BAD_MAGIC || st == CEM_ERR_TRUNCATED);
+    }
+    ck_assert_int_gt(rejected, 1000);
+    free(b);
+    cem_free(vb);
+    cem_trainer_free(tr);
+    cem_model_free(m);
+}
+END_TEST
+
+static int count_tmp_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int k = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        k += strstr(e->d_name, ".tmp") != NULL;
+    closedir(d);
+    return k;
+}
+
+START_TEST(failed_saves_keep_the_previous_file)
+{
+    make_data();
+    cem_model_t *m = small_mlp(CEM_TARGET_CEM), *g;
+    const char *path = strdup(test_tmp_path("keep.cem"));
+    ck_assert_int_eq(cem_model_save(m, path), CEM_OK);
+    size_t s0, s1;
+    unsigned char *before = read_all(path, &s0);
+    /* a model that cannot be saved leaves the file as it was */
+    float mu[2] = {0, 0}, cov[4] = {1, 0, 0, 1};
+    ck_assert_int_eq(cem_model_create_gaussian(&g, mu, cov, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_save(g, path), CEM_ERR_UNSUPPORTED);
+    /* a rename that fails (the destination is a directory) cleans up */
+    char dirpath[600];
+    snprintf(dirpath, sizeof dirpath, "%s.d", path);
+    ck_assert_int_eq(mkdir(dirpath, 0755), 0);
+    ck_assert_int_eq(cem_model_save(m, dirpath), CEM_ERR_IO);
+    ck_assert_int_eq(cem_model_save(m, "/nonexistent-dir-cemdiff/x.cem"), CEM_ERR_IO);
+    unsigned char *after = read_all(path, &s1);
+    ck_assert_uint_eq(s0, s1);
+    ck_assert_int_eq(memcmp(before, after, s0), 0);
+    char parent[600];
+    snprintf(parent, sizeof parent, "%s", path);
+    *strrchr(parent, '/') = '\0';
+    ck_assert_int_eq(count_tmp_files(parent), 0);
+    cem_model_free(g);
+    cem_model_free(m);
+    free(before); free(after); free((void *)path);
+}
+END_TEST
+
+Suite *suite_checkpoint(void)
+{
+    Suite *s = suite_create("checkpoint");
+    TCase *tc = tcase_create("checkpoint");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, crc32_known_answer);
+    tcase_add_test(tc, model_round_trip_is_byte_identical);
+    tcase_add_test(tc, resume_is_exact);
+    tcase_add_test(tc, damage_gives_distinct_statuses);
+    tcase_add_test(tc, random_corruption_never_crashes);
+    tcase_add_test(tc, failed_saves_keep_the_previous_file);
+    suite_add_tcase(s, tc);
+    return s;
+}
