@@ -43,7 +43,7 @@ HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
 
-.PHONY: all deps examples check install uninstall clean demo
+.PHONY: all deps test-deps examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -67,6 +67,19 @@ deps:
 	  $$sudo apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing \
 	    || { echo "cemdiff: could not install:$$missing (apt-get failed)" >&2; exit 1; }; \
+	fi
+
+# The cross-checks against PyTorch need Debian's python3-torch (for the
+# system Python: a virtualenv or pyenv python3 does not see Debian's modules).
+PYTHON ?= /usr/bin/python3
+test-deps: deps
+	@if ! $(PYTHON) -c "import torch, numpy" >/dev/null 2>&1; then \
+	  echo "cemdiff: installing the test dependencies: python3-torch python3-numpy"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends \
+	    python3 python3-torch python3-numpy \
+	    || { echo "cemdiff: could not install python3-torch (apt-get failed)" >&2; exit 1; }; \
 	fi
 
 # ---- the library ------------------------------------------------------------
@@ -110,8 +123,9 @@ $(TEST_BIN): $(TEST_SRC) tests/tests.h $(STLIB) | deps
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Isrc $(DEP_CFLAGS) $(CHECK_CFLAGS) \
 	    -o $@ $(TEST_SRC) $(STLIB) $(CHECK_LIBS) $(DEP_LIBS)
 
-check: all examples $(TEST_BIN)
+check: all examples $(TEST_BIN) | test-deps
 	$(TEST_BIN)
+	$(PYTHON) tests/torch_check.py lib/libcemdiff.so
 	sh tests/check_symbols.sh lib/libcemdiff.so include/cemdiff.h
 	sh tests/check_install.sh
 
