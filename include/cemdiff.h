@@ -360,7 +360,8 @@ typedef enum { CEM_OPTIM_ADAM = 0, CEM_OPTIM_ADAMW = 1 } cem_optimizer;
  *                 then LR_MIN; 0 = constant learning rate
  *   LR_MIN        0, [0, 10]
  *   CLIP          maximum global gradient norm; 0 = no clipping
- *   EMA           decay of the weight average; 0.999, [0, 1)
+ *   EMA           decay of the weight average; 0.995, [0, 1) (docs/TRAINING.md
+ *                 has the measurement that chose it)
  *   TIME_LAW      cem_time_law; CEM_TIMELAW_GRID (the paper's)
  *   GRID_N        points of the exponential grid for the GRID law; 200
  *   WEIGHT        cem_weight of the CEM objective; CEM_WEIGHT_LAMBDA
