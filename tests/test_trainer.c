@@ -320,6 +320,36 @@ START_TEST(training_reduces_loss)
 }
 END_TEST
 
+START_TEST(initialisation_from_the_seed)
+{
+    /* same seed: bitwise the same weights; another seed: other weights;
+     * every weight within the torch.nn.Linear bound 1/sqrt(fan_in) */
+    cem_model_t *a = small_mlp(CEM_TARGET_CEM), *b = small_mlp(CEM_TARGET_CEM);
+    size_t np = cem_model_param_count(a);
+    ck_assert_uint_eq(np, (size_t)(32 * 10 + 32 + 32 * 32 + 32 + 2 * 32 + 2));
+    float *pa = malloc(4 * np), *pb = malloc(4 * np);
+    cem_model_get_params(a, 0, pa, np);
+    cem_model_get_params(b, 0, pb, np);
+    ck_assert_int_eq(memcmp(pa, pb, 4 * np), 0);
+    for (size_t k = 0; k < np; k++) {
+        double bound = k < 32 * 10 + 32 ? 1 / sqrt(10.0) : 1 / sqrt(32.0);
+        ck_assert_double_le(fabs(pa[k]), bound);
+    }
+    cem_model_get_params(a, 1, pb, np); /* the EMA starts at the weights */
+    ck_assert_int_eq(memcmp(pa, pb, 4 * np), 0);
+    ck_assert_int_eq(cem_model_set(b, CEM_MODEL_SEED, 1), CEM_OK);
+    cem_model_get_params(b, 0, pb, np);
+    size_t same = 0;
+    for (size_t k = 0; k < np; k++)
+        same += pa[k] == pb[k];
+    ck_assert_uint_lt(same, np / 100);
+    free(pa);
+    free(pb);
+    cem_model_free(a);
+    cem_model_free(b);
+}
+END_TEST
+
 Suite *suite_trainer(void)
 {
     Suite *s = suite_create("trainer");
@@ -332,6 +362,7 @@ Suite *suite_trainer(void)
     tcase_add_test(tc, ownership_options_and_errors);
     tcase_add_test(tc, model_is_free_after_trainer);
     tcase_add_test(tc, training_reduces_loss);
+    tcase_add_test(tc, initialisation_from_the_seed);
     suite_add_tcase(s, tc);
     return s;
 }
