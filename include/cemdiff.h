@@ -86,7 +86,8 @@ enum {
     CEM_ERR_VERSION = -12,    /* checkpoint format version not supported */
     CEM_ERR_TRUNCATED = -13,  /* checkpoint shorter than its header says */
     CEM_ERR_CHECKSUM = -14,   /* checkpoint CRC-32 mismatch: corrupted */
-    CEM_ERR_CORRUPT = -15     /* checkpoint field or size impossible */
+    CEM_ERR_CORRUPT = -15,    /* checkpoint field or size impossible */
+    CEM_ERR_DIVERGED = -16    /* sampling produced NaN/Inf in some rows */
 };
 
 /* A static English description of a status code ("unknown status" for a
@@ -453,6 +454,116 @@ CEM_API const char *cem_trainer_errmsg(const cem_trainer_t *tr);
 /* Releases tr and its reference to the model, which becomes free to
  * change again.  Accepts NULL. */
 CEM_API void cem_trainer_free(cem_trainer_t *tr);
+
+/* ---------------------------------------------------------------- sampler
+ *
+ * Integrates the reverse-time SDE (or the probability-flow ODE) from
+ * y ~ N(0, I) at t = T down to t = t_1 on a time grid, asking the model for
+ * f at every step (a SCORE or NOISE model goes through the exact
+ * conversion), docs/MATH.md 5.  Plan, then execute: the grid, the step
+ * coefficients and all workspace are made when the sampler is created or
+ * an option changes; cem_sampler_run allocates nothing and may be called
+ * any number of times.
+ *
+ * Each output row draws from its own random stream (seed, row index): the
+ * same seed gives bitwise the same samples at any thread count, and
+ * generating 2n rows gives the same first n rows as generating n.
+ * A sampler keeps a reference to its model.  Several samplers may run
+ * concurrently on one model that nobody is training; one sampler must not
+ * run concurrently with itself.
+ */
+typedef struct cem_sampler cem_sampler_t;
+
+/* Integrators (one step from t to s < t, h = t - s, fh = f(y, t), xi ~ N(0,I)):
+ *   SPLITTING  the paper's: the singular drift explicitly with frozen fh,
+ *              y += (h / sigma_t^2)(alpha_t fh - y), then the OU part
+ *              exactly, y = exp(h/2) y + sqrt(expm1(h)) xi (library's
+ *              reading of the paper, docs/SAMPLING.md)
+ *   EULER      Euler-Maruyama on the reverse SDE
+ *   ANCESTRAL  the exact Gaussian transition when X_0 = fh (DDPM posterior)
+ *   ODE        probability flow, DDIM form, deterministic
+ *   HEUN       probability flow, second order (Heun in sigma/alpha, as EDM);
+ *              two model evaluations per step                          */
+typedef enum {
+    CEM_INTEG_SPLITTING = 0,
+    CEM_INTEG_EULER = 1,
+    CEM_INTEG_ANCESTRAL = 2,
+    CEM_INTEG_ODE = 3,
+    CEM_INTEG_HEUN = 4
+} cem_integrator;
+
+/* Sampler options.
+ *   INTEGRATOR  cem_integrator; SPLITTING
+ *   GRID        cem_grid; EXPONENTIAL
+ *   STEPS       N, the number of grid points (N - 1 steps); 200, [2, 1e6]
+ *   T_MIN       t_1, the last time; the model's T_MIN, [1e-8, 1]
+ *   T_MAX       T, the first time; the model's T_MAX, [0.1, 100];
+ *               T_MIN < T_MAX is required (CEM_ERR_RANGE)
+ *   DENOISE     1: return f(y, t_1), the denoised point (default);
+ *               0: return y itself
+ *   SEED        of the row streams; 0, [0, 2^53]
+ *   THREADS     threads that run blocks of rows; 1, [1, 256]; results do
+ *               not depend on it
+ *   TRAJ_ROWS   rows whose trajectory is recorded (the first ones of each
+ *               run); 0, [0, 1024]
+ *   TRAJ_EVERY  record every k-th step (and the first and last);
+ *               1, [1, 1e6]                                             */
+typedef enum {
+    CEM_SAMPLER_INTEGRATOR = 1,
+    CEM_SAMPLER_GRID = 2,
+    CEM_SAMPLER_STEPS = 3,
+    CEM_SAMPLER_T_MIN = 4,
+    CEM_SAMPLER_T_MAX = 5,
+    CEM_SAMPLER_DENOISE = 6,
+    CEM_SAMPLER_SEED = 7,
+    CEM_SAMPLER_THREADS = 8,
+    CEM_SAMPLER_TRAJ_ROWS = 9,
+    CEM_SAMPLER_TRAJ_EVERY = 10
+} cem_sampler_option;
+
+/* A sampler on model m (any kind) with the default options.  *out is NULL
+ * on error.  Errors: CEM_ERR_ARG, CEM_ERR_NOMEM. */
+CEM_API int cem_sampler_create(cem_sampler_t **out, cem_model_t *m);
+
+/* Generates n samples (n x dim, row-major) into out: rows 0 .. n-1 of the
+ * seed's streams.  n = 0 does nothing.  Allocates nothing.
+ * When some rows end non-finite (a learned SCORE or NOISE model can blow up
+ * near t_1), those rows are NaN, the others are valid, the count is
+ * available from cem_sampler_diverged_rows, and the call returns
+ * CEM_ERR_DIVERGED.  Errors: CEM_ERR_ARG, CEM_ERR_DIVERGED. */
+CEM_API int cem_sampler_run(cem_sampler_t *s, size_t n, float *out);
+
+/* The same for rows first .. first + n - 1 of the streams: a large sample
+ * can be made in pieces, bitwise equal to one run. */
+CEM_API int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out);
+
+/* Rows of the last run that ended non-finite (0 for NULL). */
+CEM_API size_t cem_sampler_diverged_rows(const cem_sampler_t *s);
+
+/* The time grid of the plan, increasing: times[0] = t_1, times[N-1] = T
+ * (N = CEM_SAMPLER_STEPS doubles).  Errors: CEM_ERR_ARG. */
+CEM_API int cem_sampler_times(const cem_sampler_t *s, double *times);
+
+/* The recorded trajectory of the last run: *snaps snapshots (the start at
+ * T, every TRAJ_EVERY-th step, and the end at t_1 before denoising) of
+ * *rows rows.  Call with out = NULL to learn the sizes; then out holds
+ * snaps x rows x dim floats (snapshot-major) and times (may be NULL) the
+ * snaps times.  Errors: CEM_ERR_ARG. */
+CEM_API int cem_sampler_trajectory(const cem_sampler_t *s, size_t *snaps, size_t *rows,
+                                   float *out, double *times);
+
+/* Options; same contract as the model's.  Setting an option re-plans (and
+ * may fail with CEM_ERR_NOMEM, leaving the old plan). */
+CEM_API int cem_sampler_set(cem_sampler_t *s, cem_sampler_option opt, double value);
+CEM_API int cem_sampler_get(const cem_sampler_t *s, cem_sampler_option opt,
+                            double *value);
+CEM_API int cem_sampler_option_bounds(cem_sampler_option opt, double *lo, double *hi);
+
+/* The last error message recorded on s ("" if none). */
+CEM_API const char *cem_sampler_errmsg(const cem_sampler_t *s);
+
+/* Releases s and its reference to the model.  Accepts NULL. */
+CEM_API void cem_sampler_free(cem_sampler_t *s);
 
 /* ------------------------------------------------------------- checkpoints
  *

@@ -37,6 +37,7 @@ const char *cem_status_string(int status)
     case CEM_ERR_TRUNCATED: return "checkpoint is truncated";
     case CEM_ERR_CHECKSUM: return "checkpoint checksum mismatch";
     case CEM_ERR_CORRUPT: return "checkpoint has impossible fields or sizes";
+    case CEM_ERR_DIVERGED: return "sampling produced non-finite values in some rows";
     default: return "unknown status";
     }
 }

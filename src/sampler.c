@@ -1,0 +1,395 @@
+/*
+ * sampler.c -- plan, then execute (FFTW's pattern): the grid, the step
+ * coefficients and every workspace are made when options change;
+ * cem_sampler_run only integrates (layer 4).
+ *
+ * Rows are processed in whole blocks of R rows aligned to the global row
+ * index: a block is always integrated in full (rows outside the request are
+ * computed and dropped), because BLAS gives a row bitwise the same result
+ * only for the same matrix shape.  So a row's arithmetic does not depend on
+ * how many rows a call asks for, nor on which thread runs its block.  Row i
+ * draws from the stream (seed, i).
+ */
+#include "integrators.h"
+#include "model.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#define NOPT 10
+
+static const cemi_option sampler_options[] = {
+    {CEM_SAMPLER_INTEGRATOR, "CEM_SAMPLER_INTEGRATOR", CEM_INTEG_SPLITTING, CEM_INTEG_HEUN,
+     CEM_INTEG_SPLITTING, 1},
+    {CEM_SAMPLER_GRID, "CEM_SAMPLER_GRID", CEM_GRID_EXPONENTIAL, CEM_GRID_UNIFORM,
+     CEM_GRID_EXPONENTIAL, 1},
+    {CEM_SAMPLER_STEPS, "CEM_SAMPLER_STEPS", 2, 1e6, 200, 1},
+    {CEM_SAMPLER_T_MIN, "CEM_SAMPLER_T_MIN", 1e-8, 1.0, 1e-3, 0},
+    {CEM_SAMPLER_T_MAX, "CEM_SAMPLER_T_MAX", 0.1, 100.0, 10.0, 0},
+    {CEM_SAMPLER_DENOISE, "CEM_SAMPLER_DENOISE", 0, 1, 1, 1},
+    {CEM_SAMPLER_SEED, "CEM_SAMPLER_SEED", 0, 9007199254740992.0, 0, 1},
+    {CEM_SAMPLER_THREADS, "CEM_SAMPLER_THREADS", 1, 256, 1, 1},
+    {CEM_SAMPLER_TRAJ_ROWS, "CEM_SAMPLER_TRAJ_ROWS", 0, 1024, 0, 1},
+    {CEM_SAMPLER_TRAJ_EVERY, "CEM_SAMPLER_TRAJ_EVERY", 1, 1e6, 1, 1},
+    {0, NULL, 0, 0, 0, 0},
+};
+
+/* One thread's workspace. */
+typedef struct {
+    float *y, *f, *s1, *s2; /* R x D each */
+    cemi_rng *rng;          /* R */
+    void *mws;              /* the model's evaluation workspace for R rows */
+} worker;
+
+/* Everything that depends on the options: rebuilt whole on a change. */
+typedef struct {
+    double opt[NOPT + 1];
+    const cemi_integrator *integ;
+    int N;
+    double *times; /* N, increasing */
+    int nthreads;
+    worker *w;
+    size_t traj_rows, traj_snaps;
+    float *traj;        /* snaps x rows x D */
+    double *traj_times; /* snaps */
+} plan;
+
+struct cem_sampler {
+    cem_model_t *model;
+    int D;
+    size_t R; /* rows per block */
+    plan p;
+    size_t diverged;
+    cemi_errbuf err;
+};
+
+/* ------------------------------------------------------------ planning */
+
+static void plan_free(plan *p, size_t R)
+{
+    (void)R;
+    if (p->w)
+        for (int k = 0; k < p->nthreads; k++) {
+            worker *w = &p->w[k];
+            cemi_release(w->y); cemi_release(w->f); cemi_release(w->s1); cemi_release(w->s2);
+            cemi_release(w->rng); cemi_release(w->mws);
+        }
+    cemi_release(p->w);
+    cemi_release(p->times);
+    cemi_release(p->traj);
+    cemi_release(p->traj_times);
+    memset(p, 0, sizeof *p);
+}
+
+static size_t count_snaps(int N, size_t every)
+{
+    size_t steps = (size_t)N - 1;
+    return 1 + steps / every + (steps % every != 0);
+}
+
+/* Builds a complete plan for options opt into p; p is untouched on error. */
+static int plan_make(cem_sampler_t *s, const double *opt, plan *p, const char *fn)
+{
+    plan q;
+    memset(&q, 0, sizeof q);
+    memcpy(q.opt, opt, sizeof q.opt);
+    q.integ = cemi_integrator_get((int)opt[CEM_SAMPLER_INTEGRATOR]);
+    q.N = (int)opt[CEM_SAMPLER_STEPS];
+    q.nthreads = (int)opt[CEM_SAMPLER_THREADS];
+    q.traj_rows = (size_t)opt[CEM_SAMPLER_TRAJ_ROWS];
+    q.traj_snaps = q.traj_rows ? count_snaps(q.N, (size_t)opt[CEM_SAMPLER_TRAJ_EVERY]) : 0;
+    const size_t RD = s->R * (size_t)s->D;
+    const size_t mws = s->model->ops->workspace(s->model, s->R);
+    int ok = (q.times = cemi_alloc((size_t)q.N, sizeof(double))) != NULL &&
+             (q.w = cemi_calloc((size_t)q.nthreads, sizeof(worker))) != NULL;
+    for (int k = 0; ok && k < q.nthreads; k++) {
+        worker *w = &q.w[k];
+        ok = (w->y = cemi_alloc(RD, sizeof(float))) && (w->f = cemi_alloc(RD, sizeof(float))) &&
+             (w->s1 = cemi_alloc(RD, sizeof(float))) && (w->s2 = cemi_alloc(RD, sizeof(float))) &&
+             (w->rng = cemi_alloc(s->R, sizeof(cemi_rng))) && (w->mws = cemi_alloc(1, mws));
+    }
+    if (ok && q.traj_rows) {
+        size_t cells;
+        ok = cemi_mul_ok(q.traj_snaps, q.traj_rows * (size_t)s->D, &cells) &&
+             (q.traj = cemi_alloc(cells, sizeof(float))) &&
+             (q.traj_times = cemi_alloc(q.traj_snaps, sizeof(double)));
+    }
+    if (!ok) {
+        plan_free(&q, s->R);
+        return cemi_fail(&s->err, CEM_ERR_NOMEM, "%s: out of memory for the plan (N = %d)", fn,
+                         q.N);
+    }
+    cem_time_grid((cem_grid)(int)opt[CEM_SAMPLER_GRID], q.N, opt[CEM_SAMPLER_T_MIN],
+                  opt[CEM_SAMPLER_T_MAX], q.times);
+    *p = q;
+    return CEM_OK;
+}
+
+void cem_sampler_free(cem_sampler_t *s)
+{
+    if (!s)
+        return;
+    plan_free(&s->p, s->R);
+    cem_model_free(s->model);
+    cemi_release(s);
+}
+
+int cem_sampler_create(cem_sampler_t **out, cem_model_t *m)
+{
+    static const char fn[] = "cem_sampler_create";
+    if (!out)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!m)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
+    cem_sampler_t *s = cemi_calloc(1, sizeof *s);
+    if (!s)
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory", fn);
+    s->model = m;
+    s->D = m->dim;
+    s->R = m->ops->max_rows(m);
+    if (s->R > 256)
+        s->R = 256;
+    double opt[NOPT + 1] = {0};
+    for (const cemi_option *o = sampler_options; o->name; o++)
+        opt[o->id] = o->def;
+    opt[CEM_SAMPLER_T_MIN] = m->t_min;
+    opt[CEM_SAMPLER_T_MAX] = m->t_max;
+    int st = plan_make(s, opt, &s->p, fn);
+    if (st) {
+        cemi_release(s);
+        return cemi_fail(NULL, st, "%s: out of memory for the plan", fn);
+    }
+    cemi_model_retain(m);
+    *out = s;
+    return CEM_OK;
+}
+
+/* ------------------------------------------------------------ options */
+
+int cem_sampler_option_bounds(cem_sampler_option opt, double *lo, double *hi)
+{
+    return cemi_option_bounds("cem_sampler_option_bounds", sampler_options, (int)opt, lo, hi);
+}
+
+int cem_sampler_set(cem_sampler_t *s, cem_sampler_option opt, double value)
+{
+    static const char fn[] = "cem_sampler_set";
+    if (!s)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: sampler is NULL", fn);
+    const cemi_option *o = cemi_option_find(sampler_options, (int)opt);
+    if (!o)
+        return cemi_fail(&s->err, CEM_ERR_ARG, "%s: unknown option %d", fn, (int)opt);
+    int st = cemi_option_check(&s->err, fn, o, value);
+    if (st)
+        return st;
+    double next[NOPT + 1];
+    memcpy(next, s->p.opt, sizeof next);
+    next[opt] = value;
+    if (!(next[CEM_SAMPLER_T_MIN] < next[CEM_SAMPLER_T_MAX]))
+        return cemi_fail(&s->err, CEM_ERR_RANGE,
+                         "%s: %s = %g would leave CEM_SAMPLER_T_MIN = %g >= CEM_SAMPLER_T_MAX = %g",
+                         fn, o->name, value, next[CEM_SAMPLER_T_MIN], next[CEM_SAMPLER_T_MAX]);
+    if (opt == CEM_SAMPLER_SEED || opt == CEM_SAMPLER_DENOISE) { /* no re-plan needed */
+        s->p.opt[opt] = value;
+        return CEM_OK;
+    }
+    plan p;
+    st = plan_make(s, next, &p, fn);
+    if (st)
+        return st;
+    plan_free(&s->p, s->R);
+    s->p = p;
+    return CEM_OK;
+}
+
+int cem_sampler_get(const cem_sampler_t *s, cem_sampler_option opt, double *value)
+{
+    static const char fn[] = "cem_sampler_get";
+    if (!s || !value)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: sampler and value must not be NULL", fn);
+    if (!cemi_option_find(sampler_options, (int)opt))
+        return cemi_fail(&s->err, CEM_ERR_ARG, "%s: unknown option %d", fn, (int)opt);
+    *value = s->p.opt[opt];
+    return CEM_OK;
+}
+
+const char *cem_sampler_errmsg(const cem_sampler_t *s) { return s ? s->err.text : ""; }
+size_t cem_sampler_diverged_rows(const cem_sampler_t *s) { return s ? s->diverged : 0; }
+
+int cem_sampler_times(const cem_sampler_t *s, double *times)
+{
+    if (!s || !times)
+        return cemi_fail(NULL, CEM_ERR_ARG, "cem_sampler_times: sampler and times must not be NULL");
+    memcpy(times, s->p.times, sizeof(double) * (size_t)s->p.N);
+    return CEM_OK;
+}
+
+int cem_sampler_trajectory(const cem_sampler_t *s, size_t *snaps, size_t *rows, float *out,
+                           double *times)
+{
+    if (!s || !snaps || !rows)
+        return cemi_fail(NULL, CEM_ERR_ARG,
+                         "cem_sampler_trajectory: sampler, snaps and rows must not be NULL");
+    *snaps = s->p.traj_snaps;
+    *rows = s->p.traj_rows;
+    if (out && s->p.traj)
+        memcpy(out, s->p.traj, sizeof(float) * s->p.traj_snaps * s->p.traj_rows * (size_t)s->D);
+    if (times && s->p.traj_times)
+        memcpy(times, s->p.traj_times, sizeof(double) * s->p.traj_snaps);
+    return CEM_OK;
+}
+
+/* ------------------------------------------------------------ running */
+
+typedef struct {
+    const cem_model_t *m;
+    void *ws;
+} eval_ctx;
+
+static void eval_f(void *ctx, size_t R, const float *y, double t, float *f)
+{
+    eval_ctx *c = ctx;
+    c->m->ops->eval(c->m, CEM_TARGET_CEM, R, y, NULL, t, f, c->ws);
+}
+
+typedef struct {
+    cem_sampler_t *s;
+    size_t first, n; /* global rows [first, first + n) */
+    float *out;
+    atomic_size_t next_block;
+    atomic_size_t diverged;
+    worker *w;
+} job;
+
+/* Records y of the block's requested rows [lo, hi) that fall among the
+ * first traj_rows of the run into snapshot `snap`. */
+static void record(const job *jb, size_t row0, size_t lo, size_t hi, const float *y,
+                   size_t snap, double t)
+{
+    const plan *p = &jb->s->p;
+    const size_t D = (size_t)jb->s->D;
+    size_t local0 = lo - jb->first;
+    if (local0 >= p->traj_rows)
+        return;
+    size_t k = p->traj_rows - local0 < hi - lo ? p->traj_rows - local0 : hi - lo;
+    memcpy(p->traj + (snap * p->traj_rows + local0) * D, y + (lo - row0) * D,
+           sizeof(float) * k * D);
+    if (local0 == 0)
+        p->traj_times[snap] = t;
+}
+
+/* Integrates the whole block of global rows [row0, row0 + R) and writes
+ * the requested rows [lo, hi) of it to out. */
+static void run_block(job *jb, worker *w, size_t row0, size_t lo, size_t hi)
+{
+    cem_sampler_t *s = jb->s;
+    const plan *p = &s->p;
+    const int D = s->D;
+    const size_t R = s->R;
+    const uint64_t seed = (uint64_t)p->opt[CEM_SAMPLER_SEED];
+    eval_ctx ctx = {s->model, w->mws};
+    for (size_t i = 0; i < R; i++) {
+        cemi_rng_init(&w->rng[i], seed, (uint64_t)(row0 + i));
+        for (int j = 0; j < D; j++)
+            w->y[i * (size_t)D + (size_t)j] = (float)cemi_rng_normal(&w->rng[i]);
+    }
+    size_t snap = 0, every = (size_t)p->opt[CEM_SAMPLER_TRAJ_EVERY];
+    if (p->traj_rows)
+        record(jb, row0, lo, hi, w->y, snap++, p->times[p->N - 1]);
+    for (int k = p->N - 1, j = 1; k >= 1; k--, j++) {
+        p->integ->step(p->integ, &ctx, eval_f, R, D, w->y, p->times[k], p->times[k - 1], w->f,
+                       w->s1, w->s2, w->rng);
+        if (p->traj_rows && ((size_t)j % every == 0 || k == 1))
+            record(jb, row0, lo, hi, w->y, snap++, p->times[k - 1]);
+    }
+    const float *res = w->y;
+    if (p->opt[CEM_SAMPLER_DENOISE] != 0) {
+        eval_f(&ctx, R, w->y, p->times[0], w->f);
+        res = w->f;
+    }
+    float *o = jb->out + (lo - jb->first) * (size_t)D;
+    size_t bad = 0;
+    for (size_t i = lo - row0; i < hi - row0; i++, o += D) {
+        const float *ri = res + i * (size_t)D;
+        int finite = 1;
+        for (int j = 0; j < D; j++)
+            finite &= isfinite(ri[j]);
+        for (int j = 0; j < D; j++)
+            o[j] = finite ? ri[j] : NAN;
+        bad += !finite;
+    }
+    if (bad)
+        atomic_fetch_add(&jb->diverged, bad);
+}
+
+/* Blocks are aligned to multiples of R in the global row index. */
+static void *worker_main(void *arg)
+{
+    job *jb = ((void **)arg)[0];
+    worker *w = ((void **)arg)[1];
+    const size_t R = jb->s->R, end = jb->first + jb->n;
+    const size_t b0 = jb->first / R, b1 = (end + R - 1) / R;
+    for (;;) {
+        size_t b = b0 + atomic_fetch_add(&jb->next_block, 1);
+        if (b >= b1)
+            break;
+        size_t lo = b * R > jb->first ? b * R : jb->first;
+        size_t hi = (b + 1) * R < end ? (b + 1) * R : end;
+        run_block(jb, w, b * R, lo, hi);
+    }
+    return NULL;
+}
+
+int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
+{
+    static const char fn[] = "cem_sampler_run_rows";
+    if (!s)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: sampler is NULL", fn);
+    s->diverged = 0;
+    if (n == 0)
+        return CEM_OK;
+    size_t cells;
+    if (!out || !cemi_mul_ok(n, (size_t)s->D, &cells) || n > SIZE_MAX / 2 ||
+        first > SIZE_MAX / 2)
+        return cemi_fail(&s->err, CEM_ERR_ARG, "%s: out is NULL or n = %zu is too large", fn, n);
+    job jb;
+    jb.s = s;
+    jb.first = first;
+    jb.n = n;
+    jb.out = out;
+    atomic_init(&jb.next_block, 0);
+    atomic_init(&jb.diverged, 0);
+    int nt = s->p.nthreads;
+    size_t blocks = (first + n + s->R - 1) / s->R - first / s->R;
+    if ((size_t)nt > blocks)
+        nt = (int)blocks;
+    pthread_t th[256];
+    void *args[256][2];
+    int started = 0;
+    for (int k = 1; k < nt; k++) {
+        args[k][0] = &jb;
+        args[k][1] = &s->p.w[k];
+        if (pthread_create(&th[k], NULL, worker_main, args[k]) != 0)
+            break; /* the calling thread does the rest */
+        started = k;
+    }
+    args[0][0] = &jb;
+    args[0][1] = &s->p.w[0];
+    worker_main(args[0]);
+    for (int k = 1; k <= started; k++)
+        pthread_join(th[k], NULL);
+    s->diverged = atomic_load(&jb.diverged);
+    if (s->diverged)
+        return cemi_fail(&s->err, CEM_ERR_DIVERGED,
+                         "%s: %zu of %zu rows ended non-finite (set to NaN); a SCORE or NOISE "
+                         "model can blow up near t_1 = %g", fn, s->diverged, n,
+                         s->p.opt[CEM_SAMPLER_T_MIN]);
+    return CEM_OK;
+}
+
+int cem_sampler_run(cem_sampler_t *s, size_t n, float *out)
+{
+    return cem_sampler_run_rows(s, 0, n, out);
+}

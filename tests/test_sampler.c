@@ -1,0 +1,423 @@
+/*
+ * test_sampler.c -- the sampler on exactly solvable cases.
+ *
+ * Gaussian data with the exact Gaussian model: f is affine in y, so every
+ * integrator step is an affine Gaussian map and the law of the output is
+ * Gaussian with moments this test propagates itself, direction by direction
+ * in the eigenbasis of Sigma, from the formulas of docs/MATH.md 5 (written
+ * here independently of src/integrators.c).  The samples must match those
+ * moments to Monte Carlo accuracy, and the moments must approach (mu, Sigma)
+ * as N grows.  A point cloud with its exact model: every sample lands on a
+ * point, with the point's weight.  Plus the grid property, reproducibility
+ * and bad input.
+ */
+#include "tests.h"
+
+#include "base.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------ Gaussian moments, exactly */
+
+static const double MU[2] = {0.5, -1.0}, LAM[2] = {1.0, 0.25};
+static double Q[2][2]; /* eigenvectors in columns: rotation by 30 degrees */
+
+static void setup_gaussian(float *mu, float *cov)
+{
+    double c = cos((3.14159265358979323846 / 6)), s = sin((3.14159265358979323846 / 6));
+    Q[0][0] = c; Q[1][0] = s;  /* q1 */
+    Q[0][1] = -s; Q[1][1] = c; /* q2 */
+    for (int i = 0; i < 2; i++) {
+        mu[i] = (float)MU[i];
+        for (int j = 0; j < 2; j++)
+            cov[i * 2 + j] = (float)(Q[i][0] * LAM[0] * Q[j][0] + Q[i][1] * LAM[1] * Q[j][1]);
+    }
+}
+
+typedef struct { long double a, s2, s; } ou;
+static ou ou_at(long double t)
+{
+    ou o = {expl(-t / 2), -expm1l(-t), 0};
+    o.s = sqrtl(o.s2);
+    return o;
+}
+
+/* f = mu' + g (y - alpha mu') along one eigendirection */
+static long double gain(long double lam, long double t)
+{
+    ou o = ou_at(t);
+    return o.a * lam / (o.a * o.a * lam + o.s2);
+}
+
+/* One step t -> s of integrator `integ` along a direction: y' = A y + B + C xi. */
+static void step_map(int integ, long double lam, long double mup, long double t, long double s,
+                     long double *A, long double *B, long double *C)
+{
+    ou ot = ou_at(t), os = ou_at(s);
+    long double h = t - s, g = gain(lam, t), c0, c1, c2;
+    switch (integ) {
+    case CEM_INTEG_EULER:
+        c0 = 1 + h / 2 - h / ot.s2; c1 = h * ot.a / ot.s2; c2 = sqrtl(h);
+        break;
+    case CEM_INTEG_SPLITTING:
+        c0 = expl(h / 2) * (1 - h / ot.s2); c1 = expl(h / 2) * h * ot.a / ot.s2;
+        c2 = sqrtl(expm1l(h));
+        break;
+    case CEM_INTEG_ANCESTRAL: {
+        long double ats = expl(-h / 2), s2ts = -expm1l(-h);
+        c0 = ats * os.s2 / ot.s2; c1 = os.a * s2ts / ot.s2; c2 = sqrtl(s2ts * os.s2 / ot.s2);
+        break;
+    }
+    case CEM_INTEG_ODE:
+        c0 = os.s / ot.s; c1 = os.a - os.s * ot.a / ot.s; c2 = 0;
+        break;
+    default: { /* HEUN in x = y/alpha, u = sigma/alpha: evaluate the affine map at y = 0, 1 */
+        long double ut = ot.s / ot.a, us = os.s / os.a, gs = gain(lam, s), out[2];
+        for (int k = 0; k < 2; k++) {
+            long double y = k, x = y / ot.a, f = mup + g * (y - ot.a * mup);
+            long double d1 = (x - f) / ut, xp = x + (us - ut) * d1, yp = os.a * xp;
+            long double f2 = mup + gs * (yp - os.a * mup), d2 = (xp - f2) / us;
+            out[k] = os.a * (x + (us - ut) * (d1 + d2) / 2);
+        }
+        *A = out[1] - out[0]; *B = out[0]; *C = 0;
+        return;
+    }
+    }
+    *A = c0 + c1 * g;
+    *B = c1 * mup * (1 - g * ot.a);
+    *C = c2;
+}
+
+/* Mean and variance of the denoised output along direction k. */
+static void exact_moments(int integ, int N, int k, long double *m, long double *v)
+{
+    double *grid = malloc(sizeof(double) * (size_t)N);
+    cem_time_grid(CEM_GRID_EXPONENTIAL, N, 1e-3, 10.0, grid);
+    long double mup = Q[0][k] * MU[0] + Q[1][k] * MU[1], mm = 0, vv = 1;
+    for (int i = N - 1; i >= 1; i--) {
+        long double A, B, C;
+        step_map(integ, LAM[k], mup, grid[i], grid[i - 1], &A, &B, &C);
+        mm = A * mm + B;
+        vv = A * A * vv + C * C;
+    }
+    long double g1 = gain(LAM[k], grid[0]), a1 = ou_at(grid[0]).a;
+    *m = mup + g1 * (mm - a1 * mup);
+    *v = g1 * g1 * vv;
+    free(grid);
+}
+
+static long double scheme_bias(int integ, int N)
+{
+    long double b = 0;
+    for (int k = 0; k < 2; k++) {
+        long double m, v, mup = Q[0][k] * MU[0] + Q[1][k] * MU[1];
+        exact_moments(integ, N, k, &m, &v);
+        b += fabsl(m - mup) + fabsl(v - LAM[k]);
+    }
+    return b;
+}
+
+START_TEST(gaussian_moments_for_every_integrator)
+{
+    enum { n = 20000 };
+    static float out[n * 2];
+    float mu[2], cov[4];
+    setup_gaussian(mu, cov);
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_gaussian(&m, mu, cov, 2), CEM_OK);
+    const int Ns[2] = {20, 100};
+    for (int integ = 0; integ <= CEM_INTEG_HEUN; integ++) {
+        long double bias[2];
+        for (int a = 0; a < 2; a++) {
+            bias[a] = scheme_bias(integ, Ns[a]);
+            cem_sampler_t *s;
+            ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+            ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_INTEGRATOR, integ), CEM_OK);
+            ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_STEPS, Ns[a]), CEM_OK);
+            ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_SEED, 7), CEM_OK);
+            ck_assert_int_eq(cem_sampler_run(s, n, out), CEM_OK);
+            /* sample moments along the eigendirections */
+            double pm[2] = {0, 0}, pv[2] = {0, 0}, pc = 0;
+            for (int i = 0; i < n; i++)
+                for (int k = 0; k < 2; k++)
+                    pm[k] += Q[0][k] * out[2 * i] + Q[1][k] * out[2 * i + 1];
+            pm[0] /= n; pm[1] /= n;
+            for (int i = 0; i < n; i++) {
+                double p0 = Q[0][0] * out[2 * i] + Q[1][0] * out[2 * i + 1] - pm[0];
+                double p1 = Q[0][1] * out[2 * i] + Q[1][1] * out[2 * i + 1] - pm[1];
+                pv[0] += p0 * p0; pv[1] += p1 * p1; pc += p0 * p1;
+            }
+            for (int k = 0; k < 2; k++) {
+                long double em, ev;
+                exact_moments(integ, Ns[a], k, &em, &ev);
+                pv[k] /= n - 1;
+                double se_m = sqrt((double)ev / n), se_v = (double)ev * sqrt(2.0 / n);
+                ck_assert_msg(fabs(pm[k] - (double)em) <= 5 * se_m,
+                              "integ %d N %d dir %d: mean %.5f vs scheme %.5f (se %.1e)", integ,
+                              Ns[a], k, pm[k], (double)em, se_m);
+                ck_assert_msg(fabs(pv[k] - (double)ev) <= 5 * se_v,
+                              "integ %d N %d dir %d: var %.5f vs scheme %.5f (se %.1e)", integ,
+                              Ns[a], k, pv[k], (double)ev, se_v);
+                /* hence against the truth: within the scheme's bias + 5 se */
+                double mup = Q[0][k] * MU[0] + Q[1][k] * MU[1];
+                ck_assert(fabs(pm[k] - mup) <= (double)bias[a] + 5 * se_m);
+                ck_assert(fabs(pv[k] - LAM[k]) <= (double)bias[a] + 5 * se_v);
+            }
+            pc /= n - 1;
+            ck_assert_double_le(fabs(pc), 5 * sqrt(LAM[0] * LAM[1] / n) + (double)bias[a]);
+            cem_sampler_free(s);
+        }
+        ck_assert_msg(bias[1] < bias[0], "integ %d: bias N=20 %.3Le, N=100 %.3Le", integ,
+                      bias[0], bias[1]);
+    }
+    cem_model_free(m);
+}
+END_TEST
+
+START_TEST(gaussian_on_a_line_samples_on_the_line)
+{
+    /* rank-1 covariance: the data lie on the line mu + R e1 */
+    float mu[2] = {0.3f, 0.2f}, cov[4] = {1, 0, 0, 0}, out[2000 * 2];
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_gaussian(&m, mu, cov, 2), CEM_OK);
+    cem_sampler_t *s;
+    ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+    ck_assert_int_eq(cem_sampler_run(s, 2000, out), CEM_OK);
+    double mean = 0, var = 0;
+    for (int i = 0; i < 2000; i++) {
+        ck_assert_double_lt(fabs(out[2 * i + 1] - 0.2), 1e-5); /* f(y, t_1) projects */
+        mean += out[2 * i];
+    }
+    mean /= 2000;
+    for (int i = 0; i < 2000; i++)
+        var += (out[2 * i] - mean) * (out[2 * i] - mean) / 1999;
+    ck_assert_double_lt(fabs(mean - 0.3), 5 * sqrt(1.0 / 2000) + 0.01);
+    ck_assert_double_lt(fabs(var - 1.0), 5 * sqrt(2.0 / 2000) + 0.02);
+    cem_sampler_free(s);
+    cem_model_free(m);
+}
+END_TEST
+
+/* ------------------------------------------------ point cloud */
+
+START_TEST(point_cloud_memorised_with_weights)
+{
+    /* 5 vertices of a pentagon with weights 1,1,2,3,3 (out of 10), as
+     * repeated points of the empirical law */
+    static const int mult[5] = {1, 1, 2, 3, 3};
+    float P[20];
+    int np = 0;
+    for (int v = 0; v < 5; v++)
+        for (int r = 0; r < mult[v]; r++, np++) {
+            P[2 * np] = (float)cos(2 * 3.14159265358979323846 * v / 5);
+            P[2 * np + 1] = (float)sin(2 * 3.14159265358979323846 * v / 5);
+        }
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_empirical(&m, P, (size_t)np, 2), CEM_OK);
+    enum { n = 20000 };
+    static float out[n * 2];
+    for (int integ = 0; integ <= CEM_INTEG_HEUN; integ++) {
+        cem_sampler_t *s;
+        ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+        ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_INTEGRATOR, integ), CEM_OK);
+        ck_assert_int_eq(cem_sampler_run(s, n, out), CEM_OK);
+        int count[5] = {0};
+        for (int i = 0; i < n; i++) {
+            int best = 0;
+            double bd = 1e9;
+            for (int v = 0; v < 5; v++) {
+                double d = hypot(out[2 * i] - cos(2 * 3.14159265358979323846 * v / 5), out[2 * i + 1] - sin(2 * 3.14159265358979323846 * v / 5));
+                if (d < bd) { bd = d; best = v; }
+            }
+            ck_assert_msg(bd < 1e-3, "integ %d row %d: %.3e from the nearest point", integ, i, bd);
+            count[best]++;
+        }
+        for (int v = 0; v < 5; v++) {
+            double w = mult[v] / 10.0, p = (double)count[v] / n;
+            /* 5 binomial standard errors plus 0.01 for the discretisation */
+            ck_assert_msg(fabs(p - w) <= 5 * sqrt(w * (1 - w) / n) + 0.01,
+                          "integ %d point %d: fraction %.4f, weight %.2f", integ, v, p, w);
+        }
+        cem_sampler_free(s);
+    }
+    cem_model_free(m);
+}
+END_TEST
+
+/* ------------------------------------------------ grid, reproducibility */
+
+START_TEST(exponential_grid_keeps_the_drift_step_small)
+{
+    const int Ns[3] = {50, 200, 1000};
+    for (int a = 0; a < 3; a++) {
+        int N = Ns[a];
+        double *g = malloc(sizeof(double) * (size_t)N);
+        ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, N, 1e-3, 10.0, g), CEM_OK);
+        double gamma = -expm1(log(1e-3 / 10.0) / (N - 1));
+        for (int k = 1; k < N; k++) {
+            double t = g[k], h = t - g[k - 1], s2 = -expm1(-t), r = h / s2;
+            /* h = gamma t exactly, so h / sigma_t^2 = gamma t / sigma_t^2, which
+             * exceeds gamma only by t/sigma_t^2 - 1 <= t/2 + t^2/12 */
+            ck_assert_double_le(fabs(r - gamma * t / s2), 1e-12 * r);
+            ck_assert_double_le(r, gamma * (1 + t / 2 + t * t / 12) * (1 + 1e-12));
+            if (t <= 1e-2)
+                ck_assert_double_le(r, gamma * (1 + 5.1e-3));
+            if (N >= 200) /* gamma <= 0.045: a contraction on every step up to T = 10 */
+                ck_assert_double_lt(r, 1.0);
+        }
+        free(g);
+    }
+}
+END_TEST
+
+static cem_model_t *small_mlp(void)
+{
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_mlp(&m, 2, CEM_TARGET_CEM), CEM_OK);
+    cem_model_set(m, CEM_MODEL_WIDTH, 32);
+    cem_model_set(m, CEM_MODEL_DEPTH, 2);
+    cem_model_set(m, CEM_MODEL_EMBED, 8);
+    return m;
+}
+
+START_TEST(reproducible_and_thread_independent)
+{
+    enum { n = 600 }; /* 256-row blocks: partial blocks at 300 and 600 */
+    static float a[n * 2], b[n * 2], c[n * 2];
+    cem_model_t *m = small_mlp();
+    for (int integ = 0; integ <= CEM_INTEG_HEUN; integ++) {
+        cem_sampler_t *s;
+        ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+        cem_sampler_set(s, CEM_SAMPLER_INTEGRATOR, integ);
+        cem_sampler_set(s, CEM_SAMPLER_STEPS, 30);
+        ck_assert_int_eq(cem_sampler_run(s, n, a), CEM_OK);
+        ck_assert_int_eq(cem_sampler_run(s, n, b), CEM_OK);
+        ck_assert_int_eq(memcmp(a, b, sizeof a), 0); /* run twice */
+        ck_assert_int_eq(cem_sampler_run(s, n / 2, c), CEM_OK);
+        ck_assert_int_eq(memcmp(a, c, sizeof(float) * n), 0); /* first n/2 of n */
+        ck_assert_int_eq(cem_sampler_run_rows(s, 137, 300, c), CEM_OK);
+        ck_assert_int_eq(memcmp(a + 2 * 137, c, sizeof(float) * 600), 0); /* pieces */
+        ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_THREADS, 2), CEM_OK);
+        ck_assert_int_eq(cem_sampler_run(s, n, c), CEM_OK);
+        ck_assert_int_eq(memcmp(a, c, sizeof a), 0); /* 2 threads */
+        ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_SEED, 1), CEM_OK);
+        ck_assert_int_eq(cem_sampler_run(s, n, c), CEM_OK);
+        if (integ != CEM_INTEG_ODE && integ != CEM_INTEG_HEUN)
+            ck_assert_int_ne(memcmp(a + 2, c + 2, 8), 0); /* another seed, other noise */
+        cem_sampler_free(s);
+    }
+    cem_model_free(m);
+}
+END_TEST
+
+START_TEST(trajectory_recording)
+{
+    float mu[2] = {0, 0}, cov[4] = {1, 0, 0, 1}, out[10 * 2], y[10 * 2];
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_gaussian(&m, mu, cov, 2), CEM_OK);
+    cem_sampler_t *s;
+    ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+    cem_sampler_set(s, CEM_SAMPLER_STEPS, 50);
+    cem_sampler_set(s, CEM_SAMPLER_TRAJ_ROWS, 3);
+    cem_sampler_set(s, CEM_SAMPLER_TRAJ_EVERY, 10);
+    size_t snaps, rows;
+    ck_assert_int_eq(cem_sampler_trajectory(s, &snaps, &rows, NULL, NULL), CEM_OK);
+    ck_assert_uint_eq(snaps, 6); /* T, steps 10 20 30 40, and step 49 at t_1 */
+    ck_assert_uint_eq(rows, 3);
+    ck_assert_int_eq(cem_sampler_run(s, 10, out), CEM_OK);
+    float traj[6 * 3 * 2];
+    double times[6], grid[50];
+    ck_assert_int_eq(cem_sampler_trajectory(s, &snaps, &rows, traj, times), CEM_OK);
+    ck_assert_int_eq(cem_sampler_times(s, grid), CEM_OK);
+    ck_assert(times[0] == 10.0 && times[5] == grid[0] && times[1] == grid[39]);
+    cem_sampler_set(s, CEM_SAMPLER_DENOISE, 0);
+    ck_assert_int_eq(cem_sampler_run(s, 10, y), CEM_OK);
+    ck_assert_int_eq(memcmp(traj + 5 * 6, y, sizeof(float) * 6), 0); /* last = y at t_1 */
+    /* the start is N(0, I) noise and the end is what the sampler returns */
+    cem_sampler_free(s);
+    cem_model_free(m);
+}
+END_TEST
+
+START_TEST(divergence_is_reported)
+{
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_mlp(&m, 2, CEM_TARGET_SCORE), CEM_OK);
+    cem_model_set(m, CEM_MODEL_WIDTH, 8);
+    size_t np = cem_model_param_count(m);
+    float *p = malloc(4 * np);
+    for (size_t k = 0; k < np; k++)
+        p[k] = 3e37f; /* a network whose output overflows */
+    ck_assert_int_eq(cem_model_set_params(m, 2, p, np), CEM_OK);
+    cem_sampler_t *s;
+    float out[40];
+    ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+    ck_assert_int_eq(cem_sampler_run(s, 20, out), CEM_ERR_DIVERGED);
+    ck_assert_uint_eq(cem_sampler_diverged_rows(s), 20);
+    ck_assert(isnan(out[0]) && isnan(out[39]));
+    ck_assert_ptr_nonnull(strstr(cem_sampler_errmsg(s), "20 of 20 rows"));
+    cem_sampler_free(s);
+    cem_model_free(m);
+    free(p);
+}
+END_TEST
+
+START_TEST(bad_input_and_options)
+{
+    float mu[2] = {0, 0}, cov[4] = {1, 0, 0, 1}, out[4];
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_gaussian(&m, mu, cov, 2), CEM_OK);
+    cem_sampler_t *s = (cem_sampler_t *)&s;
+    ck_assert_int_eq(cem_sampler_create(&s, NULL), CEM_ERR_ARG);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(cem_sampler_create(NULL, m), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MIN, 1e-4), CEM_OK);
+    ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+    double v;
+    ck_assert_int_eq(cem_sampler_get(s, CEM_SAMPLER_T_MIN, &v), CEM_OK);
+    ck_assert(v == 1e-4); /* from the model */
+    ck_assert_int_eq(cem_sampler_get(s, CEM_SAMPLER_STEPS, &v), CEM_OK);
+    ck_assert(v == 200);
+    ck_assert_int_eq(cem_sampler_get(s, CEM_SAMPLER_INTEGRATOR, &v), CEM_OK);
+    ck_assert(v == CEM_INTEG_SPLITTING);
+    ck_assert_int_eq(cem_sampler_run(s, 0, NULL), CEM_OK);
+    ck_assert_int_eq(cem_sampler_run(s, 2, NULL), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_sampler_run(NULL, 2, out), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_sampler_run_rows(s, SIZE_MAX - 1, 2, out), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_STEPS, 1), CEM_ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(cem_sampler_errmsg(s), "CEM_SAMPLER_STEPS"));
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_T_MIN, 1.0), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_T_MAX, 0.5), CEM_ERR_RANGE);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_T_MIN, NAN), CEM_ERR_RANGE);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_T_MAX, INFINITY), CEM_ERR_RANGE);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_INTEGRATOR, 5), CEM_ERR_RANGE);
+    ck_assert_int_eq(cem_sampler_set(s, (cem_sampler_option)0, 1), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_sampler_get(s, CEM_SAMPLER_T_MIN, &v), CEM_OK);
+    ck_assert(v == 1.0); /* failed sets changed nothing */
+    double lo, hi;
+    ck_assert_int_eq(cem_sampler_option_bounds(CEM_SAMPLER_STEPS, &lo, &hi), CEM_OK);
+    ck_assert(lo == 2 && hi == 1e6);
+    cem_model_free(m); /* the sampler keeps the model alive */
+    ck_assert_int_eq(cem_sampler_run(s, 2, out), CEM_OK);
+    cem_sampler_free(s);
+    cem_sampler_free(NULL);
+}
+END_TEST
+
+Suite *suite_sampler(void)
+{
+    Suite *s = suite_create("sampler");
+    TCase *tc = tcase_create("sampler");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, gaussian_moments_for_every_integrator);
+    tcase_add_test(tc, gaussian_on_a_line_samples_on_the_line);
+    tcase_add_test(tc, point_cloud_memorised_with_weights);
+    tcase_add_test(tc, exponential_grid_keeps_the_drift_step_small);
+    tcase_add_test(tc, reproducible_and_thread_independent);
+    tcase_add_test(tc, trajectory_recording);
+    tcase_add_test(tc, divergence_is_reported);
+    tcase_add_test(tc, bad_input_and_options);
+    suite_add_tcase(s, tc);
+    return s;
+}
