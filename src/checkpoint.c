@@ -465,12 +465,11 @@ static int read_file(const char *fn, const char *path, unsigned char **buf, size
     return CEM_OK;
 }
 
-int cem_model_load(cem_model_t **out, const char *path)
+/* Reads and validates the checkpoint at path, then builds from it: a model
+ * (data NULL) or a trainer. */
+static int load_path(const char *fn, const char *path, cem_model_t **model,
+                     cem_trainer_t **trainer, const float *data, size_t n, int dim)
 {
-    static const char fn[] = "cem_model_load";
-    if (!out)
-        return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
-    *out = NULL;
     unsigned char *b;
     size_t size;
     int st = read_file(fn, path, &b, &size);
@@ -479,9 +478,18 @@ int cem_model_load(cem_model_t **out, const char *path)
     head h;
     st = check_buffer(fn, b, size, &h);
     if (!st)
-        st = build_model(fn, b, &h, out);
+        st = model ? build_model(fn, b, &h, model) : load_trainer(fn, b, &h, trainer, data, n, dim);
     cemi_release(b);
     return st;
+}
+
+int cem_model_load(cem_model_t **out, const char *path)
+{
+    static const char fn[] = "cem_model_load";
+    if (!out)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    return load_path(fn, path, out, NULL, NULL, 0, 0);
 }
 
 int cem_trainer_load(cem_trainer_t **out, const char *path, const float *data, size_t n,
@@ -493,15 +501,5 @@ int cem_trainer_load(cem_trainer_t **out, const char *path, const float *data, s
     *out = NULL;
     if (!data)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: data is NULL", fn);
-    unsigned char *b;
-    size_t size;
-    int st = read_file(fn, path, &b, &size);
-    if (st)
-        return st;
-    head h;
-    st = check_buffer(fn, b, size, &h);
-    if (!st)
-        st = load_trainer(fn, b, &h, out, data, n, dim);
-    cemi_release(b);
-    return st;
+    return load_path(fn, path, NULL, out, data, n, dim);
 }

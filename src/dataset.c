@@ -591,14 +591,14 @@ int cem_dataset_set(cem_dataset_t *d, cem_dataset_option opt, double value)
     static const char fn[] = "cem_dataset_set";
     if (!d)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: dataset is NULL", fn);
-    const cemi_option *o = cemi_option_find(dataset_options, (int)opt);
-    if (!o)
-        return cemi_fail(&d->err, CEM_ERR_ARG, "%s: unknown option %d", fn, (int)opt);
+    const cemi_option *o;
+    int st = cemi_option_resolve(&d->err, fn, dataset_options, (int)opt, NULL, &o);
+    if (st)
+        return st;
     if (d->kind != CEM_DATA_POINTS)
         return cemi_fail(&d->err, CEM_ERR_UNSUPPORTED, "%s: %s applies to CEM_DATA_POINTS only, "
                          "not to %s", fn, o->name, kind_name(d->kind));
-    int st = cemi_option_check(&d->err, fn, o, value);
-    if (st)
+    if ((st = cemi_option_check(&d->err, fn, o, value)))
         return st;
     d->npoints = (int)value;
     return CEM_OK;
@@ -609,9 +609,10 @@ int cem_dataset_get(const cem_dataset_t *d, cem_dataset_option opt, double *valu
     static const char fn[] = "cem_dataset_get";
     if (!d || !value)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: dataset and value must not be NULL", fn);
-    const cemi_option *o = cemi_option_find(dataset_options, (int)opt);
-    if (!o)
-        return ds_fail(d, CEM_ERR_ARG, "%s: unknown option %d", fn, (int)opt);
+    const cemi_option *o;
+    int st = cemi_option_resolve(&d->err, fn, dataset_options, (int)opt, NULL, &o);
+    if (st)
+        return st;
     if (d->kind != CEM_DATA_POINTS)
         return ds_fail(d, CEM_ERR_UNSUPPORTED, "%s: %s applies to CEM_DATA_POINTS only, "
                        "not to %s", fn, o->name, kind_name(d->kind));

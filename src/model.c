@@ -88,10 +88,8 @@ int cem_model_set(cem_model_t *m, cem_model_option opt, double value)
     static const char fn[] = "cem_model_set";
     if (!m)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
-    const cemi_option *o = cemi_option_find(model_options, (int)opt);
-    if (!o)
-        return cemi_fail(&m->err, CEM_ERR_ARG, "%s: unknown option %d", fn, (int)opt);
-    int st = cemi_option_check(&m->err, fn, o, value);
+    const cemi_option *o;
+    int st = cemi_option_resolve(&m->err, fn, model_options, (int)opt, &value, &o);
     if (st)
         return st;
     double t_min = opt == CEM_MODEL_T_MIN ? value : m->t_min;
@@ -118,9 +116,10 @@ int cem_model_get(const cem_model_t *m, cem_model_option opt, double *value)
     static const char fn[] = "cem_model_get";
     if (!m || !value)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: model and value must not be NULL", fn);
-    const cemi_option *o = cemi_option_find(model_options, (int)opt);
-    if (!o)
-        return cemi_model_fail(m, CEM_ERR_ARG, "%s: unknown option %d", fn, (int)opt);
+    const cemi_option *o;
+    int st = cemi_option_resolve(&m->err, fn, model_options, (int)opt, NULL, &o);
+    if (st)
+        return st;
     if (opt == CEM_MODEL_T_MIN || opt == CEM_MODEL_T_MAX) {
         *value = opt == CEM_MODEL_T_MIN ? m->t_min : m->t_max;
         return CEM_OK;

@@ -13,7 +13,7 @@ const cemi_option *cemi_option_find(const cemi_option *table, int id)
     return NULL;
 }
 
-int cemi_option_check(cemi_errbuf *err, const char *fn, const cemi_option *o,
+int cemi_option_check(const cemi_errbuf *err, const char *fn, const cemi_option *o,
                       double value)
 {
     if (!(value >= o->lo && value <= o->hi)) /* also rejects NaN */
@@ -36,4 +36,14 @@ int cemi_option_bounds(const char *fn, const cemi_option *table, int id,
     *lo = o->lo;
     *hi = o->hi;
     return CEM_OK;
+}
+
+int cemi_option_resolve(const cemi_errbuf *err, const char *fn, const cemi_option *table,
+                        int id, const double *value, const cemi_option **out)
+{
+    const cemi_option *o = cemi_option_find(table, id);
+    if (!o)
+        return cemi_fail(err, CEM_ERR_ARG, "%s: unknown option %d", fn, id);
+    *out = o;
+    return value ? cemi_option_check(err, fn, o, *value) : CEM_OK;
 }

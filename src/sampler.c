@@ -178,10 +178,8 @@ int cem_sampler_set(cem_sampler_t *s, cem_sampler_option opt, double value)
     static const char fn[] = "cem_sampler_set";
     if (!s)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: sampler is NULL", fn);
-    const cemi_option *o = cemi_option_find(sampler_options, (int)opt);
-    if (!o)
-        return cemi_fail(&s->err, CEM_ERR_ARG, "%s: unknown option %d", fn, (int)opt);
-    int st = cemi_option_check(&s->err, fn, o, value);
+    const cemi_option *o;
+    int st = cemi_option_resolve(&s->err, fn, sampler_options, (int)opt, &value, &o);
     if (st)
         return st;
     double next[NOPT + 1];
@@ -209,8 +207,10 @@ int cem_sampler_get(const cem_sampler_t *s, cem_sampler_option opt, double *valu
     static const char fn[] = "cem_sampler_get";
     if (!s || !value)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: sampler and value must not be NULL", fn);
-    if (!cemi_option_find(sampler_options, (int)opt))
-        return cemi_fail(&s->err, CEM_ERR_ARG, "%s: unknown option %d", fn, (int)opt);
+    const cemi_option *o;
+    int st = cemi_option_resolve(&s->err, fn, sampler_options, (int)opt, NULL, &o);
+    if (st)
+        return st;
     *value = s->p.opt[opt];
     return CEM_OK;
 }

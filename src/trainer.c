@@ -169,10 +169,8 @@ int cem_trainer_set(cem_trainer_t *tr, cem_trainer_option opt, double value)
     static const char fn[] = "cem_trainer_set";
     if (!tr)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer is NULL", fn);
-    const cemi_option *o = cemi_option_find(trainer_options, (int)opt);
-    if (!o)
-        return cemi_fail(&tr->err, CEM_ERR_ARG, "%s: unknown option %d", fn, (int)opt);
-    int st = cemi_option_check(&tr->err, fn, o, value);
+    const cemi_option *o;
+    int st = cemi_option_resolve(&tr->err, fn, trainer_options, (int)opt, &value, &o);
     if (st)
         return st;
     if (opt == CEM_TRAINER_BATCH && (int)value != tr->cap) {
@@ -189,9 +187,10 @@ int cem_trainer_get(const cem_trainer_t *tr, cem_trainer_option opt, double *val
     static const char fn[] = "cem_trainer_get";
     if (!tr || !value)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer and value must not be NULL", fn);
-    if (!cemi_option_find(trainer_options, (int)opt))
-        return cemi_fail(&tr->err, CEM_ERR_ARG, "%s: unknown option %d", fn,
-                         (int)opt);
+    const cemi_option *o;
+    int st = cemi_option_resolve(&tr->err, fn, trainer_options, (int)opt, NULL, &o);
+    if (st)
+        return st;
     *value = tr->opt[opt];
     return CEM_OK;
 }
