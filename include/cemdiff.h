@@ -695,6 +695,65 @@ CEM_API const char *cem_dataset_errmsg(const cem_dataset_t *d);
 /* Releases d.  Accepts NULL. */
 CEM_API void cem_dataset_free(cem_dataset_t *d);
 
+/* ----------------------------------------------------------------- metrics
+ *
+ * Measures of a sample set (docs/MATH.md 7).  All are deterministic for a
+ * given seed, computed in double, const on their handles, and reject NaN or
+ * Inf in their inputs with CEM_ERR_NONFINITE.  Failures are reported by
+ * cem_last_error() (the dataset's own message is not changed).
+ */
+
+/* Distance of n points (n x dim) to the dataset's manifold: the mean, the
+ * 95th percentile (linear interpolation between order statistics, as
+ * numpy's default) and the maximum; any output may be NULL.  n >= 1.
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NOMEM. */
+CEM_API int cem_metric_distance(const cem_dataset_t *d, size_t n, const float *x,
+                                double *mean, double *p95, double *max);
+
+/* Sliced Wasserstein-2 distance between the empirical laws of a (na x dim)
+ * and b (nb x dim):
+ *   SW2 = sqrt( (1/L) sum_l W2^2(<a, u_l>, <b, u_l>) )
+ * over L = `directions` unit vectors u_l drawn uniformly on the sphere from
+ * `seed`; the 1-D W2 of two empirical laws of any sizes is computed exactly
+ * from their quantile functions.  directions in [1, 1e6].
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NOMEM. */
+CEM_API int cem_metric_sliced_w2(size_t na, const float *a, size_t nb, const float *b,
+                                 int dim, int directions, uint64_t seed, double *out);
+
+/* Energy distance between the empirical laws of a and b (V-statistics):
+ *   2 E|A - B| - E|A - A'| - E|B - B'|   (>= 0, 0 iff the laws agree).
+ * O((na + nb)^2 dim) time, O(1) memory.
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE. */
+CEM_API int cem_metric_energy(size_t na, const float *a, size_t nb, const float *b, int dim,
+                              double *out);
+
+/* Squared maximum mean discrepancy with the Gaussian kernel
+ * k(x, y) = exp(-|x - y|^2 / (2 bandwidth^2)), V-statistic (biased, >= 0).
+ * bandwidth > 0.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE. */
+CEM_API int cem_metric_mmd(size_t na, const float *a, size_t nb, const float *b, int dim,
+                           double bandwidth, double *out);
+
+/* Kolmogorov-Smirnov statistic sup_u |F_n(u) - F(u)| of the intrinsic
+ * coordinates of n points (cem_dataset_coordinate) against the data law F
+ * (cem_dataset_coordinate_cdf), with the exact supremum for a step F.
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NOMEM. */
+CEM_API int cem_metric_ks(const cem_dataset_t *d, size_t n, const float *x, double *out);
+
+/* The singularity profile of a model: at each of nt times t[k] (> 0), the
+ * Euclidean norms of f, eps and S at the np probe points (np x dim).
+ * Writes max[w * nt + k] and mean[w * nt + k] for w = CEM_TARGET_CEM,
+ * NOISE, SCORE (3 x nt each; either may be NULL), and slope[w] (may be
+ * NULL), the least-squares slope of log(mean norm) against log t over the
+ * nt times (nt >= 2): about 0, -1/2 and -1 for f, eps and S at points off
+ * the data of an exact model (docs/MATH.md 6).  np >= 1.  Does not modify m
+ * (it evaluates it: the thread-safety of cem_model_eval).  Outputs are
+ * written only on success.
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE (probes), CEM_ERR_NUMERIC (a norm is
+ * not finite, or a mean is 0 when a slope is asked), CEM_ERR_NOMEM. */
+CEM_API int cem_singularity_profile(cem_model_t *m, size_t np, const float *probes, int nt,
+                                    const double *t, double *max, double *mean,
+                                    double *slope);
+
 /* --------------------------------------------------------------------- CSV
  *
  * Text files of n rows of dim comma-separated numbers.  Lines starting with

@@ -8,6 +8,7 @@
 #include "linalg.h"
 
 #include <math.h>
+#include <stdint.h>
 
 size_t cemi_mlp_nparams(const cemi_mlp_shape *sh)
 {
@@ -33,10 +34,44 @@ size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep)
     return 2 * (size_t)(keep ? sh->L : 1) * (size_t)B * (size_t)sh->H;
 }
 
+/* exp for float in a form the vectoriser can use (libm's expf is a call):
+ * x = n ln2 + r with |r| <= ln2/2, e^r by Cephes' degree-7 polynomial,
+ * 2^n assembled in the exponent bits.  Relative error below 2 ulp over
+ * [-87.3, 88] (tests/test_nn.c); inputs are clamped to that range, so
+ * e^-inf gives 1.2e-38 (the sigmoid then rounds to 0 or 1 as expf would). */
+static inline float cemi_expf(float x)
+{
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float shifter = 12582912.0f; /* 1.5 * 2^23: rounds to an integer */
+    float n = (x * 1.44269504088896341f + shifter) - shifter;
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { float f; int32_t i; } scale = {.i = ((int32_t)n + 127) << 23};
+    return p * scale.f;
+}
+
+float cemi_expf_vec(float x) { return cemi_expf(x); }
+
+/* The elementwise kernels are compiled for AVX-512, AVX2 and baseline x86-64
+ * and the loader picks the best the CPU has (GCC target_clones); results may
+ * differ in the last bit between those machines, never between runs. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CEMI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CEMI_CLONES
+#endif
+
 #define REAL float
 #define S _f
 #define GEMM cemi_sgemm
-#define EXP expf
+#define EXP cemi_expf
 #define TANH tanhf
 #include "nn_kernels.inc"
 #undef REAL

@@ -37,7 +37,8 @@ void cemi_mlp_layer(const cemi_mlp_shape *sh, int l, int *in, int *out, size_t *
 
 /* Entries of the hidden-activation buffer for B rows: with keep (training)
  * the pre- and post-activations of every hidden layer, 2 L B H; without,
- * two ping-pong buffers, 2 B H. */
+ * two ping-pong buffers, 2 B H.  In training the pre-activation buffers end
+ * up holding what the activation's backward pass needs (cemi_act_forward). */
 size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep);
 
 #define CEMI_NN_DECLARE(real, S)                                                          \
@@ -53,12 +54,14 @@ size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep);
      * dinp (B x I) = dout W unless dinp is NULL. */                                      \
     void cemi_linear_backward##S(real *dinp, real *dW, real *db, const real *dout,        \
                                  const real *inp, const real *W, int B, int I, int O);    \
-    /* out[i] = act(inp[i]); out may equal inp. */                                        \
-    void cemi_act_forward##S(cemi_act act, real *out, const real *inp, size_t n);         \
-    /* dinp[i] = act'(pre[i]) dout[i] with pre the pre-activation; dinp may equal    \
-     * dout. */                                                                            \
-    void cemi_act_backward##S(cemi_act act, real *dinp, const real *pre,                  \
-                              const real *dout, size_t n);                                \
+    /* post[i] = act(pre[i]); post may equal pre.  With keep (training), what   \
+     * the backward pass needs is left in pre: the sigmoid s(pre) for SiLU,      \
+     * pre itself otherwise (ReLU and tanh need only post). */                    \
+    void cemi_act_forward##S(cemi_act act, real *post, real *pre, size_t n, int keep);    \
+    /* dinp[i] = act'(x_i) dout[i] from the aux and post left by a keep forward; \
+     * dinp may equal dout. */                                                    \
+    void cemi_act_backward##S(cemi_act act, real *dinp, const real *aux,                  \
+                              const real *post, const real *dout, size_t n);              \
     /* The network: in (B x (D+E)) -> out (B x D); hid as cemi_mlp_hidden_size. */         \
     void cemi_mlp_forward##S(const cemi_mlp_shape *sh, const real *params, int B,         \
                              const real *in, real *hid, int keep, real *out);             \
@@ -71,6 +74,9 @@ size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep);
      * accumulated in double); dout = d loss / d out. */                                  \
     double cemi_wmse##S(const real *out, const real *y, const real *c, int B, int D,      \
                         real *dout);
+
+/* The float exponential the kernels use (exposed for its accuracy test). */
+float cemi_expf_vec(float x);
 
 CEMI_NN_DECLARE(float, _f)
 CEMI_NN_DECLARE(double, _d)

@@ -45,6 +45,7 @@ int main(void)
     srunner_add_suite(sr, suite_trainer());
     srunner_add_suite(sr, suite_checkpoint());
     srunner_add_suite(sr, suite_sampler());
+    srunner_add_suite(sr, suite_metrics());
     srunner_add_suite(sr, suite_quality());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
