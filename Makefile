@@ -130,12 +130,14 @@ $(TEST_BIN): $(TEST_SRC) tests/tests.h $(STLIB) | deps
 check: all examples $(TEST_BIN) | test-deps
 	$(TEST_BIN)
 	$(PYTHON) tests/torch_check.py lib/libcemdiff.so
+	sh tests/check_cli.sh bin/cemdiff
 	sh tests/check_symbols.sh lib/libcemdiff.so include/cemdiff.h
 	sh tests/check_install.sh
 
 # ---- install ----------------------------------------------------------------
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+install: all bin/cemdiff
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -m 755 bin/cemdiff $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 include/cemdiff.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
@@ -144,7 +146,7 @@ install: all
 	$(PC_SED) pkgconfig/cemdiff.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cemdiff.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/cemdiff.h \
+	rm -f $(DESTDIR)$(PREFIX)/include/cemdiff.h $(DESTDIR)$(PREFIX)/bin/cemdiff \
 	      $(DESTDIR)$(PREFIX)/lib/libcemdiff.so* $(DESTDIR)$(PREFIX)/lib/libcemdiff.a \
 	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/cemdiff.pc
 

@@ -27,4 +27,6 @@ if command -v ${CXX:-c++} >/dev/null 2>&1; then
     LD_LIBRARY_PATH="$prefix/lib" "$work/host_cxx" | grep -q "libcemdiff $want" \
         || { echo "check_install: FAIL: C++ host"; exit 1; }
 fi
-echo "check_install: install to a prefix, pkg-config build (shared, static, C++) and run: 1 passed, 0 failed"
+# the command-line tool finds the installed library next to it
+"$prefix/bin/cemdiff" --version | grep -q "$want" || { echo "check_install: FAIL: installed cemdiff"; exit 1; }
+echo "check_install: install to a prefix, pkg-config build (shared, static, C++), cemdiff, and run: 1 passed, 0 failed"

@@ -1,0 +1,202 @@
+#!/bin/sh
+# check_cli.sh -- the cemdiff tool end to end: a short train / info / sample
+# / eval / profile round trip, checkpoint and resume, CSV data, and the exit
+# status and message of each kind of error.
+#
+#   sh tests/check_cli.sh bin/cemdiff
+#
+# Prints "ok - ..." or "not ok - ..." per check and, last,
+# "check_cli: N passed, M failed"; exits non-zero when M > 0.
+set -eu
+
+if [ $# -ne 1 ]; then
+    echo "usage: sh tests/check_cli.sh path/to/cemdiff" >&2
+    exit 2
+fi
+case $1 in
+/*) cli=$1 ;;
+*) cli=$(pwd)/$1 ;;
+esac
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/check_cli.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+cd "$tmp"
+
+passed=0
+failed=0
+status=0
+
+# run ARGS...: runs the tool; its stdout goes to ./out, stderr to ./err and
+# its exit status to $status.
+run() {
+    set +e
+    "$cli" "$@" >out 2>err
+    status=$?
+    set -e
+}
+
+# check DESCRIPTION CONDITION: CONDITION is shell code evaluated after the
+# last run (it sees $status, out, err and the files made so far).
+check() {
+    if eval "$2"; then
+        passed=$((passed + 1))
+        echo "ok - $1"
+    else
+        failed=$((failed + 1))
+        echo "not ok - $1 (exit status $status)"
+        sed 's/^/#   /' err
+    fi
+}
+
+# below A B: the number A is below the number B.
+below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0 && a != "") }'; }
+
+# csv_shape FILE ROWS COLS: FILE has ROWS lines of COLS numbers.
+csv_shape() {
+    awk -F, -v rows="$2" -v cols="$3" '
+        NF != cols { bad++ }
+        { for (i = 1; i <= NF; i++) if ($i !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/) bad++ }
+        END { exit bad > 0 || NR != rows }' "$1"
+}
+
+# has_lines FILE LABEL...: FILE has a line starting with each LABEL.
+has_lines() {
+    f=$1
+    shift
+    for label in "$@"; do
+        grep -q "^$label " "$f" || return 1
+    done
+}
+
+small="--width 16 --depth 2 --n 500"
+
+# ---- round trip --------------------------------------------------------------
+run train --data circle --steps 60 $small --quiet -o m.cem
+check "train --data circle writes a model" '[ $status -eq 0 ] && [ -s m.cem ]'
+check "train --quiet prints nothing" '[ ! -s out ] && [ ! -s err ]'
+
+run info m.cem
+check "info shows the width" '[ $status -eq 0 ] && grep -Eq "^width +16$" out'
+check "info shows kind, target and parameters" \
+    'grep -Eq "^kind +mlp$" out && grep -Eq "^target +cem$" out && grep -Eq "^parameters +[0-9]+$" out'
+
+run sample m.cem -n 300 -o s.csv
+check "sample -n 300 writes 300 rows of 2 numbers" '[ $status -eq 0 ] && csv_shape s.csv 300 2'
+
+run eval s.csv --data circle
+check "eval --data prints the mean distance" \
+    '[ $status -eq 0 ] && grep -Eq "^distance mean +[0-9]" out'
+check "eval --data prints every metric" \
+    'has_lines out "distance p95" "distance max" "ks coordinate" "sliced w2" energy mmd2'
+
+run sample --exact circle -n 200 -o exact.csv
+check "sample --exact circle -n 200" '[ $status -eq 0 ] && csv_shape exact.csv 200 2'
+run eval exact.csv --data circle
+d=$(awk '/^distance mean/ { print $3 }' out)
+check "the exact model's samples lie on the circle (mean distance $d < 0.01)" \
+    '[ $status -eq 0 ] && below "$d" 0.01'
+
+run eval exact.csv --data circle --json
+check "eval --json prints one JSON object" \
+    '[ $status -eq 0 ] && [ $(wc -l <out) -eq 1 ] && grep -Eq "^\{\"samples\":\"exact.csv\".*\"distance_mean\":[0-9].*\}$" out'
+
+run eval exact.csv --data circle --max-points 50
+check "eval --max-points says it subsamples" \
+    '[ $status -eq 0 ] && grep -q "first 50 of 200 sample points" out'
+
+run eval exact.csv --ref s.csv
+check "eval --ref prints the two-sample metrics only" \
+    '[ $status -eq 0 ] && grep -q "^sliced w2 " out && ! grep -q "^distance mean" out'
+
+run sample --exact circle --dim 5 -n 100 -o exact5.csv
+run eval exact5.csv --data circle
+d5=$(awk '/^distance mean/ { print $3 }' out)
+check "--dim 5 embeds the circle the same way in sample and eval ($d5 < 0.01)" \
+    '[ $status -eq 0 ] && csv_shape exact5.csv 100 5 && below "$d5" 0.01'
+
+run profile --data circle
+slope=$(awk '/^ *t <= / { print $NF }' out)
+check "profile --data circle: slope of S near -1 ($slope)" \
+    '[ $status -eq 0 ] && below "$slope" -0.85 && below -1.15 "$slope"'
+check "profile reports the probes' distance to the circle" \
+    'grep -q "mean distance to the manifold 0\.0" out'
+
+run profile m.cem --data circle --nt 3
+check "profile of a trained model" '[ $status -eq 0 ] && grep -q "^  all  3 times" out'
+
+# ---- checkpoint and resume: 30 + 30 steps give the 60-step model bitwise ------
+run train --data circle --steps 30 $small --quiet --checkpoint ck.cem -o half.cem
+check "train --checkpoint writes the trainer state" '[ $status -eq 0 ] && [ -s ck.cem ]'
+run train --data circle --steps 60 $small --resume ck.cem -o resumed.cem
+check "train --resume continues from step 30" \
+    '[ $status -eq 0 ] && grep -q "trained steps 30 to 60" out'
+check "30 steps + resume + 30 steps = 60 steps, byte for byte" 'cmp -s resumed.cem m.cem'
+run train --data circle --steps 60 --width 32 --n 500 --resume ck.cem -o x.cem
+check "--resume refuses a different architecture (exit 2)" \
+    '[ $status -eq 2 ] && grep -q "differs from the checkpoint" err'
+run train --data circle --steps 60 --n 400 --resume ck.cem -o x.cem
+check "--resume refuses different data (exit 1)" '[ $status -eq 1 ] && grep -q data err'
+
+# ---- CSV data ------------------------------------------------------------------
+run train --data s.csv --steps 20 --width 8 --depth 1 --quiet -o csv.cem
+check "train --data FILE.csv" '[ $status -eq 0 ] && [ -s csv.cem ]'
+run sample --exact exact.csv -n 50 -o from_csv.csv
+check "sample --exact FILE.csv" '[ $status -eq 0 ] && csv_shape from_csv.csv 50 2'
+
+# ---- help and version ------------------------------------------------------------
+for sub in train sample eval profile info; do
+    run "$sub" --help
+    check "$sub --help prints its usage (exit 0)" \
+        '[ $status -eq 0 ] && grep -q "^usage: cemdiff $sub" out && [ ! -s err ]'
+done
+run --help
+check "cemdiff --help (exit 0)" '[ $status -eq 0 ] && grep -q "^usage: cemdiff COMMAND" out'
+run help sample
+check "cemdiff help sample (exit 0)" '[ $status -eq 0 ] && grep -q "^usage: cemdiff sample" out'
+run --version
+check "cemdiff --version" '[ $status -eq 0 ] && grep -Eq "^cemdiff [0-9]+\.[0-9]+\.[0-9]+" out'
+
+# ---- bad arguments: one line and a pointer to the help, exit 2 -------------------
+run frobnicate
+check "unknown subcommand (exit 2)" '[ $status -eq 2 ] && grep -q "unknown command .frobnicate." err'
+run train --data circle --frobnicate -o x.cem
+check "unknown flag (exit 2)" \
+    '[ $status -eq 2 ] && grep -q "unknown option .--frobnicate." err &&
+     grep -q "see .cemdiff train --help." err'
+run sample m.cem -n abc -o x.csv
+check "-n abc (exit 2)" '[ $status -eq 2 ] && grep -q "abc. is not a number" err'
+run train --data circle --width 0 -o x.cem
+check "out-of-range number (exit 2)" '[ $status -eq 2 ] && grep -q "outside" err'
+run train --data circle --steps 2.5 -o x.cem
+check "fractional count (exit 2)" '[ $status -eq 2 ] && grep -q "not a whole number" err'
+run train --data circle --steps
+check "missing value (exit 2)" '[ $status -eq 2 ] && grep -q "needs a value" err'
+run train --data circle --steps 10
+check "missing -o (exit 2)" '[ $status -eq 2 ] && grep -q -- "-o FILE is required" err'
+run train --data circel -o x.cem
+check "unknown dataset (exit 2)" '[ $status -eq 2 ] && grep -q "unknown dataset" err'
+run train --data circle --target energy -o x.cem
+check "unknown target (exit 2)" '[ $status -eq 2 ] && grep -q "not one of cem, noise, score" err'
+run eval s.csv
+check "eval with neither --data nor --ref (exit 2)" '[ $status -eq 2 ]'
+check "bad arguments leave no model behind" '[ ! -e x.cem ]'
+
+# ---- library failures: the library's message, exit 1 ------------------------------
+run info missing.cem
+check "missing model file (exit 1, names the file)" \
+    '[ $status -eq 1 ] && grep -q "missing.cem" err'
+run sample missing.cem -n 10 -o x.csv
+check "sample from a missing model file (exit 1)" '[ $status -eq 1 ] && grep -q "missing.cem" err'
+head -c 200 m.cem >truncated.cem 2>/dev/null || :
+run info truncated.cem
+check "truncated model file (exit 1, says truncated)" \
+    '[ $status -eq 1 ] && grep -q truncated err'
+printf '1,2\n3,4\n5\n7,8\n' >ragged.csv
+run train --data ragged.csv --steps 5 -o x.cem
+check "CSV with a ragged row (exit 1, names the line)" \
+    '[ $status -eq 1 ] && grep -q "ragged.csv:3" err'
+run eval ragged.csv --data circle
+check "eval of a ragged CSV (exit 1)" '[ $status -eq 1 ] && grep -q "ragged.csv:3" err'
+
+echo "check_cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
