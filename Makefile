@@ -43,7 +43,7 @@ HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
 
-.PHONY: all deps test-deps examples check install uninstall clean demo
+.PHONY: all deps test-deps plot-deps report examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -117,9 +117,22 @@ bin/%: examples/%.c include/cemdiff.h lib/libcemdiff.so
 
 examples: $(EXAMPLES)
 
-demo: all examples
-	@echo "== the exact model of a circle: f stays bounded, eps and S blow up as t -> 0"
-	bin/singularity
+# gnuplot draws the demo's and the report's pictures.
+plot-deps: deps
+	@if ! command -v gnuplot >/dev/null 2>&1; then \
+	  echo "cemdiff: installing gnuplot (for the pictures)"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends gnuplot-nox \
+	    || { echo "cemdiff: could not install gnuplot-nox" >&2; exit 1; }; \
+	fi
+
+demo: all examples | plot-deps
+	bin/demo bin/demo-output
+
+# Regenerates docs/REPORT.md and docs/figures (about 15 minutes on 2 cores).
+report: all examples | plot-deps
+	bin/report --out docs
 
 # ---- tests ------------------------------------------------------------------
 $(TEST_BIN): $(TEST_SRC) tests/tests.h $(STLIB) | deps
@@ -151,4 +164,4 @@ uninstall:
 	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/cemdiff.pc
 
 clean:
-	rm -rf $(OBJDIR) lib/libcemdiff.* tests/.bin $(EXAMPLES)
+	rm -rf $(OBJDIR) lib/libcemdiff.* tests/.bin $(EXAMPLES) bin/demo-output
