@@ -43,7 +43,7 @@ HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
 
-.PHONY: all deps test-deps plot-deps report examples check install uninstall clean demo
+.PHONY: all deps test-deps plot-deps report bench examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -133,6 +133,19 @@ demo: all examples | plot-deps
 # Regenerates docs/REPORT.md and docs/figures (about 15 minutes on 2 cores).
 report: all examples | plot-deps
 	bin/report --out docs
+
+# ---- benchmarks (shared/BENCHMARK.md's W1) ----------------------------------
+#   make bench            the library's figures, one JSON object per line
+#   make bench VS=torch   also PyTorch at 1 and 2 threads, and the ratios
+tests/.bin/bench: tests/bench.c include/cemdiff.h lib/libcemdiff.so | deps
+	@mkdir -p tests/.bin
+	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -Werror -Iinclude $(DEP_CFLAGS) -o $@ $< \
+	    -Llib -lcemdiff -Wl,-rpath,'$$ORIGIN/../../lib' $(DEP_LIBS)
+
+bench: all tests/.bin/bench
+	tests/.bin/bench $(BENCH_FLAGS) | tee tests/.bin/bench.jsonl
+	@if [ "$(VS)" = torch ]; then $(MAKE) -s test-deps && \
+	  $(PYTHON) tests/bench_torch.py tests/.bin/bench.jsonl $(BENCH_FLAGS); fi
 
 # ---- tests ------------------------------------------------------------------
 $(TEST_BIN): $(TEST_SRC) tests/tests.h $(STLIB) | deps

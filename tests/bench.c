@@ -1,0 +1,262 @@
+/*
+ * bench.c -- `make bench`: W1 of shared BENCHMARK.md measured on this
+ * machine, one JSON object per line per figure.
+ *
+ *   bench [--quick]
+ *
+ * W1: 10,000 points on the unit circle; MLP [x, phi(t)] with 32 time
+ * features, 3 hidden layers of 256, SiLU; CEM with lambda, t log-uniform on
+ * [1e-3, 10]; Adam 1e-3, batch 1024.  Sampling: 10,000 samples, 100-point
+ * exponential grid, ancestral step.  Every figure is the median of several
+ * runs; the sgemm ceiling is measured in the same run on the shapes of one
+ * training step.  Thread counts are set with openblas_set_num_threads (the
+ * benchmark, not the library, does that).
+ */
+#define _DEFAULT_SOURCE /* wait4 */
+#define _POSIX_C_SOURCE 200809L
+#include <cemdiff.h>
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern void openblas_set_num_threads(int);
+
+enum { NDATA = 10000, D = 2 };
+static float data[NDATA * D];
+static int RUNS = 5;
+static long TRAIN_STEPS = 60;
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench: %s: %s\n", what, cem_last_error());
+    exit(1);
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* FLOPs of one training step: forward 2 B sum(in out); backward dW the same,
+ * dX for every layer but the first. */
+static double step_flops(int B, int H, int L, int E)
+{
+    double fwd = 0, dx = 0;
+    for (int l = 0; l <= L; l++) {
+        double in = l == 0 ? D + E : H, out = l == L ? D : H;
+        fwd += 2.0 * B * in * out;
+        if (l > 0)
+            dx += 2.0 * B * in * out;
+    }
+    return 2 * fwd + dx;
+}
+
+static cem_trainer_t *w1_trainer(cem_model_t **m, int B, int H)
+{
+    cem_trainer_t *tr;
+    if (cem_model_create_mlp(m, D, CEM_TARGET_CEM) || cem_model_set(*m, CEM_MODEL_WIDTH, H) ||
+        cem_trainer_create(&tr, *m, data, NDATA, D) ||
+        cem_trainer_set(tr, CEM_TRAINER_BATCH, B) ||
+        cem_trainer_set(tr, CEM_TRAINER_TIME_LAW, CEM_TIMELAW_LOGUNIFORM))
+        die("W1 trainer");
+    return tr;
+}
+
+/* Median seconds per training step over RUNS runs of `steps` steps. */
+static double train_seconds(int B, int H, long steps)
+{
+    cem_model_t *m;
+    cem_trainer_t *tr = w1_trainer(&m, B, H);
+    if (cem_trainer_run(tr, 5, NULL))
+        die("warm-up");
+    double t[16];
+    for (int r = 0; r < RUNS; r++) {
+        double t0 = now();
+        if (cem_trainer_run(tr, steps, NULL))
+            die("cem_trainer_run");
+        t[r] = (now() - t0) / (double)steps;
+    }
+    cem_trainer_free(tr);
+    cem_model_free(m);
+    return median(t, RUNS);
+}
+
+/* Median seconds of one W1 sampling run (n samples, 99 steps). */
+static double sample_seconds(size_t n, int threads)
+{
+    cem_model_t *m;
+    cem_sampler_t *s;
+    float *out = malloc(sizeof(float) * n * D);
+    if (cem_model_create_mlp(&m, D, CEM_TARGET_CEM) || cem_sampler_create(&s, m) ||
+        cem_sampler_set(s, CEM_SAMPLER_INTEGRATOR, CEM_INTEG_ANCESTRAL) ||
+        cem_sampler_set(s, CEM_SAMPLER_STEPS, 100) || cem_sampler_set(s, CEM_SAMPLER_DENOISE, 0) ||
+        cem_sampler_set(s, CEM_SAMPLER_THREADS, threads))
+        die("W1 sampler");
+    if (cem_sampler_run(s, n < 512 ? n : 512, out))
+        die("warm-up");
+    double t[16];
+    for (int r = 0; r < RUNS; r++) {
+        double t0 = now();
+        if (cem_sampler_run(s, n, out))
+            die("cem_sampler_run");
+        t[r] = now() - t0;
+    }
+    cem_sampler_free(s);
+    cem_model_free(m);
+    free(out);
+    return median(t, RUNS);
+}
+
+/* The sgemm calls of one W1 training step (forward, dW, dX), timed alone:
+ * the BLAS ceiling for this workload. */
+static double sgemm_step_gflops(int B, int H, int L, int E)
+{
+    size_t big = (size_t)B * (size_t)H;
+    float *a = malloc(4 * big), *b = malloc(4 * (size_t)H * (size_t)H), *c = malloc(4 * big);
+    for (size_t i = 0; i < big; i++)
+        a[i] = c[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)H * (size_t)H; i++)
+        b[i] = (float)(i % 5) * 0.1f;
+    double t[16];
+    for (int r = 0; r < RUNS; r++) {
+        double t0 = now();
+        for (int rep = 0; rep < 10; rep++)
+            for (int l = 0; l <= L; l++) {
+                int in = l == 0 ? D + E : H, out = l == L ? D : H;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1, a, in, b, in,
+                            1, c, out); /* forward */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1, c, out, a, in,
+                            0, b, in); /* dW */
+                if (l > 0)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1, c, out,
+                                b, in, 0, a, in); /* dX */
+            }
+        t[r] = (now() - t0) / 10;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return step_flops(B, H, L, E) / median(t, RUNS) / 1e9;
+}
+
+/* Peak resident memory of a W1 training run, in a child process. */
+static double train_peak_rss_mb(long steps)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        cem_model_t *m;
+        cem_trainer_t *tr = w1_trainer(&m, 1024, 256);
+        int st = cem_trainer_run(tr, steps, NULL);
+        _exit(st != CEM_OK);
+    }
+    int status;
+    struct rusage ru;
+    if (pid < 0 || wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+        die("training child");
+    return ru.ru_maxrss / 1024.0;
+}
+
+/* Least-squares slope of log y against log x. */
+static double loglog_slope(const double *x, const double *y, int n)
+{
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (int i = 0; i < n; i++) {
+        double lx = log(x[i]), ly = log(y[i]);
+        sx += lx; sy += ly; sxx += lx * lx; sxy += lx * ly;
+    }
+    return (n * sxy - sx * sy) / (n * sxx - sx * sx);
+}
+
+int main(int argc, char **argv)
+{
+    int quick = argc > 1 && !strcmp(argv[1], "--quick");
+    if (quick) {
+        RUNS = 3;
+        TRAIN_STEPS = 10;
+    }
+    cem_dataset_t *circle;
+    if (cem_dataset_create(&circle, CEM_DATA_CIRCLE, D, 1) ||
+        cem_dataset_sample(circle, NDATA, 1, data))
+        die("data");
+    cem_dataset_free(circle);
+    const double flops = step_flops(1024, 256, 3, 32);
+    printf("{\"workload\": \"W1\", \"figure\": \"config\", \"library\": \"%s\", \"flops_per_step\": %.0f, "
+           "\"runs\": %d, \"cores\": %ld}\n", cem_version_string(), flops, RUNS,
+           sysconf(_SC_NPROCESSORS_ONLN));
+    for (int threads = 1; threads <= 2; threads++) {
+        openblas_set_num_threads(threads);
+        double ceiling = sgemm_step_gflops(1024, 256, 3, 32);
+        double s = train_seconds(1024, 256, TRAIN_STEPS);
+        printf("{\"workload\": \"W1\", \"figure\": \"train\", \"blas_threads\": %d, "
+               "\"steps_per_s\": %.1f, \"rows_per_s\": %.0f, \"gflops\": %.1f, "
+               "\"sgemm_gflops_same_shapes\": %.1f, \"fraction_of_ceiling\": %.3f}\n",
+               threads, 1 / s, 1024 / s, flops / s / 1e9, ceiling, flops / s / 1e9 / ceiling);
+        fflush(stdout);
+    }
+    for (int threads = 1; threads <= 2; threads++) {
+        openblas_set_num_threads(1);
+        size_t n = quick ? 2000 : 10000;
+        double s = sample_seconds(n, threads);
+        printf("{\"workload\": \"W1\", \"figure\": \"sample\", \"sampler_threads\": %d, "
+               "\"blas_threads\": 1, \"row_evals_per_s\": %.0f}\n", threads,
+               (double)n * 99 / s);
+        fflush(stdout);
+    }
+    openblas_set_num_threads(2);
+    printf("{\"workload\": \"W1\", \"figure\": \"train_memory\", \"peak_rss_mb\": %.1f}\n",
+           train_peak_rss_mb(quick ? 5 : 50));
+    /* scaling: cost of a step against batch and width, and of sampling against n */
+    const int batches[] = {64, 256, 1024, 4096, 8192}, widths[] = {64, 128, 256, 512, 1024};
+    double x[5], y[5];
+    for (int k = 0; k < 5; k++) {
+        x[k] = batches[k];
+        y[k] = train_seconds(batches[k], 256, quick ? 3 : 10);
+        printf("{\"workload\": \"W1\", \"figure\": \"scale_batch\", \"batch\": %d, "
+               "\"ms_per_step\": %.3f}\n", batches[k], 1e3 * y[k]);
+        fflush(stdout);
+    }
+    printf("{\"workload\": \"W1\", \"figure\": \"scale_batch_exponent\", \"value\": %.3f}\n",
+           loglog_slope(x + 2, y + 2, 3));
+    for (int k = 0; k < 5; k++) {
+        x[k] = widths[k];
+        y[k] = train_seconds(1024, widths[k], quick ? 3 : 10);
+        printf("{\"workload\": \"W1\", \"figure\": \"scale_width\", \"width\": %d, "
+               "\"ms_per_step\": %.3f, \"gflops\": %.1f}\n", widths[k], 1e3 * y[k],
+               step_flops(1024, widths[k], 3, 32) / y[k] / 1e9);
+        fflush(stdout);
+    }
+    printf("{\"workload\": \"W1\", \"figure\": \"scale_width_exponent\", \"value\": %.3f, "
+           "\"note\": \"FLOPs grow like width^2 for width >> 34\"}\n", loglog_slope(x + 2, y + 2, 3));
+    const size_t ns[] = {1000, 4000, 16000};
+    for (int k = 0; k < 3; k++) {
+        x[k] = (double)ns[k];
+        y[k] = sample_seconds(ns[k], 1);
+        printf("{\"workload\": \"W1\", \"figure\": \"scale_samples\", \"n\": %zu, \"seconds\": %.3f}\n",
+               ns[k], y[k]);
+        fflush(stdout);
+    }
+    printf("{\"workload\": \"W1\", \"figure\": \"scale_samples_exponent\", \"value\": %.3f}\n",
+           loglog_slope(x, y, 3));
+    return 0;
+}

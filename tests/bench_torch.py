@@ -1,0 +1,114 @@
+"""The project's PyTorch implementation of W1 (shared BENCHMARK.md), for
+`make bench VS=torch`: measures PyTorch on this machine at 1 and 2 threads,
+in the same run as the library's bench, and prints the ratios.
+
+    python3 tests/bench_torch.py C_RESULTS.jsonl [--quick]
+
+Each PyTorch measurement runs in a fresh subprocess (clean thread settings,
+its own peak-memory figure).  Output: one JSON object per line.
+"""
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+
+W1 = r'''
+import math, sys, time, json, resource
+import torch
+threads, steps, runs, nsamp = (int(a) for a in sys.argv[1:5])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+T, t1, E, H, B, D = 10.0, 1e-3, 32, 256, 1024, 2
+
+def emb(t):
+    tau = (torch.log(t) - math.log(t1)) / (math.log(T) - math.log(t1))
+    k = torch.arange(1, E // 2 + 1, dtype=torch.float32)
+    a = math.pi * tau[:, None] * k[None, :]
+    return torch.cat([torch.sin(a), torch.cos(a)], 1)
+
+net = torch.nn.Sequential(torch.nn.Linear(D + E, H), torch.nn.SiLU(), torch.nn.Linear(H, H),
+                          torch.nn.SiLU(), torch.nn.Linear(H, H), torch.nn.SiLU(),
+                          torch.nn.Linear(H, D))
+opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+th = torch.rand(10000) * 2 * math.pi
+data = torch.stack([torch.cos(th), torch.sin(th)], 1)
+
+def step():
+    x0 = data[torch.randint(0, 10000, (B,))]
+    t = torch.exp(torch.rand(B) * (math.log(T) - math.log(t1)) + math.log(t1))
+    al, sg = torch.exp(-t / 2), torch.sqrt(-torch.expm1(-t))
+    xt = al[:, None] * x0 + sg[:, None] * torch.randn_like(x0)
+    f = net(torch.cat([xt, emb(t)], 1))
+    loss = ((1 / torch.expm1(t))[:, None] * (f - x0) ** 2).sum(1).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+for _ in range(5):
+    step()
+train = []
+for _ in range(runs):
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    train.append((time.perf_counter() - t0) / steps)
+g = 1 - (t1 / T) ** (1 / 99)
+ts = [t1 * (1 - g) ** (1 - k) for k in range(1, 101)]
+samp = []
+with torch.no_grad():
+    for _ in range(runs):
+        y = torch.randn(nsamp, D)
+        t0 = time.perf_counter()
+        for k in range(99, 0, -1):
+            t, s = ts[k], ts[k - 1]
+            f = net(torch.cat([y, emb(torch.full((nsamp,), t))], 1))
+            st2, ss2 = -math.expm1(-t), -math.expm1(-s)
+            a_ts, s_ts2 = math.exp(-(t - s) / 2), -math.expm1(-(t - s))
+            y = (a_ts * ss2 / st2) * y + (math.exp(-s / 2) * s_ts2 / st2) * f \
+                + math.sqrt(s_ts2 * ss2 / st2) * torch.randn_like(y)
+        samp.append(time.perf_counter() - t0)
+train.sort(); samp.sort()
+print(json.dumps({"train_s": train[len(train) // 2], "sample_s": samp[len(samp) // 2],
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+'''
+
+
+def torch_run(threads, quick):
+    args = [sys.executable, "-c", W1, str(threads), "10" if quick else "60",
+            "3" if quick else "5", "2000" if quick else "10000"]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    quick = "--quick" in sys.argv
+    c = [json.loads(line) for line in open(sys.argv[1]) if line.strip().startswith("{")]
+    nsamp = 2000 if quick else 10000
+    best = {"train": 0.0, "sample": 0.0}
+    for threads in (1, 2):
+        r = torch_run(threads, quick)
+        steps = 1 / r["train_s"]
+        evals = nsamp * 99 / r["sample_s"]
+        best["train"] = max(best["train"], steps)
+        best["sample"] = max(best["sample"], evals)
+        print(json.dumps({"workload": "W1", "figure": "torch", "threads": threads,
+                          "steps_per_s": round(steps, 1), "row_evals_per_s": round(evals),
+                          "peak_rss_mb": round(r["peak_rss_mb"], 1),
+                          "torch": __import__("torch").__version__}), flush=True)
+        if threads == 1:
+            torch_rss = r["peak_rss_mb"]
+    c_train = max(x["steps_per_s"] for x in c if x.get("figure") == "train")
+    c_sample = max(x["row_evals_per_s"] for x in c if x.get("figure") == "sample")
+    c_rss = next(x["peak_rss_mb"] for x in c if x.get("figure") == "train_memory")
+    print(json.dumps({"workload": "W1", "figure": "ratio_vs_torch",
+                      "train_speedup": round(c_train / best["train"], 2),
+                      "sample_speedup": round(c_sample / best["sample"], 2),
+                      "memory_fraction": round(c_rss / torch_rss, 3),
+                      "targets": {"train_speedup": 2.5, "sample_speedup": 2.5,
+                                  "memory_fraction": 0.1}}))
+
+
+if __name__ == "__main__":
+    main()

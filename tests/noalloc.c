@@ -1,0 +1,114 @@
+/*
+ * noalloc.c -- no allocation inside a training or sampling step.
+ *
+ * This program replaces malloc and friends with counting wrappers around
+ * glibc's own allocator, so every heap allocation made by the library (and
+ * by OpenBLAS) is seen.  After a warm-up call (BLAS initialises its buffers
+ * on first use), it counts the allocations made by cem_trainer_run and
+ * cem_sampler_run and fails if there is any.  Threads started by a
+ * multi-threaded sampler are counted too.
+ */
+#include <cemdiff.h>
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+
+static atomic_int counting;
+static atomic_long count;
+
+static void seen(void)
+{
+    if (atomic_load(&counting))
+        atomic_fetch_add(&count, 1);
+}
+
+void *malloc(size_t n) { seen(); return __libc_malloc(n); }
+void *calloc(size_t a, size_t b) { seen(); return __libc_calloc(a, b); }
+void *realloc(void *p, size_t n) { seen(); return __libc_realloc(p, n); }
+void free(void *p) { __libc_free(p); }
+int posix_memalign(void **p, size_t align, size_t n)
+{
+    seen();
+    *p = __libc_memalign(align, n);
+    return *p ? 0 : 12;
+}
+void *aligned_alloc(size_t align, size_t n) { seen(); return __libc_memalign(align, n); }
+void *memalign(size_t align, size_t n) { seen(); return __libc_memalign(align, n); }
+
+static int passed, failed;
+
+static void expect_none(const char *what, long n)
+{
+    if (n == 0) {
+        passed++;
+        printf("ok - %s: no allocation\n", what);
+    } else {
+        failed++;
+        printf("not ok - %s: %ld allocations\n", what, n);
+    }
+}
+
+#define CHECK(call)                                                                  \
+    do {                                                                             \
+        if ((call) != CEM_OK) {                                                      \
+            printf("not ok - %s: %s\n", #call, cem_last_error());                     \
+            return 1;                                                                \
+        }                                                                            \
+    } while (0)
+
+int main(void)
+{
+    enum { N = 2000, D = 2 };
+    static float data[N * D], out[1000 * D];
+    cem_dataset_t *circle;
+    cem_model_t *m, *exact;
+    cem_trainer_t *tr;
+    CHECK(cem_dataset_create(&circle, CEM_DATA_CIRCLE, D, 1));
+    CHECK(cem_dataset_sample(circle, N, 1, data));
+    CHECK(cem_model_create_mlp(&m, D, CEM_TARGET_CEM));
+    CHECK(cem_model_set(m, CEM_MODEL_WIDTH, 64));
+    CHECK(cem_trainer_create(&tr, m, data, N, D));
+    CHECK(cem_trainer_set(tr, CEM_TRAINER_BATCH, 256));
+    CHECK(cem_trainer_set(tr, CEM_TRAINER_CLIP, 1.0));
+    CHECK(cem_trainer_run(tr, 2, NULL)); /* warm-up */
+
+    atomic_store(&counting, 1);
+    CHECK(cem_trainer_run(tr, 5, NULL));
+    atomic_store(&counting, 0);
+    expect_none("cem_trainer_run (5 steps)", atomic_exchange(&count, 0));
+    cem_trainer_free(tr);
+
+    CHECK(cem_model_create_empirical(&exact, data, 300, D));
+    cem_model_t *models[2] = {m, exact};
+    const char *names[2] = {"MLP", "empirical"};
+    for (int k = 0; k < 2; k++)
+        for (int integ = CEM_INTEG_SPLITTING; integ <= CEM_INTEG_HEUN; integ++) {
+            cem_sampler_t *s;
+            CHECK(cem_sampler_create(&s, models[k]));
+            CHECK(cem_sampler_set(s, CEM_SAMPLER_INTEGRATOR, integ));
+            CHECK(cem_sampler_set(s, CEM_SAMPLER_STEPS, 20));
+            CHECK(cem_sampler_set(s, CEM_SAMPLER_TRAJ_ROWS, 4));
+            CHECK(cem_sampler_run(s, 300, out)); /* warm-up */
+            atomic_store(&counting, 1);
+            CHECK(cem_sampler_run(s, 1000, out));
+            atomic_store(&counting, 0);
+            char what[96];
+            snprintf(what, sizeof what, "cem_sampler_run (%s model, integrator %d, 1 thread)",
+                     names[k], integ);
+            expect_none(what, atomic_exchange(&count, 0));
+            cem_sampler_free(s);
+        }
+    cem_model_free(m);
+    cem_model_free(exact);
+    cem_dataset_free(circle);
+    printf("noalloc: %d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
