@@ -505,49 +505,39 @@ static double split_row(const cem_dataset_t *d, const float *x, double *y)
     return r2;
 }
 
-static int check_finite(const char *fn, const cem_dataset_t *d, const float *x,
-                        size_t total)
+/* Distance (what = 0) or intrinsic coordinate (what = 1) of n rows. */
+static int per_row(const char *fn, const cem_dataset_t *d, size_t n, const float *x,
+                   double *out, int what)
 {
+    size_t total = 0;
+    int st = check_rows(fn, d, n, x, out, &total);
+    if (st || n == 0)
+        return st;
     size_t k = cemi_first_nonfinite_f(x, total);
     if (k < total)
         return ds_fail(d, CEM_ERR_NONFINITE, "%s: x row %zu column %d is %g", fn,
                        k / (size_t)d->dim, (int)(k % (size_t)d->dim), (double)x[k]);
+    for (size_t i = 0; i < n; i++) {
+        double y[3];
+        double r2 = split_row(d, x + i * (size_t)d->dim, y);
+        if (what == 1) {
+            out[i] = native_coordinate(d, y);
+        } else {
+            double dn = native_distance(d, y);
+            out[i] = r2 > 0.0 ? sqrt(dn * dn + r2) : dn;
+        }
+    }
     return CEM_OK;
 }
 
 int cem_dataset_distance(const cem_dataset_t *d, size_t n, const float *x, double *dist)
 {
-    static const char fn[] = "cem_dataset_distance";
-    size_t total = 0;
-    int st = check_rows(fn, d, n, x, dist, &total);
-    if (st || n == 0)
-        return st;
-    if ((st = check_finite(fn, d, x, total)))
-        return st;
-    for (size_t i = 0; i < n; i++) {
-        double y[3];
-        double r2 = split_row(d, x + i * (size_t)d->dim, y);
-        double dn = native_distance(d, y);
-        dist[i] = r2 > 0.0 ? sqrt(dn * dn + r2) : dn;
-    }
-    return CEM_OK;
+    return per_row("cem_dataset_distance", d, n, x, dist, 0);
 }
 
 int cem_dataset_coordinate(const cem_dataset_t *d, size_t n, const float *x, double *u)
 {
-    static const char fn[] = "cem_dataset_coordinate";
-    size_t total = 0;
-    int st = check_rows(fn, d, n, x, u, &total);
-    if (st || n == 0)
-        return st;
-    if ((st = check_finite(fn, d, x, total)))
-        return st;
-    for (size_t i = 0; i < n; i++) {
-        double y[3];
-        split_row(d, x + i * (size_t)d->dim, y);
-        u[i] = native_coordinate(d, y);
-    }
-    return CEM_OK;
+    return per_row("cem_dataset_coordinate", d, n, x, u, 1);
 }
 
 double cem_dataset_coordinate_cdf(const cem_dataset_t *d, double u)

@@ -62,6 +62,17 @@ void cem_model_free(cem_model_t *m)
     cemi_release(m);
 }
 
+void cemi_emit_from_f(cem_target what, size_t R, int dim, const float *x, const double *t,
+                      double t_shared, double *F, float *out)
+{
+    for (size_t a = 0; a < R; a++) {
+        double *f = F + a * (size_t)dim;
+        cemi_convert_row(CEM_TARGET_CEM, what, dim, x + a * (size_t)dim, t ? t[a] : t_shared, f, f);
+        for (int j = 0; j < dim; j++)
+            out[a * (size_t)dim + (size_t)j] = (float)f[j];
+    }
+}
+
 int cemi_check_points(cemi_errbuf *err, const char *fn, const char *what,
                       const float *x, size_t n, int dim)
 {

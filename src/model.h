@@ -60,6 +60,12 @@ void cemi_model_retain(cem_model_t *m);
 int cemi_check_points(cemi_errbuf *err, const char *fn, const char *what,
                       const float *x, size_t n, int dim);
 
+/* The closed forms' last stage: F holds f in double for R rows (x, t[i] or
+ * t_shared); converts each row to `what` in place and writes it to out as
+ * float. */
+void cemi_emit_from_f(cem_target what, size_t R, int dim, const float *x, const double *t,
+                      double t_shared, double *F, float *out);
+
 /* Records a failure on m (which may be NULL) and the thread. */
 #define cemi_model_fail(m, ...) cemi_fail((m) ? &(m)->err : NULL, __VA_ARGS__)
 

@@ -83,15 +83,10 @@ static void emp_eval(const cem_model_t *m, cem_target what, size_t r,
     /* F = W P: unnormalised conditional means */
     cemi_dgemm(0, 0, (int)r, dim, (int)n, 1.0, W, (int)n, e->P, dim, 0.0, F, dim);
 
-    for (size_t a = 0; a < r; a++) {
-        double *f = F + a * (size_t)dim;
+    for (size_t a = 0; a < r; a++)
         for (int j = 0; j < dim; j++)
-            f[j] *= inv_sum[a];
-        cemi_convert_row(CEM_TARGET_CEM, what, dim, x + a * (size_t)dim,
-                         t ? t[a] : t_shared, f, f);
-        for (int j = 0; j < dim; j++)
-            out[a * (size_t)dim + (size_t)j] = (float)f[j];
-    }
+            F[a * (size_t)dim + (size_t)j] *= inv_sum[a];
+    cemi_emit_from_f(what, r, dim, x, t, t_shared, F, out);
 }
 
 static const cemi_model_ops empirical_ops = {

@@ -68,13 +68,7 @@ static void gauss_eval(const cem_model_t *m, cem_target what, size_t r,
         for (int j = 0; j < dim; j++)
             Y[a * (size_t)dim + (size_t)j] = g->mu[j];
     cemi_dgemm(0, 1, (int)r, dim, dim, 1.0, V, dim, g->Q, dim, 1.0, Y, dim);
-    for (size_t a = 0; a < r; a++) {
-        double *f = Y + a * (size_t)dim;
-        cemi_convert_row(CEM_TARGET_CEM, what, dim, x + a * (size_t)dim,
-                         t ? t[a] : t_shared, f, f);
-        for (int j = 0; j < dim; j++)
-            out[a * (size_t)dim + (size_t)j] = (float)f[j];
-    }
+    cemi_emit_from_f(what, r, dim, x, t, t_shared, Y, out);
 }
 
 static const cemi_model_ops gaussian_ops = {
