@@ -60,7 +60,8 @@ static size_t mlp_workspace(const cem_model_t *m, size_t rows)
 {
     const cemi_mlp *p = m->impl;
     size_t floats = rows * (size_t)(p->sh.D + p->sh.E) +
-                    cemi_mlp_hidden_size(&p->sh, (int)rows, 0) + rows * (size_t)p->sh.D;
+                    cemi_mlp_hidden_size(&p->sh, (int)rows, 0) + rows * (size_t)p->sh.D +
+                    cemi_mlp_gemm_workspace(&p->sh);
     return sizeof(float) * floats + sizeof(double) * (size_t)p->sh.D;
 }
 
@@ -73,8 +74,9 @@ static void mlp_eval(const cem_model_t *m, cem_target what, size_t r, const floa
     float *in = (float *)(row + D);
     float *hid = in + r * (size_t)(D + p->sh.E);
     float *net = hid + cemi_mlp_hidden_size(&p->sh, B, 0);
+    cemi_nn_ctx ctx = {net + r * (size_t)D};
     cemi_mlp_input(m, B, x, t, t_shared, in);
-    cemi_mlp_forward_f(&p->sh, p->use_ema ? p->ema : p->params, B, in, hid, 0, net);
+    cemi_mlp_forward_f(&p->sh, p->use_ema ? p->ema : p->params, B, in, hid, 0, net, &ctx);
     if (what == p->target) {
         memcpy(out, net, sizeof(float) * r * (size_t)D);
         return;

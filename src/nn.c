@@ -5,6 +5,7 @@
  */
 #include "nn.h"
 
+#include "gemm.h"
 #include "linalg.h"
 
 #include <math.h>
@@ -27,6 +28,27 @@ void cemi_mlp_layer(const cemi_mlp_shape *sh, int l, int *in, int *out, size_t *
     *out = l == sh->L ? sh->D : sh->H;
     *off_w = l == 0 ? 0 : first + (size_t)(l - 1) * hidden;
     *off_b = *off_w + (size_t)*in * (size_t)*out;
+}
+
+size_t cemi_mlp_gemm_workspace(const cemi_mlp_shape *sh)
+{
+    int widest = sh->H > sh->D + sh->E ? sh->H : sh->D + sh->E;
+    return cemi_gemm_workspace(widest);
+}
+
+/* The float network runs on the library's own matrix product; the double
+ * one (gradient checks) on BLAS. */
+static void gemm_f(const cemi_nn_ctx *ctx, int ta, int tb, int M, int N, int K, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    cemi_gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc, ctx->ws);
+}
+
+static void gemm_d(const cemi_nn_ctx *ctx, int ta, int tb, int M, int N, int K, const double *A,
+                   int lda, const double *B, int ldb, double beta, double *C, int ldc)
+{
+    (void)ctx;
+    cemi_dgemm(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
 }
 
 size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep)
@@ -70,7 +92,7 @@ float cemi_expf_vec(float x) { return cemi_expf(x); }
 
 #define REAL float
 #define S _f
-#define GEMM cemi_sgemm
+#define GEMM gemm_f
 #define EXP cemi_expf
 #define TANH tanhf
 #include "nn_kernels.inc"
@@ -82,7 +104,7 @@ float cemi_expf_vec(float x) { return cemi_expf(x); }
 
 #define REAL double
 #define S _d
-#define GEMM cemi_dgemm
+#define GEMM gemm_d
 #define EXP exp
 #define TANH tanh
 #include "nn_kernels.inc"

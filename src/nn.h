@@ -27,6 +27,16 @@ typedef struct {
     cemi_act act;
 } cemi_mlp_shape;
 
+/* Where the float kernels run: the matrix-product workspace (at least
+ * cemi_mlp_gemm_workspace(sh) floats).  The double kernels (gradient
+ * checks) ignore it and may get NULL. */
+typedef struct {
+    float *ws;
+} cemi_nn_ctx;
+
+/* Floats of matrix-product workspace the network's float kernels need. */
+size_t cemi_mlp_gemm_workspace(const cemi_mlp_shape *sh);
+
 /* Number of parameters: layer l (0..L) has W (out x in) then b (out), in
  * that order in one flat buffer, the order of torch's parameters(). */
 size_t cemi_mlp_nparams(const cemi_mlp_shape *sh);
@@ -49,11 +59,12 @@ size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep);
                             size_t B, int E, double log_tmin, double log_tmax);          \
     /* out (B x O) = inp (B x I) W^T + b */                                               \
     void cemi_linear_forward##S(real *out, const real *inp, const real *W, const real *b, \
-                                int B, int I, int O);                                     \
+                                int B, int I, int O, const cemi_nn_ctx *ctx);             \
     /* dW (O x I) = dout^T inp, db (O) = column sums of dout (both overwritten);    \
      * dinp (B x I) = dout W unless dinp is NULL. */                                      \
     void cemi_linear_backward##S(real *dinp, real *dW, real *db, const real *dout,        \
-                                 const real *inp, const real *W, int B, int I, int O);    \
+                                 const real *inp, const real *W, int B, int I, int O,     \
+                                 const cemi_nn_ctx *ctx);                                  \
     /* post[i] = act(pre[i]); post may equal pre.  With keep (training), what   \
      * the backward pass needs is left in pre: the sigmoid s(pre) for SiLU,      \
      * pre itself otherwise (ReLU and tanh need only post). */                    \
@@ -64,12 +75,13 @@ size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep);
                               const real *post, const real *dout, size_t n);              \
     /* The network: in (B x (D+E)) -> out (B x D); hid as cemi_mlp_hidden_size. */         \
     void cemi_mlp_forward##S(const cemi_mlp_shape *sh, const real *params, int B,         \
-                             const real *in, real *hid, int keep, real *out);             \
+                             const real *in, real *hid, int keep, real *out,              \
+                             const cemi_nn_ctx *ctx);                                      \
     /* Given dout (B x D) and the kept activations of the forward pass, writes     \
      * every parameter gradient into grads (overwritten); scratch holds 2 B H. */   \
     void cemi_mlp_backward##S(const cemi_mlp_shape *sh, const real *params, int B,        \
                               const real *in, const real *hid, const real *dout,          \
-                              real *grads, real *scratch);                                 \
+                              real *grads, real *scratch, const cemi_nn_ctx *ctx);         \
     /* Weighted squared error: loss = (1/B) sum_i c_i |out_i - y_i|^2 (returned,    \
      * accumulated in double); dout = d loss / d out. */                                  \
     double cemi_wmse##S(const real *out, const real *y, const real *c, int B, int D,      \

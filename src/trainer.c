@@ -42,7 +42,7 @@ const cemi_option *cemi_trainer_options(void) { return trainer_options; }
 static void release_batch(cem_trainer_t *tr)
 {
     float **bufs[] = {&tr->x0, &tr->z, &tr->y, &tr->c, &tr->in, &tr->hid,
-                      &tr->out, &tr->dout, &tr->scratch, &tr->sample_loss};
+                      &tr->out, &tr->dout, &tr->scratch, &tr->sample_loss, &tr->gemm_ws};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         cemi_release(*bufs[i]);
         *bufs[i] = NULL;
@@ -67,8 +67,9 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, const char *fn)
     nt.scratch = cemi_alloc(2 * B * (size_t)sh->H, sizeof(float));
     nt.sample_loss = cemi_alloc(B, sizeof(float));
     nt.t = cemi_alloc(B, sizeof(double));
+    nt.gemm_ws = cemi_alloc(cemi_mlp_gemm_workspace(sh), sizeof(float));
     if (!nt.x0 || !nt.z || !nt.y || !nt.c || !nt.in || !nt.hid || !nt.out || !nt.dout ||
-        !nt.scratch || !nt.sample_loss || !nt.t) {
+        !nt.scratch || !nt.sample_loss || !nt.t || !nt.gemm_ws) {
         release_batch(&nt);
         return cemi_fail(&tr->err, CEM_ERR_NOMEM, "%s: out of memory for a batch of %d", fn,
                          cap);
@@ -76,7 +77,7 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, const char *fn)
     release_batch(tr);
     tr->x0 = nt.x0; tr->z = nt.z; tr->y = nt.y; tr->c = nt.c; tr->in = nt.in;
     tr->hid = nt.hid; tr->out = nt.out; tr->dout = nt.dout; tr->scratch = nt.scratch;
-    tr->sample_loss = nt.sample_loss; tr->t = nt.t;
+    tr->sample_loss = nt.sample_loss; tr->t = nt.t; tr->gemm_ws = nt.gemm_ws;
     tr->cap = cap;
     return CEM_OK;
 }
@@ -285,7 +286,8 @@ static double loss_and_grad(cem_trainer_t *tr, int B)
     const int D = tr->D;
     build_input(tr, B);
     objective(tr, B);
-    cemi_mlp_forward_f(&net->sh, net->params, B, tr->in, tr->hid, 1, tr->out);
+    const cemi_nn_ctx ctx = {tr->gemm_ws};
+    cemi_mlp_forward_f(&net->sh, net->params, B, tr->in, tr->hid, 1, tr->out, &ctx);
     double loss = cemi_wmse_f(tr->out, tr->y, tr->c, B, D, tr->dout);
     for (int i = 0; i < B; i++) {
         double s = 0;
@@ -296,7 +298,7 @@ static double loss_and_grad(cem_trainer_t *tr, int B)
         tr->sample_loss[i] = (float)(tr->c[i] * s);
     }
     cemi_mlp_backward_f(&net->sh, net->params, B, tr->in, tr->hid, tr->dout, tr->grad,
-                        tr->scratch);
+                        tr->scratch, &ctx);
     return loss;
 }
 

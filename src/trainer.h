@@ -25,6 +25,7 @@ struct cem_trainer {
     /* batch workspace for `cap` rows, allocated when BATCH is set */
     int cap;
     float *x0, *z, *y, *c, *in, *hid, *out, *dout, *scratch, *sample_loss;
+    float *gemm_ws; /* the matrix product's workspace */
     double *t;
     cemi_errbuf err;
 };

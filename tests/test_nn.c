@@ -8,6 +8,7 @@
 #include "tests.h"
 
 #include "base.h"
+#include "gemm.h"
 #include "nn.h"
 
 #include <stdlib.h>
@@ -34,7 +35,7 @@ static double grad_err(const double *a, const double *b, size_t n)
 static double linear_objective(const double *inp, const double *W, const double *b,
                                const double *dout, int B, int I, int O, double *tmp)
 {
-    cemi_linear_forward_d(tmp, inp, W, b, B, I, O);
+    cemi_linear_forward_d(tmp, inp, W, b, B, I, O, NULL);
     double s = 0;
     for (int k = 0; k < B * O; k++)
         s += dout[k] * tmp[k];
@@ -49,7 +50,7 @@ START_TEST(linear_layer_gradients)
     cemi_rng r;
     cemi_rng_init(&r, 1, 0);
     fill(&r, inp, B * I, 1); fill(&r, W, O * I, 1); fill(&r, b, O, 1); fill(&r, dout, B * O, 1);
-    cemi_linear_backward_d(dinp, dW, db, dout, inp, W, B, I, O);
+    cemi_linear_backward_d(dinp, dW, db, dout, inp, W, B, I, O, NULL);
     const double h = 1e-6;
     double *arrays[3] = {inp, W, b}, *grads[3] = {dinp, dW, db};
     int sizes[3] = {B * I, O * I, O};
@@ -115,7 +116,7 @@ typedef struct {
 
 static double net_loss(net_case *nc, const double *params)
 {
-    cemi_mlp_forward_d(&nc->sh, params, nc->B, nc->in, nc->hid, 1, nc->out);
+    cemi_mlp_forward_d(&nc->sh, params, nc->B, nc->in, nc->hid, 1, nc->out, NULL);
     return cemi_wmse_d(nc->out, nc->y, nc->c, nc->B, nc->sh.D, nc->dout);
 }
 
@@ -141,7 +142,7 @@ static void check_network(cemi_act act, int D, int E, int H, int L, int B, uint6
         nc.c[i] = 0.1 + cemi_rng_uniform(&r) * 10; /* like lambda(t) */
 
     net_loss(&nc, p);
-    cemi_mlp_backward_d(&nc.sh, p, B, nc.in, nc.hid, nc.dout, g, scratch);
+    cemi_mlp_backward_d(&nc.sh, p, B, nc.in, nc.hid, nc.dout, g, scratch, NULL);
     const double h = 1e-6;
     for (size_t k = 0; k < np; k++) {
         double keep = p[k];
@@ -184,15 +185,18 @@ START_TEST(float_kernels_match_double)
         pd[k] = pf[k] = (float)(0.3 * cemi_rng_normal(&r));
     for (int k = 0; k < B * 10; k++)
         ind[k] = inf_[k] = (float)cemi_rng_normal(&r);
-    cemi_mlp_forward_d(&sh, pd, B, ind, hidd, 1, outd);
-    cemi_mlp_forward_f(&sh, pf, B, inf_, hidf, 1, outf);
-    cemi_mlp_forward_f(&sh, pf, B, inf_, hid2, 0, out2); /* inference layout */
+    float *ws = malloc(sizeof(float) * cemi_mlp_gemm_workspace(&sh));
+    const cemi_nn_ctx ctx = {ws};
+    cemi_mlp_forward_d(&sh, pd, B, ind, hidd, 1, outd, NULL);
+    cemi_mlp_forward_f(&sh, pf, B, inf_, hidf, 1, outf, &ctx);
+    cemi_mlp_forward_f(&sh, pf, B, inf_, hid2, 0, out2, &ctx); /* inference layout */
     for (int k = 0; k < B * 2; k++) {
         ck_assert_double_lt(fabs(outf[k] - outd[k]), 1e-5 * (1 + fabs(outd[k])));
         ck_assert(outf[k] == out2[k]); /* same arithmetic, other buffers */
     }
     free(pd);
     free(pf);
+    free(ws);
 }
 END_TEST
 
@@ -230,6 +234,85 @@ START_TEST(fast_expf_accuracy)
 }
 END_TEST
 
+/* C = beta C + op(A) op(B) in double, the reference for cemi_gemm. */
+static void gemm_ref(int ta, int tb, int M, int N, int K, const float *A, int lda,
+                     const float *B, int ldb, float beta, const float *C0, double *C)
+{
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0;
+            for (int k = 0; k < K; k++)
+                s += (double)(ta ? A[k * lda + i] : A[i * lda + k]) *
+                     (double)(tb ? B[j * ldb + k] : B[k * ldb + j]);
+            C[i * N + j] = s + (double)beta * C0[i * N + j];
+        }
+}
+
+START_TEST(gemm_against_double_reference)
+{
+    /* every kernel the CPU has, all four layouts, edge sizes, K beyond one
+     * block (256), beta 0 and 1: error within a float accumulation's
+     * sqrt(K) ulp of the largest term */
+    static const int shapes[][3] = {{1, 1, 1},   {7, 9, 3},    {8, 32, 256}, {13, 40, 257},
+                                    {96, 33, 5}, {100, 2, 70}, {3, 50, 600}, {130, 70, 513}};
+    cemi_rng r;
+    cemi_rng_init(&r, 21, 0);
+    int tested = 0;
+    for (int v = 0; v < 3; v++) {
+        if (cemi_gemm_force_kernel(v) != 0)
+            continue;
+        tested++;
+        for (size_t sidx = 0; sidx < sizeof shapes / sizeof shapes[0]; sidx++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int tb = 0; tb < 2; tb++)
+                    for (int b = 0; b < 2; b++) {
+                        int M = shapes[sidx][0], N = shapes[sidx][1], K = shapes[sidx][2];
+                        float *A = malloc(sizeof(float) * (size_t)(M * K));
+                        float *B = malloc(sizeof(float) * (size_t)(K * N));
+                        float *C = malloc(sizeof(float) * (size_t)(M * N));
+                        float *C0 = malloc(sizeof(float) * (size_t)(M * N));
+                        double *R = malloc(sizeof(double) * (size_t)(M * N));
+                        float *ws = malloc(sizeof(float) * cemi_gemm_workspace(N));
+                        for (int k = 0; k < M * K; k++) A[k] = (float)cemi_rng_normal(&r);
+                        for (int k = 0; k < K * N; k++) B[k] = (float)cemi_rng_normal(&r);
+                        for (int k = 0; k < M * N; k++) C[k] = C0[k] = (float)cemi_rng_normal(&r);
+                        float beta = (float)b;
+                        cemi_gemm(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, beta, C, N, ws);
+                        gemm_ref(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, beta, C0, R);
+                        double worst = 0;
+                        for (int k = 0; k < M * N; k++)
+                            worst = fmax(worst, fabs(C[k] - R[k]) / sqrt((double)K + 1));
+                        ck_assert_msg(worst < 4e-6, "kernel %d %dx%dx%d ta%d tb%d beta%d: %g", v,
+                                      M, N, K, ta, tb, b, worst);
+                        free(A); free(B); free(C); free(C0); free(R); free(ws);
+                    }
+    }
+    cemi_gemm_force_kernel(-1);
+    ck_assert_int_ge(tested, 1);
+}
+END_TEST
+
+START_TEST(gemm_rows_do_not_depend_on_m)
+{
+    /* rows 37..100 of a 200-row product equal a 64-row product of those
+     * rows, bitwise: the split of a batch over threads changes nothing */
+    enum { M = 200, N = 256, K = 300 };
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+    float *C = malloc(sizeof(float) * M * N), *Cs = malloc(sizeof(float) * 64 * N);
+    float *ws = malloc(sizeof(float) * cemi_gemm_workspace(N));
+    cemi_rng r;
+    cemi_rng_init(&r, 22, 0);
+    for (int k = 0; k < M * K; k++) A[k] = (float)cemi_rng_normal(&r);
+    for (int k = 0; k < K * N; k++) B[k] = (float)cemi_rng_normal(&r);
+    for (int tb = 0; tb < 2; tb++) {
+        cemi_gemm(0, tb, M, N, K, A, K, B, tb ? K : N, 0.0f, C, N, ws);
+        cemi_gemm(0, tb, 64, N, K, A + 37 * K, K, B, tb ? K : N, 0.0f, Cs, N, ws);
+        ck_assert_int_eq(memcmp(C + 37 * N, Cs, sizeof(float) * 64 * N), 0);
+    }
+    free(A); free(B); free(C); free(Cs); free(ws);
+}
+END_TEST
+
 Suite *suite_nn(void)
 {
     Suite *s = suite_create("nn");
@@ -241,6 +324,8 @@ Suite *suite_nn(void)
     tcase_add_test(tc, float_kernels_match_double);
     tcase_add_test(tc, time_embedding_formula);
     tcase_add_test(tc, fast_expf_accuracy);
+    tcase_add_test(tc, gemm_against_double_reference);
+    tcase_add_test(tc, gemm_rows_do_not_depend_on_m);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,29 @@
+/*
+ * gemm.h -- layer 1: the library's own single-precision matrix product,
+ * used by the network kernels (src/gemm.c explains why).
+ */
+#ifndef CEM_GEMM_H
+#define CEM_GEMM_H
+
+#include <stddef.h>
+
+/* C (M x N, row-major, ldc) = beta C + op(A) op(B), op(A) M x K, op(B)
+ * K x N; ta = 1 means A is stored K x M (A[k lda + i]), tb = 1 that B is
+ * stored N x K (B[n ldb + k]).  beta = 0 does not read C.  ws must hold
+ * cemi_gemm_workspace(N) floats; nothing is allocated.  Each element of C
+ * gets the same arithmetic whatever M is, so rows may be computed in any
+ * split (threads) with bitwise the same result. */
+void cemi_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+               int ldb, float beta, float *C, int ldc, float *ws);
+
+/* Floats of workspace cemi_gemm needs for products with N columns. */
+size_t cemi_gemm_workspace(int N);
+
+/* The micro-kernel in use ("avx512", "avx2" or "sse2"). */
+const char *cemi_gemm_kernel_name(void);
+
+/* For tests: use kernel `which` (0 avx512, 1 avx2, 2 sse2; -1 the best the
+ * CPU has).  Returns -1 when the CPU lacks it.  Not thread-safe. */
+int cemi_gemm_force_kernel(int which);
+
+#endif /* CEM_GEMM_H */
