@@ -368,7 +368,11 @@ typedef enum { CEM_OPTIM_ADAM = 0, CEM_OPTIM_ADAMW = 1 } cem_optimizer;
  *   WEIGHT        cem_weight of the CEM objective; CEM_WEIGHT_LAMBDA
  *   SNR_CLAMP     the clamp of CEM_WEIGHT_MIN_SNR; 5, (0, 1e6]
  *   SEED          of the batches; 0, [0, 2^53]
- * Options may change between steps; BATCH reallocates the workspace. */
+ *   THREADS       threads that share each step's matrix products; the
+ *                 number of online cores (at most 64), [1, 256].  Results
+ *                 do not depend on it (products are split by rows).
+ * Options may change between steps; BATCH and THREADS reallocate the
+ * workspace. */
 typedef enum {
     CEM_TRAINER_BATCH = 1,
     CEM_TRAINER_LR = 2,
@@ -386,7 +390,8 @@ typedef enum {
     CEM_TRAINER_GRID_N = 14,
     CEM_TRAINER_WEIGHT = 15,
     CEM_TRAINER_SNR_CLAMP = 16,
-    CEM_TRAINER_SEED = 17
+    CEM_TRAINER_SEED = 17,
+    CEM_TRAINER_THREADS = 18
 } cem_trainer_option;
 
 /* Called after every accepted step with the step count so far and that

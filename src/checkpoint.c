@@ -7,9 +7,9 @@
  *   model    u32 kind (1 = MLP), target, D, E, H, L, activation, use_ema,
  *            u64 seed, f64 t_min, f64 t_max, u64 np                 64 bytes
  *            f32 params[np], f32 ema[np]
- *   trainer  u64 step, u32 nopt (17), u32 reserved, f64 option[nopt] by id,
+ *   trainer  u64 step, u32 nopt (18), u32 reserved, f64 option[nopt] by id,
  *            f64 bin_sum[8], u64 bin_count[8], u64 data_n, u32 data_crc,
- *            u32 data_dim                                           296 bytes
+ *            u32 data_dim                                           304 bytes
  *            f32 adam_m[np], f32 adam_v[np]
  *   trailer  u32 CRC-32 of every byte before it
  *
@@ -35,7 +35,7 @@ enum {
     CONTENT_TRAINER = 2,
     HEADER_BYTES = 24,
     MODEL_BYTES = 64,
-    TRAINER_BYTES = 296,
+    TRAINER_BYTES = 160 + 8 * CEMI_TRAINER_NOPT, /* 304 */
     FILE_KIND_MLP = 1,
 };
 
@@ -381,8 +381,9 @@ static int load_trainer(const char *fn, const unsigned char *b, const head *h,
         return st;
     for (int id = 1; id <= CEMI_TRAINER_NOPT; id++)
         tr->opt[id] = opt[id];
-    if ((int)opt[CEM_TRAINER_BATCH] != tr->cap) {
-        st = cemi_trainer_reserve(tr, (int)opt[CEM_TRAINER_BATCH], fn);
+    if ((int)opt[CEM_TRAINER_BATCH] != tr->cap ||
+        (int)opt[CEM_TRAINER_THREADS] != cemi_pool_size(tr->pool)) {
+        st = cemi_trainer_reserve(tr, (int)opt[CEM_TRAINER_BATCH], (int)opt[CEM_TRAINER_THREADS], fn);
         if (st) {
             cem_trainer_free(tr);
             return cemi_fail(NULL, st, "%s: out of memory for the batch", fn);

@@ -74,7 +74,7 @@ static void mlp_eval(const cem_model_t *m, cem_target what, size_t r, const floa
     float *in = (float *)(row + D);
     float *hid = in + r * (size_t)(D + p->sh.E);
     float *net = hid + cemi_mlp_hidden_size(&p->sh, B, 0);
-    cemi_nn_ctx ctx = {net + r * (size_t)D};
+    cemi_nn_ctx ctx = {net + r * (size_t)D, 0, NULL};
     cemi_mlp_input(m, B, x, t, t_shared, in);
     cemi_mlp_forward_f(&p->sh, p->use_ema ? p->ema : p->params, B, in, hid, 0, net, &ctx);
     if (what == p->target) {

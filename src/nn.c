@@ -38,10 +38,36 @@ size_t cemi_mlp_gemm_workspace(const cemi_mlp_shape *sh)
 
 /* The float network runs on the library's own matrix product; the double
  * one (gradient checks) on BLAS. */
+typedef struct {
+    const cemi_nn_ctx *ctx;
+    int ta, tb, M, N, K, lda, ldb, ldc;
+    const float *A, *B;
+    float beta;
+    float *C;
+} gemm_job;
+
+/* Thread tid's share of a product: a contiguous range of C's rows. */
+static void gemm_part(void *v, int tid, int n)
+{
+    const gemm_job *j = v;
+    int lo, hi;
+    cemi_pool_split(j->M, 8, tid, n, &lo, &hi);
+    if (lo >= hi)
+        return;
+    const float *A = j->ta ? j->A + lo : j->A + (size_t)lo * (size_t)j->lda;
+    cemi_gemm(j->ta, j->tb, hi - lo, j->N, j->K, A, j->lda, j->B, j->ldb, j->beta,
+              j->C + (size_t)lo * (size_t)j->ldc, j->ldc, j->ctx->ws + (size_t)tid * j->ctx->stride);
+}
+
 static void gemm_f(const cemi_nn_ctx *ctx, int ta, int tb, int M, int N, int K, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
-    cemi_gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc, ctx->ws);
+    gemm_job j = {ctx, ta, tb, M, N, K, lda, ldb, ldc, A, B, beta, C};
+    /* a product too small to pay for waking the team runs here */
+    if (cemi_pool_size(ctx->pool) > 1 && 2.0 * M * N * K >= 4e6)
+        cemi_pool_run(ctx->pool, gemm_part, &j);
+    else
+        gemm_part(&j, 0, 1);
 }
 
 static void gemm_d(const cemi_nn_ctx *ctx, int ta, int tb, int M, int N, int K, const double *A,

@@ -27,11 +27,17 @@ typedef struct {
     cemi_act act;
 } cemi_mlp_shape;
 
-/* Where the float kernels run: the matrix-product workspace (at least
- * cemi_mlp_gemm_workspace(sh) floats).  The double kernels (gradient
- * checks) ignore it and may get NULL. */
+#include "pool.h"
+
+/* Where the float kernels run: a team of threads (NULL: the caller alone)
+ * and, for each thread tid, matrix-product workspace at ws + tid * stride
+ * (stride >= cemi_mlp_gemm_workspace(sh) floats).  Matrix products are
+ * split over the threads by rows, which changes no bit of the result.  The
+ * double kernels (gradient checks) ignore the context and may get NULL. */
 typedef struct {
     float *ws;
+    size_t stride;
+    cemi_pool *pool;
 } cemi_nn_ctx;
 
 /* Floats of matrix-product workspace the network's float kernels need. */

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 static const cemi_option trainer_options[] = {
     {CEM_TRAINER_BATCH, "CEM_TRAINER_BATCH", 1, 65536, 1024, 1},
@@ -32,6 +33,7 @@ static const cemi_option trainer_options[] = {
      CEM_WEIGHT_LAMBDA, 1},
     {CEM_TRAINER_SNR_CLAMP, "CEM_TRAINER_SNR_CLAMP", 1e-12, 1e6, 5, 0},
     {CEM_TRAINER_SEED, "CEM_TRAINER_SEED", 0, 9007199254740992.0, 0, 1},
+    {CEM_TRAINER_THREADS, "CEM_TRAINER_THREADS", 1, 256, 1, 1}, /* default: cores */
     {0, NULL, 0, 0, 0, 0},
 };
 
@@ -49,9 +51,11 @@ static void release_batch(cem_trainer_t *tr)
     }
     cemi_release(tr->t);
     tr->t = NULL;
+    cemi_pool_free(tr->pool);
+    tr->pool = NULL;
 }
 
-int cemi_trainer_reserve(cem_trainer_t *tr, int cap, const char *fn)
+int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn)
 {
     const cemi_mlp_shape *sh = &tr->net->sh;
     size_t B = (size_t)cap, D = (size_t)sh->D;
@@ -67,17 +71,21 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, const char *fn)
     nt.scratch = cemi_alloc(2 * B * (size_t)sh->H, sizeof(float));
     nt.sample_loss = cemi_alloc(B, sizeof(float));
     nt.t = cemi_alloc(B, sizeof(double));
-    nt.gemm_ws = cemi_alloc(cemi_mlp_gemm_workspace(sh), sizeof(float));
+    nt.gemm_stride = cemi_mlp_gemm_workspace(sh);
+    nt.gemm_ws = cemi_alloc(nt.gemm_stride * (size_t)threads, sizeof(float));
+    nt.pool = cemi_pool_create(threads);
     if (!nt.x0 || !nt.z || !nt.y || !nt.c || !nt.in || !nt.hid || !nt.out || !nt.dout ||
-        !nt.scratch || !nt.sample_loss || !nt.t || !nt.gemm_ws) {
+        !nt.scratch || !nt.sample_loss || !nt.t || !nt.gemm_ws || !nt.pool) {
         release_batch(&nt);
-        return cemi_fail(&tr->err, CEM_ERR_NOMEM, "%s: out of memory for a batch of %d", fn,
-                         cap);
+        return cemi_fail(&tr->err, CEM_ERR_NOMEM,
+                         "%s: out of memory (or threads) for a batch of %d on %d threads", fn,
+                         cap, threads);
     }
     release_batch(tr);
     tr->x0 = nt.x0; tr->z = nt.z; tr->y = nt.y; tr->c = nt.c; tr->in = nt.in;
     tr->hid = nt.hid; tr->out = nt.out; tr->dout = nt.dout; tr->scratch = nt.scratch;
     tr->sample_loss = nt.sample_loss; tr->t = nt.t; tr->gemm_ws = nt.gemm_ws;
+    tr->gemm_stride = nt.gemm_stride; tr->pool = nt.pool;
     tr->cap = cap;
     return CEM_OK;
 }
@@ -134,6 +142,8 @@ int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const 
     tr->D = dim;
     for (const cemi_option *o = trainer_options; o->name; o++)
         tr->opt[o->id] = o->def;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    tr->opt[CEM_TRAINER_THREADS] = cores < 1 ? 1 : cores > 64 ? 64 : (double)cores;
     tr->data = cemi_alloc(total, sizeof(float));
     tr->m1 = cemi_calloc(net->np, sizeof(float));
     tr->m2 = cemi_calloc(net->np, sizeof(float));
@@ -143,7 +153,8 @@ int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const 
         return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for %zu points", fn, n);
     }
     memcpy(tr->data, data, sizeof(float) * total);
-    st = cemi_trainer_reserve(tr, (int)tr->opt[CEM_TRAINER_BATCH], fn);
+    st = cemi_trainer_reserve(tr, (int)tr->opt[CEM_TRAINER_BATCH],
+                              (int)tr->opt[CEM_TRAINER_THREADS], fn);
     if (st) {
         cem_trainer_free(tr);
         return cemi_fail(NULL, st, "%s: out of memory for the batch", fn);
@@ -174,8 +185,11 @@ int cem_trainer_set(cem_trainer_t *tr, cem_trainer_option opt, double value)
     int st = cemi_option_resolve(&tr->err, fn, trainer_options, (int)opt, &value, &o);
     if (st)
         return st;
-    if (opt == CEM_TRAINER_BATCH && (int)value != tr->cap) {
-        st = cemi_trainer_reserve(tr, (int)value, fn);
+    if ((opt == CEM_TRAINER_BATCH && (int)value != tr->cap) ||
+        (opt == CEM_TRAINER_THREADS && (int)value != cemi_pool_size(tr->pool))) {
+        int cap = opt == CEM_TRAINER_BATCH ? (int)value : tr->cap;
+        int threads = opt == CEM_TRAINER_THREADS ? (int)value : cemi_pool_size(tr->pool);
+        st = cemi_trainer_reserve(tr, cap, threads, fn);
         if (st)
             return st;
     }
@@ -286,7 +300,7 @@ static double loss_and_grad(cem_trainer_t *tr, int B)
     const int D = tr->D;
     build_input(tr, B);
     objective(tr, B);
-    const cemi_nn_ctx ctx = {tr->gemm_ws};
+    const cemi_nn_ctx ctx = {tr->gemm_ws, tr->gemm_stride, tr->pool};
     cemi_mlp_forward_f(&net->sh, net->params, B, tr->in, tr->hid, 1, tr->out, &ctx);
     double loss = cemi_wmse_f(tr->out, tr->y, tr->c, B, D, tr->dout);
     for (int i = 0; i < B; i++) {

@@ -6,7 +6,7 @@
 
 #include "model_mlp.h"
 
-#define CEMI_TRAINER_NOPT 17 /* options are ids 1 .. CEMI_TRAINER_NOPT */
+#define CEMI_TRAINER_NOPT 18 /* options are ids 1 .. CEMI_TRAINER_NOPT */
 
 struct cem_trainer {
     cem_model_t *model; /* a reference; the model is busy while we exist */
@@ -25,14 +25,17 @@ struct cem_trainer {
     /* batch workspace for `cap` rows, allocated when BATCH is set */
     int cap;
     float *x0, *z, *y, *c, *in, *hid, *out, *dout, *scratch, *sample_loss;
-    float *gemm_ws; /* the matrix product's workspace */
+    float *gemm_ws;   /* the matrix product's workspace, one slice per thread */
+    size_t gemm_stride;
+    cemi_pool *pool;  /* THREADS threads */
     double *t;
     cemi_errbuf err;
 };
 
-/* Allocates the batch workspace for `cap` rows, replacing the old one only
- * on success.  Returns a status (CEM_ERR_NOMEM). */
-int cemi_trainer_reserve(cem_trainer_t *tr, int cap, const char *fn);
+/* Allocates the batch workspace for `cap` rows and the team of `threads`
+ * threads, replacing the old ones only on success.  Returns a status
+ * (CEM_ERR_NOMEM). */
+int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn);
 
 /* Creates a trainer around model m without copying state from elsewhere;
  * used by cem_trainer_create and the checkpoint loader. */

@@ -186,7 +186,7 @@ START_TEST(float_kernels_match_double)
     for (int k = 0; k < B * 10; k++)
         ind[k] = inf_[k] = (float)cemi_rng_normal(&r);
     float *ws = malloc(sizeof(float) * cemi_mlp_gemm_workspace(&sh));
-    const cemi_nn_ctx ctx = {ws};
+    const cemi_nn_ctx ctx = {ws, 0, NULL};
     cemi_mlp_forward_d(&sh, pd, B, ind, hidd, 1, outd, NULL);
     cemi_mlp_forward_f(&sh, pf, B, inf_, hidf, 1, outf, &ctx);
     cemi_mlp_forward_f(&sh, pf, B, inf_, hid2, 0, out2, &ctx); /* inference layout */

@@ -350,6 +350,34 @@ START_TEST(initialisation_from_the_seed)
 }
 END_TEST
 
+START_TEST(threads_change_no_bit)
+{
+    /* products are split by rows: 1, 2 and 3 threads train bitwise alike */
+    make_circle();
+    float *p[3];
+    size_t np = 0;
+    for (int k = 0; k < 3; k++) {
+        cem_model_t *m;
+        ck_assert_int_eq(cem_model_create_mlp(&m, D, CEM_TARGET_NOISE), CEM_OK);
+        ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 96), CEM_OK);
+        cem_trainer_t *tr;
+        ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 300), CEM_OK);
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_THREADS, k + 1), CEM_OK);
+        ck_assert_int_eq(cem_trainer_run(tr, 4, NULL), CEM_OK);
+        np = cem_model_param_count(m);
+        p[k] = malloc(4 * np);
+        cem_model_get_params(m, 0, p[k], np);
+        cem_trainer_free(tr);
+        cem_model_free(m);
+    }
+    ck_assert_int_eq(memcmp(p[0], p[1], 4 * np), 0);
+    ck_assert_int_eq(memcmp(p[0], p[2], 4 * np), 0);
+    for (int k = 0; k < 3; k++)
+        free(p[k]);
+}
+END_TEST
+
 Suite *suite_trainer(void)
 {
     Suite *s = suite_create("trainer");
@@ -363,6 +391,7 @@ Suite *suite_trainer(void)
     tcase_add_test(tc, model_is_free_after_trainer);
     tcase_add_test(tc, training_reduces_loss);
     tcase_add_test(tc, initialisation_from_the_seed);
+    tcase_add_test(tc, threads_change_no_bit);
     suite_add_tcase(s, tc);
     return s;
 }
