@@ -156,8 +156,13 @@ $(TEST_BIN): $(TEST_SRC) tests/tests.h $(STLIB) | deps
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Isrc $(DEP_CFLAGS) $(CHECK_CFLAGS) \
 	    -o $@ $(TEST_SRC) $(STLIB) $(CHECK_LIBS) $(DEP_LIBS)
 
-check: all examples $(TEST_BIN) | test-deps
+tests/.bin/noalloc: tests/noalloc.c $(STLIB) | deps
+	@mkdir -p tests/.bin
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(DEP_CFLAGS) -o $@ $< $(STLIB) $(DEP_LIBS)
+
+check: all examples $(TEST_BIN) tests/.bin/noalloc | test-deps
 	$(TEST_BIN)
+	tests/.bin/noalloc
 	$(PYTHON) tests/torch_check.py lib/libcemdiff.so
 	sh tests/check_cli.sh bin/cemdiff
 	sh tests/check_symbols.sh lib/libcemdiff.so include/cemdiff.h

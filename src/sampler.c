@@ -12,9 +12,9 @@
  */
 #include "integrators.h"
 #include "model.h"
+#include "pool.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
 #define NOPT 10
@@ -49,6 +49,7 @@ typedef struct {
     int N;
     double *times; /* N, increasing */
     int nthreads;
+    cemi_pool *pool; /* the team that runs blocks of rows */
     worker *w;
     size_t traj_rows, traj_snaps;
     float *traj;        /* snaps x rows x D */
@@ -76,6 +77,7 @@ static void plan_free(plan *p, size_t R)
             cemi_release(w->rng); cemi_release(w->mws);
         }
     cemi_release(p->w);
+    cemi_pool_free(p->pool);
     cemi_release(p->times);
     cemi_release(p->traj);
     cemi_release(p->traj_times);
@@ -109,6 +111,7 @@ static int plan_make(cem_sampler_t *s, const double *opt, plan *p, const char *f
              (w->s1 = cemi_alloc(RD, sizeof(float))) && (w->s2 = cemi_alloc(RD, sizeof(float))) &&
              (w->rng = cemi_alloc(s->R, sizeof(cemi_rng))) && (w->mws = cemi_alloc(1, mws));
     }
+    ok = ok && (q.pool = cemi_pool_create(q.nthreads)) != NULL;
     if (ok && q.traj_rows) {
         size_t cells;
         ok = cemi_mul_ok(q.traj_snaps, q.traj_rows * (size_t)s->D, &cells) &&
@@ -260,7 +263,6 @@ typedef struct {
     float *out;
     atomic_size_t next_block;
     atomic_size_t diverged;
-    worker *w;
 } job;
 
 /* Records y of the block's requested rows [lo, hi) that fall among the
@@ -324,11 +326,13 @@ static void run_block(job *jb, worker *w, size_t row0, size_t lo, size_t hi)
         atomic_fetch_add(&jb->diverged, bad);
 }
 
-/* Blocks are aligned to multiples of R in the global row index. */
-static void *worker_main(void *arg)
+/* Thread tid takes blocks, aligned to multiples of R in the global row
+ * index, until none is left. */
+static void worker_main(void *arg, int tid, int n)
 {
-    job *jb = ((void **)arg)[0];
-    worker *w = ((void **)arg)[1];
+    (void)n;
+    job *jb = arg;
+    worker *w = &jb->s->p.w[tid];
     const size_t R = jb->s->R, end = jb->first + jb->n;
     const size_t b0 = jb->first / R, b1 = (end + R - 1) / R;
     for (;;) {
@@ -339,7 +343,6 @@ static void *worker_main(void *arg)
         size_t hi = (b + 1) * R < end ? (b + 1) * R : end;
         run_block(jb, w, b * R, lo, hi);
     }
-    return NULL;
 }
 
 int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
@@ -361,25 +364,11 @@ int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
     jb.out = out;
     atomic_init(&jb.next_block, 0);
     atomic_init(&jb.diverged, 0);
-    int nt = s->p.nthreads;
     size_t blocks = (first + n + s->R - 1) / s->R - first / s->R;
-    if ((size_t)nt > blocks)
-        nt = (int)blocks;
-    pthread_t th[256];
-    void *args[256][2];
-    int started = 0;
-    for (int k = 1; k < nt; k++) {
-        args[k][0] = &jb;
-        args[k][1] = &s->p.w[k];
-        if (pthread_create(&th[k], NULL, worker_main, args[k]) != 0)
-            break; /* the calling thread does the rest */
-        started = k;
-    }
-    args[0][0] = &jb;
-    args[0][1] = &s->p.w[0];
-    worker_main(args[0]);
-    for (int k = 1; k <= started; k++)
-        pthread_join(th[k], NULL);
+    if (blocks == 1)
+        worker_main(&jb, 0, 1); /* one block: no need to wake the team */
+    else
+        cemi_pool_run(s->p.pool, worker_main, &jb);
     s->diverged = atomic_load(&jb.diverged);
     if (s->diverged)
         return cemi_fail(&s->err, CEM_ERR_DIVERGED,
