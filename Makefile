@@ -94,8 +94,9 @@ $(OBJDIR)/%.o: src/%.c $(HDR) | deps
 	@mkdir -p $(OBJDIR)
 	$(CC) $(CFLAGS) $(LIB_CFLAGS) $(DEP_CFLAGS) -c $< -o $@
 
-$(SHLIB): $(OBJ)
-	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -o $@ $(OBJ) $(DEP_LIBS)
+$(SHLIB): $(OBJ) src/exports.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined \
+	    -Wl,--version-script=src/exports.map -o $@ $(OBJ) $(DEP_LIBS)
 
 lib/$(SONAME): $(SHLIB)
 	ln -sf $(notdir $(SHLIB)) $@
