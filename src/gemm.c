@@ -140,31 +140,52 @@ size_t cemi_gemm_workspace(int N)
     return (size_t)MC * KC + (size_t)KC * npad + 8 * 32 + 16;
 }
 
-/* op(A) is M x K: ta = 0: A[i lda + k]; ta = 1: A[k lda + i]. */
+/* op(A) is M x K: ta = 0: A[i lda + k]; ta = 1: A[k lda + i].  Packed in
+ * panels of mr rows, k-major (a panel's k-th column is mr consecutive
+ * floats); rows past mc are zero. */
 static void pack_a(int mr, int mc, int kc, const float *A, int lda, int ta, int i0, int p0,
                    float *Ap)
 {
-    for (int ir = 0; ir < mc; ir += mr)
-        for (int k = 0; k < kc; k++)
-            for (int i = 0; i < mr; i++) {
-                int ii = ir + i;
-                *Ap++ = ii >= mc ? 0.0f
-                        : ta   ? A[(size_t)(p0 + k) * (size_t)lda + (size_t)(i0 + ii)]
-                               : A[(size_t)(i0 + ii) * (size_t)lda + (size_t)(p0 + k)];
+    for (int ir = 0; ir < mc; ir += mr, Ap += (size_t)mr * (size_t)kc) {
+        int rows = mc - ir < mr ? mc - ir : mr;
+        if (rows < mr)
+            memset(Ap, 0, sizeof(float) * (size_t)mr * (size_t)kc);
+        if (ta) { /* columns of the stored matrix: contiguous runs of rows */
+            const float *src = A + (size_t)p0 * (size_t)lda + (size_t)(i0 + ir);
+            for (int k = 0; k < kc; k++)
+                memcpy(Ap + (size_t)k * (size_t)mr, src + (size_t)k * (size_t)lda,
+                       sizeof(float) * (size_t)rows);
+        } else { /* rows of the stored matrix, scattered with stride mr */
+            for (int i = 0; i < rows; i++) {
+                const float *src = A + (size_t)(i0 + ir + i) * (size_t)lda + (size_t)p0;
+                for (int k = 0; k < kc; k++)
+                    Ap[(size_t)k * (size_t)mr + (size_t)i] = src[k];
             }
+        }
+    }
 }
 
-/* op(B) is K x N: tb = 0: B[k ldb + n]; tb = 1: B[n ldb + k]. */
+/* op(B) is K x N: tb = 0: B[k ldb + n]; tb = 1: B[n ldb + k].  Packed in
+ * panels of nr columns, k-major; columns past n are zero. */
 static void pack_b(int nr, int n, int kc, const float *B, int ldb, int tb, int p0, float *Bp)
 {
-    for (int jr = 0; jr < n; jr += nr)
-        for (int k = 0; k < kc; k++)
-            for (int j = 0; j < nr; j++) {
-                int jj = jr + j;
-                *Bp++ = jj >= n ? 0.0f
-                        : tb   ? B[(size_t)jj * (size_t)ldb + (size_t)(p0 + k)]
-                               : B[(size_t)(p0 + k) * (size_t)ldb + (size_t)jj];
+    for (int jr = 0; jr < n; jr += nr, Bp += (size_t)nr * (size_t)kc) {
+        int cols = n - jr < nr ? n - jr : nr;
+        if (cols < nr)
+            memset(Bp, 0, sizeof(float) * (size_t)nr * (size_t)kc);
+        if (!tb) {
+            const float *src = B + (size_t)p0 * (size_t)ldb + (size_t)jr;
+            for (int k = 0; k < kc; k++)
+                memcpy(Bp + (size_t)k * (size_t)nr, src + (size_t)k * (size_t)ldb,
+                       sizeof(float) * (size_t)cols);
+        } else {
+            for (int j = 0; j < cols; j++) {
+                const float *src = B + (size_t)(jr + j) * (size_t)ldb + (size_t)p0;
+                for (int k = 0; k < kc; k++)
+                    Bp[(size_t)k * (size_t)nr + (size_t)j] = src[k];
             }
+        }
+    }
 }
 
 /* N < 8 (the network's output layer): C[i][j] = beta C + op(A)[i,:] . op(B)[:,j]
