@@ -8,11 +8,12 @@
  * whatever M is and whichever thread computes its rows, so results do not
  * depend on the batch split or the thread count (docs/PERFORMANCE.md).
  *
- * Structure (BLIS): C (M x N) = beta C + op(A) op(B).  K is cut in blocks of
- * KC; for each block op(B) is packed into panels of NR columns, op(A) into
- * panels of MR rows (MC rows at a time), and a micro-kernel accumulates an
- * MR x NR tile over the block in registers.  Partial tiles go through a
- * small buffer so they use the same kernel.  Three micro-kernels, chosen
+ * Structure (BLIS, without packing A): C (M x N) = beta C + op(A) op(B).  K
+ * is cut in blocks of KC; for each block op(B) is packed into panels of NR
+ * columns, and a micro-kernel accumulates an MR x NR tile over the block in
+ * registers, reading op(A) in place through its strides (measured: packing
+ * A cost more than it saved at these sizes).  Partial tiles go through a
+ * small padded buffer so they use the same kernel and the same arithmetic.  Three micro-kernels, chosen
  * once from the CPU: AVX-512 (8 x 32), AVX2 + FMA (6 x 16), and portable
  * SSE2 (4 x 8); they differ in the last bits (FMA or not), never between
  * runs on one machine.  Products with N < 8 or M < 8 (the network's output
@@ -30,14 +31,21 @@ typedef float v4 __attribute__((vector_size(16)));
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v16 __attribute__((vector_size(64)));
 
-/* The micro-kernel contract: acc[i][j] = sum_k a[k*MR + i] b[k*NR + j]
+/* The micro-kernel contract: acc[i][j] = sum_k a[i rs + k cs] b[k*NR + j]
  * (k < kc, in order), then c[i*ldc + j] = acc + beta c (beta 0: c is not
- * read). */
-typedef void (*kernel_fn)(int kc, const float *a, const float *b, float *c, int ldc, float beta);
+ * read).  A is read in place through its strides (rs, cs), so it is never
+ * copied; B comes packed. */
+typedef void (*kernel_fn)(int kc, const float *a, size_t rs, size_t cs, const float *b, float *c,
+                          int ldc, float beta);
+
+/* A dot product a . b over n, with the lanes of V accumulating k mod lanes
+ * and added in a fixed order. */
+typedef float (*dot_fn)(const float *a, const float *b, int n);
 
 #define KERNEL(NAME, TARGET, V, MR_, NV)                                                      \
-    __attribute__((target(TARGET))) static void NAME(int kc, const float *a, const float *b,   \
-                                                     float *c, int ldc, float beta)            \
+    __attribute__((target(TARGET))) static void NAME(int kc, const float *a, size_t rs,        \
+                                                     size_t cs, const float *b, float *c,      \
+                                                     int ldc, float beta)                      \
     {                                                                                          \
         V acc[MR_][NV];                                                                        \
         for (int i = 0; i < MR_; i++)                                                          \
@@ -47,12 +55,12 @@ typedef void (*kernel_fn)(int kc, const float *a, const float *b, float *c, int 
             V bv[NV];                                                                          \
             for (int h = 0; h < NV; h++)                                                       \
                 memcpy(&bv[h], b + h * (int)(sizeof(V) / 4), sizeof(V));                       \
+            const float *ak = a + (size_t)k * cs;                                              \
             for (int i = 0; i < MR_; i++) {                                                    \
-                V x = (V){0} + a[i];                                                           \
+                V x = (V){0} + ak[(size_t)i * rs];                                             \
                 for (int h = 0; h < NV; h++)                                                   \
                     acc[i][h] += x * bv[h];                                                    \
             }                                                                                  \
-            a += MR_;                                                                          \
             b += NV * (int)(sizeof(V) / 4);                                                    \
         }                                                                                      \
         for (int i = 0; i < MR_; i++)                                                          \
@@ -68,25 +76,49 @@ typedef void (*kernel_fn)(int kc, const float *a, const float *b, float *c, int 
             }                                                                                  \
     }
 
+#define DOT(NAME, TARGET, V)                                                                   \
+    __attribute__((target(TARGET))) static float NAME(const float *a, const float *b, int n)  \
+    {                                                                                          \
+        enum { L = (int)(sizeof(V) / 4) };                                                     \
+        V acc = {0};                                                                           \
+        int k = 0;                                                                             \
+        for (; k + L <= n; k += L) {                                                           \
+            V x, y;                                                                            \
+            memcpy(&x, a + k, sizeof x);                                                       \
+            memcpy(&y, b + k, sizeof y);                                                       \
+            acc += x * y;                                                                      \
+        }                                                                                      \
+        float s = 0.0f;                                                                        \
+        for (int l = 0; l < L; l++)                                                            \
+            s += acc[l];                                                                       \
+        for (; k < n; k++)                                                                     \
+            s += a[k] * b[k];                                                                  \
+        return s;                                                                              \
+    }
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 KERNEL(kernel_avx512, "avx512f,fma", v16, 8, 2)
 KERNEL(kernel_avx2, "avx2,fma", v8, 6, 2)
+DOT(dot_avx512, "avx512f,fma", v16)
+DOT(dot_avx2, "avx2,fma", v8)
 #define HAVE_X86_KERNELS 1
 #endif
 KERNEL(kernel_sse, "sse2", v4, 4, 2)
+DOT(dot_sse, "sse2", v4)
 
 typedef struct {
     const char *name;
     int mr, nr;
     kernel_fn fn;
+    dot_fn dot;
 } variant;
 
 static const variant variants[] = {
 #ifdef HAVE_X86_KERNELS
-    {"avx512", 8, 32, kernel_avx512},
-    {"avx2", 6, 16, kernel_avx2},
+    {"avx512", 8, 32, kernel_avx512, dot_avx512},
+    {"avx2", 6, 16, kernel_avx2, dot_avx2},
 #endif
-    {"sse2", 4, 8, kernel_sse},
+    {"sse2", 4, 8, kernel_sse, dot_sse},
 };
 #define NVARIANTS (int)(sizeof variants / sizeof variants[0])
 
@@ -137,32 +169,7 @@ size_t cemi_gemm_workspace(int N)
 {
     /* sized for the widest panel of any variant */
     size_t npad = ((size_t)N + 31) / 32 * 32;
-    return (size_t)MC * KC + (size_t)KC * npad + 8 * 32 + 16;
-}
-
-/* op(A) is M x K: ta = 0: A[i lda + k]; ta = 1: A[k lda + i].  Packed in
- * panels of mr rows, k-major (a panel's k-th column is mr consecutive
- * floats); rows past mc are zero. */
-static void pack_a(int mr, int mc, int kc, const float *A, int lda, int ta, int i0, int p0,
-                   float *Ap)
-{
-    for (int ir = 0; ir < mc; ir += mr, Ap += (size_t)mr * (size_t)kc) {
-        int rows = mc - ir < mr ? mc - ir : mr;
-        if (rows < mr)
-            memset(Ap, 0, sizeof(float) * (size_t)mr * (size_t)kc);
-        if (ta) { /* columns of the stored matrix: contiguous runs of rows */
-            const float *src = A + (size_t)p0 * (size_t)lda + (size_t)(i0 + ir);
-            for (int k = 0; k < kc; k++)
-                memcpy(Ap + (size_t)k * (size_t)mr, src + (size_t)k * (size_t)lda,
-                       sizeof(float) * (size_t)rows);
-        } else { /* rows of the stored matrix, scattered with stride mr */
-            for (int i = 0; i < rows; i++) {
-                const float *src = A + (size_t)(i0 + ir + i) * (size_t)lda + (size_t)p0;
-                for (int k = 0; k < kc; k++)
-                    Ap[(size_t)k * (size_t)mr + (size_t)i] = src[k];
-            }
-        }
-    }
+    return (size_t)KC * npad + 8 * 32 + 8 * KC + 16;
 }
 
 /* op(B) is K x N: tb = 0: B[k ldb + n]; tb = 1: B[n ldb + k].  Packed in
@@ -190,32 +197,15 @@ static void pack_b(int nr, int n, int kc, const float *B, int ldb, int tb, int p
 
 /* N < 8 (the network's output layer): C[i][j] = beta C + op(A)[i,:] . op(B)[:,j]
  * as dot products.  With A row-major and B stored N x K (the forward pass)
- * both operands are contiguous in k: eight lanes accumulate k = 8q + l, then
- * the lanes are added in a fixed order. */
-static float dot8(const float *a, const float *b, int K)
-{
-    v8 acc = {0};
-    int k = 0;
-    for (; k + 8 <= K; k += 8) {
-        v8 x, y;
-        memcpy(&x, a + k, sizeof x);
-        memcpy(&y, b + k, sizeof y);
-        acc += x * y;
-    }
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; k < K; k++)
-        s += a[k] * b[k];
-    return s;
-}
-
-static void narrow(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
-                   int ldb, float beta, float *C, int ldc)
+ * both operands are contiguous in k and the variant's vector dot is used. */
+static void narrow(dot_fn dot, int ta, int tb, int M, int N, int K, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc)
 {
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             float s = 0.0f;
             if (!ta && tb) {
-                s = dot8(A + (size_t)i * (size_t)lda, B + (size_t)j * (size_t)ldb, K);
+                s = dot(A + (size_t)i * (size_t)lda, B + (size_t)j * (size_t)ldb, K);
             } else {
                 for (int k = 0; k < K; k++) {
                     float a = ta ? A[(size_t)k * (size_t)lda + (size_t)i]
@@ -260,7 +250,7 @@ void cemi_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, con
         return;
     }
     if (N < 8) {
-        narrow(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        narrow(current()->dot, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     if (M < 8 && !tb) {
@@ -272,28 +262,42 @@ void cemi_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, con
     size_t npad = ((size_t)N + (size_t)nr - 1) / (size_t)nr * (size_t)nr;
     /* 64-byte aligned views into ws */
     float *base = (float *)(((size_t)ws + 63) & ~(size_t)63);
-    float *Ap = base, *Bp = base + (size_t)MC * KC, *tile = Bp + (size_t)KC * npad;
+    float *Bp = base, *tile = Bp + (size_t)KC * npad;
+    const size_t rs = ta ? 1 : (size_t)lda, cs = ta ? (size_t)lda : 1; /* op(A)[i][k] */
     for (int p0 = 0; p0 < K; p0 += KC) {
         int kc = K - p0 < KC ? K - p0 : KC;
         float bb = p0 == 0 ? beta : 1.0f;
         pack_b(nr, N, kc, B, ldb, tb, p0, Bp);
         for (int i0 = 0; i0 < M; i0 += MC) {
             int mc = M - i0 < MC ? M - i0 : MC;
-            pack_a(mr, mc, kc, A, lda, ta, i0, p0, Ap);
             for (int jr = 0; jr < N; jr += nr)
                 for (int ir = 0; ir < mc; ir += mr) {
-                    const float *a = Ap + (size_t)ir * (size_t)kc;
+                    const float *a = A + (size_t)(i0 + ir) * rs + (size_t)p0 * cs;
                     const float *b = Bp + (size_t)jr * (size_t)kc;
                     int rows = mc - ir < mr ? mc - ir : mr, cols = N - jr < nr ? N - jr : nr;
                     float *c = C + (size_t)(i0 + ir) * (size_t)ldc + (size_t)jr;
                     if (rows == mr && cols == nr) {
-                        v->fn(kc, a, b, c, ldc, bb);
+                        v->fn(kc, a, rs, cs, b, c, ldc, bb);
                         continue;
                     }
+                    /* a partial tile: the same kernel into a padded copy of C (and,
+                     * when rows are missing, of A, so nothing past M is read) */
+                    const float *ak = a;
+                    size_t ars = rs, acs = cs;
                     memset(tile, 0, sizeof(float) * (size_t)(mr * nr));
                     for (int i = 0; i < rows; i++)
                         memcpy(tile + i * nr, c + (size_t)i * (size_t)ldc, sizeof(float) * (size_t)cols);
-                    v->fn(kc, a, b, tile, nr, bb);
+                    if (rows < mr) {
+                        float *apad = tile + (size_t)mr * (size_t)nr;
+                        memset(apad, 0, sizeof(float) * (size_t)mr * (size_t)kc);
+                        for (int i = 0; i < rows; i++)
+                            for (int k = 0; k < kc; k++)
+                                apad[(size_t)k * (size_t)mr + (size_t)i] = a[(size_t)i * rs + (size_t)k * cs];
+                        ak = apad;
+                        ars = 1;
+                        acs = (size_t)mr;
+                    }
+                    v->fn(kc, ak, ars, acs, b, tile, nr, bb);
                     for (int i = 0; i < rows; i++)
                         memcpy(c + (size_t)i * (size_t)ldc, tile + i * nr, sizeof(float) * (size_t)cols);
                 }
