@@ -77,6 +77,54 @@ static void gemm_d(const cemi_nn_ctx *ctx, int ta, int tb, int M, int N, int K, 
     cemi_dgemm(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* Elementwise work over the team: each thread takes a contiguous slice
+ * (a multiple of 64 elements), which changes no result. */
+typedef struct {
+    int forward, keep;
+    cemi_act act;
+    float *out, *pre;
+    const float *aux, *post, *dout;
+    size_t n;
+} act_job;
+
+static void act_part(void *v, int tid, int nt)
+{
+    const act_job *j = v;
+    size_t chunks = (j->n + 63) / 64, per = chunks / (size_t)nt, extra = chunks % (size_t)nt;
+    size_t c0 = (size_t)tid * per + ((size_t)tid < extra ? (size_t)tid : extra);
+    size_t lo = c0 * 64, hi = (c0 + per + ((size_t)tid < extra)) * 64;
+    if (hi > j->n)
+        hi = j->n;
+    if (lo >= hi)
+        return;
+    if (j->forward)
+        cemi_act_forward_f(j->act, j->out + lo, j->pre + lo, hi - lo, j->keep);
+    else
+        cemi_act_backward_f(j->act, j->out + lo, j->aux + lo, j->post + lo, j->dout + lo, hi - lo);
+}
+
+static void act_run(const cemi_nn_ctx *ctx, act_job *j)
+{
+    if (cemi_pool_size(ctx->pool) > 1 && j->n >= 65536)
+        cemi_pool_run(ctx->pool, act_part, j);
+    else
+        act_part(j, 0, 1);
+}
+
+static void act_forward_par(const cemi_nn_ctx *ctx, cemi_act act, float *post, float *pre,
+                            size_t n, int keep)
+{
+    act_job j = {1, keep, act, post, pre, NULL, NULL, NULL, n};
+    act_run(ctx, &j);
+}
+
+static void act_backward_par(const cemi_nn_ctx *ctx, cemi_act act, float *dinp, const float *aux,
+                             const float *post, const float *dout, size_t n)
+{
+    act_job j = {0, 0, act, dinp, NULL, aux, post, dout, n};
+    act_run(ctx, &j);
+}
+
 size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep)
 {
     return 2 * (size_t)(keep ? sh->L : 1) * (size_t)B * (size_t)sh->H;
@@ -119,18 +167,24 @@ float cemi_expf_vec(float x) { return cemi_expf(x); }
 #define REAL float
 #define S _f
 #define GEMM gemm_f
+#define ACT_FORWARD act_forward_par
+#define ACT_BACKWARD act_backward_par
 #define EXP cemi_expf
 #define TANH tanhf
 #include "nn_kernels.inc"
 #undef REAL
 #undef S
 #undef GEMM
+#undef ACT_FORWARD
+#undef ACT_BACKWARD
 #undef EXP
 #undef TANH
 
 #define REAL double
 #define S _d
 #define GEMM gemm_d
+#define ACT_FORWARD(ctx, ...) ((void)(ctx), cemi_act_forward_d(__VA_ARGS__))
+#define ACT_BACKWARD(ctx, ...) ((void)(ctx), cemi_act_backward_d(__VA_ARGS__))
 #define EXP exp
 #define TANH tanh
 #include "nn_kernels.inc"
