@@ -336,6 +336,35 @@ static int bin_of(const cem_trainer_t *tr, double t)
     return b < 0 ? 0 : b >= CEM_TRAINER_BINS ? CEM_TRAINER_BINS - 1 : b;
 }
 
+/* The Adam(W) and EMA update of parameters [lo, hi), element by element. */
+typedef struct {
+    float *p, *g, *m1, *m2, *ema;
+    float step_size, inv_sqrt_bc2, eps, b1, b2, wd, decay, e;
+    int adamw;
+    size_t np;
+} adam_job;
+
+static void adam_part(void *v, int tid, int nt)
+{
+    const adam_job *j = v;
+    size_t chunks = (j->np + 255) / 256, per = chunks / (size_t)nt, extra = chunks % (size_t)nt;
+    size_t c0 = (size_t)tid * per + ((size_t)tid < extra ? (size_t)tid : extra);
+    size_t lo = c0 * 256, hi = (c0 + per + ((size_t)tid < extra)) * 256;
+    if (hi > j->np)
+        hi = j->np;
+    float *p = j->p, *g = j->g, *m1 = j->m1, *m2 = j->m2, *ema = j->ema;
+    /* torch.optim.Adam: p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps) */
+    for (size_t k = lo; k < hi; k++) {
+        float gk = j->adamw ? g[k] : g[k] + j->wd * p[k];
+        m1[k] = j->b1 * m1[k] + (1 - j->b1) * gk;
+        m2[k] = j->b2 * m2[k] + (1 - j->b2) * gk * gk;
+        float pk = p[k] * j->decay;
+        pk -= j->step_size * m1[k] / (sqrtf(m2[k]) * j->inv_sqrt_bc2 + j->eps);
+        p[k] = pk;
+        ema[k] = j->e * ema[k] + (1 - j->e) * pk;
+    }
+}
+
 /* Applies the gradient in tr->grad: clipping, Adam(W), EMA, counters.
  * Called only for a finite loss and gradient. */
 static void apply_step(cem_trainer_t *tr, int B)
@@ -360,22 +389,13 @@ static void apply_step(cem_trainer_t *tr, int B)
     const double b1 = tr->opt[CEM_TRAINER_BETA1], b2 = tr->opt[CEM_TRAINER_BETA2];
     const double wd = tr->opt[CEM_TRAINER_WEIGHT_DECAY];
     const int adamw = (int)tr->opt[CEM_TRAINER_OPTIMIZER] == CEM_OPTIM_ADAMW;
-    /* torch.optim.Adam: p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps) */
-    const float step_size = (float)(lr / (1.0 - pow(b1, (double)t)));
-    const float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(b2, (double)t)));
-    const float eps = (float)tr->opt[CEM_TRAINER_ADAM_EPS];
-    const float fb1 = (float)b1, fb2 = (float)b2, fwd = (float)wd;
-    const float decay = adamw ? (float)(1.0 - lr * wd) : 1.0f;
-    const float e = (float)tr->opt[CEM_TRAINER_EMA];
-    for (size_t k = 0; k < np; k++) {
-        float gk = adamw ? g[k] : g[k] + fwd * p[k];
-        m1[k] = fb1 * m1[k] + (1 - fb1) * gk;
-        m2[k] = fb2 * m2[k] + (1 - fb2) * gk * gk;
-        float pk = p[k] * decay;
-        pk -= step_size * m1[k] / (sqrtf(m2[k]) * inv_sqrt_bc2 + eps);
-        p[k] = pk;
-        ema[k] = e * ema[k] + (1 - e) * pk;
-    }
+    adam_job j = {p, g, m1, m2, ema,
+                  (float)(lr / (1.0 - pow(b1, (double)t))),
+                  (float)(1.0 / sqrt(1.0 - pow(b2, (double)t))),
+                  (float)tr->opt[CEM_TRAINER_ADAM_EPS], (float)b1, (float)b2, (float)wd,
+                  adamw ? (float)(1.0 - lr * wd) : 1.0f, (float)tr->opt[CEM_TRAINER_EMA],
+                  adamw, np};
+    cemi_pool_run(tr->pool, adam_part, &j);
     for (int i = 0; i < B; i++) {
         int b = bin_of(tr, tr->t[i]);
         tr->bin_sum[b] += tr->sample_loss[i];
