@@ -507,8 +507,8 @@ typedef enum {
  *   DENOISE     1: return f(y, t_1), the denoised point (default);
  *               0: return y itself
  *   SEED        of the row streams; 0, [0, 2^53]
- *   THREADS     threads that run blocks of rows; 1, [1, 256]; results do
- *               not depend on it
+ *   THREADS     threads that run blocks of 256 rows; the number of online
+ *               cores (at most 64), [1, 256]; results do not depend on it
  *   TRAJ_ROWS   rows whose trajectory is recorded (the first ones of each
  *               run); 0, [0, 1024]
  *   TRAJ_EVERY  record every k-th step (and the first and last);

@@ -16,6 +16,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NOPT 10
 
@@ -29,7 +30,7 @@ static const cemi_option sampler_options[] = {
     {CEM_SAMPLER_T_MAX, "CEM_SAMPLER_T_MAX", 0.1, 100.0, 10.0, 0},
     {CEM_SAMPLER_DENOISE, "CEM_SAMPLER_DENOISE", 0, 1, 1, 1},
     {CEM_SAMPLER_SEED, "CEM_SAMPLER_SEED", 0, 9007199254740992.0, 0, 1},
-    {CEM_SAMPLER_THREADS, "CEM_SAMPLER_THREADS", 1, 256, 1, 1},
+    {CEM_SAMPLER_THREADS, "CEM_SAMPLER_THREADS", 1, 256, 1, 1}, /* default: cores */
     {CEM_SAMPLER_TRAJ_ROWS, "CEM_SAMPLER_TRAJ_ROWS", 0, 1024, 0, 1},
     {CEM_SAMPLER_TRAJ_EVERY, "CEM_SAMPLER_TRAJ_EVERY", 1, 1e6, 1, 1},
     {0, NULL, 0, 0, 0, 0},
@@ -159,6 +160,8 @@ int cem_sampler_create(cem_sampler_t **out, cem_model_t *m)
         opt[o->id] = o->def;
     opt[CEM_SAMPLER_T_MIN] = m->t_min;
     opt[CEM_SAMPLER_T_MAX] = m->t_max;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    opt[CEM_SAMPLER_THREADS] = cores < 1 ? 1 : cores > 64 ? 64 : (double)cores;
     int st = plan_make(s, opt, &s->p, fn);
     if (st) {
         cemi_release(s);
