@@ -20,14 +20,6 @@ void cemi_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha,
                 B, ldb, beta, C, ldc);
 }
 
-void cemi_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
-                const float *A, int lda, const float *B, int ldb,
-                float beta, float *C, int ldc)
-{
-    cblas_sgemm(CblasRowMajor, tr(trans_a), tr(trans_b), M, N, K, alpha, A, lda,
-                B, ldb, beta, C, ldc);
-}
-
 int cemi_dsyev(int n, double *A, double *w)
 {
     return (int)LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', n, A, n, w);

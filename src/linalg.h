@@ -14,13 +14,11 @@
 /* 1 when v <= INT_MAX. */
 int cemi_fits_int(size_t v);
 
-/* C (M x N) = alpha op(A) op(B) + beta C, row-major; op(A) is M x K. */
+/* C (M x N) = alpha op(A) op(B) + beta C, row-major; op(A) is M x K.  (The
+ * network's float products use gemm.c instead.) */
 void cemi_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha,
                 const double *A, int lda, const double *B, int ldb,
                 double beta, double *C, int ldc);
-void cemi_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
-                const float *A, int lda, const float *B, int ldb,
-                float beta, float *C, int ldc);
 
 /* Eigen-decomposition of the symmetric n x n row-major matrix A (upper
  * triangle read): on return A holds the eigenvectors in its columns and w
