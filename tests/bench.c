@@ -72,13 +72,16 @@ static double step_flops(int B, int H, int L, int E)
     return 2 * fwd + dx;
 }
 
+static int THREADS = 2; /* the trainer's threads for the next measurement */
+
 static cem_trainer_t *w1_trainer(cem_model_t **m, int B, int H)
 {
     cem_trainer_t *tr;
     if (cem_model_create_mlp(m, D, CEM_TARGET_CEM) || cem_model_set(*m, CEM_MODEL_WIDTH, H) ||
         cem_trainer_create(&tr, *m, data, NDATA, D) ||
         cem_trainer_set(tr, CEM_TRAINER_BATCH, B) ||
-        cem_trainer_set(tr, CEM_TRAINER_TIME_LAW, CEM_TIMELAW_LOGUNIFORM))
+        cem_trainer_set(tr, CEM_TRAINER_TIME_LAW, CEM_TIMELAW_LOGUNIFORM) ||
+        cem_trainer_set(tr, CEM_TRAINER_THREADS, THREADS))
         die("W1 trainer");
     return tr;
 }
@@ -206,9 +209,10 @@ int main(int argc, char **argv)
            sysconf(_SC_NPROCESSORS_ONLN));
     for (int threads = 1; threads <= 2; threads++) {
         openblas_set_num_threads(threads);
+        THREADS = threads;
         double ceiling = sgemm_step_gflops(1024, 256, 3, 32);
         double s = train_seconds(1024, 256, TRAIN_STEPS);
-        printf("{\"workload\": \"W1\", \"figure\": \"train\", \"blas_threads\": %d, "
+        printf("{\"workload\": \"W1\", \"figure\": \"train\", \"threads\": %d, "
                "\"steps_per_s\": %.1f, \"rows_per_s\": %.0f, \"gflops\": %.1f, "
                "\"sgemm_gflops_same_shapes\": %.1f, \"fraction_of_ceiling\": %.3f}\n",
                threads, 1 / s, 1024 / s, flops / s / 1e9, ceiling, flops / s / 1e9 / ceiling);
@@ -224,6 +228,7 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     openblas_set_num_threads(2);
+    THREADS = 2;
     printf("{\"workload\": \"W1\", \"figure\": \"train_memory\", \"peak_rss_mb\": %.1f}\n",
            train_peak_rss_mb(quick ? 5 : 50));
     /* scaling: cost of a step against batch and width, and of sampling against n */
