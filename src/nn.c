@@ -90,11 +90,8 @@ typedef struct {
 static void act_part(void *v, int tid, int nt)
 {
     const act_job *j = v;
-    size_t chunks = (j->n + 63) / 64, per = chunks / (size_t)nt, extra = chunks % (size_t)nt;
-    size_t c0 = (size_t)tid * per + ((size_t)tid < extra ? (size_t)tid : extra);
-    size_t lo = c0 * 64, hi = (c0 + per + ((size_t)tid < extra)) * 64;
-    if (hi > j->n)
-        hi = j->n;
+    size_t lo, hi;
+    cemi_pool_split_n(j->n, 64, tid, nt, &lo, &hi);
     if (lo >= hi)
         return;
     if (j->forward)

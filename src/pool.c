@@ -128,12 +128,19 @@ void cemi_pool_free(cemi_pool *p)
     cemi_release(p);
 }
 
+void cemi_pool_split_n(size_t count, size_t align, int tid, int n, size_t *lo, size_t *hi)
+{
+    size_t chunks = (count + align - 1) / align, per = chunks / (size_t)n;
+    size_t extra = chunks % (size_t)n, t = (size_t)tid;
+    size_t c0 = t * per + (t < extra ? t : extra), c1 = c0 + per + (t < extra);
+    *lo = c0 * align < count ? c0 * align : count;
+    *hi = c1 * align < count ? c1 * align : count;
+}
+
 void cemi_pool_split(int rows, int align, int tid, int n, int *lo, int *hi)
 {
-    int chunks = (rows + align - 1) / align;
-    int per = chunks / n, extra = chunks % n;
-    int c0 = tid * per + (tid < extra ? tid : extra);
-    int c1 = c0 + per + (tid < extra);
-    *lo = c0 * align < rows ? c0 * align : rows;
-    *hi = c1 * align < rows ? c1 * align : rows;
+    size_t l, h;
+    cemi_pool_split_n((size_t)rows, (size_t)align, tid, n, &l, &h);
+    *lo = (int)l;
+    *hi = (int)h;
 }

@@ -7,6 +7,8 @@
 #ifndef CEM_POOL_H
 #define CEM_POOL_H
 
+#include <stddef.h>
+
 typedef struct cemi_pool cemi_pool;
 
 /* The work of one call: fn(arg, tid, n) runs once on each of the n threads
@@ -31,5 +33,8 @@ void cemi_pool_free(cemi_pool *p);
 /* The rows [lo, hi) of thread tid out of n for a range of `rows` rows, in
  * contiguous chunks aligned to `align`. */
 void cemi_pool_split(int rows, int align, int tid, int n, int *lo, int *hi);
+
+/* The same for a range of `count` elements (size_t). */
+void cemi_pool_split_n(size_t count, size_t align, int tid, int n, size_t *lo, size_t *hi);
 
 #endif /* CEM_POOL_H */

@@ -347,11 +347,8 @@ typedef struct {
 static void adam_part(void *v, int tid, int nt)
 {
     const adam_job *j = v;
-    size_t chunks = (j->np + 255) / 256, per = chunks / (size_t)nt, extra = chunks % (size_t)nt;
-    size_t c0 = (size_t)tid * per + ((size_t)tid < extra ? (size_t)tid : extra);
-    size_t lo = c0 * 256, hi = (c0 + per + ((size_t)tid < extra)) * 256;
-    if (hi > j->np)
-        hi = j->np;
+    size_t lo, hi;
+    cemi_pool_split_n(j->np, 256, tid, nt, &lo, &hi);
     float *p = j->p, *g = j->g, *m1 = j->m1, *m2 = j->m2, *ema = j->ema;
     /* torch.optim.Adam: p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps) */
     for (size_t k = lo; k < hi; k++) {
