@@ -46,17 +46,31 @@ typedef struct {
     float *C;
 } gemm_job;
 
-/* Thread tid's share of a product: a contiguous range of C's rows. */
+/* Thread tid's share of a product.  Each thread packs the part of op(B)
+ * it uses, so a weight gradient (A = dout^T, B = the layer input, K the
+ * batch) is split by columns: split by rows, every thread would pack all of
+ * the B x I input.  The other products are split by rows of C (B, the
+ * weight, is small).  Either way each element of C gets the same
+ * arithmetic whatever the split. */
 static void gemm_part(void *v, int tid, int n)
 {
     const gemm_job *j = v;
+    float *ws = j->ctx->ws + (size_t)tid * j->ctx->stride;
     int lo, hi;
+    if (j->ta && j->N >= 64 * n) {
+        cemi_pool_split(j->N, 32, tid, n, &lo, &hi);
+        if (lo < hi)
+            cemi_gemm(j->ta, j->tb, j->M, hi - lo, j->K, j->A, j->lda,
+                      j->tb ? j->B + (size_t)lo * (size_t)j->ldb : j->B + lo, j->ldb, j->beta,
+                      j->C + lo, j->ldc, ws);
+        return;
+    }
     cemi_pool_split(j->M, 8, tid, n, &lo, &hi);
     if (lo >= hi)
         return;
     const float *A = j->ta ? j->A + lo : j->A + (size_t)lo * (size_t)j->lda;
     cemi_gemm(j->ta, j->tb, hi - lo, j->N, j->K, A, j->lda, j->B, j->ldb, j->beta,
-              j->C + (size_t)lo * (size_t)j->ldc, j->ldc, j->ctx->ws + (size_t)tid * j->ctx->stride);
+              j->C + (size_t)lo * (size_t)j->ldc, j->ldc, ws);
 }
 
 static void gemm_f(const cemi_nn_ctx *ctx, int ta, int tb, int M, int N, int K, const float *A,

@@ -1,25 +1,45 @@
 /*
  * pool.c -- a team of threads for data-parallel steps (layer 1).
  *
- * Workers sleep on a condition variable and wake for each call (a
- * generation counter tells a new call from a spurious wake-up); the caller
- * takes part as thread 0 and then waits for the workers to report done.
+ * A training step hands the team some twenty short jobs (a matrix product,
+ * an activation, the optimiser), each a fraction of a millisecond.  Waking
+ * a sleeping thread through the kernel costs tens of microseconds, so the
+ * team spins between jobs: a call publishes its job by bumping a generation
+ * counter, workers that are spinning see it within a few hundred
+ * nanoseconds, and the caller spins until every worker has reported done
+ * (docs/PERFORMANCE.md has the measurement that decided it).  A thread that
+ * has spun for SPIN_NS without work goes to sleep on a condition variable,
+ * so an idle team costs nothing; the caller wakes sleepers only when there
+ * are some.  The two handshakes (caller/sleeping workers, worker/sleeping
+ * caller) are Dekker pairs on sequentially consistent atomics: each side
+ * writes its flag, then reads the other's, so one of them always sees the
+ * other and no wake-up is lost.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "pool.h"
 
 #include "base.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+/* How long an idle thread spins before it sleeps: longer than the gaps
+ * between the jobs of one step, short enough that an idle team is asleep
+ * at once for a human. */
+#define SPIN_NS 2000000L
 
 struct cemi_pool {
     int n;
     pthread_t *threads;
     pthread_mutex_t lock;
     pthread_cond_t wake, done;
-    unsigned long generation; /* incremented by each call */
-    int pending;              /* workers still running the current call */
-    int stop;
-    cemi_pool_fn fn;
+    atomic_ulong generation; /* incremented by each call */
+    atomic_int pending;      /* workers still running the current call */
+    atomic_int sleepers;     /* workers asleep (or about to be) on wake */
+    atomic_int caller_asleep;
+    atomic_int stop;
+    cemi_pool_fn fn; /* the current call's job, written before generation */
     void *arg;
 };
 
@@ -28,28 +48,75 @@ typedef struct {
     int tid;
 } worker_arg;
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static long elapsed_ns(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
+}
+
+/* Spins until done(p, ctx) holds or SPIN_NS pass; returns whether it holds. */
+static int spin_until(int (*done)(cemi_pool *, unsigned long), cemi_pool *p, unsigned long ctx)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        for (int k = 0; k < 256; k++) {
+            if (done(p, ctx))
+                return 1;
+            cpu_relax();
+        }
+        if (elapsed_ns(&t0) > SPIN_NS)
+            return done(p, ctx);
+    }
+}
+
+static int new_call(cemi_pool *p, unsigned long seen)
+{
+    return atomic_load_explicit(&p->generation, memory_order_acquire) != seen ||
+           atomic_load_explicit(&p->stop, memory_order_relaxed);
+}
+
+static int all_done(cemi_pool *p, unsigned long unused)
+{
+    (void)unused;
+    return atomic_load_explicit(&p->pending, memory_order_acquire) == 0;
+}
+
 static void *worker(void *v)
 {
     worker_arg *wa = v;
     cemi_pool *p = wa->p;
     const int tid = wa->tid;
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->stop && p->generation == seen)
-            pthread_cond_wait(&p->wake, &p->lock);
-        if (p->stop)
+        if (!spin_until(new_call, p, seen)) {
+            pthread_mutex_lock(&p->lock);
+            atomic_fetch_add(&p->sleepers, 1);
+            while (!new_call(p, seen))
+                pthread_cond_wait(&p->wake, &p->lock);
+            atomic_fetch_sub(&p->sleepers, 1);
+            pthread_mutex_unlock(&p->lock);
+        }
+        if (atomic_load(&p->stop))
             break;
-        seen = p->generation;
-        cemi_pool_fn fn = p->fn;
-        void *arg = p->arg;
-        pthread_mutex_unlock(&p->lock);
-        fn(arg, tid, p->n);
-        pthread_mutex_lock(&p->lock);
-        if (--p->pending == 0)
+        seen = atomic_load_explicit(&p->generation, memory_order_acquire);
+        p->fn(p->arg, tid, p->n);
+        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_asleep)) {
+            pthread_mutex_lock(&p->lock);
             pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->lock);
+        }
     }
-    pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
@@ -72,6 +139,11 @@ cemi_pool *cemi_pool_create(int n)
     }
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
+    atomic_init(&p->generation, 0);
+    atomic_init(&p->pending, 0);
+    atomic_init(&p->sleepers, 0);
+    atomic_init(&p->caller_asleep, 0);
+    atomic_init(&p->stop, 0);
     worker_arg *wa = (worker_arg *)(p + 1);
     int started = 1;
     for (; started < n; started++) {
@@ -89,24 +161,36 @@ cemi_pool *cemi_pool_create(int n)
 
 int cemi_pool_size(const cemi_pool *p) { return p ? p->n : 1; }
 
+/* Publishes a new generation (or stop) and wakes the sleepers, if any. */
+static void publish(cemi_pool *p)
+{
+    atomic_fetch_add(&p->generation, 1);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->lock);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
 void cemi_pool_run(cemi_pool *p, cemi_pool_fn fn, void *arg)
 {
     if (!p || p->n == 1) {
         fn(arg, 0, 1);
         return;
     }
-    pthread_mutex_lock(&p->lock);
     p->fn = fn;
     p->arg = arg;
-    p->pending = p->n - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->lock);
+    atomic_store(&p->pending, p->n - 1);
+    publish(p);
     fn(arg, 0, p->n);
-    pthread_mutex_lock(&p->lock);
-    while (p->pending > 0)
-        pthread_cond_wait(&p->done, &p->lock);
-    pthread_mutex_unlock(&p->lock);
+    if (!spin_until(all_done, p, 0)) {
+        pthread_mutex_lock(&p->lock);
+        atomic_store(&p->caller_asleep, 1);
+        while (!all_done(p, 0))
+            pthread_cond_wait(&p->done, &p->lock);
+        atomic_store(&p->caller_asleep, 0);
+        pthread_mutex_unlock(&p->lock);
+    }
 }
 
 void cemi_pool_free(cemi_pool *p)
@@ -114,10 +198,8 @@ void cemi_pool_free(cemi_pool *p)
     if (!p)
         return;
     if (p->n > 1) {
-        pthread_mutex_lock(&p->lock);
-        p->stop = 1;
-        pthread_cond_broadcast(&p->wake);
-        pthread_mutex_unlock(&p->lock);
+        atomic_store(&p->stop, 1);
+        publish(p);
         for (int k = 1; k < p->n; k++)
             pthread_join(p->threads[k], NULL);
         pthread_cond_destroy(&p->wake);

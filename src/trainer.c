@@ -349,16 +349,21 @@ static void adam_part(void *v, int tid, int nt)
     const adam_job *j = v;
     size_t lo, hi;
     cemi_pool_split_n(j->np, 256, tid, nt, &lo, &hi);
-    float *p = j->p, *g = j->g, *m1 = j->m1, *m2 = j->m2, *ema = j->ema;
+    /* the job's fields in locals: a store through a float pointer could
+     * otherwise change them, which stops the loop from vectorising */
+    float *restrict p = j->p, *restrict g = j->g, *restrict m1 = j->m1, *restrict m2 = j->m2;
+    float *restrict ema = j->ema;
+    const float step_size = j->step_size, inv_sqrt_bc2 = j->inv_sqrt_bc2, eps = j->eps;
+    const float b1 = j->b1, b2 = j->b2, wd = j->adamw ? 0.0f : j->wd, decay = j->decay, e = j->e;
     /* torch.optim.Adam: p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps) */
     for (size_t k = lo; k < hi; k++) {
-        float gk = j->adamw ? g[k] : g[k] + j->wd * p[k];
-        m1[k] = j->b1 * m1[k] + (1 - j->b1) * gk;
-        m2[k] = j->b2 * m2[k] + (1 - j->b2) * gk * gk;
-        float pk = p[k] * j->decay;
-        pk -= j->step_size * m1[k] / (sqrtf(m2[k]) * j->inv_sqrt_bc2 + j->eps);
+        float gk = g[k] + wd * p[k];
+        m1[k] = b1 * m1[k] + (1 - b1) * gk;
+        m2[k] = b2 * m2[k] + (1 - b2) * gk * gk;
+        float pk = p[k] * decay;
+        pk -= step_size * m1[k] / (sqrtf(m2[k]) * inv_sqrt_bc2 + eps);
         p[k] = pk;
-        ema[k] = j->e * ema[k] + (1 - j->e) * pk;
+        ema[k] = e * ema[k] + (1 - e) * pk;
     }
 }
 
