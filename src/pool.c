@@ -9,20 +9,25 @@
  * nanoseconds, and the caller spins until every worker has reported done
  * (docs/PERFORMANCE.md has the measurement that decided it).  A thread that
  * has spun for SPIN_NS without work goes to sleep on a condition variable,
- * so an idle team costs nothing; the caller wakes sleepers only when there
+ * so an idle team costs nothing, and a spinning thread yields its core
+ * every few hundred polls.  A team larger than the CPUs the process may use
+ * does not spin at all: a spinner would hold the core the thread it waits
+ * for needs; the caller wakes sleepers only when there
  * are some.  The two handshakes (caller/sleeping workers, worker/sleeping
  * caller) are Dekker pairs on sequentially consistent atomics: each side
  * writes its flag, then reads the other's, so one of them always sees the
  * other and no wake-up is lost.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "pool.h"
 
 #include "base.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
+#include <unistd.h>
 
 /* How long an idle thread spins before it sleeps: longer than the gaps
  * between the jobs of one step, short enough that an idle team is asleep
@@ -31,6 +36,7 @@
 
 struct cemi_pool {
     int n;
+    long spin_ns; /* SPIN_NS, or 0 when the team outnumbers the cores */
     pthread_t *threads;
     pthread_mutex_t lock;
     pthread_cond_t wake, done;
@@ -75,8 +81,9 @@ static int spin_until(int (*done)(cemi_pool *, unsigned long), cemi_pool *p, uns
                 return 1;
             cpu_relax();
         }
-        if (elapsed_ns(&t0) > SPIN_NS)
+        if (elapsed_ns(&t0) > p->spin_ns)
             return done(p, ctx);
+        sched_yield(); /* a thread waiting for a core gets it */
     }
 }
 
@@ -120,6 +127,18 @@ static void *worker(void *v)
     return NULL;
 }
 
+/* CPUs this process may run on. */
+static int cpus_available(void)
+{
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        return CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 /* The worker arguments live after the pool in the same allocation. */
 cemi_pool *cemi_pool_create(int n)
 {
@@ -131,6 +150,7 @@ cemi_pool *cemi_pool_create(int n)
     p->n = n;
     if (n == 1)
         return p;
+    p->spin_ns = n <= cpus_available() ? SPIN_NS : 0;
     p->threads = cemi_calloc((size_t)n, sizeof(pthread_t));
     if (!p->threads || pthread_mutex_init(&p->lock, NULL) != 0) {
         cemi_release(p->threads);

@@ -6,12 +6,14 @@
 
 #include "base.h"
 #include "options.h"
+#include "pool.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 START_TEST(version_matches_header)
 {
@@ -225,6 +227,78 @@ START_TEST(gaussian_tail_frequency)
 }
 END_TEST
 
+/* The thread team: every call runs fn once on every thread and returns only
+ * when all have finished, whether the workers were spinning (calls back to
+ * back) or asleep (calls after a pause longer than the spin).  Each call
+ * adds to a per-thread counter; the caller checks all of them after every
+ * call, so a lost wake-up or an early return shows as a wrong count (or a
+ * hang, which Check's timeout turns into a failure). */
+typedef struct {
+    long count[4];
+    long call;
+    int n, bad;
+} pool_probe;
+
+static void pool_probe_fn(void *v, int tid, int n)
+{
+    pool_probe *p = v;
+    if (n != p->n || tid < 0 || tid >= n || p->count[tid] != p->call)
+        p->bad = 1; /* each thread sees the previous call finished */
+    p->count[tid]++;
+}
+
+START_TEST(pool_runs_every_thread_once_per_call)
+{
+    /* 2 threads spin between calls on a machine with 2 or more CPUs; 3 may
+     * outnumber the CPUs and then sleep between calls */
+    for (int n = 2; n <= 3; n++) {
+        cemi_pool *pool = cemi_pool_create(n);
+        ck_assert_ptr_nonnull(pool);
+        ck_assert_int_eq(cemi_pool_size(pool), n);
+        pool_probe pr = {{0}, 0, n, 0};
+        for (int call = 0; call < 4000; call++) {
+            if (call % 1000 == 999) { /* let the team fall asleep (> 2 ms) */
+                struct timespec ts = {0, 5000000};
+                nanosleep(&ts, NULL);
+            }
+            cemi_pool_run(pool, pool_probe_fn, &pr);
+            pr.call++;
+            for (int t = 0; t < n; t++)
+                ck_assert_int_eq(pr.count[t], pr.call);
+        }
+        ck_assert_int_eq(pr.bad, 0);
+        cemi_pool_free(pool);
+    }
+    /* a team of one runs on the caller; NULL is a team of one */
+    ck_assert_int_eq(cemi_pool_size(NULL), 1);
+    cemi_pool *one = cemi_pool_create(1);
+    ck_assert_ptr_nonnull(one);
+    cemi_pool_free(one);
+    ck_assert_ptr_null(cemi_pool_create(0));
+    cemi_pool_free(NULL);
+}
+END_TEST
+
+/* The split covers [0, count) in order, in aligned pieces, one per thread. */
+START_TEST(pool_split_covers_in_order)
+{
+    for (int n = 1; n <= 5; n++)
+        for (size_t count = 0; count < 300; count += 7)
+            for (size_t align = 1; align <= 64; align *= 4) {
+                size_t next = 0;
+                for (int t = 0; t < n; t++) {
+                    size_t lo, hi;
+                    cemi_pool_split_n(count, align, t, n, &lo, &hi);
+                    ck_assert_uint_eq(lo, next);
+                    ck_assert_uint_le(lo, hi);
+                    ck_assert(lo % align == 0 || lo == count);
+                    next = hi;
+                }
+                ck_assert_uint_eq(next, count);
+            }
+}
+END_TEST
+
 Suite *suite_base(void)
 {
     Suite *s = suite_create("base");
@@ -241,6 +315,8 @@ Suite *suite_base(void)
     tcase_add_test(tc, uniform_open_interval_and_mean);
     tcase_add_test(tc, gaussian_four_moments);
     tcase_add_test(tc, gaussian_tail_frequency);
+    tcase_add_test(tc, pool_runs_every_thread_once_per_call);
+    tcase_add_test(tc, pool_split_covers_in_order);
     suite_add_tcase(s, tc);
     return s;
 }
