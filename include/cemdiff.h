@@ -213,7 +213,9 @@ typedef enum {
  * The MLP's time embedding normalises log t over [T_MIN, T_MAX], so T_MIN,
  * T_MAX, WIDTH, DEPTH, ACTIVATION, EMBED and SEED define the network:
  * setting any of them re-initialises the weights from SEED, and fails with
- * CEM_ERR_BUSY while a trainer is attached.  USE_EMA may be set any time.
+ * CEM_ERR_BUSY while a trainer or a sampler holds the model (they planned
+ * their memory for the network; free them first).  USE_EMA may be set any
+ * time.
  * Closed-form kinds evaluate exactly at any t > 0 whatever T_MIN, T_MAX. */
 typedef enum {
     CEM_MODEL_T_MIN = 1,

@@ -124,6 +124,11 @@ static int mlp_set(cem_model_t *m, int opt, double value, const char *fn)
     if (atomic_load(&m->busy))
         return cemi_fail(&m->err, CEM_ERR_BUSY,
                          "%s: a trainer is attached; the network cannot change", fn);
+    /* a sampler planned its workspace for this network */
+    if (atomic_load(&m->refs) > 1)
+        return cemi_fail(&m->err, CEM_ERR_BUSY,
+                         "%s: a sampler holds the model; the network cannot change until it "
+                         "is freed", fn);
     cemi_mlp_shape sh = p->sh;
     uint64_t seed = p->seed;
     switch (opt) {

@@ -405,6 +405,30 @@ START_TEST(bad_input_and_options)
 }
 END_TEST
 
+/* A sampler plans its memory for the model's network, so the network cannot
+ * change under it (this used to write past the sampler's workspace). */
+START_TEST(network_is_fixed_while_a_sampler_holds_it)
+{
+    cem_model_t *m;
+    cem_sampler_t *s;
+    float out[600 * 2];
+    ck_assert_int_eq(cem_model_create_mlp(&m, 2, CEM_TARGET_CEM), CEM_OK);
+    ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_STEPS, 5), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 1024), CEM_ERR_BUSY);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "sampler"));
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_DEPTH, 5), CEM_ERR_BUSY);
+    double v;
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_WIDTH, &v), CEM_OK);
+    ck_assert(v == 256);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_USE_EMA, 0), CEM_OK); /* allowed */
+    ck_assert_int_eq(cem_sampler_run(s, 600, out), CEM_OK);
+    cem_sampler_free(s);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 1024), CEM_OK);
+    cem_model_free(m);
+}
+END_TEST
+
 Suite *suite_sampler(void)
 {
     Suite *s = suite_create("sampler");
@@ -418,6 +442,7 @@ Suite *suite_sampler(void)
     tcase_add_test(tc, trajectory_recording);
     tcase_add_test(tc, divergence_is_reported);
     tcase_add_test(tc, bad_input_and_options);
+    tcase_add_test(tc, network_is_fixed_while_a_sampler_holds_it);
     suite_add_tcase(s, tc);
     return s;
 }
