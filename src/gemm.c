@@ -172,27 +172,44 @@ size_t cemi_gemm_workspace(int N)
     return (size_t)KC * npad + 8 * 32 + 8 * KC + 16;
 }
 
-/* op(B) is K x N: tb = 0: B[k ldb + n]; tb = 1: B[n ldb + k].  Packed in
- * panels of nr columns, k-major; columns past n are zero. */
-static void pack_b(int nr, int n, int kc, const float *B, int ldb, int tb, int p0, float *Bp)
+size_t cemi_gemm_packed_size(int N, int K)
 {
-    for (int jr = 0; jr < n; jr += nr, Bp += (size_t)nr * (size_t)kc) {
-        int cols = n - jr < nr ? n - jr : nr;
+    return ((size_t)N + 31) / 32 * 32 * (size_t)K;
+}
+
+/* Packs rows [k0, k0 + kc) of op(B) (K x N: tb = 0: B[k ldb + n]; tb = 1:
+ * B[n ldb + k]), columns [j0, j1), into panels of nr columns, k-major:
+ * panel p's row k is at Bp + p * pstride + k * nr.  Columns past N are
+ * zero. */
+static void pack_b(int nr, int N, int j0, int j1, int k0, int kc, const float *B, int ldb,
+                   int tb, float *Bp, size_t pstride)
+{
+    for (int jr = j0; jr < j1; jr += nr) {
+        float *P = Bp + (size_t)(jr / nr) * pstride;
+        int cols = N - jr < nr ? N - jr : nr;
         if (cols < nr)
-            memset(Bp, 0, sizeof(float) * (size_t)nr * (size_t)kc);
-        if (!tb) {
-            const float *src = B + (size_t)p0 * (size_t)ldb + (size_t)jr;
             for (int k = 0; k < kc; k++)
-                memcpy(Bp + (size_t)k * (size_t)nr, src + (size_t)k * (size_t)ldb,
+                memset(P + (size_t)k * (size_t)nr, 0, sizeof(float) * (size_t)nr);
+        if (!tb) {
+            const float *src = B + (size_t)k0 * (size_t)ldb + (size_t)jr;
+            for (int k = 0; k < kc; k++)
+                memcpy(P + (size_t)k * (size_t)nr, src + (size_t)k * (size_t)ldb,
                        sizeof(float) * (size_t)cols);
         } else {
             for (int j = 0; j < cols; j++) {
-                const float *src = B + (size_t)(jr + j) * (size_t)ldb + (size_t)p0;
+                const float *src = B + (size_t)(jr + j) * (size_t)ldb + (size_t)k0;
                 for (int k = 0; k < kc; k++)
-                    Bp[(size_t)k * (size_t)nr + (size_t)j] = src[k];
+                    P[(size_t)k * (size_t)nr + (size_t)j] = src[k];
             }
         }
     }
+}
+
+void cemi_gemm_pack(int tb, int N, int K, const float *B, int ldb, int j0, int j1, float *Bp)
+{
+    const int nr = current()->nr;
+    j1 = j1 < N ? j1 : N;
+    pack_b(nr, N, j0, j1, 0, K, B, ldb, tb, Bp, (size_t)nr * (size_t)K);
 }
 
 /* N < 8 (the network's output layer): C[i][j] = beta C + op(A)[i,:] . op(B)[:,j]
@@ -238,18 +255,71 @@ static void short_rows(int ta, int M, int N, int K, const float *A, int lda, con
     }
 }
 
+/* C (+)= op(A)[:, p0 : p0 + kc] times the packed rows p0.. of op(B): panel
+ * jr / nr at Bp + (jr / nr) pstride, row k of it at + k nr.  bb is the beta
+ * of this block (the caller's for the first, 1 after). */
+static void block(const variant *v, int M, int N, int kc, const float *A, size_t rs, size_t cs,
+                  int p0, const float *Bp, size_t pstride, float bb, float *C, int ldc,
+                  float *tile)
+{
+    const int mr = v->mr, nr = v->nr;
+    for (int i0 = 0; i0 < M; i0 += MC) {
+        int mc = M - i0 < MC ? M - i0 : MC;
+        for (int jr = 0; jr < N; jr += nr)
+            for (int ir = 0; ir < mc; ir += mr) {
+                const float *a = A + (size_t)(i0 + ir) * rs + (size_t)p0 * cs;
+                const float *b = Bp + (size_t)(jr / nr) * pstride;
+                int rows = mc - ir < mr ? mc - ir : mr, cols = N - jr < nr ? N - jr : nr;
+                float *c = C + (size_t)(i0 + ir) * (size_t)ldc + (size_t)jr;
+                if (rows == mr && cols == nr) {
+                    v->fn(kc, a, rs, cs, b, c, ldc, bb);
+                    continue;
+                }
+                /* a partial tile: the same kernel into a padded copy of C (and,
+                 * when rows are missing, of A, so nothing past M is read) */
+                const float *ak = a;
+                size_t ars = rs, acs = cs;
+                memset(tile, 0, sizeof(float) * (size_t)(mr * nr));
+                for (int i = 0; i < rows; i++)
+                    memcpy(tile + i * nr, c + (size_t)i * (size_t)ldc, sizeof(float) * (size_t)cols);
+                if (rows < mr) {
+                    float *apad = tile + (size_t)mr * (size_t)nr;
+                    memset(apad, 0, sizeof(float) * (size_t)mr * (size_t)kc);
+                    for (int i = 0; i < rows; i++)
+                        for (int k = 0; k < kc; k++)
+                            apad[(size_t)k * (size_t)mr + (size_t)i] = a[(size_t)i * rs + (size_t)k * cs];
+                    ak = apad;
+                    ars = 1;
+                    acs = (size_t)mr;
+                }
+                v->fn(kc, ak, ars, acs, b, tile, nr, bb);
+                for (int i = 0; i < rows; i++)
+                    memcpy(c + (size_t)i * (size_t)ldc, tile + i * nr, sizeof(float) * (size_t)cols);
+            }
+    }
+}
+
+/* 64-byte aligned start of a workspace */
+static float *aligned(float *ws) { return (float *)(((size_t)ws + 63) & ~(size_t)63); }
+
+static int scale_only(int M, int N, int K, float beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0)
+        return 1;
+    if (K > 0)
+        return 0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++)
+            C[(size_t)i * (size_t)ldc + (size_t)j] *= beta;
+    return 1;
+}
+
 void cemi_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
                int ldb, float beta, float *C, int ldc, float *ws)
 {
-    if (M <= 0 || N <= 0)
+    if (scale_only(M, N, K, beta, C, ldc))
         return;
-    if (K <= 0) {
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++)
-                C[(size_t)i * (size_t)ldc + (size_t)j] *= beta;
-        return;
-    }
-    if (N < 8) {
+    if (N < CEMI_GEMM_NARROW) {
         narrow(current()->dot, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
@@ -258,49 +328,29 @@ void cemi_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, con
         return;
     }
     const variant *v = current();
-    const int mr = v->mr, nr = v->nr;
-    size_t npad = ((size_t)N + (size_t)nr - 1) / (size_t)nr * (size_t)nr;
-    /* 64-byte aligned views into ws */
-    float *base = (float *)(((size_t)ws + 63) & ~(size_t)63);
-    float *Bp = base, *tile = Bp + (size_t)KC * npad;
+    const size_t npad = ((size_t)N + (size_t)v->nr - 1) / (size_t)v->nr * (size_t)v->nr;
+    float *Bp = aligned(ws), *tile = Bp + (size_t)KC * npad;
     const size_t rs = ta ? 1 : (size_t)lda, cs = ta ? (size_t)lda : 1; /* op(A)[i][k] */
     for (int p0 = 0; p0 < K; p0 += KC) {
         int kc = K - p0 < KC ? K - p0 : KC;
-        float bb = p0 == 0 ? beta : 1.0f;
-        pack_b(nr, N, kc, B, ldb, tb, p0, Bp);
-        for (int i0 = 0; i0 < M; i0 += MC) {
-            int mc = M - i0 < MC ? M - i0 : MC;
-            for (int jr = 0; jr < N; jr += nr)
-                for (int ir = 0; ir < mc; ir += mr) {
-                    const float *a = A + (size_t)(i0 + ir) * rs + (size_t)p0 * cs;
-                    const float *b = Bp + (size_t)jr * (size_t)kc;
-                    int rows = mc - ir < mr ? mc - ir : mr, cols = N - jr < nr ? N - jr : nr;
-                    float *c = C + (size_t)(i0 + ir) * (size_t)ldc + (size_t)jr;
-                    if (rows == mr && cols == nr) {
-                        v->fn(kc, a, rs, cs, b, c, ldc, bb);
-                        continue;
-                    }
-                    /* a partial tile: the same kernel into a padded copy of C (and,
-                     * when rows are missing, of A, so nothing past M is read) */
-                    const float *ak = a;
-                    size_t ars = rs, acs = cs;
-                    memset(tile, 0, sizeof(float) * (size_t)(mr * nr));
-                    for (int i = 0; i < rows; i++)
-                        memcpy(tile + i * nr, c + (size_t)i * (size_t)ldc, sizeof(float) * (size_t)cols);
-                    if (rows < mr) {
-                        float *apad = tile + (size_t)mr * (size_t)nr;
-                        memset(apad, 0, sizeof(float) * (size_t)mr * (size_t)kc);
-                        for (int i = 0; i < rows; i++)
-                            for (int k = 0; k < kc; k++)
-                                apad[(size_t)k * (size_t)mr + (size_t)i] = a[(size_t)i * rs + (size_t)k * cs];
-                        ak = apad;
-                        ars = 1;
-                        acs = (size_t)mr;
-                    }
-                    v->fn(kc, ak, ars, acs, b, tile, nr, bb);
-                    for (int i = 0; i < rows; i++)
-                        memcpy(c + (size_t)i * (size_t)ldc, tile + i * nr, sizeof(float) * (size_t)cols);
-                }
-        }
+        size_t pstride = (size_t)kc * (size_t)v->nr;
+        pack_b(v->nr, N, 0, N, p0, kc, B, ldb, tb, Bp, pstride);
+        block(v, M, N, kc, A, rs, cs, p0, Bp, pstride, p0 == 0 ? beta : 1.0f, C, ldc, tile);
+    }
+}
+
+void cemi_gemm_packed(int ta, int M, int N, int K, const float *A, int lda, const float *Bp,
+                      float beta, float *C, int ldc, float *ws)
+{
+    if (scale_only(M, N, K, beta, C, ldc))
+        return;
+    const variant *v = current();
+    const size_t pstride = (size_t)v->nr * (size_t)K;
+    float *tile = aligned(ws);
+    const size_t rs = ta ? 1 : (size_t)lda, cs = ta ? (size_t)lda : 1;
+    for (int p0 = 0; p0 < K; p0 += KC) {
+        int kc = K - p0 < KC ? K - p0 : KC;
+        block(v, M, N, kc, A, rs, cs, p0, Bp + (size_t)p0 * (size_t)v->nr, pstride,
+              p0 == 0 ? beta : 1.0f, C, ldc, tile);
     }
 }

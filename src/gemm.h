@@ -19,6 +19,26 @@ void cemi_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, con
 /* Floats of workspace cemi_gemm needs for products with N columns. */
 size_t cemi_gemm_workspace(int N);
 
+/* Products with fewer columns than this are done as dot products, without
+ * packing (the network's output layer). */
+#define CEMI_GEMM_NARROW 8
+
+/* Packing op(B) once for many products (weights reused by every block of
+ * rows and every thread).  cemi_gemm_pack writes columns [j0, j1) of op(B)
+ * (K x N, tb as in cemi_gemm; j0 a multiple of 32) into Bp, which holds
+ * cemi_gemm_packed_size(N, K) floats; disjoint column ranges may be packed
+ * by different threads.  cemi_gemm_packed then computes C = beta C +
+ * op(A) op(B) from Bp with bitwise the arithmetic of cemi_gemm for the
+ * products cemi_gemm computes through panels: N >= CEMI_GEMM_NARROW, and
+ * M >= 8 or tb = 1 (the forward pass); ws holds cemi_gemm_workspace(0)
+ * floats.  The
+ * packing belongs to the micro-kernel in use: pack and compute with the
+ * same one (cemi_gemm_force_kernel in between invalidates it). */
+size_t cemi_gemm_packed_size(int N, int K);
+void cemi_gemm_pack(int tb, int N, int K, const float *B, int ldb, int j0, int j1, float *Bp);
+void cemi_gemm_packed(int ta, int M, int N, int K, const float *A, int lda, const float *Bp,
+                      float beta, float *C, int ldc, float *ws);
+
 /* The micro-kernel in use ("avx512", "avx2" or "sse2"). */
 const char *cemi_gemm_kernel_name(void);
 

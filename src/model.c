@@ -173,13 +173,23 @@ static int eval_common(const char *fn, cem_model_t *m, cem_target what, size_t n
     if (rows > n)
         rows = n;
     void *ws = cemi_alloc(1, m->ops->workspace(m, rows));
-    if (!ws)
+    /* state shared by the blocks pays for itself only over several blocks */
+    void *shared = NULL;
+    if (ws && n > rows && m->ops->shared_size) {
+        shared = cemi_alloc(1, m->ops->shared_size(m));
+        if (shared)
+            m->ops->prepare(m, shared);
+    }
+    if (!ws || (n > rows && m->ops->shared_size && !shared)) {
+        cemi_release(ws);
         return cemi_model_fail(m, CEM_ERR_NOMEM, "%s: out of memory for workspace", fn);
+    }
     for (size_t i0 = 0; i0 < n; i0 += rows) {
         size_t r = n - i0 < rows ? n - i0 : rows;
         size_t off = i0 * (size_t)m->dim;
-        m->ops->eval(m, what, r, x + off, t ? t + i0 : NULL, t_shared, out + off, ws);
+        m->ops->eval(m, what, r, x + off, t ? t + i0 : NULL, t_shared, out + off, ws, shared);
     }
+    cemi_release(shared);
     cemi_release(ws);
     return CEM_OK;
 }

@@ -18,11 +18,12 @@ typedef struct cemi_model_ops {
     /* Bytes of workspace for a block of `rows` rows (rows <= max_rows). */
     size_t (*workspace)(const cem_model_t *m, size_t rows);
     /* Evaluates `what` at rows x (n x dim, n <= max_rows, finite) and times
-     * t[i] (or `t_shared` when t is NULL; all valid) into out.  Must be
+     * t[i] (or `t_shared` when t is NULL; all valid) into out.  shared is
+     * NULL or state made by prepare since the model last changed.  Must be
      * safe to call concurrently with distinct workspaces. */
     void (*eval)(const cem_model_t *m, cem_target what, size_t n,
                  const float *x, const double *t, double t_shared, float *out,
-                 void *ws);
+                 void *ws, const void *shared);
     /* Frees the kind's state. */
     void (*destroy)(void *impl);
     /* Kind-specific option handling, or NULL for kinds with only the common
@@ -32,6 +33,13 @@ typedef struct cemi_model_ops {
     int (*get)(const cem_model_t *m, int opt, double *value);
     /* The native target (what the kind computes without conversion). */
     cem_target native;
+    /* Optional (NULL for kinds without): read-only state that a run of many
+     * eval calls computes once and shares among its blocks and threads (the
+     * MLP's packed weights).  shared_size gives its bytes, prepare fills it
+     * from the model as it is now.  Evaluation gives bitwise the same
+     * result with or without it. */
+    size_t (*shared_size)(const cem_model_t *m);
+    void (*prepare)(const cem_model_t *m, void *shared);
 } cemi_model_ops;
 
 struct cem_model {

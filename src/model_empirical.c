@@ -49,8 +49,9 @@ static size_t emp_workspace(const cem_model_t *m, size_t rows)
 
 static void emp_eval(const cem_model_t *m, cem_target what, size_t r,
                      const float *x, const double *t, double t_shared, float *out,
-                     void *ws)
+                     void *ws, const void *shared)
 {
+    (void)shared;
     const empirical *e = m->impl;
     const int dim = e->dim;
     const size_t n = e->n;
@@ -90,7 +91,7 @@ static void emp_eval(const cem_model_t *m, cem_target what, size_t r,
 }
 
 static const cemi_model_ops empirical_ops = {
-    emp_max_rows, emp_workspace, emp_eval, emp_destroy, NULL, NULL, CEM_TARGET_CEM,
+    emp_max_rows, emp_workspace, emp_eval, emp_destroy, NULL, NULL, CEM_TARGET_CEM, NULL, NULL,
 };
 
 int cem_model_create_empirical(cem_model_t **out, const float *points, size_t n,

@@ -44,8 +44,9 @@ static size_t gauss_workspace(const cem_model_t *m, size_t rows)
 
 static void gauss_eval(const cem_model_t *m, cem_target what, size_t r,
                        const float *x, const double *t, double t_shared,
-                       float *out, void *ws)
+                       float *out, void *ws, const void *shared)
 {
+    (void)shared;
     const gaussian *g = m->impl;
     const int dim = g->dim;
     double *Y = ws;                  /* r x dim: x - alpha mu, then f */
@@ -72,7 +73,7 @@ static void gauss_eval(const cem_model_t *m, cem_target what, size_t r,
 }
 
 static const cemi_model_ops gaussian_ops = {
-    gauss_max_rows, gauss_workspace, gauss_eval, gauss_destroy, NULL, NULL, CEM_TARGET_CEM,
+    gauss_max_rows, gauss_workspace, gauss_eval, gauss_destroy, NULL, NULL, CEM_TARGET_CEM, NULL, NULL,
 };
 
 int cem_model_create_gaussian(cem_model_t **out, const float *mean,

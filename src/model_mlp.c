@@ -65,8 +65,22 @@ static size_t mlp_workspace(const cem_model_t *m, size_t rows)
     return sizeof(float) * floats + sizeof(double) * (size_t)p->sh.D;
 }
 
+/* The weights evaluation reads, packed for the forward products. */
+static size_t mlp_shared_size(const cem_model_t *m)
+{
+    const cemi_mlp *p = m->impl;
+    return sizeof(float) * cemi_mlp_packed_size(&p->sh);
+}
+
+static void mlp_prepare(const cem_model_t *m, void *shared)
+{
+    const cemi_mlp *p = m->impl;
+    cemi_mlp_pack_f(&p->sh, p->use_ema ? p->ema : p->params, shared, NULL);
+}
+
 static void mlp_eval(const cem_model_t *m, cem_target what, size_t r, const float *x,
-                     const double *t, double t_shared, float *out, void *ws)
+                     const double *t, double t_shared, float *out, void *ws,
+                     const void *shared)
 {
     const cemi_mlp *p = m->impl;
     const int D = p->sh.D, B = (int)r;
@@ -74,7 +88,7 @@ static void mlp_eval(const cem_model_t *m, cem_target what, size_t r, const floa
     float *in = (float *)(row + D);
     float *hid = in + r * (size_t)(D + p->sh.E);
     float *net = hid + cemi_mlp_hidden_size(&p->sh, B, 0);
-    cemi_nn_ctx ctx = {net + r * (size_t)D, 0, NULL};
+    cemi_nn_ctx ctx = {net + r * (size_t)D, 0, NULL, shared};
     cemi_mlp_input(m, B, x, t, t_shared, in);
     cemi_mlp_forward_f(&p->sh, p->use_ema ? p->ema : p->params, B, in, hid, 0, net, &ctx);
     if (what == p->target) {
@@ -173,7 +187,8 @@ static int mlp_get(const cem_model_t *m, int opt, double *value)
 
 static const cemi_model_ops mlp_ops_table[3] = {
 #define MLP_OPS(target) \
-    {mlp_max_rows, mlp_workspace, mlp_eval, mlp_destroy, mlp_set, mlp_get, target}
+    {mlp_max_rows, mlp_workspace, mlp_eval, mlp_destroy, mlp_set, mlp_get, target, \
+     mlp_shared_size, mlp_prepare}
     MLP_OPS(CEM_TARGET_CEM), MLP_OPS(CEM_TARGET_NOISE), MLP_OPS(CEM_TARGET_SCORE),
 #undef MLP_OPS
 };

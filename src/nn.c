@@ -36,12 +36,73 @@ size_t cemi_mlp_gemm_workspace(const cemi_mlp_shape *sh)
     return cemi_gemm_workspace(widest);
 }
 
+/* Layer l packs its weights when its forward product has enough columns
+ * to go through packed panels. */
+static int layer_packs(const cemi_mlp_shape *sh, int l, int *in, int *out, size_t *off)
+{
+    size_t ow, ob, o = 0;
+    for (int k = 0; k < l; k++) {
+        cemi_mlp_layer(sh, k, in, out, &ow, &ob);
+        if (*out >= CEMI_GEMM_NARROW)
+            o += cemi_gemm_packed_size(*out, *in);
+    }
+    cemi_mlp_layer(sh, l, in, out, &ow, &ob);
+    *off = o;
+    return *out >= CEMI_GEMM_NARROW;
+}
+
+size_t cemi_mlp_packed_size(const cemi_mlp_shape *sh)
+{
+    int in, out;
+    size_t off;
+    int last = layer_packs(sh, sh->L, &in, &out, &off);
+    return off + (last ? cemi_gemm_packed_size(out, in) : 0);
+}
+
+static const float *packed_layer(const cemi_nn_ctx *ctx, const cemi_mlp_shape *sh, int l)
+{
+    int in, out;
+    size_t off;
+    if (!ctx || !ctx->packed || !layer_packs(sh, l, &in, &out, &off))
+        return NULL;
+    return ctx->packed + off;
+}
+
+typedef struct {
+    const cemi_mlp_shape *sh;
+    const float *params;
+    float *packed;
+} pack_job;
+
+/* Thread tid packs its share of the columns of every layer. */
+static void pack_part(void *v, int tid, int n)
+{
+    const pack_job *j = v;
+    for (int l = 0; l <= j->sh->L; l++) {
+        int in, out, lo, hi;
+        size_t off, ow, ob;
+        if (!layer_packs(j->sh, l, &in, &out, &off))
+            continue;
+        cemi_mlp_layer(j->sh, l, &in, &out, &ow, &ob);
+        cemi_pool_split(out, 32, tid, n, &lo, &hi);
+        if (lo < hi) /* W (out x in) is op(B) = W^T stored transposed */
+            cemi_gemm_pack(1, out, in, j->params + ow, in, lo, hi, j->packed + off);
+    }
+}
+
+void cemi_mlp_pack_f(const cemi_mlp_shape *sh, const float *params, float *packed,
+                     const cemi_nn_ctx *ctx)
+{
+    pack_job j = {sh, params, packed};
+    cemi_pool_run(ctx ? ctx->pool : NULL, pack_part, &j);
+}
+
 /* The float network runs on the library's own matrix product; the double
  * one (gradient checks) on BLAS. */
 typedef struct {
     const cemi_nn_ctx *ctx;
     int ta, tb, M, N, K, lda, ldb, ldc;
-    const float *A, *B;
+    const float *A, *B, *Bp;
     float beta;
     float *C;
 } gemm_job;
@@ -69,14 +130,19 @@ static void gemm_part(void *v, int tid, int n)
     if (lo >= hi)
         return;
     const float *A = j->ta ? j->A + lo : j->A + (size_t)lo * (size_t)j->lda;
-    cemi_gemm(j->ta, j->tb, hi - lo, j->N, j->K, A, j->lda, j->B, j->ldb, j->beta,
-              j->C + (size_t)lo * (size_t)j->ldc, j->ldc, ws);
+    float *C = j->C + (size_t)lo * (size_t)j->ldc;
+    if (j->Bp)
+        cemi_gemm_packed(j->ta, hi - lo, j->N, j->K, A, j->lda, j->Bp, j->beta, C, j->ldc, ws);
+    else
+        cemi_gemm(j->ta, j->tb, hi - lo, j->N, j->K, A, j->lda, j->B, j->ldb, j->beta, C, j->ldc,
+                  ws);
 }
 
 static void gemm_f(const cemi_nn_ctx *ctx, int ta, int tb, int M, int N, int K, const float *A,
-                   int lda, const float *B, int ldb, float beta, float *C, int ldc)
+                   int lda, const float *B, int ldb, const float *Bp, float beta, float *C,
+                   int ldc)
 {
-    gemm_job j = {ctx, ta, tb, M, N, K, lda, ldb, ldc, A, B, beta, C};
+    gemm_job j = {ctx, ta, tb, M, N, K, lda, ldb, ldc, A, B, Bp, beta, C};
     /* a product too small to pay for waking the team runs here */
     if (cemi_pool_size(ctx->pool) > 1 && 2.0 * M * N * K >= 4e6)
         cemi_pool_run(ctx->pool, gemm_part, &j);
@@ -85,9 +151,11 @@ static void gemm_f(const cemi_nn_ctx *ctx, int ta, int tb, int M, int N, int K, 
 }
 
 static void gemm_d(const cemi_nn_ctx *ctx, int ta, int tb, int M, int N, int K, const double *A,
-                   int lda, const double *B, int ldb, double beta, double *C, int ldc)
+                   int lda, const double *B, int ldb, const double *Bp, double beta, double *C,
+                   int ldc)
 {
     (void)ctx;
+    (void)Bp;
     cemi_dgemm(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
 }
 
@@ -178,6 +246,7 @@ float cemi_expf_vec(float x) { return cemi_expf(x); }
 #define REAL float
 #define S _f
 #define GEMM gemm_f
+#define PACKED packed_layer
 #define ACT_FORWARD act_forward_par
 #define ACT_BACKWARD act_backward_par
 #define EXP cemi_expf
@@ -186,6 +255,7 @@ float cemi_expf_vec(float x) { return cemi_expf(x); }
 #undef REAL
 #undef S
 #undef GEMM
+#undef PACKED
 #undef ACT_FORWARD
 #undef ACT_BACKWARD
 #undef EXP
@@ -194,6 +264,7 @@ float cemi_expf_vec(float x) { return cemi_expf(x); }
 #define REAL double
 #define S _d
 #define GEMM gemm_d
+#define PACKED(ctx, sh, l) ((void)(ctx), (void)(sh), (void)(l), (const double *)NULL)
 #define ACT_FORWARD(ctx, ...) ((void)(ctx), cemi_act_forward_d(__VA_ARGS__))
 #define ACT_BACKWARD(ctx, ...) ((void)(ctx), cemi_act_backward_d(__VA_ARGS__))
 #define EXP exp

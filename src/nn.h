@@ -32,16 +32,29 @@ typedef struct {
 /* Where the float kernels run: a team of threads (NULL: the caller alone)
  * and, for each thread tid, matrix-product workspace at ws + tid * stride
  * (stride >= cemi_mlp_gemm_workspace(sh) floats).  Matrix products are
- * split over the threads by rows, which changes no bit of the result.  The
- * double kernels (gradient checks) ignore the context and may get NULL. */
+ * split over the threads by rows, which changes no bit of the result.  With
+ * `packed`, the forward products read the weights packed once (for all
+ * blocks of rows and all threads) instead of packing them on every call;
+ * the result is bitwise the same.  The double kernels (gradient checks)
+ * ignore the context and may get NULL. */
 typedef struct {
     float *ws;
     size_t stride;
     cemi_pool *pool;
+    const float *packed; /* NULL, or the weights packed by cemi_mlp_pack_f */
 } cemi_nn_ctx;
 
 /* Floats of matrix-product workspace the network's float kernels need. */
 size_t cemi_mlp_gemm_workspace(const cemi_mlp_shape *sh);
+
+/* Floats of the weights packed for the forward products. */
+size_t cemi_mlp_packed_size(const cemi_mlp_shape *sh);
+
+/* Packs the weights in params for cemi_mlp_forward_f (ctx's `packed` then
+ * points at `packed`), over ctx's threads.  To be redone whenever params
+ * change. */
+void cemi_mlp_pack_f(const cemi_mlp_shape *sh, const float *params, float *packed,
+                     const cemi_nn_ctx *ctx);
 
 /* Number of parameters: layer l (0..L) has W (out x in) then b (out), in
  * that order in one flat buffer, the order of torch's parameters(). */
@@ -63,9 +76,10 @@ size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep);
      * tau), k < E/2.  Row i at out + i*ld; t[i], or t_shared when t is NULL. */     \
     void cemi_embed_time##S(real *out, int ld, const double *t, double t_shared,         \
                             size_t B, int E, double log_tmin, double log_tmax);          \
-    /* out (B x O) = inp (B x I) W^T + b */                                               \
-    void cemi_linear_forward##S(real *out, const real *inp, const real *W, const real *b, \
-                                int B, int I, int O, const cemi_nn_ctx *ctx);             \
+    /* out (B x O) = inp (B x I) W^T + b; Wp is W packed (float only) or NULL */        \
+    void cemi_linear_forward##S(real *out, const real *inp, const real *W, const real *Wp,\
+                                const real *b, int B, int I, int O,                      \
+                                const cemi_nn_ctx *ctx);                                  \
     /* dW (O x I) = dout^T inp, db (O) = column sums of dout (both overwritten);    \
      * dinp (B x I) = dout W unless dinp is NULL. */                                      \
     void cemi_linear_backward##S(real *dinp, real *dW, real *db, const real *dout,        \

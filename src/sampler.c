@@ -52,6 +52,7 @@ typedef struct {
     int nthreads;
     cemi_pool *pool; /* the team that runs blocks of rows */
     worker *w;
+    void *shared; /* the model's state shared by all blocks (prepared per run) */
     size_t traj_rows, traj_snaps;
     float *traj;        /* snaps x rows x D */
     double *traj_times; /* snaps */
@@ -78,6 +79,7 @@ static void plan_free(plan *p, size_t R)
             cemi_release(w->rng); cemi_release(w->mws);
         }
     cemi_release(p->w);
+    cemi_release(p->shared);
     cemi_pool_free(p->pool);
     cemi_release(p->times);
     cemi_release(p->traj);
@@ -113,6 +115,8 @@ static int plan_make(cem_sampler_t *s, const double *opt, plan *p, const char *f
              (w->rng = cemi_alloc(s->R, sizeof(cemi_rng))) && (w->mws = cemi_alloc(1, mws));
     }
     ok = ok && (q.pool = cemi_pool_create(q.nthreads)) != NULL;
+    if (ok && s->model->ops->shared_size)
+        ok = (q.shared = cemi_alloc(1, s->model->ops->shared_size(s->model))) != NULL;
     if (ok && q.traj_rows) {
         size_t cells;
         ok = cemi_mul_ok(q.traj_snaps, q.traj_rows * (size_t)s->D, &cells) &&
@@ -252,12 +256,13 @@ int cem_sampler_trajectory(const cem_sampler_t *s, size_t *snaps, size_t *rows, 
 typedef struct {
     const cem_model_t *m;
     void *ws;
+    const void *shared;
 } eval_ctx;
 
 static void eval_f(void *ctx, size_t R, const float *y, double t, float *f)
 {
     eval_ctx *c = ctx;
-    c->m->ops->eval(c->m, CEM_TARGET_CEM, R, y, NULL, t, f, c->ws);
+    c->m->ops->eval(c->m, CEM_TARGET_CEM, R, y, NULL, t, f, c->ws, c->shared);
 }
 
 typedef struct {
@@ -294,7 +299,7 @@ static void run_block(job *jb, worker *w, size_t row0, size_t lo, size_t hi)
     const int D = s->D;
     const size_t R = s->R;
     const uint64_t seed = (uint64_t)p->opt[CEM_SAMPLER_SEED];
-    eval_ctx ctx = {s->model, w->mws};
+    eval_ctx ctx = {s->model, w->mws, p->shared};
     for (size_t i = 0; i < R; i++) {
         cemi_rng_init(&w->rng[i], seed, (uint64_t)(row0 + i));
         for (int j = 0; j < D; j++)
@@ -367,6 +372,8 @@ int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
     jb.out = out;
     atomic_init(&jb.next_block, 0);
     atomic_init(&jb.diverged, 0);
+    if (s->p.shared) /* the model may have changed since the last run */
+        s->model->ops->prepare(s->model, s->p.shared);
     size_t blocks = (first + n + s->R - 1) / s->R - first / s->R;
     if (blocks == 1)
         worker_main(&jb, 0, 1); /* one block: no need to wake the team */

@@ -300,7 +300,7 @@ static double loss_and_grad(cem_trainer_t *tr, int B)
     const int D = tr->D;
     build_input(tr, B);
     objective(tr, B);
-    const cemi_nn_ctx ctx = {tr->gemm_ws, tr->gemm_stride, tr->pool};
+    const cemi_nn_ctx ctx = {tr->gemm_ws, tr->gemm_stride, tr->pool, NULL};
     cemi_mlp_forward_f(&net->sh, net->params, B, tr->in, tr->hid, 1, tr->out, &ctx);
     double loss = cemi_wmse_f(tr->out, tr->y, tr->c, B, D, tr->dout);
     for (int i = 0; i < B; i++) {

@@ -35,7 +35,7 @@ static double grad_err(const double *a, const double *b, size_t n)
 static double linear_objective(const double *inp, const double *W, const double *b,
                                const double *dout, int B, int I, int O, double *tmp)
 {
-    cemi_linear_forward_d(tmp, inp, W, b, B, I, O, NULL);
+    cemi_linear_forward_d(tmp, inp, W, NULL, b, B, I, O, NULL);
     double s = 0;
     for (int k = 0; k < B * O; k++)
         s += dout[k] * tmp[k];
@@ -186,7 +186,7 @@ START_TEST(float_kernels_match_double)
     for (int k = 0; k < B * 10; k++)
         ind[k] = inf_[k] = (float)cemi_rng_normal(&r);
     float *ws = malloc(sizeof(float) * cemi_mlp_gemm_workspace(&sh));
-    const cemi_nn_ctx ctx = {ws, 0, NULL};
+    const cemi_nn_ctx ctx = {ws, 0, NULL, NULL};
     cemi_mlp_forward_d(&sh, pd, B, ind, hidd, 1, outd, NULL);
     cemi_mlp_forward_f(&sh, pf, B, inf_, hidf, 1, outf, &ctx);
     cemi_mlp_forward_f(&sh, pf, B, inf_, hid2, 0, out2, &ctx); /* inference layout */
@@ -313,6 +313,85 @@ START_TEST(gemm_rows_do_not_depend_on_m)
 }
 END_TEST
 
+START_TEST(gemm_packed_equals_gemm)
+{
+    /* op(B) packed once (in two column pieces, as two threads would) gives
+     * bitwise cemi_gemm's result: every kernel, both layouts, partial
+     * panels and tiles, K beyond one block, beta 0 and 1 */
+    static const int shapes[][3] = {{8, 8, 1}, {7, 40, 3}, {96, 33, 257}, {130, 70, 513},
+                                    {1, 64, 34}, {37, 256, 256}};
+    cemi_rng r;
+    cemi_rng_init(&r, 23, 0);
+    for (int v = 0; v < 3; v++) {
+        if (cemi_gemm_force_kernel(v) != 0)
+            continue;
+        for (size_t sidx = 0; sidx < sizeof shapes / sizeof shapes[0]; sidx++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int tb = 0; tb < 2; tb++)
+                    for (int b = 0; b < 2; b++) {
+                        int M = shapes[sidx][0], N = shapes[sidx][1], K = shapes[sidx][2];
+                        if (M < 8 && !tb)
+                            continue; /* cemi_gemm's row updates, not panels */
+                        float *A = malloc(sizeof(float) * (size_t)(M * K));
+                        float *B = malloc(sizeof(float) * (size_t)(K * N));
+                        float *C = malloc(sizeof(float) * (size_t)(M * N));
+                        float *Cp = malloc(sizeof(float) * (size_t)(M * N));
+                        float *Bp = malloc(sizeof(float) * cemi_gemm_packed_size(N, K));
+                        float *ws = malloc(sizeof(float) * cemi_gemm_workspace(N));
+                        for (int k = 0; k < M * K; k++) A[k] = (float)cemi_rng_normal(&r);
+                        for (int k = 0; k < K * N; k++) B[k] = (float)cemi_rng_normal(&r);
+                        for (int k = 0; k < M * N; k++) C[k] = Cp[k] = (float)cemi_rng_normal(&r);
+                        int ldb = tb ? K : N;
+                        cemi_gemm_pack(tb, N, K, B, ldb, 32, N, Bp);
+                        cemi_gemm_pack(tb, N, K, B, ldb, 0, 32, Bp);
+                        cemi_gemm(ta, tb, M, N, K, A, ta ? M : K, B, ldb, (float)b, C, N, ws);
+                        cemi_gemm_packed(ta, M, N, K, A, ta ? M : K, Bp, (float)b, Cp, N, ws);
+                        ck_assert_msg(memcmp(C, Cp, sizeof(float) * (size_t)(M * N)) == 0,
+                                      "kernel %d %dx%dx%d ta%d tb%d beta%d", v, M, N, K, ta,
+                                      tb, b);
+                        free(A); free(B); free(C); free(Cp); free(Bp); free(ws);
+                    }
+    }
+    cemi_gemm_force_kernel(-1);
+}
+END_TEST
+
+START_TEST(network_with_packed_weights_is_bitwise_the_same)
+{
+    /* hidden width past one K block (300), narrower than a panel (5), and an
+     * output wide enough to be packed too (D = 9) */
+    static const cemi_mlp_shape shapes[] = {{2, 8, 300, 2, CEMI_ACT_SILU},
+                                            {3, 4, 5, 2, CEMI_ACT_TANH},
+                                            {9, 6, 40, 1, CEMI_ACT_RELU}};
+    enum { B = 45 };
+    cemi_rng r;
+    cemi_rng_init(&r, 24, 0);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const cemi_mlp_shape *sh = &shapes[k];
+        size_t np = cemi_mlp_nparams(sh), nin = (size_t)B * (size_t)(sh->D + sh->E);
+        size_t nh = cemi_mlp_hidden_size(sh, B, 0), nout = (size_t)B * (size_t)sh->D;
+        float *params = malloc(sizeof(float) * np), *in = malloc(sizeof(float) * nin);
+        float *hid = malloc(sizeof(float) * nh), *o1 = malloc(sizeof(float) * nout);
+        float *o2 = malloc(sizeof(float) * nout);
+        float *packed = malloc(sizeof(float) * cemi_mlp_packed_size(sh));
+        float *ws = malloc(sizeof(float) * cemi_mlp_gemm_workspace(sh));
+        for (size_t i = 0; i < np; i++) params[i] = (float)(0.2 * cemi_rng_normal(&r));
+        for (size_t i = 0; i < nin; i++) in[i] = (float)cemi_rng_normal(&r);
+        cemi_nn_ctx plain = {ws, 0, NULL, NULL}, with = {ws, 0, NULL, packed};
+        cemi_mlp_pack_f(sh, params, packed, &plain);
+        cemi_mlp_forward_f(sh, params, B, in, hid, 0, o1, &plain);
+        cemi_mlp_forward_f(sh, params, B, in, hid, 0, o2, &with);
+        ck_assert_msg(memcmp(o1, o2, sizeof(float) * nout) == 0, "shape %zu", k);
+        if (sh->H >= CEMI_GEMM_NARROW) { /* the packed copy of W_0 is what is read */
+            params[0] += 1.0f;
+            cemi_mlp_forward_f(sh, params, B, in, hid, 0, o1, &with);
+            ck_assert_int_eq(memcmp(o1, o2, sizeof(float) * nout), 0);
+        }
+        free(params); free(in); free(hid); free(o1); free(o2); free(packed); free(ws);
+    }
+}
+END_TEST
+
 Suite *suite_nn(void)
 {
     Suite *s = suite_create("nn");
@@ -326,6 +405,8 @@ Suite *suite_nn(void)
     tcase_add_test(tc, fast_expf_accuracy);
     tcase_add_test(tc, gemm_against_double_reference);
     tcase_add_test(tc, gemm_rows_do_not_depend_on_m);
+    tcase_add_test(tc, gemm_packed_equals_gemm);
+    tcase_add_test(tc, network_with_packed_weights_is_bitwise_the_same);
     suite_add_tcase(s, tc);
     return s;
 }
