@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 size_t cemi_mlp_nparams(const cemi_mlp_shape *sh)
 {
@@ -102,10 +103,17 @@ void cemi_mlp_pack_f(const cemi_mlp_shape *sh, const float *params, float *packe
 typedef struct {
     const cemi_nn_ctx *ctx;
     int ta, tb, M, N, K, lda, ldb, ldc;
-    const float *A, *B, *Bp;
+    const float *A, *B, *Bp, *bias;
     float beta;
     float *C;
 } gemm_job;
+
+/* C's rows [lo, hi) set to the row vector bias (N). */
+static void fill_rows(float *C, int ldc, int lo, int hi, const float *bias, int N)
+{
+    for (int i = lo; i < hi; i++)
+        memcpy(C + (size_t)i * (size_t)ldc, bias, sizeof(float) * (size_t)N);
+}
 
 /* Thread tid's share of a product.  Each thread packs the part of op(B)
  * it uses, so a weight gradient (A = dout^T, B = the layer input, K the
@@ -131,32 +139,85 @@ static void gemm_part(void *v, int tid, int n)
         return;
     const float *A = j->ta ? j->A + lo : j->A + (size_t)lo * (size_t)j->lda;
     float *C = j->C + (size_t)lo * (size_t)j->ldc;
+    float beta = j->beta;
+    if (j->bias) { /* C = bias + product, the bias written by the thread that owns the rows */
+        fill_rows(j->C, j->ldc, lo, hi, j->bias, j->N);
+        beta = 1.0f;
+    }
     if (j->Bp)
-        cemi_gemm_packed(j->ta, hi - lo, j->N, j->K, A, j->lda, j->Bp, j->beta, C, j->ldc, ws);
+        cemi_gemm_packed(j->ta, hi - lo, j->N, j->K, A, j->lda, j->Bp, beta, C, j->ldc, ws);
     else
-        cemi_gemm(j->ta, j->tb, hi - lo, j->N, j->K, A, j->lda, j->B, j->ldb, j->beta, C, j->ldc,
-                  ws);
+        cemi_gemm(j->ta, j->tb, hi - lo, j->N, j->K, A, j->lda, j->B, j->ldb, beta, C, j->ldc, ws);
 }
 
+/* Products below this many FLOPs run on the caller: waking the team for
+ * them costs more than it saves. */
+#define POOL_MIN_FLOPS 2e5
+
 static void gemm_f(const cemi_nn_ctx *ctx, int ta, int tb, int M, int N, int K, const float *A,
-                   int lda, const float *B, int ldb, const float *Bp, float beta, float *C,
-                   int ldc)
+                   int lda, const float *B, int ldb, const float *Bp, const float *bias,
+                   float beta, float *C, int ldc)
 {
-    gemm_job j = {ctx, ta, tb, M, N, K, lda, ldb, ldc, A, B, Bp, beta, C};
-    /* a product too small to pay for waking the team runs here */
-    if (cemi_pool_size(ctx->pool) > 1 && 2.0 * M * N * K >= 4e6)
+    gemm_job j = {ctx, ta, tb, M, N, K, lda, ldb, ldc, A, B, Bp, bias, beta, C};
+    if (cemi_pool_size(ctx->pool) > 1 && 2.0 * M * N * K >= POOL_MIN_FLOPS)
         cemi_pool_run(ctx->pool, gemm_part, &j);
     else
         gemm_part(&j, 0, 1);
 }
 
 static void gemm_d(const cemi_nn_ctx *ctx, int ta, int tb, int M, int N, int K, const double *A,
-                   int lda, const double *B, int ldb, const double *Bp, double beta, double *C,
-                   int ldc)
+                   int lda, const double *B, int ldb, const double *Bp, const double *bias,
+                   double beta, double *C, int ldc)
 {
     (void)ctx;
     (void)Bp;
+    if (bias) {
+        for (int i = 0; i < M; i++)
+            memcpy(C + (size_t)i * (size_t)ldc, bias, sizeof(double) * (size_t)N);
+        beta = 1.0;
+    }
     cemi_dgemm(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* db (O) = column sums of dout (B x O), each column summed over the rows in
+ * order; the float version splits the columns over the team. */
+typedef struct {
+    float *db;
+    const float *dout;
+    int B, O;
+} colsum_job;
+
+static void colsum_part(void *v, int tid, int n)
+{
+    const colsum_job *j = v;
+    int lo, hi;
+    cemi_pool_split(j->O, 16, tid, n, &lo, &hi);
+    for (int c = lo; c < hi; c++)
+        j->db[c] = 0;
+    for (int i = 0; i < j->B; i++) {
+        const float *d = j->dout + (size_t)i * (size_t)j->O;
+        for (int c = lo; c < hi; c++)
+            j->db[c] += d[c];
+    }
+}
+
+static void colsum_f(const cemi_nn_ctx *ctx, float *db, const float *dout, int B, int O)
+{
+    colsum_job j = {db, dout, B, O};
+    if (cemi_pool_size(ctx->pool) > 1 && (double)B * O >= 65536)
+        cemi_pool_run(ctx->pool, colsum_part, &j);
+    else
+        colsum_part(&j, 0, 1);
+}
+
+static void colsum_d(const cemi_nn_ctx *ctx, double *db, const double *dout, int B, int O)
+{
+    (void)ctx;
+    for (int c = 0; c < O; c++)
+        db[c] = 0;
+    for (int i = 0; i < B; i++)
+        for (int c = 0; c < O; c++)
+            db[c] += dout[(size_t)i * (size_t)O + (size_t)c];
 }
 
 /* Elementwise work over the team: each thread takes a contiguous slice
@@ -246,6 +307,7 @@ float cemi_expf_vec(float x) { return cemi_expf(x); }
 #define REAL float
 #define S _f
 #define GEMM gemm_f
+#define COLSUM colsum_f
 #define PACKED packed_layer
 #define ACT_FORWARD act_forward_par
 #define ACT_BACKWARD act_backward_par
@@ -255,6 +317,7 @@ float cemi_expf_vec(float x) { return cemi_expf(x); }
 #undef REAL
 #undef S
 #undef GEMM
+#undef COLSUM
 #undef PACKED
 #undef ACT_FORWARD
 #undef ACT_BACKWARD
@@ -264,6 +327,7 @@ float cemi_expf_vec(float x) { return cemi_expf(x); }
 #define REAL double
 #define S _d
 #define GEMM gemm_d
+#define COLSUM colsum_d
 #define PACKED(ctx, sh, l) ((void)(ctx), (void)(sh), (void)(l), (const double *)NULL)
 #define ACT_FORWARD(ctx, ...) ((void)(ctx), cemi_act_forward_d(__VA_ARGS__))
 #define ACT_BACKWARD(ctx, ...) ((void)(ctx), cemi_act_backward_d(__VA_ARGS__))

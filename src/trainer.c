@@ -9,6 +9,7 @@
 #include "linalg.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,13 +45,16 @@ const cemi_option *cemi_trainer_options(void) { return trainer_options; }
 static void release_batch(cem_trainer_t *tr)
 {
     float **bufs[] = {&tr->x0, &tr->z, &tr->y, &tr->c, &tr->in, &tr->hid,
-                      &tr->out, &tr->dout, &tr->scratch, &tr->sample_loss, &tr->gemm_ws};
+                      &tr->out, &tr->dout, &tr->scratch, &tr->sample_loss, &tr->gemm_ws,
+                      &tr->wpack};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         cemi_release(*bufs[i]);
         *bufs[i] = NULL;
     }
     cemi_release(tr->t);
     tr->t = NULL;
+    cemi_release(tr->tbin);
+    tr->tbin = NULL;
     cemi_pool_free(tr->pool);
     tr->pool = NULL;
 }
@@ -71,11 +75,13 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn
     nt.scratch = cemi_alloc(2 * B * (size_t)sh->H, sizeof(float));
     nt.sample_loss = cemi_alloc(B, sizeof(float));
     nt.t = cemi_alloc(B, sizeof(double));
+    nt.tbin = cemi_alloc(B, sizeof(int));
     nt.gemm_stride = cemi_mlp_gemm_workspace(sh);
     nt.gemm_ws = cemi_alloc(nt.gemm_stride * (size_t)threads, sizeof(float));
+    nt.wpack = cemi_alloc(cemi_mlp_packed_size(sh), sizeof(float));
     nt.pool = cemi_pool_create(threads);
     if (!nt.x0 || !nt.z || !nt.y || !nt.c || !nt.in || !nt.hid || !nt.out || !nt.dout ||
-        !nt.scratch || !nt.sample_loss || !nt.t || !nt.gemm_ws || !nt.pool) {
+        !nt.scratch || !nt.sample_loss || !nt.t || !nt.tbin || !nt.gemm_ws || !nt.wpack || !nt.pool) {
         release_batch(&nt);
         return cemi_fail(&tr->err, CEM_ERR_NOMEM,
                          "%s: out of memory (or threads) for a batch of %d on %d threads", fn,
@@ -84,8 +90,8 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn
     release_batch(tr);
     tr->x0 = nt.x0; tr->z = nt.z; tr->y = nt.y; tr->c = nt.c; tr->in = nt.in;
     tr->hid = nt.hid; tr->out = nt.out; tr->dout = nt.dout; tr->scratch = nt.scratch;
-    tr->sample_loss = nt.sample_loss; tr->t = nt.t; tr->gemm_ws = nt.gemm_ws;
-    tr->gemm_stride = nt.gemm_stride; tr->pool = nt.pool;
+    tr->sample_loss = nt.sample_loss; tr->t = nt.t; tr->tbin = nt.tbin; tr->gemm_ws = nt.gemm_ws;
+    tr->gemm_stride = nt.gemm_stride; tr->wpack = nt.wpack; tr->pool = nt.pool;
     tr->cap = cap;
     return CEM_OK;
 }
@@ -226,13 +232,13 @@ const char *cem_trainer_errmsg(const cem_trainer_t *tr) { return tr ? tr->err.te
 /* ------------------------------------------------------------ the step */
 
 /* Per-row loss weight c and regression target y for the model's target
- * (docs/MATH.md 3): loss_i = c_i |net_i - y_i|^2. */
-static void objective(const cem_trainer_t *tr, int B)
+ * (docs/MATH.md 3): loss_i = c_i |net_i - y_i|^2; rows [lo, hi). */
+static void objective(const cem_trainer_t *tr, int lo, int hi)
 {
     const int D = tr->D;
     const cem_target target = tr->net->target;
     const int weight = (int)tr->opt[CEM_TRAINER_WEIGHT];
-    for (int i = 0; i < B; i++) {
+    for (int i = lo; i < hi; i++) {
         cemi_ou c = cemi_ou_at(tr->t[i]);
         const float *x0 = tr->x0 + (size_t)i * (size_t)D, *z = tr->z + (size_t)i * (size_t)D;
         float *y = tr->y + (size_t)i * (size_t)D;
@@ -256,19 +262,48 @@ static void objective(const cem_trainer_t *tr, int B)
     }
 }
 
-/* x_t = alpha x0 + sigma z and the network input [x_t, phi(t)] */
-static void build_input(cem_trainer_t *tr, int B)
+/* x_t = alpha x0 + sigma z and the network input [x_t, phi(t)]; rows [lo, hi). */
+static void build_input(const cem_trainer_t *tr, int lo, int hi)
 {
     const int D = tr->D, ld = D + tr->net->sh.E;
-    for (int i = 0; i < B; i++) {
+    for (int i = lo; i < hi; i++) {
         cemi_ou c = cemi_ou_at(tr->t[i]);
         const float *x0 = tr->x0 + (size_t)i * (size_t)D, *z = tr->z + (size_t)i * (size_t)D;
         float *row = tr->in + (size_t)i * (size_t)ld;
         for (int j = 0; j < D; j++)
             row[j] = (float)(c.alpha * x0[j] + c.sigma * z[j]);
     }
-    cemi_embed_time_f(tr->in + D, ld, tr->t, 0.0, (size_t)B, tr->net->sh.E,
-                      log(tr->model->t_min), log(tr->model->t_max));
+    cemi_embed_time_f(tr->in + (size_t)lo * (size_t)ld + D, ld, tr->t + lo, 0.0,
+                      (size_t)(hi - lo), tr->net->sh.E, log(tr->model->t_min),
+                      log(tr->model->t_max));
+}
+
+static int bin_of(const cem_trainer_t *tr, double t)
+{
+    double lo = log(tr->model->t_min), hi = log(tr->model->t_max);
+    int b = (int)((log(t) - lo) / (hi - lo) * CEM_TRAINER_BINS);
+    return b < 0 ? 0 : b >= CEM_TRAINER_BINS ? CEM_TRAINER_BINS - 1 : b;
+}
+
+/* The work of a step that is row by row, split over the team by rows:
+ * the network input, the objective and each row's time bin.  Each row's
+ * arithmetic is the same whatever the split. */
+typedef struct {
+    cem_trainer_t *tr;
+    int B;
+} rows_job;
+
+static void rows_part(void *v, int tid, int n)
+{
+    const rows_job *j = v;
+    int lo, hi;
+    cemi_pool_split(j->B, 16, tid, n, &lo, &hi);
+    if (lo >= hi)
+        return;
+    build_input(j->tr, lo, hi);
+    objective(j->tr, lo, hi);
+    for (int i = lo; i < hi; i++)
+        j->tr->tbin[i] = bin_of(j->tr, j->tr->t[i]);
 }
 
 /* Draws step `step`'s batch from the stream (seed, step). */
@@ -298,9 +333,11 @@ static double loss_and_grad(cem_trainer_t *tr, int B)
 {
     const cemi_mlp *net = tr->net;
     const int D = tr->D;
-    build_input(tr, B);
-    objective(tr, B);
-    const cemi_nn_ctx ctx = {tr->gemm_ws, tr->gemm_stride, tr->pool, NULL};
+    rows_job rj = {tr, B};
+    cemi_pool_run(B >= 64 ? tr->pool : NULL, rows_part, &rj);
+    /* the weights packed once for the forward products of every thread */
+    const cemi_nn_ctx ctx = {tr->gemm_ws, tr->gemm_stride, tr->pool, tr->wpack};
+    cemi_mlp_pack_f(&net->sh, net->params, tr->wpack, &ctx);
     cemi_mlp_forward_f(&net->sh, net->params, B, tr->in, tr->hid, 1, tr->out, &ctx);
     double loss = cemi_wmse_f(tr->out, tr->y, tr->c, B, D, tr->dout);
     for (int i = 0; i < B; i++) {
@@ -327,13 +364,6 @@ double cemi_trainer_lr(const cem_trainer_t *tr, long step)
         return lo + (lr - lo) * 0.5 * (1.0 + cos(3.14159265358979323846 * p));
     }
     return lr;
-}
-
-static int bin_of(const cem_trainer_t *tr, double t)
-{
-    double lo = log(tr->model->t_min), hi = log(tr->model->t_max);
-    int b = (int)((log(t) - lo) / (hi - lo) * CEM_TRAINER_BINS);
-    return b < 0 ? 0 : b >= CEM_TRAINER_BINS ? CEM_TRAINER_BINS - 1 : b;
 }
 
 /* The Adam(W) and EMA update of parameters [lo, hi), element by element. */
@@ -399,16 +429,35 @@ static void apply_step(cem_trainer_t *tr, int B)
                   adamw, np};
     cemi_pool_run(tr->pool, adam_part, &j);
     for (int i = 0; i < B; i++) {
-        int b = bin_of(tr, tr->t[i]);
-        tr->bin_sum[b] += tr->sample_loss[i];
-        tr->bin_count[b]++;
+        tr->bin_sum[tr->tbin[i]] += tr->sample_loss[i];
+        tr->bin_count[tr->tbin[i]]++;
     }
     tr->step = t;
 }
 
+/* Whether every gradient entry is finite, checked over the team. */
+typedef struct {
+    const float *g;
+    size_t n;
+    atomic_int bad;
+} finite_job;
+
+static void finite_part(void *v, int tid, int nt)
+{
+    finite_job *j = v;
+    size_t lo, hi;
+    cemi_pool_split_n(j->n, 1024, tid, nt, &lo, &hi);
+    if (lo < hi && cemi_first_nonfinite_f(j->g + lo, hi - lo) < hi - lo)
+        atomic_store(&j->bad, 1);
+}
+
 static int finite_step(const cem_trainer_t *tr, double loss)
 {
-    return isfinite(loss) && cemi_first_nonfinite_f(tr->grad, tr->net->np) == tr->net->np;
+    if (!isfinite(loss))
+        return 0;
+    finite_job j = {tr->grad, tr->net->np, 0};
+    cemi_pool_run(tr->pool, finite_part, &j);
+    return !atomic_load(&j.bad);
 }
 
 /* One step on the batch already in the workspace. */

@@ -26,9 +26,11 @@ struct cem_trainer {
     int cap;
     float *x0, *z, *y, *c, *in, *hid, *out, *dout, *scratch, *sample_loss;
     float *gemm_ws;   /* the matrix product's workspace, one slice per thread */
+    float *wpack;     /* the weights packed for the forward pass (each step) */
     size_t gemm_stride;
     cemi_pool *pool;  /* THREADS threads */
     double *t;
+    int *tbin;        /* each row's time bin (CEM_TRAINER_BINS) */
     cemi_errbuf err;
 };
 

@@ -8,6 +8,7 @@
 #include "options.h"
 #include "pool.h"
 
+#include <float.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -299,6 +300,33 @@ START_TEST(pool_split_covers_in_order)
 }
 END_TEST
 
+/* The first NaN or Inf, wherever it falls against the 64-float chunks;
+ * the largest and the subnormal floats are finite. */
+START_TEST(first_nonfinite_positions)
+{
+    enum { N = 300 };
+    float x[N];
+    for (int i = 0; i < N; i++)
+        x[i] = i % 3 == 0 ? FLT_MAX : i % 3 == 1 ? -1e-45f : (float)i;
+    ck_assert_uint_eq(cemi_first_nonfinite_f(x, N), N);
+    ck_assert_uint_eq(cemi_first_nonfinite_f(x, 0), 0);
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    for (int b = 0; b < 3; b++)
+        for (int pos = 0; pos < N; pos++) {
+            float keep = x[pos];
+            x[pos] = bad[b];
+            ck_assert_uint_eq(cemi_first_nonfinite_f(x, N), (size_t)pos);
+            ck_assert_uint_eq(cemi_first_nonfinite_f(x, (size_t)pos), (size_t)pos);
+            if (pos + 70 < N) { /* a later one does not hide it */
+                x[pos + 70] = NAN;
+                ck_assert_uint_eq(cemi_first_nonfinite_f(x, N), (size_t)pos);
+                x[pos + 70] = 1.0f; /* finite again */
+            }
+            x[pos] = keep;
+        }
+}
+END_TEST
+
 Suite *suite_base(void)
 {
     Suite *s = suite_create("base");
@@ -317,6 +345,7 @@ Suite *suite_base(void)
     tcase_add_test(tc, gaussian_tail_frequency);
     tcase_add_test(tc, pool_runs_every_thread_once_per_call);
     tcase_add_test(tc, pool_split_covers_in_order);
+    tcase_add_test(tc, first_nonfinite_positions);
     suite_add_tcase(s, tc);
     return s;
 }
