@@ -14,6 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Elementwise loops compiled for AVX-512, AVX2 and baseline x86-64; the
+ * loader picks the best the CPU has (GCC target_clones).  The library is
+ * built without FMA contraction, so the versions give the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CEMI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CEMI_CLONES
+#endif
+
 #define CEMI_ERRMSG_LEN 256
 
 /* A handle's error message buffer. */

@@ -5,6 +5,8 @@
  */
 #include "nn.h"
 
+#include "base.h"
+
 #include "gemm.h"
 #include "linalg.h"
 
@@ -187,18 +189,35 @@ typedef struct {
     int B, O;
 } colsum_job;
 
+/* Columns [lo, hi) in strips of 64 held in registers down all the rows. */
+CEMI_CLONES
+static void colsum_range(float *restrict db, const float *restrict dout, int B, int O, int lo,
+                         int hi)
+{
+    int c0 = lo;
+    for (; c0 + 64 <= hi; c0 += 64) {
+        float acc[64] = {0};
+        for (int i = 0; i < B; i++) {
+            const float *d = dout + (size_t)i * (size_t)O + (size_t)c0;
+            for (int c = 0; c < 64; c++)
+                acc[c] += d[c];
+        }
+        memcpy(db + c0, acc, sizeof acc);
+    }
+    for (int c = c0; c < hi; c++) {
+        float a = 0;
+        for (int i = 0; i < B; i++)
+            a += dout[(size_t)i * (size_t)O + (size_t)c];
+        db[c] = a;
+    }
+}
+
 static void colsum_part(void *v, int tid, int n)
 {
     const colsum_job *j = v;
     int lo, hi;
-    cemi_pool_split(j->O, 16, tid, n, &lo, &hi);
-    for (int c = lo; c < hi; c++)
-        j->db[c] = 0;
-    for (int i = 0; i < j->B; i++) {
-        const float *d = j->dout + (size_t)i * (size_t)j->O;
-        for (int c = lo; c < hi; c++)
-            j->db[c] += d[c];
-    }
+    cemi_pool_split(j->O, 64, tid, n, &lo, &hi);
+    colsum_range(j->db, j->dout, j->B, j->O, lo, hi);
 }
 
 static void colsum_f(const cemi_nn_ctx *ctx, float *db, const float *dout, int B, int O)
@@ -294,15 +313,6 @@ static inline float cemi_expf(float x)
 }
 
 float cemi_expf_vec(float x) { return cemi_expf(x); }
-
-/* The elementwise kernels are compiled for AVX-512, AVX2 and baseline x86-64
- * and the loader picks the best the CPU has (GCC target_clones); results may
- * differ in the last bit between those machines, never between runs. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CEMI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CEMI_CLONES
-#endif
 
 #define REAL float
 #define S _f

@@ -374,6 +374,7 @@ typedef struct {
     size_t np;
 } adam_job;
 
+CEMI_CLONES
 static void adam_part(void *v, int tid, int nt)
 {
     const adam_job *j = v;
