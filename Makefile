@@ -85,8 +85,9 @@ test-deps: deps
 # ---- the library ------------------------------------------------------------
 # The network kernels are loops for the vectoriser, which -O2 (GCC's
 # "very cheap" cost model) leaves scalar; measured: SiLU forward 44% of a
-# W1 training step at -O2.
-$(OBJDIR)/nn.o: CFLAGS += -O3
+# W1 training step at -O2.  Fused multiply-adds in them (the exponential's
+# polynomial): sampling +5% (docs/PERFORMANCE.md).
+$(OBJDIR)/nn.o: CFLAGS += -O3 -ffp-contract=fast
 # The matrix product's micro-kernels need multiply-adds fused (ISO C mode
 # turns contraction off).
 $(OBJDIR)/gemm.o: CFLAGS += -O3 -ffp-contract=fast

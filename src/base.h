@@ -15,8 +15,9 @@
 #include <stdint.h>
 
 /* Elementwise loops compiled for AVX-512, AVX2 and baseline x86-64; the
- * loader picks the best the CPU has (GCC target_clones).  The library is
- * built without FMA contraction, so the versions give the same bits. */
+ * loader picks the best the CPU has (GCC target_clones).  Where multiply-
+ * adds are fused (nn.c) the versions may differ in the last bit from one
+ * machine to another, never from one run to the next. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define CEMI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
