@@ -32,11 +32,11 @@ typedef float v8 __attribute__((vector_size(32)));
 typedef float v16 __attribute__((vector_size(64)));
 
 /* The micro-kernel contract: acc[i][j] = sum_k a[i rs + k cs] b[k*NR + j]
- * (k < kc, in order), then c[i*ldc + j] = acc + beta c (beta 0: c is not
- * read).  A is read in place through its strides (rs, cs), so it is never
+ * (k < kc, in order), then c[i*ldc + j] = acc + bias[j] when bias is given,
+ * else acc + beta c (beta 0: c is not read).  A is read in place through its strides (rs, cs), so it is never
  * copied; B comes packed. */
 typedef void (*kernel_fn)(int kc, const float *a, size_t rs, size_t cs, const float *b, float *c,
-                          int ldc, float beta);
+                          int ldc, float beta, const float *bias);
 
 /* A dot product a . b over n, with the lanes of V accumulating k mod lanes
  * and added in a fixed order. */
@@ -45,7 +45,7 @@ typedef float (*dot_fn)(const float *a, const float *b, int n);
 #define KERNEL(NAME, TARGET, V, MR_, NV)                                                      \
     __attribute__((target(TARGET))) static void NAME(int kc, const float *a, size_t rs,        \
                                                      size_t cs, const float *b, float *c,      \
-                                                     int ldc, float beta)                      \
+                                                     int ldc, float beta, const float *bias)   \
     {                                                                                          \
         V acc[MR_][NV];                                                                        \
         for (int i = 0; i < MR_; i++)                                                          \
@@ -67,7 +67,11 @@ typedef float (*dot_fn)(const float *a, const float *b, int n);
             for (int h = 0; h < NV; h++) {                                                     \
                 float *p = c + (size_t)i * (size_t)ldc + h * (int)(sizeof(V) / 4);             \
                 V v = acc[i][h];                                                               \
-                if (beta != 0.0f) {                                                            \
+                if (bias) {                                                                    \
+                    V bv;                                                                      \
+                    memcpy(&bv, bias + h * (int)(sizeof(V) / 4), sizeof(V));                   \
+                    v += bv;                                                                   \
+                } else if (beta != 0.0f) {                                                     \
                     V old;                                                                     \
                     memcpy(&old, p, sizeof(V));                                                \
                     v += beta * old;                                                           \
@@ -169,7 +173,7 @@ size_t cemi_gemm_workspace(int N)
 {
     /* sized for the widest panel of any variant */
     size_t npad = ((size_t)N + 31) / 32 * 32;
-    return (size_t)KC * npad + 8 * 32 + 8 * KC + 16;
+    return (size_t)KC * npad + 8 * 32 + 8 * KC + 32 + 16;
 }
 
 size_t cemi_gemm_packed_size(int N, int K)
@@ -216,7 +220,7 @@ void cemi_gemm_pack(int tb, int N, int K, const float *B, int ldb, int j0, int j
  * as dot products.  With A row-major and B stored N x K (the forward pass)
  * both operands are contiguous in k and the variant's vector dot is used. */
 static void narrow(dot_fn dot, int ta, int tb, int M, int N, int K, const float *A, int lda,
-                   const float *B, int ldb, float beta, float *C, int ldc)
+                   const float *B, int ldb, float beta, const float *bias, float *C, int ldc)
 {
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
@@ -233,19 +237,19 @@ static void narrow(dot_fn dot, int ta, int tb, int M, int N, int K, const float 
                 }
             }
             float *c = C + (size_t)i * (size_t)ldc + (size_t)j;
-            *c = beta != 0.0f ? s + beta * *c : s;
+            *c = bias ? s + bias[j] : beta != 0.0f ? s + beta * *c : s;
         }
 }
 
 /* M < 8 with B stored K x N (the output layer's weight gradient): each row
  * of C accumulates a_ik B[k, :] over k in order, vectorised along the row. */
 static void short_rows(int ta, int M, int N, int K, const float *A, int lda, const float *B,
-                       int ldb, float beta, float *C, int ldc)
+                       int ldb, float beta, const float *bias, float *C, int ldc)
 {
     for (int i = 0; i < M; i++) {
         float *c = C + (size_t)i * (size_t)ldc;
         for (int j = 0; j < N; j++)
-            c[j] = beta != 0.0f ? beta * c[j] : 0.0f;
+            c[j] = bias ? bias[j] : beta != 0.0f ? beta * c[j] : 0.0f;
         for (int k = 0; k < K; k++) {
             float a = ta ? A[(size_t)k * (size_t)lda + (size_t)i] : A[(size_t)i * (size_t)lda + (size_t)k];
             const float *b = B + (size_t)k * (size_t)ldb;
@@ -259,10 +263,11 @@ static void short_rows(int ta, int M, int N, int K, const float *A, int lda, con
  * jr / nr at Bp + (jr / nr) pstride, row k of it at + k nr.  bb is the beta
  * of this block (the caller's for the first, 1 after). */
 static void block(const variant *v, int M, int N, int kc, const float *A, size_t rs, size_t cs,
-                  int p0, const float *Bp, size_t pstride, float bb, float *C, int ldc,
-                  float *tile)
+                  int p0, const float *Bp, size_t pstride, float bb, const float *bias, float *C,
+                  int ldc, float *tile)
 {
     const int mr = v->mr, nr = v->nr;
+    float *bpad = tile + (size_t)mr * (size_t)nr + (size_t)mr * KC; /* nr floats */
     for (int i0 = 0; i0 < M; i0 += MC) {
         int mc = M - i0 < MC ? M - i0 : MC;
         for (int jr = 0; jr < N; jr += nr)
@@ -271,9 +276,15 @@ static void block(const variant *v, int M, int N, int kc, const float *A, size_t
                 const float *b = Bp + (size_t)(jr / nr) * pstride;
                 int rows = mc - ir < mr ? mc - ir : mr, cols = N - jr < nr ? N - jr : nr;
                 float *c = C + (size_t)(i0 + ir) * (size_t)ldc + (size_t)jr;
+                const float *bj = bias ? bias + jr : NULL;
                 if (rows == mr && cols == nr) {
-                    v->fn(kc, a, rs, cs, b, c, ldc, bb);
+                    v->fn(kc, a, rs, cs, b, c, ldc, bb, bj);
                     continue;
+                }
+                if (bias) { /* the panel's bias, padded */
+                    memset(bpad, 0, sizeof(float) * (size_t)nr);
+                    memcpy(bpad, bj, sizeof(float) * (size_t)cols);
+                    bj = bpad;
                 }
                 /* a partial tile: the same kernel into a padded copy of C (and,
                  * when rows are missing, of A, so nothing past M is read) */
@@ -292,7 +303,7 @@ static void block(const variant *v, int M, int N, int kc, const float *A, size_t
                     ars = 1;
                     acs = (size_t)mr;
                 }
-                v->fn(kc, ak, ars, acs, b, tile, nr, bb);
+                v->fn(kc, ak, ars, acs, b, tile, nr, bb, bj);
                 for (int i = 0; i < rows; i++)
                     memcpy(c + (size_t)i * (size_t)ldc, tile + i * nr, sizeof(float) * (size_t)cols);
             }
@@ -302,29 +313,32 @@ static void block(const variant *v, int M, int N, int kc, const float *A, size_t
 /* 64-byte aligned start of a workspace */
 static float *aligned(float *ws) { return (float *)(((size_t)ws + 63) & ~(size_t)63); }
 
-static int scale_only(int M, int N, int K, float beta, float *C, int ldc)
+/* Empty products: C = bias or beta C; says whether that was all. */
+static int scale_only(int M, int N, int K, float beta, const float *bias, float *C, int ldc)
 {
     if (M <= 0 || N <= 0)
         return 1;
     if (K > 0)
         return 0;
     for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++)
-            C[(size_t)i * (size_t)ldc + (size_t)j] *= beta;
+        for (int j = 0; j < N; j++) {
+            float *c = C + (size_t)i * (size_t)ldc + (size_t)j;
+            *c = bias ? bias[j] : beta != 0.0f ? beta * *c : 0.0f;
+        }
     return 1;
 }
 
 void cemi_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
-               int ldb, float beta, float *C, int ldc, float *ws)
+               int ldb, float beta, const float *bias, float *C, int ldc, float *ws)
 {
-    if (scale_only(M, N, K, beta, C, ldc))
+    if (scale_only(M, N, K, beta, bias, C, ldc))
         return;
     if (N < CEMI_GEMM_NARROW) {
-        narrow(current()->dot, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        narrow(current()->dot, ta, tb, M, N, K, A, lda, B, ldb, beta, bias, C, ldc);
         return;
     }
     if (M < 8 && !tb) {
-        short_rows(ta, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        short_rows(ta, M, N, K, A, lda, B, ldb, beta, bias, C, ldc);
         return;
     }
     const variant *v = current();
@@ -335,14 +349,15 @@ void cemi_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, con
         int kc = K - p0 < KC ? K - p0 : KC;
         size_t pstride = (size_t)kc * (size_t)v->nr;
         pack_b(v->nr, N, 0, N, p0, kc, B, ldb, tb, Bp, pstride);
-        block(v, M, N, kc, A, rs, cs, p0, Bp, pstride, p0 == 0 ? beta : 1.0f, C, ldc, tile);
+        block(v, M, N, kc, A, rs, cs, p0, Bp, pstride, p0 == 0 ? beta : 1.0f,
+              p0 == 0 ? bias : NULL, C, ldc, tile);
     }
 }
 
 void cemi_gemm_packed(int ta, int M, int N, int K, const float *A, int lda, const float *Bp,
-                      float beta, float *C, int ldc, float *ws)
+                      float beta, const float *bias, float *C, int ldc, float *ws)
 {
-    if (scale_only(M, N, K, beta, C, ldc))
+    if (scale_only(M, N, K, beta, bias, C, ldc))
         return;
     const variant *v = current();
     const size_t pstride = (size_t)v->nr * (size_t)K;
@@ -351,6 +366,6 @@ void cemi_gemm_packed(int ta, int M, int N, int K, const float *A, int lda, cons
     for (int p0 = 0; p0 < K; p0 += KC) {
         int kc = K - p0 < KC ? K - p0 : KC;
         block(v, M, N, kc, A, rs, cs, p0, Bp + (size_t)p0 * (size_t)v->nr, pstride,
-              p0 == 0 ? beta : 1.0f, C, ldc, tile);
+              p0 == 0 ? beta : 1.0f, p0 == 0 ? bias : NULL, C, ldc, tile);
     }
 }

@@ -9,12 +9,14 @@
 
 /* C (M x N, row-major, ldc) = beta C + op(A) op(B), op(A) M x K, op(B)
  * K x N; ta = 1 means A is stored K x M (A[k lda + i]), tb = 1 that B is
- * stored N x K (B[n ldb + k]).  beta = 0 does not read C.  ws must hold
+ * stored N x K (B[n ldb + k]).  beta = 0 does not read C.  With bias (a
+ * row vector of N), C = bias + op(A) op(B) instead (beta unused): bitwise
+ * what C = bias then beta = 1 gives, without the pass over C.  ws must hold
  * cemi_gemm_workspace(N) floats; nothing is allocated.  Each element of C
  * gets the same arithmetic whatever M is, so rows may be computed in any
  * split (threads) with bitwise the same result. */
 void cemi_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
-               int ldb, float beta, float *C, int ldc, float *ws);
+               int ldb, float beta, const float *bias, float *C, int ldc, float *ws);
 
 /* Floats of workspace cemi_gemm needs for products with N columns. */
 size_t cemi_gemm_workspace(int N);
@@ -37,7 +39,7 @@ size_t cemi_gemm_workspace(int N);
 size_t cemi_gemm_packed_size(int N, int K);
 void cemi_gemm_pack(int tb, int N, int K, const float *B, int ldb, int j0, int j1, float *Bp);
 void cemi_gemm_packed(int ta, int M, int N, int K, const float *A, int lda, const float *Bp,
-                      float beta, float *C, int ldc, float *ws);
+                      float beta, const float *bias, float *C, int ldc, float *ws);
 
 /* The micro-kernel in use ("avx512", "avx2" or "sse2"). */
 const char *cemi_gemm_kernel_name(void);

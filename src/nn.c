@@ -110,11 +110,18 @@ typedef struct {
     float *C;
 } gemm_job;
 
-/* C's rows [lo, hi) set to the row vector bias (N). */
-static void fill_rows(float *C, int ldc, int lo, int hi, const float *bias, int N)
+/* Rows [lo, hi) of a product, on thread tid's workspace. */
+static void gemm_rows(const gemm_job *j, int tid, int lo, int hi)
 {
-    for (int i = lo; i < hi; i++)
-        memcpy(C + (size_t)i * (size_t)ldc, bias, sizeof(float) * (size_t)N);
+    float *ws = j->ctx->ws + (size_t)tid * j->ctx->stride;
+    const float *A = j->ta ? j->A + lo : j->A + (size_t)lo * (size_t)j->lda;
+    float *C = j->C + (size_t)lo * (size_t)j->ldc;
+    if (j->Bp)
+        cemi_gemm_packed(j->ta, hi - lo, j->N, j->K, A, j->lda, j->Bp, j->beta, j->bias, C, j->ldc,
+                         ws);
+    else
+        cemi_gemm(j->ta, j->tb, hi - lo, j->N, j->K, A, j->lda, j->B, j->ldb, j->beta, j->bias, C,
+                  j->ldc, ws);
 }
 
 /* Thread tid's share of a product.  Each thread packs the part of op(B)
@@ -126,30 +133,19 @@ static void fill_rows(float *C, int ldc, int lo, int hi, const float *bias, int 
 static void gemm_part(void *v, int tid, int n)
 {
     const gemm_job *j = v;
-    float *ws = j->ctx->ws + (size_t)tid * j->ctx->stride;
     int lo, hi;
     if (j->ta && j->N >= 64 * n) {
         cemi_pool_split(j->N, 32, tid, n, &lo, &hi);
         if (lo < hi)
             cemi_gemm(j->ta, j->tb, j->M, hi - lo, j->K, j->A, j->lda,
                       j->tb ? j->B + (size_t)lo * (size_t)j->ldb : j->B + lo, j->ldb, j->beta,
-                      j->C + lo, j->ldc, ws);
+                      j->bias ? j->bias + lo : NULL, j->C + lo, j->ldc,
+                      j->ctx->ws + (size_t)tid * j->ctx->stride);
         return;
     }
     cemi_pool_split(j->M, 8, tid, n, &lo, &hi);
-    if (lo >= hi)
-        return;
-    const float *A = j->ta ? j->A + lo : j->A + (size_t)lo * (size_t)j->lda;
-    float *C = j->C + (size_t)lo * (size_t)j->ldc;
-    float beta = j->beta;
-    if (j->bias) { /* C = bias + product, the bias written by the thread that owns the rows */
-        fill_rows(j->C, j->ldc, lo, hi, j->bias, j->N);
-        beta = 1.0f;
-    }
-    if (j->Bp)
-        cemi_gemm_packed(j->ta, hi - lo, j->N, j->K, A, j->lda, j->Bp, beta, C, j->ldc, ws);
-    else
-        cemi_gemm(j->ta, j->tb, hi - lo, j->N, j->K, A, j->lda, j->B, j->ldb, beta, C, j->ldc, ws);
+    if (lo < hi)
+        gemm_rows(j, tid, lo, hi);
 }
 
 /* Products below this many FLOPs run on the caller: waking the team for
@@ -239,49 +235,63 @@ static void colsum_d(const cemi_nn_ctx *ctx, double *db, const double *dout, int
             db[c] += dout[(size_t)i * (size_t)O + (size_t)c];
 }
 
-/* Elementwise work over the team: each thread takes a contiguous slice
- * (a multiple of 64 elements), which changes no result. */
+/* A hidden layer's product and its activation as one job: the thread that
+ * computes rows [lo, hi) of the product applies the activation (forward)
+ * or its derivative (backward) to the same rows while they are in its
+ * cache, and the team meets once per layer instead of twice.  The
+ * activation is elementwise, so the split changes no result. */
 typedef struct {
+    gemm_job g;
     int forward, keep;
     cemi_act act;
-    float *out, *pre;
-    const float *aux, *post, *dout;
-    size_t n;
-} act_job;
+    float *pre;                /* forward: the pre-activation (the product) */
+    float *post;               /* forward: out; backward: in (post of the layer below) */
+    const float *aux;          /* backward: what the forward pass kept */
+} layer_job;
 
-static void act_part(void *v, int tid, int nt)
+static void layer_part(void *v, int tid, int n)
 {
-    const act_job *j = v;
-    size_t lo, hi;
-    cemi_pool_split_n(j->n, 64, tid, nt, &lo, &hi);
+    const layer_job *j = v;
+    int lo, hi;
+    cemi_pool_split(j->g.M, 8, tid, n, &lo, &hi);
     if (lo >= hi)
         return;
+    gemm_rows(&j->g, tid, lo, hi);
+    size_t e0 = (size_t)lo * (size_t)j->g.N, e = (size_t)(hi - lo) * (size_t)j->g.N;
     if (j->forward)
-        cemi_act_forward_f(j->act, j->out + lo, j->pre + lo, hi - lo, j->keep);
+        cemi_act_forward_f(j->act, j->post + e0, j->pre + e0, e, j->keep);
+    else /* the product is the gradient with respect to post; in place */
+        cemi_act_backward_f(j->act, j->g.C + e0, j->aux + e0, j->post + e0, j->g.C + e0, e);
+}
+
+static void layer_run(layer_job *j)
+{
+    const gemm_job *g = &j->g;
+    if (cemi_pool_size(g->ctx->pool) > 1 && 2.0 * g->M * g->N * g->K >= POOL_MIN_FLOPS)
+        cemi_pool_run(g->ctx->pool, layer_part, j);
     else
-        cemi_act_backward_f(j->act, j->out + lo, j->aux + lo, j->post + lo, j->dout + lo, hi - lo);
+        layer_part(j, 0, 1);
 }
 
-static void act_run(const cemi_nn_ctx *ctx, act_job *j)
+/* pre (B x O) = inp W^T + b, post = act(pre) (keep: as cemi_act_forward). */
+static void layer_forward_f(const cemi_nn_ctx *ctx, cemi_act act, int keep, float *pre,
+                            float *post, const float *inp, const float *W, const float *Wp,
+                            const float *b, int B, int I, int O)
 {
-    if (cemi_pool_size(ctx->pool) > 1 && j->n >= 65536)
-        cemi_pool_run(ctx->pool, act_part, j);
-    else
-        act_part(j, 0, 1);
+    layer_job j = {{ctx, 0, 1, B, O, I, I, I, O, inp, W, Wp, b, 0.0f, pre},
+                   1, keep, act, pre, post, NULL};
+    layer_run(&j);
 }
 
-static void act_forward_par(const cemi_nn_ctx *ctx, cemi_act act, float *post, float *pre,
-                            size_t n, int keep)
+/* dinp (B x I) = act'(.) (dout W), with aux and post the kept activations
+ * of the layer below (as cemi_act_backward). */
+static void layer_backward_f(const cemi_nn_ctx *ctx, cemi_act act, float *dinp, const float *aux,
+                             const float *post, const float *dout, const float *W, int B, int I,
+                             int O)
 {
-    act_job j = {1, keep, act, post, pre, NULL, NULL, NULL, n};
-    act_run(ctx, &j);
-}
-
-static void act_backward_par(const cemi_nn_ctx *ctx, cemi_act act, float *dinp, const float *aux,
-                             const float *post, const float *dout, size_t n)
-{
-    act_job j = {0, 0, act, dinp, NULL, aux, post, dout, n};
-    act_run(ctx, &j);
+    layer_job j = {{ctx, 0, 0, B, I, O, O, I, I, dout, W, NULL, NULL, 0.0f, dinp},
+                   0, 0, act, NULL, (float *)post, aux};
+    layer_run(&j);
 }
 
 size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep)
@@ -319,8 +329,8 @@ float cemi_expf_vec(float x) { return cemi_expf(x); }
 #define GEMM gemm_f
 #define COLSUM colsum_f
 #define PACKED packed_layer
-#define ACT_FORWARD act_forward_par
-#define ACT_BACKWARD act_backward_par
+#define LAYER_FORWARD layer_forward_f
+#define LAYER_BACKWARD layer_backward_f
 #define EXP cemi_expf
 #define TANH tanhf
 #include "nn_kernels.inc"
@@ -329,18 +339,35 @@ float cemi_expf_vec(float x) { return cemi_expf(x); }
 #undef GEMM
 #undef COLSUM
 #undef PACKED
-#undef ACT_FORWARD
-#undef ACT_BACKWARD
+#undef LAYER_FORWARD
+#undef LAYER_BACKWARD
 #undef EXP
 #undef TANH
+
+/* The double network does the same in two steps. */
+static void layer_forward_d(const cemi_nn_ctx *ctx, cemi_act act, int keep, double *pre,
+                            double *post, const double *inp, const double *W, const double *Wp,
+                            const double *b, int B, int I, int O)
+{
+    cemi_linear_forward_d(pre, inp, W, Wp, b, B, I, O, ctx);
+    cemi_act_forward_d(act, post, pre, (size_t)B * (size_t)O, keep);
+}
+
+static void layer_backward_d(const cemi_nn_ctx *ctx, cemi_act act, double *dinp,
+                             const double *aux, const double *post, const double *dout,
+                             const double *W, int B, int I, int O)
+{
+    gemm_d(ctx, 0, 0, B, I, O, dout, O, W, I, NULL, NULL, 0.0, dinp, I);
+    cemi_act_backward_d(act, dinp, aux, post, dinp, (size_t)B * (size_t)I);
+}
 
 #define REAL double
 #define S _d
 #define GEMM gemm_d
 #define COLSUM colsum_d
 #define PACKED(ctx, sh, l) ((void)(ctx), (void)(sh), (void)(l), (const double *)NULL)
-#define ACT_FORWARD(ctx, ...) ((void)(ctx), cemi_act_forward_d(__VA_ARGS__))
-#define ACT_BACKWARD(ctx, ...) ((void)(ctx), cemi_act_backward_d(__VA_ARGS__))
+#define LAYER_FORWARD layer_forward_d
+#define LAYER_BACKWARD layer_backward_d
 #define EXP exp
 #define TANH tanh
 #include "nn_kernels.inc"

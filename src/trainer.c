@@ -318,8 +318,8 @@ static void draw_batch(cem_trainer_t *tr, int B, long step)
         size_t k = (size_t)(cemi_rng_uniform(&r) * (double)tr->n);
         if (k >= tr->n)
             k = tr->n - 1;
-        memcpy(tr->x0 + (size_t)i * (size_t)D, tr->data + k * (size_t)D,
-               sizeof(float) * (size_t)D);
+        for (int j = 0; j < D; j++) /* a few floats: no memcpy call */
+            tr->x0[(size_t)i * (size_t)D + (size_t)j] = tr->data[k * (size_t)D + (size_t)j];
         tr->t[i] = cemi_time_law_map(law, N, tr->model->t_min, tr->model->t_max,
                                      cemi_rng_uniform(&r));
         for (int j = 0; j < D; j++)

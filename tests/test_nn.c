@@ -277,7 +277,7 @@ START_TEST(gemm_against_double_reference)
                         for (int k = 0; k < K * N; k++) B[k] = (float)cemi_rng_normal(&r);
                         for (int k = 0; k < M * N; k++) C[k] = C0[k] = (float)cemi_rng_normal(&r);
                         float beta = (float)b;
-                        cemi_gemm(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, beta, C, N, ws);
+                        cemi_gemm(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, beta, NULL, C, N, ws);
                         gemm_ref(ta, tb, M, N, K, A, ta ? M : K, B, tb ? K : N, beta, C0, R);
                         double worst = 0;
                         for (int k = 0; k < M * N; k++)
@@ -305,8 +305,8 @@ START_TEST(gemm_rows_do_not_depend_on_m)
     for (int k = 0; k < M * K; k++) A[k] = (float)cemi_rng_normal(&r);
     for (int k = 0; k < K * N; k++) B[k] = (float)cemi_rng_normal(&r);
     for (int tb = 0; tb < 2; tb++) {
-        cemi_gemm(0, tb, M, N, K, A, K, B, tb ? K : N, 0.0f, C, N, ws);
-        cemi_gemm(0, tb, 64, N, K, A + 37 * K, K, B, tb ? K : N, 0.0f, Cs, N, ws);
+        cemi_gemm(0, tb, M, N, K, A, K, B, tb ? K : N, 0.0f, NULL, C, N, ws);
+        cemi_gemm(0, tb, 64, N, K, A + 37 * K, K, B, tb ? K : N, 0.0f, NULL, Cs, N, ws);
         ck_assert_int_eq(memcmp(C + 37 * N, Cs, sizeof(float) * 64 * N), 0);
     }
     free(A); free(B); free(C); free(Cs); free(ws);
@@ -344,8 +344,8 @@ START_TEST(gemm_packed_equals_gemm)
                         int ldb = tb ? K : N;
                         cemi_gemm_pack(tb, N, K, B, ldb, 32, N, Bp);
                         cemi_gemm_pack(tb, N, K, B, ldb, 0, 32, Bp);
-                        cemi_gemm(ta, tb, M, N, K, A, ta ? M : K, B, ldb, (float)b, C, N, ws);
-                        cemi_gemm_packed(ta, M, N, K, A, ta ? M : K, Bp, (float)b, Cp, N, ws);
+                        cemi_gemm(ta, tb, M, N, K, A, ta ? M : K, B, ldb, (float)b, NULL, C, N, ws);
+                        cemi_gemm_packed(ta, M, N, K, A, ta ? M : K, Bp, (float)b, NULL, Cp, N, ws);
                         ck_assert_msg(memcmp(C, Cp, sizeof(float) * (size_t)(M * N)) == 0,
                                       "kernel %d %dx%dx%d ta%d tb%d beta%d", v, M, N, K, ta,
                                       tb, b);
@@ -392,6 +392,54 @@ START_TEST(network_with_packed_weights_is_bitwise_the_same)
 }
 END_TEST
 
+START_TEST(gemm_bias_equals_filled_rows)
+{
+    /* C = bias + op(A) op(B) is bitwise C filled with bias then beta = 1:
+     * every kernel, the dot-product (N < 8), row-update (M < 8) and panel
+     * paths, partial tiles, K beyond one block, packed or not */
+    static const int shapes[][3] = {{5, 2, 70}, {3, 50, 40}, {13, 40, 257}, {96, 33, 5},
+                                    {64, 256, 34}};
+    cemi_rng r;
+    cemi_rng_init(&r, 25, 0);
+    for (int v = 0; v < 3; v++) {
+        if (cemi_gemm_force_kernel(v) != 0)
+            continue;
+        for (size_t sidx = 0; sidx < sizeof shapes / sizeof shapes[0]; sidx++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int tb = 0; tb < 2; tb++) {
+                    int M = shapes[sidx][0], N = shapes[sidx][1], K = shapes[sidx][2];
+                    float *A = malloc(sizeof(float) * (size_t)(M * K));
+                    float *B = malloc(sizeof(float) * (size_t)(K * N));
+                    float *bias = malloc(sizeof(float) * (size_t)N);
+                    float *C1 = malloc(sizeof(float) * (size_t)(M * N));
+                    float *C2 = malloc(sizeof(float) * (size_t)(M * N));
+                    float *Bp = malloc(sizeof(float) * cemi_gemm_packed_size(N, K));
+                    float *ws = malloc(sizeof(float) * cemi_gemm_workspace(N));
+                    for (int k = 0; k < M * K; k++) A[k] = (float)cemi_rng_normal(&r);
+                    for (int k = 0; k < K * N; k++) B[k] = (float)cemi_rng_normal(&r);
+                    for (int k = 0; k < N; k++) bias[k] = (float)cemi_rng_normal(&r);
+                    for (int i = 0; i < M; i++)
+                        memcpy(C1 + i * N, bias, sizeof(float) * (size_t)N);
+                    for (int k = 0; k < M * N; k++) C2[k] = NAN; /* must not be read */
+                    int lda = ta ? M : K, ldb = tb ? K : N;
+                    cemi_gemm(ta, tb, M, N, K, A, lda, B, ldb, 1.0f, NULL, C1, N, ws);
+                    cemi_gemm(ta, tb, M, N, K, A, lda, B, ldb, 0.0f, bias, C2, N, ws);
+                    ck_assert_msg(memcmp(C1, C2, sizeof(float) * (size_t)(M * N)) == 0,
+                                  "kernel %d %dx%dx%d ta%d tb%d", v, M, N, K, ta, tb);
+                    if (N >= CEMI_GEMM_NARROW && (M >= 8 || tb)) {
+                        cemi_gemm_pack(tb, N, K, B, ldb, 0, N, Bp);
+                        for (int k = 0; k < M * N; k++) C2[k] = NAN;
+                        cemi_gemm_packed(ta, M, N, K, A, lda, Bp, 0.0f, bias, C2, N, ws);
+                        ck_assert_msg(memcmp(C1, C2, sizeof(float) * (size_t)(M * N)) == 0,
+                                      "packed: kernel %d %dx%dx%d ta%d tb%d", v, M, N, K, ta, tb);
+                    }
+                    free(A); free(B); free(bias); free(C1); free(C2); free(Bp); free(ws);
+                }
+    }
+    cemi_gemm_force_kernel(-1);
+}
+END_TEST
+
 Suite *suite_nn(void)
 {
     Suite *s = suite_create("nn");
@@ -406,6 +454,7 @@ Suite *suite_nn(void)
     tcase_add_test(tc, gemm_against_double_reference);
     tcase_add_test(tc, gemm_rows_do_not_depend_on_m);
     tcase_add_test(tc, gemm_packed_equals_gemm);
+    tcase_add_test(tc, gemm_bias_equals_filled_rows);
     tcase_add_test(tc, network_with_packed_weights_is_bitwise_the_same);
     suite_add_tcase(s, tc);
     return s;
