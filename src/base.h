@@ -85,6 +85,10 @@ double cemi_rng_uniform(cemi_rng *r);
 /* Standard normal (Box-Muller on two open uniforms). */
 double cemi_rng_normal(cemi_rng *r);
 
+/* Continues the stream at Philox block `block` (4 words each; a uniform
+ * takes 2 words, a pair of normals one block), with no spare normal. */
+void cemi_rng_seek(cemi_rng *r, uint64_t block);
+
 /* ------------------------------------------------------------------- checks */
 
 /* Index of the first non-finite entry of x[0..n-1], or n when all are

@@ -216,18 +216,35 @@ static void colsum_part(void *v, int tid, int n)
     colsum_range(j->db, j->dout, j->B, j->O, lo, hi);
 }
 
-static void colsum_f(const cemi_nn_ctx *ctx, float *db, const float *dout, int B, int O)
+/* A layer's weight gradient dW = dout^T inp and bias gradient db = column
+ * sums of dout as one team job: each thread takes its share of both. */
+typedef struct {
+    gemm_job g;
+    colsum_job c;
+} wgrad_job;
+
+static void wgrad_part(void *v, int tid, int n)
 {
-    colsum_job j = {db, dout, B, O};
-    if (cemi_pool_size(ctx->pool) > 1 && (double)B * O >= 65536)
-        cemi_pool_run(ctx->pool, colsum_part, &j);
-    else
-        colsum_part(&j, 0, 1);
+    const wgrad_job *j = v;
+    gemm_part((void *)&j->g, tid, n);
+    colsum_part((void *)&j->c, tid, n);
 }
 
-static void colsum_d(const cemi_nn_ctx *ctx, double *db, const double *dout, int B, int O)
+static void wgrad_f(const cemi_nn_ctx *ctx, float *dW, float *db, const float *dout,
+                    const float *inp, int B, int I, int O)
 {
-    (void)ctx;
+    wgrad_job j = {{ctx, 1, 0, O, I, B, O, I, I, dout, inp, NULL, NULL, 0.0f, dW},
+                   {db, dout, B, O}};
+    if (cemi_pool_size(ctx->pool) > 1 && 2.0 * O * I * B >= POOL_MIN_FLOPS)
+        cemi_pool_run(ctx->pool, wgrad_part, &j);
+    else
+        wgrad_part(&j, 0, 1);
+}
+
+static void wgrad_d(const cemi_nn_ctx *ctx, double *dW, double *db, const double *dout,
+                    const double *inp, int B, int I, int O)
+{
+    gemm_d(ctx, 1, 0, O, I, B, dout, O, inp, I, NULL, NULL, 0.0, dW, I);
     for (int c = 0; c < O; c++)
         db[c] = 0;
     for (int i = 0; i < B; i++)
@@ -327,7 +344,7 @@ float cemi_expf_vec(float x) { return cemi_expf(x); }
 #define REAL float
 #define S _f
 #define GEMM gemm_f
-#define COLSUM colsum_f
+#define WGRAD wgrad_f
 #define PACKED packed_layer
 #define LAYER_FORWARD layer_forward_f
 #define LAYER_BACKWARD layer_backward_f
@@ -337,7 +354,7 @@ float cemi_expf_vec(float x) { return cemi_expf(x); }
 #undef REAL
 #undef S
 #undef GEMM
-#undef COLSUM
+#undef WGRAD
 #undef PACKED
 #undef LAYER_FORWARD
 #undef LAYER_BACKWARD
@@ -364,7 +381,7 @@ static void layer_backward_d(const cemi_nn_ctx *ctx, cemi_act act, double *dinp,
 #define REAL double
 #define S _d
 #define GEMM gemm_d
-#define COLSUM colsum_d
+#define WGRAD wgrad_d
 #define PACKED(ctx, sh, l) ((void)(ctx), (void)(sh), (void)(l), (const double *)NULL)
 #define LAYER_FORWARD layer_forward_d
 #define LAYER_BACKWARD layer_backward_d

@@ -66,3 +66,10 @@ double cemi_rng_normal(cemi_rng *r)
     r->have_spare = 1;
     return rad * cos(ang);
 }
+
+void cemi_rng_seek(cemi_rng *r, uint64_t block)
+{
+    r->block = block;
+    r->used = 4;
+    r->have_spare = 0;
+}

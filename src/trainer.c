@@ -285,36 +285,23 @@ static int bin_of(const cem_trainer_t *tr, double t)
     return b < 0 ? 0 : b >= CEM_TRAINER_BINS ? CEM_TRAINER_BINS - 1 : b;
 }
 
-/* The work of a step that is row by row, split over the team by rows:
- * the network input, the objective and each row's time bin.  Each row's
- * arithmetic is the same whatever the split. */
-typedef struct {
-    cem_trainer_t *tr;
-    int B;
-} rows_job;
-
-static void rows_part(void *v, int tid, int n)
-{
-    const rows_job *j = v;
-    int lo, hi;
-    cemi_pool_split(j->B, 16, tid, n, &lo, &hi);
-    if (lo >= hi)
-        return;
-    build_input(j->tr, lo, hi);
-    objective(j->tr, lo, hi);
-    for (int i = lo; i < hi; i++)
-        j->tr->tbin[i] = bin_of(j->tr, j->tr->t[i]);
-}
-
-/* Draws step `step`'s batch from the stream (seed, step). */
-static void draw_batch(cem_trainer_t *tr, int B, long step)
+/* Rows [lo, hi) of step `step`'s batch, drawn from the stream (seed, step)
+ * in row order: each row takes one Philox block for its two uniforms (data
+ * point, time) and then D normals, a block per pair (the odd one of a pair
+ * carried to the next row).  With lo even, lo D normals (whole pairs) come
+ * before row lo, so its place in the stream is known without drawing the
+ * rows before it, and any even split of the rows draws bitwise the numbers
+ * one pass would. */
+static void draw_rows(cem_trainer_t *tr, long step, int lo, int hi)
 {
     cemi_rng r;
     cemi_rng_init(&r, (uint64_t)tr->opt[CEM_TRAINER_SEED], (uint64_t)step);
     const int D = tr->D;
+    if (lo > 0) /* lo uniform blocks and lo D / 2 pair blocks before row lo */
+        cemi_rng_seek(&r, (uint64_t)lo + (uint64_t)lo * (uint64_t)D / 2);
     const cem_time_law law = (cem_time_law)(int)tr->opt[CEM_TRAINER_TIME_LAW];
     const int N = (int)tr->opt[CEM_TRAINER_GRID_N];
-    for (int i = 0; i < B; i++) {
+    for (int i = lo; i < hi; i++) {
         size_t k = (size_t)(cemi_rng_uniform(&r) * (double)tr->n);
         if (k >= tr->n)
             k = tr->n - 1;
@@ -327,13 +314,39 @@ static void draw_batch(cem_trainer_t *tr, int B, long step)
     }
 }
 
-/* Forward and backward on the batch in the workspace: the loss, the raw
- * gradient in tr->grad and the per-sample losses. */
-static double loss_and_grad(cem_trainer_t *tr, int B)
+/* The work of a step that is row by row, split over the team by rows:
+ * drawing the batch (unless the caller gave it: draw < 0), the network
+ * input, the objective and each row's time bin.  Each row's arithmetic is
+ * the same whatever the split. */
+typedef struct {
+    cem_trainer_t *tr;
+    int B;
+    long draw; /* the step whose batch to draw, or -1 */
+} rows_job;
+
+static void rows_part(void *v, int tid, int n)
+{
+    const rows_job *j = v;
+    int lo, hi;
+    cemi_pool_split(j->B, 16, tid, n, &lo, &hi); /* lo even: see draw_rows */
+    if (lo >= hi)
+        return;
+    if (j->draw >= 0)
+        draw_rows(j->tr, j->draw, lo, hi);
+    build_input(j->tr, lo, hi);
+    objective(j->tr, lo, hi);
+    for (int i = lo; i < hi; i++)
+        j->tr->tbin[i] = bin_of(j->tr, j->tr->t[i]);
+}
+
+/* Forward and backward on the batch (drawn for step `draw`, or already in
+ * the workspace when draw < 0): the loss, the raw gradient in tr->grad and
+ * the per-sample losses. */
+static double loss_and_grad(cem_trainer_t *tr, int B, long draw)
 {
     const cemi_mlp *net = tr->net;
     const int D = tr->D;
-    rows_job rj = {tr, B};
+    rows_job rj = {tr, B, draw};
     cemi_pool_run(B >= 64 ? tr->pool : NULL, rows_part, &rj);
     /* the weights packed once for the forward products of every thread */
     const cemi_nn_ctx ctx = {tr->gemm_ws, tr->gemm_stride, tr->pool, tr->wpack};
@@ -461,10 +474,11 @@ static int finite_step(const cem_trainer_t *tr, double loss)
     return !atomic_load(&j.bad);
 }
 
-/* One step on the batch already in the workspace. */
-static int step_here(cem_trainer_t *tr, int B, double *loss, const char *fn)
+/* One step on the batch drawn for step `draw` (or, draw < 0, the one in the
+ * workspace). */
+static int step_here(cem_trainer_t *tr, int B, long draw, double *loss, const char *fn)
 {
-    double l = loss_and_grad(tr, B);
+    double l = loss_and_grad(tr, B, draw);
     if (!finite_step(tr, l))
         return cemi_fail(&tr->err, CEM_ERR_NONFINITE_STEP,
                          "%s: step %ld: the loss (%g) or its gradient is not finite; "
@@ -489,8 +503,7 @@ int cem_trainer_run(cem_trainer_t *tr, long steps, double *mean_loss)
     int st = CEM_OK;
     while (done < steps) {
         double l;
-        draw_batch(tr, B, tr->step);
-        st = step_here(tr, B, &l, fn);
+        st = step_here(tr, B, tr->step, &l, fn);
         if (st)
             break;
         sum += l;
@@ -537,7 +550,7 @@ int cem_trainer_step_batch(cem_trainer_t *tr, int B, const float *x0, const doub
     int st = load_batch(tr, fn, B, x0, t, z);
     double l = NAN;
     if (!st)
-        st = step_here(tr, B, &l, fn);
+        st = step_here(tr, B, -1, &l, fn);
     if (loss)
         *loss = l;
     return st;
@@ -552,7 +565,7 @@ int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0, const doub
     int st = load_batch(tr, fn, B, x0, t, z);
     if (st)
         return st;
-    double l = loss_and_grad(tr, B);
+    double l = loss_and_grad(tr, B, -1);
     if (loss)
         *loss = l;
     if (grad)
