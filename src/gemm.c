@@ -100,29 +100,86 @@ typedef float (*dot_fn)(const float *a, const float *b, int n);
         return s;                                                                              \
     }
 
+/* M < 8 with B stored K x N (the output layer's weight gradient): row i of
+ * C accumulates a_ik B[k, :] over k in order, in strips of 4 vectors held
+ * in registers; the columns past the last strip take the same arithmetic
+ * one at a time (the target's multiply-add, as in the strips). */
+typedef void (*rows_fn)(int ta, int M, int N, int K, const float *A, int lda, const float *B,
+                        int ldb, float beta, const float *bias, float *C, int ldc);
+
+#define SHORT_ROWS(NAME, TARGET, V)                                                            \
+    __attribute__((target(TARGET))) static void NAME(int ta, int M, int N, int K,              \
+                                                     const float *A, int lda, const float *B,  \
+                                                     int ldb, float beta, const float *bias,   \
+                                                     float *C, int ldc)                        \
+    {                                                                                          \
+        enum { L = (int)(sizeof(V) / 4), W = 4 * L };                                          \
+        for (int i = 0; i < M; i++) {                                                          \
+            float *c = C + (size_t)i * (size_t)ldc;                                            \
+            int j0 = 0;                                                                        \
+            for (; j0 + W <= N; j0 += W) {                                                     \
+                V acc[4];                                                                      \
+                for (int h = 0; h < 4; h++) {                                                  \
+                    V init = {0};                                                              \
+                    if (bias)                                                                  \
+                        memcpy(&init, bias + j0 + h * L, sizeof(V));                           \
+                    else if (beta != 0.0f) {                                                   \
+                        memcpy(&init, c + j0 + h * L, sizeof(V));                              \
+                        init *= beta;                                                          \
+                    }                                                                          \
+                    acc[h] = init;                                                             \
+                }                                                                              \
+                for (int k = 0; k < K; k++) {                                                  \
+                    float a = ta ? A[(size_t)k * (size_t)lda + (size_t)i]                      \
+                                 : A[(size_t)i * (size_t)lda + (size_t)k];                     \
+                    const float *b = B + (size_t)k * (size_t)ldb + (size_t)j0;                 \
+                    for (int h = 0; h < 4; h++) {                                              \
+                        V bv;                                                                  \
+                        memcpy(&bv, b + h * L, sizeof(V));                                     \
+                        acc[h] += a * bv;                                                      \
+                    }                                                                          \
+                }                                                                              \
+                memcpy(c + j0, acc, sizeof acc);                                               \
+            }                                                                                  \
+            for (int j = j0; j < N; j++) {                                                     \
+                float s = bias ? bias[j] : beta != 0.0f ? beta * c[j] : 0.0f;                  \
+                for (int k = 0; k < K; k++) {                                                  \
+                    float a = ta ? A[(size_t)k * (size_t)lda + (size_t)i]                      \
+                                 : A[(size_t)i * (size_t)lda + (size_t)k];                     \
+                    s += a * B[(size_t)k * (size_t)ldb + (size_t)j];                           \
+                }                                                                              \
+                c[j] = s;                                                                      \
+            }                                                                                  \
+        }                                                                                      \
+    }
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 KERNEL(kernel_avx512, "avx512f,fma", v16, 8, 2)
 KERNEL(kernel_avx2, "avx2,fma", v8, 6, 2)
 DOT(dot_avx512, "avx512f,fma", v16)
 DOT(dot_avx2, "avx2,fma", v8)
+SHORT_ROWS(rows_avx512, "avx512f,fma", v16)
+SHORT_ROWS(rows_avx2, "avx2,fma", v8)
 #define HAVE_X86_KERNELS 1
 #endif
 KERNEL(kernel_sse, "sse2", v4, 4, 2)
 DOT(dot_sse, "sse2", v4)
+SHORT_ROWS(rows_sse, "sse2", v4)
 
 typedef struct {
     const char *name;
     int mr, nr;
     kernel_fn fn;
     dot_fn dot;
+    rows_fn rows;
 } variant;
 
 static const variant variants[] = {
 #ifdef HAVE_X86_KERNELS
-    {"avx512", 8, 32, kernel_avx512, dot_avx512},
-    {"avx2", 6, 16, kernel_avx2, dot_avx2},
+    {"avx512", 8, 32, kernel_avx512, dot_avx512, rows_avx512},
+    {"avx2", 6, 16, kernel_avx2, dot_avx2, rows_avx2},
 #endif
-    {"sse2", 4, 8, kernel_sse, dot_sse},
+    {"sse2", 4, 8, kernel_sse, dot_sse, rows_sse},
 };
 #define NVARIANTS (int)(sizeof variants / sizeof variants[0])
 
@@ -241,24 +298,6 @@ static void narrow(dot_fn dot, int ta, int tb, int M, int N, int K, const float 
         }
 }
 
-/* M < 8 with B stored K x N (the output layer's weight gradient): each row
- * of C accumulates a_ik B[k, :] over k in order, vectorised along the row. */
-static void short_rows(int ta, int M, int N, int K, const float *A, int lda, const float *B,
-                       int ldb, float beta, const float *bias, float *C, int ldc)
-{
-    for (int i = 0; i < M; i++) {
-        float *c = C + (size_t)i * (size_t)ldc;
-        for (int j = 0; j < N; j++)
-            c[j] = bias ? bias[j] : beta != 0.0f ? beta * c[j] : 0.0f;
-        for (int k = 0; k < K; k++) {
-            float a = ta ? A[(size_t)k * (size_t)lda + (size_t)i] : A[(size_t)i * (size_t)lda + (size_t)k];
-            const float *b = B + (size_t)k * (size_t)ldb;
-            for (int j = 0; j < N; j++)
-                c[j] += a * b[j];
-        }
-    }
-}
-
 /* C (+)= op(A)[:, p0 : p0 + kc] times the packed rows p0.. of op(B): panel
  * jr / nr at Bp + (jr / nr) pstride, row k of it at + k nr.  bb is the beta
  * of this block (the caller's for the first, 1 after). */
@@ -338,7 +377,7 @@ void cemi_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, con
         return;
     }
     if (M < 8 && !tb) {
-        short_rows(ta, M, N, K, A, lda, B, ldb, beta, bias, C, ldc);
+        current()->rows(ta, M, N, K, A, lda, B, ldb, beta, bias, C, ldc);
         return;
     }
     const variant *v = current();

@@ -14,7 +14,9 @@
  * what C = bias then beta = 1 gives, without the pass over C.  ws must hold
  * cemi_gemm_workspace(N) floats; nothing is allocated.  Each element of C
  * gets the same arithmetic whatever M is, so rows may be computed in any
- * split (threads) with bitwise the same result. */
+ * split (threads) with bitwise the same result; so do columns split at
+ * multiples of 32 into pieces of CEMI_GEMM_NARROW or more (narrower
+ * products are dot products, another arithmetic). */
 void cemi_gemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
                int ldb, float beta, const float *bias, float *C, int ldc, float *ws);
 

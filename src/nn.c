@@ -134,7 +134,7 @@ static void gemm_part(void *v, int tid, int n)
 {
     const gemm_job *j = v;
     int lo, hi;
-    if (j->ta && j->N >= 64 * n) {
+    if (j->ta && j->N >= 64 * n && j->N % 32 == 0) { /* no piece narrower than 32 */
         cemi_pool_split(j->N, 32, tid, n, &lo, &hi);
         if (lo < hi)
             cemi_gemm(j->ta, j->tb, j->M, hi - lo, j->K, j->A, j->lda,

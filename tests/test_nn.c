@@ -440,6 +440,47 @@ START_TEST(gemm_bias_equals_filled_rows)
 }
 END_TEST
 
+START_TEST(gemm_columns_do_not_depend_on_n)
+{
+    /* columns [lo, hi) computed alone (lo a multiple of 32 and at least 8
+     * of them, as the threads split a weight gradient) equal those of the
+     * whole product, bitwise: the row-update path (M < 8) and the panel
+     * path, every kernel */
+    static const int shapes[][3] = {{2, 256, 1024}, {5, 100, 70}, {64, 200, 300}};
+    cemi_rng r;
+    cemi_rng_init(&r, 26, 0);
+    for (int v = 0; v < 3; v++) {
+        if (cemi_gemm_force_kernel(v) != 0)
+            continue;
+        for (size_t sidx = 0; sidx < sizeof shapes / sizeof shapes[0]; sidx++) {
+            int M = shapes[sidx][0], N = shapes[sidx][1], K = shapes[sidx][2];
+            float *A = malloc(sizeof(float) * (size_t)(M * K));
+            float *B = malloc(sizeof(float) * (size_t)(K * N));
+            float *C = malloc(sizeof(float) * (size_t)(M * N));
+            float *Cs = malloc(sizeof(float) * (size_t)(M * N));
+            float *ws = malloc(sizeof(float) * cemi_gemm_workspace(N));
+            for (int k = 0; k < M * K; k++) A[k] = (float)cemi_rng_normal(&r);
+            for (int k = 0; k < K * N; k++) B[k] = (float)cemi_rng_normal(&r);
+            /* A stored K x M (ta = 1), as dout^T in a weight gradient */
+            cemi_gemm(1, 0, M, N, K, A, M, B, N, 0.0f, NULL, C, N, ws);
+            for (int lo = 0; lo < N; lo += 32) {
+                int hi = lo + 64 < N ? lo + 64 : N;
+                if (hi - lo < CEMI_GEMM_NARROW)
+                    continue; /* a dot-product product: another path */
+                memset(Cs, 0, sizeof(float) * (size_t)(M * N));
+                cemi_gemm(1, 0, M, hi - lo, K, A, M, B + lo, N, 0.0f, NULL, Cs + lo, N, ws);
+                for (int i = 0; i < M; i++)
+                    ck_assert_msg(memcmp(C + i * N + lo, Cs + i * N + lo,
+                                         sizeof(float) * (size_t)(hi - lo)) == 0,
+                                  "kernel %d %dx%dx%d columns %d..%d", v, M, N, K, lo, hi);
+            }
+            free(A); free(B); free(C); free(Cs); free(ws);
+        }
+    }
+    cemi_gemm_force_kernel(-1);
+}
+END_TEST
+
 Suite *suite_nn(void)
 {
     Suite *s = suite_create("nn");
@@ -453,6 +494,7 @@ Suite *suite_nn(void)
     tcase_add_test(tc, fast_expf_accuracy);
     tcase_add_test(tc, gemm_against_double_reference);
     tcase_add_test(tc, gemm_rows_do_not_depend_on_m);
+    tcase_add_test(tc, gemm_columns_do_not_depend_on_n);
     tcase_add_test(tc, gemm_packed_equals_gemm);
     tcase_add_test(tc, gemm_bias_equals_filled_rows);
     tcase_add_test(tc, network_with_packed_weights_is_bitwise_the_same);
