@@ -370,9 +370,13 @@ typedef enum { CEM_OPTIM_ADAM = 0, CEM_OPTIM_ADAMW = 1 } cem_optimizer;
  *   WEIGHT        cem_weight of the CEM objective; CEM_WEIGHT_LAMBDA
  *   SNR_CLAMP     the clamp of CEM_WEIGHT_MIN_SNR; 5, (0, 1e6]
  *   SEED          of the batches; 0, [0, 2^53]
- *   THREADS       threads that share each step's matrix products; the
- *                 number of online cores (at most 64), [1, 256].  Results
- *                 do not depend on it (products are split by rows).
+ *   THREADS       threads that share each step (its products, row work
+ *                 and optimiser); the number of online cores (at most 64),
+ *                 [1, 256].  Results do not depend on it, bitwise.  The
+ *                 threads live as long as the trainer; between jobs they
+ *                 spin for up to 2 ms (yielding the core) and then sleep,
+ *                 so an idle trainer uses no CPU; a count above the CPUs
+ *                 the process may use never spins (docs/PERFORMANCE.md).
  * Options may change between steps; BATCH and THREADS reallocate the
  * workspace. */
 typedef enum {
@@ -510,7 +514,9 @@ typedef enum {
  *               0: return y itself
  *   SEED        of the row streams; 0, [0, 2^53]
  *   THREADS     threads that run blocks of 256 rows; the number of online
- *               cores (at most 64), [1, 256]; results do not depend on it
+ *               cores (at most 64), [1, 256]; results do not depend on it.
+ *               They live as long as the plan and sleep between runs
+ *               (after at most 2 ms of spinning)
  *   TRAJ_ROWS   rows whose trajectory is recorded (the first ones of each
  *               run); 0, [0, 1024]
  *   TRAJ_EVERY  record every k-th step (and the first and last);
