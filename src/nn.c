@@ -233,8 +233,10 @@ static void wgrad_part(void *v, int tid, int n)
 static void wgrad_f(const cemi_nn_ctx *ctx, float *dW, float *db, const float *dout,
                     const float *inp, int B, int I, int O)
 {
-    wgrad_job j = {{ctx, 1, 0, O, I, B, O, I, I, dout, inp, NULL, NULL, 0.0f, dW},
-                   {db, dout, B, O}};
+    /* dW (O x I) = dout^T (O x B, stored B x O) inp (B x I) */
+    wgrad_job j = {.g = {.ctx = ctx, .ta = 1, .tb = 0, .M = O, .N = I, .K = B, .lda = O,
+                         .ldb = I, .ldc = I, .A = dout, .B = inp, .beta = 0.0f, .C = dW},
+                   .c = {db, dout, B, O}};
     if (cemi_pool_size(ctx->pool) > 1 && 2.0 * O * I * B >= POOL_MIN_FLOPS)
         cemi_pool_run(ctx->pool, wgrad_part, &j);
     else
@@ -295,8 +297,11 @@ static void layer_forward_f(const cemi_nn_ctx *ctx, cemi_act act, int keep, floa
                             float *post, const float *inp, const float *W, const float *Wp,
                             const float *b, int B, int I, int O)
 {
-    layer_job j = {{ctx, 0, 1, B, O, I, I, I, O, inp, W, Wp, b, 0.0f, pre},
-                   1, keep, act, pre, post, NULL};
+    /* pre (B x O) = b + inp (B x I) W^T (W stored O x I) */
+    layer_job j = {.g = {.ctx = ctx, .ta = 0, .tb = 1, .M = B, .N = O, .K = I, .lda = I,
+                         .ldb = I, .ldc = O, .A = inp, .B = W, .Bp = Wp, .bias = b,
+                         .beta = 0.0f, .C = pre},
+                   .forward = 1, .keep = keep, .act = act, .pre = pre, .post = post};
     layer_run(&j);
 }
 
@@ -306,8 +311,10 @@ static void layer_backward_f(const cemi_nn_ctx *ctx, cemi_act act, float *dinp, 
                              const float *post, const float *dout, const float *W, int B, int I,
                              int O)
 {
-    layer_job j = {{ctx, 0, 0, B, I, O, O, I, I, dout, W, NULL, NULL, 0.0f, dinp},
-                   0, 0, act, NULL, (float *)post, aux};
+    /* dinp (B x I) = dout (B x O) W (O x I) */
+    layer_job j = {.g = {.ctx = ctx, .ta = 0, .tb = 0, .M = B, .N = I, .K = O, .lda = O,
+                         .ldb = I, .ldc = I, .A = dout, .B = W, .beta = 0.0f, .C = dinp},
+                   .forward = 0, .act = act, .post = (float *)post, .aux = aux};
     layer_run(&j);
 }
 
