@@ -91,6 +91,8 @@ $(OBJDIR)/nn.o: CFLAGS += -O3 -ffp-contract=fast
 # The matrix product's micro-kernels need multiply-adds fused (ISO C mode
 # turns contraction off).
 $(OBJDIR)/gemm.o: CFLAGS += -O3 -ffp-contract=fast
+# The closed forms' double products (linalg.c) are loops for the vectoriser.
+$(OBJDIR)/linalg.o: CFLAGS += -O3
 # The optimiser's update loop vectorises once sqrtf needs no errno.
 $(OBJDIR)/trainer.o: CFLAGS += -O3 -fno-math-errno
 $(OBJDIR)/%.o: src/%.c $(HDR) | deps

@@ -1,10 +1,11 @@
 /*
- * linalg.h -- layer 1: the one place that calls BLAS and LAPACKE.
+ * linalg.h -- layer 1: the closed forms' double products and the one place
+ * that calls LAPACKE.
  *
- * Row-major wrappers with the library's own names, so the rest of the code
- * never includes cblas.h or lapacke.h and a different BLAS is a change to
- * one file.  Dimensions are int because that is what BLAS takes; callers
- * check that their sizes fit (cemi_fits_int).
+ * Row-major, with the library's own names, so the rest of the code never
+ * includes lapacke.h and a different LAPACK is a change to one file.
+ * Dimensions are int because that is what LAPACK takes; callers check that
+ * their sizes fit (cemi_fits_int).
  */
 #ifndef CEM_LINALG_H
 #define CEM_LINALG_H
@@ -14,8 +15,11 @@
 /* 1 when v <= INT_MAX. */
 int cemi_fits_int(size_t v);
 
-/* C (M x N) = alpha op(A) op(B) + beta C, row-major; op(A) is M x K.  (The
- * network's float products use gemm.c instead.) */
+/* C (M x N) = alpha op(A) op(B) + beta C, row-major; op(A) is M x K.  The
+ * library's own loops, not BLAS (linalg.c says why): they allocate nothing
+ * and give the same bits on every CPU.  Fast when B is not transposed
+ * (rows of B are updated along) or when A is not transposed and B is (dot
+ * products along rows of both).  (The network's float products use gemm.c.) */
 void cemi_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha,
                 const double *A, int lda, const double *B, int ldb,
                 double beta, double *C, int ldc);

@@ -5,8 +5,9 @@
  *   w_i(x,t) = softmax_i( -|x - alpha p_i|^2 / (2 sigma^2) ),  f = sum_i w_i p_i.
  * Dropping the row constant |x|^2, the logits are
  *   (alpha x.p_i - alpha^2 |p_i|^2 / 2) / sigma^2,
- * so a block of rows costs one GEMM for x.p_i, a log-sum-exp per row, and one
- * GEMM for sum_i w_i p_i.  Everything is in double: at t = 1e-4 the logits
+ * so a block of rows costs one product for x.p_i, a log-sum-exp per row, and
+ * one product for sum_i w_i p_i.  The points are kept transposed (dim x n):
+ * both products then run along their n-long rows (linalg.h).  Everything is in double: at t = 1e-4 the logits
  * are ~1e4 and float would lose the weights' fourth digit.
  */
 #include "linalg.h"
@@ -17,7 +18,7 @@
 typedef struct {
     size_t n;
     int dim;
-    double *P;  /* n x dim, the points */
+    double *PT; /* dim x n, the points, transposed */
     double *pn; /* n, |p_i|^2 */
 } empirical;
 
@@ -26,7 +27,7 @@ static void emp_destroy(void *impl)
     empirical *e = impl;
     if (!e)
         return;
-    cemi_release(e->P);
+    cemi_release(e->PT);
     cemi_release(e->pn);
     cemi_release(e);
 }
@@ -62,7 +63,7 @@ static void emp_eval(const cem_model_t *m, cem_target what, size_t r,
     for (size_t k = 0; k < r * (size_t)dim; k++)
         X[k] = x[k];
     /* W = X P^T: the inner products x_a . p_i */
-    cemi_dgemm(0, 1, (int)r, (int)n, dim, 1.0, X, dim, e->P, dim, 0.0, W, (int)n);
+    cemi_dgemm(0, 0, (int)r, (int)n, dim, 1.0, X, dim, e->PT, (int)n, 0.0, W, (int)n);
 
     double *inv_sum = X; /* X is no longer needed: reuse r entries of it */
     for (size_t a = 0; a < r; a++) {
@@ -82,7 +83,7 @@ static void emp_eval(const cem_model_t *m, cem_target what, size_t r,
         inv_sum[a] = 1.0 / s; /* s >= 1: the max term is exp(0) */
     }
     /* F = W P: unnormalised conditional means */
-    cemi_dgemm(0, 0, (int)r, dim, (int)n, 1.0, W, (int)n, e->P, dim, 0.0, F, dim);
+    cemi_dgemm(0, 1, (int)r, dim, (int)n, 1.0, W, (int)n, e->PT, (int)n, 0.0, F, dim);
 
     for (size_t a = 0; a < r; a++)
         for (int j = 0; j < dim; j++)
@@ -117,10 +118,10 @@ int cem_model_create_empirical(cem_model_t **out, const float *points, size_t n,
     if (e) {
         e->n = n;
         e->dim = dim;
-        e->P = cemi_alloc(total, sizeof(double));
+        e->PT = cemi_alloc(total, sizeof(double));
         e->pn = cemi_alloc(n, sizeof(double));
     }
-    if (!e || !e->P || !e->pn) {
+    if (!e || !e->PT || !e->pn) {
         emp_destroy(e);
         return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for %zu points", fn, n);
     }
@@ -128,7 +129,7 @@ int cem_model_create_empirical(cem_model_t **out, const float *points, size_t n,
         double s = 0.0;
         for (int j = 0; j < dim; j++) {
             double v = points[i * (size_t)dim + (size_t)j];
-            e->P[i * (size_t)dim + (size_t)j] = v;
+            e->PT[(size_t)j * n + i] = v;
             s += v * v;
         }
         e->pn[i] = s;

@@ -90,10 +90,16 @@ int main(void)
     }
     cem_trainer_free(tr);
 
+    /* 300 points: the closed form's products are the library's own loop;
+     * 5,000 points: OpenBLAS's blocked dgemm (linalg.c) */
+    static float cloud[5000 * D];
+    cem_model_t *big;
+    CHECK(cem_dataset_sample(circle, 5000, 2, cloud));
     CHECK(cem_model_create_empirical(&exact, data, 300, D));
-    cem_model_t *models[2] = {m, exact};
-    const char *names[2] = {"MLP", "empirical"};
-    for (int k = 0; k < 2; k++)
+    CHECK(cem_model_create_empirical(&big, cloud, 5000, D));
+    cem_model_t *models[3] = {m, exact, big};
+    const char *names[3] = {"MLP", "empirical 300 points", "empirical 5000 points"};
+    for (int k = 0; k < 3; k++)
         for (int integ = CEM_INTEG_SPLITTING; integ <= CEM_INTEG_HEUN; integ++)
         for (int threads = 1; threads <= 2; threads++) {
             cem_sampler_t *s;
@@ -114,6 +120,7 @@ int main(void)
         }
     cem_model_free(m);
     cem_model_free(exact);
+    cem_model_free(big);
     cem_dataset_free(circle);
     printf("noalloc: %d passed, %d failed\n", passed, failed);
     return failed != 0;

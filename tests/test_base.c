@@ -1,10 +1,12 @@
 /*
  * test_base.c -- layer 1: version, status strings, error messages, checked
- * allocation, options, and the Philox streams (known answers and moments).
+ * allocation, options, the Philox streams (known answers and moments), the
+ * thread team and the BLAS wrapper.
  */
 #include "tests.h"
 
 #include "base.h"
+#include "linalg.h"
 #include "options.h"
 #include "pool.h"
 
@@ -327,6 +329,64 @@ START_TEST(first_nonfinite_positions)
 }
 END_TEST
 
+/* cemi_dgemm against direct sums in long double, for every transpose, with
+ * strides wider than the matrices, alpha != 1 and beta 0 (C's NaNs
+ * ignored), 1 and 0.5; shapes with a side below the loops' widths (4 rows,
+ * 8-long dots) and shapes with none. */
+START_TEST(dgemm_matches_direct_sums)
+{
+    static const int shape[][3] = {{7, 3, 5}, {256, 2, 300}, {2, 256, 300},
+                                   {130, 90, 100}, {300, 64, 70}};
+    static const double betas[] = {0.0, 1.0, 0.5};
+    for (size_t sh = 0; sh < sizeof shape / sizeof shape[0]; sh++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int bi = 0; bi < 3; bi++) {
+                    const int M = shape[sh][0], N = shape[sh][1], K = shape[sh][2];
+                    const int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+                    const size_t na = (size_t)lda * (size_t)(ta ? K : M);
+                    const size_t nb = (size_t)ldb * (size_t)(tb ? N : K);
+                    const size_t nc = (size_t)ldc * (size_t)M;
+                    double *A = malloc(sizeof(double) * na), *B = malloc(sizeof(double) * nb);
+                    double *C = malloc(sizeof(double) * nc), *C0 = malloc(sizeof(double) * nc);
+                    ck_assert(A && B && C && C0);
+                    for (size_t i = 0; i < na; i++)
+                        A[i] = sin(0.37 * (double)i + 0.1);
+                    for (size_t i = 0; i < nb; i++)
+                        B[i] = cos(0.53 * (double)i - 0.2);
+                    for (size_t i = 0; i < nc; i++)
+                        C0[i] = C[i] = betas[bi] == 0.0 ? NAN : 0.25 * sin((double)i);
+                    const double alpha = -1.5, beta = betas[bi];
+                    cemi_dgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                    double worst = 0.0;
+                    for (int i = 0; i < M; i++)
+                        for (int j = 0; j < N; j++) {
+                            long double s = 0.0L, mag = 0.0L;
+                            for (int k = 0; k < K; k++) {
+                                long double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                                long double b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                                s += a * b;
+                                mag += fabsl(a * b);
+                            }
+                            long double want = alpha * s;
+                            if (beta != 0.0)
+                                want += beta * C0[(size_t)i * ldc + j];
+                            double got = C[(size_t)i * ldc + j];
+                            double err = (double)(fabsl(got - want) / (fabsl(alpha) * mag + 1.0L));
+                            if (!(err <= worst)) /* NaN too */
+                                worst = err;
+                        }
+                    ck_assert_msg(worst < 1e-14, "M N K %d %d %d ta %d tb %d beta %g: error %g",
+                                  M, N, K, ta, tb, beta, worst);
+                    for (int i = 0; i < M; i++) /* padding untouched */
+                        for (int j = N; j < ldc; j++)
+                            ck_assert(memcmp(&C[(size_t)i * ldc + j], &C0[(size_t)i * ldc + j],
+                                             sizeof(double)) == 0);
+                    free(A), free(B), free(C), free(C0);
+                }
+}
+END_TEST
+
 Suite *suite_base(void)
 {
     Suite *s = suite_create("base");
@@ -346,6 +406,7 @@ Suite *suite_base(void)
     tcase_add_test(tc, pool_runs_every_thread_once_per_call);
     tcase_add_test(tc, pool_split_covers_in_order);
     tcase_add_test(tc, first_nonfinite_positions);
+    tcase_add_test(tc, dgemm_matches_direct_sums);
     suite_add_tcase(s, tc);
     return s;
 }
