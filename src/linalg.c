@@ -66,18 +66,20 @@ typedef double v8d __attribute__((vector_size(64)));
 
 /* c[r * ldc] += alpha sum_k a(i + r, k) b[k], r < rows <= 4, for a
  * contiguous b: four rows of A against one b, so b is read once for four
- * rows; eight partial sums a row, added in a fixed order */
+ * rows.  Each row has eight partial sums added in a fixed order, the same
+ * arithmetic whether it comes in a group of four or alone, so that a row's
+ * result does not depend on the number of rows (docs/SAMPLING.md). */
 CEMI_CLONES
 static void dots(int ta, int i, int rows, int K, double alpha, const double *A, int lda,
                  const double *b, double *c, int ldc)
 {
     double part[4] = {0.0, 0.0, 0.0, 0.0};
-    int k = 0;
-    if (!ta && rows == 4) {
+    const int k8 = ta ? 0 : K - K % 8;
+    if (k8 > 0 && rows == 4) {
         const double *a0 = A + (size_t)i * (size_t)lda, *a1 = a0 + lda;
         const double *a2 = a1 + lda, *a3 = a2 + lda;
         v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-        for (; k + 8 <= K; k += 8) {
+        for (int k = 0; k < k8; k += 8) {
             v8d bv, v0, v1, v2, v3;
             LOAD8(bv, b + k);
             LOAD8(v0, a0 + k);
@@ -90,10 +92,22 @@ static void dots(int ta, int i, int rows, int K, double alpha, const double *A, 
             s3 += v3 * bv;
         }
         part[0] = SUM8(s0), part[1] = SUM8(s1), part[2] = SUM8(s2), part[3] = SUM8(s3);
+    } else if (k8 > 0) {
+        for (int r = 0; r < rows; r++) {
+            const double *a = A + (size_t)(i + r) * (size_t)lda;
+            v8d sv = {0};
+            for (int k = 0; k < k8; k += 8) {
+                v8d bv, v;
+                LOAD8(bv, b + k);
+                LOAD8(v, a + k);
+                sv += v * bv;
+            }
+            part[r] = SUM8(sv);
+        }
     }
     for (int r = 0; r < rows; r++) {
         double t = part[r];
-        for (int q = k; q < K; q++)
+        for (int q = k8; q < K; q++)
             t += a_at(ta, A, lda, i + r, q) * b[q];
         c[(size_t)r * (size_t)ldc] += alpha * t;
     }

@@ -387,6 +387,31 @@ START_TEST(dgemm_matches_direct_sums)
 }
 END_TEST
 
+/* A row of cemi_dgemm's result is the same bits whatever the number of rows
+ * computed with it (the sampler's blocks rely on it): 9 rows at once
+ * against each row alone. */
+START_TEST(dgemm_rows_independent_of_shape)
+{
+    enum { M = 9, N = 5, K = 37 };
+    double A[M * K], B[K * N], whole[M * N], alone[N];
+    for (int i = 0; i < M * K; i++)
+        A[i] = sin(1.3 * i);
+    for (int i = 0; i < K * N; i++)
+        B[i] = cos(0.7 * i);
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            const int lda = ta ? M : K, ldb = tb ? K : N;
+            cemi_dgemm(ta, tb, M, N, K, 0.75, A, lda, B, ldb, 0.0, whole, N);
+            for (int i = 0; i < M; i++) {
+                const double *Ai = ta ? A + i : A + (size_t)i * lda;
+                cemi_dgemm(ta, tb, 1, N, K, 0.75, Ai, lda, B, ldb, 0.0, alone, N);
+                ck_assert_msg(memcmp(alone, whole + (size_t)i * N, sizeof alone) == 0,
+                              "ta %d tb %d row %d", ta, tb, i);
+            }
+        }
+}
+END_TEST
+
 Suite *suite_base(void)
 {
     Suite *s = suite_create("base");
@@ -407,6 +432,7 @@ Suite *suite_base(void)
     tcase_add_test(tc, pool_split_covers_in_order);
     tcase_add_test(tc, first_nonfinite_positions);
     tcase_add_test(tc, dgemm_matches_direct_sums);
+    tcase_add_test(tc, dgemm_rows_independent_of_shape);
     suite_add_tcase(s, tc);
     return s;
 }
