@@ -57,7 +57,7 @@ typedef float (*dot_fn)(const float *a, const float *b, int n);
                 memcpy(&bv[h], b + h * (int)(sizeof(V) / 4), sizeof(V));                       \
             const float *ak = a + (size_t)k * cs;                                              \
             for (int i = 0; i < MR_; i++) {                                                    \
-                V x = (V){0} + ak[(size_t)i * rs];                                             \
+                V x = ak[(size_t)i * rs] - (V){0}; /* a broadcast: x - 0 is x */            \
                 for (int h = 0; h < NV; h++)                                                   \
                     acc[i][h] += x * bv[h];                                                    \
             }                                                                                  \

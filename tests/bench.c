@@ -22,6 +22,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,15 @@ static double step_flops(int B, int H, int L, int E)
             dx += 2.0 * B * in * out;
     }
     return 2 * fwd + dx;
+}
+
+/* FLOPs of one network evaluation of one row (sampling): the forward pass. */
+static double row_eval_flops(int H, int L, int E)
+{
+    double fwd = 0;
+    for (int l = 0; l <= L; l++)
+        fwd += 2.0 * (l == 0 ? D + E : H) * (l == L ? D : H);
+    return fwd;
 }
 
 static int THREADS = 2; /* the trainer's threads for the next measurement */
@@ -169,6 +179,84 @@ static double sample_seconds(size_t n, int threads)
     cem_model_free(m);
     free(out);
     return median(t, RUNS);
+}
+
+/* The machine's single-precision FMA peak, measured: twelve independent
+ * chains of fused multiply-adds on the widest vectors the CPU has (enough
+ * in flight for two FMA pipes of latency 4 or more), one thread a core, all
+ * cores at once.  No product and no step can run faster; bench_torch.py
+ * turns it into the largest speed-up over PyTorch this machine allows. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* twelve chains as twelve variables (an array of them is kept in memory) */
+#define FMA12(T, SET1, FMA, iters, s)                                                        \
+    do {                                                                                     \
+        T m = SET1(0.999999f), c = SET1(1e-7f), a0 = SET1(0), a1 = SET1(1), a2 = SET1(2),  \
+          a3 = SET1(3), a4 = SET1(4), a5 = SET1(5), a6 = SET1(6), a7 = SET1(7),              \
+          a8 = SET1(8), a9 = SET1(9), a10 = SET1(10), a11 = SET1(11);                        \
+        for (long i = 0; i < (iters); i++) {                                                 \
+            a0 = FMA(a0, m, c), a1 = FMA(a1, m, c), a2 = FMA(a2, m, c), a3 = FMA(a3, m, c);  \
+            a4 = FMA(a4, m, c), a5 = FMA(a5, m, c), a6 = FMA(a6, m, c), a7 = FMA(a7, m, c);  \
+            a8 = FMA(a8, m, c), a9 = FMA(a9, m, c), a10 = FMA(a10, m, c);                    \
+            a11 = FMA(a11, m, c);                                                            \
+        }                                                                                    \
+        T sum = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;                 \
+        float v[sizeof(T) / sizeof(float)];                                                  \
+        memcpy(v, &sum, sizeof v);                                                           \
+        s = v[0];                                                                            \
+    } while (0)
+#define FMA_CHAINS 12
+__attribute__((target("avx512f"))) static float fma_avx512(long iters)
+{
+    float s;
+    FMA12(__m512, _mm512_set1_ps, _mm512_fmadd_ps, iters, s);
+    return s;
+}
+__attribute__((target("avx2,fma"))) static float fma_avx2(long iters)
+{
+    float s;
+    FMA12(__m256, _mm256_set1_ps, _mm256_fmadd_ps, iters, s);
+    return s;
+}
+static int fma_lanes(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("fma") ? 8 : 0;
+}
+#else
+static float fma_avx512(long iters) { (void)iters; return 0; }
+static float fma_avx2(long iters) { (void)iters; return 0; }
+static int fma_lanes(void) { return 0; }
+#endif
+
+static volatile float fma_sink;
+static const long FMA_ITERS = 50000000;
+
+static void *fma_thread(void *arg)
+{
+    (void)arg;
+    fma_sink = fma_lanes() == 16 ? fma_avx512(FMA_ITERS) : fma_avx2(FMA_ITERS);
+    return NULL;
+}
+
+/* GFLOP/s of `threads` threads running the FMA chains at once (median of
+ * RUNS). */
+static double fma_peak_gflops(int threads)
+{
+    if (fma_lanes() == 0)
+        return 0;
+    double t[16];
+    for (int r = 0; r < RUNS; r++) {
+        pthread_t th[8];
+        double t0 = now();
+        for (int k = 1; k < threads; k++)
+            pthread_create(&th[k], NULL, fma_thread, NULL);
+        fma_thread(NULL);
+        for (int k = 1; k < threads; k++)
+            pthread_join(th[k], NULL);
+        t[r] = now() - t0;
+    }
+    return (double)threads * FMA_ITERS * FMA_CHAINS * fma_lanes() * 2 / median(t, RUNS) / 1e9;
 }
 
 /* The sgemm calls of one W1 training step (forward, dW, dX), timed alone:
@@ -270,9 +358,16 @@ int main(int argc, char **argv)
         die("data");
     cem_dataset_free(circle);
     const double flops = step_flops(1024, 256, 3, 32);
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
     printf("{\"workload\": \"W1\", \"figure\": \"config\", \"library\": \"%s\", \"flops_per_step\": %.0f, "
-           "\"runs\": %d, \"cores\": %ld}\n", cem_version_string(), flops, RUNS,
-           sysconf(_SC_NPROCESSORS_ONLN));
+           "\"flops_per_row_eval\": %.0f, \"runs\": %d, \"cores\": %ld}\n", cem_version_string(),
+           flops, row_eval_flops(256, 3, 32), RUNS, cores);
+    const int peak_threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
+    const double peak1 = fma_peak_gflops(1), peak_all = fma_peak_gflops(peak_threads);
+    printf("{\"workload\": \"W1\", \"figure\": \"fma_peak\", \"vector_floats\": %d, "
+           "\"gflops_1_thread\": %.1f, \"threads\": %d, \"gflops_all\": %.1f}\n", fma_lanes(),
+           peak1, peak_threads, peak_all);
+    fflush(stdout);
     /* the library first: OpenBLAS's threads keep spinning for a while after
      * a threaded call and would take the second core from it */
     double sec[2];
