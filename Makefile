@@ -154,7 +154,7 @@ tests/.bin/bench: tests/bench.c include/cemdiff.h lib/libcemdiff.so | deps
 bench: all tests/.bin/bench
 	tests/.bin/bench $(BENCH_FLAGS) | tee tests/.bin/bench.jsonl
 	@if [ "$(VS)" = torch ]; then $(MAKE) -s test-deps && \
-	  $(PYTHON) tests/bench_torch.py tests/.bin/bench.jsonl $(BENCH_FLAGS); fi
+	  $(PYTHON) tests/bench_torch.py tests/.bin/bench tests/.bin/bench.jsonl $(BENCH_FLAGS); fi
 
 # ---- tests ------------------------------------------------------------------
 $(TEST_BIN): $(TEST_SRC) tests/tests.h $(STLIB) | deps

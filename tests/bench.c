@@ -2,7 +2,10 @@
  * bench.c -- `make bench`: W1 of shared BENCHMARK.md measured on this
  * machine, one JSON object per line per figure.
  *
- *   bench [--quick]
+ *   bench [--quick] [--w1]
+ *
+ * --w1: only the machine's peak and W1's training and sampling figures (the
+ * library's side of one round of bench_torch.py).
  *
  * W1: 10,000 points on the unit circle; MLP [x, phi(t)] with 32 time
  * features, 3 hidden layers of 256, SiLU; CEM with lambda, t log-uniform on
@@ -339,6 +342,67 @@ static double loglog_slope(const double *x, const double *y, int n)
     return (n * sxy - sx * sy) / (n * sxx - sx * sx);
 }
 
+static int quick;
+
+static void print_config(void)
+{
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("{\"workload\": \"W1\", \"figure\": \"config\", \"library\": \"%s\", \"flops_per_step\": %.0f, "
+           "\"flops_per_row_eval\": %.0f, \"runs\": %d, \"cores\": %ld}\n", cem_version_string(),
+           step_flops(1024, 256, 3, 32), row_eval_flops(256, 3, 32), RUNS, cores);
+    const int peak_threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
+    const double peak1 = fma_peak_gflops(1), peak_all = fma_peak_gflops(peak_threads);
+    printf("{\"workload\": \"W1\", \"figure\": \"fma_peak\", \"vector_floats\": %d, "
+           "\"gflops_1_thread\": %.1f, \"threads\": %d, \"gflops_all\": %.1f}\n", fma_lanes(),
+           peak1, peak_threads, peak_all);
+    fflush(stdout);
+}
+
+/* W1 training on 1 and 2 threads; with_ceiling: and the OpenBLAS sgemm
+ * ceiling on the same shapes after it */
+static void print_train(int with_ceiling)
+{
+    const double flops = step_flops(1024, 256, 3, 32);
+    /* the library first: OpenBLAS's threads keep spinning for a while after
+     * a threaded call and would take the second core from it */
+    double sec[2];
+    train_seconds_1_2(TRAIN_STEPS, sec);
+    for (int threads = 1; threads <= 2; threads++) {
+        double s = sec[threads - 1];
+        printf("{\"workload\": \"W1\", \"figure\": \"train\", \"threads\": %d, "
+               "\"steps_per_s\": %.1f, \"rows_per_s\": %.0f, \"gflops\": %.1f", threads, 1 / s,
+               1024 / s, flops / s / 1e9);
+        if (with_ceiling) {
+            openblas_set_num_threads(threads);
+            double env_ceiling = sgemm_step_gflops(1024, 256, 3, 32);
+            openblas_set_num_threads(1);
+            settle();
+            double auto_ceiling = ceiling_autodetected(threads);
+            settle();
+            double ceiling = env_ceiling > auto_ceiling ? env_ceiling : auto_ceiling;
+            const char *ct = getenv("OPENBLAS_CORETYPE");
+            printf(", \"sgemm_gflops_same_shapes\": %.1f, \"fraction_of_ceiling\": %.3f, "
+                   "\"sgemm_gflops_env\": %.1f, \"openblas_coretype_env\": \"%s\", "
+                   "\"sgemm_gflops_autodetected\": %.1f", ceiling, flops / s / 1e9 / ceiling,
+                   env_ceiling, ct ? ct : "", auto_ceiling);
+        }
+        printf("}\n");
+        fflush(stdout);
+    }
+}
+
+static void print_sample(void)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        size_t n = quick ? 2000 : 10000;
+        double s = sample_seconds(n, threads);
+        printf("{\"workload\": \"W1\", \"figure\": \"sample\", \"sampler_threads\": %d, "
+               "\"row_evals_per_s\": %.0f}\n", threads,
+               (double)n * 99 / s);
+        fflush(stdout);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "--ceiling")) { /* see ceiling_autodetected */
@@ -347,7 +411,17 @@ int main(int argc, char **argv)
         printf("%.3f\n", sgemm_step_gflops(1024, 256, 3, 32));
         return 0;
     }
-    int quick = argc > 1 && !strcmp(argv[1], "--quick");
+    int w1_only = 0;
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[a], "--w1"))
+            w1_only = 1;
+        else {
+            fprintf(stderr, "usage: bench [--quick] [--w1]\n");
+            return 2;
+        }
+    }
     if (quick) {
         RUNS = 3;
         TRAIN_STEPS = 10;
@@ -357,48 +431,11 @@ int main(int argc, char **argv)
         cem_dataset_sample(circle, NDATA, 1, data))
         die("data");
     cem_dataset_free(circle);
-    const double flops = step_flops(1024, 256, 3, 32);
-    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("{\"workload\": \"W1\", \"figure\": \"config\", \"library\": \"%s\", \"flops_per_step\": %.0f, "
-           "\"flops_per_row_eval\": %.0f, \"runs\": %d, \"cores\": %ld}\n", cem_version_string(),
-           flops, row_eval_flops(256, 3, 32), RUNS, cores);
-    const int peak_threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
-    const double peak1 = fma_peak_gflops(1), peak_all = fma_peak_gflops(peak_threads);
-    printf("{\"workload\": \"W1\", \"figure\": \"fma_peak\", \"vector_floats\": %d, "
-           "\"gflops_1_thread\": %.1f, \"threads\": %d, \"gflops_all\": %.1f}\n", fma_lanes(),
-           peak1, peak_threads, peak_all);
-    fflush(stdout);
-    /* the library first: OpenBLAS's threads keep spinning for a while after
-     * a threaded call and would take the second core from it */
-    double sec[2];
-    train_seconds_1_2(TRAIN_STEPS, sec);
-    for (int threads = 1; threads <= 2; threads++) {
-        double s = sec[threads - 1];
-        openblas_set_num_threads(threads);
-        double env_ceiling = sgemm_step_gflops(1024, 256, 3, 32);
-        openblas_set_num_threads(1);
-        settle();
-        double auto_ceiling = ceiling_autodetected(threads);
-        settle();
-        double ceiling = env_ceiling > auto_ceiling ? env_ceiling : auto_ceiling;
-        const char *ct = getenv("OPENBLAS_CORETYPE");
-        printf("{\"workload\": \"W1\", \"figure\": \"train\", \"threads\": %d, "
-               "\"steps_per_s\": %.1f, \"rows_per_s\": %.0f, \"gflops\": %.1f, "
-               "\"sgemm_gflops_same_shapes\": %.1f, \"fraction_of_ceiling\": %.3f, "
-               "\"sgemm_gflops_env\": %.1f, \"openblas_coretype_env\": \"%s\", "
-               "\"sgemm_gflops_autodetected\": %.1f}\n",
-               threads, 1 / s, 1024 / s, flops / s / 1e9, ceiling, flops / s / 1e9 / ceiling,
-               env_ceiling, ct ? ct : "", auto_ceiling);
-        fflush(stdout);
-    }
-    for (int threads = 1; threads <= 2; threads++) {
-        size_t n = quick ? 2000 : 10000;
-        double s = sample_seconds(n, threads);
-        printf("{\"workload\": \"W1\", \"figure\": \"sample\", \"sampler_threads\": %d, "
-               "\"row_evals_per_s\": %.0f}\n", threads,
-               (double)n * 99 / s);
-        fflush(stdout);
-    }
+    print_config();
+    print_train(!w1_only);
+    print_sample();
+    if (w1_only)
+        return 0;
     THREADS = 2;
     printf("{\"workload\": \"W1\", \"figure\": \"train_memory\", \"peak_rss_mb\": %.1f}\n",
            train_peak_rss_mb(quick ? 5 : 50));
