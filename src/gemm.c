@@ -49,8 +49,11 @@ typedef float (*dot_fn)(const float *a, const float *b, int n);
     {                                                                                          \
         V acc[MR_][NV];                                                                        \
         for (int i = 0; i < MR_; i++)                                                          \
-            for (int h = 0; h < NV; h++)                                                       \
+            for (int h = 0; h < NV; h++) {                                                     \
                 acc[i][h] = (V){0};                                                            \
+                /* C's tile, written at the end: fetched while the k loop runs */              \
+                __builtin_prefetch(c + (size_t)i * (size_t)ldc + h * (int)(sizeof(V) / 4), 1, 3); \
+            }                                                                                  \
         for (int k = 0; k < kc; k++) {                                                         \
             V bv[NV];                                                                          \
             for (int h = 0; h < NV; h++)                                                       \
