@@ -59,9 +59,11 @@ static size_t mlp_max_rows(const cem_model_t *m)
 static size_t mlp_workspace(const cem_model_t *m, size_t rows)
 {
     const cemi_mlp *p = m->impl;
+    /* the input rows, the hidden layers, the output, the products'
+     * workspace, and for a shared time its features and first-layer row */
     size_t floats = rows * (size_t)(p->sh.D + p->sh.E) +
                     cemi_mlp_hidden_size(&p->sh, (int)rows, 0) + rows * (size_t)p->sh.D +
-                    cemi_mlp_gemm_workspace(&p->sh);
+                    cemi_mlp_gemm_workspace(&p->sh) + (size_t)p->sh.E + (size_t)p->sh.H;
     return sizeof(float) * floats + sizeof(double) * (size_t)p->sh.D;
 }
 
@@ -88,9 +90,17 @@ static void mlp_eval(const cem_model_t *m, cem_target what, size_t r, const floa
     float *in = (float *)(row + D);
     float *hid = in + r * (size_t)(D + p->sh.E);
     float *net = hid + cemi_mlp_hidden_size(&p->sh, B, 0);
-    cemi_nn_ctx ctx = {net + r * (size_t)D, 0, NULL, shared};
-    cemi_mlp_input(m, B, x, t, t_shared, in);
-    cemi_mlp_forward_f(&p->sh, p->use_ema ? p->ema : p->params, B, in, hid, 0, net, &ctx);
+    float *gws = net + r * (size_t)D;
+    float *emb = gws + cemi_mlp_gemm_workspace(&p->sh), *brow = emb + p->sh.E;
+    cemi_nn_ctx ctx = {gws, 0, NULL, shared};
+    const float *params = p->use_ema ? p->ema : p->params;
+    if (t) {
+        cemi_mlp_input(m, B, x, t, t_shared, in);
+        cemi_mlp_forward_f(&p->sh, params, B, in, hid, 0, net, &ctx);
+    } else { /* one time for every row (sampling): its part of layer 0 once */
+        cemi_embed_time_f(emb, p->sh.E, NULL, t_shared, 1, p->sh.E, log(m->t_min), log(m->t_max));
+        cemi_mlp_forward_shared_time_f(&p->sh, params, B, x, emb, hid, net, brow, &ctx);
+    }
     if (what == p->target) {
         memcpy(out, net, sizeof(float) * r * (size_t)D);
         return;

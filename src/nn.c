@@ -294,12 +294,12 @@ static void layer_run(layer_job *j)
 
 /* pre (B x O) = inp W^T + b, post = act(pre) (keep: as cemi_act_forward). */
 static void layer_forward_f(const cemi_nn_ctx *ctx, cemi_act act, int keep, float *pre,
-                            float *post, const float *inp, const float *W, const float *Wp,
-                            const float *b, int B, int I, int O)
+                            float *post, const float *inp, const float *W, int ldw,
+                            const float *Wp, const float *b, int B, int I, int O)
 {
-    /* pre (B x O) = b + inp (B x I) W^T (W stored O x I) */
+    /* pre (B x O) = b + inp (B x I) W^T (W stored O x I, rows ldw apart) */
     layer_job j = {.g = {.ctx = ctx, .ta = 0, .tb = 1, .M = B, .N = O, .K = I, .lda = I,
-                         .ldb = I, .ldc = O, .A = inp, .B = W, .Bp = Wp, .bias = b,
+                         .ldb = ldw, .ldc = O, .A = inp, .B = W, .Bp = Wp, .bias = b,
                          .beta = 0.0f, .C = pre},
                    .forward = 1, .keep = keep, .act = act, .pre = pre, .post = post};
     layer_run(&j);
@@ -370,10 +370,10 @@ float cemi_expf_vec(float x) { return cemi_expf(x); }
 
 /* The double network does the same in two steps. */
 static void layer_forward_d(const cemi_nn_ctx *ctx, cemi_act act, int keep, double *pre,
-                            double *post, const double *inp, const double *W, const double *Wp,
-                            const double *b, int B, int I, int O)
+                            double *post, const double *inp, const double *W, int ldw,
+                            const double *Wp, const double *b, int B, int I, int O)
 {
-    cemi_linear_forward_d(pre, inp, W, Wp, b, B, I, O, ctx);
+    gemm_d(ctx, 0, 1, B, O, I, inp, I, W, ldw, Wp, b, 0.0, pre, O);
     cemi_act_forward_d(act, post, pre, (size_t)B * (size_t)O, keep);
 }
 

@@ -97,6 +97,15 @@ size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep);
     void cemi_mlp_forward##S(const cemi_mlp_shape *sh, const real *params, int B,         \
                              const real *in, real *hid, int keep, real *out,              \
                              const cemi_nn_ctx *ctx);                                      \
+    /* The network for B rows that share one time (sampling): x (B x D), emb the \
+     * E features of that time, brow H scratch.  The first layer's time part is  \
+     * one row for all of them, b + W_t emb: the function of cemi_mlp_forward on  \
+     * [x, emb] with another order of additions, and E/(D+E) of the first        \
+     * layer's products fewer.  hid as cemi_mlp_hidden_size without keep. */     \
+    void cemi_mlp_forward_shared_time##S(const cemi_mlp_shape *sh, const real *params,   \
+                                         int B, const real *x, const real *emb,          \
+                                         real *hid, real *out, real *brow,               \
+                                         const cemi_nn_ctx *ctx);                         \
     /* Given dout (B x D) and the kept activations of the forward pass, writes     \
      * every parameter gradient into grads (overwritten); scratch holds 2 B H. */   \
     void cemi_mlp_backward##S(const cemi_mlp_shape *sh, const real *params, int B,        \

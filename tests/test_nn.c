@@ -392,6 +392,62 @@ START_TEST(network_with_packed_weights_is_bitwise_the_same)
 }
 END_TEST
 
+/* One time for every row (sampling): the shared-time network against the
+ * network on the rows [x_i, emb] in double (the truth) and in float; in
+ * float bitwise the same with and without packed weights and for a prefix
+ * of the rows. */
+START_TEST(shared_time_network_matches_full_input)
+{
+    static const cemi_mlp_shape shapes[] = {{2, 32, 256, 3, CEMI_ACT_SILU},
+                                            {3, 4, 5, 2, CEMI_ACT_TANH},
+                                            {9, 6, 40, 1, CEMI_ACT_RELU}};
+    enum { B = 45, B2 = 13 };
+    cemi_rng r;
+    cemi_rng_init(&r, 31, 0);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const cemi_mlp_shape *sh = &shapes[k];
+        const int D = sh->D, E = sh->E, I = D + E;
+        size_t np = cemi_mlp_nparams(sh), nh = cemi_mlp_hidden_size(sh, B, 0);
+        size_t nout = (size_t)B * (size_t)D;
+        float *pf = malloc(sizeof(float) * np), *xf = malloc(sizeof(float) * B * D);
+        float *embf = malloc(sizeof(float) * E), *brf = malloc(sizeof(float) * sh->H);
+        float *hf = malloc(sizeof(float) * nh), *o1 = malloc(sizeof(float) * nout);
+        float *o2 = malloc(sizeof(float) * nout), *o3 = malloc(sizeof(float) * nout);
+        float *packed = malloc(sizeof(float) * cemi_mlp_packed_size(sh));
+        float *ws = malloc(sizeof(float) * cemi_mlp_gemm_workspace(sh));
+        double *pd = malloc(sizeof(double) * np), *ind = malloc(sizeof(double) * B * I);
+        double *xd = malloc(sizeof(double) * B * D), *embd = malloc(sizeof(double) * E);
+        double *brd = malloc(sizeof(double) * sh->H), *hd = malloc(sizeof(double) * nh);
+        double *want = malloc(sizeof(double) * nout), *got = malloc(sizeof(double) * nout);
+        for (size_t i = 0; i < np; i++)
+            pd[i] = pf[i] = (float)(0.2 * cemi_rng_normal(&r));
+        for (int i = 0; i < B * D; i++)
+            xd[i] = xf[i] = (float)cemi_rng_normal(&r);
+        for (int i = 0; i < E; i++)
+            embd[i] = embf[i] = (float)cemi_rng_normal(&r);
+        for (int i = 0; i < B; i++)
+            for (int j = 0; j < I; j++)
+                ind[i * I + j] = j < D ? xd[i * D + j] : embd[j - D];
+        cemi_mlp_forward_d(sh, pd, B, ind, hd, 0, want, NULL);
+        cemi_mlp_forward_shared_time_d(sh, pd, B, xd, embd, hd, got, brd, NULL);
+        ck_assert_double_lt(test_rel_err(got, want, nout, 1.0), 1e-13);
+        cemi_nn_ctx plain = {ws, 0, NULL, NULL}, with = {ws, 0, NULL, packed};
+        cemi_mlp_pack_f(sh, pf, packed, &plain);
+        cemi_mlp_forward_shared_time_f(sh, pf, B, xf, embf, hf, o1, brf, &plain);
+        cemi_mlp_forward_shared_time_f(sh, pf, B, xf, embf, hf, o2, brf, &with);
+        cemi_mlp_forward_shared_time_f(sh, pf, B2, xf, embf, hf, o3, brf, &with);
+        for (size_t i = 0; i < nout; i++)
+            got[i] = o1[i];
+        ck_assert_double_lt(test_rel_err(got, want, nout, 1.0), 1e-5);
+        ck_assert_msg(memcmp(o1, o2, sizeof(float) * nout) == 0, "shape %zu packed", k);
+        ck_assert_msg(memcmp(o2, o3, sizeof(float) * B2 * D) == 0, "shape %zu prefix", k);
+        free(pf); free(xf); free(embf); free(brf); free(hf); free(o1); free(o2); free(o3);
+        free(packed); free(ws); free(pd); free(ind); free(xd); free(embd); free(brd);
+        free(hd); free(want); free(got);
+    }
+}
+END_TEST
+
 START_TEST(gemm_bias_equals_filled_rows)
 {
     /* C = bias + op(A) op(B) is bitwise C filled with bias then beta = 1:
@@ -498,6 +554,7 @@ Suite *suite_nn(void)
     tcase_add_test(tc, gemm_packed_equals_gemm);
     tcase_add_test(tc, gemm_bias_equals_filled_rows);
     tcase_add_test(tc, network_with_packed_weights_is_bitwise_the_same);
+    tcase_add_test(tc, shared_time_network_matches_full_input);
     suite_add_tcase(s, tc);
     return s;
 }
