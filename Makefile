@@ -91,8 +91,9 @@ $(OBJDIR)/nn.o: CFLAGS += -O3 -ffp-contract=fast
 # The matrix product's micro-kernels need multiply-adds fused (ISO C mode
 # turns contraction off).
 $(OBJDIR)/gemm.o: CFLAGS += -O3 -ffp-contract=fast
-# The closed forms' double products (linalg.c) are loops for the vectoriser.
-$(OBJDIR)/linalg.o: CFLAGS += -O3
+# The closed forms' double products (linalg.c) are loops for the vectoriser;
+# never fused, so that every CPU (and compiler) gives the same bits.
+$(OBJDIR)/linalg.o: CFLAGS += -O3 -ffp-contract=off
 # The optimiser's update loop vectorises once sqrtf needs no errno.
 $(OBJDIR)/trainer.o: CFLAGS += -O3 -fno-math-errno
 $(OBJDIR)/%.o: src/%.c $(HDR) | deps

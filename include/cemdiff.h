@@ -262,9 +262,10 @@ CEM_API int cem_model_eval(cem_model_t *m, cem_target what, size_t n,
                            const float *x, const double *t, float *out);
 
 /* The same with one time t shared by every point.  A network model then
- * computes the time's part of its first layer once for all the points (the
- * sampler's evaluations are these): the same function as cem_model_eval at
- * equal times, its float result may differ in the last bits. */
+ * computes the time's part of its first layer once per block of points
+ * instead of once per point (the sampler's evaluations are these): the
+ * same function as cem_model_eval at equal times; the floats may differ in
+ * the last bits. */
 CEM_API int cem_model_eval_at(cem_model_t *m, cem_target what, size_t n,
                               const float *x, double t, float *out);
 

@@ -100,8 +100,8 @@ void cemi_mlp_pack_f(const cemi_mlp_shape *sh, const float *params, float *packe
     cemi_pool_run(ctx ? ctx->pool : NULL, pack_part, &j);
 }
 
-/* The float network runs on the library's own matrix product; the double
- * one (gradient checks) on BLAS. */
+/* The float network runs on the library's own matrix product (gemm.c); the
+ * double one (gradient checks) on the closed forms' (linalg.c). */
 typedef struct {
     const cemi_nn_ctx *ctx;
     int ta, tb, M, N, K, lda, ldb, ldc;

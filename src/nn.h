@@ -2,7 +2,8 @@
  * nn.h -- layer 3: the MLP's kernels, a *_forward / *_backward pair per
  * layer on raw arrays (llm.c style).  Shapes are in the comments: B rows
  * (the batch), I inputs, O outputs.  Matrices are row-major and a weight W
- * is O x I, as torch.nn.Linear stores it.  All BLAS goes through linalg.c.
+ * is O x I, as torch.nn.Linear stores it.  Float products go through
+ * gemm.c, double ones through linalg.c.
  *
  * Every kernel exists in float (suffix _f, what the library runs) and in
  * double (suffix _d), compiled from the same source text (nn_kernels.inc),
@@ -101,7 +102,8 @@ size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep);
      * E features of that time, brow H scratch.  The first layer's time part is  \
      * one row for all of them, b + W_t emb: the function of cemi_mlp_forward on  \
      * [x, emb] with another order of additions, and E/(D+E) of the first        \
-     * layer's products fewer.  hid as cemi_mlp_hidden_size without keep. */     \
+     * layer's products fewer.  Needs L >= 1; hid as cemi_mlp_hidden_size        \
+     * without keep. */                                                            \
     void cemi_mlp_forward_shared_time##S(const cemi_mlp_shape *sh, const real *params,   \
                                          int B, const real *x, const real *emb,          \
                                          real *hid, real *out, real *brow,               \

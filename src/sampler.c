@@ -5,9 +5,9 @@
  *
  * Rows are processed in whole blocks of R rows aligned to the global row
  * index: a block is always integrated in full (rows outside the request are
- * computed and dropped), because BLAS gives a row bitwise the same result
- * only for the same matrix shape.  So a row's arithmetic does not depend on
- * how many rows a call asks for, nor on which thread runs its block.  Row i
+ * computed and dropped), so that a row's arithmetic does not depend on how
+ * many rows a call asks for, nor on which thread runs its block, whatever a
+ * model kind's products do with the shape (docs/SAMPLING.md).  Row i
  * draws from the stream (seed, i).
  */
 #include "integrators.h"

@@ -224,7 +224,9 @@ __attribute__((target("avx2,fma"))) static float fma_avx2(long iters)
 static int fma_lanes(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("fma") ? 8 : 0;
+    return __builtin_cpu_supports("avx512f")                                    ? 16
+           : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 8
+                                                                              : 0;
 }
 #else
 static float fma_avx512(long iters) { (void)iters; return 0; }
@@ -252,11 +254,16 @@ static double fma_peak_gflops(int threads)
     for (int r = 0; r < RUNS; r++) {
         pthread_t th[8];
         double t0 = now();
-        for (int k = 1; k < threads; k++)
-            pthread_create(&th[k], NULL, fma_thread, NULL);
+        int started = 1;
+        while (started < threads && pthread_create(&th[started], NULL, fma_thread, NULL) == 0)
+            started++;
         fma_thread(NULL);
-        for (int k = 1; k < threads; k++)
+        for (int k = 1; k < started; k++)
             pthread_join(th[k], NULL);
+        if (started < threads) {
+            fprintf(stderr, "bench: could not start %d threads for the FMA peak\n", threads);
+            exit(1);
+        }
         t[r] = now() - t0;
     }
     return (double)threads * FMA_ITERS * FMA_CHAINS * fma_lanes() * 2 / median(t, RUNS) / 1e9;

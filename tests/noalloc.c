@@ -90,8 +90,9 @@ int main(void)
     }
     cem_trainer_free(tr);
 
-    /* 300 points: the closed form's products are the library's own loop;
-     * 5,000 points: OpenBLAS's blocked dgemm (linalg.c) */
+    /* 300 and 5,000 points: OpenBLAS's dgemm, which the closed forms used
+     * before, allocated on both (its small-matrix kernels for the first, its
+     * threaded path for the second; linalg.c) */
     static float cloud[5000 * D];
     cem_model_t *big;
     CHECK(cem_dataset_sample(circle, 5000, 2, cloud));
