@@ -28,33 +28,58 @@ static double a_at(int ta, const double *A, int lda, int i, int k)
     return ta ? A[(size_t)k * (size_t)lda + (size_t)i] : A[(size_t)i * (size_t)lda + (size_t)k];
 }
 
-/* c[0..N) += alpha sum_k a(i,k) b_k[0..N): row updates along contiguous
- * rows of B, four at a time in registers, each element's additions in k
- * order whatever the vector width */
+/* c0[0..N) += alpha sum_k a(i,k) b_k[0..N), and the same for row i + 1
+ * into c1 unless c1 is NULL: row updates along contiguous rows of B, four
+ * k at a time in registers and two rows of C for each load of B, each
+ * element's additions in k order whatever the vector width and whether its
+ * row comes alone or in a pair */
 CEMI_CLONES
 static void rows_update(int ta, int i, int N, int K, double alpha, const double *A, int lda,
-                        const double *B, int ldb, double *restrict c)
+                        const double *B, int ldb, double *restrict c0, double *restrict c1)
 {
     const size_t ld = (size_t)ldb;
     int k = 0;
     for (; k + 4 <= K; k += 4) {
-        const double a0 = alpha * a_at(ta, A, lda, i, k), a1 = alpha * a_at(ta, A, lda, i, k + 1);
-        const double a2 = alpha * a_at(ta, A, lda, i, k + 2), a3 = alpha * a_at(ta, A, lda, i, k + 3);
-        const double *restrict b = B + (size_t)k * ld;
-        for (int j = 0; j < N; j++) {
-            double v = c[j];
-            v += a0 * b[j];
-            v += a1 * b[ld + (size_t)j];
-            v += a2 * b[2 * ld + (size_t)j];
-            v += a3 * b[3 * ld + (size_t)j];
-            c[j] = v;
-        }
+        double a[2][4] = {{0}};
+        for (int r = 0; r < (c1 ? 2 : 1); r++)
+            for (int q = 0; q < 4; q++)
+                a[r][q] = alpha * a_at(ta, A, lda, i + r, k + q);
+        const double *restrict b0 = B + (size_t)k * ld, *restrict b1 = b0 + ld;
+        const double *restrict b2 = b1 + ld, *restrict b3 = b2 + ld;
+        if (c1)
+            for (int j = 0; j < N; j++) {
+                double v = c0[j], w = c1[j];
+                v += a[0][0] * b0[j];
+                w += a[1][0] * b0[j];
+                v += a[0][1] * b1[j];
+                w += a[1][1] * b1[j];
+                v += a[0][2] * b2[j];
+                w += a[1][2] * b2[j];
+                v += a[0][3] * b3[j];
+                w += a[1][3] * b3[j];
+                c0[j] = v;
+                c1[j] = w;
+            }
+        else
+            for (int j = 0; j < N; j++) {
+                double v = c0[j];
+                v += a[0][0] * b0[j];
+                v += a[0][1] * b1[j];
+                v += a[0][2] * b2[j];
+                v += a[0][3] * b3[j];
+                c0[j] = v;
+            }
     }
     for (; k < K; k++) {
-        const double a = alpha * a_at(ta, A, lda, i, k);
         const double *restrict b = B + (size_t)k * ld;
+        const double e0 = alpha * a_at(ta, A, lda, i, k);
         for (int j = 0; j < N; j++)
-            c[j] += a * b[j];
+            c0[j] += e0 * b[j];
+        if (c1) {
+            const double e1 = alpha * a_at(ta, A, lda, i + 1, k);
+            for (int j = 0; j < N; j++)
+                c1[j] += e1 * b[j];
+        }
     }
 }
 
@@ -113,6 +138,42 @@ static void dots(int ta, int i, int rows, int K, double alpha, const double *A, 
     }
 }
 
+/* dots() for four rows of a non-transposed A against two columns, b and
+ * b + ldb, into c and c + 1: each of the eight results is bitwise what
+ * dots() gives it, with every load of A used twice */
+CEMI_CLONES
+static void dots_4x2(int i, int K, double alpha, const double *A, int lda, const double *b,
+                     int ldb, double *c, int ldc)
+{
+    const int k8 = K - K % 8;
+    const double *a[4] = {A + (size_t)i * (size_t)lda, A + (size_t)(i + 1) * (size_t)lda,
+                          A + (size_t)(i + 2) * (size_t)lda, A + (size_t)(i + 3) * (size_t)lda};
+    const double *b1 = b + ldb;
+    v8d s00 = {0}, s10 = {0}, s20 = {0}, s30 = {0}, s01 = {0}, s11 = {0}, s21 = {0}, s31 = {0};
+    for (int k = 0; k < k8; k += 8) {
+        v8d u0, u1, v0, v1, v2, v3;
+        LOAD8(u0, b + k);
+        LOAD8(u1, b1 + k);
+        LOAD8(v0, a[0] + k);
+        LOAD8(v1, a[1] + k);
+        LOAD8(v2, a[2] + k);
+        LOAD8(v3, a[3] + k);
+        s00 += v0 * u0, s10 += v1 * u0, s20 += v2 * u0, s30 += v3 * u0;
+        s01 += v0 * u1, s11 += v1 * u1, s21 += v2 * u1, s31 += v3 * u1;
+    }
+    const double part[2][4] = {{SUM8(s00), SUM8(s10), SUM8(s20), SUM8(s30)},
+                               {SUM8(s01), SUM8(s11), SUM8(s21), SUM8(s31)}};
+    for (int h = 0; h < 2; h++) {
+        const double *bh = h ? b1 : b;
+        for (int r = 0; r < 4; r++) {
+            double t = part[h][r];
+            for (int q = k8; q < K; q++)
+                t += a[r][q] * bh[q];
+            c[(size_t)r * (size_t)ldc + (size_t)h] += alpha * t;
+        }
+    }
+}
+
 void cemi_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha,
                 const double *A, int lda, const double *B, int ldb,
                 double beta, double *C, int ldc)
@@ -127,10 +188,17 @@ void cemi_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha,
                 c[j] *= beta;
     }
     if (trans_b) {
-        for (int i = 0; i < M; i += 4)
-            for (int j = 0; j < N; j++)
-                dots(trans_a, i, M - i < 4 ? M - i : 4, K, alpha, A, lda,
-                     B + (size_t)j * (size_t)ldb, C + (size_t)i * (size_t)ldc + (size_t)j, ldc);
+        for (int i = 0; i < M; i += 4) {
+            const int rows = M - i < 4 ? M - i : 4;
+            int j = 0;
+            if (!trans_a && rows == 4 && K >= 8)
+                for (; j + 2 <= N; j += 2)
+                    dots_4x2(i, K, alpha, A, lda, B + (size_t)j * (size_t)ldb, ldb,
+                             C + (size_t)i * (size_t)ldc + (size_t)j, ldc);
+            for (; j < N; j++)
+                dots(trans_a, i, rows, K, alpha, A, lda, B + (size_t)j * (size_t)ldb,
+                     C + (size_t)i * (size_t)ldc + (size_t)j, ldc);
+        }
         return;
     }
     /* columns in strips whose K rows of B (about 256 KiB) stay in cache
@@ -139,9 +207,11 @@ void cemi_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha,
     strip = strip < 64 ? 64 : strip - strip % 8;
     for (int j0 = 0; j0 < N; j0 += strip) {
         const int w = N - j0 < strip ? N - j0 : strip;
-        for (int i = 0; i < M; i++)
-            rows_update(trans_a, i, w, K, alpha, A, lda, B + j0, ldb,
-                        C + (size_t)i * (size_t)ldc + (size_t)j0);
+        for (int i = 0; i < M; i += 2) {
+            double *c0 = C + (size_t)i * (size_t)ldc + (size_t)j0;
+            rows_update(trans_a, i, w, K, alpha, A, lda, B + j0, ldb, c0,
+                        i + 1 < M ? c0 + ldc : NULL);
+        }
     }
 }
 
