@@ -89,58 +89,32 @@ typedef double v8d __attribute__((vector_size(64)));
 #define LOAD8(v, p) memcpy(&(v), (p), sizeof(v8d))
 #define SUM8(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
 
-/* c[r * ldc] += alpha sum_k a(i + r, k) b[k], r < rows <= 4, for a
- * contiguous b: four rows of A against one b, so b is read once for four
- * rows.  Each row has eight partial sums added in a fixed order, the same
- * arithmetic whether it comes in a group of four or alone, so that a row's
- * result does not depend on the number of rows (docs/SAMPLING.md). */
+/* sum_k a(i, k) b[k] for a contiguous b: eight partial sums (when A is not
+ * transposed) added in a fixed order, then the last K mod 8 terms in
+ * order.  The arithmetic of every entry of a product with B transposed,
+ * whichever loop computes it, so a row's bits do not depend on the number
+ * of rows (docs/SAMPLING.md). */
 CEMI_CLONES
-static void dots(int ta, int i, int rows, int K, double alpha, const double *A, int lda,
-                 const double *b, double *c, int ldc)
+static double dot_row(int ta, int i, int K, const double *A, int lda, const double *b)
 {
-    double part[4] = {0.0, 0.0, 0.0, 0.0};
     const int k8 = ta ? 0 : K - K % 8;
-    if (k8 > 0 && rows == 4) {
-        const double *a0 = A + (size_t)i * (size_t)lda, *a1 = a0 + lda;
-        const double *a2 = a1 + lda, *a3 = a2 + lda;
-        v8d s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
-        for (int k = 0; k < k8; k += 8) {
-            v8d bv, v0, v1, v2, v3;
-            LOAD8(bv, b + k);
-            LOAD8(v0, a0 + k);
-            LOAD8(v1, a1 + k);
-            LOAD8(v2, a2 + k);
-            LOAD8(v3, a3 + k);
-            s0 += v0 * bv;
-            s1 += v1 * bv;
-            s2 += v2 * bv;
-            s3 += v3 * bv;
-        }
-        part[0] = SUM8(s0), part[1] = SUM8(s1), part[2] = SUM8(s2), part[3] = SUM8(s3);
-    } else if (k8 > 0) {
-        for (int r = 0; r < rows; r++) {
-            const double *a = A + (size_t)(i + r) * (size_t)lda;
-            v8d sv = {0};
-            for (int k = 0; k < k8; k += 8) {
-                v8d bv, v;
-                LOAD8(bv, b + k);
-                LOAD8(v, a + k);
-                sv += v * bv;
-            }
-            part[r] = SUM8(sv);
-        }
+    const double *a = ta ? A : A + (size_t)i * (size_t)lda; /* read only when !ta */
+    v8d sv = {0};
+    for (int k = 0; k < k8; k += 8) {
+        v8d bv, v;
+        LOAD8(bv, b + k);
+        LOAD8(v, a + k);
+        sv += v * bv;
     }
-    for (int r = 0; r < rows; r++) {
-        double t = part[r];
-        for (int q = k8; q < K; q++)
-            t += a_at(ta, A, lda, i + r, q) * b[q];
-        c[(size_t)r * (size_t)ldc] += alpha * t;
-    }
+    double t = SUM8(sv);
+    for (int q = k8; q < K; q++)
+        t += a_at(ta, A, lda, i, q) * b[q];
+    return t;
 }
 
-/* dots() for four rows of a non-transposed A against two columns, b and
- * b + ldb, into c and c + 1: each of the eight results is bitwise what
- * dots() gives it, with every load of A used twice */
+/* dot_row() for four rows of a non-transposed A against two columns, b and
+ * b + ldb, added into c and c + 1: each of the eight results bitwise what
+ * dot_row() gives it, with every load of A used twice and of B four times */
 CEMI_CLONES
 static void dots_4x2(int i, int K, double alpha, const double *A, int lda, const double *b,
                      int ldb, double *c, int ldc)
@@ -190,14 +164,15 @@ void cemi_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha,
     if (trans_b) {
         for (int i = 0; i < M; i += 4) {
             const int rows = M - i < 4 ? M - i : 4;
+            double *c = C + (size_t)i * (size_t)ldc;
             int j = 0;
             if (!trans_a && rows == 4 && K >= 8)
                 for (; j + 2 <= N; j += 2)
-                    dots_4x2(i, K, alpha, A, lda, B + (size_t)j * (size_t)ldb, ldb,
-                             C + (size_t)i * (size_t)ldc + (size_t)j, ldc);
+                    dots_4x2(i, K, alpha, A, lda, B + (size_t)j * (size_t)ldb, ldb, c + j, ldc);
             for (; j < N; j++)
-                dots(trans_a, i, rows, K, alpha, A, lda, B + (size_t)j * (size_t)ldb,
-                     C + (size_t)i * (size_t)ldc + (size_t)j, ldc);
+                for (int r = 0; r < rows; r++)
+                    c[(size_t)r * (size_t)ldc + (size_t)j] +=
+                        alpha * dot_row(trans_a, i + r, K, A, lda, B + (size_t)j * (size_t)ldb);
         }
         return;
     }

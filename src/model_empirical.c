@@ -7,8 +7,9 @@
  *   (alpha x.p_i - alpha^2 |p_i|^2 / 2) / sigma^2,
  * so a block of rows costs one product for x.p_i, a log-sum-exp per row, and
  * one product for sum_i w_i p_i.  The points are kept transposed (dim x n):
- * both products then run along their n-long rows (linalg.h).  Everything is in double: at t = 1e-4 the logits
- * are ~1e4 and float would lose the weights' fourth digit.
+ * both products then run along their n-long rows (linalg.h).  Everything is
+ * in double: at t = 1e-4 the logits are ~1e4 and float would lose the
+ * weights' fourth digit.
  */
 #include "linalg.h"
 #include "model.h"

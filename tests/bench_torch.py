@@ -117,6 +117,34 @@ def library_run(bench, quick):
             "peak": next(x["gflops_all"] for x in c if x["figure"] == "fma_peak") * 1e9}
 
 
+def torch_round(rnd, quick):
+    """PyTorch's side of a round: every configuration at 1 and 2 threads,
+    each printed; returns the best figures, the best as the environment
+    configures it, and the smallest peak memory."""
+    nsamp = 2000 if quick else 10000
+    best = {"train": 0.0, "sample": 0.0}
+    env_best = None
+    rss = math.inf
+    for name, env in configs():
+        here = {"train": 0.0, "sample": 0.0}
+        for threads in (1, 2):
+            r = torch_run(threads, quick, env)
+            steps = 1 / r["train_s"]
+            evals = nsamp * 99 / r["sample_s"]
+            here["train"] = max(here["train"], steps)
+            here["sample"] = max(here["sample"], evals)
+            rss = min(rss, r["peak_rss_mb"])
+            print(json.dumps({"workload": "W1", "figure": "torch", "round": rnd,
+                              "threads": threads, "openblas_coretype": name,
+                              "steps_per_s": round(steps, 1), "row_evals_per_s": round(evals),
+                              "peak_rss_mb": round(r["peak_rss_mb"], 1),
+                              "torch": __import__("torch").__version__}), flush=True)
+        if env_best is None:
+            env_best = here
+        best = {k: max(best[k], here[k]) for k in best}
+    return best, env_best, rss
+
+
 def median(v):
     v = sorted(v)
     n = len(v)
@@ -129,30 +157,12 @@ def main():
     c = [json.loads(line) for line in open(results) if line.strip().startswith("{")]
     cfg = next(x for x in c if x.get("figure") == "config")
     c_rss = next(x["peak_rss_mb"] for x in c if x.get("figure") == "train_memory")
-    nsamp = 2000 if quick else 10000
     torch_rss = math.inf
     rounds = []
     for rnd in range(1 if quick else ROUNDS):
         lib = library_run(bench, quick)
-        best = {"train": 0.0, "sample": 0.0}
-        env_best = None
-        for name, env in configs():
-            here = {"train": 0.0, "sample": 0.0}
-            for threads in (1, 2):
-                r = torch_run(threads, quick, env)
-                steps = 1 / r["train_s"]
-                evals = nsamp * 99 / r["sample_s"]
-                here["train"] = max(here["train"], steps)
-                here["sample"] = max(here["sample"], evals)
-                torch_rss = min(torch_rss, r["peak_rss_mb"])
-                print(json.dumps({"workload": "W1", "figure": "torch", "round": rnd,
-                                  "threads": threads, "openblas_coretype": name,
-                                  "steps_per_s": round(steps, 1), "row_evals_per_s": round(evals),
-                                  "peak_rss_mb": round(r["peak_rss_mb"], 1),
-                                  "torch": __import__("torch").__version__}), flush=True)
-            if env_best is None:
-                env_best = here
-            best = {k: max(best[k], here[k]) for k in best}
+        best, env_best, rss = torch_round(rnd, quick)
+        torch_rss = min(torch_rss, rss)
         # The largest speed-ups this machine allows: a step, or a row
         # evaluation, made of nothing but its FLOPs at the FMA peak of all
         # cores measured in this round, against PyTorch's best.
