@@ -104,8 +104,11 @@ static double now_seconds(void)
 
 static const char *const TARGETS[] = {"cem", "noise", "score", NULL};
 static const char *const ACTIVATIONS[] = {"silu", "relu", "tanh", NULL};
-static const char *const TIME_LAWS[] = {"grid", "loguniform", "uniform", NULL};
-static const char *const WEIGHTS[] = {"lambda", "one", "sqrt-lambda", "min-snr", NULL};
+static const char *const TIME_LAWS[] = {"grid",      "loguniform", "uniform",
+                                        "lognormal", "adaptive",   NULL};
+static const char *const WEIGHTS[] = {"lambda", "one", "sqrt-lambda", "min-snr", "edm", NULL};
+static const char *const PARAMS[] = {"direct", "precond", NULL};
+static const char *const PRIORS[] = {"standard", "matched", NULL};
 static const char *const INTEGRATORS[] = {"splitting", "euler", "ancestral", "ode", "heun", NULL};
 static const char *const GRIDS[] = {"exponential", "uniform", NULL};
 
@@ -471,6 +474,9 @@ static const char TRAIN_HELP[] =
     "  --data-seed S       seed of the dataset's embedding and draw (0)\n"
     "network\n"
     "  --target T          what the network learns: cem, noise or score (cem)\n"
+    "  --param P           how a cem network gives f: precond (EDM's\n"
+    "                      preconditioning, the default) or direct (the paper's,\n"
+    "                      which also makes the paper's weight and law the defaults)\n"
     "  --width H           hidden width (256)\n"
     "  --depth L           hidden layers (3)\n"
     "  --embed E           time features, even (32)\n"
@@ -486,9 +492,15 @@ static const char TRAIN_HELP[] =
     "  --decay N           steps of cosine decay after warm-up (0: constant)\n"
     "  --ema X             decay of the weight average (0.995)\n"
     "  --clip X            maximum gradient norm (0: none)\n"
-    "  --law L             time law: grid, loguniform or uniform (grid)\n"
+    "  --law L             time law: grid, loguniform, uniform, lognormal or\n"
+    "                      adaptive (adaptive for --param precond, else grid)\n"
     "  --grid-n N          points of the grid law (200)\n"
-    "  --weight W          CEM loss weight: lambda, one, sqrt-lambda, min-snr (lambda)\n"
+    "  --lognormal-mean X, --lognormal-std X\n"
+    "                      the lognormal law's ln s ~ N(X, X^2) (-1.2, 1.2)\n"
+    "  --adapt-floor X     the adaptive law's share spread log-uniformly (0.25)\n"
+    "  --importance 0|1    1: weight each row by log-uniform / law density (0)\n"
+    "  --weight W          CEM loss weight: lambda, one, sqrt-lambda, min-snr or edm\n"
+    "                      (edm for --param precond, else lambda)\n"
     "  --seed S            seed of the batches (0)\n"
     "files\n"
     "  -o, --output FILE   the model (required)\n"
@@ -514,7 +526,9 @@ typedef struct {
     /* the trainer's options */
     long long batch, warmup, decay, grid_n, seed;
     double lr, ema, clip;
-    int law, weight;
+    int law, weight, param;
+    long long importance;
+    double ln_mean, ln_std, adapt_floor;
 } train_args;
 
 /* Ctrl-C during training: the progress callback sees the flag and stops
@@ -721,6 +735,16 @@ static void describe_training(const cem_trainer_t *tr, const train_args *a, cons
     fprintf(stderr, "cemdiff train: %s, %zu points in R^%d; %s network %g x %g %s, %zu parameters\n",
             a->data, data->n, data->dim, name_of(TARGETS, cem_model_target_of(m)), depth, width,
             name_of(ACTIVATIONS, (int)act), cem_model_param_count(m));
+    double param = 0, law = 0, weight = 0;
+    cem_model_get(m, CEM_MODEL_PARAM, &param);
+    cem_trainer_get(tr, CEM_TRAINER_TIME_LAW, &law);
+    cem_trainer_get(tr, CEM_TRAINER_WEIGHT, &weight);
+    if (cem_model_target_of(m) == CEM_TARGET_CEM)
+        fprintf(stderr, "cemdiff train: recipe: %s, weight %s, time law %s\n",
+                name_of(PARAMS, (int)param), name_of(WEIGHTS, (int)weight),
+                name_of(TIME_LAWS, (int)law));
+    else
+        fprintf(stderr, "cemdiff train: time law %s\n", name_of(TIME_LAWS, (int)law));
     if (a->resume)
         fprintf(stderr, "cemdiff train: resuming %s at step %ld of %lld\n", a->resume,
                 cem_trainer_steps(tr), a->steps);
@@ -735,6 +759,7 @@ static int cmd_train(int argc, char **argv)
         INT("--dim", NULL, &a.dim, 1, 4096),
         INT("--data-seed", NULL, &a.data_seed, 0, MAX_SEED),
         CHOICE("--target", &a.target, TARGETS),
+        LIB_CHOICE("--param", &a.param, PARAMS, LIB_MODEL, CEM_MODEL_PARAM),
         LIB_INT("--width", &a.width, LIB_MODEL, CEM_MODEL_WIDTH),
         LIB_INT("--depth", &a.depth, LIB_MODEL, CEM_MODEL_DEPTH),
         LIB_INT("--embed", &a.embed, LIB_MODEL, CEM_MODEL_EMBED),
@@ -752,6 +777,10 @@ static int cmd_train(int argc, char **argv)
         LIB_CHOICE("--law", &a.law, TIME_LAWS, LIB_TRAINER, CEM_TRAINER_TIME_LAW),
         LIB_INT("--grid-n", &a.grid_n, LIB_TRAINER, CEM_TRAINER_GRID_N),
         LIB_CHOICE("--weight", &a.weight, WEIGHTS, LIB_TRAINER, CEM_TRAINER_WEIGHT),
+        LIB_REAL("--lognormal-mean", &a.ln_mean, LIB_TRAINER, CEM_TRAINER_LOGNORMAL_MEAN),
+        LIB_REAL("--lognormal-std", &a.ln_std, LIB_TRAINER, CEM_TRAINER_LOGNORMAL_STD),
+        LIB_REAL("--adapt-floor", &a.adapt_floor, LIB_TRAINER, CEM_TRAINER_ADAPT_FLOOR),
+        LIB_INT("--importance", &a.importance, LIB_TRAINER, CEM_TRAINER_IMPORTANCE),
         LIB_INT("--seed", &a.seed, LIB_TRAINER, CEM_TRAINER_SEED),
         TEXT("-o", "--output", &a.out),
         TEXT("--checkpoint", NULL, &a.checkpoint),
@@ -815,6 +844,8 @@ static const char SAMPLE_HELP[] =
     "  --seed S            seed of the noise (0)\n"
     "  --threads K         threads; results do not depend on it (1)\n"
     "  --no-denoise        return y(t1) instead of f(y(t1), t1)\n"
+    "  --prior P           law of y at T: matched (the Gaussian of the model's data\n"
+    "                      statistics, the default) or standard (N(0, I))\n"
     "  --raw               use the raw weights instead of their moving average\n"
     "  --exact DATA        segment, circle, helix, sphere, points or FILE.csv\n"
     "  --n-data M          points of a built-in DATA for the exact model (1000)\n"
@@ -831,7 +862,7 @@ typedef struct {
     long long n, n_data, dim, data_seed;
     long long steps, seed, threads;
     double t1, T;
-    int integrator, grid, no_denoise, raw, quiet;
+    int integrator, grid, no_denoise, raw, quiet, prior;
 } sample_args;
 
 /* The exact (empirical) model of DATA. */
@@ -906,6 +937,7 @@ static int cmd_sample(int argc, char **argv)
         LIB_CHOICE("--integrator", &a.integrator, INTEGRATORS, LIB_SAMPLER,
                    CEM_SAMPLER_INTEGRATOR),
         LIB_CHOICE("--grid", &a.grid, GRIDS, LIB_SAMPLER, CEM_SAMPLER_GRID),
+        LIB_CHOICE("--prior", &a.prior, PRIORS, LIB_SAMPLER, CEM_SAMPLER_PRIOR),
         LIB_INT("--steps", &a.steps, LIB_SAMPLER, CEM_SAMPLER_STEPS),
         LIB_REAL("--t1", &a.t1, LIB_SAMPLER, CEM_SAMPLER_T_MIN),
         LIB_REAL("--T", &a.T, LIB_SAMPLER, CEM_SAMPLER_T_MAX),

@@ -150,17 +150,29 @@ CEM_API int cem_time_grid(cem_grid kind, int N, double t1, double T,
 /* Laws for the training time t:
  *   GRID        uniform over the N points of the exponential grid (paper's);
  *   LOGUNIFORM  log t uniform on [log t1, log T] (its continuous analogue);
- *   UNIFORM     t uniform on [t1, T] (the conventional baseline).         */
+ *   UNIFORM     t uniform on [t1, T] (the conventional baseline);
+ *   LOGNORMAL   EDM's: ln s ~ N(P_mean, P_std^2) with s^2 = e^t - 1 (the
+ *               noise-to-signal ratio sigma_t^2/alpha_t^2), truncated to
+ *               [t1, T] (drawn by the inverse CDF: no mass piles up at the
+ *               ends); a trainer's CEM_TRAINER_LOGNORMAL_MEAN and _STD set
+ *               the two parameters, cem_time_law_sample uses EDM's
+ *               published (-1.2, 1.2);
+ *   ADAPTIVE    a trainer's law that follows where its loss can still fall
+ *               (CEM_TRAINER_ADAPT_FLOOR, cem_trainer_law_bins); it exists
+ *               only inside a trainer (CEM_ERR_UNSUPPORTED here).       */
 typedef enum {
     CEM_TIMELAW_GRID = 0,
     CEM_TIMELAW_LOGUNIFORM = 1,
-    CEM_TIMELAW_UNIFORM = 2
+    CEM_TIMELAW_UNIFORM = 2,
+    CEM_TIMELAW_LOGNORMAL = 3,
+    CEM_TIMELAW_ADAPTIVE = 4
 } cem_time_law;
 
 /* Draws n times from `law` on [t1, T] (N is the grid size, used by GRID
  * only; it must still be >= 2) into out[0..n-1].  Draw i depends only on
  * (seed, i): the same seed gives the same values, and a longer request
- * extends a shorter one.  Errors: CEM_ERR_ARG. */
+ * extends a shorter one.  Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED
+ * (ADAPTIVE). */
 CEM_API int cem_time_law_sample(cem_time_law law, int N, double t1, double T,
                                 uint64_t seed, size_t n, double *out);
 
@@ -186,6 +198,20 @@ typedef enum {
     CEM_KIND_GAUSSIAN = 3
 } cem_model_kind;
 
+/* How an MLP with the CEM target computes f from its network output F
+ * (docs/MATH.md, "Preconditioning"):
+ *   DIRECT   f = F(x, t): the paper's parameterisation;
+ *   PRECOND  EDM's preconditioning in OU time, with y = x / alpha_t,
+ *            s^2 = e^t - 1 = 1/lambda(t), the data's centre mu and standard
+ *            deviation sd (cem_model_set_data_stats):
+ *              f = mu + c_skip (y - mu) + c_out F(c_in (y - mu), t),
+ *              c_skip = sd^2/(s^2 + sd^2), c_out = s sd/sqrt(s^2 + sd^2),
+ *              c_in = 1/sqrt(s^2 + sd^2);
+ *            the network supplies a correction of unit variance at every
+ *            t, and as t -> 0 the answer tends to y itself.
+ * Either way the model answers f, eps and S (the exact conversions). */
+typedef enum { CEM_PARAM_DIRECT = 0, CEM_PARAM_PRECOND = 1 } cem_param;
+
 /* Activations of the MLP's hidden layers. */
 typedef enum {
     CEM_ACT_SILU = 0, /* x / (1 + exp(-x)) */
@@ -210,8 +236,12 @@ typedef enum {
  *               bounds [0, 2^53]
  *   USE_EMA     1: evaluation uses the exponential moving average of the
  *               weights that training keeps (default); 0: the raw weights
+ *   PARAM       a cem_param; CEM_PARAM_PRECOND for a CEM model (chosen by
+ *               measurement: docs/REPORT.md); NOISE and SCORE models are
+ *               DIRECT only (PRECOND: CEM_ERR_UNSUPPORTED).  A model loaded
+ *               from a format-1 checkpoint is DIRECT.
  * The MLP's time embedding normalises log t over [T_MIN, T_MAX], so T_MIN,
- * T_MAX, WIDTH, DEPTH, ACTIVATION, EMBED and SEED define the network:
+ * T_MAX, WIDTH, DEPTH, ACTIVATION, EMBED, SEED and PARAM define the network:
  * setting any of them re-initialises the weights from SEED, and fails with
  * CEM_ERR_BUSY while a trainer or a sampler holds the model (they planned
  * their memory for the network; free them first).  USE_EMA may be set any
@@ -225,7 +255,8 @@ typedef enum {
     CEM_MODEL_ACTIVATION = 5,
     CEM_MODEL_EMBED = 6,
     CEM_MODEL_SEED = 7,
-    CEM_MODEL_USE_EMA = 8
+    CEM_MODEL_USE_EMA = 8,
+    CEM_MODEL_PARAM = 9
 } cem_model_option;
 
 /* An untrained MLP for points in R^dim whose output means `target`, with
@@ -308,6 +339,25 @@ CEM_API int cem_model_get_params(const cem_model_t *m, int ema, float *out, size
  * CEM_ERR_NONFINITE (m unchanged) and CEM_ERR_BUSY (a trainer owns m). */
 CEM_API int cem_model_set_params(cem_model_t *m, int ema, const float *in, size_t n);
 
+/* The centre mu (dim values) and the standard deviation sd of the data an
+ * MLP is meant for: the PRECOND parameterisation uses them (above), and a
+ * sampler starts from the Gaussian they imply (CEM_SAMPLER_PRIOR).  sd is
+ * one number for all coordinates: sqrt of the mean of the per-coordinate
+ * variances (a library choice, docs/MATH.md).  A trainer created on a model
+ * whose statistics are not set measures them from its data (population
+ * mean and variance, in double) and stores them in the model; a user who
+ * knows better sets them first.  Until set, the model has none: sd reads
+ * 0, mu zeros, and PRECOND evaluates with mu = 0, sd = 1.  Checkpoints
+ * store them.
+ * set: mean NULL means zeros; sd > 0 and finite, or sd = 0 with mean NULL
+ * to clear them.  Changes the function an MLP computes, so it fails with
+ * CEM_ERR_BUSY while a trainer or a sampler holds the model.
+ * get: mean (may be NULL) receives dim values, *sd (may be NULL) the sd.
+ * Errors: CEM_ERR_ARG (NULL model, non-finite or negative values),
+ * CEM_ERR_UNSUPPORTED (not an MLP), CEM_ERR_BUSY; m is unchanged on error. */
+CEM_API int cem_model_set_data_stats(cem_model_t *m, const double *mean, double sd);
+CEM_API int cem_model_get_data_stats(const cem_model_t *m, double *mean, double *sd);
+
 /* The last error message recorded on m ("" if none).  When several threads
  * evaluate m at once, prefer cem_last_error(), which is per thread. */
 CEM_API const char *cem_model_errmsg(const cem_model_t *m);
@@ -328,10 +378,21 @@ CEM_API void cem_model_free(cem_model_t *m);
  * from the time law on the model's [T_MIN, T_MAX], noise z, and
  * x_t = alpha_t x0 + sigma_t z; the network's output net(x_t, t) is scored by
  * the model's target (docs/MATH.md 3):
- *   CEM    w(t) |net - x0|^2,   w = CEM_TRAINER_WEIGHT (default 1/expm1(t))
+ *   CEM    w(t) |f - x0|^2,   w = CEM_TRAINER_WEIGHT; f = net (DIRECT), or
+ *          f from net as CEM_MODEL_PARAM says (PRECOND: the network is
+ *          scored as w(t) c_out^2 |net - (x0 - mu - c_skip (y - mu))/c_out|^2,
+ *          the same number)
  *   NOISE  |net - z|^2
  *   SCORE  sigma_t^2 |net + z / sigma_t|^2
- * and the batch mean is minimised with Adam or AdamW.  The trainer keeps an
+ * optionally times an importance weight (CEM_TRAINER_IMPORTANCE), and the
+ * batch mean is minimised with Adam or AdamW.
+ *
+ * Defaults follow the model.  A CEM model with PARAM = PRECOND trains with
+ * the winning recipe of docs/REPORT.md (weight EDM, the time law the
+ * report chose); a DIRECT CEM model with the paper's (weight LAMBDA, law
+ * GRID); NOISE and SCORE models with law GRID.  So the paper's recipe is
+ * one option away: cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_DIRECT)
+ * before the trainer is created.  The trainer keeps an
  * exponential moving average (EMA) of the weights in the model, which
  * evaluation uses by default (CEM_MODEL_USE_EMA).
  *
@@ -348,7 +409,10 @@ typedef enum {
     CEM_WEIGHT_LAMBDA = 0,      /* 1/expm1(t) = alpha^2/sigma^2 (the paper's) */
     CEM_WEIGHT_ONE = 1,         /* 1 */
     CEM_WEIGHT_SQRT_LAMBDA = 2, /* 1/sqrt(expm1(t)) */
-    CEM_WEIGHT_MIN_SNR = 3      /* min(1/expm1(t), CEM_TRAINER_SNR_CLAMP) */
+    CEM_WEIGHT_MIN_SNR = 3,     /* min(1/expm1(t), CEM_TRAINER_SNR_CLAMP) */
+    CEM_WEIGHT_EDM = 4          /* 1/expm1(t) + 1/sd^2 (sd: the model's data
+                                 * statistics): the preconditioned network's
+                                 * loss is then |net - target|^2, unweighted */
 } cem_weight;
 
 typedef enum { CEM_OPTIM_ADAM = 0, CEM_OPTIM_ADAMW = 1 } cem_optimizer;
@@ -369,9 +433,9 @@ typedef enum { CEM_OPTIM_ADAM = 0, CEM_OPTIM_ADAMW = 1 } cem_optimizer;
  *   CLIP          maximum global gradient norm; 0 = no clipping
  *   EMA           decay of the weight average; 0.995, [0, 1) (docs/TRAINING.md
  *                 has the measurement that chose it)
- *   TIME_LAW      cem_time_law; CEM_TIMELAW_GRID (the paper's)
+ *   TIME_LAW      cem_time_law; by the model (above)
  *   GRID_N        points of the exponential grid for the GRID law; 200
- *   WEIGHT        cem_weight of the CEM objective; CEM_WEIGHT_LAMBDA
+ *   WEIGHT        cem_weight of the CEM objective; by the model (above)
  *   SNR_CLAMP     the clamp of CEM_WEIGHT_MIN_SNR; 5, (0, 1e6]
  *   SEED          of the batches; 0, [0, 2^53]
  *   THREADS       threads that share each step (its products, row work
@@ -381,8 +445,30 @@ typedef enum { CEM_OPTIM_ADAM = 0, CEM_OPTIM_ADAMW = 1 } cem_optimizer;
  *                 spin for up to 2 ms (yielding the core) and then sleep,
  *                 so an idle trainer uses no CPU; a count above the CPUs
  *                 the process may use never spins (docs/PERFORMANCE.md).
+ *   LOGNORMAL_MEAN, LOGNORMAL_STD
+ *                 P_mean and P_std of the LOGNORMAL law; -1.2, [-20, 20]
+ *                 and 1.2, [0.01, 20] (EDM's)
+ *   IMPORTANCE    1: each row's loss is multiplied by p(t)/q(t), q the time
+ *                 law's density and p the log-uniform density on
+ *                 [T_MIN, T_MAX], so that the objective is the log-uniform
+ *                 law's whatever law draws the times (fewer draws where
+ *                 the loss cannot fall, the same expected loss); 0: no
+ *                 weight (default).  Weight 1 for GRID and LOGUNIFORM.
+ *   ADAPT_FLOOR   the ADAPTIVE law's share of draws spread log-uniformly
+ *                 over [T_MIN, T_MAX], so that no time starves; 0.25,
+ *                 [0.01, 1].  The ADAPTIVE law cuts log t into
+ *                 CEM_TRAINER_LAW_BINS equal bins, draws log-uniformly
+ *                 inside a bin, and gives bin b the share
+ *                   ADAPT_FLOOR / K + (1 - ADAPT_FLOOR) e_b / sum_c e_c,
+ *                 e_b = max(0, L_b - L*_b): L_b the moving average (decay
+ *                 0.98 a step) of the bin's per-row loss, L*_b the smallest
+ *                 loss the bin can reach, measured when the trainer is
+ *                 made with the exact model of (up to 16,384 of) the
+ *                 training points.  Until every bin has been seen, and
+ *                 while no bin is above its floor, it is log-uniform.
  * Options may change between steps; BATCH and THREADS reallocate the
- * workspace. */
+ * workspace; WEIGHT, SNR_CLAMP and TIME_LAW = ADAPTIVE re-measure the
+ * ADAPTIVE law's floors (which allocates). */
 typedef enum {
     CEM_TRAINER_BATCH = 1,
     CEM_TRAINER_LR = 2,
@@ -401,7 +487,11 @@ typedef enum {
     CEM_TRAINER_WEIGHT = 15,
     CEM_TRAINER_SNR_CLAMP = 16,
     CEM_TRAINER_SEED = 17,
-    CEM_TRAINER_THREADS = 18
+    CEM_TRAINER_THREADS = 18,
+    CEM_TRAINER_LOGNORMAL_MEAN = 19,
+    CEM_TRAINER_LOGNORMAL_STD = 20,
+    CEM_TRAINER_IMPORTANCE = 21,
+    CEM_TRAINER_ADAPT_FLOOR = 22
 } cem_trainer_option;
 
 /* Called after every accepted step with the step count so far and that
@@ -453,6 +543,16 @@ CEM_API long cem_trainer_steps(const cem_trainer_t *tr);
 #define CEM_TRAINER_BINS 8
 CEM_API int cem_trainer_time_bins(cem_trainer_t *tr, double *mean, long *count,
                                   double *edges, int reset);
+
+/* The time law as it is now, in CEM_TRAINER_LAW_BINS equal bins of log t
+ * over [T_MIN, T_MAX]: prob[b], the share of draws that land in bin b
+ * (for any law); for the ADAPTIVE law, loss[b] its moving-average loss
+ * (NaN until seen) and floor[b] the smallest loss it can reach (NaN for
+ * the other laws); edges[CEM_TRAINER_LAW_BINS + 1].  Any output may be
+ * NULL.  Errors: CEM_ERR_ARG. */
+#define CEM_TRAINER_LAW_BINS 16
+CEM_API int cem_trainer_law_bins(const cem_trainer_t *tr, double *prob, double *loss,
+                                 double *floor, double *edges);
 
 /* Options; same contract as the model's. */
 CEM_API int cem_trainer_set(cem_trainer_t *tr, cem_trainer_option opt, double value);
@@ -524,7 +624,13 @@ typedef enum {
  *   TRAJ_ROWS   rows whose trajectory is recorded (the first ones of each
  *               run); 0, [0, 1024]
  *   TRAJ_EVERY  record every k-th step (and the first and last);
- *               1, [1, 1e6]                                             */
+ *               1, [1, 1e6]
+ *   PRIOR       the law of y at T: 1 (default), the Gaussian that matches
+ *               the model's data statistics, N(alpha_T mu, (alpha_T^2 sd^2
+ *               + sigma_T^2) I), exact at T for data N(mu, sd^2 I) and
+ *               N(0, I) for a model without statistics; 0, N(0, I), the
+ *               paper's.  Data far from the origin (|mu| alpha_T not
+ *               small) need 1.                                          */
 typedef enum {
     CEM_SAMPLER_INTEGRATOR = 1,
     CEM_SAMPLER_GRID = 2,
@@ -535,7 +641,8 @@ typedef enum {
     CEM_SAMPLER_SEED = 7,
     CEM_SAMPLER_THREADS = 8,
     CEM_SAMPLER_TRAJ_ROWS = 9,
-    CEM_SAMPLER_TRAJ_EVERY = 10
+    CEM_SAMPLER_TRAJ_EVERY = 10,
+    CEM_SAMPLER_PRIOR = 11
 } cem_sampler_option;
 
 /* A sampler on model m (any kind) with the default options.  *out is NULL

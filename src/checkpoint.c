@@ -1,17 +1,29 @@
 /*
  * checkpoint.c -- the binary checkpoint format (layer 4; docs/CHECKPOINT.md).
+ * This library writes format 2 and reads formats 1 and 2.
  *
- *   header   magic[8] = "\x89CEMDIF\n", u32 format version (1),
+ *   header   magic[8] = "\x89CEMDIF\n", u32 format version (2),
  *            u32 endianness mark 0x0A0B0C0D, u32 content (1 model,
  *            2 model + trainer), u32 reserved (0)                  24 bytes
  *   model    u32 kind (1 = MLP), target, D, E, H, L, activation, use_ema,
  *            u64 seed, f64 t_min, f64 t_max, u64 np                 64 bytes
+ *   counts   u32 nmopt, u32 ntopt (0 in a model file), u32 nlaw (0 in a
+ *            model file), u32 reserved (0)                          16 bytes
+ *            then nmopt model options as (u32 id, u32 0, f64 value),
+ *            f64 data sd (0: none), f64 data mean[D],
  *            f32 params[np], f32 ema[np]
- *   trainer  u64 step, u32 nopt (18), u32 reserved, f64 option[nopt] by id,
- *            f64 bin_sum[8], u64 bin_count[8], u64 data_n, u32 data_crc,
- *            u32 data_dim                                           304 bytes
+ *   trainer  u64 step, ntopt trainer options as (u32 id, u32 0, f64 value),
+ *            f64 bin_sum[8], u64 bin_count[8], f64 law_loss[nlaw] (-1: not
+ *            seen), u64 data_n, u32 data_crc, u32 data_dim,
  *            f32 adam_m[np], f32 adam_v[np]
  *   trailer  u32 CRC-32 of every byte before it
+ *
+ * Options as (id, value) pairs: a new option adds a pair and never moves
+ * anything else; an option missing from a file takes the value that keeps
+ * the file's old meaning (legacy_model_option), an id this library does
+ * not know is refused (CEM_ERR_VERSION: a newer writer).  Format 1 had no
+ * counts, no model options, no statistics, exactly 18 trainer options as
+ * 18 f64 in id order after a u32 18 and a u32 0, and no law bins.
  *
  * Numbers are in the writer's byte order, which the mark records; a file
  * from a machine of the other order is refused (CEM_ERR_CORRUPT).  Every
@@ -29,15 +41,75 @@
 
 static const unsigned char MAGIC[8] = {0x89, 'C', 'E', 'M', 'D', 'I', 'F', '\n'};
 enum {
-    FORMAT_VERSION = 1,
+    FORMAT_VERSION = 2,
     ENDIAN_MARK = 0x0A0B0C0D,
     CONTENT_MODEL = 1,
     CONTENT_TRAINER = 2,
     HEADER_BYTES = 24,
     MODEL_BYTES = 64,
-    TRAINER_BYTES = 160 + 8 * CEMI_TRAINER_NOPT, /* 304 */
+    COUNTS_BYTES = 16,
+    PAIR_BYTES = 16,
+    V1_NOPT = 18,
+    BINS_BYTES = 16 * CEM_TRAINER_BINS,
     FILE_KIND_MLP = 1,
 };
+
+/* The model options a format-2 file stores as pairs (the others are in the
+ * fixed block). */
+static const int MODEL_PAIRS[] = {CEM_MODEL_PARAM};
+#define NMODEL_PAIRS (int)(sizeof MODEL_PAIRS / sizeof MODEL_PAIRS[0])
+
+/* The value of a model option that a file without it meant. */
+static double legacy_model_option(int id)
+{
+    return id == CEM_MODEL_PARAM ? CEM_PARAM_DIRECT : cemi_model_option_default(id);
+}
+
+static double model_pair_value(const cemi_mlp *p, int id)
+{
+    return id == CEM_MODEL_PARAM ? (double)p->param : 0.0;
+}
+
+/* Where everything is in a file of format `version` (offsets from 0). */
+typedef struct {
+    size_t mopts, stats, params, trainer, topts, bins, law, data, moments, total;
+} layout;
+
+static layout layout_of(uint32_t version, int trainer, size_t D, size_t np, size_t nmopt,
+                        size_t ntopt, size_t nlaw)
+{
+    layout l;
+    size_t at = HEADER_BYTES + MODEL_BYTES;
+    if (version >= 2) {
+        at += COUNTS_BYTES;
+        l.mopts = at;
+        at += PAIR_BYTES * nmopt;
+        l.stats = at;
+        at += 8 + 8 * D;
+    } else {
+        l.mopts = l.stats = 0;
+    }
+    l.params = at;
+    at += 8 * np;
+    l.trainer = at;
+    if (trainer) {
+        at += 8;
+        l.topts = at;
+        at += version >= 2 ? PAIR_BYTES * ntopt : 8 + 8 * V1_NOPT;
+        l.bins = at;
+        at += BINS_BYTES;
+        l.law = at;
+        at += 8 * nlaw;
+        l.data = at;
+        at += 16;
+        l.moments = at;
+        at += 8 * np;
+    } else {
+        l.topts = l.bins = l.law = l.data = l.moments = 0;
+    }
+    l.total = at + 4;
+    return l;
+}
 
 /* ------------------------------------------------------------ writing */
 
@@ -54,10 +126,14 @@ static void put_u32(wcur *w, uint32_t v) { put(w, &v, 4); }
 static void put_u64(wcur *w, uint64_t v) { put(w, &v, 8); }
 static void put_f64(wcur *w, double v) { put(w, &v, 8); }
 
-static size_t model_part_bytes(size_t np) { return MODEL_BYTES + 8 * np; }
-static size_t trainer_part_bytes(size_t np) { return TRAINER_BYTES + 8 * np; }
+static void put_pair(wcur *w, int id, double v)
+{
+    put_u32(w, (uint32_t)id);
+    put_u32(w, 0);
+    put_f64(w, v);
+}
 
-static void write_model(wcur *w, const cem_model_t *m)
+static void write_model(wcur *w, const cem_model_t *m, const cem_trainer_t *tr)
 {
     const cemi_mlp *p = cemi_mlp_of(m);
     put_u32(w, FILE_KIND_MLP);
@@ -72,6 +148,15 @@ static void write_model(wcur *w, const cem_model_t *m)
     put_f64(w, m->t_min);
     put_f64(w, m->t_max);
     put_u64(w, (uint64_t)p->np);
+    put_u32(w, NMODEL_PAIRS);
+    put_u32(w, tr ? CEMI_TRAINER_NOPT : 0);
+    put_u32(w, tr ? CEMI_LAW_BINS : 0);
+    put_u32(w, 0);
+    for (int k = 0; k < NMODEL_PAIRS; k++)
+        put_pair(w, MODEL_PAIRS[k], model_pair_value(p, MODEL_PAIRS[k]));
+    put_f64(w, p->sd);
+    for (int j = 0; j < p->sh.D; j++)
+        put_f64(w, p->mean[j]);
     put(w, p->params, 4 * p->np);
     put(w, p->ema, 4 * p->np);
 }
@@ -79,14 +164,14 @@ static void write_model(wcur *w, const cem_model_t *m)
 static void write_trainer(wcur *w, const cem_trainer_t *tr)
 {
     put_u64(w, (uint64_t)tr->step);
-    put_u32(w, CEMI_TRAINER_NOPT);
-    put_u32(w, 0);
     for (int id = 1; id <= CEMI_TRAINER_NOPT; id++)
-        put_f64(w, tr->opt[id]);
+        put_pair(w, id, tr->opt[id]);
     for (int b = 0; b < CEM_TRAINER_BINS; b++)
         put_f64(w, tr->bin_sum[b]);
     for (int b = 0; b < CEM_TRAINER_BINS; b++)
         put_u64(w, (uint64_t)tr->bin_count[b]);
+    for (int b = 0; b < CEMI_LAW_BINS; b++)
+        put_f64(w, isnan(tr->law_loss[b]) ? -1.0 : tr->law_loss[b]);
     put_u64(w, (uint64_t)tr->n);
     put_u32(w, cemi_crc32(0, tr->data, sizeof(float) * tr->n * (size_t)tr->D));
     put_u32(w, (uint32_t)tr->D);
@@ -102,7 +187,8 @@ static int serialise(const char *fn, const cem_model_t *m, const cem_trainer_t *
     if (!p)
         return cemi_fail(&m->err, CEM_ERR_UNSUPPORTED,
                          "%s: only MLP models are saved (closed forms are rebuilt from data)", fn);
-    size_t total = HEADER_BYTES + model_part_bytes(p->np) + (tr ? trainer_part_bytes(p->np) : 0) + 4;
+    size_t total = layout_of(FORMAT_VERSION, tr != NULL, (size_t)p->sh.D, p->np, NMODEL_PAIRS,
+                             CEMI_TRAINER_NOPT, CEMI_LAW_BINS).total;
     unsigned char *b = cemi_calloc(total, 1);
     if (!b)
         return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, total);
@@ -112,7 +198,7 @@ static int serialise(const char *fn, const cem_model_t *m, const cem_trainer_t *
     put_u32(&w, ENDIAN_MARK);
     put_u32(&w, tr ? CONTENT_TRAINER : CONTENT_MODEL);
     put_u32(&w, 0);
-    write_model(&w, m);
+    write_model(&w, m, tr);
     if (tr)
         write_trainer(&w, tr);
     put_u32(&w, cemi_crc32(0, b, total - 4));
@@ -187,7 +273,10 @@ static double get_f64(rcur *r) { double v; get(r, &v, 8); return v; }
 
 /* What the fixed-size head of a file says. */
 typedef struct {
+    uint32_t version;
     uint32_t content;
+    size_t nmopt, ntopt, nlaw;
+    layout at;
     cemi_mlp_shape sh;
     cem_target target;
     int use_ema;
@@ -197,7 +286,9 @@ typedef struct {
     size_t total; /* the file size the head implies */
 } head;
 
-#define HEAD_BYTES (HEADER_BYTES + MODEL_BYTES)
+/* The head of a format-1 file, and the most a head can be. */
+#define HEAD1_BYTES (HEADER_BYTES + MODEL_BYTES)
+#define HEAD_BYTES (HEADER_BYTES + MODEL_BYTES + COUNTS_BYTES)
 
 static int corrupt(const char *fn, const char *what, double v)
 {
@@ -212,16 +303,21 @@ static int parse_head(const char *fn, const unsigned char *b, size_t avail, head
     if (memcmp(b, MAGIC, m) != 0)
         return cemi_fail(NULL, CEM_ERR_BAD_MAGIC, "%s: not a libcemdiff checkpoint (bad magic)",
                          fn);
-    if (avail < HEAD_BYTES)
+    if (avail < 12)
         return cemi_fail(NULL, CEM_ERR_TRUNCATED,
-                         "%s: truncated: %zu bytes, shorter than the %d-byte header", fn, avail,
-                         HEAD_BYTES);
+                         "%s: truncated: %zu bytes, shorter than the header", fn, avail);
     rcur r = {b + 8};
     uint32_t version = get_u32(&r), mark = get_u32(&r);
-    if (version != FORMAT_VERSION)
+    if (version < 1 || version > FORMAT_VERSION)
         return cemi_fail(NULL, CEM_ERR_VERSION,
-                         "%s: format version %u is not supported (this library reads %d)", fn,
-                         version, FORMAT_VERSION);
+                         "%s: format version %u is not supported (this library reads 1 to %d)",
+                         fn, version, FORMAT_VERSION);
+    size_t need = version == 1 ? HEAD1_BYTES : HEAD_BYTES;
+    if (avail < need)
+        return cemi_fail(NULL, CEM_ERR_TRUNCATED,
+                         "%s: truncated: %zu bytes, shorter than the %zu-byte header", fn, avail,
+                         need);
+    h->version = version;
     if (mark != ENDIAN_MARK)
         return cemi_fail(NULL, CEM_ERR_CORRUPT, "%s: byte-order mark 0x%08x: %s", fn, mark,
                          mark == 0x0D0C0B0Au ? "written on a machine of the other byte order"
@@ -264,8 +360,24 @@ static int parse_head(const char *fn, const unsigned char *b, size_t avail, head
     h->np = cemi_mlp_nparams(&h->sh);
     if (np != h->np)
         return corrupt(fn, "parameter count", (double)np);
-    h->total = HEADER_BYTES + model_part_bytes(h->np) +
-               (h->content == CONTENT_TRAINER ? trainer_part_bytes(h->np) : 0) + 4;
+    int trainer = h->content == CONTENT_TRAINER;
+    h->nmopt = h->ntopt = h->nlaw = 0;
+    if (version >= 2) {
+        uint32_t nm = get_u32(&r), nt = get_u32(&r), nl = get_u32(&r);
+        if (nm > 64) /* every id at most once: a few dozen options at most */
+            return corrupt(fn, "number of model options", nm);
+        if (nt > 256 || (!trainer && nt != 0))
+            return corrupt(fn, "number of trainer options", nt);
+        if (trainer ? nl != CEMI_LAW_BINS : nl != 0)
+            return corrupt(fn, "number of time-law bins", nl);
+        if (get_u32(&r) != 0)
+            return corrupt(fn, "reserved count field", 1);
+        h->nmopt = nm;
+        h->ntopt = nt;
+        h->nlaw = nl;
+    }
+    h->at = layout_of(version, trainer, D, h->np, h->nmopt, h->ntopt, h->nlaw);
+    h->total = h->at.total;
     return CEM_OK;
 }
 
@@ -294,19 +406,75 @@ static int check_buffer(const char *fn, const void *buf, size_t size, head *h)
     return CEM_OK;
 }
 
+/* Reads `count` (id, value) pairs at r into value[id] (ids 1..max, each at
+ * most once), checking each value against the option table. */
+static int read_pairs(const char *fn, rcur *r, size_t count, const cemi_option *table, int max,
+                      const char *what, double *value)
+{
+    unsigned char seen[257] = {0};
+    for (size_t k = 0; k < count; k++) {
+        uint32_t id = get_u32(r), pad = get_u32(r);
+        double v = get_f64(r);
+        if (pad != 0)
+            return corrupt(fn, "reserved option field", pad);
+        const cemi_option *o = id >= 1 && (int)id <= max ? cemi_option_find(table, (int)id) : NULL;
+        if (!o)
+            return cemi_fail(NULL, CEM_ERR_VERSION,
+                             "%s: %s option id %u is unknown to this library (written by a "
+                             "newer one)", fn, what, id);
+        if (seen[id]++)
+            return corrupt(fn, "repeated option id", id);
+        if (!(v >= o->lo && v <= o->hi) || (o->integer && v != floor(v)))
+            return cemi_fail(NULL, CEM_ERR_CORRUPT, "%s: impossible %s = %g", fn, o->name, v);
+        value[id] = v;
+    }
+    return CEM_OK;
+}
+
 /* Builds the model of a validated buffer. */
 static int build_model(const char *fn, const unsigned char *b, const head *h, cem_model_t **out)
 {
     /* the buffer may be unaligned: copy the floats, then check them */
-    const unsigned char *params = b + HEAD_BYTES, *ema = params + 4 * h->np;
+    const unsigned char *params = b + h->at.params, *ema = params + 4 * h->np;
+    double mopt[CEM_MODEL_PARAM + 1];
+    for (int id = 1; id <= CEM_MODEL_PARAM; id++)
+        mopt[id] = legacy_model_option(id);
+    double sd = 0, *mean = NULL;
+    if (h->version >= 2) {
+        rcur r = {b + h->at.mopts};
+        int st = read_pairs(fn, &r, h->nmopt, cemi_model_options(), CEM_MODEL_PARAM, "model",
+                            mopt);
+        if (st)
+            return st;
+        sd = get_f64(&r);
+        if (!(sd >= 0 && isfinite(sd)))
+            return corrupt(fn, "data sd", sd);
+        mean = cemi_alloc((size_t)h->sh.D, sizeof(double));
+        if (!mean)
+            return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory", fn);
+        for (int j = 0; j < h->sh.D; j++)
+            if (!isfinite(mean[j] = get_f64(&r)) || (sd == 0 && mean[j] != 0)) {
+                cemi_release(mean);
+                return corrupt(fn, "data mean", mean[j]);
+            }
+    }
+    if (mopt[CEM_MODEL_PARAM] == CEM_PARAM_PRECOND && h->target != CEM_TARGET_CEM) {
+        cemi_release(mean);
+        return corrupt(fn, "parameterisation for this target", mopt[CEM_MODEL_PARAM]);
+    }
     cem_model_t *m;
-    int st = cemi_mlp_create(&m, fn, &h->sh, h->target, h->seed);
-    if (st)
+    int st = cemi_mlp_create(&m, fn, &h->sh, h->target, (cem_param)(int)mopt[CEM_MODEL_PARAM],
+                             h->seed);
+    if (st) {
+        cemi_release(mean);
         return st;
+    }
     cemi_mlp *p = cemi_mlp_of(m);
     m->t_min = h->t_min;
     m->t_max = h->t_max;
     p->use_ema = h->use_ema;
+    cemi_mlp_set_stats(p, mean, sd);
+    cemi_release(mean);
     memcpy(p->params, params, 4 * h->np);
     memcpy(p->ema, ema, 4 * h->np);
     if (cemi_first_nonfinite_f(p->params, h->np) < h->np ||
@@ -335,22 +503,34 @@ static int load_trainer(const char *fn, const unsigned char *b, const head *h,
     if (h->content != CONTENT_TRAINER)
         return cemi_fail(NULL, CEM_ERR_ARG,
                          "%s: this checkpoint holds a model only, not a trainer", fn);
-    rcur r = {b + HEAD_BYTES + 8 * h->np};
+    rcur r = {b + h->at.trainer};
     uint64_t step = get_u64(&r);
-    uint32_t nopt = get_u32(&r);
-    if (nopt != CEMI_TRAINER_NOPT)
-        return corrupt(fn, "number of trainer options", nopt);
-    if (get_u32(&r) != 0)
-        return corrupt(fn, "reserved trainer field", 1);
     if (step > (uint64_t)1 << 62)
         return corrupt(fn, "step count", (double)step);
+    /* options a file lacks take their defaults, which keep its meaning */
     double opt[CEMI_TRAINER_NOPT + 1];
-    for (int id = 1; id <= CEMI_TRAINER_NOPT; id++) {
-        opt[id] = get_f64(&r);
-        const cemi_option *o = cemi_option_find(cemi_trainer_options(), id);
-        if (!(opt[id] >= o->lo && opt[id] <= o->hi) || (o->integer && opt[id] != floor(opt[id])))
-            return cemi_fail(NULL, CEM_ERR_CORRUPT, "%s: impossible %s = %g", fn, o->name,
-                             opt[id]);
+    const cemi_option *table = cemi_trainer_options();
+    for (const cemi_option *o = table; o->name; o++)
+        opt[o->id] = o->def;
+    int st;
+    if (h->version >= 2) {
+        st = read_pairs(fn, &r, h->ntopt, table, CEMI_TRAINER_NOPT, "trainer", opt);
+        if (st)
+            return st;
+    } else {
+        uint32_t nopt = get_u32(&r);
+        if (nopt != V1_NOPT)
+            return corrupt(fn, "number of trainer options", nopt);
+        if (get_u32(&r) != 0)
+            return corrupt(fn, "reserved trainer field", 1);
+        for (int id = 1; id <= V1_NOPT; id++) {
+            opt[id] = get_f64(&r);
+            const cemi_option *o = cemi_option_find(table, id);
+            if (!(opt[id] >= o->lo && opt[id] <= o->hi) ||
+                (o->integer && opt[id] != floor(opt[id])))
+                return cemi_fail(NULL, CEM_ERR_CORRUPT, "%s: impossible %s = %g", fn, o->name,
+                                 opt[id]);
+        }
     }
     double bin_sum[CEM_TRAINER_BINS];
     uint64_t bin_count[CEM_TRAINER_BINS];
@@ -360,6 +540,12 @@ static int load_trainer(const char *fn, const unsigned char *b, const head *h,
     for (int k = 0; k < CEM_TRAINER_BINS; k++)
         if ((bin_count[k] = get_u64(&r)) > (uint64_t)1 << 62)
             return corrupt(fn, "time-bin count", (double)bin_count[k]);
+    double law_loss[CEMI_LAW_BINS];
+    for (int k = 0; k < CEMI_LAW_BINS; k++) {
+        law_loss[k] = k < (int)h->nlaw ? get_f64(&r) : -1.0;
+        if (!((law_loss[k] >= 0 || law_loss[k] == -1.0) && isfinite(law_loss[k])))
+            return corrupt(fn, "time-law loss", law_loss[k]);
+    }
     uint64_t data_n = get_u64(&r);
     uint32_t data_crc = get_u32(&r), data_dim = get_u32(&r);
     const unsigned char *m1 = r.p, *m2 = m1 + 4 * h->np;
@@ -371,7 +557,7 @@ static int load_trainer(const char *fn, const unsigned char *b, const head *h,
                          data_crc);
 
     cem_model_t *m;
-    int st = build_model(fn, b, h, &m);
+    st = build_model(fn, b, h, &m);
     if (st)
         return st;
     cem_trainer_t *tr;
@@ -394,12 +580,19 @@ static int load_trainer(const char *fn, const unsigned char *b, const head *h,
         tr->bin_sum[b2] = bin_sum[b2];
         tr->bin_count[b2] = (long)bin_count[b2];
     }
+    for (int k = 0; k < CEMI_LAW_BINS; k++)
+        tr->law_loss[k] = law_loss[k] < 0 ? NAN : law_loss[k];
     memcpy(tr->m1, m1, 4 * h->np);
     memcpy(tr->m2, m2, 4 * h->np);
     if (cemi_first_nonfinite_f(tr->m1, h->np) < h->np ||
         cemi_first_nonfinite_f(tr->m2, h->np) < h->np) {
         cem_trainer_free(tr);
         return corrupt(fn, "optimiser moments: a value", NAN);
+    }
+    st = cemi_trainer_law_refresh(tr, 1, fn);
+    if (st) {
+        cem_trainer_free(tr);
+        return cemi_fail(NULL, st, "%s: %s", fn, cem_last_error());
     }
     *out = tr;
     return CEM_OK;

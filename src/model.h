@@ -58,6 +58,9 @@ struct cem_model {
 int cemi_model_new(cem_model_t **out, const char *fn, const cemi_model_ops *ops,
                    void *impl, int kind, int dim);
 
+/* The table of model options (for the checkpoint's validation). */
+const cemi_option *cemi_model_options(void);
+
 /* The default value of model option `opt`. */
 double cemi_model_option_default(int opt);
 

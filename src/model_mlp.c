@@ -22,6 +22,7 @@ static void mlp_destroy(void *impl)
         return;
     cemi_release(p->params);
     cemi_release(p->ema);
+    cemi_release(p->mean);
     cemi_release(p);
 }
 
@@ -40,14 +41,83 @@ void cemi_mlp_init_params(const cemi_mlp_shape *sh, uint64_t seed, float *params
     }
 }
 
+double cemi_mlp_sd(const cemi_mlp *p) { return p->sd > 0 ? p->sd : 1.0; }
+
+cemi_precond cemi_mlp_precond(const cemi_mlp *p, double t)
+{
+    return cemi_precond_at(t, cemi_mlp_sd(p));
+}
+
+static int preconditioned(const cemi_mlp *p)
+{
+    return p->target == CEM_TARGET_CEM && p->param == CEM_PARAM_PRECOND;
+}
+
+/* The first D columns of B network input rows (stride ld): x itself, or
+ * with PRECOND c_in (x / alpha - mu) at t[i] (or t_shared when t is NULL). */
+static void input_points(const cemi_mlp *p, int B, const float *x, const double *t,
+                         double t_shared, float *in, int ld)
+{
+    const int D = p->sh.D;
+    if (!preconditioned(p)) {
+        for (int i = 0; i < B; i++)
+            memcpy(in + (size_t)i * (size_t)ld, x + (size_t)i * (size_t)D,
+                   sizeof(float) * (size_t)D);
+        return;
+    }
+    cemi_precond c = cemi_mlp_precond(p, t_shared);
+    for (int i = 0; i < B; i++) {
+        if (t)
+            c = cemi_mlp_precond(p, t[i]);
+        const float *xi = x + (size_t)i * (size_t)D;
+        float *ri = in + (size_t)i * (size_t)ld;
+        for (int j = 0; j < D; j++)
+            ri[j] = (float)(c.c_in * ((double)xi[j] * c.inv_alpha - p->mean[j]));
+    }
+}
+
 void cemi_mlp_input(const cem_model_t *m, int B, const float *x, const double *t,
                     double t_shared, float *in)
 {
     const cemi_mlp *p = m->impl;
     const int D = p->sh.D, ld = p->sh.D + p->sh.E;
-    for (int i = 0; i < B; i++)
-        memcpy(in + (size_t)i * (size_t)ld, x + (size_t)i * (size_t)D, sizeof(float) * (size_t)D);
+    input_points(p, B, x, t, t_shared, in, ld);
     cemi_embed_time_f(in + D, ld, t, t_shared, (size_t)B, p->sh.E, log(m->t_min), log(m->t_max));
+}
+
+void cemi_mlp_f_from_net(const cemi_mlp *p, const float *x, double t, const double *F,
+                         double *f)
+{
+    if (!preconditioned(p)) {
+        memmove(f, F, sizeof(double) * (size_t)p->sh.D);
+        return;
+    }
+    cemi_precond c = cemi_mlp_precond(p, t);
+    for (int j = 0; j < p->sh.D; j++) {
+        double yc = (double)x[j] * c.inv_alpha - p->mean[j];
+        f[j] = p->mean[j] + c.c_skip * yc + c.c_out * F[j];
+    }
+}
+
+void cemi_mlp_net_from_f(const cemi_mlp *p, const float *x, double t, const float *f,
+                         float *F)
+{
+    if (!preconditioned(p)) {
+        memmove(F, f, sizeof(float) * (size_t)p->sh.D);
+        return;
+    }
+    cemi_precond c = cemi_mlp_precond(p, t);
+    for (int j = 0; j < p->sh.D; j++) {
+        double yc = (double)x[j] * c.inv_alpha - p->mean[j];
+        F[j] = (float)(((double)f[j] - p->mean[j] - c.c_skip * yc) / c.c_out);
+    }
+}
+
+void cemi_mlp_set_stats(cemi_mlp *p, const double *mean, double sd)
+{
+    for (int j = 0; j < p->sh.D; j++)
+        p->mean[j] = mean ? mean[j] : 0.0;
+    p->sd = sd;
 }
 
 static size_t mlp_max_rows(const cem_model_t *m)
@@ -98,18 +168,25 @@ static void mlp_eval(const cem_model_t *m, cem_target what, size_t r, const floa
         cemi_mlp_input(m, B, x, t, t_shared, in);
         cemi_mlp_forward_f(&p->sh, params, B, in, hid, 0, net, &ctx);
     } else { /* one time for every row (sampling): its part of layer 0 once */
+        const float *pts = x;
+        if (preconditioned(p)) { /* the rows' points, mapped, in `in` */
+            input_points(p, B, x, NULL, t_shared, in, D);
+            pts = in;
+        }
         cemi_embed_time_f(emb, p->sh.E, NULL, t_shared, 1, p->sh.E, log(m->t_min), log(m->t_max));
-        cemi_mlp_forward_shared_time_f(&p->sh, params, B, x, emb, hid, net, brow, &ctx);
+        cemi_mlp_forward_shared_time_f(&p->sh, params, B, pts, emb, hid, net, brow, &ctx);
     }
-    if (what == p->target) {
+    if (what == p->target && !preconditioned(p)) {
         memcpy(out, net, sizeof(float) * r * (size_t)D);
         return;
     }
     for (size_t i = 0; i < r; i++) {
-        const float *ni = net + i * (size_t)D;
+        const float *ni = net + i * (size_t)D, *xi = x + i * (size_t)D;
+        const double ti = t ? t[i] : t_shared;
         for (int j = 0; j < D; j++)
             row[j] = ni[j];
-        cemi_convert_row(p->target, what, D, x + i * (size_t)D, t ? t[i] : t_shared, row, row);
+        cemi_mlp_f_from_net(p, xi, ti, row, row);
+        cemi_convert_row(p->target, what, D, xi, ti, row, row);
         for (int j = 0; j < D; j++)
             out[i * (size_t)D + (size_t)j] = (float)row[j];
     }
@@ -117,25 +194,41 @@ static void mlp_eval(const cem_model_t *m, cem_target what, size_t r, const floa
 
 /* A copy of the MLP state with a new architecture and fresh weights, or
  * NULL when out of memory. */
-static cemi_mlp *mlp_new(const cemi_mlp_shape *sh, cem_target target, uint64_t seed)
+static cemi_mlp *mlp_new(const cemi_mlp_shape *sh, cem_target target, cem_param param,
+                         uint64_t seed)
 {
     cemi_mlp *p = cemi_calloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->sh = *sh;
     p->target = target;
+    p->param = param;
     p->seed = seed;
     p->use_ema = 1;
     p->np = cemi_mlp_nparams(sh);
     p->params = cemi_alloc(p->np, sizeof(float));
     p->ema = cemi_alloc(p->np, sizeof(float));
-    if (!p->params || !p->ema) {
+    p->mean = cemi_calloc((size_t)sh->D, sizeof(double));
+    if (!p->params || !p->ema || !p->mean) {
         mlp_destroy(p);
         return NULL;
     }
     cemi_mlp_init_params(sh, seed, p->params);
     memcpy(p->ema, p->params, sizeof(float) * p->np);
     return p;
+}
+
+int cemi_mlp_check_free(cem_model_t *m, const char *fn, const char *what)
+{
+    if (atomic_load(&m->busy))
+        return cemi_fail(&m->err, CEM_ERR_BUSY, "%s: a trainer is attached; %s cannot change",
+                         fn, what);
+    /* a sampler planned its workspace for this network */
+    if (atomic_load(&m->refs) > 1)
+        return cemi_fail(&m->err, CEM_ERR_BUSY,
+                         "%s: a sampler holds the model; %s cannot change until it is freed",
+                         fn, what);
+    return CEM_OK;
 }
 
 static int mlp_set(cem_model_t *m, int opt, double value, const char *fn)
@@ -145,21 +238,25 @@ static int mlp_set(cem_model_t *m, int opt, double value, const char *fn)
         p->use_ema = (int)value;
         return CEM_OK;
     }
-    if (atomic_load(&m->busy))
-        return cemi_fail(&m->err, CEM_ERR_BUSY,
-                         "%s: a trainer is attached; the network cannot change", fn);
-    /* a sampler planned its workspace for this network */
-    if (atomic_load(&m->refs) > 1)
-        return cemi_fail(&m->err, CEM_ERR_BUSY,
-                         "%s: a sampler holds the model; the network cannot change until it "
-                         "is freed", fn);
+    int st = cemi_mlp_check_free(m, fn, "the network");
+    if (st)
+        return st;
     cemi_mlp_shape sh = p->sh;
     uint64_t seed = p->seed;
+    cem_param param = p->param;
     switch (opt) {
     case CEM_MODEL_WIDTH: sh.H = (int)value; break;
     case CEM_MODEL_DEPTH: sh.L = (int)value; break;
     case CEM_MODEL_ACTIVATION: sh.act = (cemi_act)(int)value; break;
     case CEM_MODEL_SEED: seed = (uint64_t)value; break;
+    case CEM_MODEL_PARAM:
+        if (value == CEM_PARAM_PRECOND && p->target != CEM_TARGET_CEM)
+            return cemi_fail(&m->err, CEM_ERR_UNSUPPORTED,
+                             "%s: CEM_MODEL_PARAM = CEM_PARAM_PRECOND needs the CEM target "
+                             "(this model learns %s)", fn,
+                             p->target == CEM_TARGET_NOISE ? "NOISE" : "SCORE");
+        param = (cem_param)(int)value;
+        break;
     case CEM_MODEL_EMBED:
         if ((int)value % 2)
             return cemi_fail(&m->err, CEM_ERR_RANGE, "%s: CEM_MODEL_EMBED = %g must be even",
@@ -172,10 +269,11 @@ static int mlp_set(cem_model_t *m, int opt, double value, const char *fn)
     if (np > (size_t)1 << 31)
         return cemi_fail(&m->err, CEM_ERR_RANGE, "%s: the network would have %zu parameters",
                          fn, np);
-    cemi_mlp *q = mlp_new(&sh, p->target, seed);
+    cemi_mlp *q = mlp_new(&sh, p->target, param, seed);
     if (!q)
         return cemi_fail(&m->err, CEM_ERR_NOMEM, "%s: out of memory for %zu parameters", fn, np);
     q->use_ema = p->use_ema;
+    cemi_mlp_set_stats(q, p->mean, p->sd);
     mlp_destroy(p);
     m->impl = q;
     return CEM_OK;
@@ -190,6 +288,7 @@ static int mlp_get(const cem_model_t *m, int opt, double *value)
     case CEM_MODEL_ACTIVATION: *value = (int)p->sh.act; break;
     case CEM_MODEL_EMBED: *value = p->sh.E; break;
     case CEM_MODEL_SEED: *value = (double)p->seed; break;
+    case CEM_MODEL_PARAM: *value = (int)p->param; break;
     default: *value = p->use_ema; break; /* CEM_MODEL_USE_EMA */
     }
     return CEM_OK;
@@ -204,9 +303,9 @@ static const cemi_model_ops mlp_ops_table[3] = {
 };
 
 int cemi_mlp_create(cem_model_t **out, const char *fn, const cemi_mlp_shape *sh,
-                    cem_target target, uint64_t seed)
+                    cem_target target, cem_param param, uint64_t seed)
 {
-    cemi_mlp *p = mlp_new(sh, target, seed);
+    cemi_mlp *p = mlp_new(sh, target, param, seed);
     if (!p)
         return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for %zu parameters", fn,
                          cemi_mlp_nparams(sh));
@@ -227,7 +326,10 @@ int cem_model_create_mlp(cem_model_t **out, int dim, cem_target target)
                          (int)cemi_model_option_default(CEM_MODEL_WIDTH),
                          (int)cemi_model_option_default(CEM_MODEL_DEPTH),
                          (cemi_act)(int)cemi_model_option_default(CEM_MODEL_ACTIVATION)};
-    return cemi_mlp_create(out, fn, &sh, target,
+    cem_param param = target == CEM_TARGET_CEM
+                          ? (cem_param)(int)cemi_model_option_default(CEM_MODEL_PARAM)
+                          : CEM_PARAM_DIRECT;
+    return cemi_mlp_create(out, fn, &sh, target, param,
                            (uint64_t)cemi_model_option_default(CEM_MODEL_SEED));
 }
 
@@ -282,5 +384,45 @@ int cem_model_set_params(cem_model_t *m, int ema, const float *in, size_t n)
         memcpy(p->params, in, sizeof(float) * n);
     if (ema != 0)
         memcpy(p->ema, in, sizeof(float) * n);
+    return CEM_OK;
+}
+
+int cem_model_set_data_stats(cem_model_t *m, const double *mean, double sd)
+{
+    static const char fn[] = "cem_model_set_data_stats";
+    if (!m)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
+    cemi_mlp *p = cemi_mlp_of(m);
+    if (!p)
+        return cemi_model_fail(m, CEM_ERR_UNSUPPORTED,
+                               "%s: only an MLP keeps data statistics (this model is exact)", fn);
+    if (!(sd >= 0 && isfinite(sd)) || (sd == 0 && mean))
+        return cemi_model_fail(m, CEM_ERR_ARG,
+                               "%s: sd = %g must be finite and > 0 (or 0 with mean NULL, to "
+                               "clear)", fn, sd);
+    for (int j = 0; mean && j < p->sh.D; j++)
+        if (!isfinite(mean[j]))
+            return cemi_model_fail(m, CEM_ERR_ARG, "%s: mean[%d] = %g is not finite", fn, j,
+                                   mean[j]);
+    int st = cemi_mlp_check_free(m, fn, "the data statistics");
+    if (st)
+        return st;
+    cemi_mlp_set_stats(p, mean, sd);
+    return CEM_OK;
+}
+
+int cem_model_get_data_stats(const cem_model_t *m, double *mean, double *sd)
+{
+    static const char fn[] = "cem_model_get_data_stats";
+    if (!m)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
+    const cemi_mlp *p = cemi_mlp_of(m);
+    if (!p)
+        return cemi_model_fail(m, CEM_ERR_UNSUPPORTED,
+                               "%s: only an MLP keeps data statistics (this model is exact)", fn);
+    if (mean)
+        memcpy(mean, p->mean, sizeof(double) * (size_t)p->sh.D);
+    if (sd)
+        *sd = p->sd;
     return CEM_OK;
 }

@@ -133,22 +133,164 @@ int cem_time_grid(cem_grid kind, int N, double t1, double T, double *out)
     return CEM_OK;
 }
 
-double cemi_time_law_map(cem_time_law law, int N, double t1, double T, double u)
+/* ------------------------------------------------------------ time laws */
+
+double cemi_norm_cdf(double z) { return 0.5 * erfc(-z * 0.70710678118654752440); }
+
+/* Acklam's rational approximation (relative error 1.2e-9), then one Halley
+ * step on erfc: full double precision. */
+double cemi_norm_quantile(double p)
 {
-    switch (law) {
-    case CEM_TIMELAW_GRID: {
-        int k = (int)(u * N);
-        if (k >= N)
-            k = N - 1;
-        return cemi_grid_exp_point(k, N, t1, T);
+    static const double a[6] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                                -2.759285104469687e+02, 1.383577518672690e+02,
+                                -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double b[5] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                                -1.556989798598866e+02, 6.680131188771972e+01,
+                                -1.328068155288572e+01};
+    static const double c[6] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                                -2.400758277161838e+00, -2.549732539343734e+00,
+                                4.374664141464968e+00, 2.938163982698783e+00};
+    static const double d[4] = {7.784695709041462e-03, 3.224671290700398e-01,
+                                2.445134137142996e+00, 3.754408661907416e+00};
+    const double lo = 0.02425;
+    double x;
+    if (p < lo || p > 1.0 - lo) {
+        double q = sqrt(-2.0 * log(p < lo ? p : 1.0 - p));
+        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+        if (p > lo)
+            x = -x;
+    } else {
+        double q = p - 0.5, r = q * q;
+        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
     }
-    case CEM_TIMELAW_LOGUNIFORM: {
-        double t = t1 * exp(u * log(T / t1));
-        return t < t1 ? t1 : t > T ? T : t;
+    /* Halley on e(x) = Phi(x) - p, in the tail where the error is smaller */
+    double e = x < 0 ? cemi_norm_cdf(x) - p : (1.0 - p) - cemi_norm_cdf(-x);
+    double u = e * 2.50662827463100050242 * exp(0.5 * x * x);
+    return x - u / (1.0 + 0.5 * x * u);
+}
+
+/* ln s of time t: s^2 = expm1(t). */
+static double log_s(double t) { return 0.5 * log(expm1(t)); }
+
+void cemi_tlaw_init(cemi_tlaw *L, int law, int N, double t1, double T, double p_mean,
+                    double p_std, int K, const double *cum)
+{
+    L->law = law;
+    L->N = N;
+    L->t1 = t1;
+    L->T = T;
+    L->lt1 = log(t1);
+    L->lT = log(T);
+    L->p_mean = p_mean;
+    L->p_std = p_std;
+    L->K = K;
+    L->cum = cum;
+    double za = (log_s(t1) - p_mean) / p_std, zb = (log_s(T) - p_mean) / p_std;
+    /* in the upper tail work with 1 - Phi, which keeps its digits */
+    L->upper = za > 0;
+    L->pa = L->upper ? cemi_norm_cdf(-za) : cemi_norm_cdf(za);
+    L->pb = L->upper ? cemi_norm_cdf(-zb) : cemi_norm_cdf(zb);
+}
+
+static double clamp_time(const cemi_tlaw *L, double t)
+{
+    return t < L->t1 ? L->t1 : t > L->T ? L->T : t;
+}
+
+double cemi_tlaw_map(const cemi_tlaw *L, double u)
+{
+    switch (L->law) {
+    case CEM_TIMELAW_GRID: {
+        int k = (int)(u * L->N);
+        if (k >= L->N)
+            k = L->N - 1;
+        return cemi_grid_exp_point(k, L->N, L->t1, L->T);
+    }
+    case CEM_TIMELAW_LOGUNIFORM:
+        return clamp_time(L, L->t1 * exp(u * log(L->T / L->t1)));
+    case CEM_TIMELAW_LOGNORMAL: {
+        double p = L->pa + u * (L->pb - L->pa);
+        double z = L->upper ? -cemi_norm_quantile(p) : cemi_norm_quantile(p);
+        double ls = L->p_mean + L->p_std * z;
+        return clamp_time(L, log1p(exp(2.0 * ls)));
+    }
+    case CEM_TIMELAW_ADAPTIVE: {
+        int b = 0;
+        while (b < L->K - 1 && u >= L->cum[b + 1])
+            b++;
+        double w = L->cum[b + 1] - L->cum[b];
+        double v = w > 0 ? (u - L->cum[b]) / w : 0.5;
+        v = v < 0 ? 0 : v > 1 ? 1 : v;
+        return clamp_time(L, exp(L->lt1 + (L->lT - L->lt1) * ((double)b + v) / L->K));
     }
     default:
-        return t1 + u * (T - t1);
+        return L->t1 + u * (L->T - L->t1);
     }
+}
+
+double cemi_tlaw_cdf(const cemi_tlaw *L, double t)
+{
+    if (t < L->t1)
+        return 0.0;
+    if (t >= L->T)
+        return 1.0;
+    double x = (log(t) - L->lt1) / (L->lT - L->lt1); /* log-uniform position */
+    switch (L->law) {
+    case CEM_TIMELAW_GRID: { /* points t_k <= t, k = 0..N-1 */
+        int k = (int)floor(x * (L->N - 1) + 1e-9);
+        return (double)(k + 1) / L->N;
+    }
+    case CEM_TIMELAW_LOGUNIFORM: return x;
+    case CEM_TIMELAW_LOGNORMAL: {
+        double z = (log_s(t) - L->p_mean) / L->p_std;
+        double p = L->upper ? cemi_norm_cdf(-z) : cemi_norm_cdf(z);
+        return (p - L->pa) / (L->pb - L->pa);
+    }
+    case CEM_TIMELAW_ADAPTIVE: {
+        double y = x * L->K;
+        int b = (int)y;
+        if (b >= L->K)
+            return 1.0;
+        return L->cum[b] + (y - b) * (L->cum[b + 1] - L->cum[b]);
+    }
+    default: return (t - L->t1) / (L->T - L->t1);
+    }
+}
+
+double cemi_tlaw_importance(const cemi_tlaw *L, double t)
+{
+    const double width = L->lT - L->lt1; /* p(log t) = 1 / width */
+    double q;                             /* the law's density of log t */
+    switch (L->law) {
+    case CEM_TIMELAW_UNIFORM: q = t / (L->T - L->t1); break;
+    case CEM_TIMELAW_LOGNORMAL: {
+        double z = (log_s(t) - L->p_mean) / L->p_std;
+        double dens = 0.39894228040143267794 * exp(-0.5 * z * z) / (L->p_std * fabs(L->pb - L->pa));
+        q = dens * 0.5 * t * exp(t) / expm1(t); /* d ln s / d log t */
+        break;
+    }
+    case CEM_TIMELAW_ADAPTIVE: {
+        int b = (int)((log(t) - L->lt1) / width * L->K);
+        b = b < 0 ? 0 : b >= L->K ? L->K - 1 : b;
+        q = (L->cum[b + 1] - L->cum[b]) * L->K / width;
+        break;
+    }
+    default: return 1.0; /* GRID, LOGUNIFORM */
+    }
+    return 1.0 / (width * q);
+}
+
+cemi_precond cemi_precond_at(double t, double sd)
+{
+    cemi_precond c;
+    double s2 = expm1(t), v = s2 + sd * sd;
+    c.inv_alpha = exp(0.5 * t);
+    c.c_skip = sd * sd / v;
+    c.c_out = sqrt(s2) * sd / sqrt(v);
+    c.c_in = 1.0 / sqrt(v);
+    return c;
 }
 
 int cem_time_law_sample(cem_time_law law, int N, double t1, double T,
@@ -158,14 +300,19 @@ int cem_time_law_sample(cem_time_law law, int N, double t1, double T,
     int st = cemi_check_window(fn, N, t1, T);
     if (st)
         return st;
-    if (law < CEM_TIMELAW_GRID || law > CEM_TIMELAW_UNIFORM)
+    if (law == CEM_TIMELAW_ADAPTIVE)
+        return cemi_fail(NULL, CEM_ERR_UNSUPPORTED,
+                         "%s: the ADAPTIVE law exists only inside a trainer", fn);
+    if (law < CEM_TIMELAW_GRID || law > CEM_TIMELAW_LOGNORMAL)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: unknown time law %d", fn, (int)law);
     if (n > 0 && !out)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL with n = %zu", fn, n);
+    cemi_tlaw L;
+    cemi_tlaw_init(&L, (int)law, N, t1, T, CEMI_EDM_P_MEAN, CEMI_EDM_P_STD, 0, NULL);
     for (size_t i = 0; i < n; i++) {
         cemi_rng r;
         cemi_rng_init(&r, seed, (uint64_t)i);
-        out[i] = cemi_time_law_map(law, N, t1, T, cemi_rng_uniform(&r));
+        out[i] = cemi_tlaw_map(&L, cemi_rng_uniform(&r));
     }
     return CEM_OK;
 }

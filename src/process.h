@@ -23,10 +23,51 @@ int cemi_time_ok(double t);
 void cemi_convert_row(cem_target from, cem_target to, int dim, const float *x,
                       double t, const double *in, double *out);
 
-/* Maps u in (0,1) to a time drawn from `law` on [t1, T] (N grid points for
- * CEM_TIMELAW_GRID).  Arguments are assumed valid. */
-double cemi_time_law_map(cem_time_law law, int N, double t1, double T,
-                         double u);
+/* EDM's log-normal law of ln s (Karras et al. 2022): P_mean, P_std. */
+#define CEMI_EDM_P_MEAN (-1.2)
+#define CEMI_EDM_P_STD 1.2
+
+/* A training time law on [t1, T], with what its draws need precomputed
+ * (cemi_tlaw_init).  N: grid points (GRID); p_mean, p_std: the LOGNORMAL
+ * law's ln s ~ N(p_mean, p_std^2), s^2 = expm1(t), truncated to [t1, T];
+ * cum: for ADAPTIVE, K + 1 increasing cumulative shares (cum[0] = 0,
+ * cum[K] = 1) of K equal bins of log t, not owned. */
+typedef struct {
+    int law; /* cem_time_law */
+    int N;
+    double t1, T, lt1, lT; /* lt1 = log t1, lT = log T */
+    double p_mean, p_std;
+    double pa, pb;  /* LOGNORMAL: the truncation's normal CDFs (upper tails when upper) */
+    int upper;
+    int K;
+    const double *cum;
+} cemi_tlaw;
+
+void cemi_tlaw_init(cemi_tlaw *L, int law, int N, double t1, double T, double p_mean,
+                    double p_std, int K, const double *cum);
+
+/* The time of u in [0, 1) (inverse CDF). */
+double cemi_tlaw_map(const cemi_tlaw *L, double u);
+
+/* P(time <= t) under the law. */
+double cemi_tlaw_cdf(const cemi_tlaw *L, double t);
+
+/* p(t)/q(t) for t in [t1, T]: q the law's density of log t, p the
+ * log-uniform one; 1 for GRID (the discrete twin of log-uniform). */
+double cemi_tlaw_importance(const cemi_tlaw *L, double t);
+
+/* The standard normal CDF and its inverse (p in (0, 1)), in double. */
+double cemi_norm_cdf(double z);
+double cemi_norm_quantile(double p);
+
+/* EDM's preconditioning in OU time at t for data of standard deviation sd
+ * (docs/MATH.md): y = x inv_alpha, f = mu + c_skip (y - mu) + c_out F(c_in
+ * (y - mu), t). */
+typedef struct {
+    double inv_alpha, c_skip, c_out, c_in;
+} cemi_precond;
+
+cemi_precond cemi_precond_at(double t, double sd);
 
 /* The k-th point (0-based) of the exponential grid of N points on [t1, T]. */
 double cemi_grid_exp_point(int k, int N, double t1, double T);

@@ -11,14 +11,14 @@
  * draws from the stream (seed, i).
  */
 #include "integrators.h"
-#include "model.h"
+#include "model_mlp.h"
 #include "pool.h"
 
 #include <math.h>
 #include <string.h>
 #include <unistd.h>
 
-#define NOPT 10
+#define NOPT 11
 
 static const cemi_option sampler_options[] = {
     {CEM_SAMPLER_INTEGRATOR, "CEM_SAMPLER_INTEGRATOR", CEM_INTEG_SPLITTING, CEM_INTEG_HEUN,
@@ -33,6 +33,7 @@ static const cemi_option sampler_options[] = {
     {CEM_SAMPLER_THREADS, "CEM_SAMPLER_THREADS", 1, 256, 1, 1}, /* default: cores */
     {CEM_SAMPLER_TRAJ_ROWS, "CEM_SAMPLER_TRAJ_ROWS", 0, 1024, 0, 1},
     {CEM_SAMPLER_TRAJ_EVERY, "CEM_SAMPLER_TRAJ_EVERY", 1, 1e6, 1, 1},
+    {CEM_SAMPLER_PRIOR, "CEM_SAMPLER_PRIOR", 0, 1, 1, 1},
     {0, NULL, 0, 0, 0, 0},
 };
 
@@ -56,6 +57,10 @@ typedef struct {
     size_t traj_rows, traj_snaps;
     float *traj;        /* snaps x rows x D */
     double *traj_times; /* snaps */
+    /* the law of y at T: N(prior_mean, prior_sd^2 I), or N(0, I) when
+     * prior_mean is NULL */
+    double *prior_mean; /* D */
+    double prior_sd;
 } plan;
 
 struct cem_sampler {
@@ -84,6 +89,7 @@ static void plan_free(plan *p, size_t R)
     cemi_release(p->times);
     cemi_release(p->traj);
     cemi_release(p->traj_times);
+    cemi_release(p->prior_mean);
     memset(p, 0, sizeof *p);
 }
 
@@ -122,6 +128,15 @@ static int plan_make(cem_sampler_t *s, const double *opt, plan *p, const char *f
         ok = cemi_mul_ok(q.traj_snaps, q.traj_rows * (size_t)s->D, &cells) &&
              (q.traj = cemi_alloc(cells, sizeof(float))) &&
              (q.traj_times = cemi_alloc(q.traj_snaps, sizeof(double)));
+    }
+    const cemi_mlp *net = cemi_mlp_of(s->model);
+    if (ok && opt[CEM_SAMPLER_PRIOR] != 0 && net && net->sd > 0) {
+        /* p_T of data N(mu, sd^2 I): N(alpha_T mu, alpha_T^2 sd^2 + sigma_T^2) */
+        cemi_ou c = cemi_ou_at(opt[CEM_SAMPLER_T_MAX]);
+        ok = (q.prior_mean = cemi_alloc((size_t)s->D, sizeof(double))) != NULL;
+        for (int j = 0; ok && j < s->D; j++)
+            q.prior_mean[j] = c.alpha * net->mean[j];
+        q.prior_sd = sqrt(c.alpha * c.alpha * net->sd * net->sd + c.sigma2);
     }
     if (!ok) {
         plan_free(&q, s->R);
@@ -302,8 +317,13 @@ static void run_block(job *jb, worker *w, size_t row0, size_t lo, size_t hi)
     eval_ctx ctx = {s->model, w->mws, p->shared};
     for (size_t i = 0; i < R; i++) {
         cemi_rng_init(&w->rng[i], seed, (uint64_t)(row0 + i));
-        for (int j = 0; j < D; j++)
-            w->y[i * (size_t)D + (size_t)j] = (float)cemi_rng_normal(&w->rng[i]);
+        float *yi = w->y + i * (size_t)D;
+        if (p->prior_mean)
+            for (int j = 0; j < D; j++)
+                yi[j] = (float)(p->prior_mean[j] + p->prior_sd * cemi_rng_normal(&w->rng[i]));
+        else
+            for (int j = 0; j < D; j++)
+                yi[j] = (float)cemi_rng_normal(&w->rng[i]);
     }
     size_t snap = 0, every = (size_t)p->opt[CEM_SAMPLER_TRAJ_EVERY];
     if (p->traj_rows)

@@ -27,14 +27,20 @@ static const cemi_option trainer_options[] = {
     {CEM_TRAINER_LR_MIN, "CEM_TRAINER_LR_MIN", 0, 10, 0, 0},
     {CEM_TRAINER_CLIP, "CEM_TRAINER_CLIP", 0, 1e12, 0, 0},
     {CEM_TRAINER_EMA, "CEM_TRAINER_EMA", 0, 0.999999999, 0.995, 0},
-    {CEM_TRAINER_TIME_LAW, "CEM_TRAINER_TIME_LAW", CEM_TIMELAW_GRID, CEM_TIMELAW_UNIFORM,
+    /* TIME_LAW and WEIGHT: the defaults here are the paper's; the trainer
+     * replaces them by the model's (defaults_for_model) */
+    {CEM_TRAINER_TIME_LAW, "CEM_TRAINER_TIME_LAW", CEM_TIMELAW_GRID, CEM_TIMELAW_ADAPTIVE,
      CEM_TIMELAW_GRID, 1},
     {CEM_TRAINER_GRID_N, "CEM_TRAINER_GRID_N", 2, 1e7, 200, 1},
-    {CEM_TRAINER_WEIGHT, "CEM_TRAINER_WEIGHT", CEM_WEIGHT_LAMBDA, CEM_WEIGHT_MIN_SNR,
+    {CEM_TRAINER_WEIGHT, "CEM_TRAINER_WEIGHT", CEM_WEIGHT_LAMBDA, CEM_WEIGHT_EDM,
      CEM_WEIGHT_LAMBDA, 1},
     {CEM_TRAINER_SNR_CLAMP, "CEM_TRAINER_SNR_CLAMP", 1e-12, 1e6, 5, 0},
     {CEM_TRAINER_SEED, "CEM_TRAINER_SEED", 0, 9007199254740992.0, 0, 1},
     {CEM_TRAINER_THREADS, "CEM_TRAINER_THREADS", 1, 256, 1, 1}, /* default: cores */
+    {CEM_TRAINER_LOGNORMAL_MEAN, "CEM_TRAINER_LOGNORMAL_MEAN", -20, 20, CEMI_EDM_P_MEAN, 0},
+    {CEM_TRAINER_LOGNORMAL_STD, "CEM_TRAINER_LOGNORMAL_STD", 0.01, 20, CEMI_EDM_P_STD, 0},
+    {CEM_TRAINER_IMPORTANCE, "CEM_TRAINER_IMPORTANCE", 0, 1, 0, 1},
+    {CEM_TRAINER_ADAPT_FLOOR, "CEM_TRAINER_ADAPT_FLOOR", 0.01, 1, 0.25, 0},
     {0, NULL, 0, 0, 0, 0},
 };
 
@@ -46,7 +52,7 @@ static void release_batch(cem_trainer_t *tr)
 {
     float **bufs[] = {&tr->x0, &tr->z, &tr->y, &tr->c, &tr->in, &tr->hid,
                       &tr->out, &tr->dout, &tr->scratch, &tr->sample_loss, &tr->gemm_ws,
-                      &tr->wpack};
+                      &tr->wpack, &tr->xt, &tr->imp};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         cemi_release(*bufs[i]);
         *bufs[i] = NULL;
@@ -55,6 +61,8 @@ static void release_batch(cem_trainer_t *tr)
     tr->t = NULL;
     cemi_release(tr->tbin);
     tr->tbin = NULL;
+    cemi_release(tr->lbin);
+    tr->lbin = NULL;
     cemi_pool_free(tr->pool);
     tr->pool = NULL;
 }
@@ -76,12 +84,16 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn
     nt.sample_loss = cemi_alloc(B, sizeof(float));
     nt.t = cemi_alloc(B, sizeof(double));
     nt.tbin = cemi_alloc(B, sizeof(int));
+    nt.lbin = cemi_alloc(B, sizeof(int));
+    nt.xt = cemi_alloc(B * D, sizeof(float));
+    nt.imp = cemi_alloc(B, sizeof(float));
     nt.gemm_stride = cemi_mlp_gemm_workspace(sh);
     nt.gemm_ws = cemi_alloc(nt.gemm_stride * (size_t)threads, sizeof(float));
     nt.wpack = cemi_alloc(cemi_mlp_packed_size(sh), sizeof(float));
     nt.pool = cemi_pool_create(threads);
     if (!nt.x0 || !nt.z || !nt.y || !nt.c || !nt.in || !nt.hid || !nt.out || !nt.dout ||
-        !nt.scratch || !nt.sample_loss || !nt.t || !nt.tbin || !nt.gemm_ws || !nt.wpack || !nt.pool) {
+        !nt.scratch || !nt.sample_loss || !nt.t || !nt.tbin || !nt.gemm_ws || !nt.wpack || !nt.pool ||
+        !nt.lbin || !nt.xt || !nt.imp) {
         release_batch(&nt);
         return cemi_fail(&tr->err, CEM_ERR_NOMEM,
                          "%s: out of memory (or threads) for a batch of %d on %d threads", fn,
@@ -92,6 +104,7 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn
     tr->hid = nt.hid; tr->out = nt.out; tr->dout = nt.dout; tr->scratch = nt.scratch;
     tr->sample_loss = nt.sample_loss; tr->t = nt.t; tr->tbin = nt.tbin; tr->gemm_ws = nt.gemm_ws;
     tr->gemm_stride = nt.gemm_stride; tr->wpack = nt.wpack; tr->pool = nt.pool;
+    tr->lbin = nt.lbin; tr->xt = nt.xt; tr->imp = nt.imp;
     tr->cap = cap;
     return CEM_OK;
 }
@@ -148,6 +161,8 @@ int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const 
     tr->D = dim;
     for (const cemi_option *o = trainer_options; o->name; o++)
         tr->opt[o->id] = o->def;
+    for (int b = 0; b < CEMI_LAW_BINS; b++)
+        tr->law_loss[b] = tr->law_floor[b] = NAN;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     tr->opt[CEM_TRAINER_THREADS] = cores < 1 ? 1 : cores > 64 ? 64 : (double)cores;
     tr->data = cemi_alloc(total, sizeof(float));
@@ -169,10 +184,68 @@ int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const 
     return CEM_OK;
 }
 
+/* The recipe a model trains with unless told otherwise (cemdiff.h: the
+ * trainer's defaults follow the model).  The preconditioned CEM's law was
+ * chosen by measurement (docs/REPORT.md). */
+#define PRECOND_TIME_LAW CEM_TIMELAW_ADAPTIVE
+static void defaults_for_model(cem_trainer_t *tr)
+{
+    const cemi_mlp *p = tr->net;
+    int precond = p->target == CEM_TARGET_CEM && p->param == CEM_PARAM_PRECOND;
+    tr->opt[CEM_TRAINER_WEIGHT] = precond ? CEM_WEIGHT_EDM : CEM_WEIGHT_LAMBDA;
+    tr->opt[CEM_TRAINER_TIME_LAW] = precond ? PRECOND_TIME_LAW : CEM_TIMELAW_GRID;
+}
+
+/* The population mean and the sd (sqrt of the mean per-coordinate
+ * variance) of the data, in double, two passes. */
+static double measure_stats(const float *x, size_t n, int D, double *mean)
+{
+    for (int j = 0; j < D; j++)
+        mean[j] = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < D; j++)
+            mean[j] += x[i * (size_t)D + (size_t)j];
+    for (int j = 0; j < D; j++)
+        mean[j] /= (double)n;
+    double ss = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < D; j++) {
+            double e = x[i * (size_t)D + (size_t)j] - mean[j];
+            ss += e * e;
+        }
+    return sqrt(ss / ((double)n * D));
+}
+
 int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float *data, size_t n,
                        int dim)
 {
-    return cemi_trainer_new(out, "cem_trainer_create", m, data, n, dim);
+    static const char fn[] = "cem_trainer_create";
+    int st = cemi_trainer_new(out, fn, m, data, n, dim);
+    if (st)
+        return st;
+    cem_trainer_t *tr = *out;
+    defaults_for_model(tr);
+    cemi_mlp *p = tr->net;
+    int measured = p->sd == 0;
+    if (measured) { /* the model's mean buffer, then the sd */
+        double sd = measure_stats(tr->data, n, dim, p->mean);
+        if (!(sd > 0)) { /* every point the same: no scale to learn */
+            cemi_mlp_set_stats(p, NULL, 0);
+            cem_trainer_free(tr);
+            *out = NULL;
+            return cemi_fail(NULL, CEM_ERR_ARG, "%s: the %zu data points are all equal", fn, n);
+        }
+        p->sd = sd;
+    }
+    st = cemi_trainer_law_refresh(tr, 1, fn);
+    if (st) {
+        if (measured)
+            cemi_mlp_set_stats(p, NULL, 0);
+        cem_trainer_free(tr);
+        *out = NULL;
+        return cemi_fail(NULL, st, "%s: %s", fn, cem_last_error());
+    }
+    return CEM_OK;
 }
 
 /* ------------------------------------------------------------ options */
@@ -199,8 +272,15 @@ int cem_trainer_set(cem_trainer_t *tr, cem_trainer_option opt, double value)
         if (st)
             return st;
     }
+    double old = tr->opt[opt];
     tr->opt[opt] = value;
-    return CEM_OK;
+    /* what the ADAPTIVE law's floors depend on */
+    int floors = opt == CEM_TRAINER_TIME_LAW || opt == CEM_TRAINER_WEIGHT ||
+                 opt == CEM_TRAINER_SNR_CLAMP;
+    st = cemi_trainer_law_refresh(tr, floors && value != old, fn);
+    if (st)
+        tr->opt[opt] = old;
+    return st;
 }
 
 int cem_trainer_get(const cem_trainer_t *tr, cem_trainer_option opt, double *value)
@@ -229,6 +309,146 @@ long cem_trainer_steps(const cem_trainer_t *tr) { return tr ? tr->step : -1; }
 cem_model_t *cem_trainer_model(const cem_trainer_t *tr) { return tr ? tr->model : NULL; }
 const char *cem_trainer_errmsg(const cem_trainer_t *tr) { return tr ? tr->err.text : ""; }
 
+/* ------------------------------------------------------------ the time law */
+
+#define LAW_DECAY 0.98        /* of the bins' moving-average losses, a step */
+#define FLOOR_POINTS 16384    /* data points of the exact model that measures the floors */
+#define FLOOR_ROWS 512        /* draws per bin that measure its floor */
+#define FLOOR_STREAM 0xF1007ull /* their random stream (not the batches') */
+
+static void objective(const cem_trainer_t *tr, int lo, int hi);
+static void build_input(const cem_trainer_t *tr, int lo, int hi);
+
+/* The trainer's time law as its options and state say. */
+static void law_of(const cem_trainer_t *tr, cemi_tlaw *L)
+{
+    cemi_tlaw_init(L, (int)tr->opt[CEM_TRAINER_TIME_LAW], (int)tr->opt[CEM_TRAINER_GRID_N],
+                   tr->model->t_min, tr->model->t_max, tr->opt[CEM_TRAINER_LOGNORMAL_MEAN],
+                   tr->opt[CEM_TRAINER_LOGNORMAL_STD], CEMI_LAW_BINS, tr->law_cum);
+}
+
+/* law_cum from the options and the bins' state (cemdiff.h, ADAPT_FLOOR);
+ * a step's work, so no allocation. */
+static void law_shares(cem_trainer_t *tr)
+{
+    const int K = CEMI_LAW_BINS;
+    double e[CEMI_LAW_BINS], sum = 0;
+    int ready = (int)tr->opt[CEM_TRAINER_TIME_LAW] == CEM_TIMELAW_ADAPTIVE;
+    for (int b = 0; ready && b < K; b++) {
+        ready = !isnan(tr->law_loss[b]) && !isnan(tr->law_floor[b]);
+        e[b] = ready ? fmax(0.0, tr->law_loss[b] - tr->law_floor[b]) : 0;
+        sum += e[b];
+    }
+    const double fl = tr->opt[CEM_TRAINER_ADAPT_FLOOR];
+    tr->law_cum[0] = 0;
+    for (int b = 0; b < K; b++) {
+        double q = ready && sum > 0 ? fl / K + (1 - fl) * e[b] / sum : 1.0 / K;
+        tr->law_cum[b + 1] = tr->law_cum[b] + q;
+    }
+    tr->law_cum[K] = 1.0;
+}
+
+/* The smallest loss each bin of the law can reach: the per-row loss the
+ * exact model of the data (up to FLOOR_POINTS of them, evenly strided)
+ * scores on FLOOR_ROWS draws stratified over the bin, with the objective
+ * of the trainer's options.  Uses the batch workspace as scratch. */
+static int measure_floors(cem_trainer_t *tr, double *floor, const char *fn)
+{
+    const int D = tr->D, K = CEMI_LAW_BINS;
+    const size_t stride = (tr->n + FLOOR_POINTS - 1) / FLOOR_POINTS;
+    const size_t ns = (tr->n + stride - 1) / stride;
+    float *pts = cemi_alloc(ns * (size_t)D, sizeof(float));
+    if (!pts)
+        return cemi_fail(&tr->err, CEM_ERR_NOMEM, "%s: out of memory for the law's floors", fn);
+    for (size_t i = 0; i < ns; i++)
+        memcpy(pts + i * (size_t)D, tr->data + i * stride * (size_t)D, sizeof(float) * (size_t)D);
+    cem_model_t *exact;
+    int st = cem_model_create_empirical(&exact, pts, ns, D);
+    cemi_release(pts);
+    if (st)
+        return cemi_fail(&tr->err, st, "%s: the law's floors: %s", fn, cem_last_error());
+    const cem_target target = tr->net->target;
+    const double lt1 = log(tr->model->t_min), lT = log(tr->model->t_max);
+    cemi_rng r;
+    cemi_rng_init(&r, 0, FLOOR_STREAM);
+    for (int b = 0; b < K && !st; b++) {
+        double sum = 0;
+        for (int k0 = 0; k0 < FLOOR_ROWS && !st; k0 += tr->cap) {
+            int rows = FLOOR_ROWS - k0 < tr->cap ? FLOOR_ROWS - k0 : tr->cap;
+            for (int i = 0; i < rows; i++) {
+                size_t k = (size_t)(cemi_rng_uniform(&r) * (double)ns);
+                k = k < ns ? k : ns - 1;
+                memcpy(tr->x0 + (size_t)i * (size_t)D, tr->data + k * stride * (size_t)D,
+                       sizeof(float) * (size_t)D);
+                double v = ((double)(k0 + i) + cemi_rng_uniform(&r)) / FLOOR_ROWS;
+                tr->t[i] = exp(lt1 + (lT - lt1) * ((double)b + v) / K);
+                for (int j = 0; j < D; j++)
+                    tr->z[(size_t)i * (size_t)D + (size_t)j] = (float)cemi_rng_normal(&r);
+            }
+            build_input(tr, 0, rows);
+            objective(tr, 0, rows);
+            /* the exact answer as the network would give it */
+            st = cem_model_eval(exact, target, (size_t)rows, tr->xt, tr->t, tr->out);
+            for (int i = 0; !st && i < rows; i++) {
+                float *o = tr->out + (size_t)i * (size_t)D;
+                cemi_mlp_net_from_f(tr->net, tr->xt + (size_t)i * (size_t)D, tr->t[i], o, o);
+                double s2 = 0;
+                for (int j = 0; j < D; j++) {
+                    double e = (double)o[j] - tr->y[(size_t)i * (size_t)D + (size_t)j];
+                    s2 += e * e;
+                }
+                sum += tr->c[i] * s2;
+            }
+        }
+        floor[b] = sum / FLOOR_ROWS;
+    }
+    cem_model_free(exact);
+    return st ? cemi_fail(&tr->err, st, "%s: the law's floors: %s", fn, cem_last_error())
+              : CEM_OK;
+}
+
+int cemi_trainer_law_refresh(cem_trainer_t *tr, int floors, const char *fn)
+{
+    if ((int)tr->opt[CEM_TRAINER_TIME_LAW] != CEM_TIMELAW_ADAPTIVE) {
+        for (int b = 0; b < CEMI_LAW_BINS; b++)
+            tr->law_floor[b] = NAN;
+    } else if (floors || isnan(tr->law_floor[0])) {
+        double fl[CEMI_LAW_BINS];
+        int st = measure_floors(tr, fl, fn);
+        if (st)
+            return st;
+        memcpy(tr->law_floor, fl, sizeof fl);
+    }
+    law_shares(tr);
+    return CEM_OK;
+}
+
+int cem_trainer_law_bins(const cem_trainer_t *tr, double *prob, double *loss, double *floor,
+                         double *edges)
+{
+    if (!tr)
+        return cemi_fail(NULL, CEM_ERR_ARG, "cem_trainer_law_bins: trainer is NULL");
+    cemi_tlaw L;
+    law_of(tr, &L);
+    const int K = CEMI_LAW_BINS;
+    double below[CEMI_LAW_BINS + 1]; /* P(time < edge b): a GRID point on an edge is above it */
+    for (int b = 0; b <= K; b++) {
+        double e = b == 0 ? L.t1 : b == K ? L.T : exp(L.lt1 + (L.lT - L.lt1) * b / K);
+        below[b] = b == 0 ? 0.0 : b == K ? 1.0 : cemi_tlaw_cdf(&L, e * (1 - 1e-12));
+        if (edges)
+            edges[b] = e;
+    }
+    for (int b = 0; b < K; b++) {
+        if (prob)
+            prob[b] = below[b + 1] - below[b];
+        if (loss)
+            loss[b] = tr->law_loss[b];
+        if (floor)
+            floor[b] = tr->law_floor[b];
+    }
+    return CEM_OK;
+}
+
 /* ------------------------------------------------------------ the step */
 
 /* Per-row loss weight c and regression target y for the model's target
@@ -244,12 +464,20 @@ static void objective(const cem_trainer_t *tr, int lo, int hi)
         float *y = tr->y + (size_t)i * (size_t)D;
         double w;
         if (target == CEM_TARGET_CEM) {
-            double lam = 1.0 / expm1(tr->t[i]);
+            double lam = 1.0 / expm1(tr->t[i]), sd = cemi_mlp_sd(tr->net);
             w = weight == CEM_WEIGHT_ONE ? 1.0
                 : weight == CEM_WEIGHT_SQRT_LAMBDA ? sqrt(lam)
                 : weight == CEM_WEIGHT_MIN_SNR ? fmin(lam, tr->opt[CEM_TRAINER_SNR_CLAMP])
+                : weight == CEM_WEIGHT_EDM ? lam + 1.0 / (sd * sd)
                 : lam;
-            memcpy(y, x0, sizeof(float) * (size_t)D);
+            if (tr->net->param == CEM_PARAM_PRECOND) {
+                /* the output F whose f is x0, scored in f's units */
+                cemi_mlp_net_from_f(tr->net, tr->xt + (size_t)i * (size_t)D, tr->t[i], x0, y);
+                double co = cemi_mlp_precond(tr->net, tr->t[i]).c_out;
+                w *= co * co;
+            } else {
+                memcpy(y, x0, sizeof(float) * (size_t)D);
+            }
         } else if (target == CEM_TARGET_NOISE) {
             w = 1.0;
             memcpy(y, z, sizeof(float) * (size_t)D);
@@ -262,28 +490,30 @@ static void objective(const cem_trainer_t *tr, int lo, int hi)
     }
 }
 
-/* x_t = alpha x0 + sigma z and the network input [x_t, phi(t)]; rows [lo, hi). */
+/* x_t = alpha x0 + sigma z and the network input the model makes of
+ * (x_t, t); rows [lo, hi). */
 static void build_input(const cem_trainer_t *tr, int lo, int hi)
 {
     const int D = tr->D, ld = D + tr->net->sh.E;
     for (int i = lo; i < hi; i++) {
         cemi_ou c = cemi_ou_at(tr->t[i]);
         const float *x0 = tr->x0 + (size_t)i * (size_t)D, *z = tr->z + (size_t)i * (size_t)D;
-        float *row = tr->in + (size_t)i * (size_t)ld;
+        float *xt = tr->xt + (size_t)i * (size_t)D;
         for (int j = 0; j < D; j++)
-            row[j] = (float)(c.alpha * x0[j] + c.sigma * z[j]);
+            xt[j] = (float)(c.alpha * x0[j] + c.sigma * z[j]);
     }
-    cemi_embed_time_f(tr->in + (size_t)lo * (size_t)ld + D, ld, tr->t + lo, 0.0,
-                      (size_t)(hi - lo), tr->net->sh.E, log(tr->model->t_min),
-                      log(tr->model->t_max));
+    cemi_mlp_input(tr->model, hi - lo, tr->xt + (size_t)lo * (size_t)D, tr->t + lo, 0.0,
+                   tr->in + (size_t)lo * (size_t)ld);
 }
 
-static int bin_of(const cem_trainer_t *tr, double t)
+/* The bin of t among `nbins` equal bins of log t over the model's window. */
+static int bin_of(const cem_trainer_t *tr, double t, int nbins)
 {
     double lo = log(tr->model->t_min), hi = log(tr->model->t_max);
-    int b = (int)((log(t) - lo) / (hi - lo) * CEM_TRAINER_BINS);
-    return b < 0 ? 0 : b >= CEM_TRAINER_BINS ? CEM_TRAINER_BINS - 1 : b;
+    int b = (int)((log(t) - lo) / (hi - lo) * nbins);
+    return b < 0 ? 0 : b >= nbins ? nbins - 1 : b;
 }
+
 
 /* Rows [lo, hi) of step `step`'s batch, drawn from the stream (seed, step)
  * in row order: each row takes one Philox block for its two uniforms (data
@@ -292,23 +522,20 @@ static int bin_of(const cem_trainer_t *tr, double t)
  * before row lo, so its place in the stream is known without drawing the
  * rows before it, and any even split of the rows draws bitwise the numbers
  * one pass would. */
-static void draw_rows(cem_trainer_t *tr, long step, int lo, int hi)
+static void draw_rows(cem_trainer_t *tr, const cemi_tlaw *law, long step, int lo, int hi)
 {
     cemi_rng r;
     cemi_rng_init(&r, (uint64_t)tr->opt[CEM_TRAINER_SEED], (uint64_t)step);
     const int D = tr->D;
     if (lo > 0) /* lo uniform blocks and lo D / 2 pair blocks before row lo */
         cemi_rng_seek(&r, (uint64_t)lo + (uint64_t)lo * (uint64_t)D / 2);
-    const cem_time_law law = (cem_time_law)(int)tr->opt[CEM_TRAINER_TIME_LAW];
-    const int N = (int)tr->opt[CEM_TRAINER_GRID_N];
     for (int i = lo; i < hi; i++) {
         size_t k = (size_t)(cemi_rng_uniform(&r) * (double)tr->n);
         if (k >= tr->n)
             k = tr->n - 1;
         for (int j = 0; j < D; j++) /* a few floats: no memcpy call */
             tr->x0[(size_t)i * (size_t)D + (size_t)j] = tr->data[k * (size_t)D + (size_t)j];
-        tr->t[i] = cemi_time_law_map(law, N, tr->model->t_min, tr->model->t_max,
-                                     cemi_rng_uniform(&r));
+        tr->t[i] = cemi_tlaw_map(law, cemi_rng_uniform(&r));
         for (int j = 0; j < D; j++)
             tr->z[(size_t)i * (size_t)D + (size_t)j] = (float)cemi_rng_normal(&r);
     }
@@ -322,21 +549,29 @@ typedef struct {
     cem_trainer_t *tr;
     int B;
     long draw; /* the step whose batch to draw, or -1 */
+    cemi_tlaw law;
 } rows_job;
 
 static void rows_part(void *v, int tid, int n)
 {
     const rows_job *j = v;
+    cem_trainer_t *tr = j->tr;
     int lo, hi;
     cemi_pool_split(j->B, 16, tid, n, &lo, &hi); /* lo even: see draw_rows */
     if (lo >= hi)
         return;
     if (j->draw >= 0)
-        draw_rows(j->tr, j->draw, lo, hi);
-    build_input(j->tr, lo, hi);
-    objective(j->tr, lo, hi);
-    for (int i = lo; i < hi; i++)
-        j->tr->tbin[i] = bin_of(j->tr, j->tr->t[i]);
+        draw_rows(tr, &j->law, j->draw, lo, hi);
+    build_input(tr, lo, hi);
+    objective(tr, lo, hi);
+    const int importance = tr->opt[CEM_TRAINER_IMPORTANCE] != 0;
+    for (int i = lo; i < hi; i++) {
+        tr->tbin[i] = bin_of(tr, tr->t[i], CEM_TRAINER_BINS);
+        tr->lbin[i] = bin_of(tr, tr->t[i], CEMI_LAW_BINS);
+        tr->imp[i] = importance ? (float)cemi_tlaw_importance(&j->law, tr->t[i]) : 1.0f;
+        if (importance)
+            tr->c[i] *= tr->imp[i];
+    }
 }
 
 /* Forward and backward on the batch (drawn for step `draw`, or already in
@@ -346,7 +581,8 @@ static double loss_and_grad(cem_trainer_t *tr, int B, long draw)
 {
     const cemi_mlp *net = tr->net;
     const int D = tr->D;
-    rows_job rj = {tr, B, draw};
+    rows_job rj = {tr, B, draw, {0}};
+    law_of(tr, &rj.law);
     cemi_pool_run(B >= 64 ? tr->pool : NULL, rows_part, &rj);
     /* the weights packed once for the forward products of every thread */
     const cemi_nn_ctx ctx = {tr->gemm_ws, tr->gemm_stride, tr->pool, tr->wpack};
@@ -359,7 +595,7 @@ static double loss_and_grad(cem_trainer_t *tr, int B, long draw)
             double e = (double)tr->out[(size_t)i * D + j] - tr->y[(size_t)i * D + j];
             s += e * e;
         }
-        tr->sample_loss[i] = (float)(tr->c[i] * s);
+        tr->sample_loss[i] = (float)(tr->c[i] / tr->imp[i] * s); /* the law's own units */
     }
     cemi_mlp_backward_f(&net->sh, net->params, B, tr->in, tr->hid, tr->dout, tr->grad,
                         tr->scratch, &ctx);
@@ -442,10 +678,22 @@ static void apply_step(cem_trainer_t *tr, int B)
                   adamw ? (float)(1.0 - lr * wd) : 1.0f, (float)tr->opt[CEM_TRAINER_EMA],
                   adamw, np};
     cemi_pool_run(tr->pool, adam_part, &j);
+    double lsum[CEMI_LAW_BINS] = {0};
+    long lcount[CEMI_LAW_BINS] = {0};
     for (int i = 0; i < B; i++) {
         tr->bin_sum[tr->tbin[i]] += tr->sample_loss[i];
         tr->bin_count[tr->tbin[i]]++;
+        lsum[tr->lbin[i]] += tr->sample_loss[i];
+        lcount[tr->lbin[i]]++;
     }
+    for (int b = 0; b < CEMI_LAW_BINS; b++)
+        if (lcount[b]) {
+            double mean = lsum[b] / (double)lcount[b];
+            tr->law_loss[b] = isnan(tr->law_loss[b])
+                                  ? mean
+                                  : LAW_DECAY * tr->law_loss[b] + (1 - LAW_DECAY) * mean;
+        }
+    law_shares(tr);
     tr->step = t;
 }
 
@@ -502,7 +750,7 @@ int cem_trainer_run(cem_trainer_t *tr, long steps, double *mean_loss)
     long done = 0;
     int st = CEM_OK;
     while (done < steps) {
-        double l;
+        double l = NAN;
         st = step_here(tr, B, tr->step, &l, fn);
         if (st)
             break;

@@ -6,7 +6,8 @@
 
 #include "model_mlp.h"
 
-#define CEMI_TRAINER_NOPT 18 /* options are ids 1 .. CEMI_TRAINER_NOPT */
+#define CEMI_TRAINER_NOPT 22 /* options are ids 1 .. CEMI_TRAINER_NOPT */
+#define CEMI_LAW_BINS CEM_TRAINER_LAW_BINS
 
 struct cem_trainer {
     cem_model_t *model; /* a reference; the model is busy while we exist */
@@ -20,11 +21,20 @@ struct cem_trainer {
     float *grad;                       /* np */
     double bin_sum[CEM_TRAINER_BINS];
     long bin_count[CEM_TRAINER_BINS];
+    /* the time law's bins (CEMI_LAW_BINS equal bins of log t): the moving
+     * average of each bin's per-row loss (NaN until seen), the ADAPTIVE
+     * law's floors (NaN unless measured) and its cumulative shares */
+    double law_loss[CEMI_LAW_BINS];
+    double law_floor[CEMI_LAW_BINS];
+    double law_cum[CEMI_LAW_BINS + 1];
     cem_progress_fn progress;
     void *progress_user;
     /* batch workspace for `cap` rows, allocated when BATCH is set */
     int cap;
     float *x0, *z, *y, *c, *in, *hid, *out, *dout, *scratch, *sample_loss;
+    float *xt;        /* B x D: the noised points x_t */
+    float *imp;       /* B: each row's importance weight (in c too) */
+    int *lbin;        /* each row's bin of the time law (CEMI_LAW_BINS) */
     float *gemm_ws;   /* the matrix product's workspace, one slice per thread */
     float *wpack;     /* the weights packed for the forward pass (each step) */
     size_t gemm_stride;
@@ -50,5 +60,10 @@ double cemi_trainer_lr(const cem_trainer_t *tr, long step);
 
 /* The table of trainer options (for the checkpoint's validation). */
 const cemi_option *cemi_trainer_options(void);
+
+/* Makes the trainer's time law what its options and law_loss say: the
+ * ADAPTIVE law's floors measured (when `floors`; allocates, may fail with
+ * CEM_ERR_NOMEM, leaving them as they were) and its shares. */
+int cemi_trainer_law_refresh(cem_trainer_t *tr, int floors, const char *fn);
 
 #endif /* CEM_TRAINER_H */

@@ -233,14 +233,17 @@ START_TEST(damage_gives_distinct_statuses)
     b[1] = 'X';
     LOAD_IS(CEM_ERR_BAD_MAGIC);
     memcpy(b, good, size);
-    b[8] = 2; /* format version 2 */
+    b[8] = 3; /* format version 3: newer than this library */
     LOAD_IS(CEM_ERR_VERSION);
     memcpy(b, good, size);
     b[12] = 0x0A; b[13] = 0x0B; b[14] = 0x0C; b[15] = 0x0D; /* other byte order */
     LOAD_IS(CEM_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(cem_last_error(), "byte order"));
+    /* format 2: header 24, model 64, counts 16, one model option pair 16,
+     * data sd and mean 8 + 8 D, then the weights (docs/CHECKPOINT.md) */
+    const size_t params_at = 24 + 64 + 16 + 16 + 8 + 8 * D;
     memcpy(b, good, size);
-    b[100] ^= 0x40; /* a weight bit */
+    b[params_at + 13] ^= 0x40; /* a weight bit */
     LOAD_IS(CEM_ERR_CHECKSUM);
     memcpy(b, good, size);
     b[size - 1] ^= 1; /* the checksum itself */
@@ -258,14 +261,15 @@ START_TEST(damage_gives_distinct_statuses)
     ck_assert_ptr_nonnull(strstr(cem_last_error(), "parameter count"));
     memcpy(b, good, size);
     float nan = NAN;
-    memcpy(b + 24 + 64 + 4 * 3, &nan, 4); /* a NaN weight */
+    memcpy(b + params_at + 4 * 3, &nan, 4); /* a NaN weight */
     reseal(b, size);
     LOAD_IS(CEM_ERR_CORRUPT);
     /* a trainer option out of its bounds */
     memcpy(b, good, size);
     size_t np = cem_model_param_count(m);
     double bad_batch = 0;
-    memcpy(b + 24 + 64 + 8 * np + 16, &bad_batch, 8); /* option id 1: BATCH */
+    /* the trainer: u64 step, then (u32 id, u32 0, f64 value) pairs from id 1 */
+    memcpy(b + params_at + 8 * np + 8 + 8, &bad_batch, 8); /* option id 1: BATCH */
     reseal(b, size);
     cem_trainer_t *t2 = (cem_trainer_t *)&t2;
     ck_assert_int_eq(cem_trainer_load_buffer(&t2, b, size, data, NDATA, D), CEM_ERR_CORRUPT);
@@ -391,6 +395,87 @@ START_TEST(failed_saves_keep_the_previous_file)
 }
 END_TEST
 
+/* Reads the 6 rows of 8 numbers of tests/data/format1_expected.csv. */
+static void read_expected(float want[6][8])
+{
+    FILE *f = fopen("tests/data/format1_expected.csv", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    int row = 0;
+    while (row < 6 && fgets(line, sizeof line, f)) {
+        if (line[0] == '#')
+            continue;
+        char *p = line;
+        for (int k = 0; k < 8; k++) {
+            want[row][k] = strtof(p, &p);
+            if (*p == ',')
+                p++;
+        }
+        row++;
+    }
+    fclose(f);
+    ck_assert_int_eq(row, 6);
+}
+
+static void expect_f(cem_model_t *m, const float want[3][8])
+{
+    const float x[8] = {1.1f, 0.0f, -0.3f, 0.6f, 0.0f, -0.45f, 0.7f, 0.7f};
+    const double ts[3] = {1e-3, 0.1, 3.0};
+    for (int k = 0; k < 3; k++) {
+        float out[8];
+        ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_CEM, 4, x, ts[k], out), CEM_OK);
+        for (int i = 0; i < 8; i++) /* other CPUs' kernels differ in the last bits */
+            ck_assert_msg(fabsf(out[i] - want[k][i]) < 1e-5f, "t = %g, %d: %.9g want %.9g",
+                          ts[k], i, (double)out[i], (double)want[k][i]);
+    }
+}
+
+/* Format-1 files written by the library that introduced the format load
+ * with today's library and mean what they meant: a DIRECT model without
+ * data statistics, the same f, and a trainer that continues as that library
+ * continued it. */
+START_TEST(format1_files_still_load)
+{
+    make_data();
+    float want[6][8];
+    read_expected(want);
+    cem_model_t *m = NULL;
+    ck_assert_msg(cem_model_load(&m, "tests/data/format1_model.cem") == CEM_OK, "%s",
+                  cem_last_error());
+    double v, sd = -1;
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_PARAM, &v), CEM_OK);
+    ck_assert(v == CEM_PARAM_DIRECT);
+    ck_assert_int_eq(cem_model_get_data_stats(m, NULL, &sd), CEM_OK);
+    ck_assert(sd == 0);
+    expect_f(m, (const float(*)[8])want);
+    cem_model_free(m);
+
+    cem_trainer_t *tr = NULL;
+    ck_assert_msg(cem_trainer_load(&tr, "tests/data/format1_trainer.cem", data, NDATA, D) ==
+                      CEM_OK, "%s", cem_last_error());
+    ck_assert_int_eq(cem_trainer_steps(tr), 10);
+    ck_assert_int_eq(cem_trainer_get(tr, CEM_TRAINER_TIME_LAW, &v), CEM_OK);
+    ck_assert(v == CEM_TIMELAW_GRID);
+    ck_assert_int_eq(cem_trainer_get(tr, CEM_TRAINER_WEIGHT, &v), CEM_OK);
+    ck_assert(v == CEM_WEIGHT_LAMBDA);
+    ck_assert_int_eq(cem_trainer_get(tr, CEM_TRAINER_IMPORTANCE, &v), CEM_OK);
+    ck_assert(v == 0);
+    expect_f(cem_trainer_model(tr), (const float(*)[8])want);
+    ck_assert_int_eq(cem_trainer_run(tr, 10, NULL), CEM_OK);
+    expect_f(cem_trainer_model(tr), (const float(*)[8])(want + 3));
+    /* saved again it is format 2, and loads the same */
+    void *buf;
+    size_t size;
+    ck_assert_int_eq(cem_model_save_buffer(cem_trainer_model(tr), &buf, &size), CEM_OK);
+    ck_assert_int_eq(((unsigned char *)buf)[8], 2);
+    ck_assert_int_eq(cem_model_load_buffer(&m, buf, size), CEM_OK);
+    expect_f(m, (const float(*)[8])(want + 3));
+    cem_model_free(m);
+    cem_free(buf);
+    cem_trainer_free(tr);
+}
+END_TEST
+
 Suite *suite_checkpoint(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -402,6 +487,7 @@ Suite *suite_checkpoint(void)
     tcase_add_test(tc, damage_gives_distinct_statuses);
     tcase_add_test(tc, random_corruption_never_crashes);
     tcase_add_test(tc, failed_saves_keep_the_previous_file);
+    tcase_add_test(tc, format1_files_still_load);
     suite_add_tcase(s, tc);
     return s;
 }

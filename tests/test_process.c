@@ -229,7 +229,9 @@ START_TEST(time_laws_reproducible_and_prefix_stable)
     ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_LOGUNIFORM, 2, 1e-3, 10, 10, 100, c), 0);
     ck_assert_int_eq(memcmp(a, b, sizeof b), 0);
     ck_assert_int_ne(memcmp(a, c, sizeof a), 0);
-    ck_assert_int_eq(cem_time_law_sample((cem_time_law)3, 2, 1e-3, 10, 9, 10, a), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_time_law_sample((cem_time_law)5, 2, 1e-3, 10, 9, 10, a), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_ADAPTIVE, 2, 1e-3, 10, 9, 10, a),
+                     CEM_ERR_UNSUPPORTED);
     ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_GRID, 1, 1e-3, 10, 9, 10, a), CEM_ERR_ARG);
     ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_GRID, 5, 1e-3, 10, 9, 10, NULL),
                      CEM_ERR_ARG);
