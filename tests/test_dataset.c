@@ -613,10 +613,10 @@ START_TEST(test_create_errors)
     cem_dataset_t *d = (cem_dataset_t *)&d; /* a sentinel that must become NULL */
     ck_assert_int_eq(cem_dataset_create(NULL, CEM_DATA_CIRCLE, 2, 0), CEM_ERR_ARG);
     assert_last_error("cem_dataset_create");
-    ck_assert_int_eq(cem_dataset_create(&d, (cem_dataset_kind)5, 2, 0), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_dataset_create(&d, (cem_dataset_kind)7, 2, 0), CEM_ERR_ARG);
     ck_assert_ptr_null(d);
     assert_last_error("cem_dataset_create");
-    ck_assert_ptr_nonnull(strstr(cem_last_error(), "5"));
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "7"));
     d = (cem_dataset_t *)&d;
     ck_assert_int_eq(cem_dataset_create(&d, (cem_dataset_kind)-1, 2, 0), CEM_ERR_ARG);
     ck_assert_ptr_null(d);
