@@ -185,6 +185,14 @@ static void torus_at(double theta, double phi, double rho, double *p)
     p[2] = rho * sin(phi);
 }
 
+/* A random point of the cube [-width/2, width/2]^3, for brute-force
+ * comparisons. */
+static void random_probe(float *x, double width)
+{
+    for (int k = 0; k < 3; k++)
+        x[k] = (float)(width * (test_uniform() - 0.5));
+}
+
 /* |a - b| on the circle of circumference 1 */
 static double wrap_diff(double a, double b)
 {
@@ -539,8 +547,7 @@ START_TEST(test_helix_brute_force)
     for (int i = 0; i < 24; i++) {
         float x[3];
         if (i < 20) {
-            for (int k = 0; k < 3; k++)
-                x[k] = (float)(5.0 * test_uniform() - 2.5);
+            random_probe(x, 5.0);
         } else if (i == 20) { /* beyond the end u = 1 along the axis direction */
             x[0] = 1.0f; x[1] = 0.0f; x[2] = 1.5f;
         } else if (i == 21) { /* close to the curve */
@@ -589,8 +596,7 @@ START_TEST(test_torus_brute_force)
     for (int q = 0; q < 16; q++) {
         float x[3];
         if (q < 12) {
-            for (int k = 0; k < 3; k++)
-                x[k] = (float)(4.0 * test_uniform() - 2.0);
+            random_probe(x, 4.0);
         } else if (q == 12) { /* the origin: R - r */
             x[0] = x[1] = x[2] = 0.0f;
         } else if (q == 13) { /* on the axis */
@@ -652,9 +658,7 @@ START_TEST(test_knot_brute_force)
     for (int i = 0; i < 30; i++) {
         float x[3];
         if (i < 24) {
-            double sc = i < 12 ? 2.4 : 0.8; /* half near the knot's strands */
-            for (int k = 0; k < 3; k++)
-                x[k] = (float)(sc * (test_uniform() - 0.5));
+            random_probe(x, i < 12 ? 2.4 : 0.8); /* half near the knot's strands */
         } else if (i < 28) { /* close to the curve */
             double p[3];
             knot_at(0.1 + 0.23 * i, p);
