@@ -185,12 +185,12 @@ static void torus_at(double theta, double phi, double rho, double *p)
     p[2] = rho * sin(phi);
 }
 
-/* A random point of the cube [-width/2, width/2]^3, for brute-force
- * comparisons. */
-static void random_probe(float *x, double width)
+/* Probe i of a brute-force comparison: for i < nrand a random point of the
+ * cube [-width/2, width/2]^3, then the rows of `special`. */
+static void probe_point(int i, int nrand, double width, const float (*special)[3], float *x)
 {
     for (int k = 0; k < 3; k++)
-        x[k] = (float)(width * (test_uniform() - 0.5));
+        x[k] = i < nrand ? (float)(width * (test_uniform() - 0.5)) : special[i - nrand][k];
 }
 
 /* |a - b| on the circle of circumference 1 */
@@ -544,19 +544,15 @@ START_TEST(test_helix_brute_force)
 {
     cem_dataset_t *d = make(CEM_DATA_HELIX, 3, 0);
     sm_state = 4242;
+    static const float special[4][3] = {
+        {1.0f, 0.0f, 1.5f},     /* beyond the end u = 1 along the axis direction */
+        {0.99f, 0.01f, -0.98f}, /* close to the curve */
+        {1e-7f, -1e-7f, 0.1f},  /* near the axis */
+        {30.0f, -40.0f, 7.0f},  /* far away */
+    };
     for (int i = 0; i < 24; i++) {
         float x[3];
-        if (i < 20) {
-            random_probe(x, 5.0);
-        } else if (i == 20) { /* beyond the end u = 1 along the axis direction */
-            x[0] = 1.0f; x[1] = 0.0f; x[2] = 1.5f;
-        } else if (i == 21) { /* close to the curve */
-            x[0] = 0.99f; x[1] = 0.01f; x[2] = -0.98f;
-        } else if (i == 22) { /* near the axis */
-            x[0] = 1e-7f; x[1] = -1e-7f; x[2] = 0.1f;
-        } else { /* far away */
-            x[0] = 30.0f; x[1] = -40.0f; x[2] = 7.0f;
-        }
+        probe_point(i, 20, 5.0, special, x);
         double xd[3] = {x[0], x[1], x[2]};
         double want = helix_brute(xd);
         double got = dist1(d, x), u = coord1(d, x);
@@ -592,25 +588,16 @@ START_TEST(test_torus_brute_force)
     const double dt = 2 * PI * (TR + Tr) / NT, dp = 2 * PI * Tr / NP;
     const double h2 = 0.25 * (dt * dt + dp * dp);
     cem_dataset_t *d = make(CEM_DATA_TORUS, 3, 0);
+    static const float special[4][3] = {
+        {0.0f, 0.0f, 0.0f},     /* the origin: R - r */
+        {0.0f, 0.0f, -0.75f},   /* on the axis */
+        {0.01f, 0.999f, 0.02f}, /* near the core circle */
+        {30.0f, -40.0f, 7.0f},  /* far away */
+    };
     sm_state = 31337;
     for (int q = 0; q < 16; q++) {
         float x[3];
-        if (q < 12) {
-            random_probe(x, 4.0);
-        } else if (q == 12) { /* the origin: R - r */
-            x[0] = x[1] = x[2] = 0.0f;
-        } else if (q == 13) { /* on the axis */
-            x[0] = x[1] = 0.0f;
-            x[2] = -0.75f;
-        } else if (q == 14) { /* near the core circle */
-            x[0] = 0.01f;
-            x[1] = 0.999f;
-            x[2] = 0.02f;
-        } else { /* far away */
-            x[0] = 30.0f;
-            x[1] = -40.0f;
-            x[2] = 7.0f;
-        }
+        probe_point(q, 12, 4.0, special, x);
         double best = INFINITY;
         for (int i = 0; i < NT; i++)
             for (int j = 0; j < NP; j++) {
@@ -654,23 +641,20 @@ START_TEST(test_knot_brute_force)
     for (int j = 0; j <= M; j++)
         knot_at((double)j / M, c + 3 * j);
     cem_dataset_t *d = make(CEM_DATA_KNOT, 3, 0);
+    static const float special[2][3] = {
+        {0.0f, 0.0f, 0.25f},   /* on the z axis */
+        {30.0f, -40.0f, 7.0f}, /* far away */
+    };
     sm_state = 2718;
     for (int i = 0; i < 30; i++) {
         float x[3];
-        if (i < 24) {
-            random_probe(x, i < 12 ? 2.4 : 0.8); /* half near the knot's strands */
-        } else if (i < 28) { /* close to the curve */
+        if (i < 26) { /* random (the second half near the strands), then special */
+            probe_point(i, 24, i < 12 ? 2.4 : 0.8, special, x);
+        } else { /* close to the curve */
             double p[3];
             knot_at(0.1 + 0.23 * i, p);
             for (int k = 0; k < 3; k++)
                 x[k] = (float)(p[k] + 0.003 * (test_uniform() - 0.5));
-        } else if (i == 28) { /* on the z axis */
-            x[0] = x[1] = 0.0f;
-            x[2] = 0.25f;
-        } else { /* far away */
-            x[0] = 30.0f;
-            x[1] = -40.0f;
-            x[2] = 7.0f;
         }
         double xd[3] = {x[0], x[1], x[2]}, best = INFINITY;
         for (int j = 0; j <= M; j++) {
