@@ -741,9 +741,9 @@ CEM_API int cem_trainer_load_buffer(cem_trainer_t **out, const void *buf, size_t
 
 /* ---------------------------------------------------------------- datasets
  *
- * Generators for the paper's kinds of data, each with a closed-form (or
- * 1-D search) distance to its manifold and an intrinsic coordinate u in
- * [0, 1] of the nearest manifold point:
+ * Generators for the paper's kinds of data and two more, each with a
+ * closed-form (or 1-D search) distance to its manifold and an intrinsic
+ * coordinate u in [0, 1] of the nearest manifold point:
  *   SEGMENT  {(s, 0) : s in [-1, 1]} in R^2, s uniform;     u = (s + 1)/2
  *   CIRCLE   the unit circle in R^2, angle uniform;          u = angle/(2 pi)
  *   HELIX    (cos 2 pi k u, sin 2 pi k u, 2u - 1) in R^3, k = 2 turns,
@@ -751,12 +751,23 @@ CEM_API int cem_trainer_load_buffer(cem_trainer_t **out, const void *buf, size_t
  *   SPHERE   the unit sphere S^2 in R^3, uniform;            u = (z + 1)/2
  *   POINTS   K points (default 5) equally weighted at the vertices of a
  *            regular K-gon of radius 1 in R^2;              u = (i + 1/2)/K
- * For the four continuous sets u is Uniform(0, 1) under the data law; for
+ *   TORUS    ((R + r cos phi) cos theta, (R + r cos phi) sin theta, r sin phi)
+ *            in R^3, R = 1, r = 0.4, uniform in surface area (theta
+ *            uniform, phi with density (R + r cos phi)/(2 pi R));
+ *                                                            u = theta/(2 pi)
+ *            (distance |sqrt((rho - R)^2 + z^2) - r|, rho = sqrt(x^2 + y^2);
+ *            on the axis rho = 0, u = 0)
+ *   KNOT     the trefoil c(v) = (sin a + 2 sin 2a, cos a - 2 cos 2a,
+ *            -sin 3a)/3, a = 2 pi v, v in [0, 1), a closed curve in R^3,
+ *            uniform in arc length;  u = the arc-length fraction from c(0)
+ *            (the distance by a grid scan refined by Newton's method)
+ * For the six continuous sets u is Uniform(0, 1) under the data law; for
  * POINTS it is uniform on {(i + 1/2)/K}.
  * With dim larger than the native dimension, the set is embedded in R^dim
  * by a random orthogonal map (the Q of a QR factorisation of a Gaussian
  * matrix drawn from the dataset's seed); distances and coordinates are
- * computed in R^dim.
+ * computed in R^dim.  An affine placement (cem_dataset_set_affine) then
+ * moves the embedded set to offset + scale * p.
  */
 typedef struct cem_dataset cem_dataset_t;
 
@@ -765,7 +776,9 @@ typedef enum {
     CEM_DATA_CIRCLE = 1,
     CEM_DATA_HELIX = 2,
     CEM_DATA_SPHERE = 3,
-    CEM_DATA_POINTS = 4
+    CEM_DATA_POINTS = 4,
+    CEM_DATA_TORUS = 5,
+    CEM_DATA_KNOT = 6
 } cem_dataset_kind;
 
 /* Dataset options.
@@ -774,8 +787,9 @@ typedef enum {
 typedef enum { CEM_DATASET_NPOINTS = 1 } cem_dataset_option;
 
 /* A dataset of `kind` in R^dim (dim >= its native dimension: 2 for
- * SEGMENT, CIRCLE, POINTS; 3 for HELIX, SPHERE; at most 4096).  `seed`
- * keys the embedding when dim exceeds the native dimension.
+ * SEGMENT, CIRCLE, POINTS; 3 for HELIX, SPHERE, TORUS, KNOT; at most 4096).
+ * `seed` keys the embedding when dim exceeds the native dimension.  The
+ * affine placement starts as the identity (scale 1, offset 0).
  * Errors: CEM_ERR_ARG, CEM_ERR_NUMERIC (QR failure), CEM_ERR_NOMEM. */
 CEM_API int cem_dataset_create(cem_dataset_t **out, cem_dataset_kind kind,
                                int dim, uint64_t seed);
@@ -812,6 +826,24 @@ CEM_API int cem_dataset_get(const cem_dataset_t *d, cem_dataset_option opt,
                             double *value);
 CEM_API int cem_dataset_option_bounds(cem_dataset_option opt, double *lo,
                                       double *hi);
+
+/* Places the dataset at offset + scale * p, p a point of the kind (after
+ * the embedding into R^dim when dim exceeds the native dimension): samples
+ * become offset + scale * p, the distance of x is scale times the distance
+ * of (x - offset)/scale, the coordinate of x is the coordinate of
+ * (x - offset)/scale, and the coordinate CDF is unchanged.  `offset` holds
+ * dim entries (NULL: all zeros); scale in (0, 1e6], each offset entry
+ * finite with |offset[j]| <= 1e6.  (1, NULL) restores the identity.  Each
+ * call replaces the previous placement; a setter (not concurrently with
+ * other calls on d).
+ * Errors: CEM_ERR_ARG (d NULL), CEM_ERR_RANGE (scale or an offset entry
+ * out of bounds, NaN or Inf; the message names it); d is unchanged on
+ * error. */
+CEM_API int cem_dataset_set_affine(cem_dataset_t *d, double scale, const double *offset);
+
+/* The affine placement: *scale and offset[0 .. dim-1]; either may be NULL.
+ * Const.  Errors: CEM_ERR_ARG (d NULL). */
+CEM_API int cem_dataset_get_affine(const cem_dataset_t *d, double *scale, double *offset);
 
 /* The last error message recorded on d ("" if none). */
 CEM_API const char *cem_dataset_errmsg(const cem_dataset_t *d);

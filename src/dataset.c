@@ -9,13 +9,20 @@
  * R^dim splits into native coordinates y = Q^T x and an orthogonal remainder
  * r = x - Q y, so
  *   dist(x) = sqrt(dist_native(y)^2 + |r|^2),   coordinate(x) = u_native(y).
- * Everything is computed in double.
+ * An affine placement (cem_dataset_set_affine) maps the embedded set by
+ * x -> offset + scale x: a point x is first taken back to
+ * x' = (x - offset) / scale, and dist(x) = scale dist(x'), coordinate(x) =
+ * coordinate(x').  Everything is computed in double.
  *
- * The helix has no closed-form projection: |x - c(u)|^2 is scanned on a
- * grid of HELIX_GRID + 1 values of u (cos and sin tabulated at creation),
- * and the lowest few discrete local minima are refined by a bracketed
- * (safeguarded) Newton iteration on the derivative, with the endpoints
- * u = 0 and u = 1 always among the candidates.
+ * The helix and the knot have no closed-form projection.  Both are curves
+ * c(u), u in [0, 1], tabulated at creation on a grid of `grid` + 1 values of
+ * u; |x - c(u)|^2 is scanned on the grid, and the lowest few discrete local
+ * minima are refined by a bracketed (safeguarded) Newton iteration on the
+ * derivative.  The open helix always has its endpoints u = 0 and u = 1
+ * among the candidates; the closed knot's scan and refinement wrap around.
+ * The knot's parameter is not its arc length: the arc length is tabulated
+ * at creation (Gauss-Legendre on each grid interval) and inverted by
+ * interpolation and a safeguarded Newton iteration when sampling.
  */
 #include "dataset.h"
 #include "linalg.h"
@@ -26,9 +33,13 @@
 #include <string.h>
 
 #define DATASET_MAX_DIM 4096
+#define AFFINE_MAX 1e6    /* bound of the affine scale and offset entries */
 #define HELIX_GRID 2048   /* intervals of the helix scan */
 #define HELIX_TURNS 2.0   /* k */
-#define HELIX_CANDIDATES 4
+#define KNOT_GRID 4096    /* intervals of the knot's scan and arc-length table */
+#define CURVE_CANDIDATES 4
+#define TORUS_MAJOR 1.0   /* R, the radius of the torus' core circle */
+#define TORUS_MINOR 0.4   /* r, the radius of its tube */
 
 static const double TWO_PI = 6.283185307179586476925286766559;
 
@@ -44,8 +55,11 @@ struct cem_dataset {
     int intrinsic; /* manifold dimension */
     int npoints;   /* K, for CEM_DATA_POINTS */
     double *Q;     /* dim x native, row-major; NULL when dim == native */
-    double *hcos;  /* HELIX_GRID + 1 values cos(2 pi k u_j), HELIX only */
-    double *hsin;  /* likewise sin */
+    double *tab;   /* (grid + 1) x 3: c(j / grid), HELIX and KNOT only */
+    double *arc;   /* KNOT_GRID + 1 arc lengths from c(0) to c(j / grid), KNOT */
+    int affine;    /* scale != 1 or some offset entry != 0 */
+    double scale;  /* the affine placement: points are offset + scale p */
+    double *offset; /* dim entries */
     cemi_errbuf err;
 };
 
@@ -57,6 +71,8 @@ static const char *kind_name(int kind)
     case CEM_DATA_HELIX: return "CEM_DATA_HELIX";
     case CEM_DATA_SPHERE: return "CEM_DATA_SPHERE";
     case CEM_DATA_POINTS: return "CEM_DATA_POINTS";
+    case CEM_DATA_TORUS: return "CEM_DATA_TORUS";
+    case CEM_DATA_KNOT: return "CEM_DATA_KNOT";
     default: return "unknown";
     }
 }
@@ -79,6 +95,17 @@ static double angle_2pi(double a, double b)
     return t;
 }
 
+/* ------------------------------------------------------------------ curves */
+
+/* A curve c(u), u in [0, 1], projected onto by scan and refinement. */
+typedef struct {
+    int grid;   /* intervals of the table */
+    int closed; /* c(u + 1) = c(u): the scan and the refinement wrap */
+    void (*point)(double u, double *c);
+    /* g = d/du |y - c(u)|^2, and g' = d/du g in *gp */
+    double (*slope)(const double *y, double u, double *gp);
+} curve_kind;
+
 static void helix_point(double u, double *p)
 {
     double th = TWO_PI * HELIX_TURNS * u;
@@ -87,117 +114,289 @@ static void helix_point(double u, double *p)
     p[2] = 2.0 * u - 1.0;
 }
 
-/* |y - c(u)|^2 */
-static double helix_f(const double *y, double u)
-{
-    double c[3];
-    helix_point(u, c);
-    double a = y[0] - c[0], b = y[1] - c[1], z = y[2] - c[2];
-    return a * a + b * b + z * z;
-}
-
-/* d/du |y - c(u)|^2 = 2w (y0 sin th - y1 cos th) - 4 (y2 + 1 - 2u), th = w u,
- * w = 2 pi k. */
-static double helix_g(const double *y, double u)
+/* g = 2w (y0 sin th - y1 cos th) - 4 (y2 + 1 - 2u), th = w u, w = 2 pi k;
+ * g' = 2 w^2 (y0 cos th + y1 sin th) + 8. */
+static double helix_slope(const double *y, double u, double *gp)
 {
     const double w = TWO_PI * HELIX_TURNS;
     double th = w * u;
+    *gp = 2.0 * w * w * (y[0] * cos(th) + y[1] * sin(th)) + 8.0;
     return 2.0 * w * (y[0] * sin(th) - y[1] * cos(th)) - 4.0 * (y[2] + 1.0 - 2.0 * u);
 }
 
-/* Refines a minimiser of |y - c(u)|^2 in [lo, hi] starting from u0 by a
- * safeguarded Newton iteration on g = d/du |y - c(u)|^2, with
- *   g'(u) = 2 w^2 (y0 cos th + y1 sin th) + 8;
- * returns u0 when [lo, hi] does not bracket a sign change of g from - to +. */
-static double helix_refine(const double *y, double lo, double hi, double u0)
+/* The trefoil c(v) = (sin a + 2 sin 2a, cos a - 2 cos 2a, -sin 3a) / 3,
+ * a = 2 pi v, and its first two derivatives in v (either may be NULL). */
+static void knot_derivs(double v, double *c, double *c1, double *c2)
 {
-    const double w = TWO_PI * HELIX_TURNS;
-    if (!(helix_g(y, lo) < 0.0 && helix_g(y, hi) > 0.0))
-        return u0;
-    double u = u0;
+    const double a = TWO_PI * v, w = TWO_PI / 3.0, w2 = TWO_PI * TWO_PI / 3.0;
+    double s1 = sin(a), k1 = cos(a), s2 = sin(2.0 * a), k2 = cos(2.0 * a);
+    double s3 = sin(3.0 * a), k3 = cos(3.0 * a);
+    c[0] = (s1 + 2.0 * s2) / 3.0;
+    c[1] = (k1 - 2.0 * k2) / 3.0;
+    c[2] = -s3 / 3.0;
+    if (c1) {
+        c1[0] = w * (k1 + 4.0 * k2);
+        c1[1] = w * (-s1 + 4.0 * s2);
+        c1[2] = w * (-3.0 * k3);
+    }
+    if (c2) {
+        c2[0] = w2 * (-s1 - 8.0 * s2);
+        c2[1] = w2 * (-k1 + 8.0 * k2);
+        c2[2] = w2 * (9.0 * s3);
+    }
+}
+
+static void knot_point(double v, double *p) { knot_derivs(v, p, NULL, NULL); }
+
+/* |c'(v)| */
+static double knot_speed(double v)
+{
+    double c[3], c1[3];
+    knot_derivs(v, c, c1, NULL);
+    return sqrt(c1[0] * c1[0] + c1[1] * c1[1] + c1[2] * c1[2]);
+}
+
+/* g = -2 (y - c).c',  g' = 2 (|c'|^2 - (y - c).c''). */
+static double knot_slope(const double *y, double v, double *gp)
+{
+    double c[3], c1[3], c2[3];
+    knot_derivs(v, c, c1, c2);
+    double e0 = y[0] - c[0], e1 = y[1] - c[1], e2 = y[2] - c[2];
+    *gp = 2.0 * (c1[0] * c1[0] + c1[1] * c1[1] + c1[2] * c1[2] -
+                 (e0 * c2[0] + e1 * c2[1] + e2 * c2[2]));
+    return -2.0 * (e0 * c1[0] + e1 * c1[1] + e2 * c1[2]);
+}
+
+static const curve_kind HELIX_CURVE = {HELIX_GRID, 0, helix_point, helix_slope};
+static const curve_kind KNOT_CURVE = {KNOT_GRID, 1, knot_point, knot_slope};
+
+/* |y - c(u)|^2 */
+static double curve_f(const curve_kind *c, const double *y, double u)
+{
+    double p[3];
+    c->point(u, p);
+    double a = y[0] - p[0], b = y[1] - p[1], z = y[2] - p[2];
+    return a * a + b * b + z * z;
+}
+
+/* |y - c(u_j)|^2 from the table */
+static double table_f(const double *tab, const double *y, int j)
+{
+    const double *p = tab + 3 * (size_t)j;
+    double a = y[0] - p[0], b = y[1] - p[1], z = y[2] - p[2];
+    return a * a + b * b + z * z;
+}
+
+/* Tabulates c at the grid (grid + 1 rows of 3); NULL when out of memory. */
+static double *curve_table(const curve_kind *c)
+{
+    double *tab = cemi_alloc(3 * ((size_t)c->grid + 1), sizeof *tab);
+    if (tab)
+        for (int j = 0; j <= c->grid; j++)
+            c->point((double)j / c->grid, tab + 3 * (size_t)j);
+    return tab;
+}
+
+/* The root of an increasing F in [lo, hi] (F(lo) < 0 < F(hi)) from x by a
+ * Newton iteration kept inside the shrinking bracket (bisection when a
+ * step would leave it or F' is not positive). */
+typedef double (*increasing_fn)(const void *ctx, double x, double *deriv);
+
+static double bracketed_newton(increasing_fn F, const void *ctx, double lo, double hi, double x)
+{
     for (int it = 0; it < 200; it++) {
-        double g = helix_g(y, u);
-        if (g == 0.0)
+        double dF, f = F(ctx, x, &dF);
+        if (f == 0.0)
             break;
-        if (g < 0.0)
-            lo = u;
+        if (f < 0.0)
+            lo = x;
         else
-            hi = u;
-        double th = w * u;
-        double gp = 2.0 * w * w * (y[0] * cos(th) + y[1] * sin(th)) + 8.0;
-        double un = u - g / gp;
-        if (!(gp > 0.0) || !(un > lo && un < hi))
-            un = 0.5 * (lo + hi);
-        double step = fabs(un - u);
-        u = un;
+            hi = x;
+        double xn = x - f / dF;
+        if (!(dF > 0.0) || !(xn > lo && xn < hi))
+            xn = 0.5 * (lo + hi);
+        double step = fabs(xn - x);
+        x = xn;
         if (step <= 1e-15 || hi - lo <= 1e-15)
             break;
     }
-    return u;
+    return x;
 }
 
-/* The u in [0, 1] of the helix point nearest to y and the squared
- * distance. */
-static double helix_project(const cem_dataset_t *d, const double *y, double *f_out)
+typedef struct {
+    const curve_kind *c;
+    const double *y;
+} curve_point_ctx;
+
+/* d/du |y - c(u)|^2 */
+static double curve_slope(const void *ctx, double u, double *gp)
 {
-    const double h = 1.0 / HELIX_GRID;
-    int best[HELIX_CANDIDATES];
-    double bestf[HELIX_CANDIDATES];
-    int nb = 0;
-    double fprev = INFINITY, fcur, fnext;
-    double cz = y[2] + 1.0; /* y2 - (2u - 1) = cz - 2u */
-    {
-        double a = y[0] - d->hcos[0], b = y[1] - d->hsin[0];
-        fcur = a * a + b * b + cz * cz;
+    const curve_point_ctx *k = ctx;
+    return k->c->slope(k->y, u, gp);
+}
+
+/* Refines a minimiser of |y - c(u)|^2 in [lo, hi] starting from u0 by
+ * Newton's method on g = d/du |y - c(u)|^2; returns u0 when [lo, hi] does
+ * not bracket a sign change of g from - to +. */
+static double curve_refine(const curve_kind *c, const double *y, double lo, double hi, double u0)
+{
+    curve_point_ctx k = {c, y};
+    double gp;
+    if (!(c->slope(y, lo, &gp) < 0.0 && c->slope(y, hi, &gp) > 0.0))
+        return u0;
+    return bracketed_newton(curve_slope, &k, lo, hi, u0);
+}
+
+/* Inserts the grid index j with value f among the nb (<= CURVE_CANDIDATES)
+ * lowest so far, kept sorted by value. */
+static void keep_lowest(int *best, double *bestf, int *nb, int j, double f)
+{
+    int pos = *nb;
+    while (pos > 0 && bestf[pos - 1] > f)
+        pos--;
+    if (pos >= CURVE_CANDIDATES)
+        return;
+    int last = *nb < CURVE_CANDIDATES ? *nb : CURVE_CANDIDATES - 1;
+    for (int k = last; k > pos; k--) {
+        best[k] = best[k - 1];
+        bestf[k] = bestf[k - 1];
     }
-    for (int j = 0; j <= HELIX_GRID; j++) {
-        if (j < HELIX_GRID) {
-            double a = y[0] - d->hcos[j + 1], b = y[1] - d->hsin[j + 1];
-            double z = cz - 2.0 * (j + 1) * h;
-            fnext = a * a + b * b + z * z;
-        } else {
-            fnext = INFINITY;
-        }
-        if (fcur <= fprev && fcur <= fnext) {
-            /* keep the HELIX_CANDIDATES lowest local minima, sorted */
-            int pos = nb < HELIX_CANDIDATES ? nb : HELIX_CANDIDATES;
-            while (pos > 0 && bestf[pos - 1] > fcur)
-                pos--;
-            if (pos < HELIX_CANDIDATES) {
-                int last = nb < HELIX_CANDIDATES ? nb : HELIX_CANDIDATES - 1;
-                for (int k = last; k > pos; k--) {
-                    best[k] = best[k - 1];
-                    bestf[k] = bestf[k - 1];
-                }
-                best[pos] = j;
-                bestf[pos] = fcur;
-                if (nb < HELIX_CANDIDATES)
-                    nb++;
-            }
-        }
+    best[pos] = j;
+    bestf[pos] = f;
+    if (*nb < CURVE_CANDIDATES)
+        (*nb)++;
+}
+
+/* The u of the curve point nearest to y (in [0, 1]; in [0, 1) for a closed
+ * curve) and the squared distance. */
+static double curve_project(const cem_dataset_t *d, const curve_kind *c, const double *y,
+                            double *f_out)
+{
+    const int G = c->grid, last = c->closed ? G - 1 : G; /* the last distinct node */
+    const double h = 1.0 / G;
+    int best[CURVE_CANDIDATES];
+    double bestf[CURVE_CANDIDATES];
+    int nb = 0;
+    double f0 = table_f(d->tab, y, 0);
+    double fprev = c->closed ? table_f(d->tab, y, G - 1) : INFINITY, fcur = f0, fnext;
+    for (int j = 0; j <= last; j++) {
+        fnext = j < last ? table_f(d->tab, y, j + 1) : c->closed ? f0 : INFINITY;
+        if (fcur <= fprev && fcur <= fnext)
+            keep_lowest(best, bestf, &nb, j, fcur);
         fprev = fcur;
         fcur = fnext;
     }
-    double ubest = 0.0, fbest = helix_f(y, 0.0);
-    double f1 = helix_f(y, 1.0);
-    if (f1 < fbest) {
-        ubest = 1.0;
-        fbest = f1;
+    double ubest = 0.0, fbest = curve_f(c, y, 0.0);
+    if (!c->closed) {
+        double f1 = curve_f(c, y, 1.0);
+        if (f1 < fbest) {
+            ubest = 1.0;
+            fbest = f1;
+        }
     }
-    for (int c = 0; c < nb; c++) {
-        int j = best[c];
-        double lo = (j > 0 ? j - 1 : 0) * h, hi = (j < HELIX_GRID ? j + 1 : HELIX_GRID) * h;
-        double cand[2] = {j * h, helix_refine(y, lo, hi, j * h)};
-        for (int k = 0; k < 2; k++) {
-            double f = helix_f(y, cand[k]);
+    for (int k = 0; k < nb; k++) {
+        int j = best[k];
+        double lo = (j - 1) * h, hi = (j + 1) * h; /* a closed curve wraps */
+        if (!c->closed) {
+            lo = (j > 0 ? j - 1 : 0) * h;
+            hi = (j < G ? j + 1 : G) * h;
+        }
+        double cand[2] = {j * h, curve_refine(c, y, lo, hi, j * h)};
+        for (int m = 0; m < 2; m++) {
+            double f = curve_f(c, y, cand[m]);
             if (f < fbest) {
                 fbest = f;
-                ubest = cand[k];
+                ubest = cand[m];
             }
         }
     }
+    if (c->closed) {
+        ubest -= floor(ubest);
+        if (!(ubest < 1.0)) /* -tiny + 1 rounds to 1 */
+            ubest = 0.0;
+    }
     *f_out = fbest;
     return ubest;
+}
+
+/* The knot's arc length from c(v_j) to c(v), v_j = j / KNOT_GRID, by
+ * 5-point Gauss-Legendre (exact to rounding on intervals this short). */
+static double knot_arc_piece(int j, double v)
+{
+    static const double x[5] = {0.0, -0.5384693101056830910363144, 0.5384693101056830910363144,
+                                -0.9061798459386639927976269, 0.9061798459386639927976269};
+    static const double w[5] = {0.5688888888888888888888889, 0.4786286704993664680412915,
+                                0.4786286704993664680412915, 0.2369268850561890875142640,
+                                0.2369268850561890875142640};
+    double a = (double)j / KNOT_GRID, half = 0.5 * (v - a), mid = a + half, s = 0.0;
+    for (int k = 0; k < 5; k++)
+        s += w[k] * knot_speed(mid + half * x[k]);
+    return s * half;
+}
+
+/* Tabulates the arc length at the grid; NULL when out of memory. */
+static double *knot_arc_table(void)
+{
+    double *arc = cemi_alloc((size_t)KNOT_GRID + 1, sizeof *arc);
+    if (arc) {
+        arc[0] = 0.0;
+        for (int j = 0; j < KNOT_GRID; j++)
+            arc[j + 1] = arc[j] + knot_arc_piece(j, (double)(j + 1) / KNOT_GRID);
+    }
+    return arc;
+}
+
+/* The arc-length fraction of c(v), v in [0, 1), in [0, 1). */
+static double knot_fraction(const cem_dataset_t *d, double v)
+{
+    int j = (int)(v * KNOT_GRID);
+    if (j < 0)
+        j = 0;
+    if (j > KNOT_GRID - 1)
+        j = KNOT_GRID - 1;
+    double s = (d->arc[j] + knot_arc_piece(j, v)) / d->arc[KNOT_GRID];
+    return s < 0.0 ? 0.0 : s < 1.0 ? s : 0.0; /* 1 is the start again */
+}
+
+typedef struct {
+    int j;        /* the table interval */
+    double base;  /* arc[j] - the target length */
+} knot_arc_ctx;
+
+/* arc(v) - target, increasing with derivative |c'(v)| */
+static double knot_arc_excess(const void *ctx, double v, double *speed)
+{
+    const knot_arc_ctx *k = ctx;
+    *speed = knot_speed(v);
+    return k->base + knot_arc_piece(k->j, v);
+}
+
+/* The parameter v in [0, 1) of the knot point at arc-length fraction s in
+ * [0, 1): the table interval by bisection, linear interpolation in it, then
+ * a safeguarded Newton iteration on arc(v) - s L (arc' = |c'| > 0). */
+static double knot_parameter(const cem_dataset_t *d, double s)
+{
+    const double *arc = d->arc, target = s * arc[KNOT_GRID];
+    int a = 0, b = KNOT_GRID; /* arc[a] <= target < arc[b] */
+    while (b - a > 1) {
+        int m = (a + b) / 2;
+        if (arc[m] <= target)
+            a = m;
+        else
+            b = m;
+    }
+    const double h = 1.0 / KNOT_GRID;
+    knot_arc_ctx k = {a, arc[a] - target};
+    double v = bracketed_newton(knot_arc_excess, &k, a * h, b * h,
+                                a * h + h * (target - arc[a]) / (arc[b] - arc[a]));
+    return v < 1.0 ? v : 0.0;
+}
+
+double cemi_dataset_knot_parameter(const cem_dataset_t *d, double s)
+{
+    if (!d || d->kind != CEM_DATA_KNOT || !(s >= 0.0 && s < 1.0))
+        return NAN;
+    return knot_parameter(d, s);
 }
 
 /* The vertex of the K-gon nearest to y (0 when y is the centre). */
@@ -232,13 +431,17 @@ static double native_distance(const cem_dataset_t *d, const double *y)
         return hypot(fmax(fabs(y[0]) - 1.0, 0.0), y[1]);
     case CEM_DATA_CIRCLE:
         return fabs(hypot(y[0], y[1]) - 1.0);
-    case CEM_DATA_HELIX: {
+    case CEM_DATA_HELIX:
+    case CEM_DATA_KNOT: {
         double f;
-        helix_project(d, y, &f);
+        curve_project(d, d->kind == CEM_DATA_HELIX ? &HELIX_CURVE : &KNOT_CURVE, y, &f);
         return sqrt(f);
     }
     case CEM_DATA_SPHERE:
         return fabs(sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2]) - 1.0);
+    case CEM_DATA_TORUS: /* the core circle is at distance sqrt((rho - R)^2 + z^2);
+                          * on the axis (rho = 0) every point of it is */
+        return fabs(hypot(hypot(y[0], y[1]) - TORUS_MAJOR, y[2]) - TORUS_MINOR);
     default: {
         double dist;
         points_nearest(d->npoints, y, &dist);
@@ -257,8 +460,14 @@ static double native_coordinate(const cem_dataset_t *d, const double *y)
         return angle_2pi(y[0], y[1]) / TWO_PI;
     case CEM_DATA_HELIX: {
         double f;
-        return helix_project(d, y, &f);
+        return curve_project(d, &HELIX_CURVE, y, &f);
     }
+    case CEM_DATA_KNOT: {
+        double f;
+        return knot_fraction(d, curve_project(d, &KNOT_CURVE, y, &f));
+    }
+    case CEM_DATA_TORUS: /* theta of the nearest point; 0 on the axis */
+        return angle_2pi(y[0], y[1]) / TWO_PI;
     case CEM_DATA_SPHERE: {
         double r = sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2]);
         return r > 0.0 ? clamp01((y[2] / r + 1.0) / 2.0) : 0.5;
@@ -288,6 +497,24 @@ static void native_sample(const cem_dataset_t *d, cemi_rng *r, double *p)
     case CEM_DATA_HELIX:
         helix_point(cemi_rng_uniform(r), p);
         break;
+    case CEM_DATA_KNOT:
+        knot_point(knot_parameter(d, cemi_rng_uniform(r)), p);
+        break;
+    case CEM_DATA_TORUS: {
+        /* theta uniform; phi with density (R + r cos phi) / (2 pi R), by
+         * rejection from the uniform angle with acceptance
+         * (R + r cos phi) / (R + r) */
+        double th = TWO_PI * cemi_rng_uniform(r), ph;
+        do
+            ph = TWO_PI * cemi_rng_uniform(r);
+        while (!((TORUS_MAJOR + TORUS_MINOR) * cemi_rng_uniform(r) <
+                 TORUS_MAJOR + TORUS_MINOR * cos(ph)));
+        double w = TORUS_MAJOR + TORUS_MINOR * cos(ph);
+        p[0] = w * cos(th);
+        p[1] = w * sin(th);
+        p[2] = TORUS_MINOR * sin(ph);
+        break;
+    }
     case CEM_DATA_SPHERE: {
         double s;
         do {
@@ -319,8 +546,9 @@ static void native_sample(const cem_dataset_t *d, cemi_rng *r, double *p)
 static void dataset_destroy(cem_dataset_t *d)
 {
     cemi_release(d->Q);
-    cemi_release(d->hcos);
-    cemi_release(d->hsin);
+    cemi_release(d->tab);
+    cemi_release(d->arc);
+    cemi_release(d->offset);
     cemi_release(d);
 }
 
@@ -377,6 +605,8 @@ int cem_dataset_create(cem_dataset_t **out, cem_dataset_kind kind, int dim,
     case CEM_DATA_HELIX: native = 3; intrinsic = 1; break;
     case CEM_DATA_SPHERE: native = 3; intrinsic = 2; break;
     case CEM_DATA_POINTS: native = 2; intrinsic = 0; break;
+    case CEM_DATA_TORUS: native = 3; intrinsic = 2; break;
+    case CEM_DATA_KNOT: native = 3; intrinsic = 1; break;
     default:
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: unknown dataset kind %d", fn, k);
     }
@@ -393,18 +623,17 @@ int cem_dataset_create(cem_dataset_t **out, cem_dataset_kind kind, int dim,
     d->native = native;
     d->intrinsic = intrinsic;
     d->npoints = (int)cemi_option_find(dataset_options, CEM_DATASET_NPOINTS)->def;
-    if (k == CEM_DATA_HELIX) {
-        d->hcos = cemi_alloc(HELIX_GRID + 1, sizeof *d->hcos);
-        d->hsin = cemi_alloc(HELIX_GRID + 1, sizeof *d->hsin);
-        if (!d->hcos || !d->hsin) {
-            dataset_destroy(d);
-            return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for the helix table", fn);
-        }
-        for (int j = 0; j <= HELIX_GRID; j++) {
-            double th = TWO_PI * HELIX_TURNS * ((double)j / HELIX_GRID);
-            d->hcos[j] = cos(th);
-            d->hsin[j] = sin(th);
-        }
+    d->scale = 1.0;
+    d->offset = cemi_calloc((size_t)dim, sizeof *d->offset);
+    if (k == CEM_DATA_HELIX || k == CEM_DATA_KNOT)
+        d->tab = curve_table(k == CEM_DATA_HELIX ? &HELIX_CURVE : &KNOT_CURVE);
+    if (k == CEM_DATA_KNOT)
+        d->arc = knot_arc_table();
+    if (!d->offset || ((k == CEM_DATA_HELIX || k == CEM_DATA_KNOT) && !d->tab) ||
+        (k == CEM_DATA_KNOT && !d->arc)) {
+        dataset_destroy(d);
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for the tables of %s", fn,
+                         kind_name(k));
     }
     if (dim > native) {
         int st = make_embedding(d, seed, fn);
@@ -462,42 +691,50 @@ int cem_dataset_sample(const cem_dataset_t *d, size_t n, uint64_t seed, float *o
         cemi_rng_init(&r, seed, (uint64_t)i);
         native_sample(d, &r, p);
         float *row = out + i * (size_t)dim;
-        if (!d->Q) {
-            for (int j = 0; j < nat; j++)
-                row[j] = (float)p[j];
-        } else {
-            for (int j = 0; j < dim; j++) {
+        for (int j = 0; j < dim; j++) {
+            double s = 0.0;
+            if (!d->Q) {
+                s = p[j];
+            } else {
                 const double *q = d->Q + (size_t)j * (size_t)nat;
-                double s = 0.0;
                 for (int k = 0; k < nat; k++)
                     s += q[k] * p[k];
-                row[j] = (float)s;
             }
+            row[j] = (float)(d->affine ? d->offset[j] + d->scale * s : s);
         }
     }
     return CEM_OK;
 }
 
-/* Native coordinates y = Q^T x of the row x and |x - Q y|^2. */
+/* Entry j of the row x taken back through the affine placement:
+ * (x_j - offset_j) / scale. */
+static double unplace(const cem_dataset_t *d, const float *x, int j)
+{
+    return d->affine ? ((double)x[j] - d->offset[j]) / d->scale : (double)x[j];
+}
+
+/* Native coordinates y = Q^T x' of the row x (x' = x taken back through the
+ * affine placement) and |x' - Q y|^2. */
 static double split_row(const cem_dataset_t *d, const float *x, double *y)
 {
     const int dim = d->dim, nat = d->native;
     if (!d->Q) {
         for (int k = 0; k < nat; k++)
-            y[k] = x[k];
+            y[k] = unplace(d, x, k);
         return 0.0;
     }
     for (int k = 0; k < nat; k++)
         y[k] = 0.0;
     for (int j = 0; j < dim; j++) {
         const double *q = d->Q + (size_t)j * (size_t)nat;
+        double xj = unplace(d, x, j);
         for (int k = 0; k < nat; k++)
-            y[k] += q[k] * (double)x[j];
+            y[k] += q[k] * xj;
     }
     double r2 = 0.0;
     for (int j = 0; j < dim; j++) {
         const double *q = d->Q + (size_t)j * (size_t)nat;
-        double s = x[j];
+        double s = unplace(d, x, j);
         for (int k = 0; k < nat; k++)
             s -= q[k] * y[k];
         r2 += s * s;
@@ -524,7 +761,8 @@ static int per_row(const char *fn, const cem_dataset_t *d, size_t n, const float
             out[i] = native_coordinate(d, y);
         } else {
             double dn = native_distance(d, y);
-            out[i] = r2 > 0.0 ? sqrt(dn * dn + r2) : dn;
+            dn = r2 > 0.0 ? sqrt(dn * dn + r2) : dn;
+            out[i] = d->affine ? d->scale * dn : dn;
         }
     }
     return CEM_OK;
@@ -607,5 +845,40 @@ int cem_dataset_get(const cem_dataset_t *d, cem_dataset_option opt, double *valu
         return ds_fail(d, CEM_ERR_UNSUPPORTED, "%s: %s applies to CEM_DATA_POINTS only, "
                        "not to %s", fn, o->name, kind_name(d->kind));
     *value = (double)d->npoints;
+    return CEM_OK;
+}
+
+/* ------------------------------------------------------- affine placement */
+
+int cem_dataset_set_affine(cem_dataset_t *d, double scale, const double *offset)
+{
+    static const char fn[] = "cem_dataset_set_affine";
+    if (!d)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: dataset is NULL", fn);
+    if (!(scale > 0.0 && scale <= AFFINE_MAX))
+        return ds_fail(d, CEM_ERR_RANGE, "%s: scale = %g is outside (0, %g]", fn, scale,
+                       AFFINE_MAX);
+    int moved = 0;
+    for (int j = 0; offset && j < d->dim; j++) {
+        if (!(fabs(offset[j]) <= AFFINE_MAX))
+            return ds_fail(d, CEM_ERR_RANGE, "%s: offset[%d] = %g is outside [%g, %g]", fn, j,
+                           offset[j], -AFFINE_MAX, AFFINE_MAX);
+        moved |= offset[j] != 0.0;
+    }
+    for (int j = 0; j < d->dim; j++)
+        d->offset[j] = offset ? offset[j] + 0.0 : 0.0; /* + 0.0: no -0 */
+    d->scale = scale;
+    d->affine = scale != 1.0 || moved;
+    return CEM_OK;
+}
+
+int cem_dataset_get_affine(const cem_dataset_t *d, double *scale, double *offset)
+{
+    if (!d)
+        return cemi_fail(NULL, CEM_ERR_ARG, "cem_dataset_get_affine: dataset is NULL");
+    if (scale)
+        *scale = d->scale;
+    if (offset)
+        memcpy(offset, d->offset, (size_t)d->dim * sizeof *offset);
     return CEM_OK;
 }

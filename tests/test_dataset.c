@@ -1,9 +1,11 @@
 /*
  * test_dataset.c -- the dataset generators against independent truths:
  * closed-form distances of points pushed off each manifold along a known
- * normal, brute-force helix and K-gon distances in double, the embedding's
- * orthonormality and invariance, Kolmogorov-Smirnov tests of the intrinsic
- * coordinate, reproducibility, and every error path.
+ * normal, brute-force helix, knot, torus and K-gon distances in double, the
+ * embedding's orthonormality and invariance, Kolmogorov-Smirnov tests of the
+ * intrinsic coordinate and of the torus' tube angle, the knot's arc length
+ * by the test's own quadrature, the affine placement, reproducibility, and
+ * every error path.
  */
 #include "tests.h"
 
@@ -17,10 +19,17 @@
 
 static const double PI = 3.14159265358979323846;
 
-static const cem_dataset_kind KINDS[5] = {CEM_DATA_SEGMENT, CEM_DATA_CIRCLE, CEM_DATA_HELIX,
-                                          CEM_DATA_SPHERE, CEM_DATA_POINTS};
-static const int NATIVE[5] = {2, 2, 3, 3, 2};
-static const int INTRINSIC[5] = {1, 1, 1, 2, 0};
+enum { N_KINDS = 7, N_CONTINUOUS = 6 };
+static const cem_dataset_kind KINDS[N_KINDS] = {CEM_DATA_SEGMENT, CEM_DATA_CIRCLE, CEM_DATA_HELIX,
+                                                CEM_DATA_SPHERE,  CEM_DATA_POINTS, CEM_DATA_TORUS,
+                                                CEM_DATA_KNOT};
+static const int NATIVE[N_KINDS] = {2, 2, 3, 3, 2, 3, 3};
+static const int INTRINSIC[N_KINDS] = {1, 1, 1, 2, 0, 2, 1};
+/* the kinds whose coordinate is Uniform(0, 1) (indices into KINDS) */
+static const int CONTINUOUS[N_CONTINUOUS] = {0, 1, 2, 3, 5, 6};
+
+/* The torus' radii, as the header documents them. */
+static const double TR = 1.0, Tr = 0.4;
 
 /* The test's own random numbers (splitmix64), independent of the library. */
 static uint64_t sm_state;
@@ -119,6 +128,78 @@ static double helix_dist_at(const double *x, double u)
     return sqrt(pow(x[0] - cos(th), 2) + pow(x[1] - sin(th), 2) + pow(x[2] - (2 * u - 1), 2));
 }
 
+/* The trefoil c(v), written out here from the header. */
+static void knot_at(double v, double *c)
+{
+    double a = 2 * PI * v;
+    c[0] = (sin(a) + 2 * sin(2 * a)) / 3;
+    c[1] = (cos(a) - 2 * cos(2 * a)) / 3;
+    c[2] = -sin(3 * a) / 3;
+}
+
+/* |c'(v)|, simplified by hand: |c'|^2 = (2 pi / 3)^2 (17 + 8 cos 6 pi v +
+ * 9 cos^2 6 pi v) (independent of the library's vector derivative). */
+static double knot_speed_test(double v)
+{
+    double k = cos(6 * PI * v);
+    return 2 * PI / 3 * sqrt(17 + 8 * k + 9 * k * k);
+}
+
+/* The knot's arc length from c(0) to c(v), composite Simpson with 20000
+ * intervals (error ~1e-13). */
+static double knot_arc_test(double v)
+{
+    enum { M = 20000 };
+    double h = v / M, s = knot_speed_test(0) + knot_speed_test(v);
+    for (int i = 1; i < M; i++)
+        s += (i % 2 ? 4 : 2) * knot_speed_test(i * h);
+    return s * h / 3;
+}
+
+/* The knot's arc-length fraction of c(v), v in [0, 1]. */
+static double knot_fraction_test(double v)
+{
+    static double L = 0.0;
+    if (L == 0.0)
+        L = knot_arc_test(1.0);
+    return knot_arc_test(v) / L;
+}
+
+/* |x - c(v)| where v is the trefoil parameter of the knot coordinate u (the
+ * arc-length fraction), through the library's inverse of the arc length
+ * (itself tested against knot_fraction_test). */
+static double knot_dist_at(const cem_dataset_t *d, const double *x, double u)
+{
+    double c[3];
+    knot_at(cemi_dataset_knot_parameter(d, u < 1.0 ? u : 0.0), c);
+    return sqrt(pow(x[0] - c[0], 2) + pow(x[1] - c[1], 2) + pow(x[2] - c[2], 2));
+}
+
+/* The torus point at angles (theta, phi) with tube radius rho (Tr on the
+ * surface). */
+static void torus_at(double theta, double phi, double rho, double *p)
+{
+    double w = TR + rho * cos(phi);
+    p[0] = w * cos(theta);
+    p[1] = w * sin(theta);
+    p[2] = rho * sin(phi);
+}
+
+/* Probe i of a brute-force comparison: for i < nrand a random point of the
+ * cube [-width/2, width/2]^3, then the rows of `special`. */
+static void probe_point(int i, int nrand, double width, const float (*special)[3], float *x)
+{
+    for (int k = 0; k < 3; k++)
+        x[k] = i < nrand ? (float)(width * (test_uniform() - 0.5)) : special[i - nrand][k];
+}
+
+/* |a - b| on the circle of circumference 1 */
+static double wrap_diff(double a, double b)
+{
+    double e = fabs(a - b);
+    return fmin(e, 1.0 - e);
+}
+
 /* ------------------------------------------------- samples on the manifold */
 
 START_TEST(test_samples_on_manifold)
@@ -149,6 +230,12 @@ START_TEST(test_samples_on_manifold)
         ck_assert(norm_lo < 0.01 && norm_hi > 0.99);
     else if (KINDS[kind] == CEM_DATA_HELIX)
         ck_assert(norm_lo < 1.01 && norm_hi > 1.41);
+    else if (KINDS[kind] == CEM_DATA_TORUS) /* R - r <= |x| <= R + r */
+        ck_assert(norm_lo > 0.6 - 1e-6 && norm_lo < 0.62 && norm_hi < 1.4 + 1e-6 &&
+                  norm_hi > 1.38);
+    else if (KINDS[kind] == CEM_DATA_KNOT) /* 9 |c|^2 = 6 - 4 cos 3a - cos^2 3a */
+        ck_assert(norm_lo > 1.0 / 3 - 1e-6 && norm_lo < 0.34 && norm_hi < 1.0 + 1e-6 &&
+                  norm_hi > 0.99);
     else
         ck_assert(fabs(norm_lo - 1.0) < 1e-6 && fabs(norm_hi - 1.0) < 1e-6);
     free(x);
@@ -214,6 +301,37 @@ static int known_points(int kind, known *k)
         k[m++] = (known){{0.6, 0.0, 0.8}, 0.0, 0.9};
         k[m++] = (known){{0, 0, 0}, 1.0, 0.5};
         break;
+    case CEM_DATA_TORUS:
+        /* tube radius rho at (theta, phi): the nearest surface point is at
+         * (theta, phi), at distance |rho - r| */
+        for (int i = 0; i < 8; i++) {
+            double th = 0.3 + 0.8 * i, ph = 5.9 - 0.7 * i, rho = i % 2 ? 0.75 : 0.1;
+            known c = {{0, 0, 0}, fabs(rho - Tr), th / (2 * PI)};
+            torus_at(th, ph, rho, c.p);
+            k[m++] = c;
+        }
+        /* the core circle is at distance r from every point of its tube */
+        k[m++] = (known){{cos(2.0), sin(2.0), 0}, Tr, 2.0 / (2 * PI)};
+        /* the axis: every point of the core circle is at sqrt(R^2 + z^2);
+         * u = 0 there, but off the origin the embedding's rounding moves
+         * the point off the axis in a random direction */
+        k[m++] = (known){{0, 0, 0}, TR - Tr, 0.0};
+        k[m++] = (known){{0, 0, 1.5}, sqrt(TR * TR + 2.25) - Tr, -1};
+        k[m++] = (known){{2.0, 0, 0}, 2.0 - TR - Tr, 0.0};
+        k[m++] = (known){{0, -1.4, 0}, 0.0, 0.75};
+        break;
+    case CEM_DATA_KNOT:
+        /* points of the curve, at their arc-length fraction */
+        for (int i = 0; i < 7; i++) {
+            double v = 0.04 + 0.137 * i;
+            known c = {{0, 0, 0}, 0.0, knot_fraction_test(v)};
+            knot_at(v, c.p);
+            k[m++] = c;
+        }
+        /* the origin: 9 |c|^2 = 6 - 4 cos 3a - cos^2 3a >= 1 (at a = 0 and
+         * two more, so u is not unique) */
+        k[m++] = (known){{0, 0, 0}, 1.0 / 3, -1};
+        break;
     default: /* K = 5 */
         for (int i = 0; i < 5; i++) {
             double a = 2 * PI * i / 5;
@@ -232,7 +350,7 @@ START_TEST(test_known_distances)
     int kind = _i / 2, embedded = _i % 2, dim = embedded ? 7 : NATIVE[kind];
     sm_state = 1234 + (uint64_t)_i;
     cem_dataset_t *d = make(KINDS[kind], dim, 99);
-    known k[32];
+    known k[40];
     int m = known_points(kind, k);
     float x[7];
     double w[7];
@@ -243,7 +361,7 @@ START_TEST(test_known_distances)
                       kind, dim, i, got, k[i].dist);
         if (k[i].u >= 0) {
             double u = coord1(d, x);
-            ck_assert_msg(fabs(u - k[i].u) < 1e-6, "kind %d dim %d point %d: u %.9g, want %.9g", kind,
+            ck_assert_msg(wrap_diff(u, k[i].u) < 1e-6, "kind %d dim %d point %d: u %.9g, want %.9g", kind,
                           dim, i, u, k[i].u);
         }
         if (embedded) { /* an orthogonal offset of 0.4 adds in quadrature */
@@ -253,11 +371,13 @@ START_TEST(test_known_distances)
             double want = sqrt(k[i].dist * k[i].dist + 0.16);
             ck_assert_msg(fabs(got - want) < 1e-6, "kind %d point %d + offset: %.9g, want %.9g", kind,
                           i, got, want);
-            /* (at the centre of the sphere the offset alone picks the
-             * nearest point, so u is not checked there) */
+            /* (at the centre of the sphere, and on the torus' axis, the
+             * offset alone picks the nearest point, so u is not checked) */
             double pn = fabs(k[i].p[0]) + fabs(k[i].p[1]) + fabs(k[i].p[2]);
-            if (k[i].u >= 0 && (pn > 0 || KINDS[kind] != CEM_DATA_SPHERE))
-                ck_assert_msg(fabs(coord1(d, x) - k[i].u) < 1e-6, "kind %d point %d + offset: u", kind, i);
+            double rn = fabs(k[i].p[0]) + fabs(k[i].p[1]);
+            if (k[i].u >= 0 && (pn > 0 || KINDS[kind] != CEM_DATA_SPHERE) &&
+                (rn > 0 || KINDS[kind] != CEM_DATA_TORUS))
+                ck_assert_msg(wrap_diff(coord1(d, x), k[i].u) < 1e-6, "kind %d point %d + offset: u", kind, i);
         }
     }
     cem_dataset_free(d);
@@ -267,7 +387,7 @@ END_TEST
 START_TEST(test_embedding_orthonormal)
 {
     static const int dims[] = {3, 4, 7, 64, 4096};
-    for (int kind = 0; kind < 5; kind++)
+    for (int kind = 0; kind < N_KINDS; kind++)
         for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++) {
             int dim = dims[c], nat = NATIVE[kind];
             if (dim < nat)
@@ -299,7 +419,7 @@ END_TEST
  * with R upper triangular and diag(R) > 0. */
 START_TEST(test_embedding_haar)
 {
-    for (int kind = 0; kind < 5; kind++) {
+    for (int kind = 0; kind < N_KINDS; kind++) {
         int dim = 7, nat = NATIVE[kind];
         uint64_t seed = 0xC0FFEEull + (uint64_t)kind;
         cem_dataset_t *d = make(KINDS[kind], dim, seed);
@@ -354,6 +474,29 @@ START_TEST(test_sample_streams)
     }
     cem_dataset_free(seg);
     cem_dataset_free(cir);
+    /* the torus: theta from the first uniform, then phi by rejection, each
+     * trial an angle and an acceptance uniform */
+    float y[3 * N];
+    cem_dataset_t *tor = make(CEM_DATA_TORUS, 3, 0);
+    ck_assert_int_eq(cem_dataset_sample(tor, N, 5, y), CEM_OK);
+    int rejected = 0;
+    for (int i = 0; i < N; i++) {
+        cemi_rng r;
+        cemi_rng_init(&r, 5, (uint64_t)i);
+        double th = 2.0 * PI * cemi_rng_uniform(&r), ph;
+        for (;;) {
+            ph = 2.0 * PI * cemi_rng_uniform(&r);
+            if ((TR + Tr) * cemi_rng_uniform(&r) < TR + Tr * cos(ph))
+                break;
+            rejected++;
+        }
+        double p[3];
+        torus_at(th, ph, Tr, p);
+        for (int k = 0; k < 3; k++)
+            ck_assert(fabs(y[3 * i + k] - p[k]) < 1e-7);
+    }
+    ck_assert(rejected > 0); /* the rejection path ran */
+    cem_dataset_free(tor);
 }
 END_TEST
 
@@ -361,7 +504,7 @@ END_TEST
  * dataset at the same native point (invariance under Q). */
 START_TEST(test_embedding_invariance)
 {
-    for (int kind = 0; kind < 5; kind++) {
+    for (int kind = 0; kind < N_KINDS; kind++) {
         int nat = NATIVE[kind];
         cem_dataset_t *dn = make(KINDS[kind], nat, 1);
         cem_dataset_t *de = make(KINDS[kind], 9, 2);
@@ -378,13 +521,17 @@ START_TEST(test_embedding_invariance)
             embed(de, p, NULL, xe);
             double a = dist1(dn, xn), b = dist1(de, xe);
             ck_assert_msg(fabs(a - b) < 1e-6, "kind %d: native %.9g, embedded %.9g", kind, a, b);
-            if (KINDS[kind] != CEM_DATA_POINTS && KINDS[kind] != CEM_DATA_HELIX) {
-                ck_assert(fabs(coord1(dn, xn) - coord1(de, xe)) < 1e-5);
-            } else if (KINDS[kind] == CEM_DATA_HELIX) {
+            if (KINDS[kind] == CEM_DATA_HELIX) {
                 /* both coordinates are minimisers: c(u) is at the distance */
                 double ua = coord1(dn, xn), ub = coord1(de, xe);
                 ck_assert(fabs(helix_dist_at(p, ua) - a) < 1e-9);
                 ck_assert(fabs(helix_dist_at(p, ub) - a) < 1e-5);
+            } else if (KINDS[kind] == CEM_DATA_KNOT) {
+                double ua = coord1(dn, xn), ub = coord1(de, xe);
+                ck_assert(fabs(knot_dist_at(dn, p, ua) - a) < 1e-9);
+                ck_assert(fabs(knot_dist_at(dn, p, ub) - a) < 1e-5);
+            } else if (KINDS[kind] != CEM_DATA_POINTS) {
+                ck_assert(wrap_diff(coord1(dn, xn), coord1(de, xe)) < 1e-5);
             }
         }
         cem_dataset_free(dn);
@@ -397,20 +544,15 @@ START_TEST(test_helix_brute_force)
 {
     cem_dataset_t *d = make(CEM_DATA_HELIX, 3, 0);
     sm_state = 4242;
+    static const float special[4][3] = {
+        {1.0f, 0.0f, 1.5f},     /* beyond the end u = 1 along the axis direction */
+        {0.99f, 0.01f, -0.98f}, /* close to the curve */
+        {1e-7f, -1e-7f, 0.1f},  /* near the axis */
+        {30.0f, -40.0f, 7.0f},  /* far away */
+    };
     for (int i = 0; i < 24; i++) {
         float x[3];
-        if (i < 20) {
-            for (int k = 0; k < 3; k++)
-                x[k] = (float)(5.0 * test_uniform() - 2.5);
-        } else if (i == 20) { /* beyond the end u = 1 along the axis direction */
-            x[0] = 1.0f; x[1] = 0.0f; x[2] = 1.5f;
-        } else if (i == 21) { /* close to the curve */
-            x[0] = 0.99f; x[1] = 0.01f; x[2] = -0.98f;
-        } else if (i == 22) { /* near the axis */
-            x[0] = 1e-7f; x[1] = -1e-7f; x[2] = 0.1f;
-        } else { /* far away */
-            x[0] = 30.0f; x[1] = -40.0f; x[2] = 7.0f;
-        }
+        probe_point(i, 20, 5.0, special, x);
         double xd[3] = {x[0], x[1], x[2]};
         double want = helix_brute(xd);
         double got = dist1(d, x), u = coord1(d, x);
@@ -421,6 +563,158 @@ START_TEST(test_helix_brute_force)
         ck_assert_msg(fabs(helix_dist_at(xd, u) - got) < 1e-9, "point %d: c(u) not at the distance", i);
     }
     cem_dataset_free(d);
+}
+END_TEST
+
+/* The torus against brute force over a 2048 x 1024 grid of (theta, phi).
+ * The grid's nearest node g is within a cell's half diagonal h of the
+ * nearest surface point p, and |x - g|^2 <= d^2 + h^2 (1 + 2.5 d) (the
+ * surface bends away from its tangent plane by at most kappa |p - g|^2 / 2,
+ * kappa <= 1/r = 2.5), so the brute force is above the distance d by at
+ * most that bound and never below it. */
+START_TEST(test_torus_brute_force)
+{
+    enum { NT = 2048, NP = 1024 };
+    double *ct = malloc(sizeof(double) * NT), *st = malloc(sizeof(double) * NT);
+    double *cp = malloc(sizeof(double) * NP), *sp = malloc(sizeof(double) * NP);
+    for (int i = 0; i < NT; i++) {
+        ct[i] = cos(2 * PI * i / NT);
+        st[i] = sin(2 * PI * i / NT);
+    }
+    for (int j = 0; j < NP; j++) {
+        cp[j] = cos(2 * PI * j / NP);
+        sp[j] = sin(2 * PI * j / NP);
+    }
+    const double dt = 2 * PI * (TR + Tr) / NT, dp = 2 * PI * Tr / NP;
+    const double h2 = 0.25 * (dt * dt + dp * dp);
+    cem_dataset_t *d = make(CEM_DATA_TORUS, 3, 0);
+    static const float special[4][3] = {
+        {0.0f, 0.0f, 0.0f},     /* the origin: R - r */
+        {0.0f, 0.0f, -0.75f},   /* on the axis */
+        {0.01f, 0.999f, 0.02f}, /* near the core circle */
+        {30.0f, -40.0f, 7.0f},  /* far away */
+    };
+    sm_state = 31337;
+    for (int q = 0; q < 16; q++) {
+        float x[3];
+        probe_point(q, 12, 4.0, special, x);
+        double best = INFINITY;
+        for (int i = 0; i < NT; i++)
+            for (int j = 0; j < NP; j++) {
+                double w = TR + Tr * cp[j];
+                double a = x[0] - w * ct[i], b = x[1] - w * st[i], c = x[2] - Tr * sp[j];
+                double f = a * a + b * b + c * c;
+                if (f < best)
+                    best = f;
+            }
+        best = sqrt(best);
+        double got = dist1(d, x);
+        double bound = sqrt(got * got + h2 * (1 + 2.5 * got)) - got + 1e-12;
+        ck_assert_msg(got <= best + 1e-12 && best - got <= bound,
+                      "point %d: distance %.12g, brute force %.12g (bound %.3g)", q, got, best,
+                      bound);
+        /* the closed form at hand-picked points */
+        if (q == 12)
+            ck_assert(fabs(got - 0.6) < 1e-15);
+        if (q == 13)
+            ck_assert(fabs(got - (sqrt(1 + 0.5625) - 0.4)) < 1e-15);
+        /* u names a nearest point: the meridian at theta = 2 pi u holds one */
+        if (fabs(x[0]) + fabs(x[1]) > 0) {
+            double th = 2 * PI * coord1(d, x), rho = hypot(x[0], x[1]);
+            double xr = x[0] * cos(th) + x[1] * sin(th); /* along the meridian */
+            ck_assert(fabs(xr - rho) < 1e-6 * rho);
+        }
+    }
+    cem_dataset_free(d);
+    free(ct);
+    free(st);
+    free(cp);
+    free(sp);
+}
+END_TEST
+
+/* The knot against a brute-force scan of 10^6 + 1 curve points in double. */
+START_TEST(test_knot_brute_force)
+{
+    enum { M = 1000000 };
+    double *c = malloc(sizeof(double) * 3 * (M + 1));
+    for (int j = 0; j <= M; j++)
+        knot_at((double)j / M, c + 3 * j);
+    cem_dataset_t *d = make(CEM_DATA_KNOT, 3, 0);
+    static const float special[2][3] = {
+        {0.0f, 0.0f, 0.25f},   /* on the z axis */
+        {30.0f, -40.0f, 7.0f}, /* far away */
+    };
+    sm_state = 2718;
+    for (int i = 0; i < 30; i++) {
+        float x[3];
+        if (i < 26) { /* random (the second half near the strands), then special */
+            probe_point(i, 24, i < 12 ? 2.4 : 0.8, special, x);
+        } else { /* close to the curve */
+            double p[3];
+            knot_at(0.1 + 0.23 * i, p);
+            for (int k = 0; k < 3; k++)
+                x[k] = (float)(p[k] + 0.003 * (test_uniform() - 0.5));
+        }
+        double xd[3] = {x[0], x[1], x[2]}, best = INFINITY;
+        for (int j = 0; j <= M; j++) {
+            double a = xd[0] - c[3 * j], b = xd[1] - c[3 * j + 1], z = xd[2] - c[3 * j + 2];
+            double f = a * a + b * b + z * z;
+            if (f < best)
+                best = f;
+        }
+        best = sqrt(best);
+        double got = dist1(d, x), u = coord1(d, x);
+        ck_assert_msg(fabs(got - best) < 1e-6, "point %d: distance %.12g, brute force %.12g", i,
+                      got, best);
+        ck_assert(got <= best + 1e-12); /* the library's minimum is not worse */
+        ck_assert(u >= 0.0 && u < 1.0);
+        ck_assert_msg(fabs(knot_dist_at(d, xd, u) - got) < 1e-9, "point %d: c(u) not at the distance",
+                      i);
+    }
+    cem_dataset_free(d);
+    free(c);
+}
+END_TEST
+
+/* Uniform in arc length: the library's inverse of the arc length against
+ * the test's own Simpson quadrature of |c'|, to 1e-9 (the header's law);
+ * and the samples are the curve points at their row's uniform, whose
+ * coordinates give the uniform back. */
+START_TEST(test_knot_arc_length)
+{
+    cem_dataset_t *d = make(CEM_DATA_KNOT, 3, 0);
+    for (int i = 0; i < 200; i++) {
+        double s = (i + 0.37) / 200;
+        double v = cemi_dataset_knot_parameter(d, s);
+        ck_assert(v >= 0.0 && v < 1.0);
+        double got = knot_fraction_test(v);
+        ck_assert_msg(fabs(got - s) < 1e-9, "s %.12g: v %.15g has arc fraction %.15g", s, v, got);
+    }
+    ck_assert(cemi_dataset_knot_parameter(d, 0.0) == 0.0);
+    ck_assert(isnan(cemi_dataset_knot_parameter(d, 1.0)));
+    ck_assert(isnan(cemi_dataset_knot_parameter(d, -0.1)));
+    enum { N = 2000 };
+    float *x = malloc(sizeof(float) * 3 * N);
+    double *u = malloc(sizeof(double) * N);
+    ck_assert_int_eq(cem_dataset_sample(d, N, 77, x), CEM_OK);
+    ck_assert_int_eq(cem_dataset_coordinate(d, N, x, u), CEM_OK);
+    for (int i = 0; i < N; i++) {
+        cemi_rng r;
+        cemi_rng_init(&r, 77, (uint64_t)i);
+        double s = cemi_rng_uniform(&r), c[3];
+        knot_at(cemi_dataset_knot_parameter(d, s), c);
+        for (int k = 0; k < 3; k++)
+            ck_assert(x[3 * i + k] == (float)c[k]);
+        ck_assert_msg(wrap_diff(u[i], s) < 1e-6, "row %d: u %.9g, drawn at %.9g", i, u[i], s);
+    }
+    free(x);
+    free(u);
+    cem_dataset_free(d);
+    cem_dataset_t *c = make(CEM_DATA_HELIX, 3, 0);
+    ck_assert(isnan(cemi_dataset_knot_parameter(c, 0.5)));
+    ck_assert(isnan(cemi_dataset_knot_parameter(NULL, 0.5)));
+    cem_dataset_free(c);
 }
 END_TEST
 
@@ -480,7 +774,7 @@ static double ks_stat(const cem_dataset_t *d, double *u, size_t n)
  * or sampler off by 1.5% anywhere is caught. */
 START_TEST(test_coordinate_law)
 {
-    int kind = _i / 2, dim = _i % 2 ? 7 : NATIVE[kind]; /* kinds 0..3 */
+    int kind = CONTINUOUS[_i / 2], dim = _i % 2 ? 7 : NATIVE[kind];
     enum { N = 20000 };
     cem_dataset_t *d = make(KINDS[kind], dim, 3);
     float *x = malloc(sizeof(float) * N * (size_t)dim);
@@ -497,6 +791,51 @@ START_TEST(test_coordinate_law)
     ck_assert(ks_stat(d, u, N) > 0.2);
     free(x);
     free(u);
+    cem_dataset_free(d);
+}
+END_TEST
+
+/* The torus' samples lie on its surface, and their tube angle phi has the
+ * law of surface area: CDF (phi + (r/R) sin phi) / (2 pi) on [0, 2 pi).
+ * The KS statistic against that law is small, against the uniform law (a
+ * sampler that forgot the area element; sup difference (r/R)/(2 pi) =
+ * 0.064) it is not. */
+START_TEST(test_torus_law)
+{
+    enum { N = 20000 };
+    int dim = _i ? 6 : 3;
+    cem_dataset_t *d = make(CEM_DATA_TORUS, dim, 5);
+    float *x = malloc(sizeof(float) * N * (size_t)dim);
+    double *phi = malloc(sizeof(double) * N);
+    ck_assert_int_eq(cem_dataset_sample(d, N, 123, x), CEM_OK);
+    const double *Q = cemi_dataset_embedding(d);
+    double worst = 0.0;
+    for (int i = 0; i < N; i++) {
+        double y[3] = {0, 0, 0};
+        for (int k = 0; k < 3; k++) {
+            if (!Q)
+                y[k] = x[i * dim + k];
+            else
+                for (int j = 0; j < dim; j++)
+                    y[k] += Q[j * 3 + k] * x[i * dim + j];
+        }
+        double rho = hypot(y[0], y[1]);
+        worst = fmax(worst, fabs(hypot(rho - TR, y[2]) - Tr));
+        double a = atan2(y[2], rho - TR);
+        phi[i] = a < 0 ? a + 2 * PI : a;
+    }
+    ck_assert_msg(worst < 1e-6, "dim %d: off the surface by %g", dim, worst);
+    qsort(phi, N, sizeof *phi, cmp_double);
+    double D = 0.0, Du = 0.0;
+    for (int i = 0; i < N; i++) {
+        double F = (phi[i] + Tr / TR * sin(phi[i])) / (2 * PI), U = phi[i] / (2 * PI);
+        D = fmax(D, fmax((double)(i + 1) / N - F, F - (double)i / N));
+        Du = fmax(Du, fmax((double)(i + 1) / N - U, U - (double)i / N));
+    }
+    ck_assert_msg(D < 0.015, "dim %d: KS of phi %g", dim, D);
+    ck_assert_msg(Du > 0.04, "dim %d: KS of phi against the uniform law %g", dim, Du);
+    free(x);
+    free(phi);
     cem_dataset_free(d);
 }
 END_TEST
@@ -549,7 +888,8 @@ END_TEST
 
 START_TEST(test_cdf_continuous)
 {
-    for (int kind = 0; kind < 4; kind++) {
+    for (int c = 0; c < N_CONTINUOUS; c++) {
+        int kind = CONTINUOUS[c];
         cem_dataset_t *d = make(KINDS[kind], NATIVE[kind], 0);
         ck_assert(cem_dataset_coordinate_cdf(d, 0.3) == 0.3);
         ck_assert(cem_dataset_coordinate_cdf(d, -0.5) == 0.0);
@@ -565,7 +905,7 @@ END_TEST
 
 START_TEST(test_reproducible)
 {
-    for (int kind = 0; kind < 5; kind++) {
+    for (int kind = 0; kind < N_KINDS; kind++) {
         for (int dim = NATIVE[kind]; dim <= 7; dim += 7 - NATIVE[kind]) {
             enum { N = 500 };
             size_t sz = sizeof(float) * 2 * N * (size_t)dim;
@@ -613,10 +953,10 @@ START_TEST(test_create_errors)
     cem_dataset_t *d = (cem_dataset_t *)&d; /* a sentinel that must become NULL */
     ck_assert_int_eq(cem_dataset_create(NULL, CEM_DATA_CIRCLE, 2, 0), CEM_ERR_ARG);
     assert_last_error("cem_dataset_create");
-    ck_assert_int_eq(cem_dataset_create(&d, (cem_dataset_kind)5, 2, 0), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_dataset_create(&d, (cem_dataset_kind)7, 2, 0), CEM_ERR_ARG);
     ck_assert_ptr_null(d);
     assert_last_error("cem_dataset_create");
-    ck_assert_ptr_nonnull(strstr(cem_last_error(), "5"));
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "7"));
     d = (cem_dataset_t *)&d;
     ck_assert_int_eq(cem_dataset_create(&d, (cem_dataset_kind)-1, 2, 0), CEM_ERR_ARG);
     ck_assert_ptr_null(d);
@@ -624,6 +964,11 @@ START_TEST(test_create_errors)
     ck_assert_int_eq(cem_dataset_create(&d, CEM_DATA_HELIX, 2, 0), CEM_ERR_ARG);
     ck_assert_ptr_null(d);
     ck_assert_ptr_nonnull(strstr(cem_last_error(), "dim = 2"));
+    ck_assert_int_eq(cem_dataset_create(&d, CEM_DATA_TORUS, 2, 0), CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "CEM_DATA_TORUS"));
+    ck_assert_int_eq(cem_dataset_create(&d, CEM_DATA_KNOT, 2, 0), CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "CEM_DATA_KNOT"));
+    ck_assert_ptr_null(d);
     ck_assert_int_eq(cem_dataset_create(&d, CEM_DATA_CIRCLE, 1, 0), CEM_ERR_ARG);
     ck_assert_int_eq(cem_dataset_create(&d, CEM_DATA_CIRCLE, 0, 0), CEM_ERR_ARG);
     ck_assert_int_eq(cem_dataset_create(&d, CEM_DATA_SPHERE, 4097, 0), CEM_ERR_ARG);
@@ -723,8 +1068,8 @@ START_TEST(test_options)
     ck_assert_int_eq(cem_dataset_get(d, CEM_DATASET_NPOINTS, NULL), CEM_ERR_ARG);
     cem_dataset_free(d);
 
-    for (int kind = 0; kind < 4; kind++) {
-        cem_dataset_t *c = make(KINDS[kind], NATIVE[kind], 0);
+    for (int i = 0; i < N_CONTINUOUS; i++) {
+        cem_dataset_t *c = make(KINDS[CONTINUOUS[i]], NATIVE[CONTINUOUS[i]], 0);
         ck_assert_int_eq(cem_dataset_set(c, CEM_DATASET_NPOINTS, 7), CEM_ERR_UNSUPPORTED);
         assert_last_error("cem_dataset_set");
         ck_assert_int_eq(cem_dataset_get(c, CEM_DATASET_NPOINTS, &v), CEM_ERR_UNSUPPORTED);
@@ -734,27 +1079,222 @@ START_TEST(test_options)
 }
 END_TEST
 
+/* ------------------------------------------------------ affine placement */
+
+/* A circle of radius 50 centred at (100, -30): exact points, samples. */
+START_TEST(test_affine_circle)
+{
+    cem_dataset_t *d = make(CEM_DATA_CIRCLE, 2, 0), *d0 = make(CEM_DATA_CIRCLE, 2, 0);
+    const double off[2] = {100, -30};
+    ck_assert_int_eq(cem_dataset_set_affine(d, 50, off), CEM_OK);
+    static const struct {
+        float x[2];
+        double dist, u;
+    } pts[] = {
+        {{165, -30}, 15, 0.0},  /* radius 1.3 at angle 0 */
+        {{100, -10}, 30, 0.25}, /* radius 0.4 at pi/2 */
+        {{20, -30}, 30, 0.5},   /* radius 1.6 at pi */
+        {{100, -80}, 0, 0.75},  /* on the circle at 3 pi/2 */
+        {{100, -30}, 50, -1},   /* the centre */
+    };
+    for (int i = 0; i < 5; i++) {
+        ck_assert_msg(fabs(dist1(d, pts[i].x) - pts[i].dist) < 1e-12, "point %d: %.15g", i,
+                      dist1(d, pts[i].x));
+        if (pts[i].u >= 0)
+            ck_assert(fabs(coord1(d, pts[i].x) - pts[i].u) < 1e-15);
+    }
+    enum { N = 1000 };
+    float x[2 * N], x0[2 * N];
+    double dist[N], u[N], u0[N], mean = 0, p95 = 0, max = 0;
+    ck_assert_int_eq(cem_dataset_sample(d, N, 3, x), CEM_OK);
+    ck_assert_int_eq(cem_dataset_sample(d0, N, 3, x0), CEM_OK);
+    ck_assert_int_eq(cem_dataset_distance(d, N, x, dist), CEM_OK);
+    ck_assert_int_eq(cem_dataset_coordinate(d, N, x, u), CEM_OK);
+    ck_assert_int_eq(cem_dataset_coordinate(d0, N, x0, u0), CEM_OK);
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < 2; k++) /* offset + scale p, rounded to float */
+            ck_assert(fabs(x[2 * i + k] - (off[k] + 50.0 * x0[2 * i + k])) < 2e-5);
+        ck_assert_msg(dist[i] < 3e-5, "row %d: distance %g", i, dist[i]); /* float rounding */
+        ck_assert(wrap_diff(u[i], u0[i]) < 1e-6);
+    }
+    ck_assert_int_eq(cem_metric_distance(d, N, x, &mean, &p95, &max), CEM_OK);
+    ck_assert(mean < 3e-5 && max < 3e-5);
+    /* the coordinate's law does not move */
+    ck_assert(cem_dataset_coordinate_cdf(d, 0.3) == 0.3);
+    cem_dataset_free(d);
+    cem_dataset_free(d0);
+}
+END_TEST
+
+/* Every kind, natively and embedded: with scale 4 and a dyadic offset the
+ * placed point offset + 4 x is exact in float, so its distance is 4 times
+ * that of x and its coordinate that of x (to rounding); points moved along
+ * a known normal are at scale times their native distance. */
+START_TEST(test_affine_all_kinds)
+{
+    int kind = _i / 2, dim = _i % 2 ? 7 : NATIVE[kind];
+    cem_dataset_t *d = make(KINDS[kind], dim, 9), *d0 = make(KINDS[kind], dim, 9);
+    double off[7], got_off[7], sc = 0;
+    for (int j = 0; j < dim; j++)
+        off[j] = 0.75 * j - 2.5;
+    ck_assert_int_eq(cem_dataset_set_affine(d, 4.0, off), CEM_OK);
+    ck_assert_int_eq(cem_dataset_get_affine(d, &sc, got_off), CEM_OK);
+    ck_assert(sc == 4.0);
+    for (int j = 0; j < dim; j++)
+        ck_assert(got_off[j] == off[j]);
+    sm_state = 555 + (uint64_t)_i;
+    for (int i = 0; i < 40; i++) {
+        float x[7], X[7];
+        for (int j = 0; j < dim; j++) {
+            x[j] = (float)(floor((4.0 * test_uniform() - 2.0) * 4096.0) / 4096.0);
+            X[j] = (float)(off[j] + 4.0 * x[j]);
+            ck_assert((double)X[j] == off[j] + 4.0 * x[j]); /* exact */
+        }
+        double a = dist1(d0, x), b = dist1(d, X);
+        ck_assert_msg(fabs(b - 4.0 * a) <= 1e-12 * (1.0 + a), "kind %d dim %d: %.17g vs 4 x %.17g",
+                      kind, dim, b, a);
+        ck_assert(coord1(d, X) == coord1(d0, x));
+    }
+    /* known normals, placed: each at scale times its known distance */
+    known k[40];
+    int m = known_points(kind, k);
+    for (int i = 0; i < m; i++) {
+        float x[7];
+        embed(d0, k[i].p, NULL, x);
+        for (int j = 0; j < dim; j++)
+            x[j] = (float)(off[j] + 4.0 * x[j]);
+        ck_assert_msg(fabs(dist1(d, x) - 4.0 * k[i].dist) < 1e-5, "kind %d point %d: %.9g, want %.9g",
+                      kind, i, dist1(d, x), 4.0 * k[i].dist);
+    }
+    /* the samples: offset + 4 p, on the placed manifold */
+    enum { N = 500 };
+    float *s = malloc(sizeof(float) * N * (size_t)dim), *s0 = malloc(sizeof(float) * N * (size_t)dim);
+    double *dist = malloc(sizeof(double) * N);
+    ck_assert_int_eq(cem_dataset_sample(d, N, 8, s), CEM_OK);
+    ck_assert_int_eq(cem_dataset_sample(d0, N, 8, s0), CEM_OK);
+    ck_assert_int_eq(cem_dataset_distance(d, N, s, dist), CEM_OK);
+    for (int i = 0; i < N; i++) {
+        ck_assert(dist[i] < 4e-5);
+        for (int j = 0; j < dim; j++)
+            ck_assert(fabs(s[i * dim + j] - (off[j] + 4.0 * s0[i * dim + j])) < 4e-6);
+    }
+    /* (1, NULL) restores the identity: the same bits as never placed */
+    ck_assert_int_eq(cem_dataset_set_affine(d, 1.0, NULL), CEM_OK);
+    ck_assert_int_eq(cem_dataset_sample(d, N, 8, s), CEM_OK);
+    ck_assert(memcmp(s, s0, sizeof(float) * N * (size_t)dim) == 0);
+    ck_assert_int_eq(cem_dataset_get_affine(d, &sc, got_off), CEM_OK);
+    ck_assert(sc == 1.0);
+    for (int j = 0; j < dim; j++)
+        ck_assert(got_off[j] == 0.0);
+    free(s);
+    free(s0);
+    free(dist);
+    cem_dataset_free(d);
+    cem_dataset_free(d0);
+}
+END_TEST
+
+/* Exact cases of the new kinds, placed: the torus' centre and the sphere's
+ * centre, a point pushed along the normal. */
+START_TEST(test_affine_exact)
+{
+    cem_dataset_t *t = make(CEM_DATA_TORUS, 3, 0), *s = make(CEM_DATA_SPHERE, 3, 0);
+    const double ot[3] = {5, -5, 2}, os[3] = {1, 2, 3};
+    ck_assert_int_eq(cem_dataset_set_affine(t, 10, ot), CEM_OK);
+    ck_assert_int_eq(cem_dataset_set_affine(s, 3, os), CEM_OK);
+    float c[3] = {5, -5, 2};
+    ck_assert(fabs(dist1(t, c) - 6.0) < 1e-12); /* 10 (R - r) */
+    float e[3] = {5 + 14, -5, 2};               /* the outer equator: on it */
+    ck_assert(dist1(t, e) < 1e-12);
+    ck_assert(coord1(t, e) == 0.0);
+    float f[3] = {5, -5 + 10 * 1.25f, 2};        /* tube radius 0.25 at theta = pi/2 */
+    ck_assert(fabs(dist1(t, f) - 1.5) < 1e-6);   /* 10 (0.4 - 0.25) */
+    ck_assert(fabs(coord1(t, f) - 0.25) < 1e-12);
+    float g[3] = {1, 2, 3};
+    ck_assert(fabs(dist1(s, g) - 3.0) < 1e-12);
+    float h[3] = {1, 2, 3 + 4.5f}; /* radius 1.5 along +z */
+    ck_assert(fabs(dist1(s, h) - 1.5) < 1e-12);
+    ck_assert(fabs(coord1(s, h) - 1.0) < 1e-12);
+    cem_dataset_free(t);
+    cem_dataset_free(s);
+}
+END_TEST
+
+START_TEST(test_affine_errors)
+{
+    cem_dataset_t *d = make(CEM_DATA_CIRCLE, 2, 0);
+    const double off[2] = {1, 2};
+    ck_assert_int_eq(cem_dataset_set_affine(d, 2.0, off), CEM_OK);
+    float x[2] = {4, 2}, s0[20], s1[20];
+    double before = dist1(d, x), sc = 0, o[2] = {0, 0};
+    ck_assert(fabs(before - 1.0) < 1e-15);
+    ck_assert_int_eq(cem_dataset_sample(d, 10, 1, s0), CEM_OK);
+    static const double bad_scale[] = {0.0, -1.0, 1000000.0000001, 1e300, NAN, INFINITY, -INFINITY};
+    for (int i = 0; i < 7; i++) {
+        ck_assert_int_eq(cem_dataset_set_affine(d, bad_scale[i], off), CEM_ERR_RANGE);
+        assert_last_error("cem_dataset_set_affine");
+        ck_assert_ptr_nonnull(strstr(cem_last_error(), "scale"));
+        ck_assert_ptr_nonnull(strstr(cem_dataset_errmsg(d), "scale"));
+    }
+    static const double bad_off[] = {NAN, INFINITY, -INFINITY, 1000001.0, -2e6};
+    for (int i = 0; i < 5; i++) {
+        double o2[2] = {3, bad_off[i]};
+        ck_assert_int_eq(cem_dataset_set_affine(d, 5.0, o2), CEM_ERR_RANGE);
+        assert_last_error("cem_dataset_set_affine");
+        ck_assert_ptr_nonnull(strstr(cem_last_error(), "offset[1]"));
+    }
+    ck_assert_int_eq(cem_dataset_set_affine(NULL, 1.0, NULL), CEM_ERR_ARG);
+    assert_last_error("cem_dataset_set_affine");
+    /* d unchanged by every failure */
+    ck_assert_int_eq(cem_dataset_get_affine(d, &sc, o), CEM_OK);
+    ck_assert(sc == 2.0 && o[0] == 1.0 && o[1] == 2.0);
+    ck_assert(dist1(d, x) == before);
+    ck_assert_int_eq(cem_dataset_sample(d, 10, 1, s1), CEM_OK);
+    ck_assert(memcmp(s0, s1, sizeof s0) == 0);
+    /* the bounds themselves are accepted; the getter's outputs may be NULL */
+    const double edge[2] = {1e6, -1e6};
+    ck_assert_int_eq(cem_dataset_set_affine(d, 1e6, edge), CEM_OK);
+    ck_assert_int_eq(cem_dataset_get_affine(d, NULL, NULL), CEM_OK);
+    ck_assert_int_eq(cem_dataset_get_affine(d, &sc, NULL), CEM_OK);
+    ck_assert(sc == 1e6);
+    ck_assert_int_eq(cem_dataset_get_affine(NULL, &sc, o), CEM_ERR_ARG);
+    assert_last_error("cem_dataset_get_affine");
+    cem_dataset_free(d);
+}
+END_TEST
+
 Suite *suite_dataset(void)
 {
     Suite *s = suite_create("dataset");
     TCase *tc = tcase_create("geometry");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, test_samples_on_manifold, 0, 10);
-    tcase_add_loop_test(tc, test_known_distances, 0, 10);
+    tcase_add_loop_test(tc, test_samples_on_manifold, 0, 2 * N_KINDS);
+    tcase_add_loop_test(tc, test_known_distances, 0, 2 * N_KINDS);
     tcase_add_test(tc, test_embedding_orthonormal);
     tcase_add_test(tc, test_embedding_invariance);
     tcase_add_test(tc, test_embedding_haar);
     tcase_add_test(tc, test_helix_brute_force);
+    tcase_add_test(tc, test_torus_brute_force);
+    tcase_add_test(tc, test_knot_brute_force);
     tcase_add_test(tc, test_points_brute_force);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("law");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, test_coordinate_law, 0, 8);
+    tcase_add_loop_test(tc, test_coordinate_law, 0, 2 * N_CONTINUOUS);
+    tcase_add_loop_test(tc, test_torus_law, 0, 2);
+    tcase_add_test(tc, test_knot_arc_length);
     tcase_add_test(tc, test_points_law);
     tcase_add_test(tc, test_cdf_continuous);
     tcase_add_test(tc, test_reproducible);
     tcase_add_test(tc, test_sample_streams);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("affine");
+    tcase_add_test(tc, test_affine_circle);
+    tcase_add_loop_test(tc, test_affine_all_kinds, 0, 2 * N_KINDS);
+    tcase_add_test(tc, test_affine_exact);
+    tcase_add_test(tc, test_affine_errors);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
