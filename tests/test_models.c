@@ -2,7 +2,9 @@
  * test_models.c -- the closed-form model kinds against independent truth:
  * the empirical model against brute force in double (direct distances, no
  * GEMM), the Gaussian model against a Cholesky solve (no eigenvectors);
- * options, reference counting, blocking, concurrency and errors.
+ * options, reference counting, blocking, concurrency and errors; the MLP's
+ * PRECOND parameterisation against the header's formula evaluated in the
+ * test on a DIRECT twin holding the same weights, and its data statistics.
  */
 #include "tests.h"
 
@@ -414,6 +416,261 @@ START_TEST(concurrent_evaluation)
 }
 END_TEST
 
+/* ------------------------------------------------------------ MLP: PRECOND */
+
+/* A small MLP (2 x 32, 8 time features) of the given target. */
+static cem_model_t *small_mlp(int dim, cem_target target)
+{
+    cem_model_t *m = NULL;
+    ck_assert_int_eq(cem_model_create_mlp(&m, dim, target), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 32), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_DEPTH, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_EMBED, 8), CEM_OK);
+    return m;
+}
+
+/* The header's PRECOND formula written out in double, with the network F
+ * taken from a DIRECT model that holds the same weights (so F is the raw
+ * network on [u, phi(t)]): f = mu + c_skip (y - mu) + c_out F(c_in (y - mu), t),
+ * y = x / alpha, s^2 = expm1(t).  The PRECOND model's f (cem_model_eval and
+ * cem_model_eval_at, the shared-time path) must be that; its eps and S the
+ * exact conversions of its f.  Once with statistics set, once without them
+ * (mu = 0, sd = 1 then). */
+START_TEST(precond_wiring_matches_the_formula)
+{
+    enum { D = 2, NT = 15, NX = 12, n = NT * NX };
+    static float x[n * D], u[n * D], F[n * D], fp[n * D], fa[n * D], tgt[n * D], conv[n * D];
+    static double t[n], want[n * D], scale[n * D];
+    for (int stats = 0; stats <= 1; stats++) {
+        cem_model_t *mp = small_mlp(D, CEM_TARGET_CEM), *md = small_mlp(D, CEM_TARGET_CEM);
+        double v;
+        ck_assert_int_eq(cem_model_get(mp, CEM_MODEL_PARAM, &v), CEM_OK);
+        ck_assert(v == CEM_PARAM_PRECOND); /* the default for a CEM model */
+        ck_assert_int_eq(cem_model_set(md, CEM_MODEL_PARAM, CEM_PARAM_DIRECT), CEM_OK);
+        size_t np = cem_model_param_count(mp);
+        ck_assert_uint_eq(np, cem_model_param_count(md));
+        float *p = malloc(4 * np);
+        ck_assert_int_eq(cem_model_get_params(mp, 0, p, np), CEM_OK);
+        for (size_t k = 0; k < np; k++) /* larger weights: F of order 1 */
+            p[k] *= 3.0f;
+        ck_assert_int_eq(cem_model_set_params(mp, 2, p, np), CEM_OK);
+        ck_assert_int_eq(cem_model_set_params(md, 2, p, np), CEM_OK);
+        double mu[D] = {0, 0}, sd = 1;
+        if (stats) {
+            mu[0] = 0.3, mu[1] = -0.2, sd = 0.7;
+            ck_assert_int_eq(cem_model_set_data_stats(mp, mu, sd), CEM_OK);
+        }
+        cemi_rng r;
+        cemi_rng_init(&r, 17, (uint64_t)stats);
+        for (int a = 0; a < NT; a++)
+            for (int i = 0; i < NX; i++) {
+                int k = a * NX + i;
+                t[k] = 1e-4 * pow(1e5, (double)a / (NT - 1));
+                double al = exp(-t[k] / 2);
+                for (int j = 0; j < D; j++) /* around the noised data */
+                    x[k * D + j] = (float)(al * (mu[j] + sd * cemi_rng_normal(&r)) +
+                                           sqrt(-expm1(-t[k])) * cemi_rng_normal(&r));
+            }
+        for (int k = 0; k < n; k++) {
+            double s2 = expm1(t[k]), al = exp(-t[k] / 2);
+            double cin = 1 / sqrt(s2 + sd * sd);
+            for (int j = 0; j < D; j++)
+                u[k * D + j] = (float)(cin * ((double)x[k * D + j] / al - mu[j]));
+        }
+        ck_assert_int_eq(cem_model_eval(md, CEM_TARGET_CEM, n, u, t, F), CEM_OK);
+        double Fmax = 0;
+        for (int k = 0; k < n; k++) {
+            double s2 = expm1(t[k]), al = exp(-t[k] / 2), v2 = s2 + sd * sd;
+            double cskip = sd * sd / v2, cout = sqrt(s2) * sd / sqrt(v2);
+            for (int j = 0; j < D; j++) {
+                double y = (double)x[k * D + j] / al;
+                want[k * D + j] = mu[j] + cskip * (y - mu[j]) + cout * F[k * D + j];
+                scale[k * D + j] = fabs(mu[j]) + fabs(cskip * (y - mu[j])) +
+                                   fabs(cout * F[k * D + j]);
+                Fmax = fmax(Fmax, fabs(F[k * D + j]));
+            }
+        }
+        ck_assert_double_gt(Fmax, 0.3); /* the network's term is not negligible */
+        ck_assert_int_eq(cem_model_eval(mp, CEM_TARGET_CEM, n, x, t, fp), CEM_OK);
+        double worst = 0, worst_at = 0;
+        for (int a = 0; a < NT; a++) {
+            const int k0 = a * NX;
+            ck_assert_int_eq(cem_model_eval_at(mp, CEM_TARGET_CEM, NX, x + k0 * D, t[k0],
+                                               fa + k0 * D), CEM_OK);
+        }
+        for (int k = 0; k < n * D; k++) {
+            double den = fmax(scale[k], 1e-6);
+            worst = fmax(worst, fabs(fp[k] - want[k]) / den);
+            worst_at = fmax(worst_at, fabs(fa[k] - want[k]) / den);
+        }
+        ck_assert_msg(worst <= 1e-5, "stats %d: eval worst %g", stats, worst);
+        ck_assert_msg(worst_at <= 1e-5, "stats %d: eval_at worst %g", stats, worst_at);
+        /* eps and S are the exact conversions of this f */
+        for (int what = CEM_TARGET_NOISE; what <= CEM_TARGET_SCORE; what++) {
+            ck_assert_int_eq(cem_model_eval(mp, (cem_target)what, n, x, t, tgt), CEM_OK);
+            ck_assert_int_eq(cem_convert(CEM_TARGET_CEM, (cem_target)what, n, D, x, t, fp,
+                                         conv), CEM_OK);
+            double w = 0;
+            for (int k = 0; k < n; k++) {
+                double al = exp(-t[k] / 2), sg2 = -expm1(-t[k]);
+                double div = what == CEM_TARGET_NOISE ? sqrt(sg2) : sg2;
+                for (int j = 0; j < D; j++) { /* the terms' magnitude */
+                    double sc = (fabs(x[k * D + j]) + al * fabs(fp[k * D + j])) / div;
+                    w = fmax(w, fabs(tgt[k * D + j] - conv[k * D + j]) / sc);
+                }
+            }
+            ck_assert_msg(w <= 1e-6, "stats %d target %d: worst %g", stats, what, w);
+        }
+        free(p);
+        cem_model_free(mp);
+        cem_model_free(md);
+    }
+}
+END_TEST
+
+START_TEST(param_option_rules)
+{
+    double v, lo, hi;
+    ck_assert_int_eq(cem_model_option_bounds(CEM_MODEL_PARAM, &lo, &hi), CEM_OK);
+    ck_assert(lo == CEM_PARAM_DIRECT && hi == CEM_PARAM_PRECOND);
+    /* NOISE and SCORE: DIRECT only */
+    for (int target = CEM_TARGET_NOISE; target <= CEM_TARGET_SCORE; target++) {
+        cem_model_t *m = small_mlp(2, (cem_target)target);
+        ck_assert_int_eq(cem_model_get(m, CEM_MODEL_PARAM, &v), CEM_OK);
+        ck_assert(v == CEM_PARAM_DIRECT);
+        ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_PRECOND),
+                         CEM_ERR_UNSUPPORTED);
+        ck_assert_int_eq(cem_model_get(m, CEM_MODEL_PARAM, &v), CEM_OK);
+        ck_assert(v == CEM_PARAM_DIRECT);
+        ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_DIRECT), CEM_OK);
+        cem_model_free(m);
+    }
+    cem_model_t *m = small_mlp(2, CEM_TARGET_CEM), *fresh = small_mlp(2, CEM_TARGET_CEM);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, 2), CEM_ERR_RANGE);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, 0.5), CEM_ERR_RANGE);
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_PARAM, &v), CEM_OK);
+    ck_assert(v == CEM_PARAM_PRECOND);
+    /* setting PARAM re-initialises the weights from SEED (and keeps the
+     * data statistics, which are not weights) */
+    size_t np = cem_model_param_count(m);
+    float *init = malloc(4 * np), *p = malloc(4 * np), *e = malloc(4 * np);
+    ck_assert_int_eq(cem_model_get_params(fresh, 0, init, np), CEM_OK);
+    for (size_t k = 0; k < np; k++)
+        p[k] = 0.25f;
+    ck_assert_int_eq(cem_model_set_params(m, 2, p, np), CEM_OK);
+    const double mu[2] = {1.5, -2}, sd = 0.4;
+    ck_assert_int_eq(cem_model_set_data_stats(m, mu, sd), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_DIRECT), CEM_OK);
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_PARAM, &v), CEM_OK);
+    ck_assert(v == CEM_PARAM_DIRECT);
+    ck_assert_int_eq(cem_model_get_params(m, 0, p, np), CEM_OK);
+    ck_assert_int_eq(cem_model_get_params(m, 1, e, np), CEM_OK);
+    ck_assert_int_eq(memcmp(p, init, 4 * np), 0);
+    ck_assert_int_eq(memcmp(e, init, 4 * np), 0);
+    double gm[2], gsd;
+    ck_assert_int_eq(cem_model_get_data_stats(m, gm, &gsd), CEM_OK);
+    ck_assert(gm[0] == mu[0] && gm[1] == mu[1] && gsd == sd);
+    /* busy while a trainer holds the model, and while a sampler does */
+    static float pts[64 * 2];
+    for (int i = 0; i < 64; i++) {
+        pts[2 * i] = (float)cos(0.1 * i);
+        pts[2 * i + 1] = (float)sin(0.1 * i);
+    }
+    cem_trainer_t *tr;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, pts, 64, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_PRECOND), CEM_ERR_BUSY);
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_PARAM, &v), CEM_OK);
+    ck_assert(v == CEM_PARAM_DIRECT);
+    cem_trainer_free(tr);
+    cem_sampler_t *s;
+    ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_PRECOND), CEM_ERR_BUSY);
+    cem_sampler_free(s);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_PRECOND), CEM_OK);
+    ck_assert_int_eq(cem_model_get_params(m, 0, p, np), CEM_OK);
+    ck_assert_int_eq(memcmp(p, init, 4 * np), 0);
+    /* the closed forms have no PARAM */
+    float P[2] = {0, 1};
+    cem_model_t *g;
+    ck_assert_int_eq(cem_model_create_empirical(&g, P, 1, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_set(g, CEM_MODEL_PARAM, CEM_PARAM_DIRECT), CEM_ERR_UNSUPPORTED);
+    cem_model_free(g);
+    free(init); free(p); free(e);
+    cem_model_free(m);
+    cem_model_free(fresh);
+}
+END_TEST
+
+/* Reads the statistics and checks they are exactly (mu, sd). */
+static void expect_stats(const cem_model_t *m, const double *mu, double sd)
+{
+    double gm[3] = {-9, -9, -9}, gsd = -9;
+    ck_assert_int_eq(cem_model_get_data_stats(m, gm, &gsd), CEM_OK);
+    ck_assert_msg(gsd == sd, "sd %.17g want %.17g", gsd, sd);
+    for (int j = 0; j < 3; j++)
+        ck_assert_msg(gm[j] == mu[j], "mean[%d] %.17g want %.17g", j, gm[j], mu[j]);
+}
+
+START_TEST(data_stats_arguments)
+{
+    cem_model_t *m = small_mlp(3, CEM_TARGET_CEM);
+    const double zero[3] = {0, 0, 0}, mu[3] = {0.5, -1, 2}, bad[3] = {0, NAN, 0};
+    const double inf[3] = {INFINITY, 0, 0};
+    expect_stats(m, zero, 0); /* unset: sd reads 0, mu zeros */
+    ck_assert_int_eq(cem_model_set_data_stats(m, mu, 1.5), CEM_OK);
+    expect_stats(m, mu, 1.5);
+    ck_assert_int_eq(cem_model_get_data_stats(m, NULL, NULL), CEM_OK);
+    /* every error leaves the statistics as they were */
+    ck_assert_int_eq(cem_model_set_data_stats(m, bad, 1), CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_model_errmsg(m), "mean[1]"));
+    ck_assert_int_eq(cem_model_set_data_stats(m, inf, 1), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_set_data_stats(m, mu, -0.1), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_set_data_stats(m, mu, NAN), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_set_data_stats(m, mu, INFINITY), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_set_data_stats(m, mu, 0), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_set_data_stats(NULL, mu, 1), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_get_data_stats(NULL, NULL, NULL), CEM_ERR_ARG);
+    expect_stats(m, mu, 1.5);
+    /* mean NULL: zeros; (NULL, 0) clears */
+    ck_assert_int_eq(cem_model_set_data_stats(m, NULL, 2), CEM_OK);
+    expect_stats(m, zero, 2);
+    ck_assert_int_eq(cem_model_set_data_stats(m, NULL, 0), CEM_OK);
+    expect_stats(m, zero, 0);
+    ck_assert_int_eq(cem_model_set_data_stats(m, mu, 1.5), CEM_OK);
+    /* busy with a trainer, and with a sampler alive */
+    static float pts[50 * 3];
+    for (int i = 0; i < 150; i++)
+        pts[i] = (float)sin(0.7 * i);
+    cem_trainer_t *tr;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, pts, 50, 3), CEM_OK);
+    ck_assert_int_eq(cem_model_set_data_stats(m, zero, 1), CEM_ERR_BUSY);
+    ck_assert_int_eq(cem_model_set_data_stats(m, NULL, 0), CEM_ERR_BUSY);
+    expect_stats(m, mu, 1.5); /* the user's, kept by the trainer */
+    cem_trainer_free(tr);
+    cem_sampler_t *s;
+    ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+    ck_assert_int_eq(cem_model_set_data_stats(m, zero, 1), CEM_ERR_BUSY);
+    ck_assert_ptr_nonnull(strstr(cem_model_errmsg(m), "sampler"));
+    expect_stats(m, mu, 1.5);
+    cem_sampler_free(s);
+    ck_assert_int_eq(cem_model_set_data_stats(m, zero, 1), CEM_OK);
+    expect_stats(m, zero, 1);
+    cem_model_free(m);
+    /* the closed forms keep none */
+    float P[2] = {0, 1}, mf[2] = {0, 0}, cov[4] = {1, 0, 0, 1};
+    cem_model_t *e, *g;
+    ck_assert_int_eq(cem_model_create_empirical(&e, P, 1, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_create_gaussian(&g, mf, cov, 2), CEM_OK);
+    double gm[2], gsd;
+    ck_assert_int_eq(cem_model_set_data_stats(e, NULL, 1), CEM_ERR_UNSUPPORTED);
+    ck_assert_int_eq(cem_model_get_data_stats(e, gm, &gsd), CEM_ERR_UNSUPPORTED);
+    ck_assert_int_eq(cem_model_set_data_stats(g, NULL, 1), CEM_ERR_UNSUPPORTED);
+    ck_assert_int_eq(cem_model_get_data_stats(g, gm, &gsd), CEM_ERR_UNSUPPORTED);
+    cem_model_free(e);
+    cem_model_free(g);
+}
+END_TEST
+
 Suite *suite_models(void)
 {
     Suite *s = suite_create("models");
@@ -430,5 +687,11 @@ Suite *suite_models(void)
     tcase_add_test(tc, model_reference_count);
     tcase_add_test(tc, concurrent_evaluation);
     suite_add_tcase(s, tc);
+    TCase *mlp = tcase_create("mlp");
+    tcase_set_timeout(mlp, 60);
+    tcase_add_test(mlp, precond_wiring_matches_the_formula);
+    tcase_add_test(mlp, param_option_rules);
+    tcase_add_test(mlp, data_stats_arguments);
+    suite_add_tcase(s, mlp);
     return s;
 }
