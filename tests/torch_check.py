@@ -26,11 +26,22 @@ that while staying far below the size of any real mistake):
     of the terms of the conversion (e.g. (|x| + sigma|eps|)/alpha for f from
     eps); that is the "sensible floor": it is >= |r_i| and is the scale the
     float32 rounding of the inputs is amplified to, so cancellation near
-    r_i = 0 does not produce a spurious relative error.
+    r_i = 0 does not produce a spurious relative error.  These CEM models
+    are DIRECT (CEM_MODEL_PARAM, the paper's: the network is f), except the
+    default one, which is PRECOND.  PRECOND models (the default 256 x 3
+    without data statistics, and two with a centre mu != 0 and sd != 1 set
+    by cem_model_set_data_stats): f = mu + c_skip (y - mu) + c_out F(c_in
+    (y - mu), t), y = x / alpha, rebuilt here from torch's F on the input
+    computed here; max_i |c_i - r_i| / max(s_i, 1) <= 1e-5 with s_i the
+    sum of the magnitudes of the three terms.
  2. Loss and gradient of cem_trainer_loss_batch on a batch built here, vs
     torch autograd on MATH.md 3: CEM with each weight (LAMBDA, ONE,
-    SQRT_LAMBDA, MIN_SNR clamp 5), NOISE, SCORE.  Loss |rel diff| <= 1e-5;
-    each W_l and b_l: max|g_c - g_t| / max|g_t| <= 1e-4.
+    SQRT_LAMBDA, MIN_SNR clamp 5), NOISE, SCORE; and the preconditioned
+    CEM (statistics set before the trainer, which must keep them) with
+    weights EDM (1/expm1(t) + 1/sd^2) and LAMBDA, as the header writes it:
+    (1/B) sum_i w(t_i) c_out^2 |F_i - (x0_i - mu - c_skip (y_i - mu))/c_out|^2
+    with y_i = float32(alpha x0_i + sigma z_i) / alpha.  Loss |rel diff| <=
+    1e-5; each W_l and b_l: max|g_c - g_t| / max|g_t| <= 1e-4.
  3. Ten cem_trainer_step_batch steps on ten batches vs torch.optim.Adam
     (lr 1e-3, betas (0.9, 0.999), eps 1e-8), AdamW (weight decay 0.01) and
     Adam after clip_grad_norm_(0.5), plus AdamW and Adam-with-L2 at weight
@@ -70,9 +81,12 @@ ACT_SILU, ACT_RELU, ACT_TANH = 0, 1, 2
 ACT_NAMES = {ACT_SILU: "SILU", ACT_RELU: "RELU", ACT_TANH: "TANH"}
 MODEL_T_MIN, MODEL_T_MAX, MODEL_WIDTH, MODEL_DEPTH = 1, 2, 3, 4
 MODEL_ACTIVATION, MODEL_EMBED, MODEL_SEED, MODEL_USE_EMA = 5, 6, 7, 8
-WEIGHT_LAMBDA, WEIGHT_ONE, WEIGHT_SQRT_LAMBDA, WEIGHT_MIN_SNR = 0, 1, 2, 3
+MODEL_PARAM = 9
+PARAM_DIRECT, PARAM_PRECOND = 0, 1
+WEIGHT_LAMBDA, WEIGHT_ONE, WEIGHT_SQRT_LAMBDA, WEIGHT_MIN_SNR, WEIGHT_EDM = 0, 1, 2, 3, 4
 WEIGHT_NAMES = {WEIGHT_LAMBDA: "LAMBDA", WEIGHT_ONE: "ONE",
-                WEIGHT_SQRT_LAMBDA: "SQRT_LAMBDA", WEIGHT_MIN_SNR: "MIN_SNR"}
+                WEIGHT_SQRT_LAMBDA: "SQRT_LAMBDA", WEIGHT_MIN_SNR: "MIN_SNR",
+                WEIGHT_EDM: "EDM"}
 OPTIM_ADAM, OPTIM_ADAMW = 0, 1
 TR_BATCH, TR_LR, TR_OPTIMIZER, TR_BETA1, TR_BETA2, TR_ADAM_EPS = 1, 2, 3, 4, 5, 6
 TR_WEIGHT_DECAY, TR_WARMUP, TR_DECAY_STEPS, TR_LR_MIN, TR_CLIP, TR_EMA = 7, 8, 9, 10, 11, 12
@@ -103,6 +117,9 @@ def load_library(path):
         "cem_last_error": (c_char_p, []),
         "cem_model_create_mlp": (I, [POINTER(c_void_p), I, I]),
         "cem_model_set": (I, [H, I, c_double]),
+        "cem_model_get": (I, [H, I, D]),
+        "cem_model_set_data_stats": (I, [H, D, c_double]),
+        "cem_model_get_data_stats": (I, [H, D, D]),
         "cem_model_eval": (I, [H, I, Z, F, D, F]),
         "cem_model_param_count": (Z, [H]),
         "cem_model_get_params": (I, [H, I, F, Z]),
@@ -210,16 +227,39 @@ def guarded(name, fn, *args):
 
 # ------------------------------------------------------------ the network
 class Arch:
+    """An MLP's architecture.  param: CEM_MODEL_PARAM (the paper's DIRECT
+    unless told; with defaults=True the model's own default, PRECOND for
+    CEM); mu, sd: data statistics to set (None: unset, so PRECOND uses
+    mu = 0, sd = 1)."""
+
     def __init__(self, dim, target, act, width=64, depth=3, embed=32, seed=1,
-                 t_min=1e-3, t_max=10.0, defaults=False):
+                 t_min=1e-3, t_max=10.0, defaults=False, param=None, mu=None, sd=None):
         self.dim, self.target, self.act = dim, target, act
         self.width, self.depth, self.embed, self.seed = width, depth, embed, seed
         self.t_min, self.t_max, self.defaults = t_min, t_max, defaults
+        if param is None:
+            param = PARAM_PRECOND if defaults and target == TARGET_CEM else PARAM_DIRECT
+        self.param = param
+        self.mu = None if mu is None else np.asarray(mu, np.float64)
+        self.sd = sd
+
+    def precond(self):
+        return self.target == TARGET_CEM and self.param == PARAM_PRECOND
+
+    def stats(self):
+        """(mu, sd) as PRECOND uses them."""
+        if self.mu is None:
+            return np.zeros(self.dim), 1.0
+        return self.mu, float(self.sd)
 
     def name(self):
-        return "%s/%s/D%d/%dx%d/E%d/t[%g,%g]" % (
+        extra = ""
+        if self.precond():
+            extra = "/PRECOND" + ("" if self.mu is None else "/mu=%s,sd=%g" % (
+                ",".join("%g" % v for v in self.mu), self.sd))
+        return "%s/%s/D%d/%dx%d/E%d/t[%g,%g]%s" % (
             TARGET_NAMES[self.target], ACT_NAMES[self.act], self.dim, self.width,
-            self.depth, self.embed, self.t_min, self.t_max)
+            self.depth, self.embed, self.t_min, self.t_max, extra)
 
     def shapes(self):
         """(out, in) of each Linear, l = 0..L."""
@@ -239,6 +279,14 @@ def create_model(a):
                            (MODEL_EMBED, a.embed), (MODEL_ACTIVATION, a.act),
                            (MODEL_SEED, a.seed)):
                 call("cem_model_set", m, opt, float(v))
+            if a.target == TARGET_CEM:
+                call("cem_model_set", m, MODEL_PARAM, float(a.param))
+        got = c_double()
+        call("cem_model_get", m, MODEL_PARAM, byref(got))
+        if got.value != a.param:
+            raise CemError("CEM_MODEL_PARAM = %g, expected %d" % (got.value, a.param))
+        if a.mu is not None:
+            call("cem_model_set_data_stats", m, dptr(f64(a.mu)), float(a.sd))
         call("cem_model_set", m, MODEL_USE_EMA, 0.0)
         n = LIB.cem_model_param_count(m)
         want = sum(o * i + o for o, i in a.shapes())
@@ -302,6 +350,41 @@ def torch_forward(a, net, x, t):
     return net(torch.from_numpy(f32(inp)))
 
 
+def precond_coeffs(a, t):
+    """EDM's preconditioning in OU time (cemdiff.h, CEM_PARAM_PRECOND), float64
+    columns: 1/alpha, c_skip, c_out, c_in."""
+    _, sd = a.stats()
+    s2 = np.expm1(t)
+    v = s2 + sd * sd
+    return (np.exp(0.5 * t)[:, None], (sd * sd / v)[:, None],
+            (np.sqrt(s2) * sd / np.sqrt(v))[:, None], (1.0 / np.sqrt(v))[:, None])
+
+
+def precond_input(a, x, t):
+    """y - mu (float64) and the network's point input c_in (y - mu) (float32)."""
+    mu, _ = a.stats()
+    inv_al, _, _, c_in = precond_coeffs(a, t)
+    yc = x.astype(np.float64) * inv_al - mu[None, :]
+    return yc, f32(c_in * yc)
+
+
+def model_output(a, net, x, t):
+    """What the model answers for its native target, float64, with the
+    magnitude of its terms (the error scale): the network itself, or with
+    PRECOND f = mu + c_skip (y - mu) + c_out F(c_in (y - mu), t)."""
+    if not a.precond():
+        with torch.no_grad():
+            out = torch_forward(a, net, x, t).numpy().astype(np.float64)
+        return out, np.ones_like(out)
+    mu, _ = a.stats()
+    _, c_skip, c_out, _ = precond_coeffs(a, t)
+    yc, u = precond_input(a, x, t)
+    with torch.no_grad():
+        F = torch_forward(a, net, u, t).numpy().astype(np.float64)
+    f = mu[None, :] + c_skip * yc + c_out * F
+    return f, np.abs(mu[None, :]) + np.abs(c_skip * yc) + np.abs(c_out * F)
+
+
 def ou(t):
     """alpha_t, sigma_t (float64)."""
     return np.exp(-t / 2), np.sqrt(-np.expm1(-t))
@@ -346,11 +429,14 @@ def check_forward(a, seed):
     m = create_model(a)
     try:
         net = torch_net(a, get_params(m, 0))
-        with torch.no_grad():
-            ref = torch_forward(a, net, x, t).numpy()
+        ref, terms = model_output(a, net, x, t)
         got = eval_model(m, a.target, x, t)
-        R.abs_close("forward %s native" % a.name(), got, ref, TOL_FORWARD,
-                    " (max|out| %.2f)" % float(np.max(np.abs(ref))))
+        if a.precond():  # f of order |x| / alpha: relative to its terms
+            R.rel_scaled("forward %s native" % a.name(), got, ref, np.maximum(terms, 1.0),
+                         TOL_FORWARD)
+        else:
+            R.abs_close("forward %s native" % a.name(), got, ref, TOL_FORWARD,
+                        " (max|out| %.2f)" % float(np.max(np.abs(ref))))
         for other in (TARGET_CEM, TARGET_NOISE, TARGET_SCORE):
             if other == a.target:
                 continue
@@ -383,17 +469,30 @@ def make_batch(rng, data, B, a):
     return x0, t, z
 
 
-def cem_weight(kind, t):
+def cem_weight(kind, t, sd=1.0):
     lam = 1.0 / np.expm1(t)
     return {WEIGHT_LAMBDA: lam, WEIGHT_ONE: np.ones_like(t),
             WEIGHT_SQRT_LAMBDA: np.sqrt(lam),
-            WEIGHT_MIN_SNR: np.minimum(lam, SNR_CLAMP)}[kind]
+            WEIGHT_MIN_SNR: np.minimum(lam, SNR_CLAMP),
+            WEIGHT_EDM: lam + 1.0 / (sd * sd)}[kind]
 
 
 def torch_loss(a, net, x0, t, z, weight):
     """MATH.md 3: batch mean of per-sample losses (sums over dim)."""
     al, sg = ou(t)
     xt = al[:, None] * x0.astype(np.float64) + sg[:, None] * z.astype(np.float64)
+    if a.precond():
+        # cemdiff.h, the trainer: w(t) c_out^2 |F - (x0 - mu - c_skip (y - mu))/c_out|^2,
+        # y = x_t / alpha, F = net([c_in (y - mu), phi(t)]) (the same number as
+        # w |f - x0|^2); x_t rounded to float32 as the trainer stores it
+        mu, sd = a.stats()
+        _, c_skip, c_out, _ = precond_coeffs(a, t)
+        yc, u = precond_input(a, f32(xt), t)
+        out = torch_forward(a, net, u, t)
+        target = f32((x0.astype(np.float64) - mu[None, :] - c_skip * yc) / c_out)
+        c = f32(cem_weight(weight, t, sd) * c_out[:, 0] ** 2)
+        per = torch.from_numpy(c) * ((out - torch.from_numpy(target)) ** 2).sum(1)
+        return per.mean()
     out = torch_forward(a, net, f32(xt), t)
     if a.target == TARGET_CEM:
         per = torch.from_numpy(f32(cem_weight(weight, t))) * \
@@ -436,6 +535,12 @@ def check_loss_grad(a, weight, seed):
     try:
         opts = [(TR_WEIGHT, weight), (TR_SNR_CLAMP, SNR_CLAMP)] if a.target == TARGET_CEM else []
         tr = make_trainer(m, data, B, opts)
+        if a.mu is not None:  # the trainer keeps the statistics the user set
+            mu, sd = np.zeros(a.dim), c_double()
+            call("cem_model_get_data_stats", m, dptr(mu), byref(sd))
+            R.record("stats kept by the trainer %s" % name,
+                     np.array_equal(mu, a.mu) and sd.value == a.sd,
+                     "mean %s sd %.17g" % (mu, sd.value))
         flat = get_params(m, 0)
         loss = c_double()
         grad = np.zeros_like(flat)
@@ -595,6 +700,12 @@ def main():
         for target in (TARGET_CEM, TARGET_NOISE, TARGET_SCORE):
             a = Arch(2, target, ACT_SILU, width=256, depth=3, embed=32, seed=0, defaults=True)
             guarded("forward " + a.name(), check_forward, a, 7 + target)
+        # PRECOND with data statistics (centre off the origin, sd != 1)
+        for dim, act, mu, sd, tw in ((2, ACT_SILU, (0.4, -0.3), 0.8, (1e-3, 10.0)),
+                                     (3, ACT_TANH, (2.0, -1.0, 0.5), 1.7, (1e-4, 20.0))):
+            a = Arch(dim, TARGET_CEM, act, seed=50 + dim, t_min=tw[0], t_max=tw[1],
+                     param=PARAM_PRECOND, mu=mu, sd=sd)
+            guarded("forward " + a.name(), check_forward, a, 60 + dim)
 
         # 2. loss and gradients.
         for w in (WEIGHT_LAMBDA, WEIGHT_ONE, WEIGHT_SQRT_LAMBDA, WEIGHT_MIN_SNR):
@@ -607,6 +718,14 @@ def main():
             a = Arch(3, target, ACT_TANH, width=32, depth=2, embed=16, seed=30 + target,
                      t_min=1e-4, t_max=20.0)
             guarded("loss " + a.name(), check_loss_grad, a, WEIGHT_LAMBDA, 220 + target)
+        # the preconditioned CEM objective, with statistics set (mu != 0, sd != 1)
+        for w in (WEIGHT_EDM, WEIGHT_LAMBDA):
+            a = Arch(2, TARGET_CEM, ACT_SILU, seed=70 + w, param=PARAM_PRECOND,
+                     mu=(0.4, -0.3), sd=0.8)
+            guarded("loss " + a.name(), check_loss_grad, a, w, 230 + w)
+        a = Arch(3, TARGET_CEM, ACT_TANH, width=32, depth=2, embed=16, seed=75,
+                 t_min=1e-4, t_max=20.0, param=PARAM_PRECOND, mu=(2.0, -1.0, 0.5), sd=1.7)
+        guarded("loss " + a.name(), check_loss_grad, a, WEIGHT_EDM, 240)
 
         # 3, 4. optimiser and EMA.
         a = Arch(2, TARGET_CEM, ACT_SILU, seed=41)
