@@ -1,13 +1,16 @@
 /*
  * test_process.c -- layer 2: OU coefficients, the conversions between f, eps
  * and S, the time grids and the training time laws, against closed forms
- * computed independently in long double.
+ * computed independently in long double; the normal quantile against erfc,
+ * EDM's log-normal law against its CDF written here from erfc, and the
+ * importance weights against the density each law's CDF implies.
  */
 #include "tests.h"
 
 #include "base.h"
 #include "process.h"
 
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,6 +241,170 @@ START_TEST(time_laws_reproducible_and_prefix_stable)
 }
 END_TEST
 
+/* ------------------------------------------------ the normal law, in the test */
+
+/* Phi and its upper tail from erfc, written here. */
+static double Phi(double z) { return 0.5 * erfc(-z / sqrt(2.0)); }
+static double Qtail(double z) { return 0.5 * erfc(z / sqrt(2.0)); }
+
+START_TEST(norm_quantile_inverts_erfc)
+{
+    /* Phi(Phi^-1(p)) = p, log-spaced p from 1e-300 to 1/2 (lower tail) and
+     * 1 - p from 1/2 down to 1e-15 (upper tail, compared as 1 - Phi).  The
+     * best double x moves Phi by |phi(x)/Phi(x)| ulp(x) ~ x^2 2^-53
+     * relative, so the bound is 1e-13 plus that conditioning. */
+    for (int k = 0; k <= 600; k++) {
+        double p = fmax(1e-300, 0.5 * pow(10.0, -300.0 * (600 - k) / 600.0)); /* .. 0.5 */
+        double x = cemi_norm_quantile(p);
+        double rel = fabs(Phi(x) - p) / p, tol = 1e-13 + 4 * x * x * DBL_EPSILON;
+        ck_assert_msg(rel <= tol, "p = %g: x = %.17g, Phi(x) rel err %g (tol %g)", p, x, rel,
+                      tol);
+        ck_assert(x <= 0);
+    }
+    for (int k = 0; k <= 150; k++) {
+        double q = 0.5 * pow(10.0, -14.7 * k / 150.0); /* 1 - p: 0.5 .. 1e-15 */
+        double p = 1.0 - q;
+        q = 1.0 - p; /* the q this p really has (exact: Sterbenz) */
+        double x = cemi_norm_quantile(p);
+        double rel = fabs(Qtail(x) - q) / q, tol = 1e-13 + 4 * x * x * DBL_EPSILON;
+        ck_assert_msg(rel <= tol, "1 - p = %g: x = %.17g, 1 - Phi(x) rel err %g (tol %g)", q,
+                      x, rel, tol);
+        ck_assert(x >= 0);
+    }
+    /* known values (Wichura's AS241, Python's statistics.NormalDist) */
+    const double p[] = {0.975, 0.995, 0.999, 1e-10, 1e-100, 0.6, 0.3};
+    const double want[] = {1.959963984540054, 2.5758293035489, 3.090232306167813,
+                           -6.361340902404056, -21.27345356096532, 0.2533471031357998,
+                           -0.5244005127080407};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
+        double x = cemi_norm_quantile(p[i]);
+        ck_assert_msg(fabs(x - want[i]) <= 4e-15 * fabs(want[i]), "Phi^-1(%g) = %.17g want %.17g",
+                      p[i], x, want[i]);
+    }
+    ck_assert(fabs(cemi_norm_quantile(0.5)) <= 1e-16);
+    ck_assert_double_lt(fabs(cemi_norm_cdf(1.959963984540054) - 0.975), 1e-16);
+}
+END_TEST
+
+/* EDM's truncated law of t on [t1, T], ln s ~ N(pm, ps^2), s^2 = expm1(t),
+ * written here: in the upper tail (za > 0) with 1 - Phi, which keeps the
+ * digits there. */
+typedef struct {
+    double pm, ps, t1, T;
+} lognormal_law;
+
+static double z_of(const lognormal_law *L, double t) { return (0.5 * log(expm1(t)) - L->pm) / L->ps; }
+
+static double lognormal_cdf(const lognormal_law *L, double t)
+{
+    if (t <= L->t1)
+        return 0;
+    if (t >= L->T)
+        return 1;
+    double za = z_of(L, L->t1), zb = z_of(L, L->T), z = z_of(L, t);
+    if (za > 0)
+        return (Qtail(za) - Qtail(z)) / (Qtail(za) - Qtail(zb));
+    return (Phi(z) - Phi(za)) / (Phi(zb) - Phi(za));
+}
+
+static double ks_law(const double *s, size_t n, const lognormal_law *L)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++) {
+        double F = lognormal_cdf(L, s[i]);
+        d = fmax(d, fmax(F - (double)i / n, (double)(i + 1) / n - F));
+    }
+    return d;
+}
+
+START_TEST(lognormal_law_matches_its_cdf)
+{
+    const size_t n = 200000;
+    const double crit = 1.95 / sqrt((double)n); /* KS at the 0.1% level */
+    double *s = malloc(sizeof(double) * n);
+    /* cem_time_law_sample: EDM's published (-1.2, 1.2) */
+    const double t1s[2] = {1e-3, 1e-4};
+    for (int k = 0; k < 2; k++) {
+        lognormal_law L = {-1.2, 1.2, t1s[k], 10.0};
+        ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_LOGNORMAL, 2, L.t1, L.T, 7 + k, n, s),
+                         CEM_OK);
+        qsort(s, n, sizeof *s, cmp_double);
+        ck_assert(s[0] >= L.t1 && s[n - 1] <= L.T);
+        double d = ks_law(s, n, &L);
+        ck_assert_msg(d < crit, "t1 = %g: KS %g (crit %g)", L.t1, d, crit);
+    }
+    /* the inverse CDF itself, through cemi_tlaw, at stratified u: F(map(u))
+     * = u, also far in the tails of the normal: ln s(t1) 13 sd above the
+     * mean (the upper-tail branch), T 25 sd below it, a narrow law inside */
+    const lognormal_law laws[] = {
+        {-1.2, 1.2, 1e-3, 10}, {3.0, 0.2, 1e-3, 10}, {-6.0, 0.2, 1e-3, 10},
+        {10.0, 0.2, 1e-3, 10}, {-1.2, 1.2, 1e-4, 100}};
+    for (size_t k = 0; k < sizeof laws / sizeof laws[0]; k++) {
+        const lognormal_law *L = &laws[k];
+        cemi_tlaw tl;
+        cemi_tlaw_init(&tl, CEM_TIMELAW_LOGNORMAL, 2, L->t1, L->T, L->pm, L->ps, 0, NULL);
+        double worst = 0, worst_cdf = 0;
+        enum { M = 20000 };
+        for (int i = 0; i < M; i++) {
+            double u = (i + 0.5) / M, t = cemi_tlaw_map(&tl, u);
+            ck_assert(t >= L->t1 && t <= L->T);
+            worst = fmax(worst, fabs(lognormal_cdf(L, t) - u));
+            worst_cdf = fmax(worst_cdf, fabs(cemi_tlaw_cdf(&tl, t) - lognormal_cdf(L, t)));
+        }
+        ck_assert_msg(worst < 1e-11, "law %zu (%g, %g): |F(map(u)) - u| up to %g", k, L->pm,
+                      L->ps, worst);
+        ck_assert_msg(worst_cdf < 1e-12, "law %zu: cemi_tlaw_cdf off by %g", k, worst_cdf);
+    }
+    free(s);
+}
+END_TEST
+
+/* For each law, the density of log t that cemi_tlaw_cdf implies (a central
+ * difference in log t) times cemi_tlaw_importance is the log-uniform
+ * density 1 / log(T / t1). */
+START_TEST(importance_weights_make_the_law_log_uniform)
+{
+    const double t1 = 1e-3, T = 10, width = log(T / t1), h = 1e-5;
+    enum { K = 16 };
+    double cum[K + 1] = {0};
+    for (int b = 0; b < K; b++) /* made-up shares, uneven */
+        cum[b + 1] = cum[b] + (1.0 + 3.0 * (b % 5) + 0.5 * b * b);
+    for (int b = 1; b <= K; b++)
+        cum[b] /= cum[K];
+    cum[K] = 1.0;
+    struct {
+        int law;
+        double pm, ps;
+    } cases[] = {{CEM_TIMELAW_UNIFORM, 0, 1}, {CEM_TIMELAW_LOGNORMAL, -1.2, 1.2},
+                 {CEM_TIMELAW_LOGNORMAL, 0.5, 0.7}, {CEM_TIMELAW_ADAPTIVE, 0, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        cemi_tlaw L;
+        cemi_tlaw_init(&L, cases[c].law, 2, t1, T, cases[c].pm, cases[c].ps, K, cum);
+        int checked = 0;
+        double worst = 0;
+        for (int i = 0; i < 400; i++) {
+            double x = (i + 0.37) / 400; /* never within h of a bin edge of ADAPTIVE */
+            double lt = log(t1) + x * width, t = exp(lt);
+            double q = (cemi_tlaw_cdf(&L, exp(lt + h)) - cemi_tlaw_cdf(&L, exp(lt - h))) / (2 * h);
+            if (q * width < 1e-3) /* far in a tail: the difference is rounding */
+                continue;
+            checked++;
+            double err = fabs(q * cemi_tlaw_importance(&L, t) * width - 1);
+            worst = fmax(worst, err);
+        }
+        ck_assert_msg(worst <= 1e-6, "law %d: worst relative error %g", cases[c].law, worst);
+        ck_assert_int_ge(checked, 250);
+    }
+    /* GRID and LOGUNIFORM: weight 1 */
+    for (int law = CEM_TIMELAW_GRID; law <= CEM_TIMELAW_LOGUNIFORM; law++) {
+        cemi_tlaw L;
+        cemi_tlaw_init(&L, law, 50, t1, T, -1.2, 1.2, 0, NULL);
+        for (int i = 0; i < 50; i++)
+            ck_assert(cemi_tlaw_importance(&L, t1 * pow(T / t1, i / 49.0)) == 1.0);
+    }
+}
+END_TEST
+
 Suite *suite_process(void)
 {
     Suite *s = suite_create("process");
@@ -251,6 +418,9 @@ Suite *suite_process(void)
     tcase_add_test(tc, grid_errors_write_nothing);
     tcase_add_test(tc, time_laws_match_their_cdfs);
     tcase_add_test(tc, time_laws_reproducible_and_prefix_stable);
+    tcase_add_test(tc, norm_quantile_inverts_erfc);
+    tcase_add_test(tc, lognormal_law_matches_its_cdf);
+    tcase_add_test(tc, importance_weights_make_the_law_log_uniform);
     suite_add_tcase(s, tc);
     return s;
 }
