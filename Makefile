@@ -140,9 +140,16 @@ plot-deps: deps
 demo: all examples | plot-deps
 	bin/demo bin/demo-output
 
-# Regenerates docs/REPORT.md and docs/figures (about 15 minutes on 2 cores).
+# Regenerates docs/REPORT.md (the paper's experiments, about 15 minutes on 2
+# cores), docs/RECIPES.md (the recipe comparison that chose the defaults,
+# about 80 minutes; each run is cached in docs/figures/recipes_runs.tsv, so
+# an interrupted run resumes) and docs/figures.  QUICK=1: a smoke test of
+# both in a few minutes, written to tests/.bin/report-quick.
+REPORT_OUT = $(if $(QUICK),tests/.bin/report-quick,docs)
 report: all examples | plot-deps
-	bin/report --out docs
+	@mkdir -p $(REPORT_OUT)
+	bin/report $(if $(QUICK),--quick) --out $(REPORT_OUT)
+	bin/recipes $(if $(QUICK),--quick) --out $(REPORT_OUT)
 
 # ---- benchmarks (shared/BENCHMARK.md's W1) ----------------------------------
 #   make bench            the library's figures, one JSON object per line

@@ -115,6 +115,8 @@ static cem_model_t *train(const dataset *d, train_spec ts, double *seconds, doub
     cem_model_t *m;
     cem_trainer_t *tr;
     CHECK(cem_model_create_mlp(&m, d->spec->dim, ts.target));
+    if (ts.target == CEM_TARGET_CEM) /* the paper's experiments: the paper's CEM */
+        CHECK(cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_DIRECT));
     CHECK(cem_model_set(m, CEM_MODEL_T_MIN, ts.t1));
     CHECK(cem_trainer_create(&tr, m, d->data, NDATA, d->spec->dim));
     CHECK(cem_trainer_set(tr, CEM_TRAINER_WEIGHT, ts.weight));

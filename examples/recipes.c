@@ -1,0 +1,445 @@
+/*
+ * recipes.c -- the measurement that chooses libcemdiff's default recipe
+ * (docs/RECIPES.md).  Four recipes at equal cost (the same network, batch,
+ * steps, EMA, sampler) on nine datasets at two t_1, three seeds each:
+ *
+ *   NOISE          the DDPM target (network = eps)
+ *   SCORE          the SGM target (network = S)
+ *   CEM direct     the paper's: network = f, weight lambda(t)
+ *   CEM precond    EDM's preconditioning of f, weight lambda(t) + 1/sd^2
+ *
+ * each with its best time law among the library's candidates for it,
+ * chosen first on three datasets (circle, helix, knot) at both t_1 with
+ * seed 0 by the geometric mean of the mean distance.
+ *
+ *   recipes [--quick] [--out DIR] [--seeds K] [--steps N]
+ *
+ * Every run's numbers are appended to DIR/figures/recipes_runs.tsv as it
+ * ends, and a run already there (same settings) is not repeated: an
+ * interrupted measurement resumes where it stopped.  --quick: 400 steps,
+ * one seed, three datasets, its own cache: a smoke test, not a result.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <cemdiff.h>
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+enum { NDATA = 10000, NREF = 5000, NSAMPLE = 5000, MAXSEEDS = 8 };
+static long STEPS = 3000;
+static int SEEDS = 3, QUICK = 0;
+static const char *OUT = "docs";
+
+static void die(const char *what)
+{
+    fprintf(stderr, "recipes: %s: %s\n", what, cem_last_error());
+    exit(1);
+}
+
+#define CHECK(call)                                                                  \
+    do {                                                                             \
+        int st_ = (call);                                                            \
+        if (st_ != CEM_OK && st_ != CEM_ERR_DIVERGED)                                \
+            die(#call);                                                              \
+    } while (0)
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* ------------------------------------------------------------ datasets */
+
+typedef struct {
+    const char *name, *label;
+    cem_dataset_kind kind;
+    int dim;
+    double scale, offset[2]; /* affine placement (scale 1: none) */
+} dataset_spec;
+
+static const dataset_spec DATASETS[] = {
+    {"segment", "segment in R^2", CEM_DATA_SEGMENT, 2, 1, {0, 0}},
+    {"circle", "circle in R^2", CEM_DATA_CIRCLE, 2, 1, {0, 0}},
+    {"points5", "5-point cloud in R^2", CEM_DATA_POINTS, 2, 1, {0, 0}},
+    {"helix", "helix in R^3", CEM_DATA_HELIX, 3, 1, {0, 0}},
+    {"sphere", "sphere in R^3", CEM_DATA_SPHERE, 3, 1, {0, 0}},
+    {"circle16", "circle embedded in R^16", CEM_DATA_CIRCLE, 16, 1, {0, 0}},
+    {"knot", "trefoil knot in R^3", CEM_DATA_KNOT, 3, 1, {0, 0}},
+    {"torus", "torus in R^3", CEM_DATA_TORUS, 3, 1, {0, 0}},
+    {"circle50", "circle, radius 50 at (100, -30)", CEM_DATA_CIRCLE, 2, 50, {100, -30}},
+};
+#define NDATASETS (int)(sizeof DATASETS / sizeof DATASETS[0])
+static const char *const QUICK_SETS[] = {"circle", "knot", "circle50"};
+static const char *const LAW_SETS[] = {"circle", "helix", "knot"};
+
+typedef struct {
+    const dataset_spec *spec;
+    cem_dataset_t *ds;
+    float *data, *ref;
+} dataset;
+
+static void dataset_make(dataset *d, const dataset_spec *spec)
+{
+    d->spec = spec;
+    CHECK(cem_dataset_create(&d->ds, spec->kind, spec->dim, 11));
+    if (spec->scale != 1) {
+        double off[2] = {spec->offset[0], spec->offset[1]};
+        CHECK(cem_dataset_set_affine(d->ds, spec->scale, off));
+    }
+    d->data = malloc(sizeof(float) * NDATA * (size_t)spec->dim);
+    d->ref = malloc(sizeof(float) * NREF * (size_t)spec->dim);
+    if (!d->data || !d->ref)
+        die("out of memory");
+    CHECK(cem_dataset_sample(d->ds, NDATA, 1, d->data));
+    CHECK(cem_dataset_sample(d->ds, NREF, 2, d->ref));
+}
+
+static void dataset_free(dataset *d)
+{
+    cem_dataset_free(d->ds);
+    free(d->data);
+    free(d->ref);
+}
+
+/* ------------------------------------------------------------ recipes */
+
+enum { R_NOISE, R_SCORE, R_DIRECT, R_PRECOND, NRECIPES };
+static const char *const RECIPE_NAME[NRECIPES] = {"NOISE", "SCORE", "CEM direct",
+                                                  "CEM precond"};
+static const char *const LAW_NAME[] = {"grid", "loguniform", "uniform", "lognormal",
+                                       "adaptive"};
+/* The time laws each recipe chooses from: GRID is the paper's (uniform over
+ * the sampler's exponential grid, the discrete log-uniform law). */
+static const cem_time_law CANDIDATES[NRECIPES][2] = {
+    {CEM_TIMELAW_GRID, CEM_TIMELAW_LOGNORMAL},
+    {CEM_TIMELAW_GRID, CEM_TIMELAW_LOGNORMAL},
+    {CEM_TIMELAW_GRID, CEM_TIMELAW_LOGNORMAL},
+    {CEM_TIMELAW_LOGNORMAL, CEM_TIMELAW_ADAPTIVE},
+};
+static const double T1S[2] = {1e-3, 1e-4};
+
+typedef struct {
+    double mean, p95, ks, sw2;
+    size_t diverged;
+    double seconds;
+} result;
+
+/* ------------------------------------------------------------ the run cache */
+
+static char CACHE[1024];
+
+static void key_of(char *key, size_t size, const char *data, double t1, int recipe, int law,
+                   int seed)
+{
+    snprintf(key, size, "%s\t%g\t%d\t%d\t%d\t%ld", data, t1, recipe, law, seed, STEPS);
+}
+
+static int cache_find(const char *key, result *r)
+{
+    FILE *f = fopen(CACHE, "r");
+    if (!f)
+        return 0;
+    char line[1024];
+    size_t klen = strlen(key);
+    int found = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, klen) == 0 && line[klen] == '\t') {
+            unsigned long dv;
+            if (sscanf(line + klen + 1, "%lf %lf %lf %lf %lu %lf", &r->mean, &r->p95, &r->ks,
+                       &r->sw2, &dv, &r->seconds) == 6) {
+                r->diverged = dv;
+                found = 1;
+            }
+        }
+    fclose(f);
+    return found;
+}
+
+static void cache_add(const char *key, const result *r)
+{
+    FILE *f = fopen(CACHE, "a");
+    if (!f) {
+        fprintf(stderr, "recipes: cannot append to %s\n", CACHE);
+        exit(1);
+    }
+    fprintf(f, "%s\t%.9g %.9g %.9g %.9g %zu %.3f\n", key, r->mean, r->p95, r->ks, r->sw2,
+            r->diverged, r->seconds);
+    fclose(f);
+}
+
+/* ------------------------------------------------------------ one run */
+
+/* Trains `recipe` with `law` on d (model and batch seeds = seed), samples
+ * NSAMPLE points with the default splitting sampler to t1 (seed), and
+ * measures them; non-finite rows are counted and left out. */
+static result run_once(const dataset *d, double t1, int recipe, cem_time_law law, int seed)
+{
+    char key[512];
+    key_of(key, sizeof key, d->spec->name, t1, recipe, (int)law, seed);
+    result r;
+    if (cache_find(key, &r))
+        return r;
+    const int dim = d->spec->dim;
+    cem_target target = recipe == R_NOISE   ? CEM_TARGET_NOISE
+                        : recipe == R_SCORE ? CEM_TARGET_SCORE
+                                            : CEM_TARGET_CEM;
+    cem_model_t *m;
+    cem_trainer_t *tr;
+    CHECK(cem_model_create_mlp(&m, dim, target));
+    if (target == CEM_TARGET_CEM)
+        CHECK(cem_model_set(m, CEM_MODEL_PARAM,
+                            recipe == R_PRECOND ? CEM_PARAM_PRECOND : CEM_PARAM_DIRECT));
+    CHECK(cem_model_set(m, CEM_MODEL_T_MIN, t1));
+    CHECK(cem_model_set(m, CEM_MODEL_SEED, seed));
+    CHECK(cem_trainer_create(&tr, m, d->data, NDATA, dim));
+    CHECK(cem_trainer_set(tr, CEM_TRAINER_SEED, seed));
+    CHECK(cem_trainer_set(tr, CEM_TRAINER_TIME_LAW, law));
+    double t0 = now(), loss;
+    CHECK(cem_trainer_run(tr, STEPS, &loss));
+    r.seconds = now() - t0;
+    cem_trainer_free(tr);
+
+    float *x = malloc(sizeof(float) * NSAMPLE * (size_t)dim);
+    if (!x)
+        die("out of memory");
+    cem_sampler_t *s;
+    CHECK(cem_sampler_create(&s, m));
+    CHECK(cem_sampler_set(s, CEM_SAMPLER_SEED, seed));
+    CHECK(cem_sampler_run(s, NSAMPLE, x));
+    r.diverged = cem_sampler_diverged_rows(s);
+    cem_sampler_free(s);
+    cem_model_free(m);
+    size_t k = 0;
+    for (size_t i = 0; i < NSAMPLE; i++) {
+        int finite = 1;
+        for (int j = 0; j < dim; j++)
+            finite &= isfinite(x[i * (size_t)dim + (size_t)j]);
+        if (finite)
+            memmove(x + k++ * (size_t)dim, x + i * (size_t)dim, sizeof(float) * (size_t)dim);
+    }
+    r.mean = r.p95 = r.ks = r.sw2 = NAN;
+    if (k > 0) {
+        CHECK(cem_metric_distance(d->ds, k, x, &r.mean, &r.p95, NULL));
+        CHECK(cem_metric_ks(d->ds, k, x, &r.ks));
+        CHECK(cem_metric_sliced_w2(k, x, NREF, d->ref, dim, 256, 3, &r.sw2));
+    }
+    free(x);
+    fprintf(stderr, "  %-9s t1=%-6g %-11s %-10s seed %d: %5.1f s  mean dist %.5f  KS %.4f\n",
+            d->spec->name, t1, RECIPE_NAME[recipe], LAW_NAME[law], seed, r.seconds, r.mean,
+            r.ks);
+    cache_add(key, &r);
+    return r;
+}
+
+/* ------------------------------------------------------------ output */
+
+static FILE *md;
+
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(md, fmt, ap);
+    va_end(ap);
+}
+
+static void mean_sd(const double *v, int n, double *mean, double *sd)
+{
+    double s = 0, ss = 0;
+    for (int i = 0; i < n; i++)
+        s += v[i];
+    *mean = s / n;
+    for (int i = 0; i < n; i++)
+        ss += (v[i] - *mean) * (v[i] - *mean);
+    *sd = n > 1 ? sqrt(ss / (n - 1)) : 0;
+}
+
+static int in_list(const char *name, const char *const *list, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(name, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------ main */
+
+enum { M_MEAN, M_P95, M_KS, M_SW2, NMETRICS };
+static const char *const METRIC_NAME[NMETRICS] = {"mean distance", "p95 distance",
+                                                  "KS of the intrinsic coordinate",
+                                                  "sliced W2"};
+
+static double metric_of(const result *r, int k, double scale)
+{
+    /* distances and W2 relative to the data's scale, so rows compare */
+    return k == M_MEAN ? r->mean / scale : k == M_P95 ? r->p95 / scale
+           : k == M_KS ? r->ks : r->sw2 / scale;
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            QUICK = 1;
+        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            OUT = argv[++i];
+        else if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc)
+            SEEDS = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc)
+            STEPS = atol(argv[++i]);
+        else {
+            fprintf(stderr, "usage: recipes [--quick] [--out DIR] [--seeds K] [--steps N]\n");
+            return 2;
+        }
+    }
+    if (QUICK) {
+        STEPS = 400;
+        SEEDS = 1;
+    }
+    if (SEEDS < 1 || SEEDS > MAXSEEDS || STEPS < 1) {
+        fprintf(stderr, "recipes: --seeds in [1, %d], --steps >= 1\n", MAXSEEDS);
+        return 2;
+    }
+    char path[1024];
+    snprintf(path, sizeof path, "%s/figures", OUT);
+    mkdir(OUT, 0755);
+    mkdir(path, 0755);
+    snprintf(CACHE, sizeof CACHE, "%s/figures/recipes_runs%s.tsv", OUT, QUICK ? "_quick" : "");
+    double t_start = now();
+
+    dataset ds[NDATASETS];
+    int active[NDATASETS];
+    for (int i = 0; i < NDATASETS; i++) {
+        active[i] = !QUICK || in_list(DATASETS[i].name, QUICK_SETS, 3);
+        if (active[i])
+            dataset_make(&ds[i], &DATASETS[i]);
+    }
+
+    /* stage 1: each recipe's time law */
+    cem_time_law best[NRECIPES];
+    double law_gm[NRECIPES][2];
+    fprintf(stderr, "recipes: choosing each recipe's time law\n");
+    for (int r = 0; r < NRECIPES; r++) {
+        for (int c = 0; c < 2; c++) {
+            double slog = 0;
+            int n = 0;
+            for (int i = 0; i < NDATASETS; i++) {
+                if (!active[i] || !in_list(DATASETS[i].name, LAW_SETS, 3))
+                    continue;
+                for (int k = 0; k < 2; k++) {
+                    result res = run_once(&ds[i], T1S[k], r, CANDIDATES[r][c], 0);
+                    slog += log(isnan(res.mean) || res.mean > 1e3 ? 1e3 : res.mean);
+                    n++;
+                }
+            }
+            law_gm[r][c] = exp(slog / (n > 0 ? n : 1));
+        }
+        best[r] = law_gm[r][1] < law_gm[r][0] ? CANDIDATES[r][1] : CANDIDATES[r][0];
+    }
+
+    /* stage 2: every dataset, both t1, every recipe with its law, SEEDS seeds */
+    static result res[NDATASETS][2][NRECIPES][MAXSEEDS];
+    fprintf(stderr, "recipes: the comparison\n");
+    for (int i = 0; i < NDATASETS; i++)
+        for (int k = 0; k < 2 && active[i]; k++)
+            for (int r = 0; r < NRECIPES; r++)
+                for (int s = 0; s < SEEDS; s++)
+                    res[i][k][r][s] = run_once(&ds[i], T1S[k], r, best[r], s);
+
+    /* the page */
+    snprintf(path, sizeof path, "%s/RECIPES%s.md", OUT, QUICK ? "_quick" : "");
+    md = fopen(path, "w");
+    if (!md)
+        die("cannot write the page");
+    say("# Which recipe: NOISE, SCORE, the paper's CEM, or the preconditioned CEM\n\n");
+    say("Generated by `make report` (examples/recipes.c) with libcemdiff %s%s; %.0f s of "
+        "runs not in the cache. Every number below is this measurement's; each run's are in "
+        "`figures/recipes_runs.tsv`.\n\n", cem_version_string(),
+        QUICK ? " in QUICK mode (400 steps, one seed: a smoke test, not a result)" : "",
+        now() - t_start);
+    say("Settings, the same for every recipe: the MLP of 3 hidden layers of 256 (SiLU, 32 "
+        "time features), Adam 1e-3, batch 1024, %ld steps, EMA 0.995, trained on %d points "
+        "on [t_1, 10]; sampled with the splitting sampler on the 200-point exponential grid to "
+        "t_1, returning f(y, t_1), %d samples, the matched prior. Seeds 0..%d key the "
+        "weights, the batches and the sampler. Distances and sliced W2 are divided by the "
+        "data's scale (50 for the scaled circle), so rows compare; W2 against %d fresh "
+        "points.\n\n", STEPS, NDATA, NSAMPLE, SEEDS - 1, NREF);
+    say("## Each recipe's time law\n\nGeometric mean of the mean distance over circle, "
+        "helix and knot at t_1 = 1e-3 and 1e-4, seed 0:\n\n| recipe | %s | %s | chosen |\n"
+        "|---|---|---|---|\n", "first candidate", "second candidate");
+    for (int r = 0; r < NRECIPES; r++)
+        say("| %s | %s %.5f | %s %.5f | **%s** |\n", RECIPE_NAME[r], LAW_NAME[CANDIDATES[r][0]],
+            law_gm[r][0], LAW_NAME[CANDIDATES[r][1]], law_gm[r][1], LAW_NAME[best[r]]);
+    say("\n");
+
+    int wins[2][NRECIPES] = {{0}};
+    for (int k = 0; k < 2; k++) {
+        for (int mk = 0; mk < NMETRICS; mk++) {
+            say("## %s, t_1 = %g\n\nMean ± standard deviation over %d seeds%s.\n\n| data |",
+                METRIC_NAME[mk], T1S[k], SEEDS,
+                mk == M_KS ? "" : " (relative to the data's scale)");
+            for (int r = 0; r < NRECIPES; r++)
+                say(" %s (%s) |", RECIPE_NAME[r], LAW_NAME[best[r]]);
+            say("\n|---|");
+            for (int r = 0; r < NRECIPES; r++)
+                say("---|");
+            say("\n");
+            for (int i = 0; i < NDATASETS; i++) {
+                if (!active[i])
+                    continue;
+                double mu[NRECIPES], sd[NRECIPES];
+                int bestr = 0;
+                for (int r = 0; r < NRECIPES; r++) {
+                    double v[MAXSEEDS];
+                    for (int s = 0; s < SEEDS; s++)
+                        v[s] = metric_of(&res[i][k][r][s], mk, DATASETS[i].scale);
+                    mean_sd(v, SEEDS, &mu[r], &sd[r]);
+                }
+                for (int r = 1; r < NRECIPES; r++)
+                    if (mu[r] < mu[bestr] || isnan(mu[bestr]))
+                        bestr = r;
+                if (mk == M_MEAN)
+                    wins[k][bestr]++;
+                say("| %s |", DATASETS[i].label);
+                for (int r = 0; r < NRECIPES; r++) {
+                    size_t dv = 0;
+                    for (int s = 0; s < SEEDS; s++)
+                        dv += res[i][k][r][s].diverged;
+                    if (isnan(mu[r]) || mu[r] > 1e3)
+                        say(" unstable |");
+                    else
+                        say(r == bestr ? " **%.4f ± %.4f**%s |" : " %.4f ± %.4f%s |", mu[r],
+                            sd[r], dv ? " (rows diverged)" : "");
+                }
+                say("\n");
+            }
+            say("\n");
+        }
+    }
+    say("## Wins on mean distance\n\n| t_1 |");
+    for (int r = 0; r < NRECIPES; r++)
+        say(" %s |", RECIPE_NAME[r]);
+    say("\n|---|");
+    for (int r = 0; r < NRECIPES; r++)
+        say("---|");
+    say("\n");
+    for (int k = 0; k < 2; k++) {
+        say("| %g |", T1S[k]);
+        for (int r = 0; r < NRECIPES; r++)
+            say(" %d |", wins[k][r]);
+        say("\n");
+    }
+    fclose(md);
+    for (int i = 0; i < NDATASETS; i++)
+        if (active[i])
+            dataset_free(&ds[i]);
+    fprintf(stderr, "recipes: wrote %s\n", path);
+    return 0;
+}
