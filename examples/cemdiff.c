@@ -117,7 +117,8 @@ static const char *const GRIDS[] = {"exponential", "uniform", NULL};
 static const struct {
     const char *name;
     int native;
-} DATASETS[] = {{"segment", 2}, {"circle", 2}, {"helix", 3}, {"sphere", 3}, {"points", 2}};
+} DATASETS[] = {{"segment", 2}, {"circle", 2}, {"helix", 3}, {"sphere", 3},
+                {"points", 2},  {"torus", 3},  {"knot", 3}};
 enum { N_DATASETS = sizeof DATASETS / sizeof DATASETS[0], DATA_CSV = -1 };
 
 static const char *name_of(const char *const *names, int value)
@@ -156,6 +157,8 @@ typedef struct {
 #define TEXT(name, alias, dest) {name, alias, OPT_TEXT, dest, 0, 0, NULL, LIB_NONE, 0, 0}
 #define INT(name, alias, dest, lo, hi) {name, alias, OPT_INT, dest, lo, hi, NULL, LIB_NONE, 0, 0}
 #define REAL(name, dest, lo, hi) {name, NULL, OPT_REAL, dest, lo, hi, NULL, LIB_NONE, 0, 0}
+#define REAL_ALIAS(name, alias, dest, lo, hi) \
+    {name, alias, OPT_REAL, dest, lo, hi, NULL, LIB_NONE, 0, 0}
 #define CHOICE(name, dest, names) {name, NULL, OPT_CHOICE, dest, 0, 0, names, LIB_NONE, 0, 0}
 #define LIB_INT(name, dest, lib, id) {name, NULL, OPT_INT, dest, 0, 0, NULL, lib, id, 0}
 #define LIB_REAL(name, dest, lib, id) {name, NULL, OPT_REAL, dest, 0, 0, NULL, lib, id, 0}
@@ -391,11 +394,77 @@ static int resolve_data(const char *spec, int *kind)
         return 0;
     }
     return usage_error("unknown dataset '%s' (expected segment, circle, helix, sphere, "
-                       "points or a FILE.csv)", spec);
+                       "points, torus, knot or a FILE.csv)", spec);
 }
 
-/* The built-in dataset `kind` in R^dim (0: its native dimension). */
-static int open_dataset(int kind, long long dim, long long seed, cem_dataset_t **d)
+/* --scale X and --offset A,B,...: where a built-in dataset is placed
+ * (cem_dataset_set_affine).  The offset is parsed once the dimension is
+ * known. */
+typedef struct {
+    double scale;            /* 0: not given (1) */
+    const char *offset;      /* a comma list of dim numbers; NULL: not given (0) */
+    const char *offset_name; /* its option's name; NULL: "--offset" */
+} placement;
+
+/* The options of a placement: --scale (or --data-scale) and --offset (or
+ * --data-offset); profile, whose --offset is the probes', spells the
+ * offset --data-offset only (PROFILE_OFFSET). */
+#define SCALE_OPTION(pl) REAL_ALIAS("--scale", "--data-scale", &(pl)->scale, 1e-300, 1e6)
+#define OFFSET_OPTION(pl) TEXT("--offset", "--data-offset", &(pl)->offset)
+#define PROFILE_OFFSET "--data-offset"
+
+/* Parses the offset list into off[0 .. dim-1]. */
+static int parse_offset(const char *name, const char *list, int dim, double *off)
+{
+    const option o = REAL(name, NULL, -1e6, 1e6);
+    char buf[64];
+    int n = 0;
+    for (const char *p = list;; n++) {
+        size_t len = strcspn(p, ",");
+        if (n < dim) {
+            if (len >= sizeof buf)
+                return usage_error("%s: '%.*s...' is not a number", name, 20, p);
+            memcpy(buf, p, len);
+            buf[len] = '\0';
+            int rc = parse_number(&o, buf, &off[n]);
+            if (rc)
+                return rc;
+        }
+        if (!p[len])
+            break;
+        p += len + 1;
+    }
+    if (n + 1 != dim)
+        return usage_error("%s: %d numbers, but the data is in R^%d", name, n + 1, dim);
+    return 0;
+}
+
+/* Applies the placement given on the command line to d. */
+static int place_dataset(const placement *pl, cem_dataset_t *d)
+{
+    if (!pl || (!pl->scale && !pl->offset))
+        return 0;
+    const char *offset_name = pl->offset_name ? pl->offset_name : "--offset";
+    int dim = cem_dataset_dim(d);
+    double *off = calloc((size_t)dim, sizeof *off);
+    if (!off)
+        return lib_error("out of memory");
+    int rc = pl->offset ? parse_offset(offset_name, pl->offset, dim, off) : 0;
+    if (!rc) {
+        int st = cem_dataset_set_affine(d, pl->scale ? pl->scale : 1.0, off);
+        if (st == CEM_ERR_RANGE)
+            rc = usage_error("%s", cem_last_error());
+        else if (st != CEM_OK)
+            rc = lib_error(cem_last_error());
+    }
+    free(off);
+    return rc;
+}
+
+/* The built-in dataset `kind` in R^dim (0: its native dimension), placed by
+ * pl (may be NULL). */
+static int open_dataset(int kind, long long dim, long long seed, const placement *pl,
+                        cem_dataset_t **d)
 {
     if (dim == 0)
         dim = DATASETS[kind].native;
@@ -404,7 +473,12 @@ static int open_dataset(int kind, long long dim, long long seed, cem_dataset_t *
                            DATASETS[kind].name, DATASETS[kind].native);
     if (cem_dataset_create(d, (cem_dataset_kind)kind, (int)dim, (uint64_t)seed) != CEM_OK)
         return lib_error(cem_last_error());
-    return 0;
+    int rc = place_dataset(pl, *d);
+    if (rc) {
+        cem_dataset_free(*d);
+        *d = NULL;
+    }
+    return rc;
 }
 
 static int draw_points(const cem_dataset_t *d, size_t n, long long seed, points *p)
@@ -430,16 +504,16 @@ static int read_points(const char *path, points *p)
 }
 
 /* The --data of train, sample --exact and profile: n points of a built-in
- * dataset (dimension dim, seed for both its embedding and the draw), or
- * the rows of a CSV file.  *dataset (may be NULL) receives the built-in
- * dataset, NULL for a file. */
+ * dataset (dimension dim, seed for both its embedding and the draw, placed
+ * by pl), or the rows of a CSV file.  *dataset (may be NULL) receives the
+ * built-in dataset, NULL for a file. */
 static int load_data(const char *spec, int kind, long long n, long long dim, long long seed,
-                     points *p, cem_dataset_t **dataset)
+                     const placement *pl, points *p, cem_dataset_t **dataset)
 {
     if (kind == DATA_CSV)
         return read_points(spec, p);
     cem_dataset_t *d = NULL;
-    int rc = open_dataset(kind, dim, seed, &d);
+    int rc = open_dataset(kind, dim, seed, pl, &d);
     if (!rc)
         rc = draw_points(d, (size_t)n, seed, p);
     if (dataset && !rc)
@@ -468,10 +542,14 @@ static const char TRAIN_HELP[] =
     "Trains a network on DATA and saves it (cem_model_save).\n"
     "\n"
     "data\n"
-    "  --data DATA         segment, circle, helix, sphere, points, or a FILE.csv\n"
+    "  --data DATA         segment, circle, helix, sphere, points, torus, knot, or a\n"
+    "                      FILE.csv\n"
     "  --n N               points drawn from a built-in dataset (10000)\n"
     "  --dim D             embed a built-in dataset in R^D (its native dimension)\n"
     "  --data-seed S       seed of the dataset's embedding and draw (0)\n"
+    "  --scale X           scale a built-in dataset by X (1)\n"
+    "  --offset A,B,...    ... and move it by A,B,... (D numbers; 0): its points\n"
+    "                      are OFFSET + X p (also --data-scale, --data-offset)\n"
     "network\n"
     "  --target T          what the network learns: cem, noise or score (cem)\n"
     "  --param P           how a cem network gives f: precond (EDM's\n"
@@ -518,6 +596,7 @@ static const char TRAIN_HELP[] =
 typedef struct {
     const char *data, *out, *checkpoint, *resume;
     long long n, dim, data_seed, steps, save_every;
+    placement place;
     int target, quiet;
     /* the model's options */
     long long width, depth, embed, model_seed;
@@ -758,6 +837,8 @@ static int cmd_train(int argc, char **argv)
         INT("--n", NULL, &a.n, 2, 1e8),
         INT("--dim", NULL, &a.dim, 1, 4096),
         INT("--data-seed", NULL, &a.data_seed, 0, MAX_SEED),
+        SCALE_OPTION(&a.place),
+        OFFSET_OPTION(&a.place),
         CHOICE("--target", &a.target, TARGETS),
         LIB_CHOICE("--param", &a.param, PARAMS, LIB_MODEL, CEM_MODEL_PARAM),
         LIB_INT("--width", &a.width, LIB_MODEL, CEM_MODEL_WIDTH),
@@ -789,7 +870,8 @@ static int cmd_train(int argc, char **argv)
         FLAG("--quiet", &a.quiet),
         END_OPTIONS,
     };
-    static const char *const builtin_only[] = {"--n", "--dim", "--data-seed", NULL};
+    static const char *const builtin_only[] = {"--n", "--dim", "--data-seed", "--scale", "--offset",
+                                               NULL};
     int kind, rc = parse_options(argc, argv, opts, NULL, 0);
     if (rc)
         return rc == PARSE_HELP ? print_help(TRAIN_HELP) : rc;
@@ -804,7 +886,7 @@ static int cmd_train(int argc, char **argv)
 
     points data = {0};
     cem_trainer_t *tr = NULL;
-    rc = load_data(a.data, kind, a.n, a.dim, a.data_seed, &data, NULL);
+    rc = load_data(a.data, kind, a.n, a.dim, a.data_seed, &a.place, &data, NULL);
     if (!rc)
         rc = a.resume ? train_resume(&a, opts, &data, &tr) : train_new(&a, opts, &data, &tr);
     if (!rc) {
@@ -830,7 +912,8 @@ static int cmd_train(int argc, char **argv)
 
 static const char SAMPLE_HELP[] =
     "usage: cemdiff sample MODEL [options] -o OUT.csv\n"
-    "       cemdiff sample --exact DATA [--n-data M] [--dim D] [--data-seed S] [options] -o OUT.csv\n"
+    "       cemdiff sample --exact DATA [--n-data M] [--dim D] [--data-seed S] [--scale X]\n"
+    "                      [--offset A,B,...] [options] -o OUT.csv\n"
     "\n"
     "Generates points by integrating the reverse process of MODEL (a model or\n"
     "trainer checkpoint), or of the exact model of M points of DATA.\n"
@@ -847,10 +930,14 @@ static const char SAMPLE_HELP[] =
     "  --prior P           law of y at T: matched (the Gaussian of the model's data\n"
     "                      statistics, the default) or standard (N(0, I))\n"
     "  --raw               use the raw weights instead of their moving average\n"
-    "  --exact DATA        segment, circle, helix, sphere, points or FILE.csv\n"
+    "  --exact DATA        segment, circle, helix, sphere, points, torus, knot or\n"
+    "                      FILE.csv\n"
     "  --n-data M          points of a built-in DATA for the exact model (1000)\n"
     "  --dim D             embed a built-in DATA in R^D (its native dimension)\n"
     "  --data-seed S       seed of the dataset's embedding and draw (0)\n"
+    "  --scale X           scale a built-in DATA by X (1)\n"
+    "  --offset A,B,...    ... and move it by A,B,... (D numbers; 0): its points\n"
+    "                      are OFFSET + X p (also --data-scale, --data-offset)\n"
     "  --quiet             do not report what was written\n"
     "\n"
     "When some rows diverge (NaN: a learned score or noise model can blow up\n"
@@ -860,6 +947,7 @@ static const char SAMPLE_HELP[] =
 typedef struct {
     const char *model, *exact, *out;
     long long n, n_data, dim, data_seed;
+    placement place;
     long long steps, seed, threads;
     double t1, T;
     int integrator, grid, no_denoise, raw, quiet, prior;
@@ -867,10 +955,10 @@ typedef struct {
 
 /* The exact (empirical) model of DATA. */
 static int exact_model(const char *spec, int kind, long long n, long long dim, long long seed,
-                       cem_model_t **m)
+                       const placement *pl, cem_model_t **m)
 {
     points p = {0};
-    int rc = load_data(spec, kind, n, dim, seed, &p, NULL);
+    int rc = load_data(spec, kind, n, dim, seed, pl, &p, NULL);
     if (!rc && cem_model_create_empirical(m, p.x, p.n, p.dim) != CEM_OK)
         rc = lib_error(cem_last_error());
     points_free(&p);
@@ -949,10 +1037,13 @@ static int cmd_sample(int argc, char **argv)
         INT("--n-data", NULL, &a.n_data, 1, 1e8),
         INT("--dim", NULL, &a.dim, 1, 4096),
         INT("--data-seed", NULL, &a.data_seed, 0, MAX_SEED),
+        SCALE_OPTION(&a.place),
+        OFFSET_OPTION(&a.place),
         FLAG("--quiet", &a.quiet),
         END_OPTIONS,
     };
-    static const char *const exact_only[] = {"--n-data", "--dim", "--data-seed", NULL};
+    static const char *const exact_only[] = {"--n-data", "--dim", "--data-seed", "--scale",
+                                             "--offset", NULL};
     int kind = DATA_CSV, rc = parse_options(argc, argv, opts, &a.model, 1);
     if (rc)
         return rc == PARSE_HELP ? print_help(SAMPLE_HELP) : rc;
@@ -975,7 +1066,7 @@ static int cmd_sample(int argc, char **argv)
 
     cem_model_t *m = NULL;
     cem_sampler_t *s = NULL;
-    rc = a.exact ? exact_model(a.exact, kind, a.n_data, a.dim, a.data_seed, &m)
+    rc = a.exact ? exact_model(a.exact, kind, a.n_data, a.dim, a.data_seed, &a.place, &m)
                  : load_model(a.model, &m);
     if (!rc && a.raw && cem_model_set(m, CEM_MODEL_USE_EMA, 0) != CEM_OK)
         rc = lib_error(cem_last_error());
@@ -1004,9 +1095,12 @@ static const char EVAL_HELP[] =
     "against a fresh sample of the dataset of the same size.  With --ref: the\n"
     "two-sample metrics against REF.csv (with both, against REF.csv).\n"
     "\n"
-    "  --data DATA         segment, circle, helix, sphere or points\n"
+    "  --data DATA         segment, circle, helix, sphere, points, torus or knot\n"
     "  --dim D             the samples' dimension (checked; default: the file's)\n"
     "  --data-seed S       seed of the dataset's embedding in R^D (0)\n"
+    "  --scale X           DATA scaled by X (1)\n"
+    "  --offset A,B,...    ... and moved by A,B,... (D numbers; 0): its points\n"
+    "                      are OFFSET + X p (also --data-scale, --data-offset)\n"
     "  --ref-seed S        seed of the fresh reference sample (1)\n"
     "  --ref FILE          a reference sample instead\n"
     "  --directions L      directions of the sliced W2 distance (256)\n"
@@ -1023,6 +1117,7 @@ static const char EVAL_HELP[] =
 typedef struct {
     const char *samples, *data, *ref;
     long long dim, data_seed, ref_seed, directions, seed, max_points;
+    placement place;
     double bandwidth;
     int json;
 } eval_args;
@@ -1147,6 +1242,8 @@ static int cmd_eval(int argc, char **argv)
         TEXT("--data", NULL, &a.data),
         INT("--dim", NULL, &a.dim, 1, 4096),
         INT("--data-seed", NULL, &a.data_seed, 0, MAX_SEED),
+        SCALE_OPTION(&a.place),
+        OFFSET_OPTION(&a.place),
         INT("--ref-seed", NULL, &a.ref_seed, 0, MAX_SEED),
         TEXT("--ref", NULL, &a.ref),
         INT("--directions", NULL, &a.directions, 1, 1e6),
@@ -1167,6 +1264,9 @@ static int cmd_eval(int argc, char **argv)
         return rc;
     if (a.data && kind == DATA_CSV)
         return usage_error("--data takes a built-in dataset; use --ref %s for a sample", a.data);
+    if (!a.data && (given(opts, "--scale") || given(opts, "--offset")))
+        return usage_error("%s applies to --data DATA", given(opts, "--scale") ? "--scale"
+                                                                               : "--offset");
 
     points s = {0}, ref = {0};
     cem_dataset_t *d = NULL;
@@ -1186,7 +1286,7 @@ static int cmd_eval(int argc, char **argv)
             rc = EXIT_FAILURE;
             goto done;
         }
-        if ((rc = open_dataset(kind, s.dim, a.data_seed, &d)) ||
+        if ((rc = open_dataset(kind, s.dim, a.data_seed, &a.place, &d)) ||
             (rc = metrics_on_manifold(d, &s, &r)))
             goto done;
     }
@@ -1224,10 +1324,14 @@ static const char PROFILE_HELP[] =
     "t -> 0 the theory gives 0, -1/2 and -1 for the exact model.  Without\n"
     "MODEL, the exact model of --n-data points of DATA is profiled.\n"
     "\n"
-    "  --data DATA         segment, circle, helix, sphere, points or FILE.csv\n"
+    "  --data DATA         segment, circle, helix, sphere, points, torus, knot or\n"
+    "                      FILE.csv\n"
     "  --n-data M          points of a built-in DATA for the exact model (1000)\n"
     "  --dim D             embed a built-in DATA in R^D (the model's, or native)\n"
     "  --data-seed S       seed of the dataset's embedding and draw (0)\n"
+    "  --scale X           scale a built-in DATA by X (1)\n"
+    "  --data-offset A,B,... ... and move it by A,B,... (D numbers; 0): its\n"
+    "                      points are OFFSET + X p (also --data-scale)\n"
     "  --n-probes P        probe points (200): points of DATA moved --offset\n"
     "                      along random unit directions\n"
     "  --offset d          (0.1)\n"
@@ -1241,6 +1345,7 @@ typedef struct {
     const char *model, *data;
     long long n_data, dim, data_seed, n_probes, seed, nt;
     double offset, tmin, tmax, fit_tmax;
+    placement place;
 } profile_args;
 
 /* A small generator for the probes' directions (splitmix64): the library
@@ -1395,7 +1500,7 @@ static int profile_trained(const profile_args *a, int kind, cem_model_t **m, cem
                 kind == DATA_CSV ? data->dim : data_dim);
         return EXIT_FAILURE;
     }
-    if (kind != DATA_CSV && (rc = open_dataset(kind, dim, a->data_seed, d)))
+    if (kind != DATA_CSV && (rc = open_dataset(kind, dim, a->data_seed, &a->place, d)))
         return rc;
     double t_min = 0;
     cem_model_get(*m, CEM_MODEL_T_MIN, &t_min);
@@ -1411,7 +1516,7 @@ static int profile_trained(const profile_args *a, int kind, cem_model_t **m, cem
 static int profile_exact(const profile_args *a, int kind, cem_model_t **m, cem_dataset_t **d,
                          points *data)
 {
-    int rc = load_data(a->data, kind, a->n_data, a->dim, a->data_seed, data, d);
+    int rc = load_data(a->data, kind, a->n_data, a->dim, a->data_seed, &a->place, data, d);
     if (rc)
         return rc;
     if (cem_model_create_empirical(m, data->x, data->n, data->dim) != CEM_OK)
@@ -1423,12 +1528,14 @@ static int profile_exact(const profile_args *a, int kind, cem_model_t **m, cem_d
 static int cmd_profile(int argc, char **argv)
 {
     profile_args a = {.n_data = 1000, .n_probes = 200, .seed = 1, .nt = 9, .offset = 0.1,
-                      .tmin = 1e-4, .tmax = 1};
+                      .tmin = 1e-4, .tmax = 1, .place = {.offset_name = PROFILE_OFFSET}};
     option opts[] = {
         TEXT("--data", NULL, &a.data),
         INT("--n-data", NULL, &a.n_data, 1, 1e8),
         INT("--dim", NULL, &a.dim, 1, 4096),
         INT("--data-seed", NULL, &a.data_seed, 0, MAX_SEED),
+        SCALE_OPTION(&a.place),
+        TEXT(PROFILE_OFFSET, NULL, &a.place.offset),
         INT("--n-probes", NULL, &a.n_probes, 1, 1e7),
         REAL("--offset", &a.offset, 0, 1e3),
         INT("--seed", NULL, &a.seed, 0, MAX_SEED),
@@ -1438,7 +1545,8 @@ static int cmd_profile(int argc, char **argv)
         REAL("--fit-tmax", &a.fit_tmax, 1e-12, 1e3),
         END_OPTIONS,
     };
-    static const char *const builtin_only[] = {"--n-data", "--dim", "--data-seed", NULL};
+    static const char *const builtin_only[] = {"--n-data", "--dim", "--data-seed", "--scale",
+                                               PROFILE_OFFSET, NULL};
     int kind, rc = parse_options(argc, argv, opts, &a.model, 1);
     if (rc)
         return rc == PARSE_HELP ? print_help(PROFILE_HELP) : rc;

@@ -124,6 +124,47 @@ check "profile reports the probes' distance to the circle" \
 run profile m.cem --data circle --nt 3
 check "profile of a trained model" '[ $status -eq 0 ] && grep -q "^  all  3 times" out'
 
+# ---- the torus, the knot, and placed datasets (--scale, --offset) --------------
+run sample --exact torus -n 200 --quiet -o torus.csv
+run eval torus.csv --data torus
+d=$(awk '/^distance mean/ { print $3 }' out)
+check "sample --exact torus lies on the torus ($d < 0.01)" '[ $status -eq 0 ] && below "$d" 0.01'
+run sample --exact knot --dim 5 --n-data 2000 -n 200 --quiet -o knot5.csv
+run eval knot5.csv --data knot
+d=$(awk '/^distance mean/ { print $3 }' out)
+check "sample --exact knot --dim 5 lies on the knot ($d < 0.01)" \
+    '[ $status -eq 0 ] && csv_shape knot5.csv 200 5 && below "$d" 0.01'
+
+run sample --exact circle --scale 50 --offset 100,-30 -n 200 --quiet -o placed.csv
+check "sample --exact circle --scale 50 --offset 100,-30" \
+    '[ $status -eq 0 ] && csv_shape placed.csv 200 2'
+run eval placed.csv --data circle --scale 50 --offset 100,-30
+d=$(awk '/^distance mean/ { print $3 }' out)
+check "eval: the placed circle's samples lie on it ($d < 0.01)" '[ $status -eq 0 ] && below "$d" 0.01'
+run eval placed.csv --data circle
+d=$(awk '/^distance mean/ { print $3 }' out)
+check "eval: ... and far from the unit circle ($d > 50)" '[ $status -eq 0 ] && below 50 "$d"'
+run eval placed.csv --data circle --data-scale 50 --data-offset=100,-30
+d2=$(awk '/^distance mean/ { print $3 }' out)
+check "--data-scale and --data-offset are the same options ($d2)" \
+    '[ $status -eq 0 ] && below "$d2" 0.01'
+run profile --data circle --scale 2 --data-offset 1,1 --nt 3
+check "profile --scale --data-offset (its --offset is the probes')" \
+    '[ $status -eq 0 ] && grep -q "mean distance to the manifold 0\.0" out'
+run sample --exact circle --offset 1,2,3 -n 5 -o x.csv
+check "--offset with the wrong count (exit 2)" \
+    '[ $status -eq 2 ] && grep -q -- "--offset: 3 numbers, but the data is in R^2" err'
+run eval placed.csv --data circle --offset 1,abc
+check "--offset with a non-number (exit 2)" '[ $status -eq 2 ] && grep -q "abc. is not a number" err'
+run sample --exact circle --scale 0 -n 5 -o x.csv
+check "--scale 0 (exit 2)" '[ $status -eq 2 ] && grep -q -- "--scale: 0 is outside" err'
+run train --data s.csv --scale 2 -o x.cem
+check "--scale with a CSV file (exit 2)" \
+    '[ $status -eq 2 ] && grep -q -- "--scale applies to built-in datasets" err'
+run train --data torrus -o x.cem
+check "an unknown kind still errors (exit 2)" \
+    '[ $status -eq 2 ] && grep -q "unknown dataset .torrus." err && grep -q "torus, knot" err'
+
 # ---- checkpoint and resume: 30 + 30 steps give the 60-step model bitwise ------
 run train --data circle --steps 30 $small --quiet --checkpoint ck.cem -o half.cem
 check "train --checkpoint writes the trainer state" '[ $status -eq 0 ] && [ -s ck.cem ]'
