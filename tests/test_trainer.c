@@ -2,7 +2,12 @@
  * test_trainer.c -- the trainer through the public API: the objective of
  * each target against a hand computation from the model's own evaluation,
  * rejection of non-finite steps, reproducibility, the schedule, the time
- * bins, options, ownership of the model, and that training learns.
+ * bins, options, ownership of the model, and that training learns; the
+ * data statistics the trainer measures (recomputed here), the time law's
+ * bins (the ADAPTIVE law's floors against an estimate made here with the
+ * exact model, its shares against the header's formula, the other laws'
+ * shares against their CDFs), the importance weight against the laws'
+ * densities written here, and bitwise thread independence of ADAPTIVE.
  */
 #include "tests.h"
 
@@ -393,6 +398,360 @@ START_TEST(threads_change_no_bit)
 }
 END_TEST
 
+/* ------------------------------------------------ data statistics, time laws */
+
+/* The trainer measures the data's centre and sd when the model has none:
+ * column means and sqrt of the mean over coordinates of the population
+ * variances, recomputed here in double; a user's values are kept. */
+START_TEST(trainer_measures_data_statistics)
+{
+    enum { n = 301, d = 3 };
+    static float pts[n * d];
+    cemi_rng r;
+    cemi_rng_init(&r, 21, 0);
+    for (int i = 0; i < n; i++) { /* anisotropic and off the origin */
+        double a = 6.283185307179586 * cemi_rng_uniform(&r);
+        pts[i * d + 0] = (float)(3 + 2 * cos(a));
+        pts[i * d + 1] = (float)(-1 + 0.3 * sin(a) + 0.05 * cemi_rng_normal(&r));
+        pts[i * d + 2] = (float)(0.5 + 0.01 * cemi_rng_normal(&r));
+    }
+    double mu[d] = {0}, var[d] = {0}, mean_sd = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < d; j++)
+            mu[j] += pts[i * d + j] / (double)n;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < d; j++)
+            var[j] += (pts[i * d + j] - mu[j]) * (pts[i * d + j] - mu[j]) / n;
+    const double sd = sqrt((var[0] + var[1] + var[2]) / d);
+    for (int j = 0; j < d; j++)
+        mean_sd += sqrt(var[j]) / d;
+    ck_assert_double_gt(fabs(mean_sd - sd), 0.1 * sd); /* the choice is visible */
+
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_mlp(&m, d, CEM_TARGET_CEM), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 16), CEM_OK);
+    cem_trainer_t *tr;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, pts, n, d), CEM_OK);
+    double gm[d], gsd;
+    ck_assert_int_eq(cem_model_get_data_stats(m, gm, &gsd), CEM_OK);
+    for (int j = 0; j < d; j++)
+        ck_assert_msg(fabs(gm[j] - mu[j]) <= 1e-13 * fabs(mu[j]), "mean[%d] %.17g want %.17g",
+                      j, gm[j], mu[j]);
+    ck_assert_msg(fabs(gsd - sd) <= 1e-13 * sd, "sd %.17g want %.17g", gsd, sd);
+    cem_trainer_free(tr);
+    ck_assert_int_eq(cem_model_get_data_stats(m, gm, &gsd), CEM_OK); /* stored in the model */
+    ck_assert_double_eq_tol(gsd, sd, 1e-13 * sd);
+
+    /* the user's statistics are kept (a DIRECT model too) */
+    const double umu[d] = {1, 2, 3}, usd = 0.25;
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_DIRECT), CEM_OK);
+    ck_assert_int_eq(cem_model_set_data_stats(m, umu, usd), CEM_OK);
+    ck_assert_int_eq(cem_trainer_create(&tr, m, pts, n, d), CEM_OK);
+    ck_assert_int_eq(cem_model_get_data_stats(m, gm, &gsd), CEM_OK);
+    ck_assert(gm[0] == 1 && gm[1] == 2 && gm[2] == 3 && gsd == usd);
+    cem_trainer_free(tr);
+
+    /* all points equal: no scale; refused, and the model keeps none */
+    static float same[4 * d];
+    for (int i = 0; i < 4 * d; i++)
+        same[i] = (float)(i % d);
+    ck_assert_int_eq(cem_model_set_data_stats(m, NULL, 0), CEM_OK);
+    tr = (cem_trainer_t *)&tr;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, same, 4, d), CEM_ERR_ARG);
+    ck_assert_ptr_null(tr);
+    ck_assert_int_eq(cem_model_get_data_stats(m, gm, &gsd), CEM_OK);
+    ck_assert(gsd == 0 && gm[0] == 0 && gm[1] == 0 && gm[2] == 0);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 8), CEM_OK); /* not left busy */
+    cem_model_free(m);
+}
+END_TEST
+
+/* The shares of the ADAPTIVE law as the header defines them, from the
+ * bins' losses and floors. */
+static void adaptive_shares(const double *loss, const double *floor, double fl, double *share)
+{
+    const int K = CEM_TRAINER_LAW_BINS;
+    double e[CEM_TRAINER_LAW_BINS], sum = 0;
+    int ready = 1;
+    for (int b = 0; b < K; b++) {
+        ready = ready && !isnan(loss[b]) && !isnan(floor[b]);
+        e[b] = ready ? fmax(0.0, loss[b] - floor[b]) : 0;
+        sum += e[b];
+    }
+    for (int b = 0; b < K; b++)
+        share[b] = ready && sum > 0 ? fl / K + (1 - fl) * e[b] / sum : 1.0 / K;
+}
+
+/* The untrained network's mean loss (per row, no importance weight) on B
+ * draws in [lo, hi], log-uniform. */
+static double loss_in(cem_trainer_t *tr, double lo, double hi, uint64_t seed)
+{
+    enum { B = 256 };
+    float x0[B * D], z[B * D];
+    double t[B], loss;
+    random_batch(B, seed, x0, t, z);
+    cemi_rng r;
+    cemi_rng_init(&r, seed, 1);
+    for (int i = 0; i < B; i++)
+        t[i] = lo * pow(hi / lo, cemi_rng_uniform(&r));
+    ck_assert_int_eq(cem_trainer_loss_batch(tr, B, x0, t, z, &loss, NULL), CEM_OK);
+    return loss;
+}
+
+START_TEST(adaptive_law_bins)
+{
+    make_circle();
+    enum { K = CEM_TRAINER_LAW_BINS };
+    cem_model_t *m = small_mlp(CEM_TARGET_CEM); /* PRECOND: the ADAPTIVE law by default */
+    cem_trainer_t *tr;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+    double v, fl;
+    ck_assert_int_eq(cem_trainer_get(tr, CEM_TRAINER_TIME_LAW, &v), CEM_OK);
+    ck_assert(v == CEM_TIMELAW_ADAPTIVE);
+    ck_assert_int_eq(cem_trainer_get(tr, CEM_TRAINER_ADAPT_FLOOR, &fl), CEM_OK);
+    ck_assert(fl == 0.25);
+    double prob[K], loss[K], floor0[K], edges[K + 1], share[K];
+    ck_assert_int_eq(cem_trainer_law_bins(tr, prob, loss, floor0, edges), CEM_OK);
+    ck_assert(edges[0] == 1e-3 && edges[K] == 10.0);
+    for (int b = 0; b < K; b++) {
+        ck_assert_double_lt(fabs(edges[b + 1] / edges[b] - pow(1e4, 1.0 / K)), 1e-12);
+        ck_assert_double_lt(fabs(prob[b] - 1.0 / K), 1e-12); /* nothing seen: log-uniform */
+        ck_assert(isnan(loss[b]));
+        ck_assert_msg(isfinite(floor0[b]) && floor0[b] > 0, "floor[%d] = %g", b, floor0[b]);
+    }
+    /* the floors against an estimate made here: the exact model of the data,
+     * weight EDM, (lambda + 1/sd^2) |f* - x0|^2 averaged over draws in the
+     * bin; within 5 standard errors of the two Monte Carlo estimates (the
+     * library's of 512 draws) */
+    double sd;
+    ck_assert_int_eq(cem_model_get_data_stats(m, NULL, &sd), CEM_OK);
+    cem_model_t *exact;
+    ck_assert_int_eq(cem_model_create_empirical(&exact, circle, NDATA, D), CEM_OK);
+    for (int b = 0; b < K; b += 5) {
+        enum { M = 4096 };
+        static float x0[M * D], xt[M * D], f[M * D];
+        static double t[M];
+        cemi_rng r;
+        cemi_rng_init(&r, 31, (uint64_t)b);
+        for (int i = 0; i < M; i++) {
+            int k = (int)(cemi_rng_uniform(&r) * NDATA);
+            t[i] = edges[b] * pow(edges[b + 1] / edges[b], cemi_rng_uniform(&r));
+            double a = exp(-t[i] / 2), s = sqrt(-expm1(-t[i]));
+            for (int j = 0; j < D; j++) {
+                x0[i * D + j] = circle[k * D + j];
+                xt[i * D + j] = (float)(a * x0[i * D + j] + s * cemi_rng_normal(&r));
+            }
+        }
+        ck_assert_int_eq(cem_model_eval(exact, CEM_TARGET_CEM, M, xt, t, f), CEM_OK);
+        double s1 = 0, s2 = 0;
+        for (int i = 0; i < M; i++) {
+            double e2 = 0;
+            for (int j = 0; j < D; j++)
+                e2 += ((double)f[i * D + j] - x0[i * D + j]) * ((double)f[i * D + j] - x0[i * D + j]);
+            double l = (1 / expm1(t[i]) + 1 / (sd * sd)) * e2;
+            s1 += l;
+            s2 += l * l;
+        }
+        double mean = s1 / M, var = s2 / M - mean * mean;
+        double se = sqrt(var / M + var / 512);
+        ck_assert_msg(fabs(floor0[b] - mean) <= 5 * se, "bin %d: floor %g, estimate %g +- %g", b,
+                      floor0[b], mean, se);
+    }
+    cem_model_free(exact);
+    /* below what the untrained network scores where t is small */
+    for (int b = 0; b < K / 2; b++) {
+        double l = loss_in(tr, edges[b], edges[b + 1], 100 + (uint64_t)b);
+        ck_assert_msg(floor0[b] < l, "bin %d: floor %g, untrained loss %g", b, floor0[b], l);
+    }
+    /* after training the shares follow max(0, loss - floor) */
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 256), CEM_OK);
+    ck_assert_int_eq(cem_trainer_run(tr, 200, NULL), CEM_OK);
+    double floor1[K];
+    ck_assert_int_eq(cem_trainer_law_bins(tr, prob, loss, floor1, NULL), CEM_OK);
+    ck_assert_int_eq(memcmp(floor0, floor1, sizeof floor0), 0); /* measured once */
+    adaptive_shares(loss, floor1, fl, share);
+    double sum = 0, lo = 1, hi = 0, worst = 0;
+    for (int b = 0; b < K; b++) {
+        ck_assert_msg(isfinite(loss[b]) && loss[b] > 0, "loss[%d] = %g", b, loss[b]);
+        sum += prob[b];
+        lo = fmin(lo, prob[b]);
+        hi = fmax(hi, prob[b]);
+        ck_assert_double_ge(prob[b], fl / K - 1e-12);
+        worst = fmax(worst, fabs(prob[b] - share[b]));
+    }
+    ck_assert_double_lt(fabs(sum - 1), 1e-12);
+    ck_assert_msg(hi - lo > 0.01, "shares %g .. %g: not adapted", lo, hi);
+    ck_assert_msg(worst <= 1e-12, "shares differ from the header's formula by %g", worst);
+
+    /* WEIGHT re-measures the floors: lambda alone is less than EDM's lambda
+     * + 1/sd^2 on the same draws; back to EDM gives the same floors */
+    double floor2[K];
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_WEIGHT, CEM_WEIGHT_LAMBDA), CEM_OK);
+    ck_assert_int_eq(cem_trainer_law_bins(tr, prob, loss, floor2, NULL), CEM_OK);
+    adaptive_shares(loss, floor2, fl, share);
+    for (int b = 0; b < K; b++) {
+        ck_assert_msg(floor2[b] > 0 && floor2[b] < floor1[b], "bin %d: %g vs EDM %g", b,
+                      floor2[b], floor1[b]);
+        ck_assert_double_lt(fabs(prob[b] - share[b]), 1e-12);
+    }
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_WEIGHT, CEM_WEIGHT_EDM), CEM_OK);
+    ck_assert_int_eq(cem_trainer_law_bins(tr, NULL, NULL, floor2, NULL), CEM_OK);
+    ck_assert_int_eq(memcmp(floor1, floor2, sizeof floor1), 0);
+    ck_assert_int_eq(cem_trainer_law_bins(NULL, prob, NULL, NULL, NULL), CEM_ERR_ARG);
+    cem_trainer_free(tr);
+    cem_model_free(m);
+}
+END_TEST
+
+/* EDM's truncated log-normal CDF of t, written here (lower-tail form:
+ * the parameters below keep ln s(t1) under the mean). */
+static double lognormal_cdf(double t, double pm, double ps, double t1, double T)
+{
+    double za = (0.5 * log(expm1(t1)) - pm) / ps, zb = (0.5 * log(expm1(T)) - pm) / ps;
+    double z = (0.5 * log(expm1(t)) - pm) / ps;
+    double Pa = 0.5 * erfc(-za / sqrt(2.0)), Pb = 0.5 * erfc(-zb / sqrt(2.0));
+    return (0.5 * erfc(-z / sqrt(2.0)) - Pa) / (Pb - Pa);
+}
+
+START_TEST(law_bins_of_the_other_laws)
+{
+    make_circle();
+    enum { K = CEM_TRAINER_LAW_BINS };
+    cem_model_t *m = small_mlp(CEM_TARGET_CEM);
+    cem_trainer_t *tr;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+    double prob[K], flo[K], edges[K + 1], want[K];
+    const double t1 = 1e-3, T = 10, pm = -0.5, ps = 0.9;
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_LOGNORMAL_MEAN, pm), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_LOGNORMAL_STD, ps), CEM_OK);
+    /* GN - 1 = 37 is odd: no grid point but the ends lies on a bin edge
+     * (where the draws' bin is decided by rounding) */
+    enum { GN = 38 };
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_GRID_N, GN), CEM_OK);
+    double grid[GN];
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, GN, t1, T, grid), CEM_OK);
+    for (int law = CEM_TIMELAW_GRID; law <= CEM_TIMELAW_LOGNORMAL; law++) {
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_TIME_LAW, law), CEM_OK);
+        ck_assert_int_eq(cem_trainer_law_bins(tr, prob, NULL, flo, edges), CEM_OK);
+        for (int b = 0; b < K; b++) {
+            if (law == CEM_TIMELAW_LOGUNIFORM)
+                want[b] = 1.0 / K;
+            else if (law == CEM_TIMELAW_UNIFORM)
+                want[b] = (edges[b + 1] - edges[b]) / (T - t1);
+            else if (law == CEM_TIMELAW_LOGNORMAL)
+                want[b] = lognormal_cdf(edges[b + 1], pm, ps, t1, T) -
+                          lognormal_cdf(edges[b], pm, ps, t1, T);
+            else { /* GRID: the points in [edge b, edge b+1), T in the last */
+                int c = 0;
+                for (int k = 0; k < GN; k++) {
+                    int bin = (int)(log(grid[k] / t1) / log(T / t1) * K);
+                    c += (bin > K - 1 ? K - 1 : bin) == b;
+                }
+                want[b] = (double)c / GN;
+            }
+            ck_assert_msg(fabs(prob[b] - want[b]) <= 1e-9, "law %d bin %d: %.12g want %.12g",
+                          law, b, prob[b], want[b]);
+            ck_assert_msg(isnan(flo[b]), "law %d: floor[%d] = %g", law, b, flo[b]);
+        }
+    }
+    /* back to ADAPTIVE: floors again */
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_TIME_LAW, CEM_TIMELAW_ADAPTIVE), CEM_OK);
+    ck_assert_int_eq(cem_trainer_law_bins(tr, NULL, NULL, flo, NULL), CEM_OK);
+    for (int b = 0; b < K; b++)
+        ck_assert(isfinite(flo[b]) && flo[b] > 0);
+    cem_trainer_free(tr);
+    cem_model_free(m);
+}
+END_TEST
+
+/* IMPORTANCE = 1 multiplies a row's loss by p(t)/q(t), p the log-uniform
+ * density of log t on [T_MIN, T_MAX] and q the law's, written here: the
+ * ratio of one-row losses with and without it. */
+START_TEST(importance_weight_in_the_loss)
+{
+    make_circle();
+    enum { K = CEM_TRAINER_LAW_BINS };
+    cem_model_t *m = small_mlp(CEM_TARGET_CEM);
+    cem_trainer_t *tr;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 64), CEM_OK);
+    ck_assert_int_eq(cem_trainer_run(tr, 30, NULL), CEM_OK); /* ADAPTIVE shares != 1/K */
+    const double t1 = 1e-3, T = 10, width = log(T / t1), pm = -0.5, ps = 0.9;
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_LOGNORMAL_MEAN, pm), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_LOGNORMAL_STD, ps), CEM_OK);
+    float x0[D], z[D];
+    double t[1];
+    random_batch(1, 5, x0, t, z);
+    for (int law = CEM_TIMELAW_GRID; law <= CEM_TIMELAW_ADAPTIVE; law++) {
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_TIME_LAW, law), CEM_OK);
+        double prob[K], edges[K + 1];
+        ck_assert_int_eq(cem_trainer_law_bins(tr, prob, NULL, NULL, edges), CEM_OK);
+        for (int k = 0; k < 23; k++) {
+            t[0] = t1 * pow(T / t1, (k + 0.41) / 23);
+            double q; /* the law's density of log t */
+            if (law == CEM_TIMELAW_UNIFORM)
+                q = t[0] / (T - t1);
+            else if (law == CEM_TIMELAW_LOGNORMAL) {
+                double za = (0.5 * log(expm1(t1)) - pm) / ps, zb = (0.5 * log(expm1(T)) - pm) / ps;
+                double z0 = (0.5 * log(expm1(t[0])) - pm) / ps;
+                double mass = 0.5 * erfc(-zb / sqrt(2.0)) - 0.5 * erfc(-za / sqrt(2.0));
+                double dlns_dlogt = 0.5 * t[0] * exp(t[0]) / expm1(t[0]);
+                q = exp(-0.5 * z0 * z0) / sqrt(2 * 3.14159265358979323846) / ps / mass * dlns_dlogt;
+            } else if (law == CEM_TIMELAW_ADAPTIVE) {
+                int b = (int)(log(t[0] / t1) / width * K);
+                q = prob[b] * K / width;
+            } else
+                q = 1 / width; /* GRID, LOGUNIFORM: weight 1 */
+            double want = 1 / (width * q), l0, l1;
+            ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_IMPORTANCE, 0), CEM_OK);
+            ck_assert_int_eq(cem_trainer_loss_batch(tr, 1, x0, t, z, &l0, NULL), CEM_OK);
+            ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_IMPORTANCE, 1), CEM_OK);
+            ck_assert_int_eq(cem_trainer_loss_batch(tr, 1, x0, t, z, &l1, NULL), CEM_OK);
+            /* the weight is stored in float */
+            ck_assert_msg(fabs(l1 / l0 - want) <= 1e-6 * want, "law %d t %g: ratio %.9g want %.9g",
+                          law, t[0], l1 / l0, want);
+        }
+    }
+    cem_trainer_free(tr);
+    cem_model_free(m);
+}
+END_TEST
+
+/* The ADAPTIVE law with importance weights trains bitwise alike on 1 and 2
+ * threads (the law's shares come from the bins' losses, summed in row
+ * order). */
+START_TEST(adaptive_law_threads_change_no_bit)
+{
+    make_circle();
+    float *p[2];
+    double prob[2][CEM_TRAINER_LAW_BINS];
+    size_t np = 0;
+    for (int k = 0; k < 2; k++) {
+        cem_model_t *m = small_mlp(CEM_TARGET_CEM);
+        cem_trainer_t *tr;
+        ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 301), CEM_OK);
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_IMPORTANCE, 1), CEM_OK);
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_THREADS, k + 1), CEM_OK);
+        ck_assert_int_eq(cem_trainer_run(tr, 25, NULL), CEM_OK);
+        ck_assert_int_eq(cem_trainer_law_bins(tr, prob[k], NULL, NULL, NULL), CEM_OK);
+        np = cem_model_param_count(m);
+        p[k] = malloc(4 * np);
+        cem_model_get_params(m, 0, p[k], np);
+        cem_trainer_free(tr);
+        cem_model_free(m);
+    }
+    ck_assert_int_eq(memcmp(p[0], p[1], 4 * np), 0);
+    ck_assert_int_eq(memcmp(prob[0], prob[1], sizeof prob[0]), 0);
+    double lo = 1, hi = 0;
+    for (int b = 0; b < CEM_TRAINER_LAW_BINS; b++)
+        lo = fmin(lo, prob[0][b]), hi = fmax(hi, prob[0][b]);
+    ck_assert_double_gt(hi - lo, 1e-3); /* the law did adapt */
+    free(p[0]);
+    free(p[1]);
+}
+END_TEST
+
 Suite *suite_trainer(void)
 {
     Suite *s = suite_create("trainer");
@@ -407,6 +766,11 @@ Suite *suite_trainer(void)
     tcase_add_test(tc, training_reduces_loss);
     tcase_add_test(tc, initialisation_from_the_seed);
     tcase_add_test(tc, threads_change_no_bit);
+    tcase_add_test(tc, trainer_measures_data_statistics);
+    tcase_add_test(tc, adaptive_law_bins);
+    tcase_add_test(tc, law_bins_of_the_other_laws);
+    tcase_add_test(tc, importance_weight_in_the_loss);
+    tcase_add_test(tc, adaptive_law_threads_change_no_bit);
     suite_add_tcase(s, tc);
     return s;
 }
