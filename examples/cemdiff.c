@@ -1582,7 +1582,8 @@ static const char INFO_HELP[] =
     "usage: cemdiff info MODEL\n"
     "\n"
     "Describes a model or trainer checkpoint: kind, target, dimension,\n"
-    "architecture, parameter count, time window, EMA use and file size.\n";
+    "architecture, parameterisation, data statistics, parameter count, time\n"
+    "window, EMA use and file size.\n";
 
 static int cmd_info(int argc, char **argv)
 {
@@ -1597,8 +1598,8 @@ static int cmd_info(int argc, char **argv)
     if ((rc = load_model(path, &m)))
         return rc;
     static const char *const KINDS[] = {"?", "mlp", "empirical", "gaussian", NULL};
-    double v[CEM_MODEL_USE_EMA + 1] = {0};
-    for (int o = CEM_MODEL_T_MIN; o <= CEM_MODEL_USE_EMA; o++)
+    double v[CEM_MODEL_PARAM + 1] = {0};
+    for (int o = CEM_MODEL_T_MIN; o <= CEM_MODEL_PARAM; o++)
         cem_model_get(m, (cem_model_option)o, &v[o]);
     struct stat st;
     printf("%-12s %s\n", "file", path);
@@ -1613,6 +1614,20 @@ static int cmd_info(int argc, char **argv)
         printf("%-12s %s\n", "activation", name_of(ACTIVATIONS, (int)v[CEM_MODEL_ACTIVATION]));
         printf("%-12s %g\n", "embed", v[CEM_MODEL_EMBED]);
         printf("%-12s %.17g\n", "init seed", v[CEM_MODEL_SEED]);
+        if (cem_model_target_of(m) == CEM_TARGET_CEM)
+            printf("%-12s %s\n", "param", name_of(PARAMS, (int)v[CEM_MODEL_PARAM]));
+        int dim = cem_model_dim(m);
+        double sd = 0, *mu = malloc(sizeof(double) * (size_t)dim);
+        if (mu && cem_model_get_data_stats(m, mu, &sd) == CEM_OK && sd > 0) {
+            printf("%-12s %.9g\n", "data sd", sd);
+            printf("%-12s", "data mean");
+            for (int j = 0; j < dim && j < 8; j++)
+                printf(" %.9g", mu[j]);
+            printf("%s\n", dim > 8 ? " ..." : "");
+        } else {
+            printf("%-12s none\n", "data stats");
+        }
+        free(mu);
     }
     printf("%-12s %zu\n", "parameters", cem_model_param_count(m));
     printf("%-12s %g\n", "T_MIN", v[CEM_MODEL_T_MIN]);

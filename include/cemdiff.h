@@ -697,7 +697,8 @@ CEM_API void cem_sampler_free(cem_sampler_t *s);
  * optimiser moments and time bins, and a CRC-32 of everything.  Loaders
  * validate every field and size before allocating and answer with a
  * distinct status for each kind of damage:
- *   CEM_ERR_BAD_MAGIC (not a checkpoint), CEM_ERR_VERSION (a newer format),
+ *   CEM_ERR_BAD_MAGIC (not a checkpoint), CEM_ERR_VERSION (a newer format,
+ *   or an option only a newer library knows),
  *   CEM_ERR_TRUNCATED (cut short), CEM_ERR_CHECKSUM (bytes changed),
  *   CEM_ERR_CORRUPT (impossible sizes or values, trailing bytes).
  * Files are written to a temporary name in the same directory, synced and
@@ -707,8 +708,9 @@ CEM_API void cem_sampler_free(cem_sampler_t *s);
  * CEM_ERR_UNSUPPORTED otherwise.
  */
 
-/* Saves m (architecture, target, T_MIN, T_MAX, USE_EMA, weights, EMA
- * weights) to path.  Const.  Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED,
+/* Saves m (architecture, target, T_MIN, T_MAX, USE_EMA, PARAM, the data
+ * statistics, weights, EMA weights) to path, in format 2.  Loaders read
+ * formats 1 and 2; a format-1 file is a DIRECT model without statistics.  Const.  Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED,
  * CEM_ERR_IO, CEM_ERR_NOMEM. */
 CEM_API int cem_model_save(const cem_model_t *m, const char *path);
 
@@ -722,8 +724,8 @@ CEM_API int cem_model_load(cem_model_t **out, const char *path);
 CEM_API int cem_model_load_buffer(cem_model_t **out, const void *buf, size_t size);
 
 /* Saves the full trainer state: its model, the options, the step count,
- * the Adam moments and the time bins, and the size and CRC-32 of its data
- * (not the data itself).  Errors: as cem_model_save. */
+ * the Adam moments, the time bins and the time law's state, and the size
+ * and CRC-32 of its data (not the data itself).  Errors: as cem_model_save. */
 CEM_API int cem_trainer_save(const cem_trainer_t *tr, const char *path);
 CEM_API int cem_trainer_save_buffer(const cem_trainer_t *tr, void **buf, size_t *size);
 
