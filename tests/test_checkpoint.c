@@ -1,7 +1,9 @@
 /*
  * test_checkpoint.c -- checkpoints: byte-identical save -> load -> save,
  * exact resume, a distinct status for each kind of damage, never a crash on
- * random corruption, and saves that never destroy the previous file.
+ * random corruption, and saves that never destroy the previous file; format
+ * 2's model option pairs and data statistics (round trip, damage), and
+ * exact resume with the ADAPTIVE law and importance weights.
  */
 #include "tests.h"
 
@@ -476,6 +478,226 @@ START_TEST(format1_files_still_load)
 }
 END_TEST
 
+/* A PRECOND model with data statistics: save -> load -> save is
+ * byte-identical, and the loaded model has the same PARAM, statistics and
+ * f, eps, S bitwise. */
+START_TEST(precond_model_with_statistics_round_trips)
+{
+    make_data();
+    cem_model_t *m = small_mlp(CEM_TARGET_CEM);
+    const double mu[D] = {0.3, -0.2};
+    ck_assert_int_eq(cem_model_set_data_stats(m, mu, 0.7), CEM_OK);
+    cem_trainer_t *tr = small_trainer(m);
+    ck_assert_int_eq(cem_trainer_run(tr, 5, NULL), CEM_OK);
+    cem_trainer_free(tr);
+    void *b1, *b2;
+    size_t s1, s2;
+    ck_assert_int_eq(cem_model_save_buffer(m, &b1, &s1), CEM_OK);
+    cem_model_t *l;
+    ck_assert_int_eq(cem_model_load_buffer(&l, b1, s1), CEM_OK);
+    ck_assert_int_eq(cem_model_save_buffer(l, &b2, &s2), CEM_OK);
+    ck_assert_uint_eq(s1, s2);
+    ck_assert_int_eq(memcmp(b1, b2, s1), 0);
+    double v, gm[D], gsd;
+    ck_assert_int_eq(cem_model_get(l, CEM_MODEL_PARAM, &v), CEM_OK);
+    ck_assert(v == CEM_PARAM_PRECOND);
+    ck_assert_int_eq(cem_model_get_data_stats(l, gm, &gsd), CEM_OK);
+    ck_assert(gm[0] == mu[0] && gm[1] == mu[1] && gsd == 0.7);
+    float x[6] = {0.1f, 0.2f, -1, 0.5f, 2, 2}, a[6], b[6];
+    double t[3] = {1e-4, 0.5, 7};
+    for (int what = 0; what < 3; what++) {
+        ck_assert_int_eq(cem_model_eval(m, (cem_target)what, 3, x, t, a), CEM_OK);
+        ck_assert_int_eq(cem_model_eval(l, (cem_target)what, 3, x, t, b), CEM_OK);
+        ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+    }
+    /* the file records them: a different sd gives a different file */
+    cem_model_t *o;
+    ck_assert_int_eq(cem_model_load_buffer(&o, b1, s1), CEM_OK);
+    ck_assert_int_eq(cem_model_set_data_stats(o, mu, 0.8), CEM_OK);
+    cem_free(b2);
+    ck_assert_int_eq(cem_model_save_buffer(o, &b2, &s2), CEM_OK);
+    ck_assert_int_ne(memcmp(b1, b2, s1), 0);
+    cem_model_free(o);
+    cem_free(b1);
+    cem_free(b2);
+    cem_model_free(l);
+    cem_model_free(m);
+}
+END_TEST
+
+/* Format 2's model option pairs and statistics, damaged and re-sealed. */
+START_TEST(model_option_pairs_are_validated)
+{
+    make_data();
+    cem_model_t *m = small_mlp(CEM_TARGET_CEM), *out = (cem_model_t *)&out;
+    const double mu[D] = {0.3, -0.2};
+    ck_assert_int_eq(cem_model_set_data_stats(m, mu, 0.7), CEM_OK);
+    void *vb;
+    size_t size;
+    ck_assert_int_eq(cem_model_save_buffer(m, &vb, &size), CEM_OK);
+    const unsigned char *good = vb;
+    /* header 24, model 64, counts 16 (nmopt first), then the pairs
+     * (u32 id, u32 0, f64 value), then f64 sd and f64 mean[D] */
+    const size_t counts = 24 + 64, pairs = counts + 16, stats = pairs + 16;
+    uint32_t nmopt, id;
+    memcpy(&nmopt, good + counts, 4);
+    ck_assert_uint_eq(nmopt, 1);
+    memcpy(&id, good + pairs, 4);
+    ck_assert_uint_eq(id, CEM_MODEL_PARAM);
+    unsigned char *b = malloc(size + 32);
+
+#define LOAD_IS(len, expect) \
+    do { \
+        int st_ = cem_model_load_buffer(&out, b, (len)); \
+        ck_assert_msg(st_ == (expect), "got %d (%s) want %d", st_, cem_last_error(), expect); \
+        if (st_ == CEM_OK) \
+            cem_model_free(out); \
+        else \
+            ck_assert_ptr_null(out); \
+    } while (0)
+
+    /* an unknown id: a newer writer */
+    memcpy(b, good, size);
+    id = 99;
+    memcpy(b + pairs, &id, 4);
+    reseal(b, size);
+    LOAD_IS(size, CEM_ERR_VERSION);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "99"));
+    /* the pair repeated (nmopt 2, 16 more bytes) */
+    memcpy(b, good, pairs + 16);
+    memcpy(b + pairs + 16, good + pairs, size - pairs);
+    nmopt = 2;
+    memcpy(b + counts, &nmopt, 4);
+    reseal(b, size + 16);
+    LOAD_IS(size + 16, CEM_ERR_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "repeated"));
+    /* PARAM out of bounds, not an integer, NaN */
+    const double bad_values[] = {2.0, -1.0, 0.5, NAN};
+    for (size_t k = 0; k < sizeof bad_values / sizeof bad_values[0]; k++) {
+        memcpy(b, good, size);
+        memcpy(b + pairs + 8, &bad_values[k], 8);
+        reseal(b, size);
+        LOAD_IS(size, CEM_ERR_CORRUPT);
+        ck_assert_ptr_nonnull(strstr(cem_last_error(), "CEM_MODEL_PARAM"));
+    }
+    /* the pair's reserved word */
+    memcpy(b, good, size);
+    b[pairs + 4] = 1;
+    reseal(b, size);
+    LOAD_IS(size, CEM_ERR_CORRUPT);
+    /* PRECOND in a NOISE model */
+    cem_model_t *nm = small_mlp(CEM_TARGET_NOISE);
+    void *nb;
+    size_t nsize;
+    ck_assert_int_eq(cem_model_save_buffer(nm, &nb, &nsize), CEM_OK);
+    ck_assert_uint_eq(nsize, size);
+    memcpy(b, nb, size);
+    const double precond = CEM_PARAM_PRECOND;
+    memcpy(b + pairs + 8, &precond, 8);
+    reseal(b, size);
+    LOAD_IS(size, CEM_ERR_CORRUPT);
+    cem_free(nb);
+    cem_model_free(nm);
+    /* impossible statistics: sd < 0, sd NaN, a NaN mean, a mean without sd */
+    const double sds[] = {-0.5, NAN, INFINITY};
+    for (size_t k = 0; k < sizeof sds / sizeof sds[0]; k++) {
+        memcpy(b, good, size);
+        memcpy(b + stats, &sds[k], 8);
+        reseal(b, size);
+        LOAD_IS(size, CEM_ERR_CORRUPT);
+    }
+    memcpy(b, good, size);
+    const double nan = NAN, zero = 0;
+    memcpy(b + stats + 8 + 8, &nan, 8);
+    reseal(b, size);
+    LOAD_IS(size, CEM_ERR_CORRUPT);
+    memcpy(b, good, size);
+    memcpy(b + stats, &zero, 8); /* sd 0 (none) with mean (0.3, -0.2) */
+    reseal(b, size);
+    LOAD_IS(size, CEM_ERR_CORRUPT);
+    /* no pair at all (nmopt 0): PARAM takes the value that keeps an old
+     * file's meaning, DIRECT */
+    memcpy(b, good, pairs);
+    memcpy(b + pairs, good + pairs + 16, size - pairs - 16);
+    nmopt = 0;
+    memcpy(b + counts, &nmopt, 4);
+    reseal(b, size - 16);
+    ck_assert_int_eq(cem_model_load_buffer(&out, b, size - 16), CEM_OK);
+    double v;
+    ck_assert_int_eq(cem_model_get(out, CEM_MODEL_PARAM, &v), CEM_OK);
+    ck_assert(v == CEM_PARAM_DIRECT);
+    cem_model_free(out);
+    /* the undamaged buffer loads */
+    memcpy(b, good, size);
+    LOAD_IS(size, CEM_OK);
+#undef LOAD_IS
+    free(b);
+    cem_free(vb);
+    cem_model_free(m);
+}
+END_TEST
+
+/* The default recipe of a PRECOND model (the ADAPTIVE law) with importance
+ * weights: k steps, save, load, N - k steps give bitwise the weights, the
+ * EMA and the law of N uninterrupted steps. */
+START_TEST(resume_is_exact_with_the_adaptive_law)
+{
+    make_data();
+    enum { N = 30, K = 12, LB = CEM_TRAINER_LAW_BINS };
+    size_t np;
+    float *want[2], *got[2];
+    double want_prob[LB], got_prob[LB], want_loss[LB], got_loss[LB];
+    for (int run = 0; run < 2; run++) {
+        cem_model_t *m = small_mlp(CEM_TARGET_CEM);
+        cem_trainer_t *tr = small_trainer(m);
+        double v;
+        ck_assert_int_eq(cem_trainer_get(tr, CEM_TRAINER_TIME_LAW, &v), CEM_OK);
+        ck_assert(v == CEM_TIMELAW_ADAPTIVE);
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_IMPORTANCE, 1), CEM_OK);
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_THREADS, 2), CEM_OK);
+        if (run == 1) { /* interrupted */
+            ck_assert_int_eq(cem_trainer_run(tr, K, NULL), CEM_OK);
+            void *buf;
+            size_t size;
+            ck_assert_int_eq(cem_trainer_save_buffer(tr, &buf, &size), CEM_OK);
+            cem_trainer_free(tr);
+            cem_model_free(m);
+            ck_assert_int_eq(cem_trainer_load_buffer(&tr, buf, size, data, NDATA, D), CEM_OK);
+            cem_free(buf);
+            m = cem_trainer_model(tr);
+            cem_model_retain(m);
+            ck_assert_int_eq(cem_trainer_get(tr, CEM_TRAINER_IMPORTANCE, &v), CEM_OK);
+            ck_assert(v == 1);
+            ck_assert_int_eq(cem_trainer_run(tr, N - K, NULL), CEM_OK);
+        } else {
+            ck_assert_int_eq(cem_trainer_run(tr, N, NULL), CEM_OK);
+        }
+        np = cem_model_param_count(m);
+        float **p = run ? got : want;
+        for (int ema = 0; ema <= 1; ema++) {
+            p[ema] = malloc(4 * np);
+            cem_model_get_params(m, ema, p[ema], np);
+        }
+        ck_assert_int_eq(cem_trainer_law_bins(tr, run ? got_prob : want_prob,
+                                              run ? got_loss : want_loss, NULL, NULL), CEM_OK);
+        cem_trainer_free(tr);
+        cem_model_free(m);
+    }
+    ck_assert_int_eq(memcmp(want[0], got[0], 4 * np), 0);
+    ck_assert_int_eq(memcmp(want[1], got[1], 4 * np), 0);
+    ck_assert_int_eq(memcmp(want_prob, got_prob, sizeof want_prob), 0);
+    ck_assert_int_eq(memcmp(want_loss, got_loss, sizeof want_loss), 0);
+    double lo = 1, hi = 0;
+    for (int b = 0; b < LB; b++)
+        lo = fmin(lo, want_prob[b]), hi = fmax(hi, want_prob[b]);
+    ck_assert_double_gt(hi - lo, 1e-3); /* the law had adapted */
+    for (int k = 0; k < 2; k++) {
+        free(want[k]);
+        free(got[k]);
+    }
+}
+END_TEST
+
 Suite *suite_checkpoint(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -488,6 +710,9 @@ Suite *suite_checkpoint(void)
     tcase_add_test(tc, random_corruption_never_crashes);
     tcase_add_test(tc, failed_saves_keep_the_previous_file);
     tcase_add_test(tc, format1_files_still_load);
+    tcase_add_test(tc, precond_model_with_statistics_round_trips);
+    tcase_add_test(tc, model_option_pairs_are_validated);
+    tcase_add_test(tc, resume_is_exact_with_the_adaptive_law);
     suite_add_tcase(s, tc);
     return s;
 }
