@@ -9,7 +9,7 @@
  * moments to Monte Carlo accuracy, and the moments must approach (mu, Sigma)
  * as N grows.  A point cloud with its exact model: every sample lands on a
  * point, with the point's weight.  Plus the grid property, reproducibility
- * and bad input.
+ * and bad input, and the prior's moments against the data statistics.
  */
 #include "tests.h"
 
@@ -405,6 +405,65 @@ START_TEST(bad_input_and_options)
 }
 END_TEST
 
+/* The first snapshot of the trajectory is the prior's draw at T: per
+ * coordinate mean and variance within 5 Monte Carlo standard errors of
+ * N(alpha_T mu, alpha_T^2 sd^2 + sigma_T^2) with PRIOR = 1 and data
+ * statistics set, N(0, 1) with PRIOR = 0 or without statistics. */
+static void prior_moments(cem_model_t *m, double T, int prior, const double *mu, double sd)
+{
+    enum { n = 1024 };
+    static float out[n * 2], traj[2 * n * 2];
+    cem_sampler_t *s;
+    ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_STEPS, 2), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_T_MAX, T), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_TRAJ_ROWS, n), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_PRIOR, prior), CEM_OK);
+    ck_assert_int_eq(cem_sampler_run(s, n, out), CEM_OK);
+    size_t snaps, rows;
+    double times[2];
+    ck_assert_int_eq(cem_sampler_trajectory(s, &snaps, &rows, NULL, NULL), CEM_OK);
+    ck_assert_uint_eq(snaps, 2);
+    ck_assert_uint_eq(rows, n);
+    ck_assert_int_eq(cem_sampler_trajectory(s, &snaps, &rows, traj, times), CEM_OK);
+    ck_assert(times[0] == T);
+    const double al = exp(-T / 2), s2 = -expm1(-T);
+    for (int j = 0; j < 2; j++) {
+        double wm = mu ? al * mu[j] : 0, wv = mu ? al * al * sd * sd + s2 : 1;
+        double m1 = 0, m2 = 0;
+        for (int i = 0; i < n; i++)
+            m1 += traj[i * 2 + j] / (double)n;
+        for (int i = 0; i < n; i++)
+            m2 += (traj[i * 2 + j] - m1) * (traj[i * 2 + j] - m1) / (n - 1);
+        ck_assert_msg(fabs(m1 - wm) <= 5 * sqrt(wv / n), "T %g prior %d coord %d: mean %g want %g",
+                      T, prior, j, m1, wm);
+        ck_assert_msg(fabs(m2 - wv) <= 5 * wv * sqrt(2.0 / (n - 1)),
+                      "T %g prior %d coord %d: variance %g want %g", T, prior, j, m2, wv);
+    }
+    cem_sampler_free(s);
+}
+
+START_TEST(prior_matches_the_data_statistics)
+{
+    cem_model_t *m = small_mlp();
+    double v, lo, hi;
+    ck_assert_int_eq(cem_sampler_option_bounds(CEM_SAMPLER_PRIOR, &lo, &hi), CEM_OK);
+    ck_assert(lo == 0 && hi == 1);
+    prior_moments(m, 1.0, 1, NULL, 1); /* no statistics: N(0, I) */
+    const double mu[2] = {5, -3};
+    ck_assert_int_eq(cem_model_set_data_stats(m, mu, 2), CEM_OK);
+    cem_sampler_t *s;
+    ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+    ck_assert_int_eq(cem_sampler_get(s, CEM_SAMPLER_PRIOR, &v), CEM_OK);
+    ck_assert(v == 1); /* the default */
+    cem_sampler_free(s);
+    prior_moments(m, 1.0, 1, mu, 2);  /* mean (3.03, -1.82), variance 2.10 */
+    prior_moments(m, 10.0, 1, mu, 2); /* the default T: alpha_T = e^-5 */
+    prior_moments(m, 1.0, 0, NULL, 1);
+    cem_model_free(m);
+}
+END_TEST
+
 /* A sampler plans its memory for the model's network, so the network cannot
  * change under it (this used to write past the sampler's workspace). */
 START_TEST(network_is_fixed_while_a_sampler_holds_it)
@@ -443,6 +502,7 @@ Suite *suite_sampler(void)
     tcase_add_test(tc, divergence_is_reported);
     tcase_add_test(tc, bad_input_and_options);
     tcase_add_test(tc, network_is_fixed_while_a_sampler_holds_it);
+    tcase_add_test(tc, prior_matches_the_data_statistics);
     suite_add_tcase(s, tc);
     return s;
 }
