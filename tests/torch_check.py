@@ -57,7 +57,10 @@ that while staying far below the size of any real mistake):
  4. EMA: after those steps cem_model_get_params(m, 1) vs
     ema_k = 0.995 ema_{k-1} + 0.005 p_k (ema_0 = initial weights, p_k the
     torch trajectory), max abs diff <= 1e-6; and cem_model_eval with
-    USE_EMA = 1 / 0 vs torch with the EMA / raw weights, max abs <= 1e-5.
+    USE_EMA = 1 / 0 vs torch with the EMA / raw weights, max abs <= 1e-5
+    (for PRECOND relative to its terms, as in 1).
+ 3 and 4 also run once for a PRECOND model with statistics, trained with
+ its default weight (EDM).
 
 Each check prints one line with its measured error; the last line is
 "torch_check: N passed, M failed" and the exit status is non-zero on any
@@ -593,6 +596,7 @@ def check_optimizer(a, label, optimizer, weight_decay, clip, seed, steps=10):
                  "as assumed (lr 1e-3, betas .9/.999, eps 1e-8, no schedule, EMA .999)"
                  if not bad else "differ: " + ", ".join(bad))
 
+        weight = int(trainer_get(tr, TR_WEIGHT))  # by the model: LAMBDA, or EDM for PRECOND
         p0 = get_params(m, 0)
         net = torch_net(a, p0)
         kw = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay)
@@ -620,14 +624,14 @@ def check_optimizer(a, label, optimizer, weight_decay, clip, seed, steps=10):
             loss = c_double()
             call("cem_trainer_step_batch", tr, B, fptr(x0), dptr(t), fptr(z), byref(loss))
             opt.zero_grad()
-            tl = torch_loss(a, net, x0, t, z, WEIGHT_LAMBDA)
+            tl = torch_loss(a, net, x0, t, z, weight)
             tl.backward()
             if clip > 0:
                 norms.append(float(torch.nn.utils.clip_grad_norm_(net.parameters(), clip)))
             opt.step()
             for _, alt, alt_opt in alts:
                 alt_opt.zero_grad()
-                torch_loss(a, alt, x0, t, z, WEIGHT_LAMBDA).backward()
+                torch_loss(a, alt, x0, t, z, weight).backward()
                 alt_opt.step()
             err = abs(loss.value - float(tl)) / abs(float(tl))
             if not (math.isfinite(loss.value) and err <= TOL_STEP_LOSS):
@@ -660,16 +664,17 @@ def check_optimizer(a, label, optimizer, weight_decay, clip, seed, steps=10):
         x = f32(rng2.standard_normal((200, a.dim)))
         tt = log_uniform(rng2, 200, a.t_min, a.t_max)
         ema_net = torch_net(a, f32(ema))
-        with torch.no_grad():
-            ref_raw = torch_forward(a, net, x, tt).numpy()
-            ref_ema = torch_forward(a, ema_net, x, tt).numpy()
+        ref_raw, terms_raw = model_output(a, net, x, tt)
+        ref_ema, terms_ema = model_output(a, ema_net, x, tt)
+        # max abs (the scale of each term, at least 1, for PRECOND's f)
         call("cem_model_set", m, MODEL_USE_EMA, 1.0)
-        R.abs_close("eval USE_EMA=1 %s" % label, eval_model(m, a.target, x, tt), ref_ema,
-                    TOL_FORWARD, "; raw vs EMA nets differ by %.2e"
-                    % float(np.max(np.abs(ref_raw - ref_ema))))
+        R.rel_scaled("eval USE_EMA=1 %s %s" % (label, a.name()), eval_model(m, a.target, x, tt),
+                     ref_ema, np.maximum(terms_ema, 1.0), TOL_FORWARD)
         call("cem_model_set", m, MODEL_USE_EMA, 0.0)
-        R.abs_close("eval USE_EMA=0 %s" % label, eval_model(m, a.target, x, tt), ref_raw,
-                    TOL_FORWARD)
+        R.rel_scaled("eval USE_EMA=0 %s %s" % (label, a.name()), eval_model(m, a.target, x, tt),
+                     ref_raw, np.maximum(terms_raw, 1.0), TOL_FORWARD)
+        R.record("raw and EMA differ %s" % label, float(np.max(np.abs(ref_raw - ref_ema))) > 1e-3,
+                 "raw vs EMA answers differ by %.2e" % float(np.max(np.abs(ref_raw - ref_ema))))
     finally:
         LIB.cem_trainer_free(tr)
         LIB.cem_model_free(m)
@@ -740,6 +745,9 @@ def main():
                 0.0, 303)
         guarded("optimizer ADAM L2", check_optimizer, a, "ADAM+L2(wd=1)", OPTIM_ADAM, 1.0,
                 0.0, 304)
+        # the preconditioned CEM with statistics, trained with its default weight (EDM)
+        a = Arch(2, TARGET_CEM, ACT_SILU, seed=42, param=PARAM_PRECOND, mu=(0.4, -0.3), sd=0.8)
+        guarded("optimizer ADAM PRECOND", check_optimizer, a, "ADAM", OPTIM_ADAM, 0.0, 0.0, 305)
 
     print("torch_check: %d passed, %d failed" % (R.passed, R.failed))
     return 1 if R.failed or R.passed == 0 else 0
