@@ -80,8 +80,31 @@ check "info shows the width" '[ $status -eq 0 ] && grep -Eq "^width +16$" out'
 check "info shows kind, target and parameters" \
     'grep -Eq "^kind +mlp$" out && grep -Eq "^target +cem$" out && grep -Eq "^parameters +[0-9]+$" out'
 
+check "info shows the default parameterisation and the measured data statistics" \
+    'grep -Eq "^param +precond$" out && grep -Eq "^data sd +0\.[0-9]+$" out && grep -Eq "^data mean +-?[0-9.e-]+ -?[0-9.e-]+$" out'
+
+# ---- recipes -----------------------------------------------------------------
+run train --data circle --steps 5 $small -o r.cem
+check "train describes the default recipe (precond, edm, adaptive)" \
+    '[ $status -eq 0 ] && grep -q "recipe: precond, weight edm, time law adaptive" err'
+run train --data circle --steps 5 $small --param direct -o r.cem
+check "train --param direct takes the paper's recipe (lambda, grid)" \
+    '[ $status -eq 0 ] && grep -q "recipe: direct, weight lambda, time law grid" err'
+run train --data circle --steps 5 $small --law lognormal --lognormal-mean -1 --lognormal-std 1.5 --importance 1 -o r.cem
+check "train --law lognormal with its parameters and importance weights" \
+    '[ $status -eq 0 ] && grep -q "time law lognormal" err'
+run train --data circle --steps 5 $small --param precond --target noise -o r.cem
+check "train --target noise --param precond is refused (exit 1, says why)" \
+    '[ $status -eq 1 ] && grep -q "CEM_PARAM_PRECOND needs the CEM target" err'
+run train --data circle --steps 5 $small --adapt-floor 2 -o r.cem
+check "train --adapt-floor 2 is refused with its bounds" \
+    '[ $status -ne 0 ] && grep -q "adapt-floor" err'
+
 run sample m.cem -n 300 -o s.csv
 check "sample -n 300 writes 300 rows of 2 numbers" '[ $status -eq 0 ] && csv_shape s.csv 300 2'
+run sample m.cem -n 300 --prior standard -o s0.csv
+check "sample --prior standard starts elsewhere (other numbers)" \
+    '[ $status -eq 0 ] && csv_shape s0.csv 300 2 && ! cmp -s s.csv s0.csv'
 
 run eval s.csv --data circle
 check "eval --data prints the mean distance" \
