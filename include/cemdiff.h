@@ -204,9 +204,11 @@ typedef enum {
  *   PRECOND  EDM's preconditioning in OU time, with y = x / alpha_t,
  *            s^2 = e^t - 1 = 1/lambda(t), the data's centre mu and standard
  *            deviation sd (cem_model_set_data_stats):
- *              f = mu + c_skip (y - mu) + c_out F(c_in (y - mu), t),
+ *              f = mu + c_skip (y - mu) + c_out F(g c_in (y - mu), t),
  *              c_skip = sd^2/(s^2 + sd^2), c_out = s sd/sqrt(s^2 + sd^2),
- *              c_in = 1/sqrt(s^2 + sd^2);
+ *              c_in = 1/sqrt(s^2 + sd^2), g = max(1, sqrt(E / (2 dim)))
+ *            (E the time features: g gives the points as much of the
+ *            first layer's input variance as the time features have);
  *            the network supplies a correction of unit variance at every
  *            t, and as t -> 0 the answer tends to y itself.
  * Either way the model answers f, eps and S (the exact conversions). */

@@ -54,8 +54,8 @@ enum {
     FILE_KIND_MLP = 1,
 };
 
-/* The model options a format-2 file stores as pairs (the others are in the
- * fixed block). */
+/* The model options a format-2 file stores as pairs, in id order (the
+ * ones below the first are in the fixed block). */
 static const int MODEL_PAIRS[] = {CEM_MODEL_PARAM};
 #define NMODEL_PAIRS (int)(sizeof MODEL_PAIRS / sizeof MODEL_PAIRS[0])
 
@@ -406,10 +406,12 @@ static int check_buffer(const char *fn, const void *buf, size_t size, head *h)
     return CEM_OK;
 }
 
-/* Reads `count` (id, value) pairs at r into value[id] (ids 1..max, each at
- * most once), checking each value against the option table. */
-static int read_pairs(const char *fn, rcur *r, size_t count, const cemi_option *table, int max,
-                      const char *what, double *value)
+/* Reads `count` (id, value) pairs at r into value[id] (ids min..max, each
+ * at most once), checking each value against the option table.  An id
+ * above max is a newer library's (CEM_ERR_VERSION); below min (0, or a
+ * field of the fixed block) it is damage. */
+static int read_pairs(const char *fn, rcur *r, size_t count, const cemi_option *table, int min,
+                      int max, const char *what, double *value)
 {
     unsigned char seen[257] = {0};
     for (size_t k = 0; k < count; k++) {
@@ -417,7 +419,9 @@ static int read_pairs(const char *fn, rcur *r, size_t count, const cemi_option *
         double v = get_f64(r);
         if (pad != 0)
             return corrupt(fn, "reserved option field", pad);
-        const cemi_option *o = id >= 1 && (int)id <= max ? cemi_option_find(table, (int)id) : NULL;
+        if (id < (uint32_t)min)
+            return corrupt(fn, "option id", id);
+        const cemi_option *o = id <= (uint32_t)max ? cemi_option_find(table, (int)id) : NULL;
         if (!o)
             return cemi_fail(NULL, CEM_ERR_VERSION,
                              "%s: %s option id %u is unknown to this library (written by a "
@@ -442,8 +446,8 @@ static int build_model(const char *fn, const unsigned char *b, const head *h, ce
     double sd = 0, *mean = NULL;
     if (h->version >= 2) {
         rcur r = {b + h->at.mopts};
-        int st = read_pairs(fn, &r, h->nmopt, cemi_model_options(), CEM_MODEL_PARAM, "model",
-                            mopt);
+        int st = read_pairs(fn, &r, h->nmopt, cemi_model_options(), MODEL_PAIRS[0],
+                            CEM_MODEL_PARAM, "model", mopt);
         if (st)
             return st;
         sd = get_f64(&r);
@@ -514,7 +518,7 @@ static int load_trainer(const char *fn, const unsigned char *b, const head *h,
         opt[o->id] = o->def;
     int st;
     if (h->version >= 2) {
-        st = read_pairs(fn, &r, h->ntopt, table, CEMI_TRAINER_NOPT, "trainer", opt);
+        st = read_pairs(fn, &r, h->ntopt, table, 1, CEMI_TRAINER_NOPT, "trainer", opt);
         if (st)
             return st;
     } else {

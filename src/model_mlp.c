@@ -43,9 +43,23 @@ void cemi_mlp_init_params(const cemi_mlp_shape *sh, uint64_t seed, float *params
 
 double cemi_mlp_sd(const cemi_mlp *p) { return p->sd > 0 ? p->sd : 1.0; }
 
+/* The PRECOND input's gain: the D point columns of the first layer are
+ * scaled to carry as much variance as the E time features (each sin or cos
+ * of variance about 1/2), never less than unit variance:
+ * g = max(1, sqrt(E / (2 D))).  Without it the points are a small part of
+ * the first layer's input at initialisation and the network, whose linear
+ * part c_skip already supplies, sat on a plateau (docs/MATH.md). */
+static double input_gain(const cemi_mlp *p)
+{
+    double g2 = (double)p->sh.E / (2.0 * p->sh.D);
+    return g2 > 1 ? sqrt(g2) : 1.0;
+}
+
 cemi_precond cemi_mlp_precond(const cemi_mlp *p, double t)
 {
-    return cemi_precond_at(t, cemi_mlp_sd(p));
+    cemi_precond c = cemi_precond_at(t, cemi_mlp_sd(p));
+    c.c_in *= input_gain(p);
+    return c;
 }
 
 static int preconditioned(const cemi_mlp *p)

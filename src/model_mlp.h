@@ -39,7 +39,7 @@ void cemi_mlp_input(const cem_model_t *m, int B, const float *x, const double *t
                     double t_shared, float *in);
 
 /* The PRECOND coefficients of time t for this model (its sd, or 1 when
- * not set). */
+ * not set), c_in times the input gain max(1, sqrt(E / (2 D))). */
 cemi_precond cemi_mlp_precond(const cemi_mlp *p, double t);
 
 /* One row's network output F <-> its f at (x, t), in double; for DIRECT

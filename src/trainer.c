@@ -318,6 +318,7 @@ const char *cem_trainer_errmsg(const cem_trainer_t *tr) { return tr ? tr->err.te
 
 static void objective(const cem_trainer_t *tr, int lo, int hi);
 static void build_input(const cem_trainer_t *tr, int lo, int hi);
+static int bin_of(const cem_trainer_t *tr, double t, int nbins);
 
 /* The trainer's time law as its options and state say. */
 static void law_of(const cem_trainer_t *tr, cemi_tlaw *L)
@@ -431,16 +432,20 @@ int cem_trainer_law_bins(const cem_trainer_t *tr, double *prob, double *loss, do
     cemi_tlaw L;
     law_of(tr, &L);
     const int K = CEMI_LAW_BINS;
-    double below[CEMI_LAW_BINS + 1]; /* P(time < edge b): a GRID point on an edge is above it */
+    double below[CEMI_LAW_BINS + 1]; /* P(time < edge b) */
     for (int b = 0; b <= K; b++) {
         double e = b == 0 ? L.t1 : b == K ? L.T : exp(L.lt1 + (L.lT - L.lt1) * b / K);
-        below[b] = b == 0 ? 0.0 : b == K ? 1.0 : cemi_tlaw_cdf(&L, e * (1 - 1e-12));
+        below[b] = b == 0 ? 0.0 : b == K ? 1.0 : cemi_tlaw_cdf(&L, e);
         if (edges)
             edges[b] = e;
     }
+    double grid[CEMI_LAW_BINS] = {0}; /* GRID: its points, binned as the draws are */
+    if (L.law == CEM_TIMELAW_GRID)
+        for (int k = 0; k < L.N; k++)
+            grid[bin_of(tr, cemi_grid_exp_point(k, L.N, L.t1, L.T), K)] += 1.0 / L.N;
     for (int b = 0; b < K; b++) {
         if (prob)
-            prob[b] = below[b + 1] - below[b];
+            prob[b] = L.law == CEM_TIMELAW_GRID ? grid[b] : below[b + 1] - below[b];
         if (loss)
             loss[b] = tr->law_loss[b];
         if (floor)

@@ -563,6 +563,14 @@ START_TEST(model_option_pairs_are_validated)
     reseal(b, size);
     LOAD_IS(size, CEM_ERR_VERSION);
     ck_assert_ptr_nonnull(strstr(cem_last_error(), "99"));
+    /* id 0, and an id of the fixed block (WIDTH): damage, not a newer writer */
+    for (uint32_t bad = 0; bad <= CEM_MODEL_WIDTH; bad += CEM_MODEL_WIDTH) {
+        memcpy(b, good, size);
+        memcpy(b + pairs, &bad, 4);
+        reseal(b, size);
+        LOAD_IS(size, CEM_ERR_CORRUPT);
+        ck_assert_ptr_nonnull(strstr(cem_last_error(), "option id"));
+    }
     /* the pair repeated (nmopt 2, 16 more bytes) */
     memcpy(b, good, pairs + 16);
     memcpy(b + pairs + 16, good + pairs, size - pairs);

@@ -431,8 +431,8 @@ static cem_model_t *small_mlp(int dim, cem_target target)
 
 /* The header's PRECOND formula written out in double, with the network F
  * taken from a DIRECT model that holds the same weights (so F is the raw
- * network on [u, phi(t)]): f = mu + c_skip (y - mu) + c_out F(c_in (y - mu), t),
- * y = x / alpha, s^2 = expm1(t).  The PRECOND model's f (cem_model_eval and
+ * network on [u, phi(t)]): f = mu + c_skip (y - mu) + c_out F(g c_in (y - mu), t),
+ * y = x / alpha, s^2 = expm1(t), g = max(1, sqrt(E / (2 D))) = sqrt(2) here.  The PRECOND model's f (cem_model_eval and
  * cem_model_eval_at, the shared-time path) must be that; its eps and S the
  * exact conversions of its f.  Once with statistics set, once without them
  * (mu = 0, sd = 1 then). */
@@ -473,7 +473,7 @@ START_TEST(precond_wiring_matches_the_formula)
             }
         for (int k = 0; k < n; k++) {
             double s2 = expm1(t[k]), al = exp(-t[k] / 2);
-            double cin = 1 / sqrt(s2 + sd * sd);
+            double cin = sqrt(8.0 / (2 * D)) / sqrt(s2 + sd * sd); /* E = 8 */
             for (int j = 0; j < D; j++)
                 u[k * D + j] = (float)(cin * ((double)x[k * D + j] / al - mu[j]));
         }

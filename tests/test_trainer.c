@@ -624,13 +624,21 @@ START_TEST(law_bins_of_the_other_laws)
     const double t1 = 1e-3, T = 10, pm = -0.5, ps = 0.9;
     ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_LOGNORMAL_MEAN, pm), CEM_OK);
     ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_LOGNORMAL_STD, ps), CEM_OK);
-    /* GN - 1 = 37 is odd: no grid point but the ends lies on a bin edge
-     * (where the draws' bin is decided by rounding) */
-    enum { GN = 38 };
-    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_GRID_N, GN), CEM_OK);
-    double grid[GN];
-    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, GN, t1, T, grid), CEM_OK);
-    for (int law = CEM_TIMELAW_GRID; law <= CEM_TIMELAW_LOGNORMAL; law++) {
+    /* GN - 1 = 37 is odd: no grid point but the ends lies on a bin edge;
+     * with GN = 37, 36 intervals, points 9, 18 and 27 do (t = 1e-2 is one):
+     * they count in the bin the trainer's draws put them in, the bin of
+     * (log t - log t1) / (log T - log t1) * 16 (a regression: they were
+     * counted in the bin below) */
+    static const struct {
+        int law, GN;
+    } cases[] = {{CEM_TIMELAW_GRID, 38},    {CEM_TIMELAW_LOGUNIFORM, 38},
+                 {CEM_TIMELAW_UNIFORM, 38}, {CEM_TIMELAW_LOGNORMAL, 38},
+                 {CEM_TIMELAW_GRID, 37}};
+    double grid[38];
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const int law = cases[ci].law, GN = cases[ci].GN;
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_GRID_N, GN), CEM_OK);
+        ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, GN, t1, T, grid), CEM_OK);
         ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_TIME_LAW, law), CEM_OK);
         ck_assert_int_eq(cem_trainer_law_bins(tr, prob, NULL, flo, edges), CEM_OK);
         for (int b = 0; b < K; b++) {
@@ -644,7 +652,7 @@ START_TEST(law_bins_of_the_other_laws)
             else { /* GRID: the points in [edge b, edge b+1), T in the last */
                 int c = 0;
                 for (int k = 0; k < GN; k++) {
-                    int bin = (int)(log(grid[k] / t1) / log(T / t1) * K);
+                    int bin = (int)((log(grid[k]) - log(t1)) / (log(T) - log(t1)) * K);
                     c += (bin > K - 1 ? K - 1 : bin) == b;
                 }
                 want[b] = (double)c / GN;

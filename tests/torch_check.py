@@ -355,12 +355,15 @@ def torch_forward(a, net, x, t):
 
 def precond_coeffs(a, t):
     """EDM's preconditioning in OU time (cemdiff.h, CEM_PARAM_PRECOND), float64
-    columns: 1/alpha, c_skip, c_out, c_in."""
+    columns: 1/alpha, c_skip, c_out, c_in (times the input gain
+    g = max(1, sqrt(E / (2 dim))), which gives the points as much of the
+    first layer's input variance as the E time features)."""
     _, sd = a.stats()
     s2 = np.expm1(t)
     v = s2 + sd * sd
+    g = max(1.0, np.sqrt(a.embed / (2.0 * a.dim)))
     return (np.exp(0.5 * t)[:, None], (sd * sd / v)[:, None],
-            (np.sqrt(s2) * sd / np.sqrt(v))[:, None], (1.0 / np.sqrt(v))[:, None])
+            (np.sqrt(s2) * sd / np.sqrt(v))[:, None], (g / np.sqrt(v))[:, None])
 
 
 def precond_input(a, x, t):

@@ -9,7 +9,8 @@ alpha = exp(-t/2), sigma^2 = -expm1(-t), lambda = 1/expm1(t)):
   noise    eps                    |net - z|^2
   score    S                      sigma^2 |net + z/sigma|^2
   direct   f                      lambda |net - x0|^2            (the paper's CEM)
-  precond  F, f = mu + c_skip (y - mu) + c_out F(c_in (y - mu), t), y = x_t/alpha
+  precond  F, f = mu + c_skip (y - mu) + c_out F(g c_in (y - mu), t), y = x_t/alpha,
+           g = max(1, sqrt(E / (2 D))) the input gain
                                   w c_out^2 |F - (x0 - mu - c_skip (y - mu))/c_out|^2,
                                   w = lambda + 1/sd^2            (EDM's weight)
 Time laws on [t1, T = 10]: grid (uniform over the 200-point exponential grid),
@@ -362,7 +363,8 @@ class Model:
             return x.float()
         c_skip, c_out, c_in = precond_coeffs(t, self.sd)
         y = x * torch.exp(0.5 * t)[:, None]
-        return (c_in[:, None] * (y - self.mu)).float()
+        gain = max(1.0, math.sqrt(EMBED / (2.0 * self.D)))  # cemdiff.h: g
+        return (gain * c_in[:, None] * (y - self.mu)).float()
 
     def f_from_out(self, x, t, out):
         """f (float64) from the network output (float32) at x (float64)."""
