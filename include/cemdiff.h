@@ -224,11 +224,20 @@ typedef enum {
 /* Model options (cem_model_set / cem_model_get / cem_model_option_bounds).
  * All kinds:
  *   T_MIN  the smallest time the model is meant for (t_1); default 1e-3,
- *          bounds [1e-8, 1].  Trainers and samplers built on the model use
+ *          bounds [1e-8, 50].  Trainers and samplers built on the model use
  *          [T_MIN, T_MAX] as their time window unless told otherwise.
  *   T_MAX  the horizon T of the forward process; default 10, bounds
  *          [0.1, 100].  Setting either so that T_MIN >= T_MAX fails with
  *          CEM_ERR_RANGE.
+ *          The default window [1e-3, 10] is meant for data of unit
+ *          variance.  When a trainer measures an MLP's data statistics
+ *          (cem_model_set_data_stats) and neither T_MIN nor T_MAX was set,
+ *          it moves the window to the data's scale: each end t becomes
+ *          log1p(sd^2 expm1(t)), the time at which the noise-to-signal
+ *          ratio sqrt(expm1(t)) is sd times larger, so the window covers
+ *          the same noise levels relative to the data (data at any scale
+ *          then train alike: docs/MATH.md).  For the unit circle (sd 0.71)
+ *          that is [5.0e-4, 9.31]; a loaded model keeps its file's window.
  * MLP only (CEM_ERR_UNSUPPORTED on the other kinds):
  *   WIDTH       hidden width H; default 256, bounds [1, 8192]
  *   DEPTH       number of hidden layers L; default 3, bounds [1, 64]
@@ -613,7 +622,7 @@ typedef enum {
  *   INTEGRATOR  cem_integrator; SPLITTING
  *   GRID        cem_grid; EXPONENTIAL
  *   STEPS       N, the number of grid points (N - 1 steps); 200, [2, 1e6]
- *   T_MIN       t_1, the last time; the model's T_MIN, [1e-8, 1]
+ *   T_MIN       t_1, the last time; the model's T_MIN, [1e-8, 50]
  *   T_MAX       T, the first time; the model's T_MAX, [0.1, 100];
  *               T_MIN < T_MAX is required (CEM_ERR_RANGE)
  *   DENOISE     1: return f(y, t_1), the denoised point (default);

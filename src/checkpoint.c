@@ -349,7 +349,7 @@ static int parse_head(const char *fn, const unsigned char *b, size_t avail, head
         return corrupt(fn, "activation", act);
     if (ema > 1)
         return corrupt(fn, "use_ema flag", ema);
-    if (!(h->t_min >= 1e-8 && h->t_min <= 1 && h->t_max >= 0.1 && h->t_max <= 100 &&
+    if (!(h->t_min >= 1e-8 && h->t_min <= 50 && h->t_max >= 0.1 && h->t_max <= 100 &&
           h->t_min < h->t_max))
         return corrupt(fn, "time window t_min", h->t_min);
     if (h->seed > (uint64_t)1 << 53)
@@ -476,6 +476,7 @@ static int build_model(const char *fn, const unsigned char *b, const head *h, ce
     cemi_mlp *p = cemi_mlp_of(m);
     m->t_min = h->t_min;
     m->t_max = h->t_max;
+    m->window_set = 1; /* the file's window is the network's */
     p->use_ema = h->use_ema;
     cemi_mlp_set_stats(p, mean, sd);
     cemi_release(mean);

@@ -10,7 +10,7 @@
 /* Every model option; cemdiff.h documents them.  Kinds other than the MLP
  * accept only the first two. */
 static const cemi_option model_options[] = {
-    {CEM_MODEL_T_MIN, "CEM_MODEL_T_MIN", 1e-8, 1.0, 1e-3, 0},
+    {CEM_MODEL_T_MIN, "CEM_MODEL_T_MIN", 1e-8, 50.0, 1e-3, 0},
     {CEM_MODEL_T_MAX, "CEM_MODEL_T_MAX", 0.1, 100.0, 10.0, 0},
     {CEM_MODEL_WIDTH, "CEM_MODEL_WIDTH", 1, 8192, 256, 1},
     {CEM_MODEL_DEPTH, "CEM_MODEL_DEPTH", 1, 64, 3, 1},
@@ -123,6 +123,8 @@ int cem_model_set(cem_model_t *m, cem_model_option opt, double value)
     }
     m->t_min = t_min;
     m->t_max = t_max;
+    if (opt == CEM_MODEL_T_MIN || opt == CEM_MODEL_T_MAX)
+        m->window_set = 1;
     return CEM_OK;
 }
 

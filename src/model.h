@@ -48,6 +48,7 @@ struct cem_model {
     int kind; /* cem_model_kind */
     int dim;
     double t_min, t_max;
+    int window_set; /* T_MIN or T_MAX set by the user (or a checkpoint) */
     atomic_int refs;
     atomic_int busy; /* 1 while a trainer owns the model */
     cemi_errbuf err;

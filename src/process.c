@@ -282,6 +282,8 @@ double cemi_tlaw_importance(const cemi_tlaw *L, double t)
     return 1.0 / (width * q);
 }
 
+double cemi_time_for_scale(double t, double sd) { return log1p(sd * sd * expm1(t)); }
+
 cemi_precond cemi_precond_at(double t, double sd)
 {
     cemi_precond c;

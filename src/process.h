@@ -60,6 +60,11 @@ double cemi_tlaw_importance(const cemi_tlaw *L, double t);
 double cemi_norm_cdf(double z);
 double cemi_norm_quantile(double p);
 
+/* The time at which the noise-to-signal ratio s = sqrt(expm1(t)) is sd
+ * times what it is at t: log1p(sd^2 expm1(t)).  Moves a time meant for
+ * data of unit variance to data of standard deviation sd. */
+double cemi_time_for_scale(double t, double sd);
+
 /* EDM's preconditioning in OU time at t for data of standard deviation sd
  * (docs/MATH.md): y = x inv_alpha, f = mu + c_skip (y - mu) + c_out F(c_in
  * (y - mu), t). */

@@ -216,6 +216,24 @@ static double measure_stats(const float *x, size_t n, int D, double *mean)
     return sqrt(ss / ((double)n * D));
 }
 
+/* The model's default window (meant for data of unit variance) moved to
+ * data of standard deviation sd (cemdiff.h, CEM_MODEL_T_MIN), within the
+ * options' bounds. */
+static void window_for_data(cem_model_t *m, double sd)
+{
+    const cemi_option *o[2] = {cemi_option_find(cemi_model_options(), CEM_MODEL_T_MIN),
+                               cemi_option_find(cemi_model_options(), CEM_MODEL_T_MAX)};
+    double t[2];
+    for (int k = 0; k < 2; k++) {
+        t[k] = cemi_time_for_scale(o[k]->def, sd);
+        t[k] = t[k] < o[k]->lo ? o[k]->lo : t[k] > o[k]->hi ? o[k]->hi : t[k];
+    }
+    if (t[0] < t[1]) { /* else sd is beyond any scale the bounds allow: keep them */
+        m->t_min = t[0];
+        m->t_max = t[1];
+    }
+}
+
 int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float *data, size_t n,
                        int dim)
 {
@@ -226,6 +244,7 @@ int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float *data, s
     cem_trainer_t *tr = *out;
     defaults_for_model(tr);
     cemi_mlp *p = tr->net;
+    const double t_min = m->t_min, t_max = m->t_max;
     int measured = p->sd == 0;
     if (measured) { /* the model's mean buffer, then the sd */
         double sd = measure_stats(tr->data, n, dim, p->mean);
@@ -236,11 +255,15 @@ int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float *data, s
             return cemi_fail(NULL, CEM_ERR_ARG, "%s: the %zu data points are all equal", fn, n);
         }
         p->sd = sd;
+        if (!m->window_set)
+            window_for_data(m, sd);
     }
     st = cemi_trainer_law_refresh(tr, 1, fn);
     if (st) {
         if (measured)
             cemi_mlp_set_stats(p, NULL, 0);
+        m->t_min = t_min;
+        m->t_max = t_max;
         cem_trainer_free(tr);
         *out = NULL;
         return cemi_fail(NULL, st, "%s: %s", fn, cem_last_error());

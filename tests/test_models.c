@@ -306,14 +306,14 @@ START_TEST(model_options)
     ck_assert_int_eq(cem_model_get(m, CEM_MODEL_T_MAX, &v), CEM_OK);
     ck_assert(v == 10.0);
     ck_assert_int_eq(cem_model_option_bounds(CEM_MODEL_T_MIN, &lo, &hi), CEM_OK);
-    ck_assert(lo == 1e-8 && hi == 1.0);
+    ck_assert(lo == 1e-8 && hi == 50.0);
     ck_assert_int_eq(cem_model_option_bounds((cem_model_option)77, &lo, &hi), CEM_ERR_ARG);
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MIN, 1e-4), CEM_OK);
     ck_assert_int_eq(cem_model_get(m, CEM_MODEL_T_MIN, &v), CEM_OK);
     ck_assert(v == 1e-4);
-    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MIN, 2.0), CEM_ERR_RANGE);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MIN, 60.0), CEM_ERR_RANGE);
     ck_assert_ptr_nonnull(strstr(cem_model_errmsg(m), "CEM_MODEL_T_MIN"));
-    ck_assert_ptr_nonnull(strstr(cem_model_errmsg(m), "[1e-08, 1]"));
+    ck_assert_ptr_nonnull(strstr(cem_model_errmsg(m), "[1e-08, 50]"));
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MIN, NAN), CEM_ERR_RANGE);
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MAX, 0.5), CEM_OK);
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MIN, 0.7), CEM_ERR_RANGE);

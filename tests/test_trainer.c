@@ -37,6 +37,10 @@ static cem_model_t *small_mlp(cem_target target)
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 32), CEM_OK);
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_DEPTH, 2), CEM_OK);
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_EMBED, 8), CEM_OK);
+    /* the window these tests are written for (left unset, it would follow
+     * the data's scale: window_follows_the_data) */
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MIN, 1e-3), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MAX, 10), CEM_OK);
     return m;
 }
 
@@ -760,10 +764,66 @@ START_TEST(adaptive_law_threads_change_no_bit)
 }
 END_TEST
 
+/* A model whose window was never set gets the default window moved to its
+ * data's scale when the trainer measures the statistics: each end t
+ * becomes log1p(sd^2 expm1(t)) (cemdiff.h, CEM_MODEL_T_MIN); a window set
+ * by the user, or statistics set by the user, leave it alone; a failed
+ * creation leaves the model as it was. */
+START_TEST(window_follows_the_data)
+{
+    enum { N = 400 };
+    static float pts[N * D];
+    const double R = 7;
+    for (int i = 0; i < N; i++) {
+        double a = 6.283185307179586 * i / N;
+        pts[i * D] = (float)(3 + R * cos(a));
+        pts[i * D + 1] = (float)(R * sin(a));
+    }
+    const double sd = R / sqrt(2.0); /* two coordinates of variance R^2/2 */
+    for (int k = 0; k < 3; k++) {
+        cem_model_t *m;
+        ck_assert_int_eq(cem_model_create_mlp(&m, D, CEM_TARGET_NOISE), CEM_OK);
+        ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 8), CEM_OK);
+        if (k == 1)
+            ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MAX, 12), CEM_OK);
+        if (k == 2)
+            ck_assert_int_eq(cem_model_set_data_stats(m, NULL, 2.0), CEM_OK);
+        cem_trainer_t *tr;
+        ck_assert_int_eq(cem_trainer_create(&tr, m, pts, N, D), CEM_OK);
+        double t1, T, e[CEM_TRAINER_BINS + 1];
+        ck_assert_int_eq(cem_model_get(m, CEM_MODEL_T_MIN, &t1), CEM_OK);
+        ck_assert_int_eq(cem_model_get(m, CEM_MODEL_T_MAX, &T), CEM_OK);
+        if (k == 0) {
+            ck_assert_msg(fabs(t1 - log1p(sd * sd * expm1(1e-3))) < 1e-6 * t1, "t1 = %.17g", t1);
+            ck_assert_msg(fabs(T - log1p(sd * sd * expm1(10.0))) < 1e-6 * T, "T = %.17g", T);
+            /* the trainer's bins follow the moved window */
+            ck_assert_int_eq(cem_trainer_time_bins(tr, NULL, NULL, e, 0), CEM_OK);
+            ck_assert(e[0] == t1 && e[CEM_TRAINER_BINS] == T);
+        } else {
+            ck_assert(t1 == 1e-3 && T == (k == 1 ? 12.0 : 10.0));
+        }
+        cem_trainer_free(tr);
+        cem_model_free(m);
+    }
+    /* a creation that fails (all points equal) changes nothing */
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_mlp(&m, D, CEM_TARGET_CEM), CEM_OK);
+    static float same[N * D];
+    cem_trainer_t *tr = (cem_trainer_t *)&tr;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, same, N, D), CEM_ERR_ARG);
+    double t1, sdv;
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_T_MIN, &t1), CEM_OK);
+    ck_assert_int_eq(cem_model_get_data_stats(m, NULL, &sdv), CEM_OK);
+    ck_assert(t1 == 1e-3 && sdv == 0);
+    cem_model_free(m);
+}
+END_TEST
+
 Suite *suite_trainer(void)
 {
     Suite *s = suite_create("trainer");
     TCase *tc = tcase_create("trainer");
+    tcase_add_test(tc, window_follows_the_data);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, objectives_match_hand_computation);
     tcase_add_test(tc, nonfinite_step_changes_nothing);
