@@ -245,8 +245,9 @@ def precond_coeffs(t, sd):
     return sd * sd / v, math.sqrt(s2) * sd / math.sqrt(v), 1.0 / math.sqrt(v)
 
 
-def exp_grid(t1, T=T_MAX, N=GRID_N):
+def exp_grid(t1, T=None, N=GRID_N):
     """t_k = t1 (T/t1)^(k/(N-1)), k = 0..N-1, with exact ends (float64 numpy)."""
+    T = T_MAX if T is None else T
     k = np.arange(N)
     g = t1 * np.exp(k / (N - 1) * math.log(T / t1))
     g[0], g[-1] = t1, T
@@ -254,7 +255,8 @@ def exp_grid(t1, T=T_MAX, N=GRID_N):
 
 
 class TimeLaw:
-    def __init__(self, law, t1, T=T_MAX):
+    def __init__(self, law, t1, T=None):
+        T = T_MAX if T is None else T
         self.law, self.t1, self.T = law, t1, T
         self.lt1, self.lT = math.log(t1), math.log(T)
         self.grid = torch.tensor(exp_grid(t1, T), dtype=F64)
@@ -543,7 +545,21 @@ def stats_of(data32):
 
 
 def run_once(name, recipe, law_name, t1, steps, seed, n=10000, nsample=NSAMPLE, verbose=True):
+    """One training and sampling run.  A scaled set (circle50) is the unit one
+    in other units: its window [t1, T] is the unit one's moved to its scale,
+    t -> log1p(scale^2 expm1(t)), as examples/recipes.c sets it."""
+    global T_MAX
     ds, data32, ref = get_data(name, n)
+    if ds.scale != 1.0:
+        v = ds.scale * ds.scale
+        t1, T_MAX = math.log1p(v * math.expm1(t1)), math.log1p(v * math.expm1(10.0))
+    try:
+        return _run_once(ds, data32, ref, recipe, law_name, t1, steps, seed, nsample, verbose)
+    finally:
+        T_MAX = 10.0
+
+
+def _run_once(ds, data32, ref, recipe, law_name, t1, steps, seed, nsample, verbose):
     mu, sd = stats_of(data32)
     t_start = time.time()
     model = Model(recipe, ds.dim, t1, mu, sd, seed)
