@@ -148,8 +148,8 @@ demo: all examples | plot-deps
 REPORT_OUT = $(if $(QUICK),tests/.bin/report-quick,docs)
 report: all examples | plot-deps
 	@mkdir -p $(REPORT_OUT)
-	bin/report $(if $(QUICK),--quick) --out $(REPORT_OUT)
 	bin/recipes $(if $(QUICK),--quick) --out $(REPORT_OUT)
+	bin/report $(if $(QUICK),--quick) --out $(REPORT_OUT)
 
 # ---- benchmarks (shared/BENCHMARK.md's W1) ----------------------------------
 #   make bench            the library's figures, one JSON object per line
