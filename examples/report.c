@@ -120,6 +120,7 @@ static cem_model_t *train(const dataset *d, train_spec ts, double *seconds, doub
     CHECK(cem_model_set(m, CEM_MODEL_T_MIN, ts.t1));
     CHECK(cem_trainer_create(&tr, m, d->data, NDATA, d->spec->dim));
     CHECK(cem_trainer_set(tr, CEM_TRAINER_WEIGHT, ts.weight));
+    CHECK(cem_trainer_set(tr, CEM_TRAINER_TIME_LAW, CEM_TIMELAW_GRID)); /* the paper's */
     double t0 = now();
     CHECK(cem_trainer_run(tr, STEPS, loss));
     *seconds = now() - t0;

@@ -248,7 +248,7 @@ typedef enum {
  *   USE_EMA     1: evaluation uses the exponential moving average of the
  *               weights that training keeps (default); 0: the raw weights
  *   PARAM       a cem_param; CEM_PARAM_PRECOND for a CEM model (chosen by
- *               measurement: docs/REPORT.md); NOISE and SCORE models are
+ *               measurement: docs/RECIPES.md); NOISE and SCORE models are
  *               DIRECT only (PRECOND: CEM_ERR_UNSUPPORTED).  A model loaded
  *               from a format-1 checkpoint is DIRECT.
  * The MLP's time embedding normalises log t over [T_MIN, T_MAX], so T_MIN,
@@ -398,12 +398,14 @@ CEM_API void cem_model_free(cem_model_t *m);
  * optionally times an importance weight (CEM_TRAINER_IMPORTANCE), and the
  * batch mean is minimised with Adam or AdamW.
  *
- * Defaults follow the model.  A CEM model with PARAM = PRECOND trains with
- * the winning recipe of docs/REPORT.md (weight EDM, the time law the
- * report chose); a DIRECT CEM model with the paper's (weight LAMBDA, law
- * GRID); NOISE and SCORE models with law GRID.  So the paper's recipe is
- * one option away: cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_DIRECT)
- * before the trainer is created.  The trainer keeps an
+ * Defaults follow the model, as measured in docs/RECIPES.md (four recipes,
+ * nine datasets, two t_1, three seeds).  A CEM model with PARAM = PRECOND
+ * (the default) trains with weight EDM and the ADAPTIVE law; a DIRECT CEM
+ * model with the paper's recipe (weight LAMBDA, law GRID); NOISE and SCORE
+ * models with the ADAPTIVE law (better for them too than GRID and
+ * LOGNORMAL).  So the paper's recipe is one option away:
+ * cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_DIRECT) before the trainer
+ * is created.  The trainer keeps an
  * exponential moving average (EMA) of the weights in the model, which
  * evaluation uses by default (CEM_MODEL_USE_EMA).
  *

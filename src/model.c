@@ -18,7 +18,7 @@ static const cemi_option model_options[] = {
     {CEM_MODEL_EMBED, "CEM_MODEL_EMBED", 2, 1024, 32, 1},
     {CEM_MODEL_SEED, "CEM_MODEL_SEED", 0, 9007199254740992.0, 0, 1},
     {CEM_MODEL_USE_EMA, "CEM_MODEL_USE_EMA", 0, 1, 1, 1},
-    /* PRECOND by measurement: docs/REPORT.md */
+    /* PRECOND by measurement: docs/RECIPES.md */
     {CEM_MODEL_PARAM, "CEM_MODEL_PARAM", CEM_PARAM_DIRECT, CEM_PARAM_PRECOND, CEM_PARAM_PRECOND, 1},
     {0, NULL, 0, 0, 0, 0},
 };

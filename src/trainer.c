@@ -185,15 +185,17 @@ int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const 
 }
 
 /* The recipe a model trains with unless told otherwise (cemdiff.h: the
- * trainer's defaults follow the model).  The preconditioned CEM's law was
- * chosen by measurement (docs/REPORT.md). */
-#define PRECOND_TIME_LAW CEM_TIMELAW_ADAPTIVE
+ * trainer's defaults follow the model), chosen by measurement
+ * (docs/RECIPES.md): the ADAPTIVE law was the best of GRID, LOGNORMAL and
+ * ADAPTIVE for the preconditioned CEM, NOISE and SCORE; the DIRECT CEM
+ * keeps the paper's whole recipe (weight lambda, the grid law). */
 static void defaults_for_model(cem_trainer_t *tr)
 {
     const cemi_mlp *p = tr->net;
-    int precond = p->target == CEM_TARGET_CEM && p->param == CEM_PARAM_PRECOND;
+    int direct = p->target == CEM_TARGET_CEM && p->param == CEM_PARAM_DIRECT;
+    int precond = p->target == CEM_TARGET_CEM && !direct;
     tr->opt[CEM_TRAINER_WEIGHT] = precond ? CEM_WEIGHT_EDM : CEM_WEIGHT_LAMBDA;
-    tr->opt[CEM_TRAINER_TIME_LAW] = precond ? PRECOND_TIME_LAW : CEM_TIMELAW_GRID;
+    tr->opt[CEM_TRAINER_TIME_LAW] = direct ? CEM_TIMELAW_GRID : CEM_TIMELAW_ADAPTIVE;
 }
 
 /* The population mean and the sd (sqrt of the mean per-coordinate
