@@ -43,7 +43,7 @@ HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
 
-.PHONY: all deps test-deps plot-deps report bench examples check install uninstall clean demo
+.PHONY: all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -150,6 +150,16 @@ report: all examples | plot-deps
 	@mkdir -p $(REPORT_OUT)
 	bin/recipes $(if $(QUICK),--quick) --out $(REPORT_OUT)
 	bin/report $(if $(QUICK),--quick) --out $(REPORT_OUT)
+
+# The independent PyTorch check of docs/RECIPES.md (tests/torch_recipes.py):
+# the circle, the knot and the scaled circle, the four recipes with the
+# laws bin/recipes chose, three seeds, t_1 = 1e-3 (about a minute a run on
+# one core, 36 runs; cached and resumable like the C runs).  Then
+# `make report` puts its table in docs/RECIPES.md.
+report-torch: test-deps
+	@[ -f docs/figures/recipes_laws.txt ] || { echo "cemdiff: run make report first (it chooses the laws)" >&2; exit 1; }
+	$(PYTHON) tests/torch_recipes.py --all --t1s 1e-3 --seeds 3 --steps 3000 \
+	    --laws $$(cat docs/figures/recipes_laws.txt) --out docs/figures/torch_recipes_runs.txt
 
 # ---- benchmarks (shared/BENCHMARK.md's W1) ----------------------------------
 #   make bench            the library's figures, one JSON object per line

@@ -274,6 +274,59 @@ static int in_list(const char *name, const char *const *list, int n)
     return 0;
 }
 
+/* ------------------------------------------------------------ PyTorch */
+
+/* The runs of the independent PyTorch implementation (tests/torch_recipes.py,
+ * `make report-torch`): lines "RESULT data=... t1=... recipe=... law=...
+ * seed=... steps=... mean=... p95=... ks=... sw2=..." in
+ * OUT/figures/torch_recipes_runs.txt. */
+typedef struct {
+    char data[16], recipe[16], law[16];
+    double t1, mean, ks, sw2;
+    long steps;
+} torch_run;
+
+static const char *field(const char *line, const char *key, char *out, size_t size)
+{
+    const char *p = strstr(line, key);
+    if (!p)
+        return NULL;
+    p += strlen(key);
+    size_t n = strcspn(p, " \n");
+    if (n >= size)
+        return NULL;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return out;
+}
+
+static size_t read_torch(torch_run *runs, size_t cap)
+{
+    char path[1024], line[1024], v[8][64];
+    snprintf(path, sizeof path, "%s/figures/torch_recipes_runs.txt", OUT);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = 0;
+    while (n < cap && fgets(line, sizeof line, f)) {
+        torch_run *r = &runs[n];
+        if (strncmp(line, "RESULT ", 7) != 0 || !field(line, " data=", r->data, sizeof r->data) ||
+            !field(line, " recipe=", r->recipe, sizeof r->recipe) ||
+            !field(line, " law=", r->law, sizeof r->law) || !field(line, " t1=", v[0], 64) ||
+            !field(line, " steps=", v[1], 64) || !field(line, " mean=", v[2], 64) ||
+            !field(line, " ks=", v[3], 64) || !field(line, " sw2=", v[4], 64))
+            continue;
+        r->t1 = atof(v[0]);
+        r->steps = atol(v[1]);
+        r->mean = atof(v[2]);
+        r->ks = atof(v[3]);
+        r->sw2 = atof(v[4]);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
 /* Copies bytes [from, to) of the page (the verdict) to
  * OUT/figures/recipes_claims.md, which docs/REPORT.md includes. */
 static void copy_claims(const char *page, long from, long to)
@@ -368,6 +421,17 @@ int main(int argc, char **argv)
                 bc = c;
         }
         best[r] = CANDIDATES[bc];
+    }
+    { /* the choice, for the PyTorch check (make report-torch reads it) */
+        static const char *const TORCH_NAME[NRECIPES] = {"noise", "score", "direct", "precond"};
+        snprintf(path, sizeof path, "%s/figures/recipes_laws%s.txt", OUT, QUICK ? "_quick" : "");
+        FILE *f = fopen(path, "w");
+        if (!f)
+            die("cannot write the chosen laws");
+        for (int r = 0; r < NRECIPES; r++)
+            fprintf(f, "%s%s=%s", r ? "," : "", TORCH_NAME[r], LAW_NAME[best[r]]);
+        fprintf(f, "\n");
+        fclose(f);
     }
 
     /* stage 2: every dataset, both t1, every recipe with its law, SEEDS seeds */
@@ -502,6 +566,51 @@ int main(int argc, char **argv)
             "unweighted.\n\n");
     }
 
+    /* the independent implementation */
+    {
+        static const char *const TORCH_NAME[NRECIPES] = {"noise", "score", "direct", "precond"};
+        static torch_run tr_runs[4096];
+        size_t nt = read_torch(tr_runs, 4096);
+        say("## Checked against an independent PyTorch implementation\n\n");
+        if (nt == 0) {
+            say("`tests/torch_recipes.py` (`make report-torch`) has not run: no "
+                "`figures/torch_recipes_runs.txt`.\n\n");
+        } else {
+            say("`tests/torch_recipes.py` implements the four recipes again from the maths "
+                "(PyTorch, its own data draws, batches and sampler noise; the same network, "
+                "optimiser, steps, laws, windows and sampler), `make report-torch`. Mean distance "
+                "(relative to the scale), mean ± sd over the seeds each side ran; \"agree\": "
+                "the means differ by at most the seeds' spread.\n\n"
+                "| data | t_1 | recipe (law) | libcemdiff | PyTorch (seeds) | agree |\n"
+                "|---|---|---|---|---|---|\n");
+            int agree = 0, pairs = 0;
+            for (int i = 0; i < NDATASETS; i++)
+                for (int k = 0; k < 2 && active[i]; k++)
+                    for (int r = 0; r < NRECIPES; r++) {
+                        double v[64];
+                        int n = 0;
+                        for (size_t q = 0; q < nt && n < 64; q++)
+                            if (!strcmp(tr_runs[q].data, DATASETS[i].name) &&
+                                !strcmp(tr_runs[q].recipe, TORCH_NAME[r]) &&
+                                !strcmp(tr_runs[q].law, LAW_NAME[best[r]]) &&
+                                fabs(tr_runs[q].t1 - T1S[k]) < 1e-12 && tr_runs[q].steps == STEPS)
+                                v[n++] = tr_runs[q].mean;
+                        if (n == 0)
+                            continue;
+                        double tm, ts;
+                        mean_sd(v, n, &tm, &ts);
+                        const double cm = MU[i][k][r][M_MEAN], cs = SD[i][k][r][M_MEAN];
+                        int ok = fabs(cm - tm) <= hypot(cs, ts);
+                        agree += ok;
+                        pairs++;
+                        say("| %s | %g | %s (%s) | %.4f ± %.4f | %.4f ± %.4f (%d) | %s |\n",
+                            DATASETS[i].name, T1S[k], RECIPE_NAME[r], LAW_NAME[best[r]], cm, cs,
+                            tm, ts, n, ok ? "yes" : "**no**");
+                    }
+            say("\nThe two implementations agree within the seeds' spread in %d of %d "
+                "settings.\n\n", agree, pairs);
+        }
+    }
     long claims_to = ftell(md);
     say("## Each recipe's time law\n\nGeometric mean of the mean distance over circle, "
         "helix and knot at t_1 = 1e-3 and 1e-4, seed 0 (a mean distance above 1e3 or NaN "

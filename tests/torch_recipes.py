@@ -652,6 +652,7 @@ def main():
     p.add_argument("--out", default="torch_recipes_runs.txt")
     p.add_argument("--laws", default="noise=grid,score=grid,direct=grid,precond=adaptive")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--t1s", default="1e-3,1e-4", help="--all: the t1 values (comma list)")
     p.add_argument("--check", action="store_true", help="floors and the PRECOND limit, no training")
     p.add_argument("--time100", action="store_true", help="time 100 training steps")
     a = p.parse_args()
@@ -697,10 +698,12 @@ def main():
                 kv = parse_result(line.strip())
                 if kv:
                     done[run_key(kv)] = kv
-    for name in DATASETS:
-        for t1 in (1e-3, 1e-4):
-            for recipe in RECIPES:
-                for seed in range(a.seeds):
+    t1s = [float(v) for v in a.t1s.split(",")]
+    # seeds outermost: a run cut short still has every setting at some seeds
+    for seed in range(a.seeds):
+        for name in DATASETS:
+            for t1 in t1s:
+                for recipe in RECIPES:
                     key = (name, t1, recipe, laws[recipe], seed, a.steps)
                     if key in done:
                         continue
@@ -714,7 +717,7 @@ def main():
     print(f"\nmean +- sd over {a.seeds} seeds, {a.steps} steps; distances and W2 relative to the scale")
     print(f"{'data':9s} {'t1':>6s} {'recipe':8s} {'law':9s} {'mean dist':>20s} {'p95':>20s} {'KS':>18s} {'sliced W2':>20s}  diverged")
     for name in DATASETS:
-        for t1 in (1e-3, 1e-4):
+        for t1 in t1s:
             for recipe in RECIPES:
                 rows = [done[k] for k in [(name, t1, recipe, laws[recipe], s, a.steps) for s in range(a.seeds)] if k in done]
                 if not rows:
