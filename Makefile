@@ -121,7 +121,7 @@ PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@REQU
 EXAMPLES = $(patsubst examples/%.c,bin/%,$(wildcard examples/*.c))
 HOST_LDFLAGS = -Llib -lcemdiff -Wl,-rpath,'$$ORIGIN/../lib' -lm
 
-bin/%: examples/%.c include/cemdiff.h lib/libcemdiff.so
+bin/%: examples/%.c $(wildcard examples/*.h) include/cemdiff.h lib/libcemdiff.so
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -Werror -Iinclude -o $@ $< $(HOST_LDFLAGS)
 

@@ -20,7 +20,8 @@
  * one seed, three datasets, its own cache: a smoke test, not a result.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <cemdiff.h>
+#define MEASURE_PROG "recipes"
+#include "measure.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -30,47 +31,15 @@
 #include <sys/stat.h>
 #include <time.h>
 
-enum { NDATA = 10000, NREF = 5000, NSAMPLE = 5000, MAXSEEDS = 8 };
+enum { NDATA = MEASURE_NDATA, NREF = MEASURE_NREF, NSAMPLE = 5000, MAXSEEDS = 8 };
 static long STEPS = 3000;
 static int SEEDS = 3, QUICK = 0;
 static const char *OUT = "docs";
 
-static void die(const char *what)
-{
-    fprintf(stderr, "recipes: %s: %s\n", what, cem_last_error());
-    exit(1);
-}
-
-#define CHECK(call)                                                                  \
-    do {                                                                             \
-        int st_ = (call);                                                            \
-        if (st_ != CEM_OK && st_ != CEM_ERR_DIVERGED)                                \
-            die(#call);                                                              \
-    } while (0)
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* ------------------------------------------------------------ datasets */
 
-typedef struct {
-    const char *name, *label;
-    cem_dataset_kind kind;
-    int dim;
-    double scale, offset[2]; /* affine placement (scale 1: none) */
-} dataset_spec;
-
 static const dataset_spec DATASETS[] = {
-    {"segment", "segment in R^2", CEM_DATA_SEGMENT, 2, 1, {0, 0}},
-    {"circle", "circle in R^2", CEM_DATA_CIRCLE, 2, 1, {0, 0}},
-    {"points5", "5-point cloud in R^2", CEM_DATA_POINTS, 2, 1, {0, 0}},
-    {"helix", "helix in R^3", CEM_DATA_HELIX, 3, 1, {0, 0}},
-    {"sphere", "sphere in R^3", CEM_DATA_SPHERE, 3, 1, {0, 0}},
-    {"circle16", "circle embedded in R^16", CEM_DATA_CIRCLE, 16, 1, {0, 0}},
+    MEASURE_PAPER_DATASETS,
     {"knot", "trefoil knot in R^3", CEM_DATA_KNOT, 3, 1, {0, 0}},
     {"torus", "torus in R^3", CEM_DATA_TORUS, 3, 1, {0, 0}},
     /* the unit circle in other units: trained and sampled on the unit
@@ -80,35 +49,6 @@ static const dataset_spec DATASETS[] = {
 #define NDATASETS (int)(sizeof DATASETS / sizeof DATASETS[0])
 static const char *const QUICK_SETS[] = {"circle", "knot", "circle50"};
 static const char *const LAW_SETS[] = {"circle", "helix", "knot"};
-
-typedef struct {
-    const dataset_spec *spec;
-    cem_dataset_t *ds;
-    float *data, *ref;
-} dataset;
-
-static void dataset_make(dataset *d, const dataset_spec *spec)
-{
-    d->spec = spec;
-    CHECK(cem_dataset_create(&d->ds, spec->kind, spec->dim, 11));
-    if (spec->scale != 1) {
-        double off[2] = {spec->offset[0], spec->offset[1]};
-        CHECK(cem_dataset_set_affine(d->ds, spec->scale, off));
-    }
-    d->data = malloc(sizeof(float) * NDATA * (size_t)spec->dim);
-    d->ref = malloc(sizeof(float) * NREF * (size_t)spec->dim);
-    if (!d->data || !d->ref)
-        die("out of memory");
-    CHECK(cem_dataset_sample(d->ds, NDATA, 1, d->data));
-    CHECK(cem_dataset_sample(d->ds, NREF, 2, d->ref));
-}
-
-static void dataset_free(dataset *d)
-{
-    cem_dataset_free(d->ds);
-    free(d->data);
-    free(d->ref);
-}
 
 /* ------------------------------------------------------------ recipes */
 

@@ -15,7 +15,8 @@
  * --quick trains 300 steps instead of 4,000: a smoke test, not a result.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <cemdiff.h>
+#define MEASURE_PROG "report"
+#include "measure.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -29,7 +30,7 @@
 
 /* ------------------------------------------------------------ settings */
 
-enum { NDATA = 10000, NREF = 5000, NPROBE = 200 };
+enum { NDATA = MEASURE_NDATA, NREF = MEASURE_NREF, NPROBE = 200 };
 static long STEPS = 4000;
 static size_t NSAMPLE = 5000;
 static const char *OUT = "docs";
@@ -38,69 +39,12 @@ static char FIG[256];
 static const char *TARGET_NAME[3] = {"CEM", "NOISE", "SCORE"};
 static const char *INTEG_NAME[5] = {"splitting", "euler", "ancestral", "ode", "heun"};
 
-typedef struct {
-    const char *name, *label;
-    cem_dataset_kind kind;
-    int dim;
-} dataset_spec;
-
 static const dataset_spec DATASETS[] = {
-    {"segment", "segment in R^2", CEM_DATA_SEGMENT, 2},
-    {"circle", "circle in R^2", CEM_DATA_CIRCLE, 2},
-    {"points5", "5-point cloud in R^2", CEM_DATA_POINTS, 2},
-    {"helix", "helix in R^3", CEM_DATA_HELIX, 3},
-    {"sphere", "sphere in R^3", CEM_DATA_SPHERE, 3},
-    {"circle16", "circle embedded in R^16", CEM_DATA_CIRCLE, 16},
+    MEASURE_PAPER_DATASETS,
 };
 #define NDATASETS (int)(sizeof DATASETS / sizeof DATASETS[0])
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "report: %s: %s\n", what, cem_last_error());
-    exit(1);
-}
-
-#define CHECK(call)                                                                  \
-    do {                                                                             \
-        int st_ = (call);                                                            \
-        if (st_ != CEM_OK && st_ != CEM_ERR_DIVERGED)                                \
-            die(#call);                                                              \
-    } while (0)
-
 /* ------------------------------------------------------------ the data */
-
-typedef struct {
-    const dataset_spec *spec;
-    cem_dataset_t *ds;
-    float *data; /* NDATA x dim, the training set */
-    float *ref;  /* NREF x dim, a fresh sample for the two-sample metrics */
-} dataset;
-
-static void dataset_make(dataset *d, const dataset_spec *spec)
-{
-    d->spec = spec;
-    CHECK(cem_dataset_create(&d->ds, spec->kind, spec->dim, 11));
-    d->data = malloc(sizeof(float) * NDATA * (size_t)spec->dim);
-    d->ref = malloc(sizeof(float) * NREF * (size_t)spec->dim);
-    if (!d->data || !d->ref)
-        die("out of memory");
-    CHECK(cem_dataset_sample(d->ds, NDATA, 1, d->data));
-    CHECK(cem_dataset_sample(d->ds, NREF, 2, d->ref));
-}
-
-static void dataset_free(dataset *d)
-{
-    cem_dataset_free(d->ds);
-    free(d->data);
-    free(d->ref);
-}
 
 /* ------------------------------------------------------------ training */
 
