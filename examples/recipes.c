@@ -506,6 +506,7 @@ int main(int argc, char **argv)
             "unweighted.\n\n");
     }
 
+    long claims_to = ftell(md);
     /* the independent implementation */
     {
         static const char *const TORCH_NAME[NRECIPES] = {"noise", "score", "direct", "precond"};
@@ -551,7 +552,6 @@ int main(int argc, char **argv)
                 "settings.\n\n", agree, pairs);
         }
     }
-    long claims_to = ftell(md);
     say("## Each recipe's time law\n\nGeometric mean of the mean distance over circle, "
         "helix and knot at t_1 = 1e-3 and 1e-4, seed 0 (a mean distance above 1e3 or NaN "
         "counts as 1e3):\n\n| recipe |");
