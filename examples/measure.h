@@ -57,14 +57,17 @@ typedef struct {
 typedef struct {
     const dataset_spec *spec;
     cem_dataset_t *ds;
-    float *data; /* MEASURE_NDATA x dim, the training set (seed 1) */
+    float *data; /* MEASURE_NDATA x dim, the training set (seed `draw`) */
     float *ref;  /* MEASURE_NREF x dim, a fresh sample (seed 2) */
+    int draw;    /* the seed of the training set's draw: 1 unless said */
 } dataset;
 
-/* The dataset of spec (embedding seed 11). */
-static void dataset_make(dataset *d, const dataset_spec *spec)
+/* The dataset of spec (embedding seed 11) with the training set of draw
+ * seed `draw`. */
+static void dataset_make_draw(dataset *d, const dataset_spec *spec, int draw)
 {
     d->spec = spec;
+    d->draw = draw;
     CHECK(cem_dataset_create(&d->ds, spec->kind, spec->dim, 11));
     if (spec->scale != 1)
         CHECK(cem_dataset_set_affine(d->ds, spec->scale, spec->offset));
@@ -72,9 +75,11 @@ static void dataset_make(dataset *d, const dataset_spec *spec)
     d->ref = malloc(sizeof(float) * MEASURE_NREF * (size_t)spec->dim);
     if (!d->data || !d->ref)
         die("out of memory");
-    CHECK(cem_dataset_sample(d->ds, MEASURE_NDATA, 1, d->data));
+    CHECK(cem_dataset_sample(d->ds, MEASURE_NDATA, (uint64_t)draw, d->data));
     CHECK(cem_dataset_sample(d->ds, MEASURE_NREF, 2, d->ref));
 }
+
+static void dataset_make(dataset *d, const dataset_spec *spec) { dataset_make_draw(d, spec, 1); }
 
 static void dataset_free(dataset *d)
 {

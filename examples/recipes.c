@@ -64,6 +64,9 @@ enum { NLAWS = 3 };
 static const cem_time_law CANDIDATES[NLAWS] = {CEM_TIMELAW_GRID, CEM_TIMELAW_LOGNORMAL,
                                                CEM_TIMELAW_ADAPTIVE};
 static const double T1S[2] = {1e-3, 1e-4};
+/* Other draws of the training data (seed 0), for the PyTorch comparison. */
+static const int DRAWS[] = {5, 7};
+#define NDRAWS (int)(sizeof DRAWS / sizeof DRAWS[0])
 
 typedef struct {
     double mean, p95, ks, sw2;
@@ -122,7 +125,9 @@ static void cache_add(const char *key, const result *r)
 static result run_once(const dataset *d, double t1, int recipe, cem_time_law law, int seed)
 {
     char key[512];
-    key_of(key, sizeof key, d->spec->name, t1, recipe, (int)law, seed);
+    char name[64]; /* another draw of the data is another data set */
+    snprintf(name, sizeof name, d->draw == 1 ? "%s" : "%s@%d", d->spec->name, d->draw);
+    key_of(key, sizeof key, name, t1, recipe, (int)law, seed);
     result r;
     if (cache_find(key, &r))
         return r;
@@ -421,6 +426,7 @@ int main(int argc, char **argv)
         STEPS, NDATA, NSAMPLE, SEEDS - 1, NREF);
 
     /* the goal: CEM precond best on mean distance, no loss of KS or W2 */
+    long claims_from = ftell(md); /* the verdict, from here to the PyTorch table */
     say("## The goal: the preconditioned CEM against the best other recipe\n\n"
         "Per dataset and t_1: the preconditioned CEM's mean distance against the best other "
         "recipe's (ratio below 1: CEM wins), and its KS and sliced W2 against the best other "
@@ -456,9 +462,25 @@ int main(int argc, char **argv)
                 MU[i][k][bo[M_KS]][M_KS], ok[M_SW2] ? "ok" : "**worse**", p[M_SW2],
                 MU[i][k][bo[M_SW2]][M_SW2], goal ? "met" : "**not met**");
         }
+    int cem_best = 0; /* rows whose best mean distance is one of the two CEM recipes' */
+    for (int i = 0; i < NDATASETS; i++)
+        for (int k = 0; k < 2 && active[i]; k++)
+            cem_best += fmin(MU[i][k][R_DIRECT][M_MEAN], MU[i][k][R_PRECOND][M_MEAN]) <
+                        fmin(MU[i][k][R_NOISE][M_MEAN], MU[i][k][R_SCORE][M_MEAN]);
     say("\nThe preconditioned CEM has the smallest mean distance in %d of %d rows; the whole "
-        "goal (and KS and W2 not worse) holds in %d of %d.\n\n", mean_wins, rows, met, rows);
-    long claims_from = ftell(md); /* the verdict, from here to the law table */
+        "goal (and KS and W2 not worse) holds in %d of %d. In %d of %d rows the smallest mean "
+        "distance is a CEM recipe's (the model answers f), preconditioned or the paper's "
+        "direct one.\n\n", mean_wins, rows, met, rows, cem_best, rows);
+    if (met < rows)
+        say("Where the goal is not met, the paper's direct CEM is the better of the two CEM "
+            "parameterisations (the ratio column says by how much). What these rows share, as "
+            "a reading of the numbers and not a measured cause: flat pieces (the segment, the "
+            "points, whose f near the data is constant along the normal directions) and many "
+            "empty dimensions (the circle in R^16, 14 of 16 coordinates pure noise). There the "
+            "direct network's target f is nearly constant near the data, while the "
+            "preconditioned network must answer (x_0 - y)/s, which varies like 1/s; on the "
+            "curved sets (circle, helix, knot, sphere, torus) f itself bends at the data's "
+            "scale and the preconditioned network wins by 2-14x.\n\n");
 
     /* the paper's claims, measured */
     say("## The paper's claims, measured\n\n");
@@ -498,8 +520,19 @@ int main(int argc, char **argv)
         for (int r = 0; r < NRECIPES; r++)
             say(" %s x%.2f%s", RECIPE_NAME[r], ln[r] ? exp(lr[r] / ln[r]) : NAN,
                 r + 1 < NRECIPES ? "," : ".");
-        say(" The paper predicts the largest factors for SCORE and NOISE; the table says "
-            "where that holds.\n");
+        {
+            double f[NRECIPES];
+            for (int r = 0; r < NRECIPES; r++)
+                f[r] = ln[r] ? exp(lr[r] / ln[r]) : NAN;
+            double sing = fmax(f[R_NOISE], f[R_SCORE]), singmin = fmin(f[R_NOISE], f[R_SCORE]);
+            for (int r = R_DIRECT; r <= R_PRECOND; r++)
+                say(" Against the %s: %s.", RECIPE_NAME[r],
+                    f[r] < singmin ? "holds (it suffers less than both singular targets)"
+                    : f[r] < sing  ? "holds only in part (it suffers less than one singular "
+                                     "target, more than the other)"
+                                   : "does not hold (it suffers more than both)");
+            say("\n");
+        }
         say("- **The weight lambda(t) = 1/(e^t - 1).** The preconditioned objective *is* "
             "lambda(t) |f - x_0|^2 plus (1/sd^2) |f - x_0|^2 (docs/MATH.md): the paper's weight "
             "stays, and the added constant trains the large times that lambda leaves almost "
@@ -521,10 +554,13 @@ int main(int argc, char **argv)
                 "(PyTorch, its own data draws, batches and sampler noise; the same network, "
                 "optimiser, steps, laws, windows and sampler), `make report-torch`. Mean distance "
                 "(relative to the scale), mean ± sd over the seeds each side ran; \"agree\": "
-                "the means differ by at most the seeds' spread.\n\n"
-                "| data | t_1 | recipe (law) | libcemdiff | PyTorch (seeds) | agree |\n"
-                "|---|---|---|---|---|---|\n");
-            int agree = 0, pairs = 0;
+                "the means differ by at most the seeds' spread. The two sides draw different "
+                "training data, and each side's seeds share one draw, so libcemdiff also ran "
+                "seed 0 on %d other draws of the data: their sd is the \"draws\" column, and "
+                "\"agree with draws\" adds it to the spread.\n\n"
+                "| data | t_1 | recipe (law) | libcemdiff | PyTorch (seeds) | agree | draws | "
+                "agree with draws |\n|---|---|---|---|---|---|---|---|\n", NDRAWS);
+            int agree = 0, agree2 = 0, pairs = 0;
             for (int i = 0; i < NDATASETS; i++)
                 for (int k = 0; k < 2 && active[i]; k++)
                     for (int r = 0; r < NRECIPES; r++) {
@@ -542,14 +578,28 @@ int main(int argc, char **argv)
                         mean_sd(v, n, &tm, &ts);
                         const double cm = MU[i][k][r][M_MEAN], cs = SD[i][k][r][M_MEAN];
                         int ok = fabs(cm - tm) <= hypot(cs, ts);
+                        /* seed 0 on other draws of the training data */
+                        double dv[NDRAWS + 1], dm, dsd;
+                        dv[0] = res[i][k][r][0].mean / DATASETS[i].scale;
+                        for (int q = 0; q < NDRAWS; q++) {
+                            dataset other;
+                            dataset_make_draw(&other, &DATASETS[i], DRAWS[q]);
+                            dv[q + 1] = run_once(&other, T1S[k], r, best[r], 0).mean /
+                                        DATASETS[i].scale;
+                            dataset_free(&other);
+                        }
+                        mean_sd(dv, NDRAWS + 1, &dm, &dsd);
+                        int ok2 = fabs(cm - tm) <= sqrt(cs * cs + ts * ts + dsd * dsd);
                         agree += ok;
+                        agree2 += ok2;
                         pairs++;
-                        say("| %s | %g | %s (%s) | %.4f ± %.4f | %.4f ± %.4f (%d) | %s |\n",
+                        say("| %s | %g | %s (%s) | %.4f ± %.4f | %.4f ± %.4f (%d) | %s | %.4f | %s |\n",
                             DATASETS[i].name, T1S[k], RECIPE_NAME[r], LAW_NAME[best[r]], cm, cs,
-                            tm, ts, n, ok ? "yes" : "**no**");
+                            tm, ts, n, ok ? "yes" : "**no**", dsd, ok2 ? "yes" : "**no**");
                     }
             say("\nThe two implementations agree within the seeds' spread in %d of %d "
-                "settings.\n\n", agree, pairs);
+                "settings, and within the seeds' and the draws' spread in %d of %d.\n\n",
+                agree, pairs, agree2, pairs);
         }
     }
     say("## Each recipe's time law\n\nGeometric mean of the mean distance over circle, "
