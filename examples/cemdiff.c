@@ -573,7 +573,7 @@ static const char TRAIN_HELP[] =
     "  --ema X             decay of the weight average (0.995)\n"
     "  --clip X            maximum gradient norm (0: none)\n"
     "  --law L             time law: grid, loguniform, uniform, lognormal or\n"
-    "                      adaptive (grid for --param direct, else adaptive)\n"
+    "                      adaptive (adaptive for a precond cem network, else grid)\n"
     "  --grid-n N          points of the grid law (200)\n"
     "  --lognormal-mean X, --lognormal-std X\n"
     "                      the lognormal law's ln s ~ N(X, X^2) (-1.2, 1.2)\n"

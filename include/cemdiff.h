@@ -402,8 +402,9 @@ CEM_API void cem_model_free(cem_model_t *m);
  * nine datasets, two t_1, three seeds).  A CEM model with PARAM = PRECOND
  * (the default) trains with weight EDM and the ADAPTIVE law; a DIRECT CEM
  * model with the paper's recipe (weight LAMBDA, law GRID); NOISE and SCORE
- * models with the ADAPTIVE law (better for them too than GRID and
- * LOGNORMAL).  So the paper's recipe is one option away:
+ * models with law GRID (ADAPTIVE beat it for them on three curves but
+ * failed NOISE on the circle in R^16).  So the paper's recipe is one
+ * option away:
  * cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_DIRECT) before the trainer
  * is created.  The trainer keeps an
  * exponential moving average (EMA) of the weights in the model, which

@@ -186,16 +186,17 @@ int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const 
 
 /* The recipe a model trains with unless told otherwise (cemdiff.h: the
  * trainer's defaults follow the model), chosen by measurement
- * (docs/RECIPES.md): the ADAPTIVE law was the best of GRID, LOGNORMAL and
- * ADAPTIVE for the preconditioned CEM, NOISE and SCORE; the DIRECT CEM
- * keeps the paper's whole recipe (weight lambda, the grid law). */
+ * (docs/RECIPES.md): the preconditioned CEM trains with weight EDM and the
+ * ADAPTIVE law; the DIRECT CEM keeps the paper's whole recipe (weight
+ * lambda, the grid law); NOISE and SCORE keep the grid law (ADAPTIVE won
+ * for them on the circle, helix and knot but failed NOISE on the circle
+ * in R^16: not a default until measured everywhere). */
 static void defaults_for_model(cem_trainer_t *tr)
 {
     const cemi_mlp *p = tr->net;
-    int direct = p->target == CEM_TARGET_CEM && p->param == CEM_PARAM_DIRECT;
-    int precond = p->target == CEM_TARGET_CEM && !direct;
+    int precond = p->target == CEM_TARGET_CEM && p->param == CEM_PARAM_PRECOND;
     tr->opt[CEM_TRAINER_WEIGHT] = precond ? CEM_WEIGHT_EDM : CEM_WEIGHT_LAMBDA;
-    tr->opt[CEM_TRAINER_TIME_LAW] = direct ? CEM_TIMELAW_GRID : CEM_TIMELAW_ADAPTIVE;
+    tr->opt[CEM_TRAINER_TIME_LAW] = precond ? CEM_TIMELAW_ADAPTIVE : CEM_TIMELAW_GRID;
 }
 
 /* The population mean and the sd (sqrt of the mean per-coordinate
