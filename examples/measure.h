@@ -10,8 +10,10 @@
 
 #include <cemdiff.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 enum { MEASURE_NDATA = 10000, MEASURE_NREF = 5000 };
@@ -80,6 +82,22 @@ static void dataset_make_draw(dataset *d, const dataset_spec *spec, int draw)
 }
 
 static void dataset_make(dataset *d, const dataset_spec *spec) { dataset_make_draw(d, spec, 1); }
+
+/* Moves the finite rows of x (n x dim) to its front, in order; returns
+ * how many there are (a sampler leaves a diverged row NaN). */
+static size_t keep_finite_rows(float *x, size_t n, int dim)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = x + i * (size_t)dim;
+        int ok = 1;
+        for (int j = 0; j < dim; j++)
+            ok &= isfinite(row[j]) != 0;
+        if (ok)
+            memmove(x + kept++ * (size_t)dim, row, (size_t)dim * sizeof *x);
+    }
+    return kept;
+}
 
 static void dataset_free(dataset *d)
 {

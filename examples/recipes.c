@@ -166,14 +166,7 @@ static result run_once(const dataset *d, double t1, int recipe, cem_time_law law
     r.diverged = cem_sampler_diverged_rows(s);
     cem_sampler_free(s);
     cem_model_free(m);
-    size_t k = 0;
-    for (size_t i = 0; i < NSAMPLE; i++) {
-        int finite = 1;
-        for (int j = 0; j < dim; j++)
-            finite &= isfinite(x[i * (size_t)dim + (size_t)j]);
-        if (finite)
-            memmove(x + k++ * (size_t)dim, x + i * (size_t)dim, sizeof(float) * (size_t)dim);
-    }
+    size_t k = keep_finite_rows(x, NSAMPLE, dim);
     r.mean = r.p95 = r.ks = r.sw2 = NAN;
     if (k > 0) {
         CHECK(cem_metric_distance(d->ds, k, x, &r.mean, &r.p95, NULL));

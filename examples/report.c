@@ -105,14 +105,10 @@ static metrics measure(const dataset *d, const float *x, size_t n, size_t diverg
     int dim = d->spec->dim;
     metrics r = {NAN, NAN, NAN, NAN, NAN, diverged};
     float *ok = malloc(sizeof(float) * n * (size_t)dim);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        int finite = 1;
-        for (int j = 0; j < dim; j++)
-            finite &= isfinite(x[i * (size_t)dim + (size_t)j]);
-        if (finite)
-            memcpy(ok + k++ * (size_t)dim, x + i * (size_t)dim, sizeof(float) * (size_t)dim);
-    }
+    if (!ok)
+        die("out of memory");
+    memcpy(ok, x, sizeof(float) * n * (size_t)dim);
+    size_t k = keep_finite_rows(ok, n, dim);
     if (k > 0) {
         CHECK(cem_metric_distance(d->ds, k, ok, &r.mean, &r.p95, NULL));
         CHECK(cem_metric_ks(d->ds, k, ok, &r.ks));

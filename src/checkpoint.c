@@ -597,7 +597,7 @@ static int load_trainer(const char *fn, const unsigned char *b, const head *h,
     st = cemi_trainer_law_refresh(tr, 1, fn);
     if (st) {
         cem_trainer_free(tr);
-        return cemi_fail(NULL, st, "%s: %s", fn, cem_last_error());
+        return st; /* the refresh recorded why, naming fn */
     }
     *out = tr;
     return CEM_OK;

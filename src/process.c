@@ -238,8 +238,13 @@ double cemi_tlaw_cdf(const cemi_tlaw *L, double t)
         return 1.0;
     double x = (log(t) - L->lt1) / (L->lT - L->lt1); /* log-uniform position */
     switch (L->law) {
-    case CEM_TIMELAW_GRID: { /* points t_k <= t, k = 0..N-1 */
-        int k = (int)floor(x * (L->N - 1) + 1e-9);
+    case CEM_TIMELAW_GRID: { /* points t_k <= t: the guess from x, settled on the points */
+        int k = (int)floor(x * (L->N - 1));
+        k = k < 0 ? 0 : k > L->N - 1 ? L->N - 1 : k;
+        while (k + 1 < L->N && cemi_grid_exp_point(k + 1, L->N, L->t1, L->T) <= t)
+            k++;
+        while (k >= 0 && cemi_grid_exp_point(k, L->N, L->t1, L->T) > t)
+            k--;
         return (double)(k + 1) / L->N;
     }
     case CEM_TIMELAW_LOGUNIFORM: return x;

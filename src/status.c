@@ -53,10 +53,14 @@ static pthread_mutex_t handle_msg_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int cemi_fail(const cemi_errbuf *handle, int status, const char *fmt, ...)
 {
+    /* formatted aside first: an argument may be this thread's last message
+     * (a caller that adds context to a failure it called into) */
+    char msg[sizeof tls_msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tls_msg, sizeof tls_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(tls_msg, msg, sizeof msg);
     if (handle) {
         pthread_mutex_lock(&handle_msg_lock);
         memcpy(((cemi_errbuf *)handle)->text, tls_msg, sizeof handle->text);

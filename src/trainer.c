@@ -269,7 +269,7 @@ int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float *data, s
         m->t_max = t_max;
         cem_trainer_free(tr);
         *out = NULL;
-        return cemi_fail(NULL, st, "%s: %s", fn, cem_last_error());
+        return st; /* the refresh recorded why, naming fn */
     }
     return CEM_OK;
 }

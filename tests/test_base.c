@@ -412,6 +412,24 @@ START_TEST(dgemm_rows_independent_of_shape)
 }
 END_TEST
 
+/* A failure that adds context to the one it called into formats the
+ * thread's last message into the new one (cem_trainer_create's floors,
+ * say): the result is the two, not a mangled overlap. */
+START_TEST(failure_may_quote_the_last_message)
+{
+    char inner[600];
+    memset(inner, 'a', sizeof inner - 1);
+    inner[sizeof inner - 1] = '\0';
+    ck_assert_int_eq(cemi_fail(NULL, CEM_ERR_NOMEM, "inner: %s", inner), CEM_ERR_NOMEM);
+    char want[1200];
+    snprintf(want, sizeof want, "outer: %s", cem_last_error());
+    ck_assert_int_eq(cemi_fail(NULL, CEM_ERR_NOMEM, "outer: %s", cem_last_error()),
+                     CEM_ERR_NOMEM);
+    ck_assert_int_eq(strncmp(cem_last_error(), want, strlen(cem_last_error())), 0);
+    ck_assert_int_eq(strncmp(cem_last_error(), "outer: inner: aaaa", 18), 0);
+}
+END_TEST
+
 Suite *suite_base(void)
 {
     Suite *s = suite_create("base");
@@ -420,6 +438,7 @@ Suite *suite_base(void)
     tcase_add_test(tc, version_matches_header);
     tcase_add_test(tc, status_strings);
     tcase_add_test(tc, last_error_is_thread_local_message);
+    tcase_add_test(tc, failure_may_quote_the_last_message);
     tcase_add_test(tc, last_error_per_thread);
     tcase_add_test(tc, checked_allocation);
     tcase_add_test(tc, option_checks);
