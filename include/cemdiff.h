@@ -211,8 +211,22 @@ typedef enum {
  *            first layer's input variance as the time features have);
  *            the network supplies a correction of unit variance at every
  *            t, and as t -> 0 the answer tends to y itself.
- * Either way the model answers f, eps and S (the exact conversions). */
-typedef enum { CEM_PARAM_DIRECT = 0, CEM_PARAM_PRECOND = 1 } cem_param;
+ *   PRECOND_PCA  PRECOND along the principal axes u_k of the data, each
+ *            with its own sd_k (cem_model_set_data_cov): with
+ *            v_k = u_k . (y - mu), the network reads g c_in v (c_in of the
+ *            overall sd) and answers F_k along u_k:
+ *              f = mu + sum_k u_k (c_skip(sd_k) v_k + c_out(sd_k) F_k),
+ *            sd_k at least 1e-3 times the overall sd.  A direction the
+ *            data do not use (sd_k ~ 0) is then held at mu by
+ *            construction, where PRECOND must learn to cancel its noise
+ *            (docs/MATH.md).  Without axes (only cem_model_set_data_stats)
+ *            it is PRECOND.
+ * Every way the model answers f, eps and S (the exact conversions). */
+typedef enum {
+    CEM_PARAM_DIRECT = 0,
+    CEM_PARAM_PRECOND = 1,
+    CEM_PARAM_PRECOND_PCA = 2
+} cem_param;
 
 /* Activations of the MLP's hidden layers. */
 typedef enum {
@@ -249,7 +263,7 @@ typedef enum {
  *               weights that training keeps (default); 0: the raw weights
  *   PARAM       a cem_param; CEM_PARAM_PRECOND for a CEM model (chosen by
  *               measurement: docs/RECIPES.md); NOISE and SCORE models are
- *               DIRECT only (PRECOND: CEM_ERR_UNSUPPORTED).  A model loaded
+ *               DIRECT only (PRECOND, PRECOND_PCA: CEM_ERR_UNSUPPORTED).  A model loaded
  *               from a format-1 checkpoint is DIRECT.
  * The MLP's time embedding normalises log t over [T_MIN, T_MAX], so T_MIN,
  * T_MAX, WIDTH, DEPTH, ACTIVATION, EMBED, SEED and PARAM define the network:
@@ -364,10 +378,36 @@ CEM_API int cem_model_set_params(cem_model_t *m, int ema, const float *in, size_
  * to clear them.  Changes the function an MLP computes, so it fails with
  * CEM_ERR_BUSY while a trainer or a sampler holds the model.
  * get: mean (may be NULL) receives dim values, *sd (may be NULL) the sd.
+ * Setting them this way forgets any axes cem_model_set_data_cov set.
  * Errors: CEM_ERR_ARG (NULL model, non-finite or negative values),
  * CEM_ERR_UNSUPPORTED (not an MLP), CEM_ERR_BUSY; m is unchanged on error. */
 CEM_API int cem_model_set_data_stats(cem_model_t *m, const double *mean, double sd);
 CEM_API int cem_model_get_data_stats(const cem_model_t *m, double *mean, double *sd);
+
+/* The data's centre and covariance, for CEM_PARAM_PRECOND_PCA: sets mu,
+ * the principal axes and their sds (the eigenvectors and the square roots
+ * of the eigenvalues of cov, sd descending, each axis's largest component
+ * positive) and sd = sqrt(trace(cov) / dim), so everything
+ * cem_model_set_data_stats says holds with that sd.  A trainer created on
+ * a PRECOND_PCA model whose statistics are not set measures the
+ * covariance too (population, in double: O(n dim^2)).  Checkpoints store
+ * the axes.
+ * set: mean (NULL: zeros) dim values; cov dim x dim row-major, finite,
+ * symmetric (to 1e-12 of its largest entry), positive semidefinite (to
+ * 1e-9 of its largest eigenvalue; smaller negative ones count as 0), trace
+ * > 0.  Not copied; the model keeps the axes (dim^2 doubles).  Fails with
+ * CEM_ERR_BUSY while a trainer or a sampler holds the model.
+ * get_data_axes: axes (may be NULL) receives dim x dim values, row k the
+ * k-th axis; axis_sd (may be NULL) dim values.  A model whose statistics
+ * came from cem_model_set_data_stats (or a trainer on a model that is not
+ * PRECOND_PCA) answers the coordinate axes, each with the one sd; with no
+ * statistics, sds of 0.
+ * Errors: CEM_ERR_ARG (NULL model or cov, non-finite, asymmetric, not
+ * semidefinite, zero trace), CEM_ERR_UNSUPPORTED (not an MLP),
+ * CEM_ERR_NUMERIC (LAPACK failed), CEM_ERR_NOMEM, CEM_ERR_BUSY; m is
+ * unchanged on error. */
+CEM_API int cem_model_set_data_cov(cem_model_t *m, const double *mean, const double *cov);
+CEM_API int cem_model_get_data_axes(const cem_model_t *m, double *axes, double *axis_sd);
 
 /* The last error message recorded on m ("" if none).  When several threads
  * evaluate m at once, prefer cem_last_error(), which is per thread. */

@@ -1,6 +1,7 @@
 /*
  * checkpoint.c -- the binary checkpoint format (layer 4; docs/CHECKPOINT.md).
- * This library writes format 2 and reads formats 1 and 2.
+ * This library writes format 2, or 3 for a model with the data's axes
+ * (CEM_PARAM_PRECOND_PCA), and reads formats 1 to 3.
  *
  *   header   magic[8] = "\x89CEMDIF\n", u32 format version (2),
  *            u32 endianness mark 0x0A0B0C0D, u32 content (1 model,
@@ -8,9 +9,10 @@
  *   model    u32 kind (1 = MLP), target, D, E, H, L, activation, use_ema,
  *            u64 seed, f64 t_min, f64 t_max, u64 np                 64 bytes
  *   counts   u32 nmopt, u32 ntopt (0 in a model file), u32 nlaw (0 in a
- *            model file), u32 reserved (0)                          16 bytes
+ *            model file), u32 naxes (format 3: 0 or D; format 2: 0) 16 bytes
  *            then nmopt model options as (u32 id, u32 0, f64 value),
  *            f64 data sd (0: none), f64 data mean[D],
+ *            (naxes = D) f64 axis_sd[D], f64 axes[D][D],
  *            f32 params[np], f32 ema[np]
  *   trainer  u64 step, ntopt trainer options as (u32 id, u32 0, f64 value),
  *            f64 bin_sum[8], u64 bin_count[8], f64 law_loss[nlaw] (-1: not
@@ -41,7 +43,8 @@
 
 static const unsigned char MAGIC[8] = {0x89, 'C', 'E', 'M', 'D', 'I', 'F', '\n'};
 enum {
-    FORMAT_VERSION = 2,
+    FORMAT_VERSION = 3, /* the newest this library reads */
+    FORMAT_PLAIN = 2,   /* what it writes for a model without axes */
     ENDIAN_MARK = 0x0A0B0C0D,
     CONTENT_MODEL = 1,
     CONTENT_TRAINER = 2,
@@ -76,7 +79,7 @@ typedef struct {
 } layout;
 
 static layout layout_of(uint32_t version, int trainer, size_t D, size_t np, size_t nmopt,
-                        size_t ntopt, size_t nlaw)
+                        size_t ntopt, size_t nlaw, size_t naxes)
 {
     layout l;
     size_t at = HEADER_BYTES + MODEL_BYTES;
@@ -85,7 +88,7 @@ static layout layout_of(uint32_t version, int trainer, size_t D, size_t np, size
         l.mopts = at;
         at += PAIR_BYTES * nmopt;
         l.stats = at;
-        at += 8 + 8 * D;
+        at += 8 + 8 * D + 8 * naxes * (1 + D);
     } else {
         l.mopts = l.stats = 0;
     }
@@ -151,12 +154,17 @@ static void write_model(wcur *w, const cem_model_t *m, const cem_trainer_t *tr)
     put_u32(w, NMODEL_PAIRS);
     put_u32(w, tr ? CEMI_TRAINER_NOPT : 0);
     put_u32(w, tr ? CEMI_LAW_BINS : 0);
-    put_u32(w, 0);
+    put_u32(w, p->axes ? (uint32_t)p->sh.D : 0);
     for (int k = 0; k < NMODEL_PAIRS; k++)
         put_pair(w, MODEL_PAIRS[k], model_pair_value(p, MODEL_PAIRS[k]));
     put_f64(w, p->sd);
     for (int j = 0; j < p->sh.D; j++)
         put_f64(w, p->mean[j]);
+    if (p->axes) {
+        const size_t D = (size_t)p->sh.D;
+        put(w, p->axis_sd, 8 * D);
+        put(w, p->axes, 8 * D * D);
+    }
     put(w, p->params, 4 * p->np);
     put(w, p->ema, 4 * p->np);
 }
@@ -187,14 +195,16 @@ static int serialise(const char *fn, const cem_model_t *m, const cem_trainer_t *
     if (!p)
         return cemi_fail(&m->err, CEM_ERR_UNSUPPORTED,
                          "%s: only MLP models are saved (closed forms are rebuilt from data)", fn);
-    size_t total = layout_of(FORMAT_VERSION, tr != NULL, (size_t)p->sh.D, p->np, NMODEL_PAIRS,
-                             CEMI_TRAINER_NOPT, CEMI_LAW_BINS).total;
+    const size_t naxes = p->axes ? (size_t)p->sh.D : 0;
+    const uint32_t version = naxes ? FORMAT_VERSION : FORMAT_PLAIN;
+    size_t total = layout_of(version, tr != NULL, (size_t)p->sh.D, p->np, NMODEL_PAIRS,
+                             CEMI_TRAINER_NOPT, CEMI_LAW_BINS, naxes).total;
     unsigned char *b = cemi_calloc(total, 1);
     if (!b)
         return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for %zu bytes", fn, total);
     wcur w = {b};
     put(&w, MAGIC, 8);
-    put_u32(&w, FORMAT_VERSION);
+    put_u32(&w, version);
     put_u32(&w, ENDIAN_MARK);
     put_u32(&w, tr ? CONTENT_TRAINER : CONTENT_MODEL);
     put_u32(&w, 0);
@@ -275,7 +285,7 @@ static double get_f64(rcur *r) { double v; get(r, &v, 8); return v; }
 typedef struct {
     uint32_t version;
     uint32_t content;
-    size_t nmopt, ntopt, nlaw;
+    size_t nmopt, ntopt, nlaw, naxes;
     layout at;
     cemi_mlp_shape sh;
     cem_target target;
@@ -361,7 +371,7 @@ static int parse_head(const char *fn, const unsigned char *b, size_t avail, head
     if (np != h->np)
         return corrupt(fn, "parameter count", (double)np);
     int trainer = h->content == CONTENT_TRAINER;
-    h->nmopt = h->ntopt = h->nlaw = 0;
+    h->nmopt = h->ntopt = h->nlaw = h->naxes = 0;
     if (version >= 2) {
         uint32_t nm = get_u32(&r), nt = get_u32(&r), nl = get_u32(&r);
         if (nm > 64) /* every id at most once: a few dozen options at most */
@@ -370,13 +380,15 @@ static int parse_head(const char *fn, const unsigned char *b, size_t avail, head
             return corrupt(fn, "number of trainer options", nt);
         if (trainer ? nl != CEMI_LAW_BINS : nl != 0)
             return corrupt(fn, "number of time-law bins", nl);
-        if (get_u32(&r) != 0)
-            return corrupt(fn, "reserved count field", 1);
+        uint32_t na = get_u32(&r);
+        if (version == 2 ? na != 0 : na != 0 && na != D)
+            return corrupt(fn, version == 2 ? "reserved count field" : "number of axes", na);
+        h->naxes = na;
         h->nmopt = nm;
         h->ntopt = nt;
         h->nlaw = nl;
     }
-    h->at = layout_of(version, trainer, D, h->np, h->nmopt, h->ntopt, h->nlaw);
+    h->at = layout_of(version, trainer, D, h->np, h->nmopt, h->ntopt, h->nlaw, h->naxes);
     h->total = h->at.total;
     return CEM_OK;
 }
@@ -435,6 +447,38 @@ static int read_pairs(const char *fn, rcur *r, size_t count, const cemi_option *
     return CEM_OK;
 }
 
+/* The data's axes at r (format 3): *out gets D x D axes then D sds, each
+ * sd finite, >= 0 and none above the previous, each axis finite and of
+ * unit length; the file must have statistics (sd > 0). */
+static int read_axes(const char *fn, rcur *r, int D, double sd, double **out)
+{
+    const size_t d = (size_t)D;
+    if (!(sd > 0))
+        return corrupt(fn, "axes without data statistics: sd", sd);
+    double *a = cemi_alloc(d * d + d, sizeof(double)), *asd = a + d * d;
+    if (!a)
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for the data's axes", fn);
+    for (size_t k = 0; k < d; k++)
+        if (!((asd[k] = get_f64(r)) >= 0 && isfinite(asd[k]) && (k == 0 || asd[k] <= asd[k - 1]))) {
+            double v = asd[k];
+            cemi_release(a);
+            return corrupt(fn, "axis sd", v);
+        }
+    for (size_t k = 0; k < d; k++) {
+        double nn = 0;
+        for (size_t j = 0; j < d; j++) {
+            double v = a[k * d + j] = get_f64(r);
+            nn += v * v;
+        }
+        if (!(fabs(nn - 1.0) <= 1e-9)) {
+            cemi_release(a);
+            return corrupt(fn, "axis length^2", nn);
+        }
+    }
+    *out = a;
+    return CEM_OK;
+}
+
 /* Builds the model of a validated buffer. */
 static int build_model(const char *fn, const unsigned char *b, const head *h, cem_model_t **out)
 {
@@ -443,7 +487,7 @@ static int build_model(const char *fn, const unsigned char *b, const head *h, ce
     double mopt[CEM_MODEL_PARAM + 1];
     for (int id = 1; id <= CEM_MODEL_PARAM; id++)
         mopt[id] = legacy_model_option(id);
-    double sd = 0, *mean = NULL;
+    double sd = 0, *mean = NULL, *axes = NULL;
     if (h->version >= 2) {
         rcur r = {b + h->at.mopts};
         int st = read_pairs(fn, &r, h->nmopt, cemi_model_options(), MODEL_PAIRS[0],
@@ -461,19 +505,29 @@ static int build_model(const char *fn, const unsigned char *b, const head *h, ce
                 cemi_release(mean);
                 return corrupt(fn, "data mean", mean[j]);
             }
+        if (h->naxes && (st = read_axes(fn, &r, h->sh.D, sd, &axes)) != CEM_OK) {
+            cemi_release(mean);
+            return st;
+        }
     }
-    if (mopt[CEM_MODEL_PARAM] == CEM_PARAM_PRECOND && h->target != CEM_TARGET_CEM) {
+    if (mopt[CEM_MODEL_PARAM] != CEM_PARAM_DIRECT && h->target != CEM_TARGET_CEM) {
         cemi_release(mean);
+        cemi_release(axes);
         return corrupt(fn, "parameterisation for this target", mopt[CEM_MODEL_PARAM]);
     }
     cem_model_t *m;
     int st = cemi_mlp_create(&m, fn, &h->sh, h->target, (cem_param)(int)mopt[CEM_MODEL_PARAM],
                              h->seed);
+    cemi_mlp *p = st ? NULL : cemi_mlp_of(m);
+    if (!st && axes && cemi_mlp_set_axes(p, axes, axes + (size_t)h->sh.D * (size_t)h->sh.D)) {
+        cem_model_free(m);
+        st = cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for the data's axes", fn);
+    }
+    cemi_release(axes);
     if (st) {
         cemi_release(mean);
         return st;
     }
-    cemi_mlp *p = cemi_mlp_of(m);
     m->t_min = h->t_min;
     m->t_max = h->t_max;
     m->window_set = 1; /* the file's window is the network's */

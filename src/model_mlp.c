@@ -4,6 +4,7 @@
  * The kernels are in nn.c; training is in trainer.c.
  */
 #include "model_mlp.h"
+#include "linalg.h"
 
 #include <math.h>
 #include <string.h>
@@ -23,6 +24,8 @@ static void mlp_destroy(void *impl)
     cemi_release(p->params);
     cemi_release(p->ema);
     cemi_release(p->mean);
+    cemi_release(p->axes);
+    cemi_release(p->axis_sd);
     cemi_release(p);
 }
 
@@ -62,9 +65,31 @@ cemi_precond cemi_mlp_precond(const cemi_mlp *p, double t)
     return c;
 }
 
-static int preconditioned(const cemi_mlp *p)
+int cemi_mlp_preconditioned(const cemi_mlp *p)
 {
-    return p->target == CEM_TARGET_CEM && p->param == CEM_PARAM_PRECOND;
+    return p->target == CEM_TARGET_CEM && p->param != CEM_PARAM_DIRECT;
+}
+
+/* The model's own axes: PRECOND_PCA with the data's axes set (else the
+ * coordinate axes, each of the one sd: PRECOND itself). */
+static const double *own_axes(const cemi_mlp *p)
+{
+    return p->param == CEM_PARAM_PRECOND_PCA ? p->axes : NULL;
+}
+
+static double axis_sd(const cemi_mlp *p, int k)
+{
+    double sd = cemi_mlp_sd(p), lo = CEMI_AXIS_SD_FLOOR * sd;
+    return own_axes(p) ? (p->axis_sd[k] > lo ? p->axis_sd[k] : lo) : sd;
+}
+
+/* u . (x inv_alpha - mu), the row's centred y along the axis u. */
+static double along(const cemi_mlp *p, const double *u, const float *x, double inv_alpha)
+{
+    double s = 0;
+    for (int j = 0; j < p->sh.D; j++)
+        s += u[j] * ((double)x[j] * inv_alpha - p->mean[j]);
+    return s;
 }
 
 /* The first D columns of B network input rows (stride ld): x itself, or
@@ -73,12 +98,13 @@ static void input_points(const cemi_mlp *p, int B, const float *x, const double 
                          double t_shared, float *in, int ld)
 {
     const int D = p->sh.D;
-    if (!preconditioned(p)) {
+    if (!cemi_mlp_preconditioned(p)) {
         for (int i = 0; i < B; i++)
             memcpy(in + (size_t)i * (size_t)ld, x + (size_t)i * (size_t)D,
                    sizeof(float) * (size_t)D);
         return;
     }
+    const double *U = own_axes(p);
     cemi_precond c = cemi_mlp_precond(p, t_shared);
     for (int i = 0; i < B; i++) {
         if (t)
@@ -86,7 +112,8 @@ static void input_points(const cemi_mlp *p, int B, const float *x, const double 
         const float *xi = x + (size_t)i * (size_t)D;
         float *ri = in + (size_t)i * (size_t)ld;
         for (int j = 0; j < D; j++)
-            ri[j] = (float)(c.c_in * ((double)xi[j] * c.inv_alpha - p->mean[j]));
+            ri[j] = (float)(c.c_in * (U ? along(p, U + (size_t)j * (size_t)D, xi, c.inv_alpha)
+                                        : (double)xi[j] * c.inv_alpha - p->mean[j]));
     }
 }
 
@@ -100,14 +127,30 @@ void cemi_mlp_input(const cem_model_t *m, int B, const float *x, const double *t
 }
 
 void cemi_mlp_f_from_net(const cemi_mlp *p, const float *x, double t, const double *F,
-                         double *f)
+                         double *f, double *tmp)
 {
-    if (!preconditioned(p)) {
-        memmove(f, F, sizeof(double) * (size_t)p->sh.D);
+    const int D = p->sh.D;
+    if (!cemi_mlp_preconditioned(p)) {
+        memmove(f, F, sizeof(double) * (size_t)D);
         return;
     }
     cemi_precond c = cemi_mlp_precond(p, t);
-    for (int j = 0; j < p->sh.D; j++) {
+    const double *U = own_axes(p);
+    if (U) { /* along each axis k, then back: f = mu + sum_k u_k g_k */
+        const double s2 = expm1(t);
+        for (int k = 0; k < D; k++) {
+            double cs, co;
+            cemi_precond_skip_out(s2, axis_sd(p, k), &cs, &co);
+            tmp[k] = cs * along(p, U + (size_t)k * (size_t)D, x, c.inv_alpha) + co * F[k];
+        }
+        for (int j = 0; j < D; j++)
+            f[j] = p->mean[j];
+        for (int k = 0; k < D; k++)
+            for (int j = 0; j < D; j++)
+                f[j] += U[(size_t)k * (size_t)D + (size_t)j] * tmp[k];
+        return;
+    }
+    for (int j = 0; j < D; j++) {
         double yc = (double)x[j] * c.inv_alpha - p->mean[j];
         f[j] = p->mean[j] + c.c_skip * yc + c.c_out * F[j];
     }
@@ -116,15 +159,96 @@ void cemi_mlp_f_from_net(const cemi_mlp *p, const float *x, double t, const doub
 void cemi_mlp_net_from_f(const cemi_mlp *p, const float *x, double t, const float *f,
                          float *F)
 {
-    if (!preconditioned(p)) {
-        memmove(F, f, sizeof(float) * (size_t)p->sh.D);
+    const int D = p->sh.D;
+    if (!cemi_mlp_preconditioned(p)) {
+        memmove(F, f, sizeof(float) * (size_t)D);
         return;
     }
     cemi_precond c = cemi_mlp_precond(p, t);
-    for (int j = 0; j < p->sh.D; j++) {
+    const double *U = own_axes(p);
+    if (U) {
+        const double s2 = expm1(t);
+        for (int k = 0; k < D; k++) {
+            const double *u = U + (size_t)k * (size_t)D;
+            double cs, co, fk = 0;
+            cemi_precond_skip_out(s2, axis_sd(p, k), &cs, &co);
+            for (int j = 0; j < D; j++)
+                fk += u[j] * ((double)f[j] - p->mean[j]);
+            F[k] = (float)((fk - cs * along(p, u, x, c.inv_alpha)) / co);
+        }
+        return;
+    }
+    for (int j = 0; j < D; j++) {
         double yc = (double)x[j] * c.inv_alpha - p->mean[j];
         F[j] = (float)(((double)f[j] - p->mean[j] - c.c_skip * yc) / c.c_out);
     }
+}
+
+void cemi_mlp_out_weights(const cemi_mlp *p, double t, int edm, double w, float *ce)
+{
+    const double s2 = expm1(t), lam = 1.0 / s2;
+    for (int k = 0; k < p->sh.D; k++) {
+        double sd = axis_sd(p, k), cs, co;
+        cemi_precond_skip_out(s2, sd, &cs, &co);
+        ce[k] = (float)((edm ? lam + 1.0 / (sd * sd) : w) * co * co);
+    }
+}
+
+int cemi_mlp_set_axes(cemi_mlp *p, const double *axes, const double *axis_sd)
+{
+    const size_t D = (size_t)p->sh.D;
+    double *a = NULL, *s = NULL;
+    if (axes) {
+        a = cemi_alloc(D * D, sizeof(double));
+        s = cemi_alloc(D, sizeof(double));
+        if (!a || !s) {
+            cemi_release(a);
+            cemi_release(s);
+            return CEM_ERR_NOMEM;
+        }
+        memcpy(a, axes, sizeof(double) * D * D);
+        memcpy(s, axis_sd, sizeof(double) * D);
+    }
+    cemi_release(p->axes);
+    cemi_release(p->axis_sd);
+    p->axes = a;
+    p->axis_sd = s;
+    return CEM_OK;
+}
+
+int cemi_mlp_axes_of_cov(int D, const double *cov, double *axes, double *axis_sd,
+                         const char *fn)
+{
+    const size_t n = (size_t)D;
+    double *A = cemi_alloc(n * n, sizeof(double)), *w = cemi_alloc(n, sizeof(double));
+    if (!A || !w) {
+        cemi_release(A);
+        cemi_release(w);
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for the %d x %d covariance",
+                         fn, D, D);
+    }
+    memcpy(A, cov, sizeof(double) * n * n);
+    int info = cemi_dsyev(D, A, w), st = CEM_OK;
+    double top = info == 0 ? fmax(fabs(w[0]), fabs(w[n - 1])) : 0;
+    if (info != 0)
+        st = cemi_fail(NULL, CEM_ERR_NUMERIC, "%s: the eigen-decomposition of the covariance "
+                       "failed (LAPACK info %d)", fn, info);
+    else if (w[0] < -1e-9 * top)
+        st = cemi_fail(NULL, CEM_ERR_ARG, "%s: the covariance is not positive semidefinite "
+                       "(eigenvalue %g)", fn, w[0]);
+    for (size_t k = 0; !st && k < n; k++) { /* ascending columns -> descending rows */
+        size_t c = n - 1 - k, big = 0;
+        for (size_t j = 0; j < n; j++)
+            if (fabs(A[j * n + c]) > fabs(A[big * n + c]))
+                big = j;
+        double sign = A[big * n + c] < 0 ? -1.0 : 1.0;
+        for (size_t j = 0; j < n; j++)
+            axes[k * n + j] = sign * A[j * n + c];
+        axis_sd[k] = sqrt(fmax(w[c], 0.0));
+    }
+    cemi_release(A);
+    cemi_release(w);
+    return st;
 }
 
 void cemi_mlp_set_stats(cemi_mlp *p, const double *mean, double sd)
@@ -148,7 +272,7 @@ static size_t mlp_workspace(const cem_model_t *m, size_t rows)
     size_t floats = rows * (size_t)(p->sh.D + p->sh.E) +
                     cemi_mlp_hidden_size(&p->sh, (int)rows, 0) + rows * (size_t)p->sh.D +
                     cemi_mlp_gemm_workspace(&p->sh) + (size_t)p->sh.E + (size_t)p->sh.H;
-    return sizeof(float) * floats + sizeof(double) * (size_t)p->sh.D;
+    return sizeof(float) * floats + 2 * sizeof(double) * (size_t)p->sh.D;
 }
 
 /* The weights evaluation reads, packed for the forward products. */
@@ -170,8 +294,8 @@ static void mlp_eval(const cem_model_t *m, cem_target what, size_t r, const floa
 {
     const cemi_mlp *p = m->impl;
     const int D = p->sh.D, B = (int)r;
-    double *row = ws; /* D doubles, first for alignment */
-    float *in = (float *)(row + D);
+    double *row = ws, *tmp = row + D; /* 2 D doubles, first for alignment */
+    float *in = (float *)(tmp + D);
     float *hid = in + r * (size_t)(D + p->sh.E);
     float *net = hid + cemi_mlp_hidden_size(&p->sh, B, 0);
     float *gws = net + r * (size_t)D;
@@ -183,14 +307,14 @@ static void mlp_eval(const cem_model_t *m, cem_target what, size_t r, const floa
         cemi_mlp_forward_f(&p->sh, params, B, in, hid, 0, net, &ctx);
     } else { /* one time for every row (sampling): its part of layer 0 once */
         const float *pts = x;
-        if (preconditioned(p)) { /* the rows' points, mapped, in `in` */
+        if (cemi_mlp_preconditioned(p)) { /* the rows' points, mapped, in `in` */
             input_points(p, B, x, NULL, t_shared, in, D);
             pts = in;
         }
         cemi_embed_time_f(emb, p->sh.E, NULL, t_shared, 1, p->sh.E, log(m->t_min), log(m->t_max));
         cemi_mlp_forward_shared_time_f(&p->sh, params, B, pts, emb, hid, net, brow, &ctx);
     }
-    if (what == p->target && !preconditioned(p)) {
+    if (what == p->target && !cemi_mlp_preconditioned(p)) {
         memcpy(out, net, sizeof(float) * r * (size_t)D);
         return;
     }
@@ -199,7 +323,7 @@ static void mlp_eval(const cem_model_t *m, cem_target what, size_t r, const floa
         const double ti = t ? t[i] : t_shared;
         for (int j = 0; j < D; j++)
             row[j] = ni[j];
-        cemi_mlp_f_from_net(p, xi, ti, row, row);
+        cemi_mlp_f_from_net(p, xi, ti, row, row, tmp);
         cemi_convert_row(p->target, what, D, xi, ti, row, row);
         for (int j = 0; j < D; j++)
             out[i * (size_t)D + (size_t)j] = (float)row[j];
@@ -264,10 +388,12 @@ static int mlp_set(cem_model_t *m, int opt, double value, const char *fn)
     case CEM_MODEL_ACTIVATION: sh.act = (cemi_act)(int)value; break;
     case CEM_MODEL_SEED: seed = (uint64_t)value; break;
     case CEM_MODEL_PARAM:
-        if (value == CEM_PARAM_PRECOND && p->target != CEM_TARGET_CEM)
+        if (value != CEM_PARAM_DIRECT && p->target != CEM_TARGET_CEM)
             return cemi_fail(&m->err, CEM_ERR_UNSUPPORTED,
-                             "%s: CEM_MODEL_PARAM = CEM_PARAM_PRECOND needs the CEM target "
+                             "%s: CEM_MODEL_PARAM = %s needs the CEM target "
                              "(this model learns %s)", fn,
+                             value == CEM_PARAM_PRECOND ? "CEM_PARAM_PRECOND"
+                                                        : "CEM_PARAM_PRECOND_PCA",
                              p->target == CEM_TARGET_NOISE ? "NOISE" : "SCORE");
         param = (cem_param)(int)value;
         break;
@@ -288,6 +414,10 @@ static int mlp_set(cem_model_t *m, int opt, double value, const char *fn)
         return cemi_fail(&m->err, CEM_ERR_NOMEM, "%s: out of memory for %zu parameters", fn, np);
     q->use_ema = p->use_ema;
     cemi_mlp_set_stats(q, p->mean, p->sd);
+    if (cemi_mlp_set_axes(q, p->axes, p->axis_sd)) {
+        mlp_destroy(q);
+        return cemi_fail(&m->err, CEM_ERR_NOMEM, "%s: out of memory for the data's axes", fn);
+    }
     mlp_destroy(p);
     m->impl = q;
     return CEM_OK;
@@ -422,6 +552,78 @@ int cem_model_set_data_stats(cem_model_t *m, const double *mean, double sd)
     if (st)
         return st;
     cemi_mlp_set_stats(p, mean, sd);
+    cemi_mlp_set_axes(p, NULL, NULL); /* one sd: the coordinate axes */
+    return CEM_OK;
+}
+
+int cem_model_set_data_cov(cem_model_t *m, const double *mean, const double *cov)
+{
+    static const char fn[] = "cem_model_set_data_cov";
+    if (!m)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
+    cemi_mlp *p = cemi_mlp_of(m);
+    if (!p)
+        return cemi_model_fail(m, CEM_ERR_UNSUPPORTED,
+                               "%s: only an MLP keeps data statistics (this model is exact)", fn);
+    if (!cov)
+        return cemi_model_fail(m, CEM_ERR_ARG, "%s: cov is NULL", fn);
+    const int D = p->sh.D;
+    for (int j = 0; mean && j < D; j++)
+        if (!isfinite(mean[j]))
+            return cemi_model_fail(m, CEM_ERR_ARG, "%s: mean[%d] = %g is not finite", fn, j,
+                                   mean[j]);
+    double top = 0, trace = 0;
+    for (size_t k = 0; k < (size_t)D * (size_t)D; k++) {
+        if (!isfinite(cov[k]))
+            return cemi_model_fail(m, CEM_ERR_ARG, "%s: cov[%zu] = %g is not finite", fn, k,
+                                   cov[k]);
+        top = fmax(top, fabs(cov[k]));
+    }
+    for (int i = 0; i < D; i++) {
+        trace += cov[(size_t)i * (size_t)D + (size_t)i];
+        for (int j = 0; j < i; j++) {
+            double a = cov[(size_t)i * (size_t)D + (size_t)j], b = cov[(size_t)j * (size_t)D + (size_t)i];
+            if (fabs(a - b) > 1e-12 * top)
+                return cemi_model_fail(m, CEM_ERR_ARG, "%s: cov is not symmetric (cov[%d][%d] "
+                                       "= %g, cov[%d][%d] = %g)", fn, i, j, a, j, i, b);
+        }
+    }
+    if (!(trace > 0))
+        return cemi_model_fail(m, CEM_ERR_ARG, "%s: the covariance's trace is %g, not > 0", fn,
+                               trace);
+    int st = cemi_mlp_check_free(m, fn, "the data statistics");
+    if (st)
+        return st;
+    double *axes = cemi_alloc((size_t)D * (size_t)D, sizeof(double));
+    double *sd = cemi_alloc((size_t)D, sizeof(double));
+    st = axes && sd ? cemi_mlp_axes_of_cov(D, cov, axes, sd, fn)
+                    : cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for the axes", fn);
+    if (!st && cemi_mlp_set_axes(p, axes, sd))
+        st = cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for the axes", fn);
+    cemi_release(axes);
+    cemi_release(sd);
+    if (st)
+        return cemi_model_fail(m, st, "%s", cem_last_error());
+    cemi_mlp_set_stats(p, mean, sqrt(trace / D));
+    return CEM_OK;
+}
+
+int cem_model_get_data_axes(const cem_model_t *m, double *axes, double *axis_sd)
+{
+    static const char fn[] = "cem_model_get_data_axes";
+    if (!m)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
+    const cemi_mlp *p = cemi_mlp_of(m);
+    if (!p)
+        return cemi_model_fail(m, CEM_ERR_UNSUPPORTED,
+                               "%s: only an MLP keeps data statistics (this model is exact)", fn);
+    const size_t D = (size_t)p->sh.D;
+    for (size_t k = 0; k < D; k++) {
+        for (size_t j = 0; axes && j < D; j++)
+            axes[k * D + j] = p->axes ? p->axes[k * D + j] : (double)(j == k);
+        if (axis_sd)
+            axis_sd[k] = p->axes ? p->axis_sd[k] : p->sd;
+    }
     return CEM_OK;
 }
 

@@ -16,6 +16,10 @@ typedef struct {
     cem_param param;   /* how f is made of the output (CEM target only) */
     double sd;         /* the data's sd; 0: not set (PRECOND then uses 1) */
     double *mean;      /* D: the data's centre (zeros until set) */
+    double *axes;      /* D x D, row k the k-th principal direction of the
+                        * data (sd descending); NULL: none (the coordinate
+                        * axes, each of sd) */
+    double *axis_sd;   /* D: the data's sd along each axis; NULL with axes */
     size_t np;         /* parameter count */
     float *params;     /* np: W_0, b_0, ..., W_L, b_L */
     float *ema;        /* np: the moving average kept by training */
@@ -34,7 +38,8 @@ int cemi_mlp_create(cem_model_t **out, const char *fn, const cemi_mlp_shape *sh,
 void cemi_mlp_init_params(const cemi_mlp_shape *sh, uint64_t seed, float *params);
 
 /* Writes the network input [x, phi(t)] of B rows (B x (D+E)); with
- * PRECOND the first D columns are c_in (x / alpha - mu) instead of x. */
+ * PRECOND the first D columns are c_in (x / alpha - mu) instead of x
+ * (PRECOND_PCA with axes: its coordinates along the axes). */
 void cemi_mlp_input(const cem_model_t *m, int B, const float *x, const double *t,
                     double t_shared, float *in);
 
@@ -44,12 +49,38 @@ cemi_precond cemi_mlp_precond(const cemi_mlp *p, double t);
 
 /* One row's network output F <-> its f at (x, t), in double; for DIRECT
  * (and the NOISE, SCORE targets, whose output is not f) the identity.
- * net_from_f gives the output that would make the model answer f (in
- * float, computed in double). */
+ * f may be F; tmp is D doubles of scratch.  net_from_f gives the output
+ * that would make the model answer f (in float, computed in double); F
+ * must not be f. */
 void cemi_mlp_f_from_net(const cemi_mlp *p, const float *x, double t, const double *F,
-                         double *f);
+                         double *f, double *tmp);
 void cemi_mlp_net_from_f(const cemi_mlp *p, const float *x, double t, const float *f,
                          float *F);
+
+/* 1 when the model's output is not f itself but a preconditioned F
+ * (a CEM model with PARAM PRECOND or PRECOND_PCA). */
+int cemi_mlp_preconditioned(const cemi_mlp *p);
+
+/* The per-output weights of a preconditioned model's loss at t: ce[k] =
+ * w_k c_out_k^2, so that sum_k ce[k] (F_k - F*_k)^2 is f's loss
+ * sum_k w_k (f_k - x0_k)^2 along the model's axes; w_k = lambda(t) +
+ * 1/sd_k^2 when edm, else w. */
+void cemi_mlp_out_weights(const cemi_mlp *p, double t, int edm, double w, float *ce);
+
+/* The axis sds PRECOND_PCA uses: the data's, at least CEMI_AXIS_SD_FLOOR
+ * times the overall sd (so that an empty direction stays well defined). */
+#define CEMI_AXIS_SD_FLOOR 1e-3
+
+/* Sets or (axes NULL) clears the data's axes without checks; CEM_ERR_NOMEM
+ * leaves them as they were. */
+int cemi_mlp_set_axes(cemi_mlp *p, const double *axes, const double *axis_sd);
+
+/* The principal axes and sds of the covariance cov (D x D, symmetric, read
+ * whole; not changed), sd descending, each axis's largest component
+ * positive (so every LAPACK gives the same axes).  CEM_ERR_ARG when cov is
+ * not positive semidefinite to rounding, CEM_ERR_NUMERIC, CEM_ERR_NOMEM. */
+int cemi_mlp_axes_of_cov(int D, const double *cov, double *axes, double *axis_sd,
+                         const char *fn);
 
 /* The model's statistics as PRECOND uses them: mu (zeros until set) and sd
  * (1 until set). */

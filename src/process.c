@@ -289,14 +289,20 @@ double cemi_tlaw_importance(const cemi_tlaw *L, double t)
 
 double cemi_time_for_scale(double t, double sd) { return log1p(sd * sd * expm1(t)); }
 
+void cemi_precond_skip_out(double s2, double sd, double *c_skip, double *c_out)
+{
+    double v = s2 + sd * sd;
+    *c_skip = sd * sd / v;
+    *c_out = sqrt(s2) * sd / sqrt(v);
+}
+
 cemi_precond cemi_precond_at(double t, double sd)
 {
     cemi_precond c;
-    double s2 = expm1(t), v = s2 + sd * sd;
+    double s2 = expm1(t);
     c.inv_alpha = exp(0.5 * t);
-    c.c_skip = sd * sd / v;
-    c.c_out = sqrt(s2) * sd / sqrt(v);
-    c.c_in = 1.0 / sqrt(v);
+    cemi_precond_skip_out(s2, sd, &c.c_skip, &c.c_out);
+    c.c_in = 1.0 / sqrt(s2 + sd * sd);
     return c;
 }
 

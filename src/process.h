@@ -74,6 +74,10 @@ typedef struct {
 
 cemi_precond cemi_precond_at(double t, double sd);
 
+/* c_skip and c_out alone, from s2 = expm1(t) (computed once per row when
+ * every principal axis of the data has its own sd: CEM_PARAM_PRECOND_PCA). */
+void cemi_precond_skip_out(double s2, double sd, double *c_skip, double *c_out);
+
 /* The k-th point (0-based) of the exponential grid of N points on [t1, T]. */
 double cemi_grid_exp_point(int k, int N, double t1, double T);
 

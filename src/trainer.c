@@ -52,7 +52,7 @@ static void release_batch(cem_trainer_t *tr)
 {
     float **bufs[] = {&tr->x0, &tr->z, &tr->y, &tr->c, &tr->in, &tr->hid,
                       &tr->out, &tr->dout, &tr->scratch, &tr->sample_loss, &tr->gemm_ws,
-                      &tr->wpack, &tr->xt, &tr->imp};
+                      &tr->wpack, &tr->xt, &tr->imp, &tr->ce};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         cemi_release(*bufs[i]);
         *bufs[i] = NULL;
@@ -87,13 +87,14 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn
     nt.lbin = cemi_alloc(B, sizeof(int));
     nt.xt = cemi_alloc(B * D, sizeof(float));
     nt.imp = cemi_alloc(B, sizeof(float));
+    nt.ce = cemi_alloc(B * D, sizeof(float));
     nt.gemm_stride = cemi_mlp_gemm_workspace(sh);
     nt.gemm_ws = cemi_alloc(nt.gemm_stride * (size_t)threads, sizeof(float));
     nt.wpack = cemi_alloc(cemi_mlp_packed_size(sh), sizeof(float));
     nt.pool = cemi_pool_create(threads);
     if (!nt.x0 || !nt.z || !nt.y || !nt.c || !nt.in || !nt.hid || !nt.out || !nt.dout ||
         !nt.scratch || !nt.sample_loss || !nt.t || !nt.tbin || !nt.gemm_ws || !nt.wpack || !nt.pool ||
-        !nt.lbin || !nt.xt || !nt.imp) {
+        !nt.lbin || !nt.xt || !nt.imp || !nt.ce) {
         release_batch(&nt);
         return cemi_fail(&tr->err, CEM_ERR_NOMEM,
                          "%s: out of memory (or threads) for a batch of %d on %d threads", fn,
@@ -104,7 +105,7 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn
     tr->hid = nt.hid; tr->out = nt.out; tr->dout = nt.dout; tr->scratch = nt.scratch;
     tr->sample_loss = nt.sample_loss; tr->t = nt.t; tr->tbin = nt.tbin; tr->gemm_ws = nt.gemm_ws;
     tr->gemm_stride = nt.gemm_stride; tr->wpack = nt.wpack; tr->pool = nt.pool;
-    tr->lbin = nt.lbin; tr->xt = nt.xt; tr->imp = nt.imp;
+    tr->lbin = nt.lbin; tr->xt = nt.xt; tr->imp = nt.imp; tr->ce = nt.ce;
     tr->cap = cap;
     return CEM_OK;
 }
@@ -219,6 +220,34 @@ static double measure_stats(const float *x, size_t n, int D, double *mean)
     return sqrt(ss / ((double)n * D));
 }
 
+/* The principal axes of the data about the mean (population covariance,
+ * in double, a block of rows at a time) into p, for PRECOND_PCA. */
+static int measure_axes(const float *x, size_t n, int D, cemi_mlp *p, const char *fn)
+{
+    enum { ROWS = 64 };
+    const size_t d = (size_t)D;
+    double *cov = cemi_calloc(d * d, sizeof(double)), *blk = cemi_alloc(ROWS * d, sizeof(double));
+    double *axes = cemi_alloc(d * d, sizeof(double)), *sd = cemi_alloc(d, sizeof(double));
+    int st = cov && blk && axes && sd ? CEM_OK
+             : cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for the %d x %d covariance",
+                         fn, D, D);
+    for (size_t i0 = 0; !st && i0 < n; i0 += ROWS) {
+        int r = n - i0 < ROWS ? (int)(n - i0) : ROWS;
+        for (size_t k = 0; k < (size_t)r * d; k++)
+            blk[k] = x[i0 * d + k] - p->mean[k % d];
+        cemi_dgemm(1, 0, D, D, r, 1.0 / (double)n, blk, D, blk, D, 1.0, cov, D);
+    }
+    if (!st)
+        st = cemi_mlp_axes_of_cov(D, cov, axes, sd, fn);
+    if (!st && cemi_mlp_set_axes(p, axes, sd))
+        st = cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for the data's axes", fn);
+    cemi_release(cov);
+    cemi_release(blk);
+    cemi_release(axes);
+    cemi_release(sd);
+    return st;
+}
+
 /* The model's default window (meant for data of unit variance) moved to
  * data of standard deviation sd (cemdiff.h, CEM_MODEL_T_MIN), within the
  * options' bounds. */
@@ -258,13 +287,17 @@ int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float *data, s
             return cemi_fail(NULL, CEM_ERR_ARG, "%s: the %zu data points are all equal", fn, n);
         }
         p->sd = sd;
-        if (!m->window_set)
+        st = p->param == CEM_PARAM_PRECOND_PCA ? measure_axes(tr->data, n, dim, p, fn) : 0;
+        if (!st && !m->window_set)
             window_for_data(m, sd);
     }
-    st = cemi_trainer_law_refresh(tr, 1, fn);
+    if (!st)
+        st = cemi_trainer_law_refresh(tr, 1, fn);
     if (st) {
-        if (measured)
+        if (measured) {
             cemi_mlp_set_stats(p, NULL, 0);
+            cemi_mlp_set_axes(p, NULL, NULL);
+        }
         m->t_min = t_min;
         m->t_max = t_max;
         cem_trainer_free(tr);
@@ -375,6 +408,25 @@ static void law_shares(cem_trainer_t *tr)
     tr->law_cum[K] = 1.0;
 }
 
+/* The per-output weights of the rows' loss (NULL: none). */
+static const float *out_weights(const cem_trainer_t *tr)
+{
+    return cemi_mlp_preconditioned(tr->net) ? tr->ce : NULL;
+}
+
+/* Row i's loss (importance included) for the output o (D values). */
+static double row_loss(const cem_trainer_t *tr, int i, const float *o)
+{
+    const size_t at = (size_t)i * (size_t)tr->D;
+    const float *e = out_weights(tr);
+    double s = 0;
+    for (int j = 0; j < tr->D; j++) {
+        double d = (double)o[j] - tr->y[at + (size_t)j];
+        s += (e ? e[at + (size_t)j] : 1.0) * d * d;
+    }
+    return tr->c[i] * s;
+}
+
 /* The smallest loss each bin of the law can reach: the per-row loss the
  * exact model of the data (up to FLOOR_POINTS of them, evenly strided)
  * scores on FLOOR_ROWS draws stratified over the bin, with the objective
@@ -417,14 +469,9 @@ static int measure_floors(cem_trainer_t *tr, double *floor, const char *fn)
             /* the exact answer as the network would give it */
             st = cem_model_eval(exact, target, (size_t)rows, tr->xt, tr->t, tr->out);
             for (int i = 0; !st && i < rows; i++) {
-                float *o = tr->out + (size_t)i * (size_t)D;
-                cemi_mlp_net_from_f(tr->net, tr->xt + (size_t)i * (size_t)D, tr->t[i], o, o);
-                double s2 = 0;
-                for (int j = 0; j < D; j++) {
-                    double e = (double)o[j] - tr->y[(size_t)i * (size_t)D + (size_t)j];
-                    s2 += e * e;
-                }
-                sum += tr->c[i] * s2;
+                const size_t at = (size_t)i * (size_t)D;
+                cemi_mlp_net_from_f(tr->net, tr->xt + at, tr->t[i], tr->out + at, tr->dout + at);
+                sum += row_loss(tr, i, tr->dout + at);
             }
         }
         floor[b] = sum / FLOOR_ROWS;
@@ -501,11 +548,13 @@ static void objective(const cem_trainer_t *tr, int lo, int hi)
                 : weight == CEM_WEIGHT_MIN_SNR ? fmin(lam, tr->opt[CEM_TRAINER_SNR_CLAMP])
                 : weight == CEM_WEIGHT_EDM ? lam + 1.0 / (sd * sd)
                 : lam;
-            if (tr->net->param == CEM_PARAM_PRECOND) {
-                /* the output F whose f is x0, scored in f's units */
+            if (cemi_mlp_preconditioned(tr->net)) {
+                /* the output F whose f is x0, scored in f's units: the
+                 * weights per output (cemi_mlp_out_weights) */
                 cemi_mlp_net_from_f(tr->net, tr->xt + (size_t)i * (size_t)D, tr->t[i], x0, y);
-                double co = cemi_mlp_precond(tr->net, tr->t[i]).c_out;
-                w *= co * co;
+                cemi_mlp_out_weights(tr->net, tr->t[i], weight == CEM_WEIGHT_EDM, w,
+                                     tr->ce + (size_t)i * (size_t)D);
+                w = 1.0;
             } else {
                 memcpy(y, x0, sizeof(float) * (size_t)D);
             }
@@ -619,15 +668,9 @@ static double loss_and_grad(cem_trainer_t *tr, int B, long draw)
     const cemi_nn_ctx ctx = {tr->gemm_ws, tr->gemm_stride, tr->pool, tr->wpack};
     cemi_mlp_pack_f(&net->sh, net->params, tr->wpack, &ctx);
     cemi_mlp_forward_f(&net->sh, net->params, B, tr->in, tr->hid, 1, tr->out, &ctx);
-    double loss = cemi_wmse_f(tr->out, tr->y, tr->c, B, D, tr->dout);
-    for (int i = 0; i < B; i++) {
-        double s = 0;
-        for (int j = 0; j < D; j++) {
-            double e = (double)tr->out[(size_t)i * D + j] - tr->y[(size_t)i * D + j];
-            s += e * e;
-        }
-        tr->sample_loss[i] = (float)(tr->c[i] / tr->imp[i] * s); /* the law's own units */
-    }
+    double loss = cemi_wmse_f(tr->out, tr->y, tr->c, out_weights(tr), B, D, tr->dout);
+    for (int i = 0; i < B; i++) /* the law's own units */
+        tr->sample_loss[i] = (float)(row_loss(tr, i, tr->out + (size_t)i * (size_t)D) / tr->imp[i]);
     cemi_mlp_backward_f(&net->sh, net->params, B, tr->in, tr->hid, tr->dout, tr->grad,
                         tr->scratch, &ctx);
     return loss;

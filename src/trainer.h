@@ -34,6 +34,8 @@ struct cem_trainer {
     float *x0, *z, *y, *c, *in, *hid, *out, *dout, *scratch, *sample_loss;
     float *xt;        /* B x D: the noised points x_t */
     float *imp;       /* B: each row's importance weight (in c too) */
+    float *ce;        /* B x D: a preconditioned model's per-output weights
+                       * (cemi_mlp_out_weights); unused otherwise */
     int *lbin;        /* each row's bin of the time law (CEMI_LAW_BINS) */
     float *gemm_ws;   /* the matrix product's workspace, one slice per thread */
     float *wpack;     /* the weights packed for the forward pass (each step) */

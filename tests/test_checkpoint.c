@@ -235,7 +235,7 @@ START_TEST(damage_gives_distinct_statuses)
     b[1] = 'X';
     LOAD_IS(CEM_ERR_BAD_MAGIC);
     memcpy(b, good, size);
-    b[8] = 3; /* format version 3: newer than this library */
+    b[8] = 4; /* format version 4: newer than this library */
     LOAD_IS(CEM_ERR_VERSION);
     memcpy(b, good, size);
     b[12] = 0x0A; b[13] = 0x0B; b[14] = 0x0C; b[15] = 0x0D; /* other byte order */
@@ -580,7 +580,7 @@ START_TEST(model_option_pairs_are_validated)
     LOAD_IS(size + 16, CEM_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(cem_last_error(), "repeated"));
     /* PARAM out of bounds, not an integer, NaN */
-    const double bad_values[] = {2.0, -1.0, 0.5, NAN};
+    const double bad_values[] = {3.0, -1.0, 0.5, NAN};
     for (size_t k = 0; k < sizeof bad_values / sizeof bad_values[0]; k++) {
         memcpy(b, good, size);
         memcpy(b + pairs + 8, &bad_values[k], 8);

@@ -429,6 +429,213 @@ static cem_model_t *small_mlp(int dim, cem_target target)
     return m;
 }
 
+/* ------------------------------------------------------------ MLP: PRECOND_PCA */
+
+/* A rotation of R^3 (rows orthonormal) and a covariance with sds 1.2,
+ * 0.5 and 0 along its rows: the third direction is empty, so the model
+ * uses the floor 1e-3 sd there (cemdiff.h). */
+static void pca_fixture(double U[9], double cov[9], double axis_sd[3])
+{
+    const double a = 0.6, b = -0.8, c = 0.48, d = 0.36;
+    const double R[9] = {a, b, 0, c, d, -0.8, 0.64, 0.48, 0.6};
+    const double s[3] = {1.2, 0.5, 0};
+    memcpy(U, R, sizeof R);
+    memcpy(axis_sd, s, sizeof s);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            double v = 0;
+            for (int k = 0; k < 3; k++)
+                v += R[k * 3 + i] * s[k] * s[k] * R[k * 3 + j];
+            cov[i * 3 + j] = v;
+        }
+}
+
+/* cem_model_set_data_cov recovers the axes and sds of a known covariance
+ * (the sign rule: each axis's largest component positive), sd is
+ * sqrt(trace / dim), and PRECOND_PCA's f is the header's formula, written
+ * out in double with F from a DIRECT twin holding the same weights:
+ * f = mu + sum_k u_k (c_skip(sd_k) v_k + c_out(sd_k) F_k(g c_in v, t)),
+ * v_k = u_k . (y - mu), c_in of the overall sd, sd_k >= 1e-3 sd. */
+START_TEST(precond_pca_matches_the_formula)
+{
+    enum { D = 3, NT = 12, NX = 10, n = NT * NX };
+    static float x[n * D], u[n * D], F[n * D], fp[n * D], fa[n * D];
+    static double t[n], want[n * D], scale[n * D];
+    double U[9], cov[9], asd[3], gU[9], gsd[3], gm[3], sd;
+    pca_fixture(U, cov, asd);
+    const double mu[D] = {0.4, -1.0, 2.0};
+    cem_model_t *mp = small_mlp(D, CEM_TARGET_CEM), *md = small_mlp(D, CEM_TARGET_CEM);
+    ck_assert_int_eq(cem_model_set(mp, CEM_MODEL_PARAM, CEM_PARAM_PRECOND_PCA), CEM_OK);
+    ck_assert_int_eq(cem_model_set(md, CEM_MODEL_PARAM, CEM_PARAM_DIRECT), CEM_OK);
+    ck_assert_int_eq(cem_model_set_data_cov(mp, mu, cov), CEM_OK);
+    ck_assert_int_eq(cem_model_get_data_stats(mp, gm, &sd), CEM_OK);
+    ck_assert_double_eq_tol(sd, sqrt((1.44 + 0.25) / 3), 1e-12);
+    ck_assert_int_eq(cem_model_get_data_axes(mp, gU, gsd), CEM_OK);
+    for (int k = 0; k < D; k++) {
+        ck_assert_double_eq_tol(gsd[k], asd[k], 1e-7); /* sqrt of a rounded 0 */
+        double sign = 0, big = 0;
+        for (int j = 0; j < D; j++)
+            if (fabs(U[k * 3 + j]) > big)
+                big = fabs(U[k * 3 + j]), sign = U[k * 3 + j] < 0 ? -1 : 1;
+        for (int j = 0; j < D; j++)
+            ck_assert_double_eq_tol(gU[k * 3 + j], sign * U[k * 3 + j], 1e-9);
+    }
+    size_t np = cem_model_param_count(mp);
+    float *p = malloc(4 * np);
+    ck_assert_int_eq(cem_model_get_params(mp, 0, p, np), CEM_OK);
+    for (size_t k = 0; k < np; k++)
+        p[k] *= 3.0f;
+    ck_assert_int_eq(cem_model_set_params(mp, 2, p, np), CEM_OK);
+    ck_assert_int_eq(cem_model_set_params(md, 2, p, np), CEM_OK);
+    cemi_rng r;
+    cemi_rng_init(&r, 23, 0);
+    for (int a = 0; a < NT; a++)
+        for (int i = 0; i < NX; i++) {
+            int k = a * NX + i;
+            t[k] = 1e-4 * pow(1e5, (double)a / (NT - 1));
+            double al = exp(-t[k] / 2);
+            for (int j = 0; j < D; j++)
+                x[k * D + j] = (float)(al * (mu[j] + sd * cemi_rng_normal(&r)) +
+                                       sqrt(-expm1(-t[k])) * cemi_rng_normal(&r));
+        }
+    static double v[n * D];
+    for (int k = 0; k < n; k++) {
+        double s2 = expm1(t[k]), al = exp(-t[k] / 2);
+        double cin = 1.0 / sqrt(s2 + sd * sd); /* g = max(1, sqrt(8 / 6)) */
+        double g = sqrt(8.0 / (2 * D));
+        for (int a = 0; a < D; a++) {
+            double s = 0;
+            for (int j = 0; j < D; j++)
+                s += gU[a * 3 + j] * ((double)x[k * D + j] / al - mu[j]);
+            v[k * D + a] = s;
+            u[k * D + a] = (float)(g * cin * s);
+        }
+    }
+    ck_assert_int_eq(cem_model_eval(md, CEM_TARGET_CEM, n, u, t, F), CEM_OK);
+    for (int k = 0; k < n; k++) {
+        double s2 = expm1(t[k]);
+        for (int j = 0; j < D; j++)
+            want[k * D + j] = mu[j], scale[k * D + j] = fabs(mu[j]);
+        for (int a = 0; a < D; a++) {
+            double sk = fmax(gsd[a], 1e-3 * sd), v2 = s2 + sk * sk;
+            double g_a = sk * sk / v2 * v[k * D + a] + sqrt(s2) * sk / sqrt(v2) * F[k * D + a];
+            for (int j = 0; j < D; j++) {
+                want[k * D + j] += gU[a * 3 + j] * g_a;
+                scale[k * D + j] += fabs(gU[a * 3 + j] * g_a);
+            }
+        }
+    }
+    ck_assert_int_eq(cem_model_eval(mp, CEM_TARGET_CEM, n, x, t, fp), CEM_OK);
+    for (int a = 0; a < NT; a++)
+        ck_assert_int_eq(cem_model_eval_at(mp, CEM_TARGET_CEM, NX, x + a * NX * D, t[a * NX],
+                                           fa + a * NX * D), CEM_OK);
+    double worst = 0, worst_at = 0;
+    for (int k = 0; k < n * D; k++) {
+        double den = fmax(scale[k], 1e-6);
+        worst = fmax(worst, fabs(fp[k] - want[k]) / den);
+        worst_at = fmax(worst_at, fabs(fa[k] - want[k]) / den);
+    }
+    ck_assert_msg(worst <= 1e-5 && worst_at <= 1e-5, "eval worst %g, eval_at %g", worst,
+                  worst_at);
+    free(p);
+    cem_model_free(mp);
+    cem_model_free(md);
+}
+END_TEST
+
+/* Without axes (statistics from cem_model_set_data_stats, or none)
+ * PRECOND_PCA is PRECOND: the same bits from the same weights.  Setting
+ * one sd forgets the axes. */
+START_TEST(precond_pca_without_axes_is_precond)
+{
+    enum { D = 3, n = 40 };
+    static float x[n * D], a[n * D], b[n * D];
+    static double t[n];
+    double U[9], cov[9], asd[3], gU[9], gsd[3];
+    pca_fixture(U, cov, asd);
+    for (int k = 0; k < n; k++) {
+        t[k] = 1e-3 * pow(1e4, k / (n - 1.0));
+        for (int j = 0; j < D; j++)
+            x[k * D + j] = (float)sin(1.0 + k * 0.7 + j);
+    }
+    const double mu[D] = {0.1, 0.2, -0.3};
+    for (int stats = 0; stats <= 1; stats++) {
+        cem_model_t *mp = small_mlp(D, CEM_TARGET_CEM), *mq = small_mlp(D, CEM_TARGET_CEM);
+        ck_assert_int_eq(cem_model_set(mq, CEM_MODEL_PARAM, CEM_PARAM_PRECOND_PCA), CEM_OK);
+        if (stats) {
+            ck_assert_int_eq(cem_model_set_data_cov(mq, mu, cov), CEM_OK);
+            ck_assert_int_eq(cem_model_set_data_stats(mq, mu, 0.8), CEM_OK); /* forgets */
+            ck_assert_int_eq(cem_model_set_data_stats(mp, mu, 0.8), CEM_OK);
+            ck_assert_int_eq(cem_model_get_data_axes(mq, gU, gsd), CEM_OK);
+            for (int k = 0; k < D; k++) {
+                ck_assert(gsd[k] == 0.8);
+                for (int j = 0; j < D; j++)
+                    ck_assert(gU[k * D + j] == (j == k));
+            }
+        }
+        ck_assert_int_eq(cem_model_eval(mp, CEM_TARGET_CEM, n, x, t, a), CEM_OK);
+        ck_assert_int_eq(cem_model_eval(mq, CEM_TARGET_CEM, n, x, t, b), CEM_OK);
+        ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+        cem_model_free(mp);
+        cem_model_free(mq);
+    }
+}
+END_TEST
+
+/* cem_model_set_data_cov refuses what is not a covariance, names it, and
+ * leaves the model as it was; BUSY while a trainer holds the model. */
+START_TEST(data_cov_arguments)
+{
+    enum { D = 3 };
+    double U[9], cov[9], asd[3], bad[9], gm[3], gsd, gU[9], ax[3];
+    pca_fixture(U, cov, asd);
+    cem_model_t *m = small_mlp(D, CEM_TARGET_CEM);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_PRECOND_PCA), CEM_OK);
+    const double mu[D] = {1, 2, 3};
+    ck_assert_int_eq(cem_model_set_data_stats(m, mu, 0.5), CEM_OK);
+    struct { int at; double v; const char *says; } cases[] = {
+        {0, NAN, "not finite"}, {4, INFINITY, "not finite"}, {1, 5.0, "symmetric"},
+        {-1, 0, "trace"}, {-2, 0, "semidefinite"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        memcpy(bad, cov, sizeof bad);
+        if (cases[c].at >= 0)
+            bad[cases[c].at] = cases[c].v;
+        else if (cases[c].at == -1)
+            memset(bad, 0, sizeof bad);
+        else /* eigenvalues 1, 1, -1 */
+            for (int k = 0; k < 9; k++)
+                bad[k] = k == 0 || k == 4 ? 1 : k == 8 ? -1 : 0;
+        ck_assert_int_eq(cem_model_set_data_cov(m, NULL, bad), CEM_ERR_ARG);
+        ck_assert_msg(strstr(cem_model_errmsg(m), cases[c].says), "%s", cem_model_errmsg(m));
+        ck_assert_int_eq(cem_model_get_data_stats(m, gm, &gsd), CEM_OK);
+        ck_assert(gsd == 0.5 && gm[2] == 3);
+        ck_assert_int_eq(cem_model_get_data_axes(m, gU, ax), CEM_OK);
+        ck_assert(ax[0] == 0.5 && gU[0] == 1 && gU[1] == 0);
+    }
+    ck_assert_int_eq(cem_model_set_data_cov(m, mu, NULL), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_set_data_cov(NULL, mu, cov), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_get_data_axes(NULL, gU, ax), CEM_ERR_ARG);
+    const double nanmu[D] = {0, NAN, 0};
+    ck_assert_int_eq(cem_model_set_data_cov(m, nanmu, cov), CEM_ERR_ARG);
+    static float pts[64 * D];
+    for (int i = 0; i < 64 * D; i++)
+        pts[i] = (float)sin(0.37 * i);
+    cem_trainer_t *tr;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, pts, 64, D), CEM_OK);
+    ck_assert_int_eq(cem_model_set_data_cov(m, mu, cov), CEM_ERR_BUSY);
+    cem_trainer_free(tr);
+    ck_assert_int_eq(cem_model_set_data_cov(m, mu, cov), CEM_OK);
+    cem_model_t *g;
+    float P[D] = {0, 1, 2};
+    ck_assert_int_eq(cem_model_create_empirical(&g, P, 1, D), CEM_OK);
+    ck_assert_int_eq(cem_model_set_data_cov(g, mu, cov), CEM_ERR_UNSUPPORTED);
+    ck_assert_int_eq(cem_model_get_data_axes(g, gU, ax), CEM_ERR_UNSUPPORTED);
+    cem_model_free(g);
+    cem_model_free(m);
+}
+END_TEST
+
 /* The header's PRECOND formula written out in double, with the network F
  * taken from a DIRECT model that holds the same weights (so F is the raw
  * network on [u, phi(t)]): f = mu + c_skip (y - mu) + c_out F(g c_in (y - mu), t),
@@ -532,7 +739,7 @@ START_TEST(param_option_rules)
 {
     double v, lo, hi;
     ck_assert_int_eq(cem_model_option_bounds(CEM_MODEL_PARAM, &lo, &hi), CEM_OK);
-    ck_assert(lo == CEM_PARAM_DIRECT && hi == CEM_PARAM_PRECOND);
+    ck_assert(lo == CEM_PARAM_DIRECT && hi == CEM_PARAM_PRECOND_PCA);
     /* NOISE and SCORE: DIRECT only */
     for (int target = CEM_TARGET_NOISE; target <= CEM_TARGET_SCORE; target++) {
         cem_model_t *m = small_mlp(2, (cem_target)target);
@@ -546,7 +753,7 @@ START_TEST(param_option_rules)
         cem_model_free(m);
     }
     cem_model_t *m = small_mlp(2, CEM_TARGET_CEM), *fresh = small_mlp(2, CEM_TARGET_CEM);
-    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, 2), CEM_ERR_RANGE);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, 3), CEM_ERR_RANGE);
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, 0.5), CEM_ERR_RANGE);
     ck_assert_int_eq(cem_model_get(m, CEM_MODEL_PARAM, &v), CEM_OK);
     ck_assert(v == CEM_PARAM_PRECOND);
@@ -692,6 +899,9 @@ Suite *suite_models(void)
     tcase_add_test(mlp, precond_wiring_matches_the_formula);
     tcase_add_test(mlp, param_option_rules);
     tcase_add_test(mlp, data_stats_arguments);
+    tcase_add_test(mlp, precond_pca_matches_the_formula);
+    tcase_add_test(mlp, precond_pca_without_axes_is_precond);
+    tcase_add_test(mlp, data_cov_arguments);
     suite_add_tcase(s, mlp);
     return s;
 }

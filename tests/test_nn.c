@@ -117,7 +117,7 @@ typedef struct {
 static double net_loss(net_case *nc, const double *params)
 {
     cemi_mlp_forward_d(&nc->sh, params, nc->B, nc->in, nc->hid, 1, nc->out, NULL);
-    return cemi_wmse_d(nc->out, nc->y, nc->c, nc->B, nc->sh.D, nc->dout);
+    return cemi_wmse_d(nc->out, nc->y, nc->c, NULL, nc->B, nc->sh.D, nc->dout);
 }
 
 static void check_network(cemi_act act, int D, int E, int H, int L, int B, uint64_t seed)
