@@ -52,9 +52,11 @@ static const char *const LAW_SETS[] = {"circle", "helix", "knot"};
 
 /* ------------------------------------------------------------ recipes */
 
-enum { R_NOISE, R_SCORE, R_DIRECT, R_PRECOND, NRECIPES };
+enum { R_NOISE, R_SCORE, R_DIRECT, R_PRECOND, R_PCA, NRECIPES };
+/* tests/torch_recipes.py's names of the recipes */
+static const char *const TORCH_NAME[NRECIPES] = {"noise", "score", "direct", "precond", "pca"};
 static const char *const RECIPE_NAME[NRECIPES] = {"NOISE", "SCORE", "CEM direct",
-                                                  "CEM precond"};
+                                                  "CEM precond", "CEM PCA"};
 static const char *const LAW_NAME[] = {"grid", "loguniform", "uniform", "lognormal",
                                        "adaptive"};
 /* The time laws every recipe chooses from: GRID is the paper's (uniform
@@ -140,7 +142,9 @@ static result run_once(const dataset *d, double t1, int recipe, cem_time_law law
     CHECK(cem_model_create_mlp(&m, dim, target));
     if (target == CEM_TARGET_CEM)
         CHECK(cem_model_set(m, CEM_MODEL_PARAM,
-                            recipe == R_PRECOND ? CEM_PARAM_PRECOND : CEM_PARAM_DIRECT));
+                            recipe == R_PRECOND ? CEM_PARAM_PRECOND
+                            : recipe == R_PCA   ? CEM_PARAM_PRECOND_PCA
+                                                : CEM_PARAM_DIRECT));
     /* a scaled set is the unit one in other units: its window is the unit
      * one's, moved to its scale (the noise levels relative to the data) */
     const double sc = d->spec->scale;
@@ -361,7 +365,6 @@ int main(int argc, char **argv)
         best[r] = CANDIDATES[bc];
     }
     { /* the choice, for the PyTorch check (make report-torch reads it) */
-        static const char *const TORCH_NAME[NRECIPES] = {"noise", "score", "direct", "precond"};
         snprintf(path, sizeof path, "%s/figures/recipes_laws%s.txt", OUT, QUICK ? "_quick" : "");
         FILE *f = fopen(path, "w");
         if (!f)
@@ -535,7 +538,6 @@ int main(int argc, char **argv)
     long claims_to = ftell(md);
     /* the independent implementation */
     {
-        static const char *const TORCH_NAME[NRECIPES] = {"noise", "score", "direct", "precond"};
         static torch_run tr_runs[4096];
         size_t nt = read_torch(tr_runs, 4096);
         say("## Checked against an independent PyTorch implementation\n\n");

@@ -525,6 +525,107 @@ START_TEST(precond_model_with_statistics_round_trips)
 }
 END_TEST
 
+/* A PRECOND_PCA model: the trainer measures the data's axes (checked
+ * against the covariance in double: C u = sd^2 u), the file is format 3
+ * and carries them (naxes = D at offset 100; axis sds then axes after the
+ * mean), loading gives the same bits and a resumed trainer continues
+ * exactly; damaged axes are refused (re-sealed, so the checks and not the
+ * checksum catch them); a model without axes is still written as format 2. */
+START_TEST(pca_axes_round_trip)
+{
+    make_data();
+    enum { N = 12, K = 5 };
+    cem_model_t *m = small_mlp(CEM_TARGET_CEM);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_PRECOND_PCA), CEM_OK);
+    cem_trainer_t *tr = small_trainer(m);
+    double U[D * D], asd[D], mu[D] = {0, 0}, C[D * D] = {0};
+    ck_assert_int_eq(cem_model_get_data_axes(m, U, asd), CEM_OK);
+    for (int i = 0; i < NDATA; i++)
+        for (int j = 0; j < D; j++)
+            mu[j] += data[i * D + j] / (double)NDATA;
+    for (int i = 0; i < NDATA; i++)
+        for (int a = 0; a < D; a++)
+            for (int b = 0; b < D; b++)
+                C[a * D + b] += (data[i * D + a] - mu[a]) * (data[i * D + b] - mu[b]) / NDATA;
+    ck_assert(asd[0] >= asd[1] && asd[1] > 0.3); /* the ellipse's 0.71 and 0.35 */
+    for (int k = 0; k < D; k++)
+        for (int a = 0; a < D; a++) {
+            double cu = C[a * D] * U[k * D] + C[a * D + 1] * U[k * D + 1];
+            ck_assert_double_eq_tol(cu, asd[k] * asd[k] * U[k * D + a], 1e-12);
+        }
+    ck_assert_int_eq(cem_trainer_run(tr, K, NULL), CEM_OK);
+    void *tb;
+    size_t ts;
+    ck_assert_int_eq(cem_trainer_save_buffer(tr, &tb, &ts), CEM_OK);
+    ck_assert_int_eq(cem_trainer_run(tr, N - K, NULL), CEM_OK);
+    size_t np = cem_model_param_count(m);
+    float *want = malloc(4 * np), *got = malloc(4 * np);
+    cem_model_get_params(m, 0, want, np);
+    cem_trainer_t *r;
+    ck_assert_int_eq(cem_trainer_load_buffer(&r, tb, ts, data, NDATA, D), CEM_OK);
+    ck_assert_int_eq(cem_trainer_run(r, N - K, NULL), CEM_OK);
+    cem_model_get_params(cem_trainer_model(r), 0, got, np);
+    ck_assert_int_eq(memcmp(want, got, 4 * np), 0);
+    cem_trainer_free(r);
+    cem_trainer_free(tr);
+
+    unsigned char *b;
+    size_t size;
+    ck_assert_int_eq(cem_model_save_buffer(m, (void **)&b, &size), CEM_OK);
+    uint32_t version, naxes;
+    memcpy(&version, b + 8, 4);
+    memcpy(&naxes, b + 100, 4);
+    ck_assert_uint_eq(version, 3);
+    ck_assert_uint_eq(naxes, D);
+    const size_t at_sd = 104 + 16 + 8 + 8 * D, at_axes = at_sd + 8 * D;
+    double f[D * D];
+    memcpy(f, b + at_sd, sizeof asd);
+    ck_assert(f[0] == asd[0] && f[1] == asd[1]);
+    memcpy(f, b + at_axes, sizeof U);
+    ck_assert_int_eq(memcmp(f, U, sizeof U), 0);
+    cem_model_t *l;
+    ck_assert_int_eq(cem_model_load_buffer(&l, b, size), CEM_OK);
+    float x[6] = {0.1f, 0.2f, -1, 0.5f, 2, 2}, e1[6], e2[6];
+    double t[3] = {1e-4, 0.5, 7};
+    ck_assert_int_eq(cem_model_eval(m, CEM_TARGET_CEM, 3, x, t, e1), CEM_OK);
+    ck_assert_int_eq(cem_model_eval(l, CEM_TARGET_CEM, 3, x, t, e2), CEM_OK);
+    ck_assert_int_eq(memcmp(e1, e2, sizeof e1), 0);
+    cem_model_free(l);
+
+    unsigned char *c = malloc(size);
+    struct { size_t at; double v; uint32_t u; int is_u32; const char *says; } cases[] = {
+        {at_axes, 0.5, 0, 0, "axis length"},            /* first axis not unit */
+        {at_sd + 8, 10.0, 0, 0, "axis sd"},             /* sds not descending */
+        {at_sd, NAN, 0, 0, "axis sd"},
+        {100, 0, 1, 1, "number of axes"},                /* neither 0 nor D */
+        {8, 0, 2, 1, "reserved count field"},            /* format 2 has no axes */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        memcpy(c, b, size);
+        if (cases[k].is_u32)
+            memcpy(c + cases[k].at, &cases[k].u, 4);
+        else
+            memcpy(c + cases[k].at, &cases[k].v, 8);
+        reseal(c, size);
+        cem_model_t *o = (cem_model_t *)&o;
+        ck_assert_int_eq(cem_model_load_buffer(&o, c, size), CEM_ERR_CORRUPT);
+        ck_assert_ptr_null(o);
+        ck_assert_msg(strstr(cem_last_error(), cases[k].says), "%s", cem_last_error());
+    }
+    free(c);
+    cem_free(b);
+    /* one sd again: no axes, format 2 */
+    ck_assert_int_eq(cem_model_set_data_stats(m, mu, 0.5), CEM_OK);
+    ck_assert_int_eq(cem_model_save_buffer(m, (void **)&b, &size), CEM_OK);
+    memcpy(&version, b + 8, 4);
+    ck_assert_uint_eq(version, 2);
+    cem_free(b);
+    free(want);
+    free(got);
+    cem_model_free(m);
+}
+END_TEST
+
 /* Format 2's model option pairs and statistics, damaged and re-sealed. */
 START_TEST(model_option_pairs_are_validated)
 {
@@ -718,6 +819,7 @@ Suite *suite_checkpoint(void)
     tcase_add_test(tc, random_corruption_never_crashes);
     tcase_add_test(tc, failed_saves_keep_the_previous_file);
     tcase_add_test(tc, format1_files_still_load);
+    tcase_add_test(tc, pca_axes_round_trip);
     tcase_add_test(tc, precond_model_with_statistics_round_trips);
     tcase_add_test(tc, model_option_pairs_are_validated);
     tcase_add_test(tc, resume_is_exact_with_the_adaptive_law);
