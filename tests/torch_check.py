@@ -85,7 +85,7 @@ ACT_NAMES = {ACT_SILU: "SILU", ACT_RELU: "RELU", ACT_TANH: "TANH"}
 MODEL_T_MIN, MODEL_T_MAX, MODEL_WIDTH, MODEL_DEPTH = 1, 2, 3, 4
 MODEL_ACTIVATION, MODEL_EMBED, MODEL_SEED, MODEL_USE_EMA = 5, 6, 7, 8
 MODEL_PARAM = 9
-PARAM_DIRECT, PARAM_PRECOND = 0, 1
+PARAM_DIRECT, PARAM_PRECOND, PARAM_PRECOND_PCA = 0, 1, 2
 WEIGHT_LAMBDA, WEIGHT_ONE, WEIGHT_SQRT_LAMBDA, WEIGHT_MIN_SNR, WEIGHT_EDM = 0, 1, 2, 3, 4
 WEIGHT_NAMES = {WEIGHT_LAMBDA: "LAMBDA", WEIGHT_ONE: "ONE",
                 WEIGHT_SQRT_LAMBDA: "SQRT_LAMBDA", WEIGHT_MIN_SNR: "MIN_SNR",
@@ -123,6 +123,7 @@ def load_library(path):
         "cem_model_get": (I, [H, I, D]),
         "cem_model_set_data_stats": (I, [H, D, c_double]),
         "cem_model_get_data_stats": (I, [H, D, D]),
+        "cem_model_set_data_cov": (I, [H, D, D]),
         "cem_model_eval": (I, [H, I, Z, F, D, F]),
         "cem_model_param_count": (Z, [H]),
         "cem_model_get_params": (I, [H, I, F, Z]),
@@ -236,7 +237,8 @@ class Arch:
     mu = 0, sd = 1)."""
 
     def __init__(self, dim, target, act, width=64, depth=3, embed=32, seed=1,
-                 t_min=1e-3, t_max=10.0, defaults=False, param=None, mu=None, sd=None):
+                 t_min=1e-3, t_max=10.0, defaults=False, param=None, mu=None, sd=None,
+                 cov=None):
         self.dim, self.target, self.act = dim, target, act
         self.width, self.depth, self.embed, self.seed = width, depth, embed, seed
         self.t_min, self.t_max, self.defaults = t_min, t_max, defaults
@@ -245,9 +247,27 @@ class Arch:
         self.param = param
         self.mu = None if mu is None else np.asarray(mu, np.float64)
         self.sd = sd
+        self.cov = None if cov is None else np.asarray(cov, np.float64)
+        if self.cov is not None:  # cemdiff.h, cem_model_set_data_cov
+            self.sd = float(np.sqrt(np.trace(self.cov) / dim))
 
     def precond(self):
-        return self.target == TARGET_CEM and self.param == PARAM_PRECOND
+        return self.target == TARGET_CEM and self.param != PARAM_DIRECT
+
+    def axes(self):
+        """(U, sd_k): rows the axes PRECOND_PCA works along (numpy's eigh of
+        the covariance, sd descending, each axis's largest component
+        positive, sd_k at least 1e-3 sd); PRECOND: the coordinate axes,
+        each of the one sd."""
+        _, sd = self.stats()
+        if self.param != PARAM_PRECOND_PCA or self.cov is None:
+            return np.eye(self.dim), np.full(self.dim, sd)
+        w, V = np.linalg.eigh(self.cov)
+        U = V[:, ::-1].T.copy()
+        for k in range(self.dim):
+            if U[k, np.argmax(np.abs(U[k]))] < 0:
+                U[k] = -U[k]
+        return U, np.maximum(np.sqrt(np.maximum(w[::-1], 0.0)), 1e-3 * sd)
 
     def stats(self):
         """(mu, sd) as PRECOND uses them."""
@@ -258,8 +278,9 @@ class Arch:
     def name(self):
         extra = ""
         if self.precond():
-            extra = "/PRECOND" + ("" if self.mu is None else "/mu=%s,sd=%g" % (
-                ",".join("%g" % v for v in self.mu), self.sd))
+            extra = ("/PRECOND" if self.param == PARAM_PRECOND else "/PCA") + (
+                "" if self.mu is None else "/mu=%s,sd=%g" % (
+                    ",".join("%g" % v for v in self.mu), self.sd))
         return "%s/%s/D%d/%dx%d/E%d/t[%g,%g]%s" % (
             TARGET_NAMES[self.target], ACT_NAMES[self.act], self.dim, self.width,
             self.depth, self.embed, self.t_min, self.t_max, extra)
@@ -288,7 +309,9 @@ def create_model(a):
         call("cem_model_get", m, MODEL_PARAM, byref(got))
         if got.value != a.param:
             raise CemError("CEM_MODEL_PARAM = %g, expected %d" % (got.value, a.param))
-        if a.mu is not None:
+        if a.cov is not None:
+            call("cem_model_set_data_cov", m, dptr(f64(a.mu)), dptr(f64(a.cov.ravel())))
+        elif a.mu is not None:
             call("cem_model_set_data_stats", m, dptr(f64(a.mu)), float(a.sd))
         call("cem_model_set", m, MODEL_USE_EMA, 0.0)
         n = LIB.cem_model_param_count(m)
@@ -354,24 +377,28 @@ def torch_forward(a, net, x, t):
 
 
 def precond_coeffs(a, t):
-    """EDM's preconditioning in OU time (cemdiff.h, CEM_PARAM_PRECOND), float64
-    columns: 1/alpha, c_skip, c_out, c_in (times the input gain
-    g = max(1, sqrt(E / (2 dim))), which gives the points as much of the
+    """EDM's preconditioning in OU time (cemdiff.h, CEM_PARAM_PRECOND and
+    PRECOND_PCA), float64: 1/alpha (n x 1), c_skip and c_out per axis
+    (n x dim, of each axis's sd), c_in (n x 1, of the one sd, times the input
+    gain g = max(1, sqrt(E / (2 dim))), which gives the points as much of the
     first layer's input variance as the E time features)."""
     _, sd = a.stats()
-    s2 = np.expm1(t)
-    v = s2 + sd * sd
+    _, sdk = a.axes()
+    s2 = np.expm1(t)[:, None]
+    vk = s2 + sdk[None, :] ** 2
     g = max(1.0, np.sqrt(a.embed / (2.0 * a.dim)))
-    return (np.exp(0.5 * t)[:, None], (sd * sd / v)[:, None],
-            (np.sqrt(s2) * sd / np.sqrt(v))[:, None], (g / np.sqrt(v))[:, None])
+    return (np.exp(0.5 * t)[:, None], sdk[None, :] ** 2 / vk,
+            np.sqrt(s2) * sdk[None, :] / np.sqrt(vk), g / np.sqrt(s2 + sd * sd))
 
 
 def precond_input(a, x, t):
-    """y - mu (float64) and the network's point input c_in (y - mu) (float32)."""
+    """v = (y - mu) along the axes (float64) and the network's point input
+    c_in v (float32)."""
     mu, _ = a.stats()
+    U, _ = a.axes()
     inv_al, _, _, c_in = precond_coeffs(a, t)
-    yc = x.astype(np.float64) * inv_al - mu[None, :]
-    return yc, f32(c_in * yc)
+    v = (x.astype(np.float64) * inv_al - mu[None, :]) @ U.T
+    return v, f32(c_in * v)
 
 
 def model_output(a, net, x, t):
@@ -383,12 +410,13 @@ def model_output(a, net, x, t):
             out = torch_forward(a, net, x, t).numpy().astype(np.float64)
         return out, np.ones_like(out)
     mu, _ = a.stats()
+    U, _ = a.axes()
     _, c_skip, c_out, _ = precond_coeffs(a, t)
-    yc, u = precond_input(a, x, t)
+    v, u = precond_input(a, x, t)
     with torch.no_grad():
         F = torch_forward(a, net, u, t).numpy().astype(np.float64)
-    f = mu[None, :] + c_skip * yc + c_out * F
-    return f, np.abs(mu[None, :]) + np.abs(c_skip * yc) + np.abs(c_out * F)
+    gk = c_skip * v + c_out * F  # along the axes
+    return mu[None, :] + gk @ U, np.abs(mu[None, :]) + np.abs(gk) @ np.abs(U)
 
 
 def ou(t):
@@ -475,6 +503,11 @@ def make_batch(rng, data, B, a):
     return x0, t, z
 
 
+# A covariance of R^3 with sds 1.2, 0.5 and 0 along the rows of a rotation.
+_PCA_R = np.array([[0.6, -0.8, 0], [0.48, 0.36, -0.8], [0.64, 0.48, 0.6]])
+PCA_COV = _PCA_R.T @ np.diag([1.44, 0.25, 0.0]) @ _PCA_R
+
+
 def cem_weight(kind, t, sd=1.0):
     lam = 1.0 / np.expm1(t)
     return {WEIGHT_LAMBDA: lam, WEIGHT_ONE: np.ones_like(t),
@@ -491,13 +524,18 @@ def torch_loss(a, net, x0, t, z, weight):
         # cemdiff.h, the trainer: w(t) c_out^2 |F - (x0 - mu - c_skip (y - mu))/c_out|^2,
         # y = x_t / alpha, F = net([c_in (y - mu), phi(t)]) (the same number as
         # w |f - x0|^2); x_t rounded to float32 as the trainer stores it
-        mu, sd = a.stats()
+        # (PRECOND_PCA: along the axes, each output weighted w_k c_out_k^2,
+        # w_k = lambda + 1/sd_k^2 for EDM)
+        mu, _ = a.stats()
+        U, sdk = a.axes()
         _, c_skip, c_out, _ = precond_coeffs(a, t)
-        yc, u = precond_input(a, f32(xt), t)
+        v, u = precond_input(a, f32(xt), t)
         out = torch_forward(a, net, u, t)
-        target = f32((x0.astype(np.float64) - mu[None, :] - c_skip * yc) / c_out)
-        c = f32(cem_weight(weight, t, sd) * c_out[:, 0] ** 2)
-        per = torch.from_numpy(c) * ((out - torch.from_numpy(target)) ** 2).sum(1)
+        x0k = (x0.astype(np.float64) - mu[None, :]) @ U.T
+        target = f32((x0k - c_skip * v) / c_out)
+        wk = np.stack([cem_weight(weight, t, s) for s in sdk], 1)
+        c = f32(wk * c_out ** 2)
+        per = (torch.from_numpy(c) * (out - torch.from_numpy(target)) ** 2).sum(1)
         return per.mean()
     out = torch_forward(a, net, f32(xt), t)
     if a.target == TARGET_CEM:
@@ -715,6 +753,12 @@ def main():
                      param=PARAM_PRECOND, mu=mu, sd=sd)
             guarded("forward " + a.name(), check_forward, a, 60 + dim)
 
+        # PRECOND_PCA with a covariance (axes not the coordinates, one
+        # direction empty: its sd is the floor)
+        a = Arch(3, TARGET_CEM, ACT_SILU, seed=56, param=PARAM_PRECOND_PCA, mu=(0.4, -1.0, 2.0),
+                 cov=PCA_COV)
+        guarded("forward " + a.name(), check_forward, a, 66)
+
         # 2. loss and gradients.
         for w in (WEIGHT_LAMBDA, WEIGHT_ONE, WEIGHT_SQRT_LAMBDA, WEIGHT_MIN_SNR):
             a = Arch(2, TARGET_CEM, ACT_SILU, seed=11 + w)
@@ -734,6 +778,10 @@ def main():
         a = Arch(3, TARGET_CEM, ACT_TANH, width=32, depth=2, embed=16, seed=75,
                  t_min=1e-4, t_max=20.0, param=PARAM_PRECOND, mu=(2.0, -1.0, 0.5), sd=1.7)
         guarded("loss " + a.name(), check_loss_grad, a, WEIGHT_EDM, 240)
+        for w in (WEIGHT_EDM, WEIGHT_LAMBDA):
+            a = Arch(3, TARGET_CEM, ACT_SILU, width=32, depth=2, embed=16, seed=76 + w,
+                     param=PARAM_PRECOND_PCA, mu=(0.4, -1.0, 2.0), cov=PCA_COV)
+            guarded("loss " + a.name(), check_loss_grad, a, w, 245 + w)
 
         # 3, 4. optimiser and EMA.
         a = Arch(2, TARGET_CEM, ACT_SILU, seed=41)
@@ -751,6 +799,9 @@ def main():
         # the preconditioned CEM with statistics, trained with its default weight (EDM)
         a = Arch(2, TARGET_CEM, ACT_SILU, seed=42, param=PARAM_PRECOND, mu=(0.4, -0.3), sd=0.8)
         guarded("optimizer ADAM PRECOND", check_optimizer, a, "ADAM", OPTIM_ADAM, 0.0, 0.0, 305)
+        a = Arch(3, TARGET_CEM, ACT_SILU, seed=43, param=PARAM_PRECOND_PCA, mu=(0.4, -1.0, 2.0),
+                 cov=PCA_COV)
+        guarded("optimizer ADAM PCA", check_optimizer, a, "ADAM", OPTIM_ADAM, 0.0, 0.0, 306)
 
     print("torch_check: %d passed, %d failed" % (R.passed, R.failed))
     return 1 if R.failed or R.passed == 0 else 0
