@@ -107,7 +107,7 @@ static const char *const ACTIVATIONS[] = {"silu", "relu", "tanh", NULL};
 static const char *const TIME_LAWS[] = {"grid",      "loguniform", "uniform",
                                         "lognormal", "adaptive",   NULL};
 static const char *const WEIGHTS[] = {"lambda", "one", "sqrt-lambda", "min-snr", "edm", NULL};
-static const char *const PARAMS[] = {"direct", "precond", NULL};
+static const char *const PARAMS[] = {"direct", "precond", "pca", NULL};
 static const char *const PRIORS[] = {"standard", "matched", NULL};
 static const char *const INTEGRATORS[] = {"splitting", "euler", "ancestral", "ode", "heun", NULL};
 static const char *const GRIDS[] = {"exponential", "uniform", NULL};
@@ -553,8 +553,10 @@ static const char TRAIN_HELP[] =
     "network\n"
     "  --target T          what the network learns: cem, noise or score (cem)\n"
     "  --param P           how a cem network gives f: precond (EDM's\n"
-    "                      preconditioning, the default) or direct (the paper's,\n"
-    "                      which also makes the paper's weight and law the defaults)\n"
+    "                      preconditioning, the default), pca (the same along the\n"
+    "                      data's principal axes, each of its own sd) or direct\n"
+    "                      (the paper's, which also makes the paper's weight and\n"
+    "                      law the defaults)\n"
     "  --width H           hidden width (256)\n"
     "  --depth L           hidden layers (3)\n"
     "  --embed E           time features, even (32)\n"
@@ -1626,6 +1628,15 @@ static int cmd_info(int argc, char **argv)
             for (int j = 0; j < dim && j < 8; j++)
                 printf(" %.9g", mu[j]);
             printf("%s\n", dim > 8 ? " ..." : "");
+            double *asd = malloc(sizeof(double) * (size_t)dim);
+            if (v[CEM_MODEL_PARAM] == CEM_PARAM_PRECOND_PCA && asd &&
+                cem_model_get_data_axes(m, NULL, asd) == CEM_OK) {
+                printf("%-12s", "axis sds");
+                for (int j = 0; j < dim && j < 8; j++)
+                    printf(" %.6g", asd[j]);
+                printf("%s\n", dim > 8 ? " ..." : "");
+            }
+            free(asd);
         } else {
             printf("%-12s none\n", "data stats");
         }

@@ -87,6 +87,10 @@ check "info shows the default parameterisation and the measured data statistics"
 run train --data circle --steps 5 $small -o r.cem
 check "train describes the default recipe (precond, edm, adaptive)" \
     '[ $status -eq 0 ] && grep -q "recipe: precond, weight edm, time law adaptive" err'
+run train --data circle --dim 3 --steps 5 $small --param pca -o p.cem
+run info p.cem
+check "train --param pca measures the data's axes: info shows their sds (the circle's two, the empty third)" \
+    'grep -Eq "^param +pca$" out && grep -Eq "^axis sds +0\.[67][0-9]* +0\.[67][0-9]* +[0-9.e-]+$" out && awk '"'"'/^axis sds/ { exit !($5 < 1e-5) }'"'"' out'
 run train --data circle --steps 5 $small --param direct -o r.cem
 check "train --param direct takes the paper's recipe (lambda, grid)" \
     '[ $status -eq 0 ] && grep -q "recipe: direct, weight lambda, time law grid" err'
