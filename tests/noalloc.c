@@ -64,17 +64,17 @@ static void expect_none(const char *what, long n)
         }                                                                            \
     } while (0)
 
-int main(void)
+enum { N = 2000, D = 2 };
+
+/* Trains a new width-64 CEM MLP of parameterisation `param` on data,
+ * counting the allocations of 5 steps on 1 and on 2 threads. */
+static int train_counted(cem_model_t **out, cem_param param, const float *data)
 {
-    enum { N = 2000, D = 2 };
-    static float data[N * D], out[1000 * D];
-    cem_dataset_t *circle;
-    cem_model_t *m, *exact;
+    cem_model_t *m;
     cem_trainer_t *tr;
-    CHECK(cem_dataset_create(&circle, CEM_DATA_CIRCLE, D, 1));
-    CHECK(cem_dataset_sample(circle, N, 1, data));
     CHECK(cem_model_create_mlp(&m, D, CEM_TARGET_CEM));
     CHECK(cem_model_set(m, CEM_MODEL_WIDTH, 64));
+    CHECK(cem_model_set(m, CEM_MODEL_PARAM, param));
     CHECK(cem_trainer_create(&tr, m, data, N, D));
     CHECK(cem_trainer_set(tr, CEM_TRAINER_BATCH, 256));
     CHECK(cem_trainer_set(tr, CEM_TRAINER_CLIP, 1.0));
@@ -84,11 +84,25 @@ int main(void)
         atomic_store(&counting, 1);
         CHECK(cem_trainer_run(tr, 5, NULL));
         atomic_store(&counting, 0);
-        char what[64];
-        snprintf(what, sizeof what, "cem_trainer_run (5 steps, %d threads)", threads);
+        char what[96];
+        snprintf(what, sizeof what, "cem_trainer_run (PARAM %d, 5 steps, %d threads)",
+                 (int)param, threads);
         expect_none(what, atomic_exchange(&count, 0));
     }
     cem_trainer_free(tr);
+    *out = m;
+    return 0;
+}
+
+int main(void)
+{
+    static float data[N * D], out[1000 * D];
+    cem_dataset_t *circle;
+    cem_model_t *m, *pca, *exact;
+    CHECK(cem_dataset_create(&circle, CEM_DATA_CIRCLE, D, 1));
+    CHECK(cem_dataset_sample(circle, N, 1, data));
+    if (train_counted(&m, CEM_PARAM_PRECOND, data) || train_counted(&pca, CEM_PARAM_PRECOND_PCA, data))
+        return 1;
 
     /* 300 and 5,000 points: OpenBLAS's dgemm, which the closed forms used
      * before, allocated on both (its small-matrix kernels for the first, its
@@ -98,9 +112,10 @@ int main(void)
     CHECK(cem_dataset_sample(circle, 5000, 2, cloud));
     CHECK(cem_model_create_empirical(&exact, data, 300, D));
     CHECK(cem_model_create_empirical(&big, cloud, 5000, D));
-    cem_model_t *models[3] = {m, exact, big};
-    const char *names[3] = {"MLP", "empirical 300 points", "empirical 5000 points"};
-    for (int k = 0; k < 3; k++)
+    cem_model_t *models[4] = {m, pca, exact, big};
+    const char *names[4] = {"MLP", "MLP PRECOND_PCA", "empirical 300 points",
+                            "empirical 5000 points"};
+    for (int k = 0; k < 4; k++)
         for (int integ = CEM_INTEG_SPLITTING; integ <= CEM_INTEG_HEUN; integ++)
         for (int threads = 1; threads <= 2; threads++) {
             cem_sampler_t *s;
@@ -120,6 +135,7 @@ int main(void)
             cem_sampler_free(s);
         }
     cem_model_free(m);
+    cem_model_free(pca);
     cem_model_free(exact);
     cem_model_free(big);
     cem_dataset_free(circle);
