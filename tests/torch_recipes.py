@@ -13,6 +13,10 @@ alpha = exp(-t/2), sigma^2 = -expm1(-t), lambda = 1/expm1(t)):
            g = max(1, sqrt(E / (2 D))) the input gain
                                   w c_out^2 |F - (x0 - mu - c_skip (y - mu))/c_out|^2,
                                   w = lambda + 1/sd^2            (EDM's weight)
+  pca      the same along the principal axes u_k of the training data (numpy's
+           eigh of its covariance), each with its own sd_k (at least 1e-3 sd),
+           v = U (y - mu): f = mu + U^T (c_skip_k v_k + c_out_k F_k(g c_in v, t)),
+           c_in of the one sd; per output k the weight (lambda + 1/sd_k^2) c_out_k^2 = 1
 Time laws on [t1, T = 10]: grid (uniform over the 200-point exponential grid),
 lognormal (EDM: ln s ~ N(-1.2, 1.2^2), s^2 = expm1(t), truncated by the
 inverse CDF), adaptive (the library's ADAPTIVE law: 16 bins of log t, shares
@@ -63,9 +67,10 @@ FLOOR_ROWS = 512
 NREF = 5000
 NSAMPLE = 5000
 DIRECTIONS = 256
-RECIPES = ("noise", "score", "direct", "precond")
+RECIPES = ("noise", "score", "direct", "precond", "pca")
 LAWS = ("grid", "lognormal", "adaptive", "loguniform")
-DEFAULT_LAW = {"noise": "grid", "score": "grid", "direct": "grid", "precond": "adaptive"}
+DEFAULT_LAW = {"noise": "grid", "score": "grid", "direct": "grid", "precond": "adaptive",
+               "pca": "adaptive"}
 DATASETS = ("circle", "knot", "circle50")
 DATA_SEED, REF_SEED, FLOOR_SEED, DIR_SEED = 1, 2, 0xF1007, 3
 
@@ -341,7 +346,7 @@ def make_net(D, seed):
 class Model:
     """The network and the maps between (x_t, t) and its input and output."""
 
-    def __init__(self, recipe, D, t1, mu, sd, seed):
+    def __init__(self, recipe, D, t1, mu, sd, seed, data32=None):
         self.recipe, self.D, self.t1 = recipe, D, t1
         self.mu = torch.tensor(mu, dtype=F64)
         self.sd = float(sd)
@@ -352,6 +357,34 @@ class Model:
             p.requires_grad_(False)
         self.lt1, self.lT = math.log(t1), math.log(T_MAX)
         self.k = torch.arange(1, EMBED // 2 + 1, dtype=F64)
+        # the axes (rows) and their sds: PRECOND's are the coordinate axes
+        self.U = torch.eye(D, dtype=F64)
+        self.sdk = torch.full((D,), self.sd, dtype=F64)
+        if recipe == "pca":
+            self.set_axes(data32)
+
+    def set_axes(self, data32):
+        """PCA: the training data's principal axes, sd descending, each
+        axis's largest component positive, sd_k >= 1e-3 sd."""
+        x = data32.astype(np.float64)
+        xc = x - x.mean(0)
+        w, V = np.linalg.eigh(xc.T @ xc / len(x))
+        U = V[:, ::-1].T.copy()
+        for k in range(self.D):
+            if U[k, np.argmax(np.abs(U[k]))] < 0:
+                U[k] = -U[k]
+        self.U = torch.from_numpy(U)
+        self.sdk = torch.from_numpy(np.maximum(np.sqrt(np.maximum(w[::-1], 0.0)), 1e-3 * self.sd).copy())
+
+    def axis_coeffs(self, t):
+        """c_skip_k, c_out_k (B x D) of each axis's sd."""
+        s2 = torch.expm1(t)[:, None]
+        v = s2 + self.sdk[None, :] ** 2
+        return self.sdk[None, :] ** 2 / v, torch.sqrt(s2) * self.sdk[None, :] / torch.sqrt(v)
+
+    def along(self, x, t):
+        """v = U (x / alpha - mu), (B x D) float64."""
+        return (x * torch.exp(0.5 * t)[:, None] - self.mu) @ self.U.T
 
     def phi(self, t):
         """[sin(pi k tau), cos(pi k tau)], k = 1..16, tau = log t normalised over [t1, T]."""
@@ -361,12 +394,11 @@ class Model:
 
     def net_input_points(self, x, t):
         """First D input columns (float32) from x (float64), t (float64 (B,))."""
-        if self.recipe != "precond":
+        if self.recipe not in ("precond", "pca"):
             return x.float()
         c_skip, c_out, c_in = precond_coeffs(t, self.sd)
-        y = x * torch.exp(0.5 * t)[:, None]
         gain = max(1.0, math.sqrt(EMBED / (2.0 * self.D)))  # cemdiff.h: g
-        return (gain * c_in[:, None] * (y - self.mu)).float()
+        return (gain * c_in[:, None] * self.along(x, t)).float()
 
     def f_from_out(self, x, t, out):
         """f (float64) from the network output (float32) at x (float64)."""
@@ -378,6 +410,9 @@ class Model:
             return (x + s2[:, None] * o) / alpha[:, None]
         if self.recipe == "direct":
             return o
+        if self.recipe == "pca":
+            c_skip, c_out = self.axis_coeffs(t)
+            return self.mu + (c_skip * self.along(x, t) + c_out * o) @ self.U
         c_skip, c_out, _ = precond_coeffs(t, self.sd)
         yc = x * torch.exp(0.5 * t)[:, None] - self.mu
         return self.mu + c_skip[:, None] * yc + c_out[:, None] * o
@@ -391,13 +426,17 @@ class Model:
             return (alpha[:, None] * f - x) / s2[:, None]
         if self.recipe == "direct":
             return f
+        if self.recipe == "pca":
+            c_skip, c_out = self.axis_coeffs(t)
+            return ((f - self.mu) @ self.U.T - c_skip * self.along(x, t)) / c_out
         c_skip, c_out, _ = precond_coeffs(t, self.sd)
         yc = x * torch.exp(0.5 * t)[:, None] - self.mu
         return (f - self.mu - c_skip[:, None] * yc) / c_out[:, None]
 
     def objective(self, x0, z, t, xt):
-        """Per-row weight c (float64 (B,)) and regression target y (float64
-        (B, D)): loss_i = c_i |out_i - y_i|^2 (cemdiff.h, the trainer)."""
+        """Per-row weight c (float64 (B,); pca: per output, (B, D)) and
+        regression target y (float64 (B, D)): loss_i = c_i |out_i - y_i|^2
+        (row_loss; cemdiff.h, the trainer)."""
         alpha, s2, s, lam = ou(t)
         if self.recipe == "noise":
             return torch.ones_like(t), z
@@ -405,9 +444,14 @@ class Model:
             return s2, -z / s[:, None]
         if self.recipe == "direct":
             return lam, x0
+        if self.recipe == "pca":  # a weight per output (B x D)
+            _, c_out = self.axis_coeffs(t)
+            w = lam[:, None] + 1.0 / (self.sdk[None, :] ** 2)
+            return w * c_out * c_out, self.out_from_f(xt, t, x0)
         _, c_out, _ = precond_coeffs(t, self.sd)
         w = lam + 1.0 / (self.sd * self.sd)
         return w * c_out * c_out, self.out_from_f(xt, t, x0)
+
 
     @torch.no_grad()
     def f(self, x, t, ema=True):
@@ -416,6 +460,13 @@ class Model:
         net = self.ema if ema else self.net
         out = net(torch.cat([self.net_input_points(x, tt), self.phi(tt)], 1))
         return self.f_from_out(x, tt, out)
+
+
+def row_loss(c, out, y):
+    """Per-row loss: c (B,) times |out - y|^2, or sum_k c_k (out_k - y_k)^2
+    for a weight per output (B x D)."""
+    e2 = (out - y) ** 2
+    return (c * e2).sum(1) if c.dim() == 2 else c * e2.sum(1)
 
 
 def floor_draws(data32, t1, K=LAW_BINS, rows=FLOOR_ROWS):
@@ -457,7 +508,7 @@ def measure_floors(model, data32, t1):
             f[sl] = w @ data64
         c, y = model.objective(x0, z, t, xt)
         o = model.out_from_f(xt, t, f).float().double()   # as the network would give it
-        floors.append(float((c * ((o - y) ** 2).sum(1)).mean()))
+        floors.append(float(row_loss(c, o, y).mean()))
     return torch.tensor(floors, dtype=F64)
 
 
@@ -482,7 +533,7 @@ def train(model, data32, law, steps, seed, log_every=0):
         c, y = model.objective(x0, z, t, xt)
         inp = torch.cat([model.net_input_points(xt, t), model.phi(t)], 1)
         out = model.net(inp)
-        row = c.float() * ((out - y.float()) ** 2).sum(1)
+        row = row_loss(c.float(), out, y.float())
         loss = row.mean()
         opt.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
@@ -562,7 +613,7 @@ def run_once(name, recipe, law_name, t1, steps, seed, n=10000, nsample=NSAMPLE, 
 def _run_once(ds, data32, ref, recipe, law_name, t1, steps, seed, nsample, verbose):
     mu, sd = stats_of(data32)
     t_start = time.time()
-    model = Model(recipe, ds.dim, t1, mu, sd, seed)
+    model = Model(recipe, ds.dim, t1, mu, sd, seed, data32)
     law = TimeLaw(law_name, t1)
     if law_name == "adaptive":
         law.floor = measure_floors(model, data32, t1)
@@ -608,7 +659,7 @@ def quick_check(name, t1, n):
     mu, sd = stats_of(data32)
     print(f"data={name} t1={t1:g} n={n} mu={np.round(mu, 6).tolist()} sd={sd:.6f}")
     for recipe in RECIPES:
-        model = Model(recipe, ds.dim, t1, mu, sd, 0)
+        model = Model(recipe, ds.dim, t1, mu, sd, 0, data32)
         floors = measure_floors(model, data32, t1)
         untrained = []
         for x0, t, z in floor_draws(data32, t1):
@@ -616,7 +667,7 @@ def quick_check(name, t1, n):
             c, y = model.objective(x0, z, t, xt)
             with torch.no_grad():
                 out = model.net(torch.cat([model.net_input_points(xt, t), model.phi(t)], 1)).double()
-            untrained.append(float((c * ((out - y) ** 2).sum(1)).mean()))
+            untrained.append(float(row_loss(c, out, y).mean()))
         print(f"{recipe:8s} floor    " + " ".join(f"{v:.3g}" for v in floors.tolist()))
         print(f"{recipe:8s} untrained" + " ".join(f" {v:.3g}" for v in untrained))
         print(f"{recipe:8s} floors > 0: {bool((floors > 0).all())}; floor < untrained in every bin: "
@@ -665,7 +716,7 @@ def main():
         ds, data32, _ = get_data(a.data, a.n)
         mu, sd = stats_of(data32)
         law_name = a.law or DEFAULT_LAW[a.recipe]
-        model = Model(a.recipe, ds.dim, a.t1, mu, sd, a.seed)
+        model = Model(a.recipe, ds.dim, a.t1, mu, sd, a.seed, data32)
         law = TimeLaw(law_name, a.t1)
         t0 = time.time()
         if law_name == "adaptive":
