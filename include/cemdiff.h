@@ -518,11 +518,13 @@ typedef enum { CEM_OPTIM_ADAM = 0, CEM_OPTIM_ADAMW = 1 } cem_optimizer;
  *                 0.98 a step) of the bin's per-row loss, L*_b the smallest
  *                 loss the bin can reach, measured when the trainer is
  *                 made with the exact model of (up to 16,384 of) the
- *                 training points.  Until every bin has been seen, and
- *                 while no bin is above its floor, it is log-uniform.
+ *                 training points on 2,048 draws per bin from a stream of
+ *                 SEED (their standard error, 1-4% of the floors on the
+ *                 circle, moves the shares: docs/RECIPES.md).  Until every bin has been seen, and while no
+ *                 bin is above its floor, it is log-uniform.
  * Options may change between steps; BATCH and THREADS reallocate the
- * workspace; WEIGHT, SNR_CLAMP and TIME_LAW = ADAPTIVE re-measure the
- * ADAPTIVE law's floors (which allocates). */
+ * workspace; WEIGHT, SNR_CLAMP, SEED and TIME_LAW = ADAPTIVE re-measure
+ * the ADAPTIVE law's floors (which allocates). */
 typedef enum {
     CEM_TRAINER_BATCH = 1,
     CEM_TRAINER_LR = 2,

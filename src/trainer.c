@@ -335,7 +335,7 @@ int cem_trainer_set(cem_trainer_t *tr, cem_trainer_option opt, double value)
     tr->opt[opt] = value;
     /* what the ADAPTIVE law's floors depend on */
     int floors = opt == CEM_TRAINER_TIME_LAW || opt == CEM_TRAINER_WEIGHT ||
-                 opt == CEM_TRAINER_SNR_CLAMP;
+                 opt == CEM_TRAINER_SNR_CLAMP || opt == CEM_TRAINER_SEED;
     st = cemi_trainer_law_refresh(tr, floors && value != old, fn);
     if (st)
         tr->opt[opt] = old;
@@ -372,8 +372,11 @@ const char *cem_trainer_errmsg(const cem_trainer_t *tr) { return tr ? tr->err.te
 
 #define LAW_DECAY 0.98        /* of the bins' moving-average losses, a step */
 #define FLOOR_POINTS 16384    /* data points of the exact model that measures the floors */
-#define FLOOR_ROWS 512        /* draws per bin that measure its floor */
-#define FLOOR_STREAM 0xF1007ull /* their random stream (not the batches') */
+#define FLOOR_ROWS 2048       /* draws per bin that measure its floor */
+/* their random stream: key SEED, a counter no step reaches (the batches'
+ * are the steps), so the floors' measurement error differs between seeds
+ * as the batches do (docs/RECIPES.md measured what it does to the law) */
+#define FLOOR_STREAM ((1ull << 63) | 0xF1007ull)
 
 static void objective(const cem_trainer_t *tr, int lo, int hi);
 static void build_input(const cem_trainer_t *tr, int lo, int hi);
@@ -449,7 +452,7 @@ static int measure_floors(cem_trainer_t *tr, double *floor, const char *fn)
     const cem_target target = tr->net->target;
     const double lt1 = log(tr->model->t_min), lT = log(tr->model->t_max);
     cemi_rng r;
-    cemi_rng_init(&r, 0, FLOOR_STREAM);
+    cemi_rng_init(&r, (uint64_t)tr->opt[CEM_TRAINER_SEED], FLOOR_STREAM);
     for (int b = 0; b < K && !st; b++) {
         double sum = 0;
         for (int k0 = 0; k0 < FLOOR_ROWS && !st; k0 += tr->cap) {

@@ -526,7 +526,7 @@ START_TEST(adaptive_law_bins)
     /* the floors against an estimate made here: the exact model of the data,
      * weight EDM, (lambda + 1/sd^2) |f* - x0|^2 averaged over draws in the
      * bin; within 5 standard errors of the two Monte Carlo estimates (the
-     * library's of 512 draws) */
+     * library's of 2048 draws) */
     double sd;
     ck_assert_int_eq(cem_model_get_data_stats(m, NULL, &sd), CEM_OK);
     cem_model_t *exact;
@@ -557,7 +557,7 @@ START_TEST(adaptive_law_bins)
             s2 += l * l;
         }
         double mean = s1 / M, var = s2 / M - mean * mean;
-        double se = sqrt(var / M + var / 512);
+        double se = sqrt(var / M + var / 2048);
         ck_assert_msg(fabs(floor0[b] - mean) <= 5 * se, "bin %d: floor %g, estimate %g +- %g", b,
                       floor0[b], mean, se);
     }
@@ -599,6 +599,22 @@ START_TEST(adaptive_law_bins)
         ck_assert_double_lt(fabs(prob[b] - share[b]), 1e-12);
     }
     ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_WEIGHT, CEM_WEIGHT_EDM), CEM_OK);
+    ck_assert_int_eq(cem_trainer_law_bins(tr, NULL, NULL, floor2, NULL), CEM_OK);
+    ck_assert_int_eq(memcmp(floor1, floor2, sizeof floor1), 0);
+    /* SEED re-measures them on its own draws: other numbers, as close as
+     * their standard error (a few percent); the old seed gives the old ones */
+    double seed0;
+    ck_assert_int_eq(cem_trainer_get(tr, CEM_TRAINER_SEED, &seed0), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_SEED, seed0 + 1), CEM_OK);
+    ck_assert_int_eq(cem_trainer_law_bins(tr, NULL, NULL, floor2, NULL), CEM_OK);
+    int differ = 0;
+    for (int b = 0; b < K; b++) {
+        differ += floor2[b] != floor1[b];
+        ck_assert_msg(fabs(floor2[b] / floor1[b] - 1) < 0.15, "bin %d: %g vs %g", b, floor2[b],
+                      floor1[b]);
+    }
+    ck_assert_int_eq(differ, K);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_SEED, seed0), CEM_OK);
     ck_assert_int_eq(cem_trainer_law_bins(tr, NULL, NULL, floor2, NULL), CEM_OK);
     ck_assert_int_eq(memcmp(floor1, floor2, sizeof floor1), 0);
     ck_assert_int_eq(cem_trainer_law_bins(NULL, prob, NULL, NULL, NULL), CEM_ERR_ARG);
