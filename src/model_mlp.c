@@ -531,15 +531,27 @@ int cem_model_set_params(cem_model_t *m, int ema, const float *in, size_t n)
     return CEM_OK;
 }
 
+/* The MLP of m that keeps the data statistics, or NULL having recorded
+ * why (m NULL: CEM_ERR_ARG; not an MLP: CEM_ERR_UNSUPPORTED). */
+static cemi_mlp *stats_holder(const cem_model_t *m, const char *fn)
+{
+    if (!m) {
+        cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
+        return NULL;
+    }
+    cemi_mlp *p = cemi_mlp_of(m);
+    if (!p)
+        cemi_model_fail(m, CEM_ERR_UNSUPPORTED,
+                        "%s: only an MLP keeps data statistics (this model is exact)", fn);
+    return p;
+}
+
 int cem_model_set_data_stats(cem_model_t *m, const double *mean, double sd)
 {
     static const char fn[] = "cem_model_set_data_stats";
-    if (!m)
-        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
-    cemi_mlp *p = cemi_mlp_of(m);
+    cemi_mlp *p = stats_holder(m, fn);
     if (!p)
-        return cemi_model_fail(m, CEM_ERR_UNSUPPORTED,
-                               "%s: only an MLP keeps data statistics (this model is exact)", fn);
+        return m ? CEM_ERR_UNSUPPORTED : CEM_ERR_ARG;
     if (!(sd >= 0 && isfinite(sd)) || (sd == 0 && mean))
         return cemi_model_fail(m, CEM_ERR_ARG,
                                "%s: sd = %g must be finite and > 0 (or 0 with mean NULL, to "
@@ -559,12 +571,9 @@ int cem_model_set_data_stats(cem_model_t *m, const double *mean, double sd)
 int cem_model_set_data_cov(cem_model_t *m, const double *mean, const double *cov)
 {
     static const char fn[] = "cem_model_set_data_cov";
-    if (!m)
-        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
-    cemi_mlp *p = cemi_mlp_of(m);
+    cemi_mlp *p = stats_holder(m, fn);
     if (!p)
-        return cemi_model_fail(m, CEM_ERR_UNSUPPORTED,
-                               "%s: only an MLP keeps data statistics (this model is exact)", fn);
+        return m ? CEM_ERR_UNSUPPORTED : CEM_ERR_ARG;
     if (!cov)
         return cemi_model_fail(m, CEM_ERR_ARG, "%s: cov is NULL", fn);
     const int D = p->sh.D;
@@ -611,12 +620,9 @@ int cem_model_set_data_cov(cem_model_t *m, const double *mean, const double *cov
 int cem_model_get_data_axes(const cem_model_t *m, double *axes, double *axis_sd)
 {
     static const char fn[] = "cem_model_get_data_axes";
-    if (!m)
-        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
-    const cemi_mlp *p = cemi_mlp_of(m);
+    const cemi_mlp *p = stats_holder(m, fn);
     if (!p)
-        return cemi_model_fail(m, CEM_ERR_UNSUPPORTED,
-                               "%s: only an MLP keeps data statistics (this model is exact)", fn);
+        return m ? CEM_ERR_UNSUPPORTED : CEM_ERR_ARG;
     const size_t D = (size_t)p->sh.D;
     for (size_t k = 0; k < D; k++) {
         for (size_t j = 0; axes && j < D; j++)
@@ -630,12 +636,9 @@ int cem_model_get_data_axes(const cem_model_t *m, double *axes, double *axis_sd)
 int cem_model_get_data_stats(const cem_model_t *m, double *mean, double *sd)
 {
     static const char fn[] = "cem_model_get_data_stats";
-    if (!m)
-        return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
-    const cemi_mlp *p = cemi_mlp_of(m);
+    const cemi_mlp *p = stats_holder(m, fn);
     if (!p)
-        return cemi_model_fail(m, CEM_ERR_UNSUPPORTED,
-                               "%s: only an MLP keeps data statistics (this model is exact)", fn);
+        return m ? CEM_ERR_UNSUPPORTED : CEM_ERR_ARG;
     if (mean)
         memcpy(mean, p->mean, sizeof(double) * (size_t)p->sh.D);
     if (sd)
