@@ -1,0 +1,89 @@
+"""Sampler: integrates the reverse process of a Model."""
+
+import ctypes
+from ctypes import byref
+
+import numpy as np
+
+from . import _api
+from ._core import F32, Handle, count, ptr, with_options
+from ._lib import lib
+from .errors import error
+from .model import Model
+
+
+@with_options(_api.SamplerOption, "sampler")
+class Sampler(Handle):
+    """Sampler(model, **options) with SamplerOption's in lower case as
+    keywords and properties (steps=50, integrator="heun", seed=1, ...).
+
+    run(n) returns n samples (float32 (n, dim)); row i depends only on
+    (seed, i).  When some rows diverge, DivergedError is raised with the
+    whole output (NaN rows included) as its .samples.
+    """
+
+    __slots__ = ("_model",)
+    _FREE = "cem_sampler_free"
+    _ERRMSG = "cem_sampler_errmsg"
+
+    def __init__(self, model, **options):
+        if not isinstance(model, Model):
+            raise ValueError(f"model must be a cemdiff.Model, not {type(model).__name__}")
+        out = ctypes.POINTER(_api.cem_sampler_t)()
+        status = lib.cem_sampler_create(byref(out), model._ptr)
+        if status != _api.CEM_OK:
+            raise error(status)
+        self._own(out)
+        self._model = model
+        try:
+            self._apply(options)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def model(self):
+        """The Model this sampler was made on."""
+        return self._model
+
+    def run(self, n, first=0):
+        """Rows first .. first + n - 1 of the seed's streams, float32 (n, dim)."""
+        n, first = count("n", n), count("first", first)
+        out = np.empty((n, self._model.dim), dtype=F32)
+        status = lib.cem_sampler_run_rows(self._ptr, first, n, ptr(out))
+        if status != _api.CEM_OK:
+            err = error(status)
+            if status == _api.CEM_ERR_DIVERGED:
+                err.samples = out
+            raise err
+        return out
+
+    @property
+    def diverged_rows(self):
+        """Rows of the last run that ended non-finite."""
+        return lib.cem_sampler_diverged_rows(self._ptr)
+
+    def times(self):
+        """The time grid of the plan, increasing (float64 (steps,))."""
+        out = np.empty(int(self.get_option("steps")))
+        status = lib.cem_sampler_times(self._ptr, ptr(out))
+        if status != _api.CEM_OK:
+            raise error(status)
+        return out
+
+    def trajectory(self):
+        """(snapshots float32 (snaps, rows, dim), times float64 (snaps,)) of
+        the last run (traj_rows, traj_every set what is recorded)."""
+        snaps, rows = ctypes.c_size_t(), ctypes.c_size_t()
+        status = lib.cem_sampler_trajectory(self._ptr, byref(snaps), byref(rows), None, None)
+        if status == _api.CEM_OK:
+            out = np.empty((snaps.value, rows.value, self._model.dim), dtype=F32)
+            t = np.empty(snaps.value)
+            status = lib.cem_sampler_trajectory(self._ptr, byref(snaps), byref(rows),
+                                                ptr(out), ptr(t))
+        if status != _api.CEM_OK:
+            raise error(status)
+        return out, t
+
+    def __repr__(self):
+        return "<cemdiff.Sampler closed>" if self.closed else f"<cemdiff.Sampler {self.options()}>"

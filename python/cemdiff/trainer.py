@@ -1,0 +1,241 @@
+"""Trainer: trains an MLP Model on a copy of the data."""
+
+import collections
+import contextlib
+import ctypes
+import signal
+import threading
+from ctypes import byref
+
+import numpy as np
+
+from . import _api
+from ._core import F32, F64, Handle, array, count, path, points, ptr, with_options
+from ._lib import lib
+from .errors import check
+from .model import Model
+
+TimeBins = collections.namedtuple("TimeBins", "mean count edges")
+TimeBins.__doc__ = "cem_trainer_time_bins: mean loss, count per bin, edges of log t bins."
+LawBins = collections.namedtuple("LawBins", "prob loss floor edges")
+LawBins.__doc__ = "cem_trainer_law_bins: the time law's shares, losses, floors and edges."
+
+
+class _Progress:
+    """The callback the library calls after every step.  It holds no
+    reference to the Trainer (no cycle).  An exception from the user's
+    function (or a KeyboardInterrupt raised in it) is kept for Trainer.run
+    to re-raise, and stops the run: the header's non-zero return."""
+
+    __slots__ = ("fn", "exc", "interrupted", "cfunc")
+
+    def __init__(self):
+        self.fn, self.exc, self.interrupted = None, None, False
+        self.cfunc = _api.cem_progress_fn(self)
+
+    def __call__(self, step, loss, user):
+        try:
+            if self.interrupted:
+                return 1
+            return 1 if self.fn is not None and self.fn(step, loss) else 0
+        except BaseException as e:  # noqa: B902 -- re-raised by Trainer.run
+            self.exc = e
+            return 1
+
+
+@contextlib.contextmanager
+def _sigint_sets_flag(progress):
+    """While training on the main thread with Python's default SIGINT
+    handling, Ctrl-C sets progress.interrupted (read by the callback after
+    the current step) instead of raising wherever the interpreter happens to
+    be, which could be outside the callback's try."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+
+    def handler(signum, frame):
+        progress.interrupted = True
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _new():
+    return ctypes.POINTER(_api.cem_trainer_t)()
+
+
+@with_options(_api.TrainerOption, "trainer")
+class Trainer(Handle):
+    """Trains the MLP `model` on data (n x dim float32, C-contiguous;
+    copied by the library): Trainer(model, data, **options) with
+    TrainerOption's in lower case as keywords and properties (lr=1e-3,
+    batch=256, time_law="grid", ...).
+
+    run(steps) trains; progress = fn(step, loss) is called after every step
+    (a true return stops the run; an exception stops it and is re-raised by
+    run).  Ctrl-C during run stops it after the current step and raises
+    KeyboardInterrupt; the steps done are kept.  The trainer owns its model
+    while it exists (see the header); .model stays valid after the trainer
+    is closed.
+    """
+
+    __slots__ = ("_model", "_progress")
+    _FREE = "cem_trainer_free"
+    _ERRMSG = "cem_trainer_errmsg"
+
+    def __init__(self, model, data, **options):
+        if not isinstance(model, Model):
+            raise ValueError(f"model must be a cemdiff.Model, not {type(model).__name__}")
+        data = points("data", data, model.dim)
+        out = _new()
+        check(lib.cem_trainer_create(byref(out), model._ptr, ptr(data), data.shape[0],
+                                     data.shape[1]))
+        self._setup(out, model)
+        try:
+            self._apply(options)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, handle, model):
+        self._own(handle)
+        self._model = model
+        self._progress = _Progress()
+        check(lib.cem_trainer_set_progress(handle, self._progress.cfunc, None))
+
+    @classmethod
+    def load(cls, filename, data):
+        """A trainer restored from a trainer checkpoint, with the data it was
+        created with (n x dim float32; checked by size and CRC-32)."""
+        data = points("data", data)
+        out = _new()
+        check(lib.cem_trainer_load(byref(out), path(filename), ptr(data), data.shape[0],
+                                   data.shape[1]))
+        return cls._restored(out)
+
+    @classmethod
+    def from_bytes(cls, buf, data):
+        """The same from a checkpoint in memory (bytes-like)."""
+        buf = bytes(buf)
+        data = points("data", data)
+        out = _new()
+        check(lib.cem_trainer_load_buffer(byref(out), buf, len(buf), ptr(data),
+                                          data.shape[0], data.shape[1]))
+        return cls._restored(out)
+
+    @classmethod
+    def _restored(cls, handle):
+        obj = cls.__new__(cls)
+        obj._setup(handle, None)
+        return obj
+
+    def save(self, filename):
+        """Saves the full trainer state (not the data) to a checkpoint file."""
+        check(lib.cem_trainer_save(self._ptr, path(filename)))
+
+    def to_bytes(self):
+        """The trainer checkpoint as bytes."""
+        buf, size = ctypes.c_void_p(), ctypes.c_size_t()
+        check(lib.cem_trainer_save_buffer(self._ptr, byref(buf), byref(size)))
+        try:
+            return ctypes.string_at(buf, size.value)
+        finally:
+            lib.cem_free(buf)
+
+    @property
+    def model(self):
+        """The model being trained.  It holds a reference of its own
+        (cem_model_retain), so it outlives the trainer."""
+        m = self._model
+        if m is None or m.closed:
+            handle = lib.cem_trainer_model(self._ptr)
+            lib.cem_model_retain(handle)
+            m = self._model = Model._wrap(handle)
+        return m
+
+    # ------------------------------------------------------------ training
+    @property
+    def progress(self):
+        """The function called as fn(step, loss) after every step, or None."""
+        return self._progress.fn
+
+    @progress.setter
+    def progress(self, fn):
+        if fn is not None and not callable(fn):
+            raise ValueError("progress must be callable or None")
+        self._progress.fn = fn
+
+    @property
+    def steps(self):
+        """Steps taken so far."""
+        return lib.cem_trainer_steps(self._ptr)
+
+    def run(self, steps):
+        """Runs `steps` optimisation steps; returns the mean of their losses
+        (NaN when none ran).  Re-raises an exception of the progress
+        function, and KeyboardInterrupt for Ctrl-C; either stops the run
+        after the current step, and the steps done are kept."""
+        steps = count("steps", steps)
+        handle, p = self._ptr, self._progress
+        p.exc, p.interrupted = None, False
+        mean = ctypes.c_double()
+        with _sigint_sets_flag(p):
+            status = lib.cem_trainer_run(handle, steps, byref(mean))
+        exc, p.exc = p.exc, None
+        if exc is not None:
+            raise exc
+        if p.interrupted:
+            raise KeyboardInterrupt
+        check(status)
+        return mean.value
+
+    def _batch(self, x0, t, z):
+        d = lib.cem_model_dim(lib.cem_trainer_model(self._ptr))
+        x0 = points("x0", x0, d)
+        t = array("t", t, F64, (x0.shape[0],))
+        z = array("z", z, F32, x0.shape)
+        return x0, t, z
+
+    def step_batch(self, x0, t, z):
+        """One step on a given batch (x0, z: B x dim float32, t: float64
+        (B,)); returns its loss."""
+        x0, t, z = self._batch(x0, t, z)
+        loss = ctypes.c_double()
+        check(lib.cem_trainer_step_batch(self._ptr, x0.shape[0], ptr(x0), ptr(t), ptr(z),
+                                         byref(loss)))
+        return loss.value
+
+    def loss_batch(self, x0, t, z, grad=False):
+        """The loss on a given batch, and with grad=True also its gradient
+        (float32, param_count); changes nothing."""
+        x0, t, z = self._batch(x0, t, z)
+        loss = ctypes.c_double()
+        g = None
+        if grad:
+            g = np.empty(lib.cem_model_param_count(lib.cem_trainer_model(self._ptr)), dtype=F32)
+        check(lib.cem_trainer_loss_batch(self._ptr, x0.shape[0], ptr(x0), ptr(t), ptr(z),
+                                         byref(loss), ptr(g)))
+        return (loss.value, g) if grad else loss.value
+
+    def time_bins(self, reset=False):
+        """A TimeBins of the loss since the last reset; reset clears them."""
+        k = _api.CEM_TRAINER_BINS
+        mean, cnt, edges = np.empty(k), np.empty(k, dtype=np.dtype(ctypes.c_long)), np.empty(k + 1)
+        check(lib.cem_trainer_time_bins(self._ptr, ptr(mean),
+                                        cnt.ctypes.data_as(ctypes.POINTER(ctypes.c_long)),
+                                        ptr(edges), int(bool(reset))))
+        return TimeBins(mean, cnt, edges)
+
+    def law_bins(self):
+        """A LawBins: the time law as it is now."""
+        k = _api.CEM_TRAINER_LAW_BINS
+        prob, loss, floor, edges = np.empty(k), np.empty(k), np.empty(k), np.empty(k + 1)
+        check(lib.cem_trainer_law_bins(self._ptr, ptr(prob), ptr(loss), ptr(floor), ptr(edges)))
+        return LawBins(prob, loss, floor, edges)
+
+    def __repr__(self):
+        return "<cemdiff.Trainer closed>" if self.closed else f"<cemdiff.Trainer steps={self.steps}>"
