@@ -50,7 +50,10 @@ class Sampler(Handle):
         """Rows first .. first + n - 1 of the seed's streams, float32 (n, dim)."""
         n, first = count("n", n), count("first", first)
         out = np.empty((n, self._model.dim), dtype=F32)
-        status = lib.cem_sampler_run_rows(self._ptr, first, n, ptr(out))
+        if first == 0:
+            status = lib.cem_sampler_run(self._ptr, n, ptr(out))
+        else:
+            status = lib.cem_sampler_run_rows(self._ptr, first, n, ptr(out))
         if status != _api.CEM_OK:
             err = error(status)
             if status == _api.CEM_ERR_DIVERGED:
