@@ -403,6 +403,16 @@ class LibraryLookup(unittest.TestCase):
             self.assertEqual(r.stdout.strip(), lib, r.stderr)
 
 
+class Example(unittest.TestCase):
+    def test_circle_example_runs(self):
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "python", "circle.py"),
+                            "--steps", "200", "-n", "200"], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("distance to the circle: mean", r.stdout)
+        self.assertIn("KS of the angles", r.stdout)
+
+
 class AgreesWithC(unittest.TestCase):
     C_PROGRAM = r"""
         #include <stdio.h>
