@@ -152,9 +152,9 @@ report: all examples | plot-deps
 	bin/report $(if $(QUICK),--quick) --out $(REPORT_OUT)
 
 # The independent PyTorch check of docs/RECIPES.md (tests/torch_recipes.py):
-# the circle, the knot and the scaled circle, the four recipes with the
+# the circle, the knot and the scaled circle, the five recipes with the
 # laws bin/recipes chose, three seeds, t_1 = 1e-3 (about a minute a run on
-# one core, 36 runs; cached and resumable like the C runs).  Then
+# one core, 45 runs; cached and resumable like the C runs).  Then
 # `make report` puts its table in docs/RECIPES.md.
 report-torch: test-deps
 	@[ -f docs/figures/recipes_laws.txt ] || { echo "cemdiff: run make report first (it chooses the laws)" >&2; exit 1; }

@@ -187,17 +187,16 @@ int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const 
 
 /* The recipe a model trains with unless told otherwise (cemdiff.h: the
  * trainer's defaults follow the model), chosen by measurement
- * (docs/RECIPES.md): the preconditioned CEM trains with weight EDM and the
- * ADAPTIVE law; the DIRECT CEM keeps the paper's whole recipe (weight
- * lambda, the grid law); NOISE and SCORE keep the grid law (ADAPTIVE won
- * for them on the circle, helix and knot but failed NOISE on the circle
- * in R^16: not a default until measured everywhere). */
+ * (docs/RECIPES.md): a preconditioned CEM (PRECOND, PRECOND_PCA) trains
+ * with weight EDM, the DIRECT CEM with the paper's lambda; every model
+ * with the paper's grid law (for the preconditioned CEM the ADAPTIVE law
+ * measured no better, 0.0038 against 0.0037; for NOISE and SCORE it won on
+ * the circle, helix and knot but failed NOISE on the circle in R^16). */
 static void defaults_for_model(cem_trainer_t *tr)
 {
     const cemi_mlp *p = tr->net;
-    int precond = p->target == CEM_TARGET_CEM && p->param == CEM_PARAM_PRECOND;
-    tr->opt[CEM_TRAINER_WEIGHT] = precond ? CEM_WEIGHT_EDM : CEM_WEIGHT_LAMBDA;
-    tr->opt[CEM_TRAINER_TIME_LAW] = precond ? CEM_TIMELAW_ADAPTIVE : CEM_TIMELAW_GRID;
+    tr->opt[CEM_TRAINER_WEIGHT] = cemi_mlp_preconditioned(p) ? CEM_WEIGHT_EDM : CEM_WEIGHT_LAMBDA;
+    tr->opt[CEM_TRAINER_TIME_LAW] = CEM_TIMELAW_GRID;
 }
 
 /* The population mean and the sd (sqrt of the mean per-coordinate

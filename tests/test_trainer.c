@@ -267,7 +267,7 @@ START_TEST(ownership_options_and_errors)
     ck_assert(v == 1024);
     /* the defaults follow the model: this one is a preconditioned CEM */
     ck_assert_int_eq(cem_trainer_get(tr, CEM_TRAINER_TIME_LAW, &v), CEM_OK);
-    ck_assert(v == CEM_TIMELAW_ADAPTIVE);
+    ck_assert(v == CEM_TIMELAW_GRID);
     ck_assert_int_eq(cem_trainer_get(tr, CEM_TRAINER_WEIGHT, &v), CEM_OK);
     ck_assert(v == CEM_WEIGHT_EDM);
     ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 0), CEM_ERR_RANGE);
@@ -506,12 +506,13 @@ START_TEST(adaptive_law_bins)
 {
     make_circle();
     enum { K = CEM_TRAINER_LAW_BINS };
-    cem_model_t *m = small_mlp(CEM_TARGET_CEM); /* PRECOND: the ADAPTIVE law by default */
+    cem_model_t *m = small_mlp(CEM_TARGET_CEM); /* PRECOND, weight EDM by default */
     cem_trainer_t *tr;
     ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
     double v, fl;
     ck_assert_int_eq(cem_trainer_get(tr, CEM_TRAINER_TIME_LAW, &v), CEM_OK);
-    ck_assert(v == CEM_TIMELAW_ADAPTIVE);
+    ck_assert(v == CEM_TIMELAW_GRID); /* the default law */
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_TIME_LAW, CEM_TIMELAW_ADAPTIVE), CEM_OK);
     ck_assert_int_eq(cem_trainer_get(tr, CEM_TRAINER_ADAPT_FLOOR, &fl), CEM_OK);
     ck_assert(fl == 0.25);
     double prob[K], loss[K], floor0[K], edges[K + 1], share[K];
@@ -703,6 +704,7 @@ START_TEST(importance_weight_in_the_loss)
     cem_trainer_t *tr;
     ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
     ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 64), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_TIME_LAW, CEM_TIMELAW_ADAPTIVE), CEM_OK);
     ck_assert_int_eq(cem_trainer_run(tr, 30, NULL), CEM_OK); /* ADAPTIVE shares != 1/K */
     const double t1 = 1e-3, T = 10, width = log(T / t1), pm = -0.5, ps = 0.9;
     ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_LOGNORMAL_MEAN, pm), CEM_OK);
@@ -759,6 +761,8 @@ START_TEST(adaptive_law_threads_change_no_bit)
         cem_trainer_t *tr;
         ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
         ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 301), CEM_OK);
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_TIME_LAW, CEM_TIMELAW_ADAPTIVE),
+                         CEM_OK);
         ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_IMPORTANCE, 1), CEM_OK);
         ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_THREADS, k + 1), CEM_OK);
         ck_assert_int_eq(cem_trainer_run(tr, 25, NULL), CEM_OK);
