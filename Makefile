@@ -43,7 +43,7 @@ HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
 
-.PHONY: all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
+.PHONY: python-api all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -188,9 +188,16 @@ check: all examples $(TEST_BIN) tests/.bin/noalloc | test-deps
 	$(TEST_BIN)
 	tests/.bin/noalloc
 	$(PYTHON) tests/torch_check.py lib/libcemdiff.so
+	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --check-python python/cemdiff/_api.py
+	env -u CEMDIFF_LIBRARY $(PYTHON) -m unittest discover -s tests/python
 	sh tests/check_cli.sh bin/cemdiff
 	sh tests/check_symbols.sh lib/libcemdiff.so include/cemdiff.h
 	sh tests/check_install.sh
+
+# The Python package's declarations, generated from the header (make check
+# fails when the committed file and the header disagree).
+python-api:
+	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --python > python/cemdiff/_api.py
 
 # ---- install ----------------------------------------------------------------
 install: all bin/cemdiff
