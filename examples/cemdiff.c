@@ -746,6 +746,8 @@ static int train_loop(cem_trainer_t *tr, const train_args *a)
                 chunk = next - done;
         }
         st = cem_trainer_run(tr, chunk, NULL);
+        if (st == CEM_ERR_STOPPED && g_interrupted)
+            st = CEM_OK; /* our own stop (Ctrl-C): reported as an interruption */
         long now = cem_trainer_steps(tr);
         if (st == CEM_OK && a->save_every && now % a->save_every == 0 && now < a->steps &&
             !g_interrupted && cem_trainer_save(tr, a->checkpoint) != CEM_OK)

@@ -87,7 +87,8 @@ enum {
     CEM_ERR_TRUNCATED = -13,  /* checkpoint shorter than its header says */
     CEM_ERR_CHECKSUM = -14,   /* checkpoint CRC-32 mismatch: corrupted */
     CEM_ERR_CORRUPT = -15,    /* checkpoint field or size impossible */
-    CEM_ERR_DIVERGED = -16    /* sampling produced NaN/Inf in some rows */
+    CEM_ERR_DIVERGED = -16,   /* sampling produced NaN/Inf in some rows */
+    CEM_ERR_STOPPED = -17     /* a progress callback stopped the run */
 };
 
 /* A static English description of a status code ("unknown status" for a
@@ -551,7 +552,14 @@ typedef enum {
 } cem_trainer_option;
 
 /* Called after every accepted step with the step count so far and that
- * step's loss; a non-zero return stops cem_trainer_run after that step. */
+ * step's loss; a non-zero return stops cem_trainer_run after that step
+ * (which then returns CEM_ERR_STOPPED).
+ * The callback contract (this one and cem_sampler_progress_fn): it runs on
+ * the thread that called the run, between steps (or blocks), never
+ * concurrently with itself; it may call no function on the handle that
+ * runs it (nor on that handle's model), and it must not unwind through the
+ * library (no C++ exception, no longjmp): catch, remember, return non-zero,
+ * and raise after the run returns. */
 typedef int (*cem_progress_fn)(long step, double loss, void *user);
 
 /* A trainer for the MLP model m on a copy of data (n x dim, dim equal to
@@ -564,11 +572,13 @@ CEM_API int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float 
 
 /* Runs `steps` optimisation steps (>= 0) and writes the mean of their
  * losses to *mean_loss (may be NULL; NaN when no step ran).  Stops early
- * when the progress callback asks.  A step whose loss or gradient is not
- * finite is rejected: weights, moments, EMA and step count stay bitwise as
- * they were before it, and the call returns CEM_ERR_NONFINITE_STEP (the
- * steps before it are kept).  Allocates nothing.
- * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE_STEP. */
+ * when the progress callback asks, returning CEM_ERR_STOPPED (the steps
+ * done are kept, as after any failure here; a request after the last step
+ * stops nothing).  A step whose loss or
+ * gradient is not finite is rejected: weights, moments, EMA and step count
+ * stay bitwise as they were before it, and the call returns
+ * CEM_ERR_NONFINITE_STEP (the steps before it are kept).  Allocates
+ * nothing.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE_STEP, CEM_ERR_STOPPED. */
 CEM_API int cem_trainer_run(cem_trainer_t *tr, long steps, double *mean_loss);
 
 /* One step on a batch the caller gives: x0 and z are B x dim, t has B times
@@ -716,6 +726,19 @@ CEM_API int cem_sampler_run(cem_sampler_t *s, size_t n, float *out);
 /* The same for rows first .. first + n - 1 of the streams: a large sample
  * can be made in pieces, bitwise equal to one run. */
 CEM_API int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out);
+
+/* Called by cem_sampler_run and _run_rows after each wave of blocks (one
+ * block of rows per thread) with the rows of the request finished so far,
+ * always a prefix of it, and the rows requested; a non-zero return stops
+ * the run there: the call returns CEM_ERR_STOPPED, rows [0, done) of out
+ * hold their samples (bitwise those of a whole run) and the rest are
+ * unspecified.  The contract of cem_progress_fn holds. */
+typedef int (*cem_sampler_progress_fn)(size_t done, size_t total, void *user);
+
+/* Sets the sampler's progress callback (fn NULL: none, and a run goes in
+ * one wave).  Errors: CEM_ERR_ARG. */
+CEM_API int cem_sampler_set_progress(cem_sampler_t *s, cem_sampler_progress_fn fn,
+                                     void *user);
 
 /* Rows of the last run that ended non-finite (0 for NULL). */
 CEM_API size_t cem_sampler_diverged_rows(const cem_sampler_t *s);

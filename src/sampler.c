@@ -69,6 +69,8 @@ struct cem_sampler {
     size_t R; /* rows per block */
     plan p;
     size_t diverged;
+    cem_sampler_progress_fn progress; /* called between waves; NULL: one wave */
+    void *progress_user;
     cemi_errbuf err;
 };
 
@@ -284,6 +286,7 @@ typedef struct {
     cem_sampler_t *s;
     size_t first, n; /* global rows [first, first + n) */
     float *out;
+    size_t stop;     /* this wave's blocks end before block b0 + stop */
     atomic_size_t next_block;
     atomic_size_t diverged;
 } job;
@@ -355,17 +358,17 @@ static void run_block(job *jb, worker *w, size_t row0, size_t lo, size_t hi)
 }
 
 /* Thread tid takes blocks, aligned to multiples of R in the global row
- * index, until none is left. */
+ * index, until none is left in the wave. */
 static void worker_main(void *arg, int tid, int n)
 {
     (void)n;
     job *jb = arg;
     worker *w = &jb->s->p.w[tid];
     const size_t R = jb->s->R, end = jb->first + jb->n;
-    const size_t b0 = jb->first / R, b1 = (end + R - 1) / R;
+    const size_t b0 = jb->first / R;
     for (;;) {
-        size_t b = b0 + atomic_fetch_add(&jb->next_block, 1);
-        if (b >= b1)
+        size_t k = atomic_fetch_add(&jb->next_block, 1), b = b0 + k;
+        if (k >= jb->stop)
             break;
         size_t lo = b * R > jb->first ? b * R : jb->first;
         size_t hi = (b + 1) * R < end ? (b + 1) * R : end;
@@ -394,17 +397,40 @@ int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
     atomic_init(&jb.diverged, 0);
     if (s->p.shared) /* the model may have changed since the last run */
         s->model->ops->prepare(s->model, s->p.shared);
-    size_t blocks = (first + n + s->R - 1) / s->R - first / s->R;
-    if (blocks == 1)
-        worker_main(&jb, 0, 1); /* one block: no need to wake the team */
-    else
-        cemi_pool_run(s->p.pool, worker_main, &jb);
+    const size_t R = s->R, blocks = (first + n + R - 1) / R - first / R;
+    /* in waves of a block a thread when there is a callback to call between
+     * them, else in one: a block's rows never depend on its wave */
+    const size_t wave = s->progress ? (size_t)s->p.nthreads : blocks;
+    for (size_t done = 0; done < blocks;) {
+        jb.stop = blocks - done < wave ? blocks : done + wave;
+        atomic_store(&jb.next_block, done);
+        if (jb.stop - done == 1)
+            worker_main(&jb, 0, 1); /* one block: no need to wake the team */
+        else
+            cemi_pool_run(s->p.pool, worker_main, &jb);
+        done = jb.stop;
+        size_t rows = done == blocks ? n : (first / R + done) * R - first;
+        if (s->progress && s->progress(rows, n, s->progress_user) && done < blocks) {
+            s->diverged = atomic_load(&jb.diverged);
+            return cemi_fail(&s->err, CEM_ERR_STOPPED, "%s: the progress callback stopped the "
+                             "run after %zu of %zu rows", fn, rows, n);
+        }
+    }
     s->diverged = atomic_load(&jb.diverged);
     if (s->diverged)
         return cemi_fail(&s->err, CEM_ERR_DIVERGED,
                          "%s: %zu of %zu rows ended non-finite (set to NaN); a SCORE or NOISE "
                          "model can blow up near t_1 = %g", fn, s->diverged, n,
                          s->p.opt[CEM_SAMPLER_T_MIN]);
+    return CEM_OK;
+}
+
+int cem_sampler_set_progress(cem_sampler_t *s, cem_sampler_progress_fn fn, void *user)
+{
+    if (!s)
+        return cemi_fail(NULL, CEM_ERR_ARG, "cem_sampler_set_progress: sampler is NULL");
+    s->progress = fn;
+    s->progress_user = user;
     return CEM_OK;
 }
 

@@ -832,8 +832,12 @@ int cem_trainer_run(cem_trainer_t *tr, long steps, double *mean_loss)
             break;
         sum += l;
         done++;
-        if (tr->progress && tr->progress(tr->step, l, tr->progress_user))
+        if (tr->progress && tr->progress(tr->step, l, tr->progress_user) && done < steps) {
+            st = cemi_fail(&tr->err, CEM_ERR_STOPPED, "%s: the progress callback stopped the "
+                           "run after step %ld (%ld of %ld steps done)", fn, tr->step, done,
+                           steps);
             break;
+        }
     }
     if (mean_loss && done > 0)
         *mean_loss = sum / (double)done;

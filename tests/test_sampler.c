@@ -15,6 +15,7 @@
 
 #include "base.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -311,6 +312,62 @@ START_TEST(reproducible_and_thread_independent)
 }
 END_TEST
 
+/* The sampler's progress callback: called on the calling thread after
+ * each wave of blocks with a growing prefix of the request; a stop returns
+ * CEM_ERR_STOPPED with that prefix bitwise as in a whole run. */
+typedef struct {
+    pthread_t caller;
+    int calls, stop_after, wrong_thread;
+    size_t last, total;
+} sampler_watch;
+
+static int watch_rows(size_t done, size_t total, void *user)
+{
+    sampler_watch *w = user;
+    w->wrong_thread += !pthread_equal(pthread_self(), w->caller);
+    ck_assert_uint_gt(done, w->last);
+    w->last = done;
+    w->total = total;
+    return ++w->calls == w->stop_after;
+}
+
+START_TEST(progress_and_stop)
+{
+    enum { n = 1500 }; /* 256-row blocks: 6 blocks, from row 100 7 partial ones */
+    static float a[n * 2], b[n * 2];
+    cem_model_t *m = small_mlp();
+    cem_sampler_t *s;
+    ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+    cem_sampler_set(s, CEM_SAMPLER_STEPS, 10);
+    ck_assert_int_eq(cem_sampler_run_rows(s, 100, n, a), CEM_OK); /* no callback */
+    for (int threads = 1; threads <= 2; threads++) {
+        ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_THREADS, threads), CEM_OK);
+        sampler_watch w = {pthread_self(), 0, 0, 0, 0, 0};
+        ck_assert_int_eq(cem_sampler_set_progress(s, watch_rows, &w), CEM_OK);
+        memset(b, 0, sizeof b);
+        ck_assert_int_eq(cem_sampler_run_rows(s, 100, n, b), CEM_OK);
+        ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+        /* a wave a block a thread: 7 blocks touch rows 100 .. 1599 */
+        ck_assert_int_eq(w.calls, (7 + threads - 1) / threads);
+        ck_assert_uint_eq(w.last, n);
+        ck_assert_uint_eq(w.total, n);
+        ck_assert_int_eq(w.wrong_thread, 0);
+        /* stopped after the second wave: its prefix is the whole run's */
+        sampler_watch v = {pthread_self(), 0, 2, 0, 0, 0};
+        ck_assert_int_eq(cem_sampler_set_progress(s, watch_rows, &v), CEM_OK);
+        memset(b, 0, sizeof b);
+        ck_assert_int_eq(cem_sampler_run_rows(s, 100, n, b), CEM_ERR_STOPPED);
+        ck_assert_int_eq(v.calls, 2);
+        ck_assert_uint_eq(v.last, (size_t)(2 * threads * 256 - 100));
+        ck_assert_int_eq(memcmp(a, b, sizeof(float) * 2 * v.last), 0);
+        ck_assert_ptr_nonnull(strstr(cem_sampler_errmsg(s), "stopped"));
+    }
+    ck_assert_int_eq(cem_sampler_set_progress(NULL, watch_rows, NULL), CEM_ERR_ARG);
+    cem_sampler_free(s);
+    cem_model_free(m);
+}
+END_TEST
+
 START_TEST(trajectory_recording)
 {
     float mu[2] = {0, 0}, cov[4] = {1, 0, 0, 1}, out[10 * 2], y[10 * 2];
@@ -498,6 +555,7 @@ Suite *suite_sampler(void)
     tcase_add_test(tc, point_cloud_memorised_with_weights);
     tcase_add_test(tc, exponential_grid_keeps_the_drift_step_small);
     tcase_add_test(tc, reproducible_and_thread_independent);
+    tcase_add_test(tc, progress_and_stop);
     tcase_add_test(tc, trajectory_recording);
     tcase_add_test(tc, divergence_is_reported);
     tcase_add_test(tc, bad_input_and_options);

@@ -185,7 +185,8 @@ START_TEST(progress_bins_and_reproducibility)
         int calls = 0;
         ck_assert_int_eq(cem_trainer_set_progress(tr, stop_at_5, &calls), CEM_OK);
         double mean;
-        ck_assert_int_eq(cem_trainer_run(tr, 100, &mean), CEM_OK);
+        ck_assert_int_eq(cem_trainer_run(tr, 100, &mean), CEM_ERR_STOPPED);
+        ck_assert_ptr_nonnull(strstr(cem_trainer_errmsg(tr), "after step 5"));
         ck_assert_int_eq(calls, 5);
         ck_assert_int_eq(cem_trainer_steps(tr), 5);
         ck_assert(isfinite(mean));

@@ -32,6 +32,7 @@ CEM_ERR_TRUNCATED = -13
 CEM_ERR_CHECKSUM = -14
 CEM_ERR_CORRUPT = -15
 CEM_ERR_DIVERGED = -16
+CEM_ERR_STOPPED = -17
 # cem_target
 CEM_TARGET_CEM = 0
 CEM_TARGET_NOISE = 1
@@ -321,6 +322,7 @@ class cem_dataset_t(ctypes.Structure):
 
 # ----------------------------------------------------------------- callbacks
 cem_progress_fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_long, ctypes.c_double, ctypes.c_void_p)
+cem_sampler_progress_fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p)
 
 # ----------------------------------------------------------------- functions
 # name: (restype, ((parameter name, argtype), ...))
@@ -419,6 +421,8 @@ FUNCTIONS = {
     'cem_sampler_run': (ctypes.c_int, (('s', ctypes.POINTER(cem_sampler_t)), ('n', ctypes.c_size_t), ('out', ctypes.POINTER(ctypes.c_float)),)),
     # CEM_API int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out);
     'cem_sampler_run_rows': (ctypes.c_int, (('s', ctypes.POINTER(cem_sampler_t)), ('first', ctypes.c_size_t), ('n', ctypes.c_size_t), ('out', ctypes.POINTER(ctypes.c_float)),)),
+    # CEM_API int cem_sampler_set_progress(cem_sampler_t *s, cem_sampler_progress_fn fn, void *user);
+    'cem_sampler_set_progress': (ctypes.c_int, (('s', ctypes.POINTER(cem_sampler_t)), ('fn', cem_sampler_progress_fn), ('user', ctypes.c_void_p),)),
     # CEM_API size_t cem_sampler_diverged_rows(const cem_sampler_t *s);
     'cem_sampler_diverged_rows': (ctypes.c_size_t, (('s', ctypes.POINTER(cem_sampler_t)),)),
     # CEM_API int cem_sampler_times(const cem_sampler_t *s, double *times);

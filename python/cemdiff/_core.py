@@ -1,9 +1,12 @@
 """What the classes share: array checks, enum arguments, handle lifetime and
 options as properties."""
 
+import contextlib
 import ctypes
 import operator
 import os
+import signal
+import threading
 import weakref
 
 import numpy as np
@@ -228,3 +231,24 @@ def with_options(enum_cls, prefix):
         return cls
 
     return decorate
+
+
+@contextlib.contextmanager
+def sigint_sets_flag(progress):
+    """While training on the main thread with Python's default SIGINT
+    handling, Ctrl-C sets progress.interrupted (read by the callback after
+    the current step) instead of raising wherever the interpreter happens to
+    be, which could be outside the callback's try."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+
+    def handler(signum, frame):
+        progress.interrupted = True
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)

@@ -1,16 +1,13 @@
 """Trainer: trains an MLP Model on a copy of the data."""
 
 import collections
-import contextlib
 import ctypes
-import signal
-import threading
 from ctypes import byref
 
 import numpy as np
 
 from . import _api
-from ._core import F32, F64, Handle, array, count, path, points, ptr, with_options
+from ._core import F32, F64, Handle, array, count, path, points, ptr, sigint_sets_flag, with_options
 from ._lib import lib
 from .errors import check
 from .model import Model
@@ -41,27 +38,6 @@ class _Progress:
         except BaseException as e:  # noqa: B902 -- re-raised by Trainer.run
             self.exc = e
             return 1
-
-
-@contextlib.contextmanager
-def _sigint_sets_flag(progress):
-    """While training on the main thread with Python's default SIGINT
-    handling, Ctrl-C sets progress.interrupted (read by the callback after
-    the current step) instead of raising wherever the interpreter happens to
-    be, which could be outside the callback's try."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield
-        return
-
-    def handler(signum, frame):
-        progress.interrupted = True
-
-    old = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def _new():
@@ -183,14 +159,15 @@ class Trainer(Handle):
         handle, p = self._ptr, self._progress
         p.exc, p.interrupted = None, False
         mean = ctypes.c_double()
-        with _sigint_sets_flag(p):
+        with sigint_sets_flag(p):
             status = lib.cem_trainer_run(handle, steps, byref(mean))
         exc, p.exc = p.exc, None
         if exc is not None:
             raise exc
         if p.interrupted:
             raise KeyboardInterrupt
-        check(status)
+        if status != _api.CEM_ERR_STOPPED:  # stopped: the progress function asked
+            check(status)
         return mean.value
 
     def _batch(self, x0, t, z):

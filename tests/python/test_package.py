@@ -327,6 +327,57 @@ class Callbacks(unittest.TestCase):
             self.assertGreater(int(words[1]), 0)
             self.assertLess(elapsed, 2.0)
 
+    def test_sampler_progress_stop_exception_and_ctrl_c(self):
+        with tiny_model() as m, tiny_trainer(m, circle(128)) as tr:
+            tr.run(5)
+            with cemdiff.Sampler(m, steps=8, seed=3, threads=1) as s:
+                whole = s.run(1200)
+                seen = []
+                s.progress = lambda done, total: seen.append((done, total)) or done >= 512
+                with self.assertRaises(cemdiff.StoppedError) as cm:
+                    s.run(1200)
+                self.assertEqual(seen, [(256, 1200), (512, 1200)])
+                self.assertTrue(np.array_equal(cm.exception.samples, whole[:512]))
+
+                def boom(done, total):
+                    raise ZeroDivisionError("from the sampler's callback")
+                s.progress = boom
+                with self.assertRaisesRegex(ZeroDivisionError, "sampler's callback"):
+                    s.run(1200)
+                s.progress = None
+                self.assertTrue(np.array_equal(s.run(1200), whole))
+        code = """
+            import sys, time
+            import numpy as np, cemdiff
+            m = cemdiff.Model(2, width=256, depth=3)
+            s = cemdiff.Sampler(m, steps=2000, threads=1)
+            print("ready", flush=True)
+            try:
+                s.run(10**6)
+            except KeyboardInterrupt:
+                print("interrupted", flush=True)
+                sys.exit(0)
+            print("not interrupted", flush=True)
+            """
+        env = dict(os.environ, PYTHONPATH=PYDIR)
+        env.pop("CEMDIFF_LIBRARY", None)
+        p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(p.stdout.readline().strip(), "ready")
+            time.sleep(0.5)
+            sent = time.monotonic()
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=30)
+            elapsed = time.monotonic() - sent
+        finally:
+            p.kill()
+            p.wait()
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out.strip(), "interrupted", out + err)
+        # a wave is one block of 256 rows x 2000 steps of a 256-wide network
+        self.assertLess(elapsed, 10.0)
+
 
 class Lifetimes(unittest.TestCase):
     def test_borrowed_model_outlives_its_trainer(self):
