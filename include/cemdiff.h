@@ -500,6 +500,9 @@ typedef enum { CEM_OPTIM_ADAM = 0, CEM_OPTIM_ADAMW = 1 } cem_optimizer;
  *                 spin for up to 2 ms (yielding the core) and then sleep,
  *                 so an idle trainer uses no CPU; a count above the CPUs
  *                 the process may use never spins (docs/PERFORMANCE.md).
+ *                 In a child of fork() (Python's multiprocessing) a
+ *                 trainer made before the fork keeps working, bitwise
+ *                 alike, its threads' work done on the calling thread.
  *   LOGNORMAL_MEAN, LOGNORMAL_STD
  *                 P_mean and P_std of the LOGNORMAL law; -1.2, [-20, 20]
  *                 and 1.2, [0.01, 20] (EDM's)
@@ -686,7 +689,8 @@ typedef enum {
  *   THREADS     threads that run blocks of 256 rows; the number of online
  *               cores (at most 64), [1, 256]; results do not depend on it.
  *               They live as long as the plan and sleep between runs
- *               (after at most 2 ms of spinning)
+ *               (after at most 2 ms of spinning).  After fork(), as the
+ *               trainer's (above)
  *   TRAJ_ROWS   rows whose trajectory is recorded (the first ones of each
  *               run); 0, [0, 1024]
  *   TRAJ_EVERY  record every k-th step (and the first and last);

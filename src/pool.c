@@ -17,6 +17,12 @@
  * caller) are Dekker pairs on sequentially consistent atomics: each side
  * writes its flag, then reads the other's, so one of them always sees the
  * other and no wake-up is lost.
+ *
+ * fork() copies only the calling thread: in a child the team's workers do
+ * not exist (and its mutex may be copied locked).  A pthread_atfork handler
+ * counts the forks; a team made before the last one runs every tid's share
+ * on the caller, one after another (the results do not depend on which
+ * thread runs a share), and is freed without joining anyone.
  */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include "pool.h"
@@ -36,6 +42,7 @@
 
 struct cemi_pool {
     int n;
+    unsigned long forks; /* the fork count when the team started */
     long spin_ns; /* SPIN_NS, or 0 when the team outnumbers the cores */
     pthread_t *threads;
     pthread_mutex_t lock;
@@ -127,6 +134,17 @@ static void *worker(void *v)
     return NULL;
 }
 
+/* Forks of this process so far that made it a child (the handler runs in
+ * the child), and the handler's one-time registration. */
+static atomic_ulong g_forks;
+static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+
+static void count_fork(void) { atomic_fetch_add(&g_forks, 1); }
+static void register_atfork(void) { pthread_atfork(NULL, NULL, count_fork); }
+
+/* 1 when p's workers were started in this process (not lost to a fork). */
+static int team_here(const cemi_pool *p) { return atomic_load(&g_forks) == p->forks; }
+
 /* CPUs this process may run on. */
 static int cpus_available(void)
 {
@@ -150,6 +168,8 @@ cemi_pool *cemi_pool_create(int n)
     p->n = n;
     if (n == 1)
         return p;
+    pthread_once(&g_atfork_once, register_atfork);
+    p->forks = atomic_load(&g_forks);
     p->spin_ns = n <= cpus_available() ? SPIN_NS : 0;
     p->threads = cemi_calloc((size_t)n, sizeof(pthread_t));
     if (!p->threads || pthread_mutex_init(&p->lock, NULL) != 0) {
@@ -198,6 +218,11 @@ void cemi_pool_run(cemi_pool *p, cemi_pool_fn fn, void *arg)
         fn(arg, 0, 1);
         return;
     }
+    if (!team_here(p)) { /* a forked child: the shares one after another */
+        for (int tid = 0; tid < p->n; tid++)
+            fn(arg, tid, p->n);
+        return;
+    }
     p->fn = fn;
     p->arg = arg;
     atomic_store(&p->pending, p->n - 1);
@@ -217,7 +242,7 @@ void cemi_pool_free(cemi_pool *p)
 {
     if (!p)
         return;
-    if (p->n > 1) {
+    if (p->n > 1 && team_here(p)) {
         atomic_store(&p->stop, 1);
         publish(p);
         for (int k = 1; k < p->n; k++)

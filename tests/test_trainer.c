@@ -14,8 +14,12 @@
 #include "base.h"
 #include "trainer.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 enum { D = 2, NDATA = 512 };
 static float circle[NDATA * D];
@@ -785,6 +789,92 @@ START_TEST(adaptive_law_threads_change_no_bit)
 }
 END_TEST
 
+/* Reads exactly n bytes from fd (0 on success). */
+static int read_all_fd(int fd, void *buf, size_t n)
+{
+    unsigned char *b = buf;
+    while (n > 0) {
+        ssize_t k = read(fd, b, n);
+        if (k <= 0)
+            return -1;
+        b += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* A trainer and a sampler whose 2-thread teams ran in the parent keep
+ * working in a fork()ed child (whose copy has no worker threads): the
+ * child's next 3 steps and 600 samples are bitwise the parent's from the
+ * same state, and nothing hangs (the child is given 60 s). */
+START_TEST(teams_survive_fork)
+{
+    make_circle();
+    cem_model_t *ma = small_mlp(CEM_TARGET_CEM), *mb = small_mlp(CEM_TARGET_CEM);
+    cem_trainer_t *ta, *tb;
+    ck_assert_int_eq(cem_trainer_create(&ta, ma, circle, NDATA, D), CEM_OK);
+    ck_assert_int_eq(cem_trainer_create(&tb, mb, circle, NDATA, D), CEM_OK);
+    cem_trainer_t *both[2] = {ta, tb};
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(cem_trainer_set(both[k], CEM_TRAINER_BATCH, 128), CEM_OK);
+        ck_assert_int_eq(cem_trainer_set(both[k], CEM_TRAINER_THREADS, 2), CEM_OK);
+        ck_assert_int_eq(cem_trainer_run(both[k], 2, NULL), CEM_OK);
+    }
+    cem_sampler_t *s;
+    ck_assert_int_eq(cem_sampler_create(&s, mb), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_THREADS, 2), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_STEPS, 10), CEM_OK);
+    enum { NS = 600 };
+    static float xa[NS * D], xb[NS * D];
+    ck_assert_int_eq(cem_sampler_run(s, NS, xa), CEM_OK); /* the team has run */
+    const size_t np = cem_model_param_count(ma);
+    float *pa = malloc(4 * np), *pb = malloc(4 * np);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) { /* the child: A's team and the sampler's are gone */
+        close(fds[0]);
+        int ok = cem_trainer_run(ta, 3, NULL) == CEM_OK &&
+                 cem_model_get_params(ma, 0, pa, np) == CEM_OK &&
+                 cem_sampler_run(s, NS, xa) == CEM_OK;
+        cem_sampler_free(s); /* frees without joining the absent workers */
+        cem_trainer_free(ta);
+        ok = ok && write(fds[1], pa, 4 * np) == (ssize_t)(4 * np) &&
+             write(fds[1], xa, sizeof xa) == (ssize_t)sizeof xa;
+        _exit(ok ? 0 : 1);
+    }
+    close(fds[1]);
+    ck_assert_int_eq(cem_sampler_run(s, NS, xb), CEM_OK); /* mb as the child has it */
+    ck_assert_int_eq(cem_trainer_run(tb, 3, NULL), CEM_OK);
+    ck_assert_int_eq(cem_model_get_params(mb, 0, pb, np), CEM_OK);
+    int status = 0, waited = 0;
+    pid_t w;
+    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && waited < 600) {
+        nanosleep(&(struct timespec){0, 100000000L}, NULL);
+        waited++;
+    }
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_abort_msg("the forked child hung");
+    }
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_eq(read_all_fd(fds[0], pa, 4 * np), 0);
+    ck_assert_int_eq(read_all_fd(fds[0], xa, sizeof xa), 0);
+    close(fds[0]);
+    ck_assert_int_eq(memcmp(pa, pb, 4 * np), 0);
+    ck_assert_int_eq(memcmp(xa, xb, sizeof xa), 0);
+    free(pa);
+    free(pb);
+    cem_sampler_free(s);
+    cem_trainer_free(ta);
+    cem_trainer_free(tb);
+    cem_model_free(ma);
+    cem_model_free(mb);
+}
+END_TEST
+
 /* A model whose window was never set gets the default window moved to its
  * data's scale when the trainer measures the statistics: each end t
  * becomes log1p(sd^2 expm1(t)) (cemdiff.h, CEM_MODEL_T_MIN); a window set
@@ -860,6 +950,7 @@ Suite *suite_trainer(void)
     tcase_add_test(tc, law_bins_of_the_other_laws);
     tcase_add_test(tc, importance_weight_in_the_loss);
     tcase_add_test(tc, adaptive_law_threads_change_no_bit);
+    tcase_add_test(tc, teams_survive_fork);
     suite_add_tcase(s, tc);
     return s;
 }
