@@ -4,6 +4,7 @@
  * runs it; every number in the report comes from this run.
  *
  *   report [--quick] [--out DIR]     (DIR defaults to docs)
+ *   report --verdict [--out DIR]     only the recipes' verdict in DIR/REPORT.md
  *
  * Experiments (issue 5):
  *   1. singularity profiles of the exact models of a circle and a segment,
@@ -545,37 +546,78 @@ static void verdicts(void)
                   "here (the paper leaves the weight open)");
 }
 
+/* The verdict of the recipe comparison sits between these lines, so that
+ * `report --verdict` can bring it up to date without re-running the
+ * experiments (which do not depend on it). */
+static const char VERDICT_BEGIN[] = "<!-- the recipes' verdict: figures/recipes_claims.md -->\n";
+static const char VERDICT_END[] = "<!-- end of the recipes' verdict -->\n";
+
 /* The verdict bin/recipes wrote (figures/recipes_claims.md; with --quick,
  * recipes_claims_quick.md from recipes --quick), or a note that it has not
- * run: make report runs it first. */
+ * run (make report runs it first), between the markers. */
 static void include_recipes_verdict(void)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/recipes_claims%s.md", FIG, STEPS < 4000 ? "_quick" : "");
+    say("%s", VERDICT_BEGIN);
     FILE *f = fopen(path, "r");
     if (!f) {
         say("(The recipe comparison has not run: `bin/recipes --out %s` writes it.)\n\n", OUT);
-        return;
+    } else {
+        char buf[8192];
+        size_t got;
+        while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+            fwrite(buf, 1, got, md);
+        fclose(f);
     }
-    char buf[8192];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-        fwrite(buf, 1, got, md);
-    fclose(f);
+    say("%s", VERDICT_END);
+}
+
+/* report --verdict: REPORT.md with the text between the markers replaced
+ * by the current verdict, the rest (the experiments) as it was. */
+static int refresh_verdict(const char *path, const char *tmp)
+{
+    FILE *in = fopen(path, "r");
+    if (!in)
+        die("--verdict: no report to refresh (run make report)");
+    md = fopen(tmp, "w");
+    if (!md)
+        die("cannot write the report");
+    char line[16384];
+    int state = 0; /* 0 before the markers, 1 between, 2 after */
+    while (fgets(line, sizeof line, in)) {
+        if (state == 0 && !strcmp(line, VERDICT_BEGIN)) {
+            include_recipes_verdict();
+            state = 1;
+        } else if (state == 1) {
+            state = strcmp(line, VERDICT_END) ? 1 : 2;
+        } else {
+            fputs(line, md);
+        }
+    }
+    fclose(in);
+    if (state != 2)
+        die("--verdict: the report has no complete verdict markers (run make report)");
+    if (fclose(md) != 0 || rename(tmp, path) != 0)
+        die("cannot write the report");
+    return 0;
 }
 
 /* ------------------------------------------------------------ main */
 
 int main(int argc, char **argv)
 {
+    int verdict_only = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick")) {
+        if (!strcmp(argv[i], "--verdict")) {
+            verdict_only = 1;
+        } else if (!strcmp(argv[i], "--quick")) {
             STEPS = 300;
             NSAMPLE = 1000;
         } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
             OUT = argv[++i];
         } else {
-            fprintf(stderr, "usage: report [--quick] [--out DIR]\n");
+            fprintf(stderr, "usage: report [--quick] [--verdict] [--out DIR]\n");
             return 2;
         }
     }
@@ -585,6 +627,8 @@ int main(int argc, char **argv)
     char path[600], tmp[620];
     snprintf(path, sizeof path, "%s/REPORT.md", OUT);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (verdict_only)
+        return refresh_verdict(path, tmp);
     md = fopen(tmp, "w");
     if (!md)
         die("cannot write the report");
@@ -635,9 +679,8 @@ int main(int argc, char **argv)
         "end (experiment 4); lambda(t) = 1/(e^t - 1) is the paper's weight (experiment 5).\n\n");
     say("The experiments below reproduce the paper's recipe: its CEM network outputs f "
         "(`CEM_PARAM_DIRECT`), weight lambda, t from the exponential grid, one seed. The "
-        "library's default CEM recipe (preconditioned, the adaptive time law) was chosen by "
-        "the three-seed comparison of all four recipes on nine datasets in "
-        "[RECIPES.md](RECIPES.md); its verdict comes first.\n\n");
+        "library's default CEM recipe was chosen by the three-seed comparison of all the "
+        "recipes on nine datasets in [RECIPES.md](RECIPES.md); its verdict comes first.\n\n");
     include_recipes_verdict();
     verdicts();
     /* the experiments, in the order of the issue */
