@@ -1,7 +1,7 @@
 /*
- * hello.c -- the smallest host program: checks that the header and the
- * linked library agree, then asks the exact model of a point set for the
- * three targets at one point.  Build it as any host would:
+ * hello.c -- the smallest host program: checks that the linked library
+ * serves the header it was compiled against, then asks the exact model of
+ * a point set for the three targets at one point.  Build it as any host would:
  *
  *   cc hello.c $(pkg-config --cflags --libs cemdiff)
  */
@@ -11,9 +11,9 @@
 
 int main(void)
 {
-    if (cem_version_number() != CEM_VERSION_NUMBER) {
-        fprintf(stderr, "header %d and library %u disagree\n", CEM_VERSION_NUMBER,
-                cem_version_number());
+    if (!CEM_VERSION_COMPATIBLE(cem_version_number())) {
+        fprintf(stderr, "library %s does not serve header %d.%d\n", cem_version_string(),
+                CEM_VERSION_MAJOR, CEM_VERSION_MINOR);
         return 1;
     }
     printf("libcemdiff %s\n", cem_version_string());

@@ -61,8 +61,16 @@ extern "C" {
 #endif
 
 /* The version of the library actually linked, as CEM_VERSION_NUMBER: a host
- * compares it with the header it was compiled against.  Never fails. */
+ * compares it with the header it was compiled against,
+ *   if (!CEM_VERSION_COMPATIBLE(cem_version_number())) ... refuse to run
+ * which accepts any library that keeps this header's promises.  Never fails. */
 CEM_API unsigned cem_version_number(void);
+
+/* 1 when a library of version number v (as cem_version_number) serves a
+ * host compiled against this header: the same major version and at least
+ * this minor (a newer minor only adds; any patch level). */
+#define CEM_VERSION_COMPATIBLE(v) \
+    ((v) / 10000 == CEM_VERSION_MAJOR && (v) % 10000 / 100 >= CEM_VERSION_MINOR)
 
 /* The same as "MAJOR.MINOR.PATCH"; a static string.  Never fails. */
 CEM_API const char *cem_version_string(void);

@@ -21,6 +21,16 @@
 START_TEST(version_matches_header)
 {
     ck_assert_uint_eq(cem_version_number(), CEM_VERSION_NUMBER);
+    /* the compatibility test: same major, at least this minor, any patch */
+    const unsigned M = CEM_VERSION_MAJOR, m = CEM_VERSION_MINOR;
+    ck_assert(CEM_VERSION_COMPATIBLE(cem_version_number()));
+    ck_assert(CEM_VERSION_COMPATIBLE(M * 10000 + m * 100 + 99));
+    ck_assert(CEM_VERSION_COMPATIBLE(M * 10000 + (m + 1) * 100));
+    ck_assert(!CEM_VERSION_COMPATIBLE((M + 1) * 10000 + m * 100));
+    if (m > 0)
+        ck_assert(!CEM_VERSION_COMPATIBLE(M * 10000 + (m - 1) * 100 + 99));
+    if (M > 0)
+        ck_assert(!CEM_VERSION_COMPATIBLE((M - 1) * 10000 + m * 100));
     char want[32];
     snprintf(want, sizeof want, "%d.%d.%d", CEM_VERSION_MAJOR, CEM_VERSION_MINOR,
              CEM_VERSION_PATCH);
