@@ -33,6 +33,8 @@ LIB_CFLAGS = $(BASE_CFLAGS) -fPIC -fvisibility=hidden -DCEM_BUILDING_LIBRARY -Is
 
 SONAME = libcemdiff.so.$(VERSION_MAJOR)
 SHLIB = lib/libcemdiff.so.$(VERSION)
+# The ABI as released, one baseline per major version (tests/check_abi.sh).
+ABI_BASELINE = abi/$(SONAME).abi
 STLIB = lib/libcemdiff.a
 OBJDIR = lib/.obj
 
@@ -43,7 +45,7 @@ HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
 
-.PHONY: python-api report-recipes all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
+.PHONY: python-api report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -73,13 +75,13 @@ deps:
 # system Python: a virtualenv or pyenv python3 does not see Debian's modules).
 PYTHON ?= /usr/bin/python3
 test-deps: deps
-	@if ! $(PYTHON) -c "import torch, numpy" >/dev/null 2>&1; then \
-	  echo "cemdiff: installing the test dependencies: python3-torch python3-numpy"; \
+	@if ! $(PYTHON) -c "import torch, numpy" >/dev/null 2>&1 || ! command -v abidiff >/dev/null 2>&1; then \
+	  echo "cemdiff: installing the test dependencies: python3-torch python3-numpy abigail-tools"; \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
 	  $$sudo apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends \
-	    python3 python3-torch python3-numpy \
-	    || { echo "cemdiff: could not install python3-torch (apt-get failed)" >&2; exit 1; }; \
+	    python3 python3-torch python3-numpy abigail-tools \
+	    || { echo "cemdiff: could not install the test dependencies (apt-get failed)" >&2; exit 1; }; \
 	fi
 
 # ---- the library ------------------------------------------------------------
@@ -198,7 +200,18 @@ check: all examples $(TEST_BIN) tests/.bin/noalloc | test-deps
 	env -u CEMDIFF_LIBRARY $(PYTHON) -m unittest discover -s tests/python
 	sh tests/check_cli.sh bin/cemdiff
 	sh tests/check_symbols.sh lib/libcemdiff.so include/cemdiff.h
+	sh tests/check_abi.sh lib/$(SONAME) include $(ABI_BASELINE)
 	sh tests/check_install.sh
+
+# Records the library's ABI as released.  Within a major version the new
+# baseline must keep the old one's promises (only additions); an
+# incompatible change needs CEM_VERSION_MAJOR bumped, hence a new soname and
+# a new baseline file.
+abi-baseline: all | test-deps
+	@mkdir -p abi
+	@if [ -f $(ABI_BASELINE) ]; then sh tests/check_abi.sh lib/$(SONAME) include $(ABI_BASELINE) \
+	  || { echo "cemdiff: an incompatible ABI change needs a new major version" >&2; exit 1; }; fi
+	abidw --headers-dir include --no-corpus-path lib/$(SONAME) > $(ABI_BASELINE)
 
 # The Python package's declarations, generated from the header (make check
 # fails when the committed file and the header disagree).

@@ -4,7 +4,15 @@
 # declared function present.
 set -eu
 lib=$1 header=$2
-exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TWDBRV]$/ {print $3}' | sort)
+major=$(sed -n 's/^#define CEM_VERSION_MAJOR \([0-9]*\).*/\1/p' "$header")
+node="CEMDIFF_$major"
+# every function in the version node of the major version (src/exports.map)
+unversioned=$(nm -D --defined-only "$lib" | awk -v n="@@$node" '$2 ~ /^[TWDBRV]$/ && index($3, n) == 0 {print $3}')
+if [ -n "$unversioned" ]; then
+    echo "check_symbols: FAIL: $lib exports symbols outside the version node $node:" $unversioned
+    exit 1
+fi
+exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TWDBRV]$/ {sub(/@.*/, "", $3); print $3}' | sort)
 stray=$(printf '%s\n' "$exported" | grep -v -E '^(cem_[a-z0-9_]+|_init|_fini|_edata|_end|__bss_start)$' || true)
 if [ -n "$stray" ]; then
     echo "check_symbols: FAIL: $lib exports symbols outside cem_*:" $stray
@@ -18,4 +26,4 @@ if [ -n "$missing" ]; then
     exit 1
 fi
 n=$(printf '%s\n' "$declared" | wc -l)
-echo "check_symbols: $n public functions exported, no other symbol: 1 passed, 0 failed"
+echo "check_symbols: $n public functions exported in $node, no other symbol: 1 passed, 0 failed"
