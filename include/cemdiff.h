@@ -736,7 +736,8 @@ CEM_API int cem_sampler_create(cem_sampler_t **out, cem_model_t *m);
 CEM_API int cem_sampler_run(cem_sampler_t *s, size_t n, float *out);
 
 /* The same for rows first .. first + n - 1 of the streams: a large sample
- * can be made in pieces, bitwise equal to one run. */
+ * can be made in pieces, bitwise equal to one run.  Row indices end below
+ * SIZE_MAX - 256 (CEM_ERR_ARG beyond). */
 CEM_API int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out);
 
 /* Called by cem_sampler_run and _run_rows after each wave of blocks (one

@@ -72,6 +72,11 @@ int cem_convert(cem_target from, cem_target to, size_t n, int dim,
         return CEM_OK;
     if (!x || !t || !in || !out)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: NULL array with n = %zu", fn, n);
+    size_t cells, bytes;
+    if (!cemi_mul_ok(n, (size_t)dim, &cells) || !cemi_mul_ok(cells, sizeof(float), &bytes) ||
+        !cemi_mul_ok(n, sizeof(double), &bytes))
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: n = %zu rows of %d values exceed the address "
+                         "space", fn, n, dim);
     for (size_t i = 0; i < n; i++)
         if (!cemi_time_ok(t[i]))
             return cemi_fail(NULL, CEM_ERR_ARG,

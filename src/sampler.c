@@ -384,10 +384,14 @@ int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
     s->diverged = 0;
     if (n == 0)
         return CEM_OK;
-    size_t cells;
-    if (!out || !cemi_mul_ok(n, (size_t)s->D, &cells) || n > SIZE_MAX / 2 ||
-        first > SIZE_MAX / 2)
-        return cemi_fail(&s->err, CEM_ERR_ARG, "%s: out is NULL or n = %zu is too large", fn, n);
+    size_t cells, bytes;
+    if (!out || !cemi_mul_ok(n, (size_t)s->D, &cells) ||
+        !cemi_mul_ok(cells, sizeof(float), &bytes))
+        return cemi_fail(&s->err, CEM_ERR_ARG, "%s: out is NULL or n = %zu rows of %d floats "
+                         "exceed the address space", fn, n, s->D);
+    if (first > SIZE_MAX - n || first + n > SIZE_MAX - s->R) /* the last block's end */
+        return cemi_fail(&s->err, CEM_ERR_ARG, "%s: rows %zu + %zu exceed the row index range",
+                         fn, first, n);
     job jb;
     jb.s = s;
     jb.first = first;

@@ -112,6 +112,14 @@ START_TEST(conversion_errors)
     ck_assert_ptr_nonnull(strstr(cem_last_error(), "t[0]"));
     ck_assert_int_eq(cem_convert(CEM_TARGET_CEM, CEM_TARGET_SCORE, 0, 2, NULL, NULL, NULL,
                                  NULL), CEM_OK);
+    /* n x dim beyond the address space: refused before any array is read
+     * (the outside probe's finding: it read past t) */
+    const size_t huge[] = {SIZE_MAX / 2 + 1, SIZE_MAX / 4 + 1, SIZE_MAX / 8 + 1};
+    for (size_t k = 0; k < sizeof huge / sizeof huge[0]; k++) {
+        ck_assert_int_eq(cem_convert(CEM_TARGET_CEM, CEM_TARGET_SCORE, huge[k], 2, x, &t, v, v),
+                         CEM_ERR_ARG);
+        ck_assert_ptr_nonnull(strstr(cem_last_error(), "address space"));
+    }
 }
 END_TEST
 

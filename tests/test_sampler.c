@@ -442,6 +442,12 @@ START_TEST(bad_input_and_options)
     ck_assert_int_eq(cem_sampler_run(s, 2, NULL), CEM_ERR_ARG);
     ck_assert_int_eq(cem_sampler_run(NULL, 2, out), CEM_ERR_ARG);
     ck_assert_int_eq(cem_sampler_run_rows(s, SIZE_MAX - 1, 2, out), CEM_ERR_ARG);
+    /* first + n (and the end of its last block) past SIZE_MAX, and n rows
+     * beyond the address space: refused, not a silent CEM_OK */
+    ck_assert_int_eq(cem_sampler_run_rows(s, SIZE_MAX - 100, 2, out), CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_sampler_errmsg(s), "row index range"));
+    ck_assert_int_eq(cem_sampler_run_rows(s, 1000, SIZE_MAX / 4, out), CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_sampler_errmsg(s), "address space"));
     ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_STEPS, 1), CEM_ERR_RANGE);
     ck_assert_ptr_nonnull(strstr(cem_sampler_errmsg(s), "CEM_SAMPLER_STEPS"));
     ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_T_MIN, 1.0), CEM_OK);
