@@ -675,17 +675,11 @@ int cem_trainer_load_buffer(cem_trainer_t **out, const void *buf, size_t size,
  * size, so a damaged header never causes a large allocation. */
 static int read_file(const char *fn, const char *path, unsigned char **buf, size_t *size)
 {
-    if (!path)
-        return cemi_fail(NULL, CEM_ERR_ARG, "%s: path is NULL", fn);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot open '%s': %s", fn, path,
-                         strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return cemi_fail(NULL, CEM_ERR_IO, "%s: '%s' is not a regular file", fn, path);
-    }
+    int status = CEM_OK;
+    FILE *f = cemi_open_regular(path, "rb", fn, &status, &st);
+    if (!f)
+        return status;
     unsigned char first[HEAD_BYTES];
     size_t got = fread(first, 1, sizeof first, f);
     head h;

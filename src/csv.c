@@ -84,11 +84,10 @@ int cem_csv_read(const char *path, float **data, size_t *n, int *dim)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: path, data, n and dim must not be NULL", fn);
 
     reader r = {path, NULL, NULL, 0, NULL, 0};
-    r.f = fopen(path, "r");
+    int status = CEM_OK;
+    r.f = cemi_open_regular(path, "r", fn, &status, NULL);
     if (!r.f)
-        return read_fail(&r, data, n, dim,
-                         cemi_fail(NULL, CEM_ERR_IO, "%s: cannot open '%s': %s", fn, path,
-                                   strerror(errno)));
+        return read_fail(&r, data, n, dim, status);
     const double limit = float_limit();
     size_t rows = 0, d = 0, lineno = 0;
     for (;;) {

@@ -1,5 +1,5 @@
 /*
- * io.c -- atomic file replacement and CRC-32 (layer 1).
+ * io.c -- atomic file replacement, opening regular files, CRC-32 (layer 1).
  */
 #include "io.h"
 
@@ -9,6 +9,37 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+FILE *cemi_open_regular(const char *path, const char *mode, const char *fn, int *status,
+                        struct stat *st_out)
+{
+    if (!path) {
+        *status = cemi_fail(NULL, CEM_ERR_ARG, "%s: path is NULL", fn);
+        return NULL;
+    }
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        *status = cemi_fail(NULL, CEM_ERR_IO, "%s: cannot open '%s': %s", fn, path,
+                            strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    int flags;
+    FILE *f = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        *status = cemi_fail(NULL, CEM_ERR_IO, "%s: '%s' is not a regular file", fn, path);
+    else if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
+             !(f = fdopen(fd, mode)))
+        *status = cemi_fail(NULL, CEM_ERR_IO, "%s: cannot open '%s': %s", fn, path,
+                            strerror(errno));
+    if (!f) {
+        close(fd);
+        return NULL;
+    }
+    if (st_out)
+        *st_out = st;
+    return f;
+}
 
 /* Best effort: makes the rename in the directory of `path` durable. */
 static void sync_dir(const char *path)
