@@ -193,6 +193,7 @@ check: all examples $(TEST_BIN) tests/.bin/noalloc | test-deps
 	sh tests/check_cli.sh bin/cemdiff
 	sh tests/check_symbols.sh lib/libcemdiff.so include/cemdiff.h
 	sh tests/check_install.sh
+	sh tests/check_cpp.sh
 
 # The Python package's declarations, generated from the header (make check
 # fails when the committed file and the header disagree).
@@ -203,7 +204,7 @@ python-api:
 install: all bin/cemdiff
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
 	install -m 755 bin/cemdiff $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 include/cemdiff.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/cemdiff.h include/cemdiff.hpp $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libcemdiff.so
@@ -211,7 +212,8 @@ install: all bin/cemdiff
 	$(PC_SED) pkgconfig/cemdiff.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cemdiff.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/cemdiff.h $(DESTDIR)$(PREFIX)/bin/cemdiff \
+	rm -f $(DESTDIR)$(PREFIX)/include/cemdiff.h $(DESTDIR)$(PREFIX)/include/cemdiff.hpp \
+	      $(DESTDIR)$(PREFIX)/bin/cemdiff \
 	      $(DESTDIR)$(PREFIX)/lib/libcemdiff.so* $(DESTDIR)$(PREFIX)/lib/libcemdiff.a \
 	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/cemdiff.pc
 

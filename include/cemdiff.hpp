@@ -379,8 +379,6 @@ public:
     double run(long steps)
     {
         double mean = 0;
-        if (progress_)
-            progress_->caught = nullptr;
         int status = cem_trainer_run(h_.get(), steps, &mean);
         if (progress_ && progress_->caught) {
             std::exception_ptr e = progress_->caught;
