@@ -2,6 +2,7 @@
 #
 #   make                 build lib/libcemdiff.so.X.Y.Z, lib/libcemdiff.a
 #   make check           build and run every test
+#   make bindings        regenerate python/cemdiff/_api.py and julia/gen_api.jl
 #   make install PREFIX=/some/dir
 #
 # Missing build dependencies (Debian packages) are installed by `make deps`,
@@ -43,7 +44,7 @@ HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
 
-.PHONY: python-api all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
+.PHONY: python-api bindings all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -189,6 +190,7 @@ check: all examples $(TEST_BIN) tests/.bin/noalloc | test-deps
 	tests/.bin/noalloc
 	$(PYTHON) tests/torch_check.py lib/libcemdiff.so
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --check-python python/cemdiff/_api.py
+	$(PYTHON) tests/check_julia.py
 	env -u CEMDIFF_LIBRARY $(PYTHON) -m unittest discover -s tests/python
 	sh tests/check_cli.sh bin/cemdiff
 	sh tests/check_symbols.sh lib/libcemdiff.so include/cemdiff.h
@@ -199,6 +201,11 @@ check: all examples $(TEST_BIN) tests/.bin/noalloc | test-deps
 # fails when the committed file and the header disagree).
 python-api:
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --python > python/cemdiff/_api.py
+
+# Every generated binding: the Python declarations and julia/gen_api.jl
+# (the ccall layer of julia/CemDiff.jl; tests/check_julia.py checks it).
+bindings: python-api
+	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --julia > julia/gen_api.jl
 
 # ---- install ----------------------------------------------------------------
 install: all bin/cemdiff
