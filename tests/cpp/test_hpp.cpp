@@ -154,7 +154,15 @@ static void test_borrowed_model()
     CHECK(f.size() == 4 && std::isfinite(f[0]) && std::isfinite(f[3]));
     cemdiff::Sampler s(borrowed);
     s.set(CEM_SAMPLER_STEPS, 10);
-    CHECK(s.sample(8).size() == 16);
+    std::vector<float> all = s.sample(8);
+    CHECK(all.size() == 16);
+    /* into a caller buffer, in two pieces: the same rows as one run */
+    std::vector<float> parts(16, -7.0f);
+    s.run(0, 3, parts.data(), 6);
+    s.run(3, 5, parts.data() + 6, 10);
+    CHECK(parts == all);
+    cemdiff::error e(CEM_OK, "");
+    CHECK_ERROR(s.run(0, 3, parts.data(), 5), CEM_ERR_ARG, e);
     borrowed.set(CEM_MODEL_USE_EMA, 0);
     CHECK(borrowed.get(CEM_MODEL_USE_EMA) == 0);
 }
