@@ -2,6 +2,7 @@
 #
 #   make                 build lib/libcemdiff.so.X.Y.Z, lib/libcemdiff.a
 #   make check           build and run every test
+#   make bindings        regenerate python/cemdiff/_api.py and julia/gen_api.jl
 #   make install PREFIX=/some/dir
 #
 # Missing build dependencies (Debian packages) are installed by `make deps`,
@@ -45,7 +46,7 @@ HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
 
-.PHONY: python-api report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
+.PHONY: python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -197,11 +198,13 @@ check: all examples $(TEST_BIN) tests/.bin/noalloc | test-deps
 	tests/.bin/noalloc
 	$(PYTHON) tests/torch_check.py lib/libcemdiff.so
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --check-python python/cemdiff/_api.py
+	$(PYTHON) tests/check_julia.py
 	env -u CEMDIFF_LIBRARY $(PYTHON) -m unittest discover -s tests/python
 	sh tests/check_cli.sh bin/cemdiff
 	sh tests/check_symbols.sh lib/libcemdiff.so include/cemdiff.h
 	sh tests/check_abi.sh lib/$(SONAME) include $(ABI_BASELINE)
 	sh tests/check_install.sh
+	sh tests/check_cpp.sh
 
 # Records the library's ABI as released.  Within a major version the new
 # baseline must keep the old one's promises (only additions); an
@@ -218,11 +221,16 @@ abi-baseline: all | test-deps
 python-api:
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --python > python/cemdiff/_api.py
 
+# Every generated binding: the Python declarations and julia/gen_api.jl
+# (the ccall layer of julia/CemDiff.jl; tests/check_julia.py checks it).
+bindings: python-api
+	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --julia > julia/gen_api.jl
+
 # ---- install ----------------------------------------------------------------
 install: all bin/cemdiff
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
 	install -m 755 bin/cemdiff $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 include/cemdiff.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/cemdiff.h include/cemdiff.hpp $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libcemdiff.so
@@ -230,7 +238,8 @@ install: all bin/cemdiff
 	$(PC_SED) pkgconfig/cemdiff.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cemdiff.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/cemdiff.h $(DESTDIR)$(PREFIX)/bin/cemdiff \
+	rm -f $(DESTDIR)$(PREFIX)/include/cemdiff.h $(DESTDIR)$(PREFIX)/include/cemdiff.hpp \
+	      $(DESTDIR)$(PREFIX)/bin/cemdiff \
 	      $(DESTDIR)$(PREFIX)/lib/libcemdiff.so* $(DESTDIR)$(PREFIX)/lib/libcemdiff.a \
 	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/cemdiff.pc
 

@@ -5,6 +5,10 @@ Usage:
   python3 tools/cemdiff_api.py include/cemdiff.h --json
   python3 tools/cemdiff_api.py include/cemdiff.h --python > python/cemdiff/_api.py
   python3 tools/cemdiff_api.py include/cemdiff.h --check-python python/cemdiff/_api.py
+  python3 tools/cemdiff_api.py include/cemdiff.h --julia > julia/gen_api.jl
+  python3 tools/cemdiff_api.py include/cemdiff.h --check-julia julia/gen_api.jl
+
+(--julia writes the ccall layer of julia/CemDiff.jl: tools/cemdiff_julia.py.)
 
 The parser knows exactly the subset of C the public header is written in:
   - integer #define CEM_* constants (expressions of integers and earlier
@@ -516,21 +520,29 @@ def main(argv):
     g.add_argument("--python", action="store_true", help="print the ctypes module")
     g.add_argument("--check-python", metavar="FILE",
                    help="exit 1 with a diff when FILE differs from --python")
+    g.add_argument("--julia", action="store_true", help="print julia/gen_api.jl")
+    g.add_argument("--check-julia", metavar="FILE",
+                   help="exit 1 with a diff when FILE differs from --julia")
     args = ap.parse_args(argv)
     try:
         api = parse_header(args.header)
         if args.json:
             print(json.dumps(api, indent=1))
             return 0
-        text = render_python(api)
+        if args.julia or args.check_julia:
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            from cemdiff_julia import render_julia
+            text, mode, checked = render_julia(api), "--julia", args.check_julia
+        else:
+            text, mode, checked = render_python(api), "--python", args.check_python
     except HeaderError as e:
         print(f"cemdiff_api: {e}", file=sys.stderr)
         return 1
-    if args.python:
+    if args.python or args.julia:
         sys.stdout.write(text)
         return 0
     try:
-        with open(args.check_python, encoding="utf-8") as f:
+        with open(checked, encoding="utf-8") as f:
             old = f.read()
     except OSError as e:
         print(f"cemdiff_api: {e}", file=sys.stderr)
@@ -538,10 +550,10 @@ def main(argv):
     if old == text:
         return 0
     sys.stdout.writelines(difflib.unified_diff(
-        old.splitlines(True), text.splitlines(True), args.check_python,
+        old.splitlines(True), text.splitlines(True), checked,
         f"generated from {args.header}"))
-    print(f"cemdiff_api: {args.check_python} is out of date; regenerate it with\n"
-          f"  python3 tools/cemdiff_api.py {args.header} --python > {args.check_python}",
+    print(f"cemdiff_api: {checked} is out of date; regenerate it with\n"
+          f"  python3 tools/cemdiff_api.py {args.header} {mode} > {checked}",
           file=sys.stderr)
     return 1
 

@@ -38,6 +38,21 @@ class Generator(unittest.TestCase):
         self.assertIn("-CEM_TRAINER_LAW_BINS = 15", r.stdout)
         self.assertIn("+CEM_TRAINER_LAW_BINS = 16", r.stdout)
 
+    def test_julia_check_mode(self):
+        r = tool("include/cemdiff.h", "--check-julia", "julia/gen_api.jl")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(os.path.join(ROOT, "julia", "gen_api.jl")) as f:
+            text = f.read()
+        with tempfile.TemporaryDirectory() as tmp:
+            stale = os.path.join(tmp, "gen_api.jl")
+            with open(stale, "w") as f:
+                f.write(text.replace("const CEM_ERR_DIVERGED = Cint(-16)",
+                                     "const CEM_ERR_DIVERGED = Cint(-17)"))
+            r = tool("include/cemdiff.h", "--check-julia", stale)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("+const CEM_ERR_DIVERGED = Cint(-16)", r.stdout)
+        self.assertIn("--julia >", r.stderr)
+
     def test_json_describes_every_declaration(self):
         r = tool("include/cemdiff.h", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -1,0 +1,232 @@
+/*
+ * test_hpp.cpp -- include/cemdiff.hpp: errors carry the library's status and
+ * message, owners move (the moved-from one is empty, nothing is freed
+ * twice), a trainer's model outlives the trainer, and a progress callback's
+ * exception stops the run and comes out of Trainer::run with the steps done
+ * kept.  Built with -fsanitize=address,undefined where that works
+ * (tests/check_cpp.sh), so a double free or a use after free fails it too.
+ */
+#include <cemdiff.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+static int failures = 0, checks = 0;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        ++checks;                                                                    \
+        if (!(cond)) {                                                               \
+            ++failures;                                                              \
+            std::fprintf(stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond);     \
+        }                                                                            \
+    } while (0)
+
+/* Runs `expr`, expects cemdiff::error with `want` status; returns it. */
+#define CHECK_ERROR(expr, want, err_out)                                             \
+    do {                                                                             \
+        ++checks;                                                                    \
+        bool thrown_ = false;                                                        \
+        try {                                                                        \
+            expr;                                                                    \
+        } catch (const cemdiff::error &e_) {                                         \
+            thrown_ = true;                                                          \
+            err_out = e_;                                                            \
+        }                                                                            \
+        if (!thrown_ || err_out.status() != (want)) {                                \
+            ++failures;                                                              \
+            std::fprintf(stderr, "%s:%d: FAIL: %s: %s\n", __FILE__, __LINE__, #expr,  \
+                         thrown_ ? "wrong status" : "no cemdiff::error");            \
+        }                                                                            \
+    } while (0)
+
+static bool contains(const std::string &s, const char *part) { return s.find(part) != std::string::npos; }
+
+static cemdiff::Model small_mlp()
+{
+    cemdiff::Model m = cemdiff::Model::mlp(2, CEM_TARGET_CEM);
+    m.set(CEM_MODEL_WIDTH, 16);
+    m.set(CEM_MODEL_DEPTH, 2);
+    return m;
+}
+
+static cemdiff::Trainer small_trainer(const cemdiff::Model &m, const std::vector<float> &data)
+{
+    cemdiff::Trainer tr(m, data);
+    tr.set(CEM_TRAINER_BATCH, 64);
+    tr.set(CEM_TRAINER_THREADS, 1);
+    return tr;
+}
+
+static void test_errors()
+{
+    cemdiff::error e(CEM_OK, "");
+    cemdiff::Model m = small_mlp();
+    CHECK_ERROR(m.set(CEM_MODEL_WIDTH, 0), CEM_ERR_RANGE, e);
+    CHECK(std::strcmp(e.status_name(), cem_status_string(CEM_ERR_RANGE)) == 0);
+    CHECK(contains(e.message(), "CEM_MODEL_WIDTH"));
+    CHECK(e.message() == m.errmsg());
+    CHECK(contains(e.what(), e.message().c_str()) && contains(e.what(), e.status_name()));
+    CHECK(m.get(CEM_MODEL_WIDTH) == 16); /* unchanged on error */
+    auto b = cemdiff::Model::bounds(CEM_MODEL_WIDTH);
+    CHECK(b.first == 1 && b.second == 8192);
+
+    /* a constructor that fails throws the library's message */
+    CHECK_ERROR(cemdiff::Dataset(CEM_DATA_SPHERE, 2), CEM_ERR_ARG, e);
+    CHECK(e.message() == cem_last_error() && !e.message().empty());
+
+    /* a caller buffer that is too small is refused before the call */
+    cemdiff::Dataset circle(CEM_DATA_CIRCLE, 2);
+    std::vector<float> small(5);
+    CHECK_ERROR(circle.sample(3, 0, small.data(), small.size()), CEM_ERR_ARG, e);
+    CHECK(contains(e.message(), "6 needed"));
+}
+
+static void test_moves()
+{
+    cemdiff::error e(CEM_OK, "");
+    cemdiff::Model a = small_mlp();
+    cem_model_t *raw = a.get();
+    cemdiff::Model b = std::move(a);
+    CHECK(!a && a.get() == nullptr && b.get() == raw);
+    CHECK(a.dim() == -1 && b.dim() == 2);
+    CHECK_ERROR(a.set(CEM_MODEL_WIDTH, 8), CEM_ERR_ARG, e); /* NULL to the library */
+    cemdiff::Model c = cemdiff::Model::mlp(3);
+    c = std::move(b); /* c's old model is freed, b is empty */
+    CHECK(!b && c.get() == raw && c.dim() == 2);
+
+    cemdiff::Dataset d1(CEM_DATA_CIRCLE, 2);
+    cemdiff::Dataset d2 = std::move(d1);
+    CHECK(!d1 && d1.dim() == -1 && d2.dim() == 2);
+    std::vector<float> data = d2.sample(256, 1);
+
+    /* a moved trainer is one trainer: the model stays busy until the owner
+     * it moved to is destroyed, and the moved-from one frees nothing */
+    {
+        cemdiff::Trainer t1 = small_trainer(c, data);
+        cemdiff::Trainer t2 = std::move(t1);
+        CHECK(!t1 && t1.steps() == -1 && t2.steps() == 0);
+        { cemdiff::Trainer gone = std::move(t1); } /* destroying an empty owner */
+        CHECK_ERROR(c.set(CEM_MODEL_WIDTH, 8), CEM_ERR_BUSY, e);
+        CHECK(t2.run(2) > 0 && t2.steps() == 2);
+    }
+    c.set(CEM_MODEL_WIDTH, 8); /* free again once the trainer is gone */
+    CHECK(c.get(CEM_MODEL_WIDTH) == 8);
+
+    cemdiff::Sampler s1(c);
+    s1.set(CEM_SAMPLER_STEPS, 10);
+    cemdiff::Sampler s2 = std::move(s1);
+    CHECK(!s1 && s2 && s2.sample(4).size() == 8);
+    CHECK_ERROR(s1.get(CEM_SAMPLER_STEPS), CEM_ERR_ARG, e);
+
+    /* share(): two owners of one model, each releasing its own reference */
+    cemdiff::Model shared = c.share();
+    CHECK(shared.get() == c.get());
+    c = cemdiff::Model();
+    CHECK(shared.dim() == 2 && shared.get(CEM_MODEL_WIDTH) == 8);
+}
+
+static void test_borrowed_model()
+{
+    cemdiff::Dataset circle(CEM_DATA_CIRCLE, 2);
+    std::vector<float> data = circle.sample(256, 1);
+    cemdiff::Model borrowed;
+    std::vector<float> weights;
+    {
+        cemdiff::Model m = small_mlp();
+        cemdiff::Trainer tr = small_trainer(m, data);
+        m = cemdiff::Model(); /* only the trainer holds the model now */
+        borrowed = tr.model();
+        CHECK(borrowed.get() == cem_trainer_model(tr.get()));
+        tr.run(3);
+        weights = borrowed.params(1);
+        CHECK(weights.size() == borrowed.param_count() && !weights.empty());
+    }
+    /* the trainer is gone; the model is valid, trained, and free to change */
+    CHECK(borrowed.dim() == 2 && borrowed.params(1) == weights);
+    std::vector<float> x = {0.5f, 0.5f, -1.0f, 0.2f};
+    std::vector<float> f = borrowed.eval_at(CEM_TARGET_CEM, x, 0.1);
+    CHECK(f.size() == 4 && std::isfinite(f[0]) && std::isfinite(f[3]));
+    cemdiff::Sampler s(borrowed);
+    s.set(CEM_SAMPLER_STEPS, 10);
+    std::vector<float> all = s.sample(8);
+    CHECK(all.size() == 16);
+    /* into a caller buffer, in two pieces: the same rows as one run */
+    std::vector<float> parts(16, -7.0f);
+    s.run(0, 3, parts.data(), 6);
+    s.run(3, 5, parts.data() + 6, 10);
+    CHECK(parts == all);
+    cemdiff::error e(CEM_OK, "");
+    CHECK_ERROR(s.run(0, 3, parts.data(), 5), CEM_ERR_ARG, e);
+    borrowed.set(CEM_MODEL_USE_EMA, 0);
+    CHECK(borrowed.get(CEM_MODEL_USE_EMA) == 0);
+}
+
+struct stop_here : std::runtime_error {
+    long step;
+    explicit stop_here(long s) : std::runtime_error("stopped by the callback"), step(s) {}
+};
+
+static void test_callback()
+{
+    cemdiff::Dataset circle(CEM_DATA_CIRCLE, 2);
+    std::vector<float> data = circle.sample(256, 1);
+    cemdiff::Model m = small_mlp();
+    cemdiff::Trainer tr = small_trainer(m, data);
+    tr.run(2);
+
+    /* an exception in the callback stops the run after that step and
+     * comes out of run(); the steps before it are kept */
+    long calls = 0;
+    tr.on_progress([&calls](long step, double loss) {
+        ++calls;
+        if (!std::isfinite(loss))
+            throw std::logic_error("loss not finite");
+        if (step == 5)
+            throw stop_here(step);
+        return false;
+    });
+    bool caught = false;
+    try {
+        tr.run(20);
+    } catch (const stop_here &e) {
+        caught = e.step == 5 && std::string(e.what()) == "stopped by the callback";
+    }
+    CHECK(caught);
+    CHECK(calls == 3 && tr.steps() == 5);
+
+    /* the exception is not thrown again: the next run goes through, and the
+     * callback's state survives a move of the trainer */
+    cemdiff::Trainer moved = std::move(tr);
+    CHECK(std::isfinite(moved.run(2)) && moved.steps() == 7 && calls == 5);
+
+    /* a true return stops the run after that step, without an exception */
+    moved.on_progress([](long step, double) { return step == 9; });
+    moved.run(20);
+    CHECK(moved.steps() == 9);
+
+    /* an empty function removes the callback */
+    moved.on_progress(nullptr);
+    moved.run(3);
+    CHECK(moved.steps() == 12);
+}
+
+int main()
+{
+    try {
+        test_errors();
+        test_moves();
+        test_borrowed_model();
+        test_callback();
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "test_hpp: FAIL: unexpected exception: %s\n", e.what());
+        return 1;
+    }
+    std::printf("test_hpp: %d checks, %d failed\n", checks, failures);
+    return failures != 0;
+}
