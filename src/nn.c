@@ -327,11 +327,14 @@ size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep)
  * x = n ln2 + r with |r| <= ln2/2, e^r by Cephes' degree-7 polynomial,
  * 2^n assembled in the exponent bits.  Relative error below 2 ulp over
  * [-87.3, 88] (tests/test_nn.c); inputs are clamped to that range, so
- * e^-inf gives 1.2e-38 (the sigmoid then rounds to 0 or 1 as expf would). */
-static inline float cemi_expf(float x)
+ * e^-inf gives 1.2e-38 (the sigmoid then rounds to 0 or 1 as expf would).
+ * A NaN in gives NaN out; the clamps are written so that it becomes -87.3
+ * inside (ordered comparisons are false for NaN), because converting a NaN
+ * to int is undefined behaviour (UBSan's finding on overflowing weights). */
+static inline float cemi_expf(float xin)
 {
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.0f ? 88.0f : x;
+    float x = xin > -87.3f ? xin : -87.3f;
+    x = x < 88.0f ? x : 88.0f;
     const float shifter = 12582912.0f; /* 1.5 * 2^23: rounds to an integer */
     float n = (x * 1.44269504088896341f + shifter) - shifter;
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
@@ -343,7 +346,8 @@ static inline float cemi_expf(float x)
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
     union { float f; int32_t i; } scale = {.i = ((int32_t)n + 127) << 23};
-    return p * scale.f;
+    const float y = p * scale.f;
+    return xin == xin ? y : xin;
 }
 
 float cemi_expf_vec(float x) { return cemi_expf(x); }

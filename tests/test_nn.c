@@ -231,6 +231,11 @@ START_TEST(fast_expf_accuracy)
     ck_assert_msg(worst < 2.4e-7, "worst relative error %g", worst);
     ck_assert(isfinite(cemi_expf_vec(1000.0f)) && cemi_expf_vec(-1000.0f) >= 0.0f);
     ck_assert(cemi_expf_vec(0.0f) == 1.0f);
+    /* NaN in, NaN out, and +-inf clamped (no float-to-int conversion of a
+     * NaN inside: UBSan's float-cast-overflow finding) */
+    ck_assert(isnan(cemi_expf_vec(NAN)));
+    ck_assert(isfinite(cemi_expf_vec(INFINITY)) && cemi_expf_vec(INFINITY) > 1e38f);
+    ck_assert(cemi_expf_vec(-INFINITY) >= 0.0f && cemi_expf_vec(-INFINITY) < 1e-37f);
 }
 END_TEST
 
