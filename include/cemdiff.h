@@ -278,8 +278,9 @@ typedef enum {
  * T_MAX, WIDTH, DEPTH, ACTIVATION, EMBED, SEED and PARAM define the network:
  * setting any of them re-initialises the weights from SEED, and fails with
  * CEM_ERR_BUSY while a trainer or a sampler holds the model (they planned
- * their memory for the network; free them first).  USE_EMA may be set any
- * time.
+ * their memory for the network; free them first; the message says which).
+ * A reference the host keeps (cem_model_retain) holds nothing.  USE_EMA may
+ * be set any time.
  * Closed-form kinds evaluate exactly at any t > 0 whatever T_MIN, T_MAX. */
 typedef enum {
     CEM_MODEL_T_MIN = 1,

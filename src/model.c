@@ -46,6 +46,7 @@ int cemi_model_new(cem_model_t **out, const char *fn, const cemi_model_ops *ops,
     m->t_max = cemi_model_option_default(CEM_MODEL_T_MAX);
     atomic_init(&m->refs, 1);
     atomic_init(&m->busy, 0);
+    atomic_init(&m->samplers, 0);
     *out = m;
     return CEM_OK;
 }

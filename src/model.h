@@ -50,7 +50,8 @@ struct cem_model {
     double t_min, t_max;
     int window_set; /* T_MIN or T_MAX set by the user (or a checkpoint) */
     atomic_int refs;
-    atomic_int busy; /* 1 while a trainer owns the model */
+    atomic_int busy;     /* 1 while a trainer owns the model */
+    atomic_int samplers; /* samplers that planned for the model's network */
     cemi_errbuf err;
 };
 

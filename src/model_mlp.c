@@ -361,11 +361,14 @@ int cemi_mlp_check_free(cem_model_t *m, const char *fn, const char *what)
     if (atomic_load(&m->busy))
         return cemi_fail(&m->err, CEM_ERR_BUSY, "%s: a trainer is attached; %s cannot change",
                          fn, what);
-    /* a sampler planned its workspace for this network */
-    if (atomic_load(&m->refs) > 1)
+    /* a sampler planned its workspace for this network (a reference the
+     * host keeps, cem_model_retain, holds nothing) */
+    int n = atomic_load(&m->samplers);
+    if (n > 0)
         return cemi_fail(&m->err, CEM_ERR_BUSY,
-                         "%s: a sampler holds the model; %s cannot change until it is freed",
-                         fn, what);
+                         "%s: %d sampler%s hold%s the model; %s cannot change until %s freed",
+                         fn, n, n > 1 ? "s" : "", n > 1 ? "" : "s", what,
+                         n > 1 ? "they are" : "it is");
     return CEM_OK;
 }
 

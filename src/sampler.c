@@ -156,6 +156,7 @@ void cem_sampler_free(cem_sampler_t *s)
     if (!s)
         return;
     plan_free(&s->p, s->R);
+    atomic_fetch_sub(&s->model->samplers, 1);
     cem_model_free(s->model);
     cemi_release(s);
 }
@@ -189,6 +190,7 @@ int cem_sampler_create(cem_sampler_t **out, cem_model_t *m)
         return cemi_fail(NULL, st, "%s: out of memory for the plan", fn);
     }
     cemi_model_retain(m);
+    atomic_fetch_add(&m->samplers, 1);
     *out = s;
     return CEM_OK;
 }

@@ -545,8 +545,20 @@ START_TEST(network_is_fixed_while_a_sampler_holds_it)
     ck_assert(v == 256);
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_USE_EMA, 0), CEM_OK); /* allowed */
     ck_assert_int_eq(cem_sampler_run(s, 600, out), CEM_OK);
+    /* two samplers: the message counts them */
+    cem_sampler_t *s2;
+    ck_assert_int_eq(cem_sampler_create(&s2, m), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 1024), CEM_ERR_BUSY);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "2 samplers hold the model"));
+    cem_sampler_free(s2);
     cem_sampler_free(s);
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 1024), CEM_OK);
+    /* a reference the host keeps holds nothing (the outside probe's finding:
+     * busy was read off the reference count) */
+    cem_model_retain(m);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 64), CEM_OK);
+    ck_assert_int_eq(cem_model_set_data_stats(m, NULL, 0), CEM_OK);
+    cem_model_free(m);
     cem_model_free(m);
 }
 END_TEST
