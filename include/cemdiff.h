@@ -13,7 +13,10 @@
  * - Status codes.  Every fallible function returns an int status: CEM_OK (0)
  *   on success, a negative CEM_ERR_* code on failure.  cem_status_string()
  *   names a code; cem_last_error() explains the last failure on the calling
- *   thread; handles also keep a message of their own (cem_model_errmsg()...).
+ *   thread; handles also keep a message of their own (cem_model_errmsg()...):
+ *   that of the last failed call that modifies the handle.  Const calls
+ *   (evaluation, queries) record their failures only in cem_last_error(),
+ *   so a handle's message never changes while threads share the handle.
  * - A failed call changes nothing: output handles are set to NULL, handles
  *   passed in keep their previous state, caller buffers may hold partial
  *   results only where the function says so.
@@ -419,8 +422,9 @@ CEM_API int cem_model_get_data_stats(const cem_model_t *m, double *mean, double 
 CEM_API int cem_model_set_data_cov(cem_model_t *m, const double *mean, const double *cov);
 CEM_API int cem_model_get_data_axes(const cem_model_t *m, double *axes, double *axis_sd);
 
-/* The last error message recorded on m ("" if none).  When several threads
- * evaluate m at once, prefer cem_last_error(), which is per thread. */
+/* The message of the last failed call that modified m ("" if none); the
+ * failures of const calls (evaluation, queries) are in cem_last_error()
+ * only, which is per thread. */
 CEM_API const char *cem_model_errmsg(const cem_model_t *m);
 
 /* Adds a reference to m, for a host that keeps the model in several places

@@ -714,8 +714,9 @@ end
 
 C: `CEM_API const char *cem_model_errmsg(const cem_model_t *m);`
 
-The last error message recorded on m ("" if none).  When several threads
-evaluate m at once, prefer cem_last_error(), which is per thread.
+The message of the last failed call that modified m ("" if none); the
+failures of const calls (evaluation, queries) are in cem_last_error()
+only, which is per thread.
 """
 function cem_model_errmsg(m)
     ccall((:cem_model_errmsg, libcemdiff), Cstring,

@@ -32,11 +32,13 @@ typedef struct {
 } cemi_errbuf;
 
 /* Records a failure: formats the message into the calling thread's buffer
- * (cem_last_error) and, when `handle` is not NULL, into the handle's buffer
- * (under a lock, so concurrent const calls on one handle may fail safely;
- * the buffer is written even through a const handle).  Returns `status`,
- * so error paths read `return cemi_fail(...)`. */
-int cemi_fail(const cemi_errbuf *handle, int status, const char *fmt, ...)
+ * (cem_last_error) and, when `handle` is not NULL, into the handle's
+ * buffer.  Only calls that modify the handle pass it (hence not const): the
+ * API lets const calls run concurrently with each other on one handle, so
+ * they record failures in the thread's buffer alone, and a handle's
+ * message is never written while another thread may read it.  Returns
+ * `status`, so error paths read `return cemi_fail(...)`. */
+int cemi_fail(cemi_errbuf *handle, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------ allocation */

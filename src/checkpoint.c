@@ -193,7 +193,7 @@ static int serialise(const char *fn, const cem_model_t *m, const cem_trainer_t *
 {
     const cemi_mlp *p = cemi_mlp_of(m);
     if (!p)
-        return cemi_fail(&m->err, CEM_ERR_UNSUPPORTED,
+        return cemi_fail(NULL, CEM_ERR_UNSUPPORTED,
                          "%s: only MLP models are saved (closed forms are rebuilt from data)", fn);
     const size_t naxes = p->axes ? (size_t)p->sh.D : 0;
     const uint32_t version = naxes ? FORMAT_VERSION : FORMAT_PLAIN;

@@ -671,9 +671,9 @@ static int check_rows(const char *fn, const cem_dataset_t *d, size_t n, const vo
     if (n == 0)
         return CEM_OK;
     if (!in || !out)
-        return ds_fail(d, CEM_ERR_ARG, "%s: NULL array with n = %zu", fn, n);
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: NULL array with n = %zu", fn, n);
     if (!cemi_mul_ok(n, (size_t)d->dim, total))
-        return ds_fail(d, CEM_ERR_ARG, "%s: n = %zu is too large", fn, n);
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: n = %zu is too large", fn, n);
     return CEM_OK;
 }
 
@@ -752,7 +752,7 @@ static int per_row(const char *fn, const cem_dataset_t *d, size_t n, const float
         return st;
     size_t k = cemi_first_nonfinite_f(x, total);
     if (k < total)
-        return ds_fail(d, CEM_ERR_NONFINITE, "%s: x row %zu column %d is %g", fn,
+        return cemi_fail(NULL, CEM_ERR_NONFINITE, "%s: x row %zu column %d is %g", fn,
                        k / (size_t)d->dim, (int)(k % (size_t)d->dim), (double)x[k]);
     for (size_t i = 0; i < n; i++) {
         double y[3];
@@ -838,12 +838,12 @@ int cem_dataset_get(const cem_dataset_t *d, cem_dataset_option opt, double *valu
     if (!d || !value)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: dataset and value must not be NULL", fn);
     const cemi_option *o;
-    int st = cemi_option_resolve(&d->err, fn, dataset_options, (int)opt, NULL, &o);
+    int st = cemi_option_resolve(NULL, fn, dataset_options, (int)opt, NULL, &o);
     if (st)
         return st;
     if (d->kind != CEM_DATA_POINTS)
-        return ds_fail(d, CEM_ERR_UNSUPPORTED, "%s: %s applies to CEM_DATA_POINTS only, "
-                       "not to %s", fn, o->name, kind_name(d->kind));
+        return cemi_fail(NULL, CEM_ERR_UNSUPPORTED, "%s: %s applies to CEM_DATA_POINTS only, "
+                         "not to %s", fn, o->name, kind_name(d->kind));
     *value = (double)d->npoints;
     return CEM_OK;
 }

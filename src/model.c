@@ -135,7 +135,7 @@ int cem_model_get(const cem_model_t *m, cem_model_option opt, double *value)
     if (!m || !value)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: model and value must not be NULL", fn);
     const cemi_option *o;
-    int st = cemi_option_resolve(&m->err, fn, model_options, (int)opt, NULL, &o);
+    int st = cemi_option_resolve(NULL, fn, model_options, (int)opt, NULL, &o);
     if (st)
         return st;
     if (opt == CEM_MODEL_T_MIN || opt == CEM_MODEL_T_MAX) {
@@ -143,8 +143,8 @@ int cem_model_get(const cem_model_t *m, cem_model_option opt, double *value)
         return CEM_OK;
     }
     if (!m->ops->get)
-        return cemi_model_fail(m, CEM_ERR_UNSUPPORTED, "%s: %s applies to MLP models only",
-                               fn, o->name);
+        return cemi_fail(NULL, CEM_ERR_UNSUPPORTED, "%s: %s applies to MLP models only", fn,
+                         o->name);
     return m->ops->get(m, (int)opt, value);
 }
 

@@ -486,27 +486,28 @@ size_t cem_model_param_count(const cem_model_t *m)
     return p ? p->np : 0;
 }
 
-static int params_args(const char *fn, const cem_model_t *m, int ema, int max_ema,
-                       const void *buf, size_t n)
+/* The checks of get_params and set_params; failures are recorded in err
+ * too (NULL for the const get). */
+static int params_args(const char *fn, const cem_model_t *m, cemi_errbuf *err, int ema,
+                       int max_ema, const void *buf, size_t n)
 {
     if (!m)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
     const cemi_mlp *p = cemi_mlp_of(m);
     if (!p)
-        return cemi_model_fail(m, CEM_ERR_UNSUPPORTED, "%s: the model is not an MLP", fn);
+        return cemi_fail(err, CEM_ERR_UNSUPPORTED, "%s: the model is not an MLP", fn);
     if (ema < 0 || ema > max_ema)
-        return cemi_model_fail(m, CEM_ERR_ARG, "%s: ema = %d is outside [0, %d]", fn, ema,
-                               max_ema);
+        return cemi_fail(err, CEM_ERR_ARG, "%s: ema = %d is outside [0, %d]", fn, ema,
+                         max_ema);
     if (!buf || n != p->np)
-        return cemi_model_fail(m, CEM_ERR_ARG,
-                               "%s: need a buffer of exactly %zu floats (got %zu%s)", fn, p->np,
-                               n, buf ? "" : ", NULL");
+        return cemi_fail(err, CEM_ERR_ARG, "%s: need a buffer of exactly %zu floats (got %zu%s)",
+                         fn, p->np, n, buf ? "" : ", NULL");
     return CEM_OK;
 }
 
 int cem_model_get_params(const cem_model_t *m, int ema, float *out, size_t n)
 {
-    int st = params_args("cem_model_get_params", m, ema, 1, out, n);
+    int st = params_args("cem_model_get_params", m, NULL, ema, 1, out, n);
     if (st)
         return st;
     const cemi_mlp *p = m->impl;
@@ -517,7 +518,7 @@ int cem_model_get_params(const cem_model_t *m, int ema, float *out, size_t n)
 int cem_model_set_params(cem_model_t *m, int ema, const float *in, size_t n)
 {
     static const char fn[] = "cem_model_set_params";
-    int st = params_args(fn, m, ema, 2, in, n);
+    int st = params_args(fn, m, m ? &m->err : NULL, ema, 2, in, n);
     if (st)
         return st;
     if (atomic_load(&m->busy))
@@ -535,8 +536,9 @@ int cem_model_set_params(cem_model_t *m, int ema, const float *in, size_t n)
 }
 
 /* The MLP of m that keeps the data statistics, or NULL having recorded
- * why (m NULL: CEM_ERR_ARG; not an MLP: CEM_ERR_UNSUPPORTED). */
-static cemi_mlp *stats_holder(const cem_model_t *m, const char *fn)
+ * why (m NULL: CEM_ERR_ARG; not an MLP: CEM_ERR_UNSUPPORTED), also in err
+ * (NULL for the const getters). */
+static cemi_mlp *stats_holder(const cem_model_t *m, cemi_errbuf *err, const char *fn)
 {
     if (!m) {
         cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
@@ -544,15 +546,15 @@ static cemi_mlp *stats_holder(const cem_model_t *m, const char *fn)
     }
     cemi_mlp *p = cemi_mlp_of(m);
     if (!p)
-        cemi_model_fail(m, CEM_ERR_UNSUPPORTED,
-                        "%s: only an MLP keeps data statistics (this model is exact)", fn);
+        cemi_fail(err, CEM_ERR_UNSUPPORTED,
+                  "%s: only an MLP keeps data statistics (this model is exact)", fn);
     return p;
 }
 
 int cem_model_set_data_stats(cem_model_t *m, const double *mean, double sd)
 {
     static const char fn[] = "cem_model_set_data_stats";
-    cemi_mlp *p = stats_holder(m, fn);
+    cemi_mlp *p = stats_holder(m, m ? &m->err : NULL, fn);
     if (!p)
         return m ? CEM_ERR_UNSUPPORTED : CEM_ERR_ARG;
     if (!(sd >= 0 && isfinite(sd)) || (sd == 0 && mean))
@@ -574,7 +576,7 @@ int cem_model_set_data_stats(cem_model_t *m, const double *mean, double sd)
 int cem_model_set_data_cov(cem_model_t *m, const double *mean, const double *cov)
 {
     static const char fn[] = "cem_model_set_data_cov";
-    cemi_mlp *p = stats_holder(m, fn);
+    cemi_mlp *p = stats_holder(m, m ? &m->err : NULL, fn);
     if (!p)
         return m ? CEM_ERR_UNSUPPORTED : CEM_ERR_ARG;
     if (!cov)
@@ -623,7 +625,7 @@ int cem_model_set_data_cov(cem_model_t *m, const double *mean, const double *cov
 int cem_model_get_data_axes(const cem_model_t *m, double *axes, double *axis_sd)
 {
     static const char fn[] = "cem_model_get_data_axes";
-    const cemi_mlp *p = stats_holder(m, fn);
+    const cemi_mlp *p = stats_holder(m, NULL, fn);
     if (!p)
         return m ? CEM_ERR_UNSUPPORTED : CEM_ERR_ARG;
     const size_t D = (size_t)p->sh.D;
@@ -639,7 +641,7 @@ int cem_model_get_data_axes(const cem_model_t *m, double *axes, double *axis_sd)
 int cem_model_get_data_stats(const cem_model_t *m, double *mean, double *sd)
 {
     static const char fn[] = "cem_model_get_data_stats";
-    const cemi_mlp *p = stats_holder(m, fn);
+    const cemi_mlp *p = stats_holder(m, NULL, fn);
     if (!p)
         return m ? CEM_ERR_UNSUPPORTED : CEM_ERR_ARG;
     if (mean)

@@ -13,7 +13,7 @@ const cemi_option *cemi_option_find(const cemi_option *table, int id)
     return NULL;
 }
 
-int cemi_option_check(const cemi_errbuf *err, const char *fn, const cemi_option *o,
+int cemi_option_check(cemi_errbuf *err, const char *fn, const cemi_option *o,
                       double value)
 {
     if (!(value >= o->lo && value <= o->hi)) /* also rejects NaN */
@@ -38,7 +38,7 @@ int cemi_option_bounds(const char *fn, const cemi_option *table, int id,
     return CEM_OK;
 }
 
-int cemi_option_resolve(const cemi_errbuf *err, const char *fn, const cemi_option *table,
+int cemi_option_resolve(cemi_errbuf *err, const char *fn, const cemi_option *table,
                         int id, const double *value, const cemi_option **out)
 {
     const cemi_option *o = cemi_option_find(table, id);

@@ -20,13 +20,13 @@ const cemi_option *cemi_option_find(const cemi_option *table, int id);
 
 /* Checks `value` against `o`; on failure records a message naming the
  * function, the option and its bounds and returns CEM_ERR_RANGE. */
-int cemi_option_check(const cemi_errbuf *err, const char *fn, const cemi_option *o,
+int cemi_option_check(cemi_errbuf *err, const char *fn, const cemi_option *o,
                       double value);
 
 /* The entry of option `id` in table, for a setter (value != NULL: checked
  * too) or a getter (value NULL).  On failure records the message on err and
  * returns CEM_ERR_ARG (unknown option) or CEM_ERR_RANGE. */
-int cemi_option_resolve(const cemi_errbuf *err, const char *fn, const cemi_option *table,
+int cemi_option_resolve(cemi_errbuf *err, const char *fn, const cemi_option *table,
                         int id, const double *value, const cemi_option **out);
 
 /* cem_*_option_bounds for one table. */

@@ -237,7 +237,7 @@ int cem_sampler_get(const cem_sampler_t *s, cem_sampler_option opt, double *valu
     if (!s || !value)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: sampler and value must not be NULL", fn);
     const cemi_option *o;
-    int st = cemi_option_resolve(&s->err, fn, sampler_options, (int)opt, NULL, &o);
+    int st = cemi_option_resolve(NULL, fn, sampler_options, (int)opt, NULL, &o);
     if (st)
         return st;
     *value = s->p.opt[opt];

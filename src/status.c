@@ -3,7 +3,6 @@
  */
 #include "base.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,12 +46,7 @@ static _Thread_local char tls_msg[CEMI_ERRMSG_LEN];
 
 const char *cem_last_error(void) { return tls_msg; }
 
-/* Handle messages may be written by concurrent const calls (evaluations of
- * one model on several threads); failures are rare, so one lock serves
- * every handle. */
-static pthread_mutex_t handle_msg_lock = PTHREAD_MUTEX_INITIALIZER;
-
-int cemi_fail(const cemi_errbuf *handle, int status, const char *fmt, ...)
+int cemi_fail(cemi_errbuf *handle, int status, const char *fmt, ...)
 {
     /* formatted aside first: an argument may be this thread's last message
      * (a caller that adds context to a failure it called into) */
@@ -62,10 +56,7 @@ int cemi_fail(const cemi_errbuf *handle, int status, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     memcpy(tls_msg, msg, sizeof msg);
-    if (handle) {
-        pthread_mutex_lock(&handle_msg_lock);
-        memcpy(((cemi_errbuf *)handle)->text, tls_msg, sizeof handle->text);
-        pthread_mutex_unlock(&handle_msg_lock);
-    }
+    if (handle) /* only calls that modify the handle pass it: no other call runs on it */
+        memcpy(handle->text, tls_msg, sizeof handle->text);
     return status;
 }

@@ -347,7 +347,7 @@ int cem_trainer_get(const cem_trainer_t *tr, cem_trainer_option opt, double *val
     if (!tr || !value)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer and value must not be NULL", fn);
     const cemi_option *o;
-    int st = cemi_option_resolve(&tr->err, fn, trainer_options, (int)opt, NULL, &o);
+    int st = cemi_option_resolve(NULL, fn, trainer_options, (int)opt, NULL, &o);
     if (st)
         return st;
     *value = tr->opt[opt];

@@ -1010,7 +1010,9 @@ START_TEST(test_eval_errors)
     ck_assert_int_eq(cem_dataset_distance(d, 4, x, out), CEM_ERR_NONFINITE);
     assert_last_error("cem_dataset_distance");
     ck_assert_ptr_nonnull(strstr(cem_last_error(), "row 3"));
-    ck_assert_ptr_nonnull(strstr(cem_dataset_errmsg(d), "row 3"));
+    /* a const call's failure is the thread's alone: the handle's message,
+     * which other threads may be reading, stays as it was */
+    ck_assert_ptr_null(strstr(cem_dataset_errmsg(d), "row 3"));
     for (int i = 0; i < 4; i++)
         ck_assert(out[i] == -7); /* nothing written */
     x[6] = 0;
