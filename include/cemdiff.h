@@ -25,8 +25,9 @@
  * - Arrays are row-major: an "n x dim" array of points holds point i at
  *   x[i*dim .. i*dim+dim-1].  Points are float, times and coefficients
  *   double.
- * - Handles (cem_model_t, cem_dataset_t) are opaque, created through an
- *   out-parameter and released by the matching *_free(), which accepts NULL.
+ * - Handles (cem_model_t, cem_trainer_t, cem_sampler_t, cem_dataset_t) are
+ *   opaque, created through an out-parameter and released by the matching
+ *   *_free(), which accepts NULL.
  * - Options are enum-keyed: cem_X_set(handle, option, value) checks the value
  *   against cem_X_option_bounds() and rejects it with CEM_ERR_RANGE and a
  *   message naming the option and its bounds.  Integer-valued options are
@@ -468,7 +469,8 @@ CEM_API void cem_model_free(cem_model_t *m);
  * options and parameters cannot be changed (CEM_ERR_BUSY), and the model
  * must not be evaluated concurrently with a training call.  The trainer
  * keeps a reference, so the model may be freed first.
- * Results are bitwise reproducible for a given seed and BLAS thread count.
+ * Results are bitwise reproducible for a given seed, whatever THREADS (the
+ * library's own products; no BLAS call in a step).
  */
 typedef struct cem_trainer cem_trainer_t;
 
@@ -485,8 +487,8 @@ typedef enum {
 
 typedef enum { CEM_OPTIM_ADAM = 0, CEM_OPTIM_ADAMW = 1 } cem_optimizer;
 
-/* Trainer options (cem_trainer_set / _get / _option_bounds); defaults are
- * those of DESIGN.md.
+/* Trainer options (cem_trainer_set / _get / _option_bounds), with their
+ * defaults and bounds (docs/TRAINING.md says why).
  *   BATCH         rows per step; 1024, [1, 65536]
  *   LR            peak learning rate; 1e-3, [0, 10]
  *   OPTIMIZER     cem_optimizer; ADAM
@@ -830,8 +832,8 @@ CEM_API int cem_trainer_save_buffer(const cem_trainer_t *tr, void **buf, size_t 
  * owned by the trainer) from a trainer checkpoint, with the same data the
  * trainer was created with (checked by size and CRC-32: CEM_ERR_ARG when it
  * differs).  Training then continues exactly: k steps, save, load and N - k
- * more steps give bitwise the weights of N uninterrupted steps (same BLAS
- * thread count).  Errors: as cem_model_load, plus those of
+ * more steps give bitwise the weights of N uninterrupted steps (any
+ * THREADS).  Errors: as cem_model_load, plus those of
  * cem_trainer_create. */
 CEM_API int cem_trainer_load(cem_trainer_t **out, const char *path, const float *data,
                              size_t n, int dim);
@@ -1025,10 +1027,10 @@ CEM_API int cem_singularity_profile(cem_model_t *m, size_t np, const float *prob
 CEM_API int cem_csv_read(const char *path, float **data, size_t *n, int *dim);
 
 /* Writes n x dim floats to `path` with 9 significant digits (exact float
- * round trip).  The file is written to a temporary name in the same
- * directory, flushed and renamed over `path`, so an existing file is
- * replaced whole or not at all.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE,
- * CEM_ERR_IO. */
+ * round trip; n >= 1, since cem_csv_read needs a row to know dim).  The
+ * file is written to a temporary name in the same directory, flushed and
+ * renamed over `path`, so an existing file is replaced whole or not at
+ * all.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_IO. */
 CEM_API int cem_csv_write(const char *path, const float *data, size_t n,
                           int dim);
 

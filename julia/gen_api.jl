@@ -1220,8 +1220,8 @@ Restores a trainer (and a new model, reachable by cem_trainer_model and
 owned by the trainer) from a trainer checkpoint, with the same data the
 trainer was created with (checked by size and CRC-32: CEM_ERR_ARG when it
 differs).  Training then continues exactly: k steps, save, load and N - k
-more steps give bitwise the weights of N uninterrupted steps (same BLAS
-thread count).  Errors: as cem_model_load, plus those of
+more steps give bitwise the weights of N uninterrupted steps (any
+THREADS).  Errors: as cem_model_load, plus those of
 cem_trainer_create.
 """
 function cem_trainer_load(out, path, data, n, dim)
@@ -1239,8 +1239,8 @@ Restores a trainer (and a new model, reachable by cem_trainer_model and
 owned by the trainer) from a trainer checkpoint, with the same data the
 trainer was created with (checked by size and CRC-32: CEM_ERR_ARG when it
 differs).  Training then continues exactly: k steps, save, load and N - k
-more steps give bitwise the weights of N uninterrupted steps (same BLAS
-thread count).  Errors: as cem_model_load, plus those of
+more steps give bitwise the weights of N uninterrupted steps (any
+THREADS).  Errors: as cem_model_load, plus those of
 cem_trainer_create.
 """
 function cem_trainer_load_buffer(out, buf, size, data, n, dim)
@@ -1595,10 +1595,10 @@ end
 C: `CEM_API int cem_csv_write(const char *path, const float *data, size_t n, int dim);`
 
 Writes n x dim floats to `path` with 9 significant digits (exact float
-round trip).  The file is written to a temporary name in the same
-directory, flushed and renamed over `path`, so an existing file is
-replaced whole or not at all.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE,
-CEM_ERR_IO.
+round trip; n >= 1, since cem_csv_read needs a row to know dim).  The
+file is written to a temporary name in the same directory, flushed and
+renamed over `path`, so an existing file is replaced whole or not at
+all.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_IO.
 """
 function cem_csv_write(path, data, n, dim)
     ccall((:cem_csv_write, libcemdiff), Cint,

@@ -197,7 +197,10 @@ int cem_csv_write(const char *path, const float *data, size_t n, int dim)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: path is NULL or empty", fn);
     if (dim < 1)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: dim = %d must be >= 1", fn, dim);
-    if (n > 0 && !data)
+    if (n == 0) /* a file of no rows has no dimension: cem_csv_read could not read it */
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: n = 0: a CSV file needs at least one row "
+                         "(the reader could not read an empty one back)", fn);
+    if (!data)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: data is NULL with n = %zu", fn, n);
     size_t total;
     if (!cemi_mul_ok(n, (size_t)dim, &total))

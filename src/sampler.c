@@ -141,9 +141,11 @@ static int plan_make(cem_sampler_t *s, const double *opt, plan *p, const char *f
         q.prior_sd = sqrt(c.alpha * c.alpha * net->sd * net->sd + c.sigma2);
     }
     if (!ok) {
+        const int N = q.N, threads = q.nthreads; /* plan_free clears q */
+        const size_t traj = q.traj_rows;
         plan_free(&q, s->R);
-        return cemi_fail(&s->err, CEM_ERR_NOMEM, "%s: out of memory for the plan (N = %d)", fn,
-                         q.N);
+        return cemi_fail(&s->err, CEM_ERR_NOMEM, "%s: out of memory for the plan (N = %d, "
+                         "%d threads, %zu trajectory rows)", fn, N, threads, traj);
     }
     cem_time_grid((cem_grid)(int)opt[CEM_SAMPLER_GRID], q.N, opt[CEM_SAMPLER_T_MIN],
                   opt[CEM_SAMPLER_T_MAX], q.times);

@@ -350,10 +350,13 @@ START_TEST(test_write_errors)
     ck_assert(len1 == len0 && memcmp(before, after, len0) == 0);
     free(after);
 
-    /* n = 0 writes an empty file, which reads back as "no data" */
-    ck_assert_int_eq(cem_csv_write(path, NULL, 0, 2), CEM_OK);
+    /* n = 0 is refused, the file left as it was: an empty file could not
+     * be read back (the outside probe's finding: the write succeeded, the
+     * read said "no data") */
+    ck_assert_int_eq(cem_csv_write(path, x, 0, 2), CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "n = 0"));
     after = slurp(path, &len1);
-    ck_assert_uint_eq(len1, 0);
+    ck_assert(len1 == len0 && memcmp(before, after, len0) == 0);
     free(after);
     free(before);
     unlink(path);

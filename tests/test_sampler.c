@@ -448,6 +448,23 @@ START_TEST(bad_input_and_options)
     ck_assert_ptr_nonnull(strstr(cem_sampler_errmsg(s), "row index range"));
     ck_assert_int_eq(cem_sampler_run_rows(s, 1000, SIZE_MAX / 4, out), CEM_ERR_ARG);
     ck_assert_ptr_nonnull(strstr(cem_sampler_errmsg(s), "address space"));
+    /* a plan too large for memory (trajectories of 1024 rows over 10^6
+     * steps): CEM_ERR_NOMEM naming the plan (it said N = 0: the message read
+     * the plan after freeing it), the sampler as it was */
+    {
+        cem_model_t *e;
+        static float pts[4 * 64];
+        ck_assert_int_eq(cem_model_create_empirical(&e, pts, 4, 64), CEM_OK);
+        cem_sampler_t *big;
+        ck_assert_int_eq(cem_sampler_create(&big, e), CEM_OK);
+        ck_assert_int_eq(cem_sampler_set(big, CEM_SAMPLER_TRAJ_ROWS, 1024), CEM_OK);
+        ck_assert_int_eq(cem_sampler_set(big, CEM_SAMPLER_STEPS, 1e6), CEM_ERR_NOMEM);
+        ck_assert_ptr_nonnull(strstr(cem_last_error(), "N = 1000000"));
+        ck_assert_int_eq(cem_sampler_get(big, CEM_SAMPLER_STEPS, &v), CEM_OK);
+        ck_assert(v == 200);
+        cem_sampler_free(big);
+        cem_model_free(e);
+    }
     ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_STEPS, 1), CEM_ERR_RANGE);
     ck_assert_ptr_nonnull(strstr(cem_sampler_errmsg(s), "CEM_SAMPLER_STEPS"));
     ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_T_MIN, 1.0), CEM_OK);
