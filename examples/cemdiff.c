@@ -761,7 +761,7 @@ static void print_time_bins(cem_trainer_t *tr)
 {
     double mean[CEM_TRAINER_BINS], edges[CEM_TRAINER_BINS + 1];
     long count[CEM_TRAINER_BINS];
-    if (cem_trainer_time_bins(tr, mean, count, edges, 0) != CEM_OK)
+    if (cem_trainer_time_bins_n(tr, CEM_TRAINER_BINS, mean, count, edges, 0) != CEM_OK)
         return;
     printf("loss by training time (every step so far):\n");
     printf("  %10s %10s %12s %12s\n", "t from", "t to", "samples", "mean loss");

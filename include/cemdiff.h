@@ -620,7 +620,8 @@ CEM_API int cem_trainer_set_progress(cem_trainer_t *tr, cem_progress_fn fn, void
 CEM_API long cem_trainer_steps(const cem_trainer_t *tr);
 
 /* Where the loss is: the mean per-sample loss of every step since the last
- * reset, in CEM_TRAINER_BINS bins of log t over [T_MIN, T_MAX].  Writes
+ * reset, in CEM_TRAINER_BINS bins of log t over [T_MIN, T_MAX].
+ * Superseded by cem_trainer_time_bins_n (kept: published).  Writes
  * mean[CEM_TRAINER_BINS] (NaN for an empty bin), count[CEM_TRAINER_BINS]
  * and edges[CEM_TRAINER_BINS + 1]; any of them may be NULL.  reset != 0
  * clears the bins after reading.  Errors: CEM_ERR_ARG. */
@@ -629,7 +630,8 @@ CEM_API int cem_trainer_time_bins(cem_trainer_t *tr, double *mean, long *count,
                                   double *edges, int reset);
 
 /* The time law as it is now, in CEM_TRAINER_LAW_BINS equal bins of log t
- * over [T_MIN, T_MAX]: prob[b], the share of draws that land in bin b
+ * over [T_MIN, T_MAX] (superseded by cem_trainer_law_bins_n; kept:
+ * published): prob[b], the share of draws that land in bin b
  * (for any law); for the ADAPTIVE law, loss[b] its moving-average loss
  * (NaN until seen) and floor[b] the smallest loss it can reach (NaN for
  * the other laws); edges[CEM_TRAINER_LAW_BINS + 1].  Any output may be
@@ -637,6 +639,16 @@ CEM_API int cem_trainer_time_bins(cem_trainer_t *tr, double *mean, long *count,
 #define CEM_TRAINER_LAW_BINS 16
 CEM_API int cem_trainer_law_bins(const cem_trainer_t *tr, double *prob, double *loss,
                                  double *floor, double *edges);
+
+/* cem_trainer_time_bins and cem_trainer_law_bins with the length of the
+ * caller's buffers, so that no buffer is sized by a macro alone: nbins must
+ * be CEM_TRAINER_BINS (time bins) or CEM_TRAINER_LAW_BINS (law bins) as this
+ * library defines them, each buffer holding nbins values (edges nbins + 1);
+ * CEM_ERR_ARG otherwise, with nothing written.  Prefer these. */
+CEM_API int cem_trainer_time_bins_n(cem_trainer_t *tr, size_t nbins, double *mean,
+                                    long *count, double *edges, int reset);
+CEM_API int cem_trainer_law_bins_n(const cem_trainer_t *tr, size_t nbins, double *prob,
+                                   double *loss, double *floor, double *edges);
 
 /* Options; same contract as the model's. */
 CEM_API int cem_trainer_set(cem_trainer_t *tr, cem_trainer_option opt, double value);

@@ -184,6 +184,8 @@ const CEM_FUNCTIONS = (
     :cem_trainer_steps,
     :cem_trainer_time_bins,
     :cem_trainer_law_bins,
+    :cem_trainer_time_bins_n,
+    :cem_trainer_law_bins_n,
     :cem_trainer_set,
     :cem_trainer_get,
     :cem_trainer_option_bounds,
@@ -852,6 +854,13 @@ end
     cem_trainer_time_bins(tr, mean, count, edges, reset) -> Cint
 
 C: `CEM_API int cem_trainer_time_bins(cem_trainer_t *tr, double *mean, long *count, double *edges, int reset);`
+
+Where the loss is: the mean per-sample loss of every step since the last
+reset, in CEM_TRAINER_BINS bins of log t over [T_MIN, T_MAX].
+Superseded by cem_trainer_time_bins_n (kept: published).  Writes
+mean[CEM_TRAINER_BINS] (NaN for an empty bin), count[CEM_TRAINER_BINS]
+and edges[CEM_TRAINER_BINS + 1]; any of them may be NULL.  reset != 0
+clears the bins after reading.  Errors: CEM_ERR_ARG.
 """
 function cem_trainer_time_bins(tr, mean, count, edges, reset)
     ccall((:cem_trainer_time_bins, libcemdiff), Cint,
@@ -863,11 +872,53 @@ end
     cem_trainer_law_bins(tr, prob, loss, floor, edges) -> Cint
 
 C: `CEM_API int cem_trainer_law_bins(const cem_trainer_t *tr, double *prob, double *loss, double *floor, double *edges);`
+
+The time law as it is now, in CEM_TRAINER_LAW_BINS equal bins of log t
+over [T_MIN, T_MAX] (superseded by cem_trainer_law_bins_n; kept:
+published): prob[b], the share of draws that land in bin b
+(for any law); for the ADAPTIVE law, loss[b] its moving-average loss
+(NaN until seen) and floor[b] the smallest loss it can reach (NaN for
+the other laws); edges[CEM_TRAINER_LAW_BINS + 1].  Any output may be
+NULL.  Errors: CEM_ERR_ARG.
 """
 function cem_trainer_law_bins(tr, prob, loss, floor, edges)
     ccall((:cem_trainer_law_bins, libcemdiff), Cint,
           (cem_trainer_t_ptr, Ptr{Cdouble}, Ptr{Cdouble}, Ptr{Cdouble}, Ptr{Cdouble}),
           tr, prob, loss, floor, edges)
+end
+
+"""
+    cem_trainer_time_bins_n(tr, nbins, mean, count, edges, reset) -> Cint
+
+C: `CEM_API int cem_trainer_time_bins_n(cem_trainer_t *tr, size_t nbins, double *mean, long *count, double *edges, int reset);`
+
+cem_trainer_time_bins and cem_trainer_law_bins with the length of the
+caller's buffers, so that no buffer is sized by a macro alone: nbins must
+be CEM_TRAINER_BINS (time bins) or CEM_TRAINER_LAW_BINS (law bins) as this
+library defines them, each buffer holding nbins values (edges nbins + 1);
+CEM_ERR_ARG otherwise, with nothing written.  Prefer these.
+"""
+function cem_trainer_time_bins_n(tr, nbins, mean, count, edges, reset)
+    ccall((:cem_trainer_time_bins_n, libcemdiff), Cint,
+          (cem_trainer_t_ptr, Csize_t, Ptr{Cdouble}, Ptr{Clong}, Ptr{Cdouble}, Cint),
+          tr, nbins, mean, count, edges, reset)
+end
+
+"""
+    cem_trainer_law_bins_n(tr, nbins, prob, loss, floor, edges) -> Cint
+
+C: `CEM_API int cem_trainer_law_bins_n(const cem_trainer_t *tr, size_t nbins, double *prob, double *loss, double *floor, double *edges);`
+
+cem_trainer_time_bins and cem_trainer_law_bins with the length of the
+caller's buffers, so that no buffer is sized by a macro alone: nbins must
+be CEM_TRAINER_BINS (time bins) or CEM_TRAINER_LAW_BINS (law bins) as this
+library defines them, each buffer holding nbins values (edges nbins + 1);
+CEM_ERR_ARG otherwise, with nothing written.  Prefer these.
+"""
+function cem_trainer_law_bins_n(tr, nbins, prob, loss, floor, edges)
+    ccall((:cem_trainer_law_bins_n, libcemdiff), Cint,
+          (cem_trainer_t_ptr, Csize_t, Ptr{Cdouble}, Ptr{Cdouble}, Ptr{Cdouble}, Ptr{Cdouble}),
+          tr, nbins, prob, loss, floor, edges)
 end
 
 """

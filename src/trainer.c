@@ -901,6 +901,24 @@ int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0, const doub
     return CEM_OK;
 }
 
+int cem_trainer_time_bins_n(cem_trainer_t *tr, size_t nbins, double *mean, long *count,
+                            double *edges, int reset)
+{
+    if (nbins != CEM_TRAINER_BINS)
+        return cemi_fail(NULL, CEM_ERR_ARG, "cem_trainer_time_bins_n: nbins = %zu, this "
+                         "library has %d time bins", nbins, CEM_TRAINER_BINS);
+    return cem_trainer_time_bins(tr, mean, count, edges, reset);
+}
+
+int cem_trainer_law_bins_n(const cem_trainer_t *tr, size_t nbins, double *prob, double *loss,
+                           double *floor, double *edges)
+{
+    if (nbins != CEMI_LAW_BINS)
+        return cemi_fail(NULL, CEM_ERR_ARG, "cem_trainer_law_bins_n: nbins = %zu, this "
+                         "library has %d law bins", nbins, CEMI_LAW_BINS);
+    return cem_trainer_law_bins(tr, prob, loss, floor, edges);
+}
+
 int cem_trainer_time_bins(cem_trainer_t *tr, double *mean, long *count, double *edges,
                           int reset)
 {

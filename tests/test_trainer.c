@@ -624,6 +624,20 @@ START_TEST(adaptive_law_bins)
     ck_assert_int_eq(cem_trainer_law_bins(tr, NULL, NULL, floor2, NULL), CEM_OK);
     ck_assert_int_eq(memcmp(floor1, floor2, sizeof floor1), 0);
     ck_assert_int_eq(cem_trainer_law_bins(NULL, prob, NULL, NULL, NULL), CEM_ERR_ARG);
+    /* the _n form: the buffers' length checked, the same numbers */
+    double prob_n[K + 1], floor_n[K];
+    prob_n[K] = -7;
+    ck_assert_int_eq(cem_trainer_law_bins_n(tr, K, prob_n, NULL, floor_n, NULL), CEM_OK);
+    ck_assert_int_eq(memcmp(floor_n, floor1, sizeof floor1), 0);
+    ck_assert(prob_n[K] == -7);
+    ck_assert_int_eq(cem_trainer_law_bins_n(tr, K + 1, prob_n, NULL, NULL, NULL), CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "16 law bins"));
+    ck_assert_int_eq(cem_trainer_law_bins_n(tr, K - 1, prob_n, NULL, NULL, NULL), CEM_ERR_ARG);
+    double mean_n[CEM_TRAINER_BINS];
+    ck_assert_int_eq(cem_trainer_time_bins_n(tr, CEM_TRAINER_BINS, mean_n, NULL, NULL, 0),
+                     CEM_OK);
+    ck_assert_int_eq(cem_trainer_time_bins_n(tr, 4, mean_n, NULL, NULL, 0), CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "8 time bins"));
     cem_trainer_free(tr);
     cem_model_free(m);
 }

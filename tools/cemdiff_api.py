@@ -127,6 +127,7 @@ def _scan(text, filename):
                 break
             directive = text[i:k].replace("\\\n", " ")
             i = k
+            at_line_start = False  # the directive's own newline is no blank line
             word = re.match(r"#\s*(\w*)", directive).group(1)
             if word not in _KNOWN_DIRECTIVES:
                 raise HeaderError(filename, start_line, directive,

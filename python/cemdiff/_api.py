@@ -403,6 +403,10 @@ FUNCTIONS = {
     'cem_trainer_time_bins': (ctypes.c_int, (('tr', ctypes.POINTER(cem_trainer_t)), ('mean', ctypes.POINTER(ctypes.c_double)), ('count', ctypes.POINTER(ctypes.c_long)), ('edges', ctypes.POINTER(ctypes.c_double)), ('reset', ctypes.c_int),)),
     # CEM_API int cem_trainer_law_bins(const cem_trainer_t *tr, double *prob, double *loss, double *floor, double *edges);
     'cem_trainer_law_bins': (ctypes.c_int, (('tr', ctypes.POINTER(cem_trainer_t)), ('prob', ctypes.POINTER(ctypes.c_double)), ('loss', ctypes.POINTER(ctypes.c_double)), ('floor', ctypes.POINTER(ctypes.c_double)), ('edges', ctypes.POINTER(ctypes.c_double)),)),
+    # CEM_API int cem_trainer_time_bins_n(cem_trainer_t *tr, size_t nbins, double *mean, long *count, double *edges, int reset);
+    'cem_trainer_time_bins_n': (ctypes.c_int, (('tr', ctypes.POINTER(cem_trainer_t)), ('nbins', ctypes.c_size_t), ('mean', ctypes.POINTER(ctypes.c_double)), ('count', ctypes.POINTER(ctypes.c_long)), ('edges', ctypes.POINTER(ctypes.c_double)), ('reset', ctypes.c_int),)),
+    # CEM_API int cem_trainer_law_bins_n(const cem_trainer_t *tr, size_t nbins, double *prob, double *loss, double *floor, double *edges);
+    'cem_trainer_law_bins_n': (ctypes.c_int, (('tr', ctypes.POINTER(cem_trainer_t)), ('nbins', ctypes.c_size_t), ('prob', ctypes.POINTER(ctypes.c_double)), ('loss', ctypes.POINTER(ctypes.c_double)), ('floor', ctypes.POINTER(ctypes.c_double)), ('edges', ctypes.POINTER(ctypes.c_double)),)),
     # CEM_API int cem_trainer_set(cem_trainer_t *tr, cem_trainer_option opt, double value);
     'cem_trainer_set': (ctypes.c_int, (('tr', ctypes.POINTER(cem_trainer_t)), ('opt', ctypes.c_int), ('value', ctypes.c_double),)),
     # CEM_API int cem_trainer_get(const cem_trainer_t *tr, cem_trainer_option opt, double *value);

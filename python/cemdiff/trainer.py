@@ -13,9 +13,9 @@ from .errors import check
 from .model import Model
 
 TimeBins = collections.namedtuple("TimeBins", "mean count edges")
-TimeBins.__doc__ = "cem_trainer_time_bins: mean loss, count per bin, edges of log t bins."
+TimeBins.__doc__ = "cem_trainer_time_bins_n: mean loss, count per bin, edges of log t bins."
 LawBins = collections.namedtuple("LawBins", "prob loss floor edges")
-LawBins.__doc__ = "cem_trainer_law_bins: the time law's shares, losses, floors and edges."
+LawBins.__doc__ = "cem_trainer_law_bins_n: the time law's shares, losses, floors and edges."
 
 
 class _Progress:
@@ -202,7 +202,7 @@ class Trainer(Handle):
         """A TimeBins of the loss since the last reset; reset clears them."""
         k = _api.CEM_TRAINER_BINS
         mean, cnt, edges = np.empty(k), np.empty(k, dtype=np.dtype(ctypes.c_long)), np.empty(k + 1)
-        check(lib.cem_trainer_time_bins(self._ptr, ptr(mean),
+        check(lib.cem_trainer_time_bins_n(self._ptr, k, ptr(mean),
                                         cnt.ctypes.data_as(ctypes.POINTER(ctypes.c_long)),
                                         ptr(edges), int(bool(reset))))
         return TimeBins(mean, cnt, edges)
@@ -211,7 +211,8 @@ class Trainer(Handle):
         """A LawBins: the time law as it is now."""
         k = _api.CEM_TRAINER_LAW_BINS
         prob, loss, floor, edges = np.empty(k), np.empty(k), np.empty(k), np.empty(k + 1)
-        check(lib.cem_trainer_law_bins(self._ptr, ptr(prob), ptr(loss), ptr(floor), ptr(edges)))
+        check(lib.cem_trainer_law_bins_n(self._ptr, k, ptr(prob), ptr(loss), ptr(floor),
+                                         ptr(edges)))
         return LawBins(prob, loss, floor, edges)
 
     def __repr__(self):

@@ -21,6 +21,13 @@ def tool(*args, cwd=ROOT):
                           text=True, timeout=60)
 
 
+def api_docs():
+    """{function name: the comment above it in the header}."""
+    r = tool("include/cemdiff.h", "--json")
+    assert r.returncode == 0, r.stderr
+    return {f["name"]: f["doc"] for f in json.loads(r.stdout)["functions"]}
+
+
 class Generator(unittest.TestCase):
     def test_committed_module_is_current(self):
         r = tool("include/cemdiff.h", "--check-python", "python/cemdiff/_api.py")
@@ -119,8 +126,11 @@ class Coverage(unittest.TestCase):
         used = set(re.findall(r"\bcem_\w+", text))
         for cls in (cemdiff.Model, cemdiff.Trainer, cemdiff.Sampler, cemdiff.Dataset):
             used |= {cls._SET.__name__, cls._GET.__name__, cls._BOUNDS.__name__}
-        missing = sorted(set(cemdiff._api.FUNCTIONS) - used)
+        # a function the header calls superseded is reached through its successor
+        superseded = {f for f, d in api_docs().items() if re.search(r"[Ss]uperseded by", d)}
+        missing = sorted(set(cemdiff._api.FUNCTIONS) - used - superseded)
         self.assertEqual(missing, [])
+        self.assertEqual(sorted(superseded), ["cem_trainer_law_bins", "cem_trainer_time_bins"])
 
 
 if __name__ == "__main__":
