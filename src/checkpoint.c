@@ -502,8 +502,9 @@ static int build_model(const char *fn, const unsigned char *b, const head *h, ce
             return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory", fn);
         for (int j = 0; j < h->sh.D; j++)
             if (!isfinite(mean[j] = get_f64(&r)) || (sd == 0 && mean[j] != 0)) {
+                const double v = mean[j]; /* read before the release (ASan) */
                 cemi_release(mean);
-                return corrupt(fn, "data mean", mean[j]);
+                return corrupt(fn, "data mean", v);
             }
         if (h->naxes && (st = read_axes(fn, &r, h->sh.D, sd, &axes)) != CEM_OK) {
             cemi_release(mean);

@@ -566,6 +566,7 @@ START_TEST(pca_axes_round_trip)
     ck_assert_int_eq(cem_trainer_run(r, N - K, NULL), CEM_OK);
     cem_model_get_params(cem_trainer_model(r), 0, got, np);
     ck_assert_int_eq(memcmp(want, got, 4 * np), 0);
+    cem_free(tb);
     cem_trainer_free(r);
     cem_trainer_free(tr);
 
