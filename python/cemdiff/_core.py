@@ -203,6 +203,67 @@ class Handle:
         for name, value in options.items():
             self.set_option(name, value)
 
+    def _own_then(self, handle, setup=None, options=None):
+        """Owns handle, then runs setup() and applies options; on any
+        failure the handle is released and the error re-raised."""
+        self._own(handle)
+        try:
+            if setup is not None:
+                setup()
+            self._apply(options or {})
+        except BaseException:
+            self.close()
+            raise
+
+
+def progress_property(doc):
+    """The `progress` property of an object with a Progress in _progress."""
+    def get(self):
+        return self._progress.fn
+
+    def set_(self, fn):
+        if fn is not None and not callable(fn):
+            raise ValueError("progress must be callable or None")
+        self._progress.fn = fn
+    return property(get, set_, doc=doc)
+
+
+class Progress:
+    """A library progress callback (cem_progress_fn, cem_sampler_progress_fn)
+    around the user's fn(a, b) (step and loss, or rows done and rows asked):
+    a true return stops the run; an exception (KeyboardInterrupt included)
+    is kept for the run to re-raise, and stops it (the header's non-zero
+    return), as does Ctrl-C's flag `interrupted` (sigint_sets_flag).  `last`
+    is the first argument last seen.  Holds no reference to the handle's
+    object (no cycle)."""
+
+    __slots__ = ("fn", "exc", "interrupted", "last", "cfunc")
+
+    def __init__(self, cfunctype):
+        self.fn, self.exc, self.interrupted, self.last = None, None, False, 0
+        self.cfunc = cfunctype(self)
+
+    def reset(self):
+        self.exc, self.interrupted, self.last = None, False, 0
+
+    def __call__(self, a, b, user):
+        self.last = a
+        try:
+            if self.interrupted:
+                return 1
+            return 1 if self.fn is not None and self.fn(a, b) else 0
+        except BaseException as e:  # noqa: B902 -- re-raised after the run
+            self.exc = e
+            return 1
+
+    def raise_pending(self):
+        """After a run: the callback's exception, or KeyboardInterrupt."""
+        exc, self.exc = self.exc, None
+        if exc is not None:
+            raise exc
+        if self.interrupted:
+            raise KeyboardInterrupt
+
 
 def with_options(enum_cls, prefix):
     """Class decorator: an option property per member of the option enum

@@ -27,12 +27,7 @@ class Dataset(Handle):
         out = ctypes.POINTER(_api.cem_dataset_t)()
         check(lib.cem_dataset_create(byref(out), enum_value(_api.DatasetKind, kind, "kind"),
                                      operator.index(dim), count("seed", seed)))
-        self._own(out)
-        try:
-            self._apply(options)
-        except BaseException:
-            self.close()
-            raise
+        self._own_then(out, options=options)
 
     @property
     def dim(self):

@@ -46,12 +46,7 @@ class Model(Handle):
         out = _new()
         check(lib.cem_model_create_mlp(byref(out), operator.index(dim),
                                        enum_value(_api.Target, target, "target")))
-        self._own(out)
-        try:
-            self._apply(options)
-        except BaseException:
-            self.close()
-            raise
+        self._own_then(out, options=options)
 
     @classmethod
     def empirical(cls, data):

@@ -6,33 +6,11 @@ from ctypes import byref
 import numpy as np
 
 from . import _api
-from ._core import F32, Handle, count, ptr, sigint_sets_flag, with_options
+from ._core import (F32, Handle, Progress, count, progress_property, ptr, sigint_sets_flag,
+                    with_options)
 from ._lib import lib
 from .errors import check, error
 from .model import Model
-
-
-class _Progress:
-    """The callback the library calls after each wave of blocks: the user's
-    progress(done, total) (a true return stops the run), an exception from
-    it kept for Sampler.run to re-raise, and Ctrl-C's flag.  Holds no
-    reference to the Sampler."""
-
-    __slots__ = ("fn", "exc", "interrupted", "done", "cfunc")
-
-    def __init__(self):
-        self.fn, self.exc, self.interrupted, self.done = None, None, False, 0
-        self.cfunc = _api.cem_sampler_progress_fn(self)
-
-    def __call__(self, done, total, user):
-        self.done = done
-        try:
-            if self.interrupted:
-                return 1
-            return 1 if self.fn is not None and self.fn(done, total) else 0
-        except BaseException as e:  # noqa: B902 -- re-raised by Sampler.run
-            self.exc = e
-            return 1
 
 
 @with_options(_api.SamplerOption, "sampler")
@@ -60,26 +38,12 @@ class Sampler(Handle):
         status = lib.cem_sampler_create(byref(out), model._ptr)
         if status != _api.CEM_OK:
             raise error(status)
-        self._own(out)
         self._model = model
-        self._progress = _Progress()
-        try:
-            check(lib.cem_sampler_set_progress(out, self._progress.cfunc, None))
-            self._apply(options)
-        except BaseException:
-            self.close()
-            raise
+        self._progress = Progress(_api.cem_sampler_progress_fn)
+        self._own_then(out, lambda: check(lib.cem_sampler_set_progress(
+            out, self._progress.cfunc, None)), options)
 
-    @property
-    def progress(self):
-        """The progress function fn(done, total), or None."""
-        return self._progress.fn
-
-    @progress.setter
-    def progress(self, fn):
-        if fn is not None and not callable(fn):
-            raise ValueError("progress must be callable or None")
-        self._progress.fn = fn
+    progress = progress_property("The progress function fn(done, total), or None.")
 
     @property
     def model(self):
@@ -91,23 +55,19 @@ class Sampler(Handle):
         n, first = count("n", n), count("first", first)
         out = np.empty((n, self._model.dim), dtype=F32)
         p = self._progress
-        p.exc, p.interrupted, p.done = None, False, 0
+        p.reset()
         with sigint_sets_flag(p):
             if first == 0:
                 status = lib.cem_sampler_run(self._ptr, n, ptr(out))
             else:
                 status = lib.cem_sampler_run_rows(self._ptr, first, n, ptr(out))
-        exc, p.exc = p.exc, None
-        if exc is not None:
-            raise exc
-        if p.interrupted:
-            raise KeyboardInterrupt
+        p.raise_pending()
         if status != _api.CEM_OK:
             err = error(status)
             if status == _api.CEM_ERR_DIVERGED:
                 err.samples = out
             elif status == _api.CEM_ERR_STOPPED:
-                err.samples = out[:p.done]
+                err.samples = out[:p.last]
             raise err
         return out
 

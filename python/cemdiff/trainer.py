@@ -7,7 +7,8 @@ from ctypes import byref
 import numpy as np
 
 from . import _api
-from ._core import F32, F64, Handle, array, count, path, points, ptr, sigint_sets_flag, with_options
+from ._core import (F32, F64, Handle, Progress, array, count, path, points, progress_property,
+                    ptr, sigint_sets_flag, with_options)
 from ._lib import lib
 from .errors import check
 from .model import Model
@@ -16,28 +17,6 @@ TimeBins = collections.namedtuple("TimeBins", "mean count edges")
 TimeBins.__doc__ = "cem_trainer_time_bins_n: mean loss, count per bin, edges of log t bins."
 LawBins = collections.namedtuple("LawBins", "prob loss floor edges")
 LawBins.__doc__ = "cem_trainer_law_bins_n: the time law's shares, losses, floors and edges."
-
-
-class _Progress:
-    """The callback the library calls after every step.  It holds no
-    reference to the Trainer (no cycle).  An exception from the user's
-    function (or a KeyboardInterrupt raised in it) is kept for Trainer.run
-    to re-raise, and stops the run: the header's non-zero return."""
-
-    __slots__ = ("fn", "exc", "interrupted", "cfunc")
-
-    def __init__(self):
-        self.fn, self.exc, self.interrupted = None, None, False
-        self.cfunc = _api.cem_progress_fn(self)
-
-    def __call__(self, step, loss, user):
-        try:
-            if self.interrupted:
-                return 1
-            return 1 if self.fn is not None and self.fn(step, loss) else 0
-        except BaseException as e:  # noqa: B902 -- re-raised by Trainer.run
-            self.exc = e
-            return 1
 
 
 def _new():
@@ -70,18 +49,13 @@ class Trainer(Handle):
         out = _new()
         check(lib.cem_trainer_create(byref(out), model._ptr, ptr(data), data.shape[0],
                                      data.shape[1]))
-        self._setup(out, model)
-        try:
-            self._apply(options)
-        except BaseException:
-            self.close()
-            raise
+        self._setup(out, model, options)
 
-    def _setup(self, handle, model):
-        self._own(handle)
+    def _setup(self, handle, model, options=None):
         self._model = model
-        self._progress = _Progress()
-        check(lib.cem_trainer_set_progress(handle, self._progress.cfunc, None))
+        self._progress = Progress(_api.cem_progress_fn)
+        self._own_then(handle, lambda: check(lib.cem_trainer_set_progress(
+            handle, self._progress.cfunc, None)), options)
 
     @classmethod
     def load(cls, filename, data):
@@ -134,16 +108,8 @@ class Trainer(Handle):
         return m
 
     # ------------------------------------------------------------ training
-    @property
-    def progress(self):
-        """The function called as fn(step, loss) after every step, or None."""
-        return self._progress.fn
-
-    @progress.setter
-    def progress(self, fn):
-        if fn is not None and not callable(fn):
-            raise ValueError("progress must be callable or None")
-        self._progress.fn = fn
+    progress = progress_property("The function called as fn(step, loss) after every step, "
+                                 "or None.")
 
     @property
     def steps(self):
@@ -157,15 +123,11 @@ class Trainer(Handle):
         after the current step, and the steps done are kept."""
         steps = count("steps", steps)
         handle, p = self._ptr, self._progress
-        p.exc, p.interrupted = None, False
+        p.reset()
         mean = ctypes.c_double()
         with sigint_sets_flag(p):
             status = lib.cem_trainer_run(handle, steps, byref(mean))
-        exc, p.exc = p.exc, None
-        if exc is not None:
-            raise exc
-        if p.interrupted:
-            raise KeyboardInterrupt
+        p.raise_pending()
         if status != _api.CEM_ERR_STOPPED:  # stopped: the progress function asked
             check(status)
         return mean.value

@@ -25,6 +25,27 @@ def run_python(code, env=None, cwd=None, timeout=60):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def interrupted_child(test, code, timeout):
+    """Runs `code` in a fresh interpreter, waits for it to print "ready",
+    sends SIGINT half a second later; (returncode, stdout, stderr, seconds
+    from the signal to the exit)."""
+    env = dict(os.environ, PYTHONPATH=PYDIR)
+    env.pop("CEMDIFF_LIBRARY", None)
+    p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        test.assertEqual(p.stdout.readline().strip(), "ready")
+        time.sleep(0.5)
+        sent = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=timeout)
+        elapsed = time.monotonic() - sent
+    finally:
+        p.kill()
+        p.wait()
+    return p.returncode, out, err, elapsed
+
+
 class Workflow(unittest.TestCase):
     def test_train_sample_evaluate_on_a_circle(self):
         data = circle(512)
@@ -307,21 +328,8 @@ class Callbacks(unittest.TestCase):
                     sys.exit(0)
                 print("not interrupted", flush=True)
                 """
-            env = dict(os.environ, PYTHONPATH=PYDIR)
-            env.pop("CEMDIFF_LIBRARY", None)
-            p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            try:
-                self.assertEqual(p.stdout.readline().strip(), "ready")
-                time.sleep(0.5)
-                sent = time.monotonic()
-                p.send_signal(signal.SIGINT)
-                out, err = p.communicate(timeout=10)
-                elapsed = time.monotonic() - sent
-            finally:
-                p.kill()
-                p.wait()
-            self.assertEqual(p.returncode, 0, err)
+            rc, out, err, elapsed = interrupted_child(self, code, 10)
+            self.assertEqual(rc, 0, err)
             words = out.split()
             self.assertEqual(words[0], "interrupted", out + err)
             self.assertGreater(int(words[1]), 0)
@@ -359,21 +367,8 @@ class Callbacks(unittest.TestCase):
                 sys.exit(0)
             print("not interrupted", flush=True)
             """
-        env = dict(os.environ, PYTHONPATH=PYDIR)
-        env.pop("CEMDIFF_LIBRARY", None)
-        p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            self.assertEqual(p.stdout.readline().strip(), "ready")
-            time.sleep(0.5)
-            sent = time.monotonic()
-            p.send_signal(signal.SIGINT)
-            out, err = p.communicate(timeout=30)
-            elapsed = time.monotonic() - sent
-        finally:
-            p.kill()
-            p.wait()
-        self.assertEqual(p.returncode, 0, err)
+        rc, out, err, elapsed = interrupted_child(self, code, 30)
+        self.assertEqual(rc, 0, err)
         self.assertEqual(out.strip(), "interrupted", out + err)
         # a wave is one block of 256 rows x 2000 steps of a 256-wide network
         self.assertLess(elapsed, 10.0)
