@@ -274,7 +274,7 @@ typedef enum {
  *               bounds [0, 2^53]
  *   USE_EMA     1: evaluation uses the exponential moving average of the
  *               weights that training keeps (default); 0: the raw weights
- *   PARAM       a cem_param; CEM_PARAM_PRECOND for a CEM model (chosen by
+ *   PARAM       a cem_param; CEM_PARAM_PRECOND_PCA for a CEM model (chosen by
  *               measurement: docs/RECIPES.md); NOISE and SCORE models are
  *               DIRECT only (PRECOND, PRECOND_PCA: CEM_ERR_UNSUPPORTED).  A model loaded
  *               from a format-1 checkpoint is DIRECT.

@@ -81,12 +81,12 @@ check "info shows kind, target and parameters" \
     'grep -Eq "^kind +mlp$" out && grep -Eq "^target +cem$" out && grep -Eq "^parameters +[0-9]+$" out'
 
 check "info shows the default parameterisation and the measured data statistics" \
-    'grep -Eq "^param +precond$" out && grep -Eq "^data sd +0\.[0-9]+$" out && grep -Eq "^data mean +-?[0-9.e-]+ -?[0-9.e-]+$" out'
+    'grep -Eq "^param +pca$" out && grep -Eq "^data sd +0\.[0-9]+$" out && grep -Eq "^data mean +-?[0-9.e-]+ -?[0-9.e-]+$" out'
 
 # ---- recipes -----------------------------------------------------------------
 run train --data circle --steps 5 $small -o r.cem
-check "train describes the default recipe (precond, edm, grid)" \
-    '[ $status -eq 0 ] && grep -q "recipe: precond, weight edm, time law grid" err'
+check "train describes the default recipe (pca, edm, grid)" \
+    '[ $status -eq 0 ] && grep -q "recipe: pca, weight edm, time law grid" err'
 run train --data circle --dim 3 --steps 5 $small --param pca -o p.cem
 run info p.cem
 check "train --param pca measures the data's axes: info shows their sds (the circle's two, the empty third)" \

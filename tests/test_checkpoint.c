@@ -216,6 +216,8 @@ START_TEST(damage_gives_distinct_statuses)
 {
     make_data();
     cem_model_t *m = small_mlp(CEM_TARGET_CEM);
+    /* format 2's layout (PRECOND_PCA's axes make a format-3 file) */
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_PRECOND), CEM_OK);
     cem_trainer_t *tr = small_trainer(m);
     void *vb;
     size_t size;
@@ -485,6 +487,7 @@ START_TEST(precond_model_with_statistics_round_trips)
 {
     make_data();
     cem_model_t *m = small_mlp(CEM_TARGET_CEM);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_PRECOND), CEM_OK);
     const double mu[D] = {0.3, -0.2};
     ck_assert_int_eq(cem_model_set_data_stats(m, mu, 0.7), CEM_OK);
     cem_trainer_t *tr = small_trainer(m);

@@ -652,7 +652,8 @@ START_TEST(precond_wiring_matches_the_formula)
         cem_model_t *mp = small_mlp(D, CEM_TARGET_CEM), *md = small_mlp(D, CEM_TARGET_CEM);
         double v;
         ck_assert_int_eq(cem_model_get(mp, CEM_MODEL_PARAM, &v), CEM_OK);
-        ck_assert(v == CEM_PARAM_PRECOND); /* the default for a CEM model */
+        ck_assert(v == CEM_PARAM_PRECOND_PCA); /* the default for a CEM model: with
+                                                 * one sd (no axes) it is PRECOND */
         ck_assert_int_eq(cem_model_set(md, CEM_MODEL_PARAM, CEM_PARAM_DIRECT), CEM_OK);
         size_t np = cem_model_param_count(mp);
         ck_assert_uint_eq(np, cem_model_param_count(md));
@@ -756,7 +757,7 @@ START_TEST(param_option_rules)
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, 3), CEM_ERR_RANGE);
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, 0.5), CEM_ERR_RANGE);
     ck_assert_int_eq(cem_model_get(m, CEM_MODEL_PARAM, &v), CEM_OK);
-    ck_assert(v == CEM_PARAM_PRECOND);
+    ck_assert(v == CEM_PARAM_PRECOND_PCA); /* the default, unchanged */
     /* setting PARAM re-initialises the weights from SEED (and keeps the
      * data statistics, which are not weights) */
     size_t np = cem_model_param_count(m);

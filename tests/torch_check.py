@@ -232,7 +232,7 @@ def guarded(name, fn, *args):
 # ------------------------------------------------------------ the network
 class Arch:
     """An MLP's architecture.  param: CEM_MODEL_PARAM (the paper's DIRECT
-    unless told; with defaults=True the model's own default, PRECOND for
+    unless told; with defaults=True the model's own default, PRECOND_PCA for
     CEM); mu, sd: data statistics to set (None: unset, so PRECOND uses
     mu = 0, sd = 1)."""
 
@@ -243,7 +243,7 @@ class Arch:
         self.width, self.depth, self.embed, self.seed = width, depth, embed, seed
         self.t_min, self.t_max, self.defaults = t_min, t_max, defaults
         if param is None:
-            param = PARAM_PRECOND if defaults and target == TARGET_CEM else PARAM_DIRECT
+            param = PARAM_PRECOND_PCA if defaults and target == TARGET_CEM else PARAM_DIRECT
         self.param = param
         self.mu = None if mu is None else np.asarray(mu, np.float64)
         self.sd = sd
