@@ -46,7 +46,7 @@ HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
 
-.PHONY: python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
+.PHONY: check-asan python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -205,6 +205,17 @@ check: all examples $(TEST_BIN) tests/.bin/noalloc | test-deps
 	sh tests/check_abi.sh lib/$(SONAME) include $(ABI_BASELINE)
 	sh tests/check_install.sh
 	sh tests/check_cpp.sh
+
+# The Check suite under AddressSanitizer and UndefinedBehaviorSanitizer
+# (every report fatal), from objects of its own in tests/.asan; a failed
+# allocation returns NULL as it does without ASan (the suite tests that).
+ASAN_DIR = tests/.asan
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+check-asan: | test-deps
+	$(MAKE) --no-print-directory OBJDIR=$(ASAN_DIR)/obj STLIB=$(ASAN_DIR)/libcemdiff.a \
+	    TEST_BIN=$(ASAN_DIR)/check_cemdiff CFLAGS="$(ASAN_FLAGS)" $(ASAN_DIR)/check_cemdiff
+	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_DIR)/check_cemdiff
 
 # Records the library's ABI as released.  Within a major version the new
 # baseline must keep the old one's promises (only additions); an
