@@ -588,7 +588,7 @@ int main(int argc, char **argv)
             say("`tests/torch_recipes.py` (`make report-torch`) has not run: no "
                 "`figures/torch_recipes_runs.txt`.\n\n");
         } else {
-            say("`tests/torch_recipes.py` implements the four recipes again from the maths "
+            say("`tests/torch_recipes.py` implements the five recipes again from the maths "
                 "(PyTorch, its own data draws, batches and sampler noise; the same network, "
                 "optimiser, steps, laws, windows and sampler), `make report-torch`. Mean distance "
                 "(relative to the scale), mean ± sd over the seeds each side ran; \"agree\": "
