@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Independent PyTorch implementation of the four training recipes that
+"""Independent PyTorch implementation of the training recipes that
 examples/recipes.c compares (docs/RECIPES.md), written from the maths
 (../shared/MATH.md 1-5 and 10, include/cemdiff.h) and not by calling the
 library, so that the C measurement can be checked against a second code.
@@ -17,6 +17,8 @@ alpha = exp(-t/2), sigma^2 = -expm1(-t), lambda = 1/expm1(t)):
            eigh of its covariance), each with its own sd_k (at least 1e-3 sd),
            v = U (y - mu): f = mu + U^T (c_skip_k v_k + c_out_k F_k(g c_in v, t)),
            c_in of the one sd; per output k the weight (lambda + 1/sd_k^2) c_out_k^2 = 1
+  pca_lambda  pca with the paper's weight: per output k, lambda c_out_k^2
+  precond_lambda  precond with the paper's weight: lambda c_out^2
 Time laws on [t1, T = 10]: grid (uniform over the 200-point exponential grid),
 lognormal (EDM: ln s ~ N(-1.2, 1.2^2), s^2 = expm1(t), truncated by the
 inverse CDF), adaptive (the library's ADAPTIVE law: 16 bins of log t, shares
@@ -67,10 +69,10 @@ FLOOR_ROWS = 2048
 NREF = 5000
 NSAMPLE = 5000
 DIRECTIONS = 256
-RECIPES = ("noise", "score", "direct", "precond", "pca")
+RECIPES = ("noise", "score", "direct", "precond", "pca", "pca_lambda", "precond_lambda")
+PCA = ("pca", "pca_lambda")  # the recipes preconditioned along the principal axes
 LAWS = ("grid", "lognormal", "adaptive", "loguniform")
-DEFAULT_LAW = {"noise": "grid", "score": "grid", "direct": "grid", "precond": "adaptive",
-               "pca": "adaptive"}
+DEFAULT_LAW = {r: "grid" for r in RECIPES}  # the library's default for every model
 DATASETS = ("circle", "knot", "circle50")
 DATA_SEED, REF_SEED, FLOOR_SEED, DIR_SEED = 1, 2, 0xF1007, 3
 
@@ -360,7 +362,7 @@ class Model:
         # the axes (rows) and their sds: PRECOND's are the coordinate axes
         self.U = torch.eye(D, dtype=F64)
         self.sdk = torch.full((D,), self.sd, dtype=F64)
-        if recipe == "pca":
+        if recipe in PCA:
             self.set_axes(data32)
 
     def set_axes(self, data32):
@@ -394,7 +396,7 @@ class Model:
 
     def net_input_points(self, x, t):
         """First D input columns (float32) from x (float64), t (float64 (B,))."""
-        if self.recipe not in ("precond", "pca"):
+        if self.recipe in ("noise", "score", "direct"):
             return x.float()
         c_skip, c_out, c_in = precond_coeffs(t, self.sd)
         gain = max(1.0, math.sqrt(EMBED / (2.0 * self.D)))  # cemdiff.h: g
@@ -410,7 +412,7 @@ class Model:
             return (x + s2[:, None] * o) / alpha[:, None]
         if self.recipe == "direct":
             return o
-        if self.recipe == "pca":
+        if self.recipe in PCA:
             c_skip, c_out = self.axis_coeffs(t)
             return self.mu + (c_skip * self.along(x, t) + c_out * o) @ self.U
         c_skip, c_out, _ = precond_coeffs(t, self.sd)
@@ -426,7 +428,7 @@ class Model:
             return (alpha[:, None] * f - x) / s2[:, None]
         if self.recipe == "direct":
             return f
-        if self.recipe == "pca":
+        if self.recipe in PCA:
             c_skip, c_out = self.axis_coeffs(t)
             return ((f - self.mu) @ self.U.T - c_skip * self.along(x, t)) / c_out
         c_skip, c_out, _ = precond_coeffs(t, self.sd)
@@ -444,12 +446,14 @@ class Model:
             return s2, -z / s[:, None]
         if self.recipe == "direct":
             return lam, x0
-        if self.recipe == "pca":  # a weight per output (B x D)
+        if self.recipe in PCA:  # a weight per output (B x D)
             _, c_out = self.axis_coeffs(t)
-            w = lam[:, None] + 1.0 / (self.sdk[None, :] ** 2)
+            w = lam[:, None].expand(-1, self.D)
+            if self.recipe == "pca":
+                w = w + 1.0 / (self.sdk[None, :] ** 2)
             return w * c_out * c_out, self.out_from_f(xt, t, x0)
         _, c_out, _ = precond_coeffs(t, self.sd)
-        w = lam + 1.0 / (self.sd * self.sd)
+        w = lam if self.recipe == "precond_lambda" else lam + 1.0 / (self.sd * self.sd)
         return w * c_out * c_out, self.out_from_f(xt, t, x0)
 
 
