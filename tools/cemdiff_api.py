@@ -13,6 +13,8 @@ Usage:
 The parser knows exactly the subset of C the public header is written in:
   - integer #define CEM_* constants (expressions of integers and earlier
     constants), the CEM_API export macro and the include guard;
+  - function-like #define CEM_*(...) macros, kept with their text (for
+    docs/API.md; no binding can call them);
   - `typedef enum { A = 1, ... } name;` and `enum { ... };` (every member
     with an explicit integer value: the values are the ABI);
   - `typedef struct tag name;` (opaque handles);
@@ -28,7 +30,9 @@ skipped.
 The comment block above a declaration is its documentation; it applies to
 every declaration that follows it up to the next blank line or comment
 (the header documents groups such as cem_trainer_set/_get/_option_bounds
-with one comment).
+with one comment).  The header's opening comment is kept as "preamble", and
+a comment that starts with a rule of dashes (`/* ---- title`) as a section
+with its title and the introduction after the rule.
 """
 
 import ast
@@ -74,23 +78,28 @@ def _clean_comment(text):
         return text[2:].strip()
     body = text[2:-2]
     lines = body.split("\n")
-    out = []
+    out = []  # (text, whether the line had a leading "*")
     for ln in lines:
         s = ln.strip()
         if s.startswith("*"):
             s = s[1:]
             s = s[1:] if s.startswith(" ") else s
+            out.append((s.rstrip(), True))
         else:
-            s = ln.rstrip()
-        out.append(s.rstrip())
-    while out and not out[0].strip():
+            out.append((ln.rstrip(), False))
+    while out and not out[0][0].strip():
         out.pop(0)
-    while out and not out[-1].strip():
+    while out and not out[-1][0].strip():
         out.pop()
-    # Dedent the lines after the first (the first follows "/*" directly).
-    rest = [ln for ln in out[1:] if ln.strip()]
+    if not out:
+        return ""
+    # Dedent the lines after the first (the first follows "/*" directly)
+    # that have no "*": after " * " the indentation is the text's own (an
+    # indented table of options under a first line keeps its indent).
+    rest = [ln for ln, star in out[1:] if ln.strip() and not star]
     pad = min((len(ln) - len(ln.lstrip()) for ln in rest), default=0)
-    return "\n".join([out[0].strip()] + [ln[pad:] for ln in out[1:]]) if out else ""
+    return "\n".join([out[0][0].strip()] +
+                     [ln if star else ln[pad:] for ln, star in out[1:]])
 
 
 def _scan(text, filename):
@@ -232,7 +241,8 @@ class _Parser:
     def __init__(self, filename):
         self.filename = filename
         self.constants = {}   # name -> value
-        self.api = {"header": filename, "constants": [], "enums": [],
+        self.api = {"header": filename, "preamble": "", "sections": [],
+                    "constants": [], "macros": [], "enums": [],
                     "structs": [], "callbacks": [], "functions": []}
         self.typedefs = {}    # name -> "enum" | "struct" | "callback"
         self.guard = None
@@ -292,6 +302,15 @@ class _Parser:
     # --------------------------------------------------------- directives
     def directive(self, text, line, doc):
         m = re.fullmatch(r"#\s*define\s+(\w+)(\s+(.*))?", text.strip(), re.S)
+        f = re.fullmatch(r"#\s*define\s+(CEM_\w+)\(([^()]*)\)\s*(.*)", text.strip(), re.S)
+        if m is None and f is not None:
+            # A function-like macro: kept with its text for the reference
+            # (docs/API.md); no binding can call it.
+            params = [p.strip() for p in f.group(2).split(",") if p.strip()]
+            self.api["macros"].append({"name": f.group(1), "params": params,
+                                       "body": " ".join(f.group(3).split()),
+                                       "line": line, "doc": doc})
+            return
         if m is None:
             m2 = re.fullmatch(r"#\s*ifndef\s+(\w+)\s*", text)
             if m2 and self.guard is None:
@@ -385,9 +404,16 @@ class _Parser:
 
     def run(self, text):
         doc = ""
-        for kind, body, line, comments in _scan(text, self.filename):
+        for index, (kind, body, line, comments) in enumerate(_scan(text, self.filename)):
             if kind == "comment":
                 doc = _clean_comment(body)
+                rule = re.match(r"-{3,}[ \t]*(.*)", doc)
+                if rule:  # a section: /* ------ title, then its introduction */
+                    self.api["sections"].append({
+                        "title": rule.group(1).strip(), "line": line,
+                        "doc": doc[rule.end():].strip("\n")})
+                elif index == 0:
+                    self.api["preamble"] = doc
             elif kind == "blank":
                 doc = ""
             elif kind == "pp":
