@@ -7,8 +7,15 @@ Usage:
   python3 tools/cemdiff_api.py include/cemdiff.h --check-python python/cemdiff/_api.py
   python3 tools/cemdiff_api.py include/cemdiff.h --julia > julia/gen_api.jl
   python3 tools/cemdiff_api.py include/cemdiff.h --check-julia julia/gen_api.jl
+  python3 tools/cemdiff_api.py include/cemdiff.h --markdown > docs/API.md
+  python3 tools/cemdiff_api.py include/cemdiff.h --check-markdown docs/API.md
 
-(--julia writes the ccall layer of julia/CemDiff.jl: tools/cemdiff_julia.py.)
+(--julia writes the ccall layer of julia/CemDiff.jl: tools/cemdiff_julia.py.
+--markdown writes the API reference, every declaration grouped by handle
+with its comment, around the hand-written quick starts of
+tools/api_quickstart.md: tools/cemdiff_markdown.py.)  Each --check-X FILE
+prints a unified diff and exits 1 when FILE is not what --X prints;
+`make bindings` regenerates all three files, `make check` runs the checks.
 
 The parser knows exactly the subset of C the public header is written in:
   - integer #define CEM_* constants (expressions of integers and earlier
@@ -538,6 +545,11 @@ def render_python(api):
     return "\n".join(out)
 
 
+# The hand-written quick starts that --markdown puts into docs/API.md (next
+# to this file).
+QUICKSTART = "tools/api_quickstart.md"
+
+
 def main(argv):
     import argparse
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -550,22 +562,41 @@ def main(argv):
     g.add_argument("--julia", action="store_true", help="print julia/gen_api.jl")
     g.add_argument("--check-julia", metavar="FILE",
                    help="exit 1 with a diff when FILE differs from --julia")
+    g.add_argument("--markdown", action="store_true",
+                   help="print docs/API.md (with " + QUICKSTART + ")")
+    g.add_argument("--check-markdown", metavar="FILE",
+                   help="exit 1 with a diff when FILE differs from --markdown")
     args = ap.parse_args(argv)
+    here = os.path.dirname(os.path.abspath(__file__))
+    source = args.header
     try:
         api = parse_header(args.header)
         if args.json:
             print(json.dumps(api, indent=1))
             return 0
         if args.julia or args.check_julia:
-            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            sys.path.insert(0, here)
             from cemdiff_julia import render_julia
             text, mode, checked = render_julia(api), "--julia", args.check_julia
+        elif args.markdown or args.check_markdown:
+            sys.path.insert(0, here)
+            from cemdiff_markdown import QuickstartError, render_markdown
+            path = os.path.join(here, os.path.basename(QUICKSTART))
+            try:
+                with open(path, encoding="utf-8") as f:
+                    quickstart = f.read()
+                text = render_markdown(api, quickstart, QUICKSTART)
+            except (OSError, QuickstartError) as e:
+                print(f"cemdiff_api: {e}", file=sys.stderr)
+                return 1
+            mode, checked = "--markdown", args.check_markdown
+            source = f"{args.header} and {QUICKSTART}"
         else:
             text, mode, checked = render_python(api), "--python", args.check_python
     except HeaderError as e:
         print(f"cemdiff_api: {e}", file=sys.stderr)
         return 1
-    if args.python or args.julia:
+    if args.python or args.julia or args.markdown:
         sys.stdout.write(text)
         return 0
     try:
@@ -578,7 +609,7 @@ def main(argv):
         return 0
     sys.stdout.writelines(difflib.unified_diff(
         old.splitlines(True), text.splitlines(True), checked,
-        f"generated from {args.header}"))
+        f"generated from {source}"))
     print(f"cemdiff_api: {checked} is out of date; regenerate it with\n"
           f"  python3 tools/cemdiff_api.py {args.header} {mode} > {checked}",
           file=sys.stderr)
