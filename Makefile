@@ -2,7 +2,8 @@
 #
 #   make                 build lib/libcemdiff.so.X.Y.Z, lib/libcemdiff.a
 #   make check           build and run every test
-#   make bindings        regenerate python/cemdiff/_api.py and julia/gen_api.jl
+#   make bindings        regenerate python/cemdiff/_api.py, julia/gen_api.jl
+#                        and docs/API.md
 #   make install PREFIX=/some/dir
 #
 # Missing build dependencies (Debian packages) are installed by `make deps`,
@@ -198,6 +199,7 @@ check: all examples $(TEST_BIN) tests/.bin/noalloc | test-deps
 	tests/.bin/noalloc
 	$(PYTHON) tests/torch_check.py lib/libcemdiff.so
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --check-python python/cemdiff/_api.py
+	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --check-markdown docs/API.md
 	$(PYTHON) tests/check_julia.py
 	env -u CEMDIFF_LIBRARY $(PYTHON) -m unittest discover -s tests/python
 	sh tests/check_cli.sh bin/cemdiff
@@ -232,10 +234,14 @@ abi-baseline: all | test-deps
 python-api:
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --python > python/cemdiff/_api.py
 
-# Every generated binding: the Python declarations and julia/gen_api.jl
-# (the ccall layer of julia/CemDiff.jl; tests/check_julia.py checks it).
+# Every generated binding: the Python declarations, julia/gen_api.jl
+# (the ccall layer of julia/CemDiff.jl; tests/check_julia.py checks it) and
+# the API reference docs/API.md (the header's declarations and comments,
+# and the quick starts of tools/api_quickstart.md; make check fails when it
+# is stale).
 bindings: python-api
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --julia > julia/gen_api.jl
+	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --markdown > docs/API.md
 
 # ---- install ----------------------------------------------------------------
 install: all bin/cemdiff
