@@ -7,7 +7,9 @@
 #   make install PREFIX=/some/dir
 #
 # Missing build dependencies (Debian packages) are installed by `make deps`,
-# which every build runs first and which says what it installs.
+# which a build runs first and which says what it installs; NO_DEPS=1 turns
+# that off (a missing dependency is then an error that names it), and
+# `make install` never installs anything but libcemdiff.
 
 # ---- the version, read from the one place it is written -------------------
 version_part = $(shell sed -n 's/^\#define CEM_VERSION_$(1) \([0-9][0-9]*\).*/\1/p' include/cemdiff.h)
@@ -16,10 +18,20 @@ VERSION_MINOR := $(call version_part,MINOR)
 VERSION_PATCH := $(call version_part,PATCH)
 VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
+# Where `make install` puts things (GNU's names; DESTDIR is prepended to
+# every one, and none of them is recorded with it).
 PREFIX ?= /usr/local
 DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+PYTHONDIR ?= $(PREFIX)/lib/python3/dist-packages
 CC ?= cc
+CXX ?= c++
 CFLAGS ?= -O2 -g
+# CPPFLAGS and LDFLAGS (empty by default) go to every compile and link.
 PKG_CONFIG ?= pkg-config
 
 # The libraries the library links (evaluated lazily: after `deps`).
@@ -47,7 +59,7 @@ HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
 
-.PHONY: check-asan python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
+.PHONY: man check-asan python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -65,6 +77,10 @@ deps:
 	    check) missing="$$missing check";; esac; \
 	done; \
 	[ -f /usr/include/Random123/philox.h ] || missing="$$missing librandom123-dev"; \
+	if [ -n "$$missing" ] && [ -n "$(NO_DEPS)" ]; then \
+	  echo "cemdiff: missing build dependencies:$$missing (NO_DEPS is set: install them, or run make deps)" >&2; \
+	  exit 1; \
+	fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "cemdiff: installing missing build dependencies:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
@@ -73,17 +89,27 @@ deps:
 	    || { echo "cemdiff: could not install:$$missing (apt-get failed)" >&2; exit 1; }; \
 	fi
 
-# The cross-checks against PyTorch need Debian's python3-torch (for the
-# system Python: a virtualenv or pyenv python3 does not see Debian's modules).
+# The test dependencies: PyTorch and NumPy for the cross-checks (Debian's, for
+# the system Python: a virtualenv or pyenv python3 does not see Debian's
+# modules), abigail-tools for the ABI check, pip, setuptools, wheel and man
+# for the install test.
 PYTHON ?= /usr/bin/python3
 test-deps: deps
-	@if ! $(PYTHON) -c "import torch, numpy" >/dev/null 2>&1 || ! command -v abidiff >/dev/null 2>&1; then \
-	  echo "cemdiff: installing the test dependencies: python3-torch python3-numpy abigail-tools"; \
+	@if [ -n "$(NO_DEPS)" ]; then exit 0; fi; \
+	missing=""; \
+	$(PYTHON) -c "import torch" >/dev/null 2>&1 || missing="$$missing python3-torch"; \
+	$(PYTHON) -c "import numpy" >/dev/null 2>&1 || missing="$$missing python3-numpy"; \
+	$(PYTHON) -m pip --version >/dev/null 2>&1 || missing="$$missing python3-pip"; \
+	$(PYTHON) -c "import setuptools" >/dev/null 2>&1 || missing="$$missing python3-setuptools"; \
+	$(PYTHON) -c "import wheel" >/dev/null 2>&1 || missing="$$missing python3-wheel"; \
+	command -v abidiff >/dev/null 2>&1 || missing="$$missing abigail-tools"; \
+	command -v man >/dev/null 2>&1 || missing="$$missing man-db"; \
+	if [ -n "$$missing" ]; then \
+	  echo "cemdiff: installing the test dependencies:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
 	  $$sudo apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends \
-	    python3 python3-torch python3-numpy abigail-tools \
-	    || { echo "cemdiff: could not install the test dependencies (apt-get failed)" >&2; exit 1; }; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing \
+	    || { echo "cemdiff: could not install the test dependencies:$$missing (apt-get failed)" >&2; exit 1; }; \
 	fi
 
 # ---- the library ------------------------------------------------------------
@@ -102,10 +128,10 @@ $(OBJDIR)/linalg.o: CFLAGS += -O3 -ffp-contract=off
 $(OBJDIR)/trainer.o: CFLAGS += -O3 -fno-math-errno
 $(OBJDIR)/%.o: src/%.c $(HDR) | deps
 	@mkdir -p $(OBJDIR)
-	$(CC) $(CFLAGS) $(LIB_CFLAGS) $(DEP_CFLAGS) -c $< -o $@
+	$(CC) $(LIB_CFLAGS) $(DEP_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(SHLIB): $(OBJ) src/exports.map
-	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined \
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined \
 	    -Wl,--version-script=src/exports.map -o $@ $(OBJ) $(DEP_LIBS)
 
 lib/$(SONAME): $(SHLIB)
@@ -118,8 +144,13 @@ $(STLIB): $(OBJ)
 	rm -f $@
 	ar rcs $@ $(OBJ)
 
-# The .pc file names the install prefix, so it is made by `install`.
-PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES@|$(DEP_PKGS)|'
+# The .pc file names the install directories, so it is made by `install`.
+# OpenBLAS and LAPACKE are the library's private business: their link flags
+# go to Libs.private (for --static), and none of their include paths, which
+# Requires.private would have added to --cflags.
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+    -e 's|@LIBS_PRIVATE@|$(strip $(DEP_LIBS))|'
 
 # ---- examples: built as any host builds them, against the shared library ----
 EXAMPLES = $(patsubst examples/%.c,bin/%,$(wildcard examples/*.c))
@@ -127,7 +158,8 @@ HOST_LDFLAGS = -Llib -lcemdiff -Wl,-rpath,'$$ORIGIN/../lib' -lm
 
 bin/%: examples/%.c $(wildcard examples/*.h) include/cemdiff.h lib/libcemdiff.so
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -Werror -Iinclude -o $@ $< $(HOST_LDFLAGS)
+	$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude $(CPPFLAGS) $(CFLAGS) -o $@ $< \
+	    $(LDFLAGS) $(HOST_LDFLAGS)
 
 examples: $(EXAMPLES)
 
@@ -176,8 +208,8 @@ report-torch: test-deps
 #   make bench VS=torch   also PyTorch at 1 and 2 threads, and the ratios
 tests/.bin/bench: tests/bench.c include/cemdiff.h lib/libcemdiff.so | deps
 	@mkdir -p tests/.bin
-	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -Werror -Iinclude $(DEP_CFLAGS) -o $@ $< \
-	    -Llib -lcemdiff -Wl,-rpath,'$$ORIGIN/../../lib' $(DEP_LIBS)
+	$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude $(DEP_CFLAGS) $(CPPFLAGS) $(CFLAGS) -o $@ $< \
+	    $(LDFLAGS) -Llib -lcemdiff -Wl,-rpath,'$$ORIGIN/../../lib' $(DEP_LIBS)
 
 bench: all tests/.bin/bench
 	tests/.bin/bench $(BENCH_FLAGS) | tee tests/.bin/bench.jsonl
@@ -187,12 +219,12 @@ bench: all tests/.bin/bench
 # ---- tests ------------------------------------------------------------------
 $(TEST_BIN): $(TEST_SRC) tests/tests.h $(STLIB) | deps
 	@mkdir -p tests/.bin
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Isrc $(DEP_CFLAGS) $(CHECK_CFLAGS) \
-	    -o $@ $(TEST_SRC) $(STLIB) $(CHECK_LIBS) $(DEP_LIBS)
+	$(CC) $(BASE_CFLAGS) -Isrc $(DEP_CFLAGS) $(CHECK_CFLAGS) $(CPPFLAGS) $(CFLAGS) \
+	    -o $@ $(TEST_SRC) $(LDFLAGS) $(STLIB) $(CHECK_LIBS) $(DEP_LIBS)
 
 tests/.bin/noalloc: tests/noalloc.c $(STLIB) | deps
 	@mkdir -p tests/.bin
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(DEP_CFLAGS) -o $@ $< $(STLIB) $(DEP_LIBS)
+	$(CC) $(BASE_CFLAGS) $(DEP_CFLAGS) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(STLIB) $(DEP_LIBS)
 
 check: all examples $(TEST_BIN) tests/.bin/noalloc | test-deps
 	$(TEST_BIN)
@@ -205,6 +237,8 @@ check: all examples $(TEST_BIN) tests/.bin/noalloc | test-deps
 	sh tests/check_cli.sh bin/cemdiff
 	sh tests/check_symbols.sh lib/libcemdiff.so include/cemdiff.h
 	sh tests/check_abi.sh lib/$(SONAME) include $(ABI_BASELINE)
+	$(PYTHON) tools/cemdiff_man.py bin/cemdiff --check docs/cemdiff.1
+	groff -man -ww -z docs/cemdiff.1
 	sh tests/check_install.sh
 	sh tests/check_cpp.sh
 
@@ -244,21 +278,43 @@ bindings: python-api
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --markdown > docs/API.md
 
 # ---- install ----------------------------------------------------------------
-install: all bin/cemdiff
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
-	install -m 755 bin/cemdiff $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 include/cemdiff.h include/cemdiff.hpp $(DESTDIR)$(PREFIX)/include/
-	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
-	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libcemdiff.so
-	install -m 644 $(STLIB) $(DESTDIR)$(PREFIX)/lib/
-	$(PC_SED) pkgconfig/cemdiff.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cemdiff.pc
+# `make install` builds what is missing without installing any package
+# (NO_DEPS), then copies.  The installed tool finds the library through a
+# run path relative to its own place ($ORIGIN/<BINDIR to LIBDIR>), so a
+# prefix may be moved whole; a host program finds it as README says.  The
+# Python package records where the library went (_libpath.txt: LIBDIR,
+# without DESTDIR).
+INSTALL_RPATH = $$ORIGIN/$(shell realpath -m --relative-to="$(BINDIR)" "$(LIBDIR)")
+PY_FILES = $(wildcard python/cemdiff/*.py)
+install: NO_DEPS = 1
+install: all docs/cemdiff.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(PYTHONDIR)/cemdiff
+	$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude $(CPPFLAGS) $(CFLAGS) \
+	    -o $(OBJDIR)/cemdiff.install examples/cemdiff.c $(LDFLAGS) -Llib -lcemdiff \
+	    -Wl,-rpath,'$(INSTALL_RPATH)' -lm
+	install -m 755 $(OBJDIR)/cemdiff.install $(DESTDIR)$(BINDIR)/cemdiff
+	install -m 644 include/cemdiff.h include/cemdiff.hpp $(DESTDIR)$(INCLUDEDIR)/
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libcemdiff.so
+	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
+	$(PC_SED) pkgconfig/cemdiff.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/cemdiff.pc
+	install -m 644 docs/cemdiff.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(PY_FILES) $(DESTDIR)$(PYTHONDIR)/cemdiff/
+	printf '%s\n' '$(LIBDIR)/$(SONAME)' > $(DESTDIR)$(PYTHONDIR)/cemdiff/_libpath.txt
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/cemdiff.h $(DESTDIR)$(PREFIX)/include/cemdiff.hpp \
-	      $(DESTDIR)$(PREFIX)/bin/cemdiff \
-	      $(DESTDIR)$(PREFIX)/lib/libcemdiff.so* $(DESTDIR)$(PREFIX)/lib/libcemdiff.a \
-	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/cemdiff.pc
+	rm -f $(DESTDIR)$(INCLUDEDIR)/cemdiff.h $(DESTDIR)$(INCLUDEDIR)/cemdiff.hpp \
+	      $(DESTDIR)$(BINDIR)/cemdiff $(DESTDIR)$(MANDIR)/man1/cemdiff.1 \
+	      $(DESTDIR)$(LIBDIR)/libcemdiff.so* $(DESTDIR)$(LIBDIR)/libcemdiff.a \
+	      $(DESTDIR)$(PKGCONFIGDIR)/cemdiff.pc
+	rm -rf $(DESTDIR)$(PYTHONDIR)/cemdiff
+
+# The manual page is the tool's own --help texts, set in roff
+# (tools/cemdiff_man.py); make check fails when docs/cemdiff.1 is stale.
+man: bin/cemdiff
+	$(PYTHON) tools/cemdiff_man.py bin/cemdiff > docs/cemdiff.1
 
 clean:
 	rm -rf $(OBJDIR) lib/libcemdiff.* tests/.bin $(EXAMPLES) bin/demo-output

@@ -12,8 +12,11 @@
  * is cut in blocks of KC; for each block op(B) is packed into panels of NR
  * columns, and a micro-kernel accumulates an MR x NR tile over the block in
  * registers, reading op(A) in place through its strides (measured: packing
- * A cost more than it saved at these sizes).  Partial tiles go through a
- * small padded buffer so they use the same kernel and the same arithmetic.  Three micro-kernels, chosen
+ * A cost more than it saved at these sizes).  A tile short of MR rows runs
+ * its rows one at a time through the one-row instance of the same kernel
+ * (the same operations on every element, so the same bits, at a row's cost:
+ * a single sampled row is not padded to MR); a tile short of NR columns
+ * goes through a small padded copy of C.  Three micro-kernels, chosen
  * once from the CPU: AVX-512 (8 x 32), AVX2 + FMA (6 x 16), and portable
  * SSE2 (4 x 8); they differ in the last bits (FMA or not), never between
  * runs on one machine.  Products with N < 8 or M < 8 (the network's output
@@ -158,7 +161,9 @@ typedef void (*rows_fn)(int ta, int M, int N, int K, const float *A, int lda, co
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 KERNEL(kernel_avx512, "avx512f,fma", v16, 8, 2)
+KERNEL(kernel_avx512_1, "avx512f,fma", v16, 1, 2)
 KERNEL(kernel_avx2, "avx2,fma", v8, 6, 2)
+KERNEL(kernel_avx2_1, "avx2,fma", v8, 1, 2)
 DOT(dot_avx512, "avx512f,fma", v16)
 DOT(dot_avx2, "avx2,fma", v8)
 SHORT_ROWS(rows_avx512, "avx512f,fma", v16)
@@ -166,23 +171,24 @@ SHORT_ROWS(rows_avx2, "avx2,fma", v8)
 #define HAVE_X86_KERNELS 1
 #endif
 KERNEL(kernel_sse, "sse2", v4, 4, 2)
+KERNEL(kernel_sse_1, "sse2", v4, 1, 2)
 DOT(dot_sse, "sse2", v4)
 SHORT_ROWS(rows_sse, "sse2", v4)
 
 typedef struct {
     const char *name;
     int mr, nr;
-    kernel_fn fn;
+    kernel_fn fn, fn1; /* MR rows; one row, the same arithmetic */
     dot_fn dot;
     rows_fn rows;
 } variant;
 
 static const variant variants[] = {
 #ifdef HAVE_X86_KERNELS
-    {"avx512", 8, 32, kernel_avx512, dot_avx512, rows_avx512},
-    {"avx2", 6, 16, kernel_avx2, dot_avx2, rows_avx2},
+    {"avx512", 8, 32, kernel_avx512, kernel_avx512_1, dot_avx512, rows_avx512},
+    {"avx2", 6, 16, kernel_avx2, kernel_avx2_1, dot_avx2, rows_avx2},
 #endif
-    {"sse2", 4, 8, kernel_sse, dot_sse, rows_sse},
+    {"sse2", 4, 8, kernel_sse, kernel_sse_1, dot_sse, rows_sse},
 };
 #define NVARIANTS (int)(sizeof variants / sizeof variants[0])
 
@@ -233,7 +239,7 @@ size_t cemi_gemm_workspace(int N)
 {
     /* sized for the widest panel of any variant */
     size_t npad = ((size_t)N + 31) / 32 * 32;
-    return (size_t)KC * npad + 8 * 32 + 8 * KC + 32 + 16;
+    return (size_t)KC * npad + 8 * 32 + 32 + 16; /* B's panels, a tile, a bias, alignment */
 }
 
 size_t cemi_gemm_packed_size(int N, int K)
@@ -309,7 +315,7 @@ static void block(const variant *v, int M, int N, int kc, const float *A, size_t
                   int ldc, float *tile)
 {
     const int mr = v->mr, nr = v->nr;
-    float *bpad = tile + (size_t)mr * (size_t)nr + (size_t)mr * KC; /* nr floats */
+    float *bpad = tile + (size_t)mr * (size_t)nr; /* nr floats */
     for (int i0 = 0; i0 < M; i0 += MC) {
         int mc = M - i0 < MC ? M - i0 : MC;
         for (int jr = 0; jr < N; jr += nr)
@@ -323,31 +329,36 @@ static void block(const variant *v, int M, int N, int kc, const float *A, size_t
                     v->fn(kc, a, rs, cs, b, c, ldc, bb, bj);
                     continue;
                 }
-                if (bias) { /* the panel's bias, padded */
+                if (bias && cols < nr) { /* the panel's bias, padded */
                     memset(bpad, 0, sizeof(float) * (size_t)nr);
                     memcpy(bpad, bj, sizeof(float) * (size_t)cols);
                     bj = bpad;
                 }
-                /* a partial tile: the same kernel into a padded copy of C (and,
-                 * when rows are missing, of A, so nothing past M is read) */
-                const float *ak = a;
-                size_t ars = rs, acs = cs;
-                memset(tile, 0, sizeof(float) * (size_t)(mr * nr));
-                for (int i = 0; i < rows; i++)
-                    memcpy(tile + i * nr, c + (size_t)i * (size_t)ldc, sizeof(float) * (size_t)cols);
-                if (rows < mr) {
-                    float *apad = tile + (size_t)mr * (size_t)nr;
-                    memset(apad, 0, sizeof(float) * (size_t)mr * (size_t)kc);
+                if (rows == mr) { /* columns missing: into a padded copy of C */
+                    memset(tile, 0, sizeof(float) * (size_t)(mr * nr));
                     for (int i = 0; i < rows; i++)
-                        for (int k = 0; k < kc; k++)
-                            apad[(size_t)k * (size_t)mr + (size_t)i] = a[(size_t)i * rs + (size_t)k * cs];
-                    ak = apad;
-                    ars = 1;
-                    acs = (size_t)mr;
+                        memcpy(tile + i * nr, c + (size_t)i * (size_t)ldc,
+                               sizeof(float) * (size_t)cols);
+                    v->fn(kc, a, rs, cs, b, tile, nr, bb, bj);
+                    for (int i = 0; i < rows; i++)
+                        memcpy(c + (size_t)i * (size_t)ldc, tile + i * nr,
+                               sizeof(float) * (size_t)cols);
+                    continue;
                 }
-                v->fn(kc, ak, ars, acs, b, tile, nr, bb, bj);
-                for (int i = 0; i < rows; i++)
-                    memcpy(c + (size_t)i * (size_t)ldc, tile + i * nr, sizeof(float) * (size_t)cols);
+                /* rows missing: row by row through the one-row kernel (a
+                 * padded copy of C's row when columns are missing too) */
+                for (int i = 0; i < rows; i++) {
+                    const float *ai = a + (size_t)i * rs;
+                    float *ci = c + (size_t)i * (size_t)ldc;
+                    if (cols == nr) {
+                        v->fn1(kc, ai, rs, cs, b, ci, ldc, bb, bj);
+                        continue;
+                    }
+                    memset(tile, 0, sizeof(float) * (size_t)nr);
+                    memcpy(tile, ci, sizeof(float) * (size_t)cols);
+                    v->fn1(kc, ai, rs, cs, b, tile, nr, bb, bj);
+                    memcpy(ci, tile, sizeof(float) * (size_t)cols);
+                }
             }
     }
 }

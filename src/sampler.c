@@ -3,11 +3,13 @@
  * coefficients and every workspace are made when options change;
  * cem_sampler_run only integrates (layer 4).
  *
- * Rows are processed in whole blocks of R rows aligned to the global row
- * index: a block is always integrated in full (rows outside the request are
- * computed and dropped), so that a row's arithmetic does not depend on how
- * many rows a call asks for, nor on which thread runs its block, whatever a
- * model kind's products do with the shape (docs/SAMPLING.md).  Row i
+ * Rows are processed in blocks of at most R rows aligned to the global row
+ * index (the unit of work of a thread and of a progress wave); a block
+ * integrates only the rows a call asks for.  A row's arithmetic does not
+ * depend on how many rows are integrated with it, nor on which thread runs
+ * them, because every model kind's products give a row the same bits
+ * whatever the shape (src/gemm.c, src/linalg.c; tests/test_sampler.c checks
+ * rows alone against whole runs for every kind and integrator).  Row i
  * draws from the stream (seed, i).
  */
 #include "integrators.h"
@@ -295,10 +297,9 @@ typedef struct {
     atomic_size_t diverged;
 } job;
 
-/* Records y of the block's requested rows [lo, hi) that fall among the
- * first traj_rows of the run into snapshot `snap`. */
-static void record(const job *jb, size_t row0, size_t lo, size_t hi, const float *y,
-                   size_t snap, double t)
+/* Records y of the rows [lo, hi) (y's rows) that fall among the first
+ * traj_rows of the run into snapshot `snap`. */
+static void record(const job *jb, size_t lo, size_t hi, const float *y, size_t snap, double t)
 {
     const plan *p = &jb->s->p;
     const size_t D = (size_t)jb->s->D;
@@ -306,24 +307,23 @@ static void record(const job *jb, size_t row0, size_t lo, size_t hi, const float
     if (local0 >= p->traj_rows)
         return;
     size_t k = p->traj_rows - local0 < hi - lo ? p->traj_rows - local0 : hi - lo;
-    memcpy(p->traj + (snap * p->traj_rows + local0) * D, y + (lo - row0) * D,
-           sizeof(float) * k * D);
+    memcpy(p->traj + (snap * p->traj_rows + local0) * D, y, sizeof(float) * k * D);
     if (local0 == 0)
         p->traj_times[snap] = t;
 }
 
-/* Integrates the whole block of global rows [row0, row0 + R) and writes
- * the requested rows [lo, hi) of it to out. */
-static void run_block(job *jb, worker *w, size_t row0, size_t lo, size_t hi)
+/* Integrates the global rows [lo, hi) (at most R, within one block) and
+ * writes them to out. */
+static void run_block(job *jb, worker *w, size_t lo, size_t hi)
 {
     cem_sampler_t *s = jb->s;
     const plan *p = &s->p;
     const int D = s->D;
-    const size_t R = s->R;
+    const size_t R = hi - lo;
     const uint64_t seed = (uint64_t)p->opt[CEM_SAMPLER_SEED];
     eval_ctx ctx = {s->model, w->mws, p->shared};
     for (size_t i = 0; i < R; i++) {
-        cemi_rng_init(&w->rng[i], seed, (uint64_t)(row0 + i));
+        cemi_rng_init(&w->rng[i], seed, (uint64_t)(lo + i));
         float *yi = w->y + i * (size_t)D;
         if (p->prior_mean)
             for (int j = 0; j < D; j++)
@@ -334,12 +334,12 @@ static void run_block(job *jb, worker *w, size_t row0, size_t lo, size_t hi)
     }
     size_t snap = 0, every = (size_t)p->opt[CEM_SAMPLER_TRAJ_EVERY];
     if (p->traj_rows)
-        record(jb, row0, lo, hi, w->y, snap++, p->times[p->N - 1]);
+        record(jb, lo, hi, w->y, snap++, p->times[p->N - 1]);
     for (int k = p->N - 1, j = 1; k >= 1; k--, j++) {
         p->integ->step(p->integ, &ctx, eval_f, R, D, w->y, p->times[k], p->times[k - 1], w->f,
                        w->s1, w->s2, w->rng);
         if (p->traj_rows && ((size_t)j % every == 0 || k == 1))
-            record(jb, row0, lo, hi, w->y, snap++, p->times[k - 1]);
+            record(jb, lo, hi, w->y, snap++, p->times[k - 1]);
     }
     const float *res = w->y;
     if (p->opt[CEM_SAMPLER_DENOISE] != 0) {
@@ -348,7 +348,7 @@ static void run_block(job *jb, worker *w, size_t row0, size_t lo, size_t hi)
     }
     float *o = jb->out + (lo - jb->first) * (size_t)D;
     size_t bad = 0;
-    for (size_t i = lo - row0; i < hi - row0; i++, o += D) {
+    for (size_t i = 0; i < R; i++, o += D) {
         const float *ri = res + i * (size_t)D;
         int finite = 1;
         for (int j = 0; j < D; j++)
@@ -376,7 +376,7 @@ static void worker_main(void *arg, int tid, int n)
             break;
         size_t lo = b * R > jb->first ? b * R : jb->first;
         size_t hi = (b + 1) * R < end ? (b + 1) * R : end;
-        run_block(jb, w, b * R, lo, hi);
+        run_block(jb, w, lo, hi);
     }
 }
 

@@ -398,8 +398,34 @@ static void print_train(int with_ceiling)
     }
 }
 
+/* Median seconds of one W1 sampling run of a single row (row 4097, inside
+ * a 256-row block), one thread. */
+static double one_row_seconds(void)
+{
+    cem_model_t *m;
+    cem_sampler_t *s;
+    float out[D];
+    if (cem_model_create_mlp(&m, D, CEM_TARGET_CEM) || cem_sampler_create(&s, m) ||
+        cem_sampler_set(s, CEM_SAMPLER_INTEGRATOR, CEM_INTEG_ANCESTRAL) ||
+        cem_sampler_set(s, CEM_SAMPLER_STEPS, 100) || cem_sampler_set(s, CEM_SAMPLER_DENOISE, 0) ||
+        cem_sampler_set(s, CEM_SAMPLER_THREADS, 1) || cem_sampler_run_rows(s, 4097, 1, out))
+        die("W1 one-row sampler");
+    enum { REPS = 64 };
+    double t[REPS];
+    for (int r = 0; r < REPS; r++) {
+        double t0 = now();
+        if (cem_sampler_run_rows(s, 4097, 1, out))
+            die("cem_sampler_run_rows");
+        t[r] = now() - t0;
+    }
+    cem_sampler_free(s);
+    cem_model_free(m);
+    return median(t, REPS);
+}
+
 static void print_sample(void)
 {
+    double per_row = 0;
     for (int threads = 1; threads <= 2; threads++) {
         size_t n = quick ? 2000 : 10000;
         double s = sample_seconds(n, threads);
@@ -407,7 +433,15 @@ static void print_sample(void)
                "\"row_evals_per_s\": %.0f}\n", threads,
                (double)n * 99 / s);
         fflush(stdout);
+        if (threads == 1)
+            per_row = s / (double)n;
     }
+    /* a row asked for alone costs about a row's share of a bulk run (the
+     * sampler integrates only the rows asked for) */
+    double one = one_row_seconds();
+    printf("{\"workload\": \"W1\", \"figure\": \"sample_one_row\", \"seconds\": %.6f, "
+           "\"bulk_seconds_per_row\": %.6f, \"ratio\": %.2f}\n", one, per_row, one / per_row);
+    fflush(stdout);
 }
 
 int main(int argc, char **argv)

@@ -299,22 +299,55 @@ END_TEST
 
 START_TEST(gemm_rows_do_not_depend_on_m)
 {
-    /* rows 37..100 of a 200-row product equal a 64-row product of those
-     * rows, bitwise: the split of a batch over threads changes nothing */
-    enum { M = 200, N = 256, K = 300 };
+    /* rows r0 .. r0 + m - 1 of a 200-row product equal an m-row product of
+     * those rows, bitwise, for every kernel: the split of a batch over
+     * threads changes nothing, and a tile short of MR rows (one row alone:
+     * a single sampled row) gets the bits of a full one.  Unpacked with
+     * both layouts of B (with B stored K x N, a product of M < 8 rows is
+     * done by row updates, not panels: the output layer's D-row weight
+     * gradient, whose M never changes; those pieces are left out), and
+     * packed with a bias (the forward pass) */
+    enum { M = 200, N = 70, K = 300 };
+    static const int PIECES[][2] = {{37, 64}, {0, 1}, {5, 1}, {8, 1}, {199, 1},
+                                    {3, 7},   {9, 9}, {17, 13}, {100, 2}};
     float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
-    float *C = malloc(sizeof(float) * M * N), *Cs = malloc(sizeof(float) * 64 * N);
-    float *ws = malloc(sizeof(float) * cemi_gemm_workspace(N));
+    float *C = malloc(sizeof(float) * M * N), *Cs = malloc(sizeof(float) * M * N);
+    float *Bp = malloc(sizeof(float) * cemi_gemm_packed_size(N, K));
+    float *ws = malloc(sizeof(float) * cemi_gemm_workspace(N)), bias[N];
     cemi_rng r;
     cemi_rng_init(&r, 22, 0);
     for (int k = 0; k < M * K; k++) A[k] = (float)cemi_rng_normal(&r);
     for (int k = 0; k < K * N; k++) B[k] = (float)cemi_rng_normal(&r);
-    for (int tb = 0; tb < 2; tb++) {
-        cemi_gemm(0, tb, M, N, K, A, K, B, tb ? K : N, 0.0f, NULL, C, N, ws);
-        cemi_gemm(0, tb, 64, N, K, A + 37 * K, K, B, tb ? K : N, 0.0f, NULL, Cs, N, ws);
-        ck_assert_int_eq(memcmp(C + 37 * N, Cs, sizeof(float) * 64 * N), 0);
+    for (int j = 0; j < N; j++) bias[j] = (float)cemi_rng_normal(&r);
+    int tested = 0;
+    for (int v = 0; v < 3; v++) {
+        if (cemi_gemm_force_kernel(v) != 0)
+            continue;
+        tested++;
+        for (int path = 0; path < 3; path++) { /* unpacked tb 0, tb 1; packed */
+            const int tb = path >= 1;
+            if (path == 2)
+                cemi_gemm_pack(1, N, K, B, K, 0, N, Bp);
+            if (path < 2)
+                cemi_gemm(0, tb, M, N, K, A, K, B, tb ? K : N, 0.0f, NULL, C, N, ws);
+            else
+                cemi_gemm_packed(0, M, N, K, A, K, Bp, 0.0f, bias, C, N, ws);
+            for (size_t q = 0; q < sizeof PIECES / sizeof PIECES[0]; q++) {
+                const int r0 = PIECES[q][0], m = PIECES[q][1];
+                if (path == 0 && m < 8)
+                    continue;
+                if (path < 2)
+                    cemi_gemm(0, tb, m, N, K, A + r0 * K, K, B, tb ? K : N, 0.0f, NULL, Cs, N, ws);
+                else
+                    cemi_gemm_packed(0, m, N, K, A + r0 * K, K, Bp, 0.0f, bias, Cs, N, ws);
+                ck_assert_msg(memcmp(C + r0 * N, Cs, sizeof(float) * (size_t)(m * N)) == 0,
+                              "kernel %d path %d: rows %d + %d differ", v, path, r0, m);
+            }
+        }
     }
-    free(A); free(B); free(C); free(Cs); free(ws);
+    cemi_gemm_force_kernel(-1);
+    ck_assert_int_ge(tested, 1);
+    free(A); free(B); free(C); free(Cs); free(Bp); free(ws);
 }
 END_TEST
 

@@ -312,6 +312,58 @@ START_TEST(reproducible_and_thread_independent)
 }
 END_TEST
 
+/* A row costs a row: cem_sampler_run_rows integrates only the rows it is
+ * asked for, and each comes out bitwise as in a whole run, for every model
+ * kind (a network of the default size, a small one, the empirical and the
+ * Gaussian closed forms, whose products see other shapes), every
+ * integrator, pieces of any length at any offset within and across
+ * 256-row blocks, at 1 and 2 threads. */
+START_TEST(rows_alone_equal_a_whole_run)
+{
+    enum { n = 600, D = 3, NP = 301 };
+    static float whole[n * D], part[n * D], pts[NP * D];
+    static const size_t PIECES[][2] = {{0, 1},   {5, 1},    {255, 1}, {256, 1}, {599, 1},
+                                       {250, 13}, {300, 7}, {137, 300}, {1, 598}};
+    for (int i = 0; i < NP * D; i++)
+        pts[i] = (float)sin(1.7 * i + 0.3);
+    const float mean[D] = {0.5f, -1.0f, 0.25f};
+    const float cov[D * D] = {1.0f, 0.3f, 0.0f, 0.3f, 0.5f, 0.1f, 0.0f, 0.1f, 0.2f};
+    cem_model_t *models[4];
+    ck_assert_int_eq(cem_model_create_mlp(&models[0], D, CEM_TARGET_CEM), CEM_OK);
+    ck_assert_int_eq(cem_model_create_mlp(&models[1], D, CEM_TARGET_NOISE), CEM_OK);
+    cem_model_set(models[1], CEM_MODEL_WIDTH, 40);
+    cem_model_set(models[1], CEM_MODEL_DEPTH, 2);
+    cem_model_set(models[1], CEM_MODEL_EMBED, 6);
+    ck_assert_int_eq(cem_model_create_empirical(&models[2], pts, NP, D), CEM_OK);
+    ck_assert_int_eq(cem_model_create_gaussian(&models[3], mean, cov, D), CEM_OK);
+    for (int k = 0; k < 4; k++)
+        for (int integ = 0; integ <= CEM_INTEG_HEUN; integ++) {
+            cem_sampler_t *s;
+            ck_assert_int_eq(cem_sampler_create(&s, models[k]), CEM_OK);
+            cem_sampler_set(s, CEM_SAMPLER_INTEGRATOR, integ);
+            cem_sampler_set(s, CEM_SAMPLER_STEPS, k == 0 ? 8 : 20);
+            cem_sampler_set(s, CEM_SAMPLER_SEED, 3);
+            ck_assert_int_eq(cem_sampler_run(s, n, whole), CEM_OK);
+            for (int threads = 1; threads <= 2; threads++) {
+                ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_THREADS, threads), CEM_OK);
+                for (size_t q = 0; q < sizeof PIECES / sizeof PIECES[0]; q++) {
+                    const size_t first = PIECES[q][0], rows = PIECES[q][1];
+                    memset(part, 0xff, sizeof part);
+                    ck_assert_int_eq(cem_sampler_run_rows(s, first, rows, part), CEM_OK);
+                    ck_assert_msg(memcmp(whole + first * D, part, sizeof(float) * rows * D) == 0,
+                                  "model %d, integrator %d, %d threads: rows %zu + %zu differ "
+                                  "from the whole run", k, integ, threads, first, rows);
+                    /* nothing written past the request */
+                    ck_assert_uint_eq(((unsigned char *)(part + rows * D))[0], 0xff);
+                }
+            }
+            cem_sampler_free(s);
+        }
+    for (int k = 0; k < 4; k++)
+        cem_model_free(models[k]);
+}
+END_TEST
+
 /* The sampler's progress callback: called on the calling thread after
  * each wave of blocks with a growing prefix of the request; a stop returns
  * CEM_ERR_STOPPED with that prefix bitwise as in a whole run. */
@@ -590,6 +642,7 @@ Suite *suite_sampler(void)
     tcase_add_test(tc, point_cloud_memorised_with_weights);
     tcase_add_test(tc, exponential_grid_keeps_the_drift_step_small);
     tcase_add_test(tc, reproducible_and_thread_independent);
+    tcase_add_test(tc, rows_alone_equal_a_whole_run);
     tcase_add_test(tc, progress_and_stop);
     tcase_add_test(tc, trajectory_recording);
     tcase_add_test(tc, divergence_is_reported);

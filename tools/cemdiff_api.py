@@ -497,6 +497,11 @@ def render_python(api):
     ]
     for c in api["constants"]:
         out.append(f"{c['name']} = {c['value']}")
+    ver = {c["name"]: c["value"] for c in api["constants"]}
+    if all(f"CEM_VERSION_{k}" in ver for k in ("MAJOR", "MINOR", "PATCH")):
+        out += ["# the header's version as text (python/pyproject.toml's version)",
+                "HEADER_VERSION = \"{}.{}.{}\"".format(
+                    *(ver[f"CEM_VERSION_{k}"] for k in ("MAJOR", "MINOR", "PATCH")))]
     out += ["", "# --------------------------------------------------------------- enum members"]
     for e in api["enums"]:
         out.append(f"# {e['name'] or 'enum (anonymous)'}")

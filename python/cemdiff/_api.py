@@ -12,6 +12,8 @@ CEM_VERSION_PATCH = 0
 CEM_VERSION_NUMBER = 100
 CEM_TRAINER_BINS = 8
 CEM_TRAINER_LAW_BINS = 16
+# the header's version as text (python/pyproject.toml's version)
+HEADER_VERSION = "0.1.0"
 
 # --------------------------------------------------------------- enum members
 # enum (anonymous)
