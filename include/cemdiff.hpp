@@ -95,6 +95,11 @@ struct progress_state {
     std::function<bool(long, double)> fn;
     std::exception_ptr caught;
 };
+/* The same for the Sampler's callback (rows done, rows requested). */
+struct sampler_progress_state {
+    std::function<bool(std::size_t, std::size_t)> fn;
+    std::exception_ptr caught;
+};
 } // namespace detail
 
 /* The C trampoline: calls the std::function, never lets an exception
@@ -105,6 +110,19 @@ extern "C" inline int cemdiff_hpp_progress_v0(long step, double loss, void *user
     auto *st = static_cast<detail::progress_state *>(user);
     try {
         return st->fn && st->fn(step, loss) ? 1 : 0;
+    } catch (...) {
+        st->caught = std::current_exception();
+        return 1;
+    }
+}
+
+/* The sampler's trampoline, with the same contract. */
+extern "C" inline int cemdiff_hpp_sampler_progress_v0(std::size_t done, std::size_t total,
+                                                      void *user) noexcept
+{
+    auto *st = static_cast<detail::sampler_progress_state *>(user);
+    try {
+        return st->fn && st->fn(done, total) ? 1 : 0;
     } catch (...) {
         st->caught = std::current_exception();
         return 1;
@@ -289,6 +307,28 @@ public:
         return {mean, sd};
     }
 
+    /* cem_model_set_data_cov: centre (dim values; empty means zeros) and
+     * covariance (dim x dim, row-major) of the data, for PRECOND_PCA. */
+    void set_data_cov(const std::vector<double> &mean, const std::vector<double> &cov)
+    {
+        const std::size_t d = detail::udim(dim());
+        if (!mean.empty())
+            detail::need(mean.size(), d, "Model::set_data_cov (mean)");
+        if (cov.size() != d * d)
+            throw error(CEM_ERR_ARG, "Model::set_data_cov: cov must hold dim x dim values");
+        check(cem_model_set_data_cov(h_.get(), mean.empty() ? nullptr : mean.data(),
+                                     cov.data()));
+    }
+    /* cem_model_get_data_axes: {axes (dim x dim, row k the k-th axis),
+     * their sds (dim)}. */
+    std::pair<std::vector<double>, std::vector<double>> data_axes() const
+    {
+        const std::size_t d = detail::udim(dim());
+        std::vector<double> axes(d * d), sd(d);
+        check(cem_model_get_data_axes(h_.get(), axes.data(), sd.data()));
+        return {axes, sd};
+    }
+
     /* cem_model_save / cem_model_save_buffer (MLP models only). */
     void save(const std::string &path) const { check(cem_model_save(h_.get(), path.c_str())); }
     std::vector<unsigned char> save_buffer() const
@@ -414,6 +454,35 @@ public:
         return loss;
     }
 
+    /* cem_trainer_time_bins_n: the loss by time bin since the last reset
+     * (CEM_TRAINER_BINS bins; mean NaN for an empty bin), edges one more. */
+    struct time_bins_t {
+        std::vector<double> mean;
+        std::vector<long> count;
+        std::vector<double> edges;
+    };
+    time_bins_t time_bins(bool reset = false)
+    {
+        time_bins_t b{std::vector<double>(CEM_TRAINER_BINS), std::vector<long>(CEM_TRAINER_BINS),
+                      std::vector<double>(CEM_TRAINER_BINS + 1)};
+        check(cem_trainer_time_bins_n(h_.get(), CEM_TRAINER_BINS, b.mean.data(), b.count.data(),
+                                      b.edges.data(), reset ? 1 : 0));
+        return b;
+    }
+    /* cem_trainer_law_bins_n: the time law now (CEM_TRAINER_LAW_BINS bins). */
+    struct law_bins_t {
+        std::vector<double> prob, loss, floor, edges;
+    };
+    law_bins_t law_bins() const
+    {
+        const std::size_t n = CEM_TRAINER_LAW_BINS;
+        law_bins_t b{std::vector<double>(n), std::vector<double>(n), std::vector<double>(n),
+                     std::vector<double>(n + 1)};
+        check(cem_trainer_law_bins_n(h_.get(), n, b.prob.data(), b.loss.data(), b.floor.data(),
+                                     b.edges.data()));
+        return b;
+    }
+
     /* cem_trainer_steps (-1 when empty). */
     long steps() const noexcept { return cem_trainer_steps(h_.get()); }
 
@@ -482,16 +551,39 @@ public:
     explicit operator bool() const noexcept { return h_ != nullptr; }
     int dim() const noexcept { return dim_; }
 
+    /* cem_sampler_set_progress: fn(rows done, rows requested) after each
+     * wave of blocks; returning true stops the run (run() then throws
+     * error(CEM_ERR_STOPPED) with rows [0, done) valid).  An exception from
+     * fn stops the run and is rethrown by run().  An empty fn removes it. */
+    void on_progress(std::function<bool(std::size_t, std::size_t)> fn)
+    {
+        if (!fn) {
+            check(cem_sampler_set_progress(h_.get(), nullptr, nullptr));
+            progress_.reset();
+            return;
+        }
+        auto st = std::make_unique<detail::sampler_progress_state>();
+        st->fn = std::move(fn);
+        check(cem_sampler_set_progress(h_.get(), &cemdiff_hpp_sampler_progress_v0, st.get()));
+        progress_ = std::move(st);
+    }
+
     /* cem_sampler_run_rows into out (out_size >= n * dim floats): rows
      * first .. first + n - 1.  Returns the number of diverged rows; when
      * some rows diverged (CEM_ERR_DIVERGED) it throws unless
-     * allow_diverged, in which case those rows are NaN and the rest valid. */
+     * allow_diverged, in which case those rows are NaN and the rest valid.
+     * Rethrows the progress callback's exception. */
     std::size_t run(std::size_t first, std::size_t n, float *out, std::size_t out_size,
                     bool allow_diverged = false)
     {
         detail::need(out_size, n * detail::udim(dim_), "Sampler::run (out)");
         int status = first == 0 ? cem_sampler_run(h_.get(), n, out)
                                 : cem_sampler_run_rows(h_.get(), first, n, out);
+        if (progress_ && progress_->caught) {
+            std::exception_ptr e = progress_->caught;
+            progress_->caught = nullptr;
+            std::rethrow_exception(e);
+        }
         if (status == CEM_ERR_DIVERGED && allow_diverged)
             return cem_sampler_diverged_rows(h_.get());
         check(status);
@@ -507,6 +599,24 @@ public:
 
     /* cem_sampler_diverged_rows of the last run. */
     std::size_t diverged_rows() const noexcept { return cem_sampler_diverged_rows(h_.get()); }
+
+    /* cem_sampler_trajectory of the last run (CEM_SAMPLER_TRAJ_ROWS rows):
+     * snaps x rows x dim floats, snapshot-major, and the snapshots' times. */
+    struct trajectory_t {
+        std::size_t snaps = 0, rows = 0;
+        std::vector<float> y;
+        std::vector<double> times;
+    };
+    trajectory_t trajectory() const
+    {
+        trajectory_t tr;
+        check(cem_sampler_trajectory(h_.get(), &tr.snaps, &tr.rows, nullptr, nullptr));
+        tr.y.resize(tr.snaps * tr.rows * detail::udim(dim_));
+        tr.times.resize(tr.snaps);
+        check(cem_sampler_trajectory(h_.get(), &tr.snaps, &tr.rows, tr.y.data(),
+                                     tr.times.data()));
+        return tr;
+    }
 
     /* cem_sampler_times: the plan's STEPS times, increasing. */
     std::vector<double> times() const
@@ -535,6 +645,8 @@ public:
     std::string errmsg() const { return cem_sampler_errmsg(h_.get()); }
 
 private:
+    /* Declared before h_: destroyed after the sampler that points at it. */
+    std::unique_ptr<detail::sampler_progress_state> progress_;
     std::unique_ptr<cem_sampler_t, detail::sampler_free> h_;
     int dim_ = 0;
 };

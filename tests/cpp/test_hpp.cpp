@@ -3,7 +3,8 @@
  * message, owners move (the moved-from one is empty, nothing is freed
  * twice), a trainer's model outlives the trainer, and a progress callback's
  * exception stops the run and comes out of Trainer::run with the steps done
- * kept.  Built with -fsanitize=address,undefined where that works
+ * kept; the sampler's callback, its trajectory, the data axes and the
+ * trainer's bins.  Built with -fsanitize=address,undefined where that works
  * (tests/check_cpp.sh), so a double free or a use after free fails it too.
  */
 #include <cemdiff.hpp>
@@ -216,6 +217,82 @@ static void test_callback()
     CHECK(moved.steps() == 12);
 }
 
+/* The data axes (PRECOND_PCA), the trainer's bins, and the sampler's
+ * progress callback and trajectory, against what the header promises. */
+static void test_axes_bins_sampler()
+{
+    cemdiff::Model m = small_mlp();
+    m.set(CEM_MODEL_PARAM, CEM_PARAM_PRECOND_PCA);
+    /* cov diag(1, 4): axes e_2 (sd 2) then e_1 (sd 1), sd = sqrt(5/2) */
+    m.set_data_cov({1.0, -2.0}, {1.0, 0.0, 0.0, 4.0});
+    auto ax = m.data_axes();
+    CHECK(ax.first.size() == 4 && ax.second.size() == 2);
+    CHECK(ax.first[0] == 0.0 && ax.first[1] == 1.0 && ax.first[2] == 1.0 && ax.first[3] == 0.0);
+    CHECK(std::fabs(ax.second[0] - 2.0) < 1e-12 && std::fabs(ax.second[1] - 1.0) < 1e-12);
+    CHECK(std::fabs(m.data_stats().second - std::sqrt(2.5)) < 1e-12);
+    cemdiff::error err(0, "");
+    CHECK_ERROR(m.set_data_cov({}, {1.0, 0.0, 0.0}), CEM_ERR_ARG, err); /* not dim x dim */
+    CHECK_ERROR(m.set_data_cov({}, {1.0, 2.0, 0.0, 1.0}), CEM_ERR_ARG, err); /* asymmetric */
+
+    cemdiff::Dataset circle(CEM_DATA_CIRCLE, 2);
+    std::vector<float> data = circle.sample(256, 1);
+    cemdiff::Trainer tr = small_trainer(m, data);
+    tr.run(4);
+    auto tb = tr.time_bins(true);
+    long draws = 0;
+    for (long c : tb.count)
+        draws += c;
+    CHECK(tb.mean.size() == CEM_TRAINER_BINS && tb.edges.size() == CEM_TRAINER_BINS + 1);
+    CHECK(draws == 4 * 64); /* every row of every step, batch 64 */
+    for (std::size_t b = 0; b < CEM_TRAINER_BINS; b++)
+        CHECK(tb.edges[b] < tb.edges[b + 1]);
+    draws = 0;
+    for (long c : tr.time_bins().count) /* reset: empty */
+        draws += c;
+    CHECK(draws == 0);
+    auto lb = tr.law_bins();
+    double total = 0;
+    for (double p : lb.prob)
+        total += p;
+    CHECK(lb.prob.size() == CEM_TRAINER_LAW_BINS && std::fabs(total - 1.0) < 1e-12);
+
+    cemdiff::Sampler s(m);
+    s.set(CEM_SAMPLER_STEPS, 10);
+    s.set(CEM_SAMPLER_THREADS, 1);
+    s.set(CEM_SAMPLER_TRAJ_ROWS, 3);
+    s.set(CEM_SAMPLER_TRAJ_EVERY, 4);
+    std::vector<float> whole = s.sample(600);
+    auto traj = s.trajectory();
+    /* the start, steps 4 and 8, the end: 4 snapshots of 3 rows */
+    CHECK(traj.snaps == 4 && traj.rows == 3 && traj.y.size() == 4 * 3 * 2);
+    CHECK(traj.times.size() == 4 && traj.times.front() == s.get(CEM_SAMPLER_T_MAX) &&
+          traj.times.back() == s.get(CEM_SAMPLER_T_MIN));
+
+    /* progress after each wave (one 256-row block a thread); true stops
+     * with a prefix done, bitwise the whole run's */
+    std::size_t waves = 0, last = 0;
+    s.on_progress([&](std::size_t done, std::size_t total_rows) {
+        ++waves;
+        last = done;
+        return total_rows == 600 && done >= 256;
+    });
+    std::vector<float> part(600 * 2, 0.0f);
+    CHECK_ERROR(s.run(0, 600, part.data(), part.size()), CEM_ERR_STOPPED, err);
+    CHECK(waves == 1 && last == 256);
+    CHECK(std::memcmp(part.data(), whole.data(), sizeof(float) * 256 * 2) == 0);
+    /* an exception from the callback comes out of run() */
+    s.on_progress([](std::size_t, std::size_t) -> bool { throw std::runtime_error("from fn"); });
+    bool caught = false;
+    try {
+        s.sample(600);
+    } catch (const std::runtime_error &e) {
+        caught = std::string(e.what()) == "from fn";
+    }
+    CHECK(caught);
+    s.on_progress(nullptr); /* removed: the whole run again */
+    CHECK(s.sample(600) == whole);
+}
+
 int main()
 {
     try {
@@ -223,6 +300,7 @@ int main()
         test_moves();
         test_borrowed_model();
         test_callback();
+        test_axes_bins_sampler();
     } catch (const std::exception &e) {
         std::fprintf(stderr, "test_hpp: FAIL: unexpected exception: %s\n", e.what());
         return 1;
