@@ -1704,8 +1704,9 @@ int main(int argc, char **argv)
     char *help_argv[] = {help_flag, NULL};
     int help = 0; /* cemdiff help COMMAND */
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-        if (argc < 3 || strcmp(cmd, "help"))
-            return print_help(MAIN_HELP);
+        if (argc < 3 || strcmp(cmd, "help") || !strcmp(argv[2], "--help") ||
+            !strcmp(argv[2], "-h") || !strcmp(argv[2], "help"))
+            return print_help(MAIN_HELP); /* also "help --help", "help help" */
         cmd = argv[2];
         help = 1;
     }

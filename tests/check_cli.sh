@@ -221,6 +221,8 @@ run --help
 check "cemdiff --help (exit 0)" '[ $status -eq 0 ] && grep -q "^usage: cemdiff COMMAND" out'
 run help sample
 check "cemdiff help sample (exit 0)" '[ $status -eq 0 ] && grep -q "^usage: cemdiff sample" out'
+run help --help
+check "cemdiff help --help prints the main usage (exit 0)" '[ $status -eq 0 ] && grep -q "^usage: cemdiff COMMAND" out'
 run --version
 check "cemdiff --version" '[ $status -eq 0 ] && grep -Eq "^cemdiff [0-9]+\.[0-9]+\.[0-9]+" out'
 
