@@ -879,6 +879,67 @@ START_TEST(data_stats_arguments)
 }
 END_TEST
 
+/* Every allocation on the paths through LAPACK (the Gaussian's
+ * eigen-decomposition, set_data_cov's, a dataset's QR embedding) failing in
+ * turn: CEM_ERR_NOMEM with a message, nothing changed, nothing printed
+ * (LAPACKE's own allocations used to print "Not enough memory" to stdout
+ * and come back as a LAPACK info).  The loop ends at the first call in
+ * which no allocation failed, which must succeed. */
+START_TEST(lapack_paths_out_of_memory)
+{
+    enum { D = 40 };
+    static float mean[D], cov[D * D];
+    static double dcov[D * D], axes[D * D], axis_sd[D];
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++) {
+            cov[i * D + j] = i == j ? 1.0f + 0.1f * i : 0.01f;
+            dcov[i * D + j] = cov[i * D + j];
+        }
+    cem_model_t *mlp = small_mlp(D, CEM_TARGET_CEM);
+    ck_assert_int_eq(cem_model_get_data_axes(mlp, axes, axis_sd), CEM_OK);
+    ck_assert_double_eq(axis_sd[0], 0); /* no statistics yet */
+    for (int what = 0; what < 3; what++) {
+        long k = 1;
+        for (;; k++) {
+            cem_model_t *m = (cem_model_t *)&k; /* must come back NULL */
+            cem_dataset_t *d = (cem_dataset_t *)&k;
+            test_stdout_begin();
+            test_alloc_fail(k);
+            int st = what == 0   ? cem_model_create_gaussian(&m, mean, cov, D)
+                     : what == 1 ? cem_model_set_data_cov(mlp, NULL, dcov)
+                                 : cem_dataset_create(&d, CEM_DATA_TORUS, D, 9);
+            long calls = test_alloc_calls();
+            test_alloc_fail(0);
+            ck_assert_int_eq(test_stdout_end(), 0);
+            if (k > calls) {
+                ck_assert_int_eq(st, CEM_OK);
+                break;
+            }
+            ck_assert_msg(st == CEM_ERR_NOMEM, "case %d, allocation %ld of %ld: status %d (%s)",
+                          what, k, calls, st, cem_last_error());
+            ck_assert_ptr_nonnull(strstr(cem_last_error(), "out of memory"));
+            if (what == 0)
+                ck_assert_ptr_null(m);
+            if (what == 2)
+                ck_assert_ptr_null(d);
+            if (what == 1) { /* unchanged: still no statistics */
+                ck_assert_int_eq(cem_model_get_data_axes(mlp, axes, axis_sd), CEM_OK);
+                ck_assert_double_eq(axis_sd[0], 0);
+            }
+        }
+        ck_assert_int_ge(k, 3); /* the handle's, and LAPACK's workspace */
+        if (what == 0) {
+            cem_model_t *m;
+            ck_assert_int_eq(cem_model_create_gaussian(&m, mean, cov, D), CEM_OK);
+            cem_model_free(m);
+        }
+    }
+    ck_assert_int_eq(cem_model_get_data_axes(mlp, axes, axis_sd), CEM_OK);
+    ck_assert_double_gt(axis_sd[0], 1.0); /* the last call set them */
+    cem_model_free(mlp);
+}
+END_TEST
+
 Suite *suite_models(void)
 {
     Suite *s = suite_create("models");
@@ -903,6 +964,7 @@ Suite *suite_models(void)
     tcase_add_test(mlp, precond_pca_matches_the_formula);
     tcase_add_test(mlp, precond_pca_without_axes_is_precond);
     tcase_add_test(mlp, data_cov_arguments);
+    tcase_add_test(mlp, lapack_paths_out_of_memory);
     suite_add_tcase(s, mlp);
     return s;
 }
