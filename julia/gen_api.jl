@@ -330,9 +330,17 @@ C: `CEM_API int cem_convert(cem_target from, cem_target to, size_t n, int dim, c
 
 Converts n values of target `from` at points x (n x dim) and times t[i]
 into target `to` (n x dim).  `out` may equal `in` (in place); the
-arithmetic is done in double.  Times must be finite and > 0.
+arithmetic is done in double.  Times must be finite and > 0, x and in
+finite.  Into CEM divides by alpha_t, into NOISE by sigma_t, into SCORE
+by sigma_t^2 (~ t for tiny t): when a result is not finite in float
+(values of order 1: NOISE into CEM beyond t ~ 177, CEM into SCORE below
+t ~ 3e-39, docs/MATH.md) the call fails rather than write an Inf.  Into
+CEM from NOISE or SCORE needs alpha_t = exp(-t/2) > 0 in double, so
+beyond t ~ 1490 it always fails.
 Errors: CEM_ERR_ARG (NULL pointer with n > 0, dim < 1, bad enum, bad
-time); nothing is written on error.
+time), CEM_ERR_NONFINITE (x or in holds NaN or Inf; names the row),
+CEM_ERR_NUMERIC (a result is not finite in float; names the row, column
+and time); nothing is written on error.
 """
 function cem_convert(from, to, n, dim, x, t, in_, out)
     ccall((:cem_convert, libcemdiff), Cint,
@@ -431,9 +439,13 @@ C: `CEM_API int cem_model_eval(cem_model_t *m, cem_target what, size_t n, const 
 Evaluates target `what` at n points x (n x dim) and times t[i] into out
 (n x dim).  Times must be finite and > 0; points finite.  Const: any
 number of threads may evaluate one model concurrently.  Allocates
-temporary workspace (bounded, independent of n for large n).
-Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NOMEM; on error `out` may
-hold partial results.
+temporary workspace (bounded, independent of n for large n).  Every value
+written on success is finite: a result beyond float range (NOISE or
+SCORE at a tiny t, CEM from a NOISE or SCORE network at a large t, where
+the conversion divides by alpha_t, or a network that overflows) fails
+with CEM_ERR_NUMERIC, naming the row, column and time.
+Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NUMERIC, CEM_ERR_NOMEM;
+on error `out` may hold partial results.
 """
 function cem_model_eval(m, what, n, x, t, out)
     ccall((:cem_model_eval, libcemdiff), Cint,
@@ -450,7 +462,7 @@ The same with one time t shared by every point.  A network model then
 computes the time's part of its first layer once per block of points
 instead of once per point (the sampler's evaluations are these): the
 same function as cem_model_eval at equal times; the floats may differ in
-the last bits.
+the last bits.  Errors: those of cem_model_eval.
 """
 function cem_model_eval_at(m, what, n, x, t, out)
     ccall((:cem_model_eval_at, libcemdiff), Cint,

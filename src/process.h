@@ -23,6 +23,9 @@ int cemi_time_ok(double t);
 void cemi_convert_row(cem_target from, cem_target to, int dim, const float *x,
                       double t, const double *in, double *out);
 
+/* "CEM", "NOISE" or "SCORE" (messages). */
+const char *cemi_target_name(int target);
+
 /* EDM's log-normal law of ln s (Karras et al. 2022): P_mean, P_std. */
 #define CEMI_EDM_P_MEAN (-1.2)
 #define CEMI_EDM_P_STD 1.2
