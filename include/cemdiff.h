@@ -164,8 +164,13 @@ CEM_API int cem_convert(cem_target from, cem_target to, size_t n, int dim,
  *   UNIFORM      equally spaced.                                          */
 typedef enum { CEM_GRID_EXPONENTIAL = 0, CEM_GRID_UNIFORM = 1 } cem_grid;
 
-/* Fills out[0..N-1].  Requires N >= 2 and 0 < t1 < T finite.
- * Errors: CEM_ERR_ARG; nothing is written on error. */
+/* Fills out[0..N-1] with N finite, strictly increasing times.  Requires
+ * N >= 2 and 0 < t1 < T finite; any such window works (when T/t1
+ * overflows a double, the exponential grid is computed from log t1 and
+ * log T), except one too narrow to hold N distinct doubles (t1 and T a few
+ * ulps apart).
+ * Errors: CEM_ERR_ARG (N < 2, bad window, bad kind, NULL out, a window too
+ * narrow for N increasing points); nothing is written on error. */
 CEM_API int cem_time_grid(cem_grid kind, int N, double t1, double T,
                           double *out);
 
@@ -191,7 +196,8 @@ typedef enum {
 } cem_time_law;
 
 /* Draws n times from `law` on [t1, T] (N is the grid size, used by GRID
- * only; it must still be >= 2) into out[0..n-1].  Draw i depends only on
+ * only; it must still be >= 2) into out[0..n-1], for any window
+ * 0 < t1 < T finite; every draw lies in [t1, T].  Draw i depends only on
  * (seed, i): the same seed gives the same values, and a longer request
  * extends a shorter one.  Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED
  * (ADAPTIVE). */

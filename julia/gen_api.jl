@@ -353,8 +353,13 @@ end
 
 C: `CEM_API int cem_time_grid(cem_grid kind, int N, double t1, double T, double *out);`
 
-Fills out[0..N-1].  Requires N >= 2 and 0 < t1 < T finite.
-Errors: CEM_ERR_ARG; nothing is written on error.
+Fills out[0..N-1] with N finite, strictly increasing times.  Requires
+N >= 2 and 0 < t1 < T finite; any such window works (when T/t1
+overflows a double, the exponential grid is computed from log t1 and
+log T), except one too narrow to hold N distinct doubles (t1 and T a few
+ulps apart).
+Errors: CEM_ERR_ARG (N < 2, bad window, bad kind, NULL out, a window too
+narrow for N increasing points); nothing is written on error.
 """
 function cem_time_grid(kind, N, t1, T, out)
     ccall((:cem_time_grid, libcemdiff), Cint,
@@ -368,7 +373,8 @@ end
 C: `CEM_API int cem_time_law_sample(cem_time_law law, int N, double t1, double T, uint64_t seed, size_t n, double *out);`
 
 Draws n times from `law` on [t1, T] (N is the grid size, used by GRID
-only; it must still be >= 2) into out[0..n-1].  Draw i depends only on
+only; it must still be >= 2) into out[0..n-1], for any window
+0 < t1 < T finite; every draw lies in [t1, T].  Draw i depends only on
 (seed, i): the same seed gives the same values, and a longer request
 extends a shorter one.  Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED
 (ADAPTIVE).

@@ -154,6 +154,17 @@ int cemi_check_window(const char *fn, int N, double t1, double T)
     return CEM_OK;
 }
 
+double cemi_geom_interp(double t1, double T, double a)
+{
+    double r = T / t1;
+    if (isfinite(r))
+        return t1 * exp(a * log(r));
+    /* T / t1 beyond double (t1 = 1e-300, T = 1e300): the same point from
+     * the logarithms, each finite; clamped, since exp may round past T */
+    double v = exp(log(t1) + a * (log(T) - log(t1)));
+    return v < t1 ? t1 : v > T ? T : v;
+}
+
 double cemi_grid_exp_point(int k, int N, double t1, double T)
 {
     if (k == N - 1)
@@ -161,7 +172,20 @@ double cemi_grid_exp_point(int k, int N, double t1, double T)
     if (k == 0)
         return t1;
     /* t_k = t1 (1-gamma)^-k with (1-gamma) = (t1/T)^(1/(N-1)) */
-    return t1 * exp((double)k / (double)(N - 1) * log(T / t1));
+    return cemi_geom_interp(t1, T, (double)k / (double)(N - 1));
+}
+
+static double grid_point(cem_grid kind, int k, int N, double t1, double T)
+{
+    if (kind == CEM_GRID_EXPONENTIAL)
+        return cemi_grid_exp_point(k, N, t1, T);
+    return k == N - 1 ? T : t1 + (T - t1) * ((double)k / (double)(N - 1));
+}
+
+void cemi_time_grid_fill(cem_grid kind, int N, double t1, double T, double *out)
+{
+    for (int k = 0; k < N; k++)
+        out[k] = grid_point(kind, k, N, t1, T);
 }
 
 int cem_time_grid(cem_grid kind, int N, double t1, double T, double *out)
@@ -172,15 +196,20 @@ int cem_time_grid(cem_grid kind, int N, double t1, double T, double *out)
         return st;
     if (!out)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
-    if (kind == CEM_GRID_EXPONENTIAL) {
-        for (int k = 0; k < N; k++)
-            out[k] = cemi_grid_exp_point(k, N, t1, T);
-    } else if (kind == CEM_GRID_UNIFORM) {
-        for (int k = 0; k < N; k++)
-            out[k] = k == N - 1 ? T : t1 + (T - t1) * ((double)k / (double)(N - 1));
-    } else {
+    if (kind != CEM_GRID_EXPONENTIAL && kind != CEM_GRID_UNIFORM)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: unknown grid kind %d", fn, (int)kind);
+    /* the promise is N increasing points: checked before anything is
+     * written (t1 and T a few ulps apart cannot hold N distinct points) */
+    double prev = t1;
+    for (int k = 1; k < N; k++) {
+        double v = grid_point(kind, k, N, t1, T);
+        if (!(v > prev))
+            return cemi_fail(NULL, CEM_ERR_ARG,
+                             "%s: t1 = %.17g and T = %.17g are too close for %d increasing "
+                             "points (point %d is not above point %d)", fn, t1, T, N, k, k - 1);
+        prev = v;
     }
+    cemi_time_grid_fill(kind, N, t1, T, out);
     return CEM_OK;
 }
 
@@ -260,7 +289,7 @@ double cemi_tlaw_map(const cemi_tlaw *L, double u)
         return cemi_grid_exp_point(k, L->N, L->t1, L->T);
     }
     case CEM_TIMELAW_LOGUNIFORM:
-        return clamp_time(L, L->t1 * exp(u * log(L->T / L->t1)));
+        return clamp_time(L, cemi_geom_interp(L->t1, L->T, u));
     case CEM_TIMELAW_LOGNORMAL: {
         double p = L->pa + u * (L->pb - L->pa);
         double z = L->upper ? -cemi_norm_quantile(p) : cemi_norm_quantile(p);

@@ -287,6 +287,97 @@ START_TEST(grid_errors_write_nothing)
 }
 END_TEST
 
+/* Any window 0 < t1 < T gives N finite, increasing points (the probe's
+ * finding: [1e-300, 1e300] with N = 3 gave {1e-300, inf, 1e300}); the
+ * exponential points against t1 (T/t1)^(k/(N-1)) in long double, which
+ * holds T/t1 = 1e600.  Ordinary windows keep their bits (the sampler's
+ * grids are unchanged), and a window too narrow for N points is refused. */
+START_TEST(grid_extreme_windows)
+{
+    const double win[][2] = {{1e-300, 1e300}, {DBL_TRUE_MIN, DBL_MAX}, {1e-200, 1e200},
+                             {1e-8, 100}};
+    const int Ns[] = {2, 3, 7, 1000};
+    for (size_t w = 0; w < sizeof win / sizeof *win; w++)
+        for (size_t a = 0; a < sizeof Ns / sizeof *Ns; a++) {
+            const double t1 = win[w][0], T = win[w][1];
+            const int N = Ns[a];
+            double *g = malloc(sizeof(double) * N), *u = malloc(sizeof(double) * N);
+            ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, N, t1, T, g), CEM_OK);
+            ck_assert_int_eq(cem_time_grid(CEM_GRID_UNIFORM, N, t1, T, u), CEM_OK);
+            ck_assert(g[0] == t1 && g[N - 1] == T && u[0] == t1 && u[N - 1] == T);
+            const long double l1 = logl(t1), lT = logl(T);
+            for (int k = 1; k < N; k++) {
+                ck_assert(isfinite(g[k]) && g[k] > g[k - 1]);
+                ck_assert(isfinite(u[k]) && u[k] > u[k - 1]);
+                long double want = expl(l1 + (lT - l1) * k / (N - 1));
+                /* relative, but a subnormal point has at most the last
+                 * bit, DBL_TRUE_MIN, of absolute precision */
+                ck_assert_msg(fabsl(g[k] - want) <= 1e-12L * want + DBL_TRUE_MIN,
+                              "[%g, %g] N=%d k=%d: %.17g vs %.17Lg", t1, T, N, k, g[k], want);
+            }
+            free(g);
+            free(u);
+        }
+    double g[3];
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, 3, 1e-300, 1e300, g), CEM_OK);
+    ck_assert_double_eq_tol(g[1], 1.0, 1e-12);
+    /* an ordinary window: bitwise the direct formula (as before this fix) */
+    enum { N = 200 };
+    double h[N];
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, N, 1e-3, 10.0, h), CEM_OK);
+    for (int k = 1; k < N - 1; k++)
+        ck_assert(h[k] == 1e-3 * exp((double)k / (N - 1) * log(10.0 / 1e-3)));
+    /* too narrow for N increasing doubles: refused, nothing written */
+    double keep[4];
+    const double one_up = nextafter(1.0, 2.0);
+    for (int kind = 0; kind < 2; kind++) {
+        keep[0] = keep[1] = keep[2] = keep[3] = -7;
+        ck_assert_int_eq(cem_time_grid((cem_grid)kind, 4, 1.0, one_up, keep), CEM_ERR_ARG);
+        ck_assert_ptr_nonnull(strstr(cem_last_error(), "too close"));
+        for (int k = 0; k < 4; k++)
+            ck_assert(keep[k] == -7);
+        ck_assert_int_eq(cem_time_grid((cem_grid)kind, 2, 1.0, one_up, keep), CEM_OK);
+        ck_assert_int_eq(cem_time_grid((cem_grid)kind, 4, 1.0, 1.0 + 1e-12, keep), CEM_OK);
+    }
+    /* near 0 the doubles are sparse: 1000 log-spaced subnormals repeat */
+    double *many = malloc(sizeof(double) * 1000);
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, 1000, 5e-324, 1e-300, many),
+                     CEM_ERR_ARG);
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, 7, 5e-324, 1e-300, many), CEM_OK);
+    free(many);
+}
+END_TEST
+
+/* The log-uniform law on a window whose T/t1 overflows a double: log10 of
+ * the draws uniform on [-300, 300] (it gave T for every draw), GRID's draws
+ * on its three points. */
+START_TEST(time_laws_extreme_window)
+{
+    enum { n = 20000 };
+    static double s[n];
+    ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_LOGUNIFORM, 2, 1e-300, 1e300, 4, n, s),
+                     CEM_OK);
+    double mean = 0, below = 0;
+    for (int i = 0; i < n; i++) {
+        ck_assert(s[i] >= 1e-300 && s[i] <= 1e300);
+        mean += log10(s[i]) / n;
+        below += (s[i] < 1e-150) / (double)n; /* a quarter of the log range */
+    }
+    const double sd = 600 / sqrt(12.0) / sqrt((double)n); /* of the mean of log10 */
+    ck_assert_double_lt(fabs(mean), 5 * sd);
+    ck_assert_double_lt(fabs(below - 0.25), 5 * sqrt(0.25 * 0.75 / n));
+    int count[3] = {0};
+    ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_GRID, 3, 1e-300, 1e300, 4, n, s), CEM_OK);
+    for (int i = 0; i < n; i++) {
+        int k = s[i] == 1e-300 ? 0 : fabs(s[i] - 1) < 1e-12 ? 1 : s[i] == 1e300 ? 2 : -1;
+        ck_assert_msg(k >= 0, "draw %d = %g", i, s[i]);
+        count[k]++;
+    }
+    for (int k = 0; k < 3; k++)
+        ck_assert_double_lt(fabs(count[k] / (double)n - 1 / 3.0), 5 * sqrt(2 / 9.0 / n));
+}
+END_TEST
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -538,6 +629,8 @@ Suite *suite_process(void)
     tcase_add_test(tc, exponential_grid_property);
     tcase_add_test(tc, uniform_grid);
     tcase_add_test(tc, grid_errors_write_nothing);
+    tcase_add_test(tc, grid_extreme_windows);
+    tcase_add_test(tc, time_laws_extreme_window);
     tcase_add_test(tc, time_laws_match_their_cdfs);
     tcase_add_test(tc, time_laws_reproducible_and_prefix_stable);
     tcase_add_test(tc, norm_quantile_inverts_erfc);
