@@ -20,6 +20,12 @@
  * - A failed call changes nothing: output handles are set to NULL, handles
  *   passed in keep their previous state, caller buffers may hold partial
  *   results only where the function says so.
+ * - Finite results.  A call that returns CEM_OK has written only finite
+ *   numbers.  Where finite inputs can still make a result overflow (the
+ *   conversions divide by alpha_t = exp(-t/2), sigma_t and sigma_t^2, which
+ *   vanish as t grows or shrinks), the call checks what it computed and
+ *   fails with CEM_ERR_NUMERIC, naming the row, the column and the time;
+ *   the trainer's batch calls fail with CEM_ERR_NONFINITE_STEP.
  * - The library never prints, never calls exit() or abort(), and never
  *   reads environment variables.
  * - Arrays are row-major: an "n x dim" array of points holds point i at
@@ -618,16 +624,26 @@ CEM_API int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float 
  * nothing.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE_STEP, CEM_ERR_STOPPED. */
 CEM_API int cem_trainer_run(cem_trainer_t *tr, long steps, double *mean_loss);
 
-/* One step on a batch the caller gives: x0 and z are B x dim, t has B times
- * in (0, inf), B <= CEM_TRAINER_BATCH.  The learning-rate schedule, EMA,
- * step count and time bins advance as in cem_trainer_run.
- * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NONFINITE_STEP. */
+/* One step on a batch the caller gives: x0 and z are B x dim (finite), t
+ * has B times in (0, inf), 1 <= B <= CEM_TRAINER_BATCH.  The learning-rate
+ * schedule, EMA, step count and time bins advance as in cem_trainer_run.
+ * A batch whose loss or gradient is not finite (finite inputs can still
+ * overflow: |z| ~ 1e20, or t so small that the weight 1/expm1(t) does) is
+ * rejected as in cem_trainer_run, the trainer unchanged.  *loss (may be
+ * NULL) receives the loss, NaN on error.
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE (x0 or z; names the row),
+ * CEM_ERR_NONFINITE_STEP. */
 CEM_API int cem_trainer_step_batch(cem_trainer_t *tr, int B, const float *x0,
                                    const double *t, const float *z, double *loss);
 
 /* The loss on a given batch and, when grad is not NULL, its gradient with
  * respect to the raw parameters (cem_model_param_count floats, the layout
- * of cem_model_get_params).  Changes nothing.  Errors: as step_batch. */
+ * of cem_model_get_params).  Changes nothing.  The batch is checked as
+ * cem_trainer_step_batch checks it (one check): CEM_OK exactly when a step
+ * on it would be taken, and then the loss and every gradient entry are
+ * finite; a loss or gradient that is not finite (even with grad NULL)
+ * fails with CEM_ERR_NONFINITE_STEP.  On error *loss (may be NULL) is NaN
+ * and grad is not written.  Errors: as step_batch. */
 CEM_API int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0,
                                    const double *t, const float *z, double *loss,
                                    float *grad);

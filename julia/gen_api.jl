@@ -816,10 +816,15 @@ end
 
 C: `CEM_API int cem_trainer_step_batch(cem_trainer_t *tr, int B, const float *x0, const double *t, const float *z, double *loss);`
 
-One step on a batch the caller gives: x0 and z are B x dim, t has B times
-in (0, inf), B <= CEM_TRAINER_BATCH.  The learning-rate schedule, EMA,
-step count and time bins advance as in cem_trainer_run.
-Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NONFINITE_STEP.
+One step on a batch the caller gives: x0 and z are B x dim (finite), t
+has B times in (0, inf), 1 <= B <= CEM_TRAINER_BATCH.  The learning-rate
+schedule, EMA, step count and time bins advance as in cem_trainer_run.
+A batch whose loss or gradient is not finite (finite inputs can still
+overflow: |z| ~ 1e20, or t so small that the weight 1/expm1(t) does) is
+rejected as in cem_trainer_run, the trainer unchanged.  *loss (may be
+NULL) receives the loss, NaN on error.
+Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE (x0 or z; names the row),
+CEM_ERR_NONFINITE_STEP.
 """
 function cem_trainer_step_batch(tr, B, x0, t, z, loss)
     ccall((:cem_trainer_step_batch, libcemdiff), Cint,
@@ -834,7 +839,12 @@ C: `CEM_API int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0
 
 The loss on a given batch and, when grad is not NULL, its gradient with
 respect to the raw parameters (cem_model_param_count floats, the layout
-of cem_model_get_params).  Changes nothing.  Errors: as step_batch.
+of cem_model_get_params).  Changes nothing.  The batch is checked as
+cem_trainer_step_batch checks it (one check): CEM_OK exactly when a step
+on it would be taken, and then the loss and every gradient entry are
+finite; a loss or gradient that is not finite (even with grad NULL)
+fails with CEM_ERR_NONFINITE_STEP.  On error *loss (may be NULL) is NaN
+and grad is not written.  Errors: as step_batch.
 """
 function cem_trainer_loss_batch(tr, B, x0, t, z, loss, grad)
     ccall((:cem_trainer_loss_batch, libcemdiff), Cint,
