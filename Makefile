@@ -217,10 +217,13 @@ bench: all tests/.bin/bench
 	  $(PYTHON) tests/bench_torch.py tests/.bin/bench tests/.bin/bench.jsonl $(BENCH_FLAGS); fi
 
 # ---- tests ------------------------------------------------------------------
+# The suite wraps the library's allocator (tests/tests.h, test_alloc_fail)
+# to make chosen allocations fail.
 $(TEST_BIN): $(TEST_SRC) tests/tests.h $(STLIB) | deps
 	@mkdir -p tests/.bin
 	$(CC) $(BASE_CFLAGS) -Isrc $(DEP_CFLAGS) $(CHECK_CFLAGS) $(CPPFLAGS) $(CFLAGS) \
-	    -o $@ $(TEST_SRC) $(LDFLAGS) $(STLIB) $(CHECK_LIBS) $(DEP_LIBS)
+	    -o $@ $(TEST_SRC) $(LDFLAGS) -Wl,--wrap=cemi_alloc,--wrap=cemi_calloc \
+	    $(STLIB) $(CHECK_LIBS) $(DEP_LIBS)
 
 tests/.bin/noalloc: tests/noalloc.c $(STLIB) | deps
 	@mkdir -p tests/.bin

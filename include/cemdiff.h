@@ -20,6 +20,12 @@
  * - A failed call changes nothing: output handles are set to NULL, handles
  *   passed in keep their previous state, caller buffers may hold partial
  *   results only where the function says so.
+ * - Finite results.  A call that returns CEM_OK has written only finite
+ *   numbers.  Where finite inputs can still make a result overflow (the
+ *   conversions divide by alpha_t = exp(-t/2), sigma_t and sigma_t^2, which
+ *   vanish as t grows or shrinks), the call checks what it computed and
+ *   fails with CEM_ERR_NUMERIC, naming the row, the column and the time;
+ *   the trainer's batch calls fail with CEM_ERR_NONFINITE_STEP.
  * - The library never prints, never calls exit() or abort(), and never
  *   reads environment variables.
  * - Arrays are row-major: an "n x dim" array of points holds point i at
@@ -89,7 +95,8 @@ enum {
     CEM_ERR_RANGE = -3,       /* an option value is outside its bounds */
     CEM_ERR_NONFINITE = -4,   /* NaN or Inf in input data */
     CEM_ERR_UNSUPPORTED = -5, /* not available for this kind of handle */
-    CEM_ERR_NUMERIC = -6,     /* a numerical failure (e.g. matrix not PSD) */
+    CEM_ERR_NUMERIC = -6,     /* a numerical failure (e.g. matrix not PSD, or
+                                 a result beyond float range) */
     CEM_ERR_IO = -7,          /* a file could not be opened, read, written */
     CEM_ERR_PARSE = -8,       /* malformed text input (CSV) */
     CEM_ERR_BUSY = -9,        /* the handle is in use (a trainer owns it) */
@@ -142,9 +149,17 @@ typedef enum {
 
 /* Converts n values of target `from` at points x (n x dim) and times t[i]
  * into target `to` (n x dim).  `out` may equal `in` (in place); the
- * arithmetic is done in double.  Times must be finite and > 0.
+ * arithmetic is done in double.  Times must be finite and > 0, x and in
+ * finite.  Into CEM divides by alpha_t, into NOISE by sigma_t, into SCORE
+ * by sigma_t^2 (~ t for tiny t): when a result is not finite in float
+ * (values of order 1: NOISE into CEM beyond t ~ 177, CEM into SCORE below
+ * t ~ 3e-39, docs/MATH.md) the call fails rather than write an Inf.  Into
+ * CEM from NOISE or SCORE needs alpha_t = exp(-t/2) > 0 in double, so
+ * beyond t ~ 1490 it always fails.
  * Errors: CEM_ERR_ARG (NULL pointer with n > 0, dim < 1, bad enum, bad
- * time); nothing is written on error. */
+ * time), CEM_ERR_NONFINITE (x or in holds NaN or Inf; names the row),
+ * CEM_ERR_NUMERIC (a result is not finite in float; names the row, column
+ * and time); nothing is written on error. */
 CEM_API int cem_convert(cem_target from, cem_target to, size_t n, int dim,
                         const float *x, const double *t, const float *in,
                         float *out);
@@ -155,8 +170,13 @@ CEM_API int cem_convert(cem_target from, cem_target to, size_t n, int dim,
  *   UNIFORM      equally spaced.                                          */
 typedef enum { CEM_GRID_EXPONENTIAL = 0, CEM_GRID_UNIFORM = 1 } cem_grid;
 
-/* Fills out[0..N-1].  Requires N >= 2 and 0 < t1 < T finite.
- * Errors: CEM_ERR_ARG; nothing is written on error. */
+/* Fills out[0..N-1] with N finite, strictly increasing times.  Requires
+ * N >= 2 and 0 < t1 < T finite; any such window works (when T/t1
+ * overflows a double, the exponential grid is computed from log t1 and
+ * log T), except one too narrow to hold N distinct doubles (t1 and T a few
+ * ulps apart).
+ * Errors: CEM_ERR_ARG (N < 2, bad window, bad kind, NULL out, a window too
+ * narrow for N increasing points); nothing is written on error. */
 CEM_API int cem_time_grid(cem_grid kind, int N, double t1, double T,
                           double *out);
 
@@ -182,7 +202,8 @@ typedef enum {
 } cem_time_law;
 
 /* Draws n times from `law` on [t1, T] (N is the grid size, used by GRID
- * only; it must still be >= 2) into out[0..n-1].  Draw i depends only on
+ * only; it must still be >= 2) into out[0..n-1], for any window
+ * 0 < t1 < T finite; every draw lies in [t1, T].  Draw i depends only on
  * (seed, i): the same seed gives the same values, and a longer request
  * extends a shorter one.  Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED
  * (ADAPTIVE). */
@@ -325,9 +346,13 @@ CEM_API int cem_model_create_gaussian(cem_model_t **out, const float *mean,
 /* Evaluates target `what` at n points x (n x dim) and times t[i] into out
  * (n x dim).  Times must be finite and > 0; points finite.  Const: any
  * number of threads may evaluate one model concurrently.  Allocates
- * temporary workspace (bounded, independent of n for large n).
- * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NOMEM; on error `out` may
- * hold partial results. */
+ * temporary workspace (bounded, independent of n for large n).  Every value
+ * written on success is finite: a result beyond float range (NOISE or
+ * SCORE at a tiny t, CEM from a NOISE or SCORE network at a large t, where
+ * the conversion divides by alpha_t, or a network that overflows) fails
+ * with CEM_ERR_NUMERIC, naming the row, column and time.
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NUMERIC, CEM_ERR_NOMEM;
+ * on error `out` may hold partial results. */
 CEM_API int cem_model_eval(cem_model_t *m, cem_target what, size_t n,
                            const float *x, const double *t, float *out);
 
@@ -335,7 +360,7 @@ CEM_API int cem_model_eval(cem_model_t *m, cem_target what, size_t n,
  * computes the time's part of its first layer once per block of points
  * instead of once per point (the sampler's evaluations are these): the
  * same function as cem_model_eval at equal times; the floats may differ in
- * the last bits. */
+ * the last bits.  Errors: those of cem_model_eval. */
 CEM_API int cem_model_eval_at(cem_model_t *m, cem_target what, size_t n,
                               const float *x, double t, float *out);
 
@@ -599,16 +624,26 @@ CEM_API int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float 
  * nothing.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE_STEP, CEM_ERR_STOPPED. */
 CEM_API int cem_trainer_run(cem_trainer_t *tr, long steps, double *mean_loss);
 
-/* One step on a batch the caller gives: x0 and z are B x dim, t has B times
- * in (0, inf), B <= CEM_TRAINER_BATCH.  The learning-rate schedule, EMA,
- * step count and time bins advance as in cem_trainer_run.
- * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NONFINITE_STEP. */
+/* One step on a batch the caller gives: x0 and z are B x dim (finite), t
+ * has B times in (0, inf), 1 <= B <= CEM_TRAINER_BATCH.  The learning-rate
+ * schedule, EMA, step count and time bins advance as in cem_trainer_run.
+ * A batch whose loss or gradient is not finite (finite inputs can still
+ * overflow: |z| ~ 1e20, or t so small that the weight 1/expm1(t) does) is
+ * rejected as in cem_trainer_run, the trainer unchanged.  *loss (may be
+ * NULL) receives the loss, NaN on error.
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE (x0 or z; names the row),
+ * CEM_ERR_NONFINITE_STEP. */
 CEM_API int cem_trainer_step_batch(cem_trainer_t *tr, int B, const float *x0,
                                    const double *t, const float *z, double *loss);
 
 /* The loss on a given batch and, when grad is not NULL, its gradient with
  * respect to the raw parameters (cem_model_param_count floats, the layout
- * of cem_model_get_params).  Changes nothing.  Errors: as step_batch. */
+ * of cem_model_get_params).  Changes nothing.  The batch is checked as
+ * cem_trainer_step_batch checks it (one check): CEM_OK exactly when a step
+ * on it would be taken, and then the loss and every gradient entry are
+ * finite; a loss or gradient that is not finite (even with grad NULL)
+ * fails with CEM_ERR_NONFINITE_STEP.  On error *loss (may be NULL) is NaN
+ * and grad is not written.  Errors: as step_batch. */
 CEM_API int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0,
                                    const double *t, const float *z, double *loss,
                                    float *grad);

@@ -330,9 +330,17 @@ C: `CEM_API int cem_convert(cem_target from, cem_target to, size_t n, int dim, c
 
 Converts n values of target `from` at points x (n x dim) and times t[i]
 into target `to` (n x dim).  `out` may equal `in` (in place); the
-arithmetic is done in double.  Times must be finite and > 0.
+arithmetic is done in double.  Times must be finite and > 0, x and in
+finite.  Into CEM divides by alpha_t, into NOISE by sigma_t, into SCORE
+by sigma_t^2 (~ t for tiny t): when a result is not finite in float
+(values of order 1: NOISE into CEM beyond t ~ 177, CEM into SCORE below
+t ~ 3e-39, docs/MATH.md) the call fails rather than write an Inf.  Into
+CEM from NOISE or SCORE needs alpha_t = exp(-t/2) > 0 in double, so
+beyond t ~ 1490 it always fails.
 Errors: CEM_ERR_ARG (NULL pointer with n > 0, dim < 1, bad enum, bad
-time); nothing is written on error.
+time), CEM_ERR_NONFINITE (x or in holds NaN or Inf; names the row),
+CEM_ERR_NUMERIC (a result is not finite in float; names the row, column
+and time); nothing is written on error.
 """
 function cem_convert(from, to, n, dim, x, t, in_, out)
     ccall((:cem_convert, libcemdiff), Cint,
@@ -345,8 +353,13 @@ end
 
 C: `CEM_API int cem_time_grid(cem_grid kind, int N, double t1, double T, double *out);`
 
-Fills out[0..N-1].  Requires N >= 2 and 0 < t1 < T finite.
-Errors: CEM_ERR_ARG; nothing is written on error.
+Fills out[0..N-1] with N finite, strictly increasing times.  Requires
+N >= 2 and 0 < t1 < T finite; any such window works (when T/t1
+overflows a double, the exponential grid is computed from log t1 and
+log T), except one too narrow to hold N distinct doubles (t1 and T a few
+ulps apart).
+Errors: CEM_ERR_ARG (N < 2, bad window, bad kind, NULL out, a window too
+narrow for N increasing points); nothing is written on error.
 """
 function cem_time_grid(kind, N, t1, T, out)
     ccall((:cem_time_grid, libcemdiff), Cint,
@@ -360,7 +373,8 @@ end
 C: `CEM_API int cem_time_law_sample(cem_time_law law, int N, double t1, double T, uint64_t seed, size_t n, double *out);`
 
 Draws n times from `law` on [t1, T] (N is the grid size, used by GRID
-only; it must still be >= 2) into out[0..n-1].  Draw i depends only on
+only; it must still be >= 2) into out[0..n-1], for any window
+0 < t1 < T finite; every draw lies in [t1, T].  Draw i depends only on
 (seed, i): the same seed gives the same values, and a longer request
 extends a shorter one.  Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED
 (ADAPTIVE).
@@ -431,9 +445,13 @@ C: `CEM_API int cem_model_eval(cem_model_t *m, cem_target what, size_t n, const 
 Evaluates target `what` at n points x (n x dim) and times t[i] into out
 (n x dim).  Times must be finite and > 0; points finite.  Const: any
 number of threads may evaluate one model concurrently.  Allocates
-temporary workspace (bounded, independent of n for large n).
-Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NOMEM; on error `out` may
-hold partial results.
+temporary workspace (bounded, independent of n for large n).  Every value
+written on success is finite: a result beyond float range (NOISE or
+SCORE at a tiny t, CEM from a NOISE or SCORE network at a large t, where
+the conversion divides by alpha_t, or a network that overflows) fails
+with CEM_ERR_NUMERIC, naming the row, column and time.
+Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NUMERIC, CEM_ERR_NOMEM;
+on error `out` may hold partial results.
 """
 function cem_model_eval(m, what, n, x, t, out)
     ccall((:cem_model_eval, libcemdiff), Cint,
@@ -450,7 +468,7 @@ The same with one time t shared by every point.  A network model then
 computes the time's part of its first layer once per block of points
 instead of once per point (the sampler's evaluations are these): the
 same function as cem_model_eval at equal times; the floats may differ in
-the last bits.
+the last bits.  Errors: those of cem_model_eval.
 """
 function cem_model_eval_at(m, what, n, x, t, out)
     ccall((:cem_model_eval_at, libcemdiff), Cint,
@@ -798,10 +816,15 @@ end
 
 C: `CEM_API int cem_trainer_step_batch(cem_trainer_t *tr, int B, const float *x0, const double *t, const float *z, double *loss);`
 
-One step on a batch the caller gives: x0 and z are B x dim, t has B times
-in (0, inf), B <= CEM_TRAINER_BATCH.  The learning-rate schedule, EMA,
-step count and time bins advance as in cem_trainer_run.
-Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NONFINITE_STEP.
+One step on a batch the caller gives: x0 and z are B x dim (finite), t
+has B times in (0, inf), 1 <= B <= CEM_TRAINER_BATCH.  The learning-rate
+schedule, EMA, step count and time bins advance as in cem_trainer_run.
+A batch whose loss or gradient is not finite (finite inputs can still
+overflow: |z| ~ 1e20, or t so small that the weight 1/expm1(t) does) is
+rejected as in cem_trainer_run, the trainer unchanged.  *loss (may be
+NULL) receives the loss, NaN on error.
+Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE (x0 or z; names the row),
+CEM_ERR_NONFINITE_STEP.
 """
 function cem_trainer_step_batch(tr, B, x0, t, z, loss)
     ccall((:cem_trainer_step_batch, libcemdiff), Cint,
@@ -816,7 +839,12 @@ C: `CEM_API int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0
 
 The loss on a given batch and, when grad is not NULL, its gradient with
 respect to the raw parameters (cem_model_param_count floats, the layout
-of cem_model_get_params).  Changes nothing.  Errors: as step_batch.
+of cem_model_get_params).  Changes nothing.  The batch is checked as
+cem_trainer_step_batch checks it (one check): CEM_OK exactly when a step
+on it would be taken, and then the loss and every gradient entry are
+finite; a loss or gradient that is not finite (even with grad NULL)
+fails with CEM_ERR_NONFINITE_STEP.  On error *loss (may be NULL) is NaN
+and grad is not written.  Errors: as step_batch.
 """
 function cem_trainer_loss_batch(tr, B, x0, t, z, loss, grad)
     ccall((:cem_trainer_loss_batch, libcemdiff), Cint,

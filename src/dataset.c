@@ -566,7 +566,7 @@ static int make_embedding(cem_dataset_t *d, uint64_t seed, const char *fn)
         A[k] = cemi_rng_normal(&r);
     double diag[3];
     int info = cemi_dqr_thin(dim, nat, A, diag);
-    if (info == -1000) {
+    if (info == CEMI_LINALG_NOMEM) {
         cemi_release(A);
         return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory in the QR factorisation", fn);
     }

@@ -9,7 +9,6 @@
 #include <lapacke.h>
 #include <limits.h>
 #include <string.h>
-#include <stdlib.h>
 
 int cemi_fits_int(size_t v) { return v <= (size_t)INT_MAX; }
 
@@ -190,22 +189,101 @@ void cemi_dgemm(int trans_a, int trans_b, int M, int N, int K, double alpha,
     }
 }
 
+/* LAPACK through LAPACKE's _work functions in column-major order, with
+ * every buffer allocated here by cemi_alloc.  The plain LAPACKE functions
+ * (LAPACKE_dsyev ...) allocate their workspace themselves and, in row-major
+ * order, a transposed copy of the matrix too; when that malloc fails they
+ * print "Not enough memory ..." to stdout and return info -1010 or -1011,
+ * where the library must print nothing and report CEM_ERR_NOMEM.  A
+ * column-major _work call goes straight to the Fortran routine: LAPACKE
+ * then neither allocates nor prints.  The arithmetic is the plain calls':
+ * the same workspace query, the same routine on the same column-major
+ * numbers (row-major LAPACKE only transposes around the same call), so the
+ * results are bitwise those of LAPACKE_dsyev / _dgeqrf / _dorgqr in
+ * row-major order (tests/test_base.c compares them). */
+
+/* In-place transpose of the n x n matrix A. */
+static void transpose_square(int n, double *A)
+{
+    const size_t ld = (size_t)n;
+    for (size_t i = 0; i < ld; i++)
+        for (size_t j = i + 1; j < ld; j++) {
+            double v = A[i * ld + j];
+            A[i * ld + j] = A[j * ld + i];
+            A[j * ld + i] = v;
+        }
+}
+
 int cemi_dsyev(int n, double *A, double *w)
 {
-    return (int)LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', n, A, n, w);
+    if (n < 1)
+        return 0;
+    const size_t ld = (size_t)n;
+    /* No transposed copy: A may be symmetric only to rounding, and its
+     * upper triangle is what counts (the row-major call read only that).
+     * Mirrored into the lower triangle, A is exactly symmetric, so read in
+     * column-major order it is the same matrix, whose upper triangle
+     * LAPACK then reads. */
+    for (size_t i = 0; i < ld; i++)
+        for (size_t j = i + 1; j < ld; j++)
+            A[j * ld + i] = A[i * ld + j];
+    double query = 0;
+    lapack_int info = LAPACKE_dsyev_work(LAPACK_COL_MAJOR, 'V', 'U', n, A, n, w, &query, -1);
+    if (info != 0)
+        return (int)info;
+    lapack_int lwork = (lapack_int)query;
+    double *work = cemi_alloc((size_t)(lwork > 1 ? lwork : 1), sizeof(double));
+    if (!work)
+        return CEMI_LINALG_NOMEM;
+    info = LAPACKE_dsyev_work(LAPACK_COL_MAJOR, 'V', 'U', n, A, n, w, work, lwork);
+    cemi_release(work);
+    if (info == 0) /* eigenvectors in the columns of a column-major A */
+        transpose_square(n, A);
+    return (int)info;
 }
 
 int cemi_dqr_thin(int m, int n, double *A, double *diag_r)
 {
-    double *tau = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-    if (!tau)
-        return -1000;
-    lapack_int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, m, n, A, n, tau);
-    if (info == 0) {
-        for (int j = 0; j < n; j++)
-            diag_r[j] = A[(size_t)j * (size_t)n + (size_t)j];
-        info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, m, n, n, A, n, tau);
+    /* A non-square matrix read in column-major order is its transpose, so
+     * this one transposed copy is made here (LAPACKE's row-major calls
+     * would make it themselves, with malloc). */
+    const size_t mm = (size_t)m, nn = (size_t)n;
+    double *At = cemi_alloc(mm * nn > 0 ? mm * nn : 1, sizeof(double));
+    double *tau = cemi_alloc(nn > 0 ? nn : 1, sizeof(double));
+    double *work = NULL;
+    lapack_int info = CEMI_LINALG_NOMEM;
+    if (!At || !tau)
+        goto done;
+    for (size_t i = 0; i < mm; i++) /* column-major: At[i + j m] = A[i][j] */
+        for (size_t j = 0; j < nn; j++)
+            At[i + j * mm] = A[i * nn + j];
+    double q_qrf = 0, q_org = 0;
+    info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, m, n, At, m, tau, &q_qrf, -1);
+    if (info == 0)
+        info = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, m, n, n, At, m, tau, &q_org, -1);
+    if (info != 0)
+        goto done;
+    /* each routine gets the workspace its own query asked for */
+    lapack_int lw_qrf = (lapack_int)q_qrf, lw_org = (lapack_int)q_org;
+    lapack_int lw = lw_qrf > lw_org ? lw_qrf : lw_org;
+    work = cemi_alloc((size_t)(lw > 1 ? lw : 1), sizeof(double));
+    if (!work) {
+        info = CEMI_LINALG_NOMEM;
+        goto done;
     }
-    free(tau);
+    info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, m, n, At, m, tau, work, lw_qrf);
+    if (info == 0) {
+        for (size_t j = 0; j < nn; j++)
+            diag_r[j] = At[j + j * mm];
+        info = LAPACKE_dorgqr_work(LAPACK_COL_MAJOR, m, n, n, At, m, tau, work, lw_org);
+    }
+    if (info == 0)
+        for (size_t i = 0; i < mm; i++)
+            for (size_t j = 0; j < nn; j++)
+                A[i * nn + j] = At[i + j * mm];
+done:
+    cemi_release(work);
+    cemi_release(tau);
+    cemi_release(At);
     return (int)info;
 }

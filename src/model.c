@@ -191,14 +191,30 @@ static int eval_common(const char *fn, cem_model_t *m, cem_target what, size_t n
         cemi_release(ws);
         return cemi_model_fail(m, CEM_ERR_NOMEM, "%s: out of memory for workspace", fn);
     }
-    for (size_t i0 = 0; i0 < n; i0 += rows) {
+    int st = CEM_OK;
+    for (size_t i0 = 0; i0 < n && !st; i0 += rows) {
         size_t r = n - i0 < rows ? n - i0 : rows;
         size_t off = i0 * (size_t)m->dim;
         m->ops->eval(m, what, r, x + off, t ? t + i0 : NULL, t_shared, out + off, ws, shared);
+        /* CEM_OK promises finite values: eps and S divide by sigma_t and
+         * sigma_t^2, f from a NOISE or SCORE network by alpha_t, and a
+         * network's own output may overflow */
+        size_t cells = r * (size_t)m->dim, bad = cemi_first_nonfinite_f(out + off, cells);
+        if (bad < cells) {
+            size_t i = i0 + bad / (size_t)m->dim;
+            double ti = t ? t[i] : t_shared;
+            cemi_ou c = cemi_ou_at(ti);
+            /* a const call: the message goes to the thread alone */
+            st = cemi_fail(NULL, CEM_ERR_NUMERIC,
+                           "%s: %s of row %zu column %d at t = %g (alpha_t = %g, sigma_t^2 = "
+                           "%g) is %g, not finite in float", fn, cemi_target_name((int)what), i,
+                           (int)(bad % (size_t)m->dim), ti, c.alpha, c.sigma2,
+                           (double)out[off + bad]);
+        }
     }
     cemi_release(shared);
     cemi_release(ws);
-    return CEM_OK;
+    return st;
 }
 
 int cem_model_eval(cem_model_t *m, cem_target what, size_t n, const float *x,

@@ -124,6 +124,11 @@ int cem_model_create_gaussian(cem_model_t **out, const float *mean,
             g->Q[(size_t)i * dim + j] =
                 0.5 * ((double)cov[(size_t)i * dim + j] + (double)cov[(size_t)j * dim + i]);
     int info = cemi_dsyev(dim, g->Q, g->lam);
+    if (info == CEMI_LINALG_NOMEM) {
+        gauss_destroy(g);
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for the eigen-decomposition "
+                         "(dim = %d)", fn, dim);
+    }
     if (info != 0) {
         gauss_destroy(g);
         return cemi_fail(NULL, CEM_ERR_NUMERIC, "%s: eigensolver failed (LAPACK info %d)",

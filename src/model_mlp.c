@@ -230,7 +230,10 @@ int cemi_mlp_axes_of_cov(int D, const double *cov, double *axes, double *axis_sd
     memcpy(A, cov, sizeof(double) * n * n);
     int info = cemi_dsyev(D, A, w), st = CEM_OK;
     double top = info == 0 ? fmax(fabs(w[0]), fabs(w[n - 1])) : 0;
-    if (info != 0)
+    if (info == CEMI_LINALG_NOMEM)
+        st = cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for the eigen-decomposition "
+                       "of the %d x %d covariance", fn, D, D);
+    else if (info != 0)
         st = cemi_fail(NULL, CEM_ERR_NUMERIC, "%s: the eigen-decomposition of the covariance "
                        "failed (LAPACK info %d)", fn, info);
     else if (w[0] < -1e-9 * top)

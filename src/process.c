@@ -59,6 +59,40 @@ void cemi_convert_row(cem_target from, cem_target to, int dim, const float *x,
     }
 }
 
+const char *cemi_target_name(int target)
+{
+    return target == CEM_TARGET_NOISE ? "NOISE" : target == CEM_TARGET_SCORE ? "SCORE" : "CEM";
+}
+
+/* Converts rows [0, n) into out, or, when out is NULL, only finds the first
+ * value that is not finite in float: returns its index (n * dim when
+ * every one is finite) and the value in *bad. */
+static size_t convert_rows(cem_target from, cem_target to, size_t n, int dim, const float *x,
+                           const double *t, const float *in, float *out, double *bad)
+{
+    double buf[64];
+    for (size_t i = 0; i < n; i++) {
+        const float *xi = x + i * (size_t)dim;
+        const float *ini = in + i * (size_t)dim;
+        for (int j0 = 0; j0 < dim; j0 += 64) { /* elementwise: chunk freely */
+            int m = dim - j0 < 64 ? dim - j0 : 64;
+            for (int j = 0; j < m; j++)
+                buf[j] = ini[j0 + j];
+            cemi_convert_row(from, to, m, xi + j0, t[i], buf, buf);
+            for (int j = 0; j < m; j++) {
+                float v = (float)buf[j];
+                if (out)
+                    out[i * (size_t)dim + (size_t)(j0 + j)] = v;
+                else if (!isfinite(v)) {
+                    *bad = buf[j];
+                    return i * (size_t)dim + (size_t)(j0 + j);
+                }
+            }
+        }
+    }
+    return n * (size_t)dim;
+}
+
 int cem_convert(cem_target from, cem_target to, size_t n, int dim,
                 const float *x, const double *t, const float *in, float *out)
 {
@@ -81,20 +115,32 @@ int cem_convert(cem_target from, cem_target to, size_t n, int dim,
         if (!cemi_time_ok(t[i]))
             return cemi_fail(NULL, CEM_ERR_ARG,
                              "%s: t[%zu] = %g is not a finite time > 0", fn, i, t[i]);
-    double buf[64];
-    for (size_t i = 0; i < n; i++) {
-        const float *xi = x + i * (size_t)dim;
-        const float *ini = in + i * (size_t)dim;
-        float *oi = out + i * (size_t)dim;
-        for (int j0 = 0; j0 < dim; j0 += 64) { /* elementwise: chunk freely */
-            int m = dim - j0 < 64 ? dim - j0 : 64;
-            for (int j = 0; j < m; j++)
-                buf[j] = ini[j0 + j];
-            cemi_convert_row(from, to, m, xi + j0, t[i], buf, buf);
-            for (int j = 0; j < m; j++)
-                oi[j0 + j] = (float)buf[j];
-        }
+    const float *arr[2] = {x, in};
+    static const char *const name[2] = {"x", "in"};
+    for (int a = 0; a < 2; a++) {
+        size_t k = cemi_first_nonfinite_f(arr[a], cells);
+        if (k < cells)
+            return cemi_fail(NULL, CEM_ERR_NONFINITE, "%s: %s row %zu column %d is %g", fn,
+                             name[a], k / (size_t)dim, (int)(k % (size_t)dim),
+                             (double)arr[a][k]);
     }
+    /* A result can overflow float although the inputs are finite: into f
+     * divides by alpha_t (0 in double from t ~ 1490: then Inf, or NaN when
+     * the numerator is 0 too), into eps by sigma_t and into S by sigma_t^2
+     * (tiny for tiny t).  A first pass finds such a value before anything
+     * is written (out may be in). */
+    double bad = 0;
+    size_t k = convert_rows(from, to, n, dim, x, t, in, NULL, &bad);
+    if (k < cells) {
+        size_t i = k / (size_t)dim;
+        cemi_ou c = cemi_ou_at(t[i]);
+        return cemi_fail(NULL, CEM_ERR_NUMERIC,
+                         "%s: %s -> %s at t[%zu] = %g (alpha_t = %g, sigma_t^2 = %g): row %zu "
+                         "column %d = %g is not finite in float", fn,
+                         cemi_target_name((int)from), cemi_target_name((int)to), i, t[i],
+                         c.alpha, c.sigma2, i, (int)(k % (size_t)dim), bad);
+    }
+    convert_rows(from, to, n, dim, x, t, in, out, NULL);
     return CEM_OK;
 }
 
@@ -108,6 +154,17 @@ int cemi_check_window(const char *fn, int N, double t1, double T)
     return CEM_OK;
 }
 
+double cemi_geom_interp(double t1, double T, double a)
+{
+    double r = T / t1;
+    if (isfinite(r))
+        return t1 * exp(a * log(r));
+    /* T / t1 beyond double (t1 = 1e-300, T = 1e300): the same point from
+     * the logarithms, each finite; clamped, since exp may round past T */
+    double v = exp(log(t1) + a * (log(T) - log(t1)));
+    return v < t1 ? t1 : v > T ? T : v;
+}
+
 double cemi_grid_exp_point(int k, int N, double t1, double T)
 {
     if (k == N - 1)
@@ -115,7 +172,20 @@ double cemi_grid_exp_point(int k, int N, double t1, double T)
     if (k == 0)
         return t1;
     /* t_k = t1 (1-gamma)^-k with (1-gamma) = (t1/T)^(1/(N-1)) */
-    return t1 * exp((double)k / (double)(N - 1) * log(T / t1));
+    return cemi_geom_interp(t1, T, (double)k / (double)(N - 1));
+}
+
+static double grid_point(cem_grid kind, int k, int N, double t1, double T)
+{
+    if (kind == CEM_GRID_EXPONENTIAL)
+        return cemi_grid_exp_point(k, N, t1, T);
+    return k == N - 1 ? T : t1 + (T - t1) * ((double)k / (double)(N - 1));
+}
+
+void cemi_time_grid_fill(cem_grid kind, int N, double t1, double T, double *out)
+{
+    for (int k = 0; k < N; k++)
+        out[k] = grid_point(kind, k, N, t1, T);
 }
 
 int cem_time_grid(cem_grid kind, int N, double t1, double T, double *out)
@@ -126,15 +196,20 @@ int cem_time_grid(cem_grid kind, int N, double t1, double T, double *out)
         return st;
     if (!out)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
-    if (kind == CEM_GRID_EXPONENTIAL) {
-        for (int k = 0; k < N; k++)
-            out[k] = cemi_grid_exp_point(k, N, t1, T);
-    } else if (kind == CEM_GRID_UNIFORM) {
-        for (int k = 0; k < N; k++)
-            out[k] = k == N - 1 ? T : t1 + (T - t1) * ((double)k / (double)(N - 1));
-    } else {
+    if (kind != CEM_GRID_EXPONENTIAL && kind != CEM_GRID_UNIFORM)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: unknown grid kind %d", fn, (int)kind);
+    /* the promise is N increasing points: checked before anything is
+     * written (t1 and T a few ulps apart cannot hold N distinct points) */
+    double prev = t1;
+    for (int k = 1; k < N; k++) {
+        double v = grid_point(kind, k, N, t1, T);
+        if (!(v > prev))
+            return cemi_fail(NULL, CEM_ERR_ARG,
+                             "%s: t1 = %.17g and T = %.17g are too close for %d increasing "
+                             "points (point %d is not above point %d)", fn, t1, T, N, k, k - 1);
+        prev = v;
     }
+    cemi_time_grid_fill(kind, N, t1, T, out);
     return CEM_OK;
 }
 
@@ -214,7 +289,7 @@ double cemi_tlaw_map(const cemi_tlaw *L, double u)
         return cemi_grid_exp_point(k, L->N, L->t1, L->T);
     }
     case CEM_TIMELAW_LOGUNIFORM:
-        return clamp_time(L, L->t1 * exp(u * log(L->T / L->t1)));
+        return clamp_time(L, cemi_geom_interp(L->t1, L->T, u));
     case CEM_TIMELAW_LOGNORMAL: {
         double p = L->pa + u * (L->pb - L->pa);
         double z = L->upper ? -cemi_norm_quantile(p) : cemi_norm_quantile(p);

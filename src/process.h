@@ -23,6 +23,9 @@ int cemi_time_ok(double t);
 void cemi_convert_row(cem_target from, cem_target to, int dim, const float *x,
                       double t, const double *in, double *out);
 
+/* "CEM", "NOISE" or "SCORE" (messages). */
+const char *cemi_target_name(int target);
+
 /* EDM's log-normal law of ln s (Karras et al. 2022): P_mean, P_std. */
 #define CEMI_EDM_P_MEAN (-1.2)
 #define CEMI_EDM_P_STD 1.2
@@ -78,8 +81,18 @@ cemi_precond cemi_precond_at(double t, double sd);
  * every principal axis of the data has its own sd: CEM_PARAM_PRECOND_PCA). */
 void cemi_precond_skip_out(double s2, double sd, double *c_skip, double *c_out);
 
+/* t1 (T/t1)^a for 0 < t1 < T finite and a in [0, 1]: t1 exp(a log(T/t1)),
+ * or, when T/t1 overflows, the same from log t1 and log T (never inf). */
+double cemi_geom_interp(double t1, double T, double a);
+
 /* The k-th point (0-based) of the exponential grid of N points on [t1, T]. */
 double cemi_grid_exp_point(int k, int N, double t1, double T);
+
+/* The N points of cem_time_grid, unchecked: kind EXPONENTIAL or UNIFORM,
+ * N >= 2, 0 < t1 < T finite (the sampler's plan, whose options were
+ * checked; a window a few ulps wide may repeat a point there, a step of
+ * length 0, where cem_time_grid refuses it). */
+void cemi_time_grid_fill(cem_grid kind, int N, double t1, double T, double *out);
 
 /* Validates (N, t1, T) for a grid or time law; on failure records a
  * message (prefixed with `fn`) and returns CEM_ERR_ARG. */

@@ -149,8 +149,8 @@ static int plan_make(cem_sampler_t *s, const double *opt, plan *p, const char *f
         return cemi_fail(&s->err, CEM_ERR_NOMEM, "%s: out of memory for the plan (N = %d, "
                          "%d threads, %zu trajectory rows)", fn, N, threads, traj);
     }
-    cem_time_grid((cem_grid)(int)opt[CEM_SAMPLER_GRID], q.N, opt[CEM_SAMPLER_T_MIN],
-                  opt[CEM_SAMPLER_T_MAX], q.times);
+    cemi_time_grid_fill((cem_grid)(int)opt[CEM_SAMPLER_GRID], q.N, opt[CEM_SAMPLER_T_MIN],
+                        opt[CEM_SAMPLER_T_MAX], q.times);
     *p = q;
     return CEM_OK;
 }

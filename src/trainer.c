@@ -798,15 +798,34 @@ static int finite_step(const cem_trainer_t *tr, double loss)
     return !atomic_load(&j.bad);
 }
 
+/* The loss and gradient of the batch drawn for step `draw` (or, draw < 0,
+ * the one in the workspace), accepted only when both are finite: the one
+ * check of every step and of cem_trainer_loss_batch, so that loss_batch
+ * answers CEM_OK exactly for the batches step_batch would take. */
+static int checked_loss(cem_trainer_t *tr, int B, long draw, double *loss, const char *fn,
+                        int stepping)
+{
+    double l = loss_and_grad(tr, B, draw);
+    if (!finite_step(tr, l))
+        return stepping
+                   ? cemi_fail(&tr->err, CEM_ERR_NONFINITE_STEP,
+                               "%s: step %ld: the loss (%g) or its gradient is not finite; "
+                               "the step was rejected and nothing changed", fn, tr->step + 1, l)
+                   : cemi_fail(&tr->err, CEM_ERR_NONFINITE_STEP,
+                               "%s: the loss (%g) or its gradient is not finite on this batch "
+                               "(a step on it would be rejected)", fn, l);
+    *loss = l;
+    return CEM_OK;
+}
+
 /* One step on the batch drawn for step `draw` (or, draw < 0, the one in the
  * workspace). */
 static int step_here(cem_trainer_t *tr, int B, long draw, double *loss, const char *fn)
 {
-    double l = loss_and_grad(tr, B, draw);
-    if (!finite_step(tr, l))
-        return cemi_fail(&tr->err, CEM_ERR_NONFINITE_STEP,
-                         "%s: step %ld: the loss (%g) or its gradient is not finite; "
-                         "the step was rejected and nothing changed", fn, tr->step + 1, l);
+    double l = NAN;
+    int st = checked_loss(tr, B, draw, &l, fn, 1);
+    if (st)
+        return st;
     apply_step(tr, B);
     *loss = l;
     return CEM_OK;
@@ -873,6 +892,8 @@ int cem_trainer_step_batch(cem_trainer_t *tr, int B, const float *x0, const doub
                            const float *z, double *loss)
 {
     static const char fn[] = "cem_trainer_step_batch";
+    if (loss)
+        *loss = NAN;
     if (!tr)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer is NULL", fn);
     int st = load_batch(tr, fn, B, x0, t, z);
@@ -888,12 +909,17 @@ int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0, const doub
                            const float *z, double *loss, float *grad)
 {
     static const char fn[] = "cem_trainer_loss_batch";
+    if (loss)
+        *loss = NAN;
     if (!tr)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer is NULL", fn);
+    /* the same validation as cem_trainer_step_batch, input and result */
+    double l = NAN;
     int st = load_batch(tr, fn, B, x0, t, z);
+    if (!st)
+        st = checked_loss(tr, B, -1, &l, fn, 0);
     if (st)
         return st;
-    double l = loss_and_grad(tr, B, -1);
     if (loss)
         *loss = l;
     if (grad)

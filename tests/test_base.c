@@ -1,7 +1,7 @@
 /*
  * test_base.c -- layer 1: version, status strings, error messages, checked
  * allocation, options, the Philox streams (known answers and moments), the
- * thread team and the BLAS wrapper.
+ * thread team, the BLAS wrapper and the LAPACK wrappers.
  */
 #include "tests.h"
 
@@ -11,6 +11,7 @@
 #include "pool.h"
 
 #include <float.h>
+#include <lapacke.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -440,6 +441,115 @@ START_TEST(failure_may_quote_the_last_message)
 }
 END_TEST
 
+/* A symmetric n x n matrix with a lower triangle that differs from the
+ * upper one by rounding-size noise (only the upper one is to be read). */
+static void nearly_symmetric(int n, uint64_t seed, double *A)
+{
+    cemi_rng r;
+    cemi_rng_init(&r, seed, 0);
+    for (int i = 0; i < n; i++)
+        for (int j = i; j < n; j++) {
+            double v = cemi_rng_normal(&r);
+            A[i * n + j] = v;
+            A[j * n + i] = v * (1 + (i == j ? 0 : 1e-9 * cemi_rng_normal(&r)));
+        }
+}
+
+/* cemi_dsyev gives bitwise what LAPACKE_dsyev gives in row-major order
+ * (the upper triangle read), and its pairs solve A v = lambda v. */
+START_TEST(dsyev_matches_lapacke_row_major)
+{
+    static const int sizes[] = {1, 2, 5, 37, 80};
+    for (size_t c = 0; c < sizeof sizes / sizeof *sizes; c++) {
+        const int n = sizes[c];
+        double *A = malloc(sizeof(double) * n * n), *B = malloc(sizeof(double) * n * n);
+        double *U = malloc(sizeof(double) * n * n), *w = malloc(sizeof(double) * n);
+        double *wb = malloc(sizeof(double) * n);
+        nearly_symmetric(n, 11 + c, A);
+        memcpy(B, A, sizeof(double) * n * n);
+        memcpy(U, A, sizeof(double) * n * n);
+        ck_assert_int_eq(cemi_dsyev(n, A, w), 0);
+        ck_assert_int_eq(LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', n, B, n, wb), 0);
+        ck_assert_mem_eq(w, wb, sizeof(double) * n);
+        ck_assert_mem_eq(A, B, sizeof(double) * n * n);
+        double worst = 0; /* || S v_k - lambda_k v_k || with S the upper triangle's */
+        for (int k = 0; k < n; k++)
+            for (int i = 0; i < n; i++) {
+                double v = -w[k] * A[i * n + k];
+                for (int j = 0; j < n; j++)
+                    v += U[i <= j ? i * n + j : j * n + i] * A[j * n + k];
+                worst = fmax(worst, fabs(v));
+            }
+        ck_assert_double_lt(worst, 1e-12 * n);
+        free(A), free(B), free(U), free(w), free(wb);
+    }
+}
+END_TEST
+
+/* cemi_dqr_thin gives bitwise what LAPACKE_dgeqrf then LAPACKE_dorgqr give
+ * in row-major order, and Q has orthonormal columns. */
+START_TEST(dqr_thin_matches_lapacke_row_major)
+{
+    static const int shapes[][2] = {{1, 1}, {3, 3}, {7, 2}, {40, 3}, {300, 3}};
+    for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
+        const int m = shapes[c][0], n = shapes[c][1];
+        double *A = malloc(sizeof(double) * m * n), *B = malloc(sizeof(double) * m * n);
+        double d[3], tau[3], db[3];
+        cemi_rng r;
+        cemi_rng_init(&r, 5 + c, 0);
+        for (int k = 0; k < m * n; k++)
+            A[k] = B[k] = cemi_rng_normal(&r);
+        ck_assert_int_eq(cemi_dqr_thin(m, n, A, d), 0);
+        ck_assert_int_eq(LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, m, n, B, n, tau), 0);
+        for (int j = 0; j < n; j++)
+            db[j] = B[j * n + j];
+        ck_assert_int_eq(LAPACKE_dorgqr(LAPACK_ROW_MAJOR, m, n, n, B, n, tau), 0);
+        ck_assert_mem_eq(d, db, sizeof(double) * n);
+        ck_assert_mem_eq(A, B, sizeof(double) * m * n);
+        for (int a = 0; a < n; a++)
+            for (int b = 0; b < n; b++) {
+                double v = 0;
+                for (int i = 0; i < m; i++)
+                    v += A[i * n + a] * A[i * n + b];
+                ck_assert_double_eq_tol(v, a == b, 1e-13);
+            }
+        free(A), free(B);
+    }
+}
+END_TEST
+
+/* The LAPACK wrappers take their workspace from cemi_alloc: failing any
+ * one of those allocations returns CEMI_LINALG_NOMEM and prints nothing;
+ * with none failing they succeed. */
+START_TEST(lapack_workspace_from_cemi_alloc)
+{
+    enum { n = 24, m = 30, q = 3 };
+    static double A[n * n], w[n], Q[m * q], d[q];
+    for (int which = 0; which < 2; which++) {
+        long k = 1;
+        for (;; k++) {
+            cemi_rng r;
+            cemi_rng_init(&r, 3, 0);
+            nearly_symmetric(n, 3, A);
+            for (int i = 0; i < m * q; i++)
+                Q[i] = cemi_rng_normal(&r);
+            test_stdout_begin();
+            test_alloc_fail(k);
+            int info = which ? cemi_dqr_thin(m, q, Q, d) : cemi_dsyev(n, A, w);
+            long calls = test_alloc_calls();
+            test_alloc_fail(0);
+            ck_assert_int_eq(test_stdout_end(), 0);
+            if (k > calls) { /* nothing failed */
+                ck_assert_int_eq(info, 0);
+                break;
+            }
+            ck_assert_int_eq(info, CEMI_LINALG_NOMEM);
+        }
+        ck_assert_int_ge(k, (which ? 4 : 2)); /* at least one workspace (three for QR) */
+    }
+}
+END_TEST
+
 Suite *suite_base(void)
 {
     Suite *s = suite_create("base");
@@ -462,6 +572,9 @@ Suite *suite_base(void)
     tcase_add_test(tc, first_nonfinite_positions);
     tcase_add_test(tc, dgemm_matches_direct_sums);
     tcase_add_test(tc, dgemm_rows_independent_of_shape);
+    tcase_add_test(tc, dsyev_matches_lapacke_row_major);
+    tcase_add_test(tc, dqr_thin_matches_lapacke_row_major);
+    tcase_add_test(tc, lapack_workspace_from_cemi_alloc);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -362,6 +362,53 @@ START_TEST(model_eval_errors)
 }
 END_TEST
 
+static cem_model_t *small_mlp(int dim, cem_target target);
+
+/* CEM_OK only with finite values (the outside probe's finding: a NOISE
+ * model asked for f at t = 2000 returned +-Inf with CEM_OK).  The exact
+ * model of two points at x off the data, where f is the nearer point for
+ * tiny t: S = (alpha f - x) / sigma^2 against that truth at t = 1e-30
+ * (finite, about 1e29), CEM_ERR_NUMERIC at t = 1e-300 (about 1e299), also
+ * when only one row of several overflows; a NOISE network asked for f
+ * where alpha_t is 0 in double.  The model's own message is left alone
+ * (evaluation is const). */
+START_TEST(eval_refuses_nonfinite_results)
+{
+    const float P[4] = {0, 1, 1, 0}, x[6] = {0.2f, 0.9f, 0.2f, 0.9f, 0.2f, 0.9f};
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_empirical(&m, P, 2, 2), CEM_OK);
+    float out[6];
+    const double tiny = 1e-30;
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_SCORE, 1, x, tiny, out), CEM_OK);
+    const double want[2] = {(0 - 0.2f) / -expm1(-tiny), (exp(-tiny / 2) - 0.9f) / -expm1(-tiny)};
+    for (int j = 0; j < 2; j++)
+        ck_assert_double_lt(fabs(out[j] - want[j]) / fabs(want[j]), 1e-6);
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_SCORE, 1, x, 1e-300, out), CEM_ERR_NUMERIC);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "cem_model_eval_at: SCORE of row 0"));
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "not finite in float"));
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_NOISE, 1, x, 1e-300, out), CEM_ERR_NUMERIC);
+    ck_assert_int_eq(cem_model_eval_at(m, CEM_TARGET_CEM, 1, x, 1e-300, out), CEM_OK);
+    ck_assert(out[0] == 0.0f && out[1] == 1.0f); /* f itself is fine */
+    double t3[3] = {0.5, tiny, 1e-300};
+    ck_assert_int_eq(cem_model_eval(m, CEM_TARGET_SCORE, 3, x, t3, out), CEM_ERR_NUMERIC);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "row 2 column 0 at t = 1e-300"));
+    ck_assert_str_eq(cem_model_errmsg(m), "");
+    cem_model_free(m);
+
+    cem_model_t *net = small_mlp(2, CEM_TARGET_NOISE);
+    ck_assert_int_eq(cem_model_eval_at(net, CEM_TARGET_CEM, 3, x, 1.0, out), CEM_OK);
+    for (int k = 0; k < 6; k++)
+        ck_assert(isfinite(out[k]));
+    ck_assert_int_eq(cem_model_eval_at(net, CEM_TARGET_CEM, 3, x, 2000.0, out), CEM_ERR_NUMERIC);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "CEM of row 0 column 0 at t = 2000"));
+    double t2000[3] = {1.0, 2000.0, 1.0};
+    ck_assert_int_eq(cem_model_eval(net, CEM_TARGET_CEM, 3, x, t2000, out), CEM_ERR_NUMERIC);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "row 1"));
+    ck_assert_str_eq(cem_model_errmsg(net), "");
+    cem_model_free(net);
+}
+END_TEST
+
 START_TEST(model_reference_count)
 {
     float P[2] = {1, 2}, x[2] = {0, 0}, out[2];
@@ -879,6 +926,67 @@ START_TEST(data_stats_arguments)
 }
 END_TEST
 
+/* Every allocation on the paths through LAPACK (the Gaussian's
+ * eigen-decomposition, set_data_cov's, a dataset's QR embedding) failing in
+ * turn: CEM_ERR_NOMEM with a message, nothing changed, nothing printed
+ * (LAPACKE's own allocations used to print "Not enough memory" to stdout
+ * and come back as a LAPACK info).  The loop ends at the first call in
+ * which no allocation failed, which must succeed. */
+START_TEST(lapack_paths_out_of_memory)
+{
+    enum { D = 40 };
+    static float mean[D], cov[D * D];
+    static double dcov[D * D], axes[D * D], axis_sd[D];
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++) {
+            cov[i * D + j] = i == j ? 1.0f + 0.1f * i : 0.01f;
+            dcov[i * D + j] = cov[i * D + j];
+        }
+    cem_model_t *mlp = small_mlp(D, CEM_TARGET_CEM);
+    ck_assert_int_eq(cem_model_get_data_axes(mlp, axes, axis_sd), CEM_OK);
+    ck_assert_double_eq(axis_sd[0], 0); /* no statistics yet */
+    for (int what = 0; what < 3; what++) {
+        long k = 1;
+        for (;; k++) {
+            cem_model_t *m = (cem_model_t *)&k; /* must come back NULL */
+            cem_dataset_t *d = (cem_dataset_t *)&k;
+            test_stdout_begin();
+            test_alloc_fail(k);
+            int st = what == 0   ? cem_model_create_gaussian(&m, mean, cov, D)
+                     : what == 1 ? cem_model_set_data_cov(mlp, NULL, dcov)
+                                 : cem_dataset_create(&d, CEM_DATA_TORUS, D, 9);
+            long calls = test_alloc_calls();
+            test_alloc_fail(0);
+            ck_assert_int_eq(test_stdout_end(), 0);
+            if (k > calls) {
+                ck_assert_int_eq(st, CEM_OK);
+                break;
+            }
+            ck_assert_msg(st == CEM_ERR_NOMEM, "case %d, allocation %ld of %ld: status %d (%s)",
+                          what, k, calls, st, cem_last_error());
+            ck_assert_ptr_nonnull(strstr(cem_last_error(), "out of memory"));
+            if (what == 0)
+                ck_assert_ptr_null(m);
+            if (what == 2)
+                ck_assert_ptr_null(d);
+            if (what == 1) { /* unchanged: still no statistics */
+                ck_assert_int_eq(cem_model_get_data_axes(mlp, axes, axis_sd), CEM_OK);
+                ck_assert_double_eq(axis_sd[0], 0);
+            }
+        }
+        ck_assert_int_ge(k, 3); /* the handle's, and LAPACK's workspace */
+        if (what == 0) {
+            cem_model_t *m;
+            ck_assert_int_eq(cem_model_create_gaussian(&m, mean, cov, D), CEM_OK);
+            cem_model_free(m);
+        }
+    }
+    ck_assert_int_eq(cem_model_get_data_axes(mlp, axes, axis_sd), CEM_OK);
+    ck_assert_double_gt(axis_sd[0], 1.0); /* the last call set them */
+    cem_model_free(mlp);
+}
+END_TEST
+
 Suite *suite_models(void)
 {
     Suite *s = suite_create("models");
@@ -892,6 +1000,7 @@ Suite *suite_models(void)
     tcase_add_test(tc, gaussian_rejects_bad_covariance);
     tcase_add_test(tc, model_options);
     tcase_add_test(tc, model_eval_errors);
+    tcase_add_test(tc, eval_refuses_nonfinite_results);
     tcase_add_test(tc, model_reference_count);
     tcase_add_test(tc, concurrent_evaluation);
     suite_add_tcase(s, tc);
@@ -903,6 +1012,7 @@ Suite *suite_models(void)
     tcase_add_test(mlp, precond_pca_matches_the_formula);
     tcase_add_test(mlp, precond_pca_without_axes_is_precond);
     tcase_add_test(mlp, data_cov_arguments);
+    tcase_add_test(mlp, lapack_paths_out_of_memory);
     suite_add_tcase(s, mlp);
     return s;
 }

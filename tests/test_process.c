@@ -123,6 +123,119 @@ START_TEST(conversion_errors)
 }
 END_TEST
 
+/* CEM_OK only with finite results: across times from 1e-300 to 3000 and
+ * every pair of targets, each conversion (one row, so the status speaks of
+ * that row alone) succeeds exactly when the long double truth fits in a
+ * float, and then matches it; otherwise it fails with CEM_ERR_NUMERIC and
+ * writes nothing, in place too.  The documented exception: into CEM from
+ * NOISE or SCORE where alpha_t = exp(-t/2) is 0 in double (t > 1490) is
+ * always refused, even when the numerator cancels to 0.  (The outside
+ * probe's finding: NOISE -> CEM at t = 2000 and CEM -> SCORE at t = 1e-300
+ * returned CEM_OK with Inf.)  Results within a factor 2 of FLT_MAX are not
+ * asked about. */
+START_TEST(conversions_refuse_overflow)
+{
+    const double ts[] = {1e-300, 1e-100, 1e-60, 1e-40, 1e-30, 1e-8, 1.0, 100.0,
+                         170.0, 185.0, 500.0, 1400.0, 1500.0, 2000.0, 3000.0};
+    enum { dim = 2 };
+    const float x[dim] = {1.5f, -0.25f}, f[dim] = {-0.5f, 2.0f};
+    int refused = 0, accepted = 0;
+    for (size_t a = 0; a < sizeof ts / sizeof *ts; a++) {
+        const double t = ts[a];
+        long double ref[3][dim];
+        for (int j = 0; j < dim; j++) {
+            long double o[3];
+            truth(x[j], f[j], t, o);
+            for (int k = 0; k < 3; k++)
+                ref[k][j] = o[k];
+        }
+        for (int from = 0; from < 3; from++) {
+            float in[dim];
+            int in_ok = 1;
+            for (int j = 0; j < dim; j++) {
+                in[j] = (float)ref[from][j];
+                in_ok &= fabsl(ref[from][j]) < FLT_MAX / 2;
+            }
+            if (!in_ok) /* the input itself does not fit a float */
+                continue;
+            for (int to = 0; to < 3; to++) {
+                /* the truth of this input: via f, in long double */
+                long double fl[dim], want[dim], big = 0;
+                long double al = expl(-(long double)t / 2), s2 = -expm1l(-(long double)t);
+                for (int j = 0; j < dim; j++) {
+                    fl[j] = from == 0 ? (long double)in[j]
+                            : from == 1 ? (x[j] - sqrtl(s2) * in[j]) / al
+                                        : (x[j] + s2 * in[j]) / al;
+                    want[j] = to == 0 ? fl[j]
+                              : to == 1 ? (from == 2 ? -sqrtl(s2) * in[j]
+                                           : from == 1 ? (long double)in[j]
+                                                       : (x[j] - al * fl[j]) / sqrtl(s2))
+                                        : (from == 1 ? -in[j] / sqrtl(s2)
+                                           : from == 2 ? (long double)in[j]
+                                                       : (al * fl[j] - x[j]) / s2);
+                    big = fmaxl(big, fabsl(want[j]));
+                }
+                float out[dim] = {-7, -7}, inplace[dim] = {in[0], in[1]};
+                int st = cem_convert((cem_target)from, (cem_target)to, 1, dim, x, &t, in, out);
+                int st2 = cem_convert((cem_target)from, (cem_target)to, 1, dim, x, &t, inplace,
+                                      inplace);
+                ck_assert_int_eq(st, st2);
+                const int no_alpha = exp(-t / 2) == 0 && to == 0 && from != 0;
+                if (big < FLT_MAX / 2 && !no_alpha) {
+                    ck_assert_msg(st == CEM_OK, "t = %g, %d -> %d: status %d (%s)", t, from, to,
+                                  st, cem_last_error());
+                    for (int j = 0; j < dim; j++) {
+                        ck_assert(isfinite(out[j]) && out[j] == inplace[j]);
+                        long double d = fabsl(out[j] - want[j]) / fmaxl(fabsl(want[j]), 1.0L);
+                        ck_assert_msg(d < 1e-6, "t = %g, %d -> %d: %g vs %Lg", t, from, to,
+                                      (double)out[j], want[j]);
+                    }
+                    accepted++;
+                } else if (big > 2.0L * FLT_MAX || no_alpha) {
+                    ck_assert_msg(st == CEM_ERR_NUMERIC, "t = %g, %d -> %d: status %d, out %g %g",
+                                  t, from, to, st, (double)out[0], (double)out[1]);
+                    ck_assert_ptr_nonnull(strstr(cem_last_error(), "not finite in float"));
+                    ck_assert(out[0] == -7 && out[1] == -7);            /* nothing written */
+                    ck_assert(inplace[0] == in[0] && inplace[1] == in[1]); /* nor in place */
+                    refused++;
+                }
+            }
+        }
+    }
+    ck_assert_int_ge(refused, 10);
+    ck_assert_int_ge(accepted, 60);
+    /* the probe's two cases, by name */
+    float in[dim] = {0.3f, 0.7f}, out[dim] = {-7, -7};
+    double t = 2000;
+    ck_assert_int_eq(cem_convert(CEM_TARGET_NOISE, CEM_TARGET_CEM, 1, dim, x, &t, in, out),
+                     CEM_ERR_NUMERIC);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "t[0] = 2000"));
+    t = 1e-300;
+    ck_assert_int_eq(cem_convert(CEM_TARGET_CEM, CEM_TARGET_SCORE, 1, dim, x, &t, in, out),
+                     CEM_ERR_NUMERIC);
+    ck_assert(out[0] == -7 && out[1] == -7);
+    /* a bad row among good ones: nothing written at all */
+    enum { n = 3 };
+    float xs[n * dim] = {1, 2, 3, 4, 5, 6}, vs[n * dim] = {1, 1, 1, 1, 1, 1};
+    const float keep[n * dim] = {1, 1, 1, 1, 1, 1};
+    double tn[n] = {0.5, 1.0, 2000.0};
+    ck_assert_int_eq(cem_convert(CEM_TARGET_NOISE, CEM_TARGET_CEM, n, dim, xs, tn, vs, vs),
+                     CEM_ERR_NUMERIC);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "row 2"));
+    ck_assert_int_eq(memcmp(vs, keep, sizeof vs), 0);
+    /* non-finite inputs are refused before anything is computed */
+    xs[3] = NAN;
+    ck_assert_int_eq(cem_convert(CEM_TARGET_CEM, CEM_TARGET_SCORE, n, dim, xs, tn, vs, vs),
+                     CEM_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "x row 1 column 1"));
+    xs[3] = 4;
+    vs[4] = INFINITY;
+    ck_assert_int_eq(cem_convert(CEM_TARGET_CEM, CEM_TARGET_SCORE, n, dim, xs, tn, vs, out),
+                     CEM_ERR_NONFINITE);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "in row 2 column 0"));
+}
+END_TEST
+
 START_TEST(exponential_grid_property)
 {
     const int Ns[] = {2, 3, 10, 100, 200, 1000};
@@ -171,6 +284,97 @@ START_TEST(grid_errors_write_nothing)
     ck_assert_int_eq(cem_time_grid(CEM_GRID_UNIFORM, 4, 1e-3, 10, NULL), CEM_ERR_ARG);
     for (int k = 0; k < 4; k++)
         ck_assert(g[k] == -7);
+}
+END_TEST
+
+/* Any window 0 < t1 < T gives N finite, increasing points (the probe's
+ * finding: [1e-300, 1e300] with N = 3 gave {1e-300, inf, 1e300}); the
+ * exponential points against t1 (T/t1)^(k/(N-1)) in long double, which
+ * holds T/t1 = 1e600.  Ordinary windows keep their bits (the sampler's
+ * grids are unchanged), and a window too narrow for N points is refused. */
+START_TEST(grid_extreme_windows)
+{
+    const double win[][2] = {{1e-300, 1e300}, {DBL_TRUE_MIN, DBL_MAX}, {1e-200, 1e200},
+                             {1e-8, 100}};
+    const int Ns[] = {2, 3, 7, 1000};
+    for (size_t w = 0; w < sizeof win / sizeof *win; w++)
+        for (size_t a = 0; a < sizeof Ns / sizeof *Ns; a++) {
+            const double t1 = win[w][0], T = win[w][1];
+            const int N = Ns[a];
+            double *g = malloc(sizeof(double) * N), *u = malloc(sizeof(double) * N);
+            ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, N, t1, T, g), CEM_OK);
+            ck_assert_int_eq(cem_time_grid(CEM_GRID_UNIFORM, N, t1, T, u), CEM_OK);
+            ck_assert(g[0] == t1 && g[N - 1] == T && u[0] == t1 && u[N - 1] == T);
+            const long double l1 = logl(t1), lT = logl(T);
+            for (int k = 1; k < N; k++) {
+                ck_assert(isfinite(g[k]) && g[k] > g[k - 1]);
+                ck_assert(isfinite(u[k]) && u[k] > u[k - 1]);
+                long double want = expl(l1 + (lT - l1) * k / (N - 1));
+                /* relative, but a subnormal point has at most the last
+                 * bit, DBL_TRUE_MIN, of absolute precision */
+                ck_assert_msg(fabsl(g[k] - want) <= 1e-12L * want + DBL_TRUE_MIN,
+                              "[%g, %g] N=%d k=%d: %.17g vs %.17Lg", t1, T, N, k, g[k], want);
+            }
+            free(g);
+            free(u);
+        }
+    double g[3];
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, 3, 1e-300, 1e300, g), CEM_OK);
+    ck_assert_double_eq_tol(g[1], 1.0, 1e-12);
+    /* an ordinary window: bitwise the direct formula (as before this fix) */
+    enum { N = 200 };
+    double h[N];
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, N, 1e-3, 10.0, h), CEM_OK);
+    for (int k = 1; k < N - 1; k++)
+        ck_assert(h[k] == 1e-3 * exp((double)k / (N - 1) * log(10.0 / 1e-3)));
+    /* too narrow for N increasing doubles: refused, nothing written */
+    double keep[4];
+    const double one_up = nextafter(1.0, 2.0);
+    for (int kind = 0; kind < 2; kind++) {
+        keep[0] = keep[1] = keep[2] = keep[3] = -7;
+        ck_assert_int_eq(cem_time_grid((cem_grid)kind, 4, 1.0, one_up, keep), CEM_ERR_ARG);
+        ck_assert_ptr_nonnull(strstr(cem_last_error(), "too close"));
+        for (int k = 0; k < 4; k++)
+            ck_assert(keep[k] == -7);
+        ck_assert_int_eq(cem_time_grid((cem_grid)kind, 2, 1.0, one_up, keep), CEM_OK);
+        ck_assert_int_eq(cem_time_grid((cem_grid)kind, 4, 1.0, 1.0 + 1e-12, keep), CEM_OK);
+    }
+    /* near 0 the doubles are sparse: 1000 log-spaced subnormals repeat */
+    double *many = malloc(sizeof(double) * 1000);
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, 1000, 5e-324, 1e-300, many),
+                     CEM_ERR_ARG);
+    ck_assert_int_eq(cem_time_grid(CEM_GRID_EXPONENTIAL, 7, 5e-324, 1e-300, many), CEM_OK);
+    free(many);
+}
+END_TEST
+
+/* The log-uniform law on a window whose T/t1 overflows a double: log10 of
+ * the draws uniform on [-300, 300] (it gave T for every draw), GRID's draws
+ * on its three points. */
+START_TEST(time_laws_extreme_window)
+{
+    enum { n = 20000 };
+    static double s[n];
+    ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_LOGUNIFORM, 2, 1e-300, 1e300, 4, n, s),
+                     CEM_OK);
+    double mean = 0, below = 0;
+    for (int i = 0; i < n; i++) {
+        ck_assert(s[i] >= 1e-300 && s[i] <= 1e300);
+        mean += log10(s[i]) / n;
+        below += (s[i] < 1e-150) / (double)n; /* a quarter of the log range */
+    }
+    const double sd = 600 / sqrt(12.0) / sqrt((double)n); /* of the mean of log10 */
+    ck_assert_double_lt(fabs(mean), 5 * sd);
+    ck_assert_double_lt(fabs(below - 0.25), 5 * sqrt(0.25 * 0.75 / n));
+    int count[3] = {0};
+    ck_assert_int_eq(cem_time_law_sample(CEM_TIMELAW_GRID, 3, 1e-300, 1e300, 4, n, s), CEM_OK);
+    for (int i = 0; i < n; i++) {
+        int k = s[i] == 1e-300 ? 0 : fabs(s[i] - 1) < 1e-12 ? 1 : s[i] == 1e300 ? 2 : -1;
+        ck_assert_msg(k >= 0, "draw %d = %g", i, s[i]);
+        count[k]++;
+    }
+    for (int k = 0; k < 3; k++)
+        ck_assert_double_lt(fabs(count[k] / (double)n - 1 / 3.0), 5 * sqrt(2 / 9.0 / n));
 }
 END_TEST
 
@@ -421,9 +625,12 @@ Suite *suite_process(void)
     tcase_add_test(tc, ou_coefficients_small_and_large_t);
     tcase_add_test(tc, conversions_all_pairs);
     tcase_add_test(tc, conversion_errors);
+    tcase_add_test(tc, conversions_refuse_overflow);
     tcase_add_test(tc, exponential_grid_property);
     tcase_add_test(tc, uniform_grid);
     tcase_add_test(tc, grid_errors_write_nothing);
+    tcase_add_test(tc, grid_extreme_windows);
+    tcase_add_test(tc, time_laws_extreme_window);
     tcase_add_test(tc, time_laws_match_their_cdfs);
     tcase_add_test(tc, time_laws_reproducible_and_prefix_stable);
     tcase_add_test(tc, norm_quantile_inverts_erfc);

@@ -167,6 +167,86 @@ START_TEST(nonfinite_step_changes_nothing)
 }
 END_TEST
 
+/* cem_trainer_loss_batch checks a batch as cem_trainer_step_batch does:
+ * for each target and batch (ordinary; z = +-1e30, the outside probe's,
+ * whose loss_batch returned CEM_OK with 92 of 442 gradient entries
+ * non-finite; z = 1e20; x0 = 1e30; one t = 1e-300) the two return the same
+ * status; CEM_OK comes with a finite loss and every gradient entry finite
+ * (counted here) and the loss step_batch then reports, bit for bit; a
+ * refusal is CEM_ERR_NONFINITE_STEP with *loss NaN, grad not written and
+ * the trainer where it was. */
+START_TEST(loss_batch_checks_as_step_batch)
+{
+    make_circle();
+    enum { B = 8 };
+    const cem_target targets[3] = {CEM_TARGET_CEM, CEM_TARGET_NOISE, CEM_TARGET_SCORE};
+    int accepted = 0, refused = 0;
+    for (int a = 0; a < 3; a++) {
+        cem_model_t *m = small_mlp(targets[a]);
+        cem_trainer_t *tr;
+        ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 32), CEM_OK);
+        const size_t np = cem_model_param_count(m);
+        float *grad = malloc(sizeof(float) * np);
+        for (int v = 0; v < 5; v++) {
+            float x0[B * D], z[B * D];
+            double t[B];
+            random_batch(B, 7 + v, x0, t, z);
+            if (v == 1)
+                for (int k = 0; k < B * D; k++)
+                    z[k] = k % 2 ? 1e30f : -1e30f;
+            if (v == 2)
+                for (int k = 0; k < B * D; k++)
+                    z[k] = 1e20f;
+            if (v == 3)
+                x0[3] = 1e30f;
+            if (v == 4)
+                t[5] = 1e-300;
+            for (size_t k = 0; k < np; k++)
+                grad[k] = -7;
+            double l1 = 0, l2 = 0;
+            long steps = cem_trainer_steps(tr);
+            int st1 = cem_trainer_loss_batch(tr, B, x0, t, z, &l1, grad);
+            if (st1 == CEM_OK) {
+                ck_assert(isfinite(l1));
+                size_t bad = 0;
+                for (size_t k = 0; k < np; k++)
+                    bad += !isfinite(grad[k]);
+                ck_assert_msg(bad == 0, "target %d batch %d: CEM_OK with %zu of %zu gradient "
+                              "entries not finite", a, v, bad, np);
+            } else {
+                ck_assert_int_eq(st1, CEM_ERR_NONFINITE_STEP);
+                ck_assert(isnan(l1));
+                for (size_t k = 0; k < np; k++)
+                    ck_assert(grad[k] == -7);
+                ck_assert_ptr_nonnull(strstr(cem_trainer_errmsg(tr), "cem_trainer_loss_batch"));
+            }
+            int st2 = cem_trainer_step_batch(tr, B, x0, t, z, &l2);
+            ck_assert_msg(st1 == st2, "target %d batch %d: loss_batch %d, step_batch %d", a, v,
+                          st1, st2);
+            if (st1 == CEM_OK) {
+                ck_assert(l1 == l2);
+                ck_assert_int_eq(cem_trainer_steps(tr), steps + 1);
+                accepted++;
+            } else {
+                ck_assert(isnan(l2));
+                ck_assert_int_eq(cem_trainer_steps(tr), steps);
+                refused++;
+            }
+            if (v == 0)
+                ck_assert_int_eq(st1, CEM_OK);
+            if (v == 1)
+                ck_assert_int_eq(st1, CEM_ERR_NONFINITE_STEP);
+        }
+        free(grad);
+        cem_trainer_free(tr);
+        cem_model_free(m);
+    }
+    ck_assert_int_ge(accepted, 3);
+    ck_assert_int_ge(refused, 3);
+}
+END_TEST
+
 static int stop_at_5(long step, double loss, void *user)
 {
     int *calls = user;
@@ -952,6 +1032,7 @@ Suite *suite_trainer(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, objectives_match_hand_computation);
     tcase_add_test(tc, nonfinite_step_changes_nothing);
+    tcase_add_test(tc, loss_batch_checks_as_step_batch);
     tcase_add_test(tc, progress_bins_and_reproducibility);
     tcase_add_test(tc, learning_rate_schedule);
     tcase_add_test(tc, ownership_options_and_errors);

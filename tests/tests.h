@@ -30,4 +30,19 @@ double test_rel_err(const double *a, const double *b, size_t n, double floor);
 /* A fresh path in a temporary directory made for this test process. */
 const char *test_tmp_path(const char *name);
 
+/* Allocation failures on demand.  The suite is linked with
+ * -Wl,--wrap=cemi_alloc,--wrap=cemi_calloc (Makefile), so every call the
+ * library makes to its own allocator comes through check_main.c first.
+ * test_alloc_fail(k), k >= 1: the k-th of the next calls returns NULL (it
+ * alone; k = 0 fails none); test_alloc_calls() counts the calls since the
+ * last test_alloc_fail. */
+void test_alloc_fail(long k);
+long test_alloc_calls(void);
+
+/* Runs nothing itself: test_stdout_begin() sends file descriptor 1 to a
+ * temporary file, test_stdout_end() restores it and returns how many bytes
+ * were written meanwhile (stdio flushed first), -1 if it could not tell. */
+void test_stdout_begin(void);
+long test_stdout_end(void);
+
 #endif
