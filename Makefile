@@ -59,7 +59,7 @@ HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
 
-.PHONY: man check-asan python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
+.PHONY: man check-asan check-tsan valgrind python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -256,6 +256,21 @@ check-asan: | test-deps
 	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_DIR)/check_cemdiff
 
+# The Check suite under ThreadSanitizer (every report fatal), from objects of
+# its own in tests/.tsan; tests/test_threads.c is the part written for it.
+TSAN_DIR = tests/.tsan
+TSAN_FLAGS = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+check-tsan: | test-deps
+	$(MAKE) --no-print-directory OBJDIR=$(TSAN_DIR)/obj STLIB=$(TSAN_DIR)/libcemdiff.a \
+	    TEST_BIN=$(TSAN_DIR)/check_cemdiff CFLAGS="$(TSAN_FLAGS)" $(TSAN_DIR)/check_cemdiff
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OPENBLAS_NUM_THREADS=1 \
+	    $(TSAN_DIR)/check_cemdiff
+
+# Memcheck over the whole job as a user runs it (tests/valgrind.sh): zero
+# errors and zero bytes lost, or it fails.
+valgrind: all examples
+	sh tests/valgrind.sh
+
 # Records the library's ABI as released.  Within a major version the new
 # baseline must keep the old one's promises (only additions); an
 # incompatible change needs CEM_VERSION_MAJOR bumped, hence a new soname and
@@ -320,4 +335,4 @@ man: bin/cemdiff
 	$(PYTHON) tools/cemdiff_man.py bin/cemdiff > docs/cemdiff.1
 
 clean:
-	rm -rf $(OBJDIR) lib/libcemdiff.* tests/.bin $(EXAMPLES) bin/demo-output
+	rm -rf $(OBJDIR) lib/libcemdiff.* tests/.bin tests/.asan tests/.tsan $(EXAMPLES) bin/demo-output

@@ -778,7 +778,10 @@ typedef enum {
 } cem_sampler_option;
 
 /* A sampler on model m (any kind) with the default options.  *out is NULL
- * on error.  Errors: CEM_ERR_ARG, CEM_ERR_NOMEM. */
+ * on error.  It only reads m and takes a reference to it, so several
+ * threads may create and run samplers on one model at once (each sampler
+ * used by one thread at a time); while samplers exist, m's setters fail
+ * with CEM_ERR_BUSY.  Errors: CEM_ERR_ARG, CEM_ERR_NOMEM. */
 CEM_API int cem_sampler_create(cem_sampler_t **out, cem_model_t *m);
 
 /* Generates n samples (n x dim, row-major) into out: rows 0 .. n-1 of the

@@ -377,20 +377,20 @@ int cem_singularity_profile(cem_model_t *m, size_t np, const float *probes, int 
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
     const int dim = m->dim;
     if (np == 0)
-        return cemi_model_fail(m, CEM_ERR_ARG, "%s: np = 0: at least one probe is needed", fn);
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: np = 0: at least one probe is needed", fn);
     if (!probes)
-        return cemi_model_fail(m, CEM_ERR_ARG, "%s: probes is NULL with np = %zu", fn, np);
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: probes is NULL with np = %zu", fn, np);
     if (nt < 2)
-        return cemi_model_fail(m, CEM_ERR_ARG, "%s: nt = %d must be >= 2", fn, nt);
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: nt = %d must be >= 2", fn, nt);
     if (!t)
-        return cemi_model_fail(m, CEM_ERR_ARG, "%s: t is NULL with nt = %d", fn, nt);
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: t is NULL with nt = %d", fn, nt);
     size_t total;
     if (!cemi_mul_ok(np, (size_t)dim, &total) || !cemi_mul_ok(total, sizeof(float), &total))
-        return cemi_model_fail(m, CEM_ERR_ARG, "%s: np = %zu is too large for dim = %d", fn,
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: np = %zu is too large for dim = %d", fn,
                                np, dim);
     for (int k = 0; k < nt; k++)
         if (!cemi_time_ok(t[k]))
-            return cemi_model_fail(m, CEM_ERR_ARG, "%s: t[%d] = %g is not a finite time > 0",
+            return cemi_fail(NULL, CEM_ERR_ARG, "%s: t[%d] = %g is not a finite time > 0",
                                    fn, k, t[k]);
     double xbar = 0.0, sxx = 0.0; /* of log t, for the slope */
     if (slope) {
@@ -400,14 +400,14 @@ int cem_singularity_profile(cem_model_t *m, size_t np, const float *probes, int 
         for (int k = 0; k < nt; k++)
             sxx += (log(t[k]) - xbar) * (log(t[k]) - xbar);
         if (!(sxx > 0.0))
-            return cemi_model_fail(m, CEM_ERR_ARG,
+            return cemi_fail(NULL, CEM_ERR_ARG,
                                    "%s: every log t[k] equals log t[0] = log %g: no slope "
                                    "can be fitted", fn, t[0]);
     }
     if ((total = np * (size_t)dim) > 0) {
         size_t k = cemi_first_nonfinite_f(probes, total);
         if (k < total)
-            return cemi_model_fail(m, CEM_ERR_NONFINITE, "%s: probes row %zu column %d is %g",
+            return cemi_fail(NULL, CEM_ERR_NONFINITE, "%s: probes row %zu column %d is %g",
                                    fn, k / (size_t)dim, (int)(k % (size_t)dim),
                                    (double)probes[k]);
     }
@@ -417,7 +417,7 @@ int cem_singularity_profile(cem_model_t *m, size_t np, const float *probes, int 
     if (!buf || !res) {
         cemi_release(buf);
         cemi_release(res);
-        return cemi_model_fail(m, CEM_ERR_NOMEM, "%s: out of memory for %zu probes", fn, np);
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for %zu probes", fn, np);
     }
     double *rmax = res, *rmean = res + 3 * (size_t)nt;
     int st = CEM_OK;
@@ -428,7 +428,7 @@ int cem_singularity_profile(cem_model_t *m, size_t np, const float *probes, int 
                 char why[CEMI_ERRMSG_LEN];
                 strncpy(why, cem_last_error(), sizeof why - 1);
                 why[sizeof why - 1] = '\0';
-                st = cemi_model_fail(m, st, "%s: evaluating %s at t[%d] = %g failed (%s)", fn,
+                st = cemi_fail(NULL, st, "%s: evaluating %s at t[%d] = %g failed (%s)", fn,
                                      TARGET_NAME[w], k, t[k], why);
                 break;
             }
@@ -440,7 +440,7 @@ int cem_singularity_profile(cem_model_t *m, size_t np, const float *probes, int 
                     s += (double)row[j] * (double)row[j];
                 double nrm = sqrt(s);
                 if (!isfinite(nrm)) {
-                    st = cemi_model_fail(m, CEM_ERR_NUMERIC,
+                    st = cemi_fail(NULL, CEM_ERR_NUMERIC,
                                          "%s: |%s| at probe %zu, t[%d] = %g is %g", fn,
                                          TARGET_NAME[w], i, k, t[k], nrm);
                     break;
@@ -462,7 +462,7 @@ int cem_singularity_profile(cem_model_t *m, size_t np, const float *probes, int 
             double ybar = 0.0;
             for (int k = 0; k < nt; k++) {
                 if (!(y[k] > 0.0)) {
-                    st = cemi_model_fail(m, CEM_ERR_NUMERIC,
+                    st = cemi_fail(NULL, CEM_ERR_NUMERIC,
                                          "%s: the mean |%s| at t[%d] = %g is %g: its log "
                                          "has no slope", fn, TARGET_NAME[w], k, t[k], y[k]);
                     break;

@@ -148,32 +148,36 @@ int cem_model_get(const cem_model_t *m, cem_model_option opt, double *value)
     return m->ops->get(m, (int)opt, value);
 }
 
-static int eval_common(const char *fn, cem_model_t *m, cem_target what, size_t n,
+/* Evaluation is const: its failures go to the calling thread's
+ * cem_last_error() only (the model's message is not written, so threads that
+ * share the model never race on it); m is const here so that the compiler
+ * holds to that. */
+static int eval_common(const char *fn, const cem_model_t *m, cem_target what, size_t n,
                        const float *x, const double *t, double t_shared, float *out)
 {
     if (!m)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
     if (what < CEM_TARGET_CEM || what > CEM_TARGET_SCORE)
-        return cemi_model_fail(m, CEM_ERR_ARG, "%s: unknown target %d", fn, (int)what);
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: unknown target %d", fn, (int)what);
     if (n == 0)
         return CEM_OK;
     if (!x || !out)
-        return cemi_model_fail(m, CEM_ERR_ARG, "%s: NULL array with n = %zu", fn, n);
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: NULL array with n = %zu", fn, n);
     size_t total;
     if (!cemi_mul_ok(n, (size_t)m->dim, &total))
-        return cemi_model_fail(m, CEM_ERR_ARG, "%s: n = %zu is too large", fn, n);
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: n = %zu is too large", fn, n);
     if (t) {
         for (size_t i = 0; i < n; i++)
             if (!cemi_time_ok(t[i]))
-                return cemi_model_fail(m, CEM_ERR_ARG,
+                return cemi_fail(NULL, CEM_ERR_ARG,
                                        "%s: t[%zu] = %g is not a finite time > 0", fn, i, t[i]);
     } else if (!cemi_time_ok(t_shared)) {
-        return cemi_model_fail(m, CEM_ERR_ARG, "%s: t = %g is not a finite time > 0",
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: t = %g is not a finite time > 0",
                                fn, t_shared);
     }
     size_t k = cemi_first_nonfinite_f(x, total);
     if (k < total)
-        return cemi_model_fail(m, CEM_ERR_NONFINITE, "%s: x row %zu column %d is %g", fn,
+        return cemi_fail(NULL, CEM_ERR_NONFINITE, "%s: x row %zu column %d is %g", fn,
                                k / (size_t)m->dim, (int)(k % (size_t)m->dim), (double)x[k]);
 
     size_t rows = m->ops->max_rows(m);
@@ -189,7 +193,7 @@ static int eval_common(const char *fn, cem_model_t *m, cem_target what, size_t n
     }
     if (!ws || (n > rows && m->ops->shared_size && !shared)) {
         cemi_release(ws);
-        return cemi_model_fail(m, CEM_ERR_NOMEM, "%s: out of memory for workspace", fn);
+        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for workspace", fn);
     }
     int st = CEM_OK;
     for (size_t i0 = 0; i0 < n && !st; i0 += rows) {
@@ -221,7 +225,7 @@ int cem_model_eval(cem_model_t *m, cem_target what, size_t n, const float *x,
                    const double *t, float *out)
 {
     if (n > 0 && !t)
-        return cemi_model_fail(m, CEM_ERR_ARG, "cem_model_eval: t is NULL with n = %zu", n);
+        return cemi_fail(NULL, CEM_ERR_ARG, "cem_model_eval: t is NULL with n = %zu", n);
     return eval_common("cem_model_eval", m, what, n, x, t, 0.0, out);
 }
 
