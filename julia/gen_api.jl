@@ -1034,7 +1034,10 @@ end
 C: `CEM_API int cem_sampler_create(cem_sampler_t **out, cem_model_t *m);`
 
 A sampler on model m (any kind) with the default options.  *out is NULL
-on error.  Errors: CEM_ERR_ARG, CEM_ERR_NOMEM.
+on error.  It only reads m and takes a reference to it, so several
+threads may create and run samplers on one model at once (each sampler
+used by one thread at a time); while samplers exist, m's setters fail
+with CEM_ERR_BUSY.  Errors: CEM_ERR_ARG, CEM_ERR_NOMEM.
 """
 function cem_sampler_create(out, m)
     ccall((:cem_sampler_create, libcemdiff), Cint,
