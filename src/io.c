@@ -41,18 +41,15 @@ FILE *cemi_open_regular(const char *path, const char *mode, const char *fn, int 
     return f;
 }
 
-/* Best effort: makes the rename in the directory of `path` durable. */
-static void sync_dir(const char *path)
+/* Best effort: makes the rename durable by syncing the directory of `tmp`,
+ * the temporary name (in the destination's directory), which it cuts at
+ * its last slash: no allocation, so nothing here can fail for memory. */
+static void sync_dir(char *tmp)
 {
-    const char *slash = strrchr(path, '/');
-    size_t len = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
-    char *dir = malloc(len + 1);
-    if (!dir)
-        return;
-    memcpy(dir, slash ? path : ".", len);
-    dir[len] = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    free(dir);
+    char *slash = strrchr(tmp, '/');
+    if (slash)
+        slash[slash == tmp] = '\0'; /* "/x" -> "/", "d/x" -> "d" */
+    int fd = open(slash ? tmp : ".", O_RDONLY | O_DIRECTORY);
     if (fd >= 0) {
         (void)fsync(fd);
         close(fd);
@@ -68,7 +65,7 @@ int cemi_afile_open(cemi_afile *a, const char *path, const char *fn)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: path is NULL or empty", fn);
     static const char suffix[] = ".tmpXXXXXX";
     size_t plen = strlen(path);
-    a->tmp = malloc(plen + sizeof suffix);
+    a->tmp = cemi_alloc(plen + sizeof suffix, 1);
     if (!a->tmp)
         return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory", fn);
     memcpy(a->tmp, path, plen);
@@ -76,7 +73,7 @@ int cemi_afile_open(cemi_afile *a, const char *path, const char *fn)
     int fd = mkstemp(a->tmp);
     if (fd < 0) {
         int e = errno;
-        free(a->tmp);
+        cemi_release(a->tmp);
         a->tmp = NULL;
         return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot create a temporary file for '%s': %s",
                          fn, path, strerror(e));
@@ -91,7 +88,7 @@ int cemi_afile_open(cemi_afile *a, const char *path, const char *fn)
         int e = errno;
         close(fd);
         unlink(a->tmp);
-        free(a->tmp);
+        cemi_release(a->tmp);
         a->tmp = NULL;
         return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot open a temporary file for '%s': %s",
                          fn, path, strerror(e));
@@ -102,7 +99,7 @@ int cemi_afile_open(cemi_afile *a, const char *path, const char *fn)
 static int finish(cemi_afile *a, const char *fn, const char *what, int e)
 {
     unlink(a->tmp);
-    free(a->tmp);
+    cemi_release(a->tmp);
     a->tmp = NULL;
     a->f = NULL;
     return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot %s '%s': %s", fn, what, a->path,
@@ -129,10 +126,10 @@ int cemi_afile_commit(cemi_afile *a, const char *fn)
         return finish(a, fn, "close", errno);
     if (rename(a->tmp, a->path) != 0)
         return finish(a, fn, "rename the temporary file onto", errno);
-    free(a->tmp);
+    sync_dir(a->tmp);
+    cemi_release(a->tmp);
     a->tmp = NULL;
     a->f = NULL;
-    sync_dir(a->path);
     return CEM_OK;
 }
 
