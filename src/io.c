@@ -30,8 +30,10 @@ FILE *cemi_open_regular(const char *path, const char *mode, const char *fn, int 
         *status = cemi_fail(NULL, CEM_ERR_IO, "%s: '%s' is not a regular file", fn, path);
     else if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
              !(f = fdopen(fd, mode)))
-        *status = cemi_fail(NULL, CEM_ERR_IO, "%s: cannot open '%s': %s", fn, path,
-                            strerror(errno));
+        *status = errno == ENOMEM /* fdopen's FILE */
+                      ? cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory to open '%s'", fn, path)
+                      : cemi_fail(NULL, CEM_ERR_IO, "%s: cannot open '%s': %s", fn, path,
+                                  strerror(errno));
     if (!f) {
         close(fd);
         return NULL;
@@ -90,6 +92,9 @@ int cemi_afile_open(cemi_afile *a, const char *path, const char *fn)
         unlink(a->tmp);
         cemi_release(a->tmp);
         a->tmp = NULL;
+        if (e == ENOMEM) /* fdopen's FILE */
+            return cemi_fail(NULL, CEM_ERR_NOMEM,
+                             "%s: out of memory to open a temporary file for '%s'", fn, path);
         return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot open a temporary file for '%s': %s",
                          fn, path, strerror(e));
     }
