@@ -217,12 +217,17 @@ bench: all tests/.bin/bench
 	  $(PYTHON) tests/bench_torch.py tests/.bin/bench tests/.bin/bench.jsonl $(BENCH_FLAGS); fi
 
 # ---- tests ------------------------------------------------------------------
-# The suite wraps the library's allocator (tests/tests.h, test_alloc_fail)
-# to make chosen allocations fail.
+# The suite wraps the library's allocator and the C library calls that
+# allocate for it (tests/tests.h, test_alloc_fail), and the calls of its
+# write path (test_io_fail), to make chosen ones fail.
+TEST_WRAP = -Wl,--wrap=cemi_alloc,--wrap=cemi_calloc,--wrap=cemi_realloc \
+    -Wl,--wrap=fdopen,--wrap=getline,--wrap=pthread_create \
+    -Wl,--wrap=mkstemp,--wrap=fwrite,--wrap=fprintf,--wrap=putc,--wrap=fflush \
+    -Wl,--wrap=fsync,--wrap=fclose,--wrap=rename
 $(TEST_BIN): $(TEST_SRC) tests/tests.h $(STLIB) | deps
 	@mkdir -p tests/.bin
 	$(CC) $(BASE_CFLAGS) -Isrc $(DEP_CFLAGS) $(CHECK_CFLAGS) $(CPPFLAGS) $(CFLAGS) \
-	    -o $@ $(TEST_SRC) $(LDFLAGS) -Wl,--wrap=cemi_alloc,--wrap=cemi_calloc \
+	    -o $@ $(TEST_SRC) $(LDFLAGS) $(TEST_WRAP) \
 	    $(STLIB) $(CHECK_LIBS) $(DEP_LIBS)
 
 tests/.bin/noalloc: tests/noalloc.c $(STLIB) | deps

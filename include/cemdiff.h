@@ -863,7 +863,8 @@ CEM_API void cem_sampler_free(cem_sampler_t *s);
  * CEM_ERR_IO, CEM_ERR_NOMEM. */
 CEM_API int cem_model_save(const cem_model_t *m, const char *path);
 
-/* The same into a new buffer *buf of *size bytes (release with cem_free). */
+/* The same into a new buffer *buf of *size bytes (release with cem_free);
+ * on error *buf is NULL and *size 0 (when buf and size are not NULL). */
 CEM_API int cem_model_save_buffer(const cem_model_t *m, void **buf, size_t *size);
 
 /* Loads a model from a model or trainer checkpoint.  *out is NULL on
@@ -874,7 +875,8 @@ CEM_API int cem_model_load_buffer(cem_model_t **out, const void *buf, size_t siz
 
 /* Saves the full trainer state: its model, the options, the step count,
  * the Adam moments, the time bins and the time law's state, and the size
- * and CRC-32 of its data (not the data itself).  Errors: as cem_model_save. */
+ * and CRC-32 of its data (not the data itself).  Errors: as cem_model_save.
+ * The _buffer form: as cem_model_save_buffer. */
 CEM_API int cem_trainer_save(const cem_trainer_t *tr, const char *path);
 CEM_API int cem_trainer_save_buffer(const cem_trainer_t *tr, void **buf, size_t *size);
 
@@ -1080,7 +1082,7 @@ CEM_API int cem_csv_read(const char *path, float **data, size_t *n, int *dim);
  * round trip; n >= 1, since cem_csv_read needs a row to know dim).  The
  * file is written to a temporary name in the same directory, flushed and
  * renamed over `path`, so an existing file is replaced whole or not at
- * all.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_IO. */
+ * all.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_IO, CEM_ERR_NOMEM. */
 CEM_API int cem_csv_write(const char *path, const float *data, size_t n,
                           int dim);
 

@@ -1225,7 +1225,8 @@ end
 
 C: `CEM_API int cem_model_save_buffer(const cem_model_t *m, void **buf, size_t *size);`
 
-The same into a new buffer *buf of *size bytes (release with cem_free).
+The same into a new buffer *buf of *size bytes (release with cem_free);
+on error *buf is NULL and *size 0 (when buf and size are not NULL).
 """
 function cem_model_save_buffer(m, buf, size)
     ccall((:cem_model_save_buffer, libcemdiff), Cint,
@@ -1271,6 +1272,7 @@ C: `CEM_API int cem_trainer_save(const cem_trainer_t *tr, const char *path);`
 Saves the full trainer state: its model, the options, the step count,
 the Adam moments, the time bins and the time law's state, and the size
 and CRC-32 of its data (not the data itself).  Errors: as cem_model_save.
+The _buffer form: as cem_model_save_buffer.
 """
 function cem_trainer_save(tr, path)
     ccall((:cem_trainer_save, libcemdiff), Cint,
@@ -1286,6 +1288,7 @@ C: `CEM_API int cem_trainer_save_buffer(const cem_trainer_t *tr, void **buf, siz
 Saves the full trainer state: its model, the options, the step count,
 the Adam moments, the time bins and the time law's state, and the size
 and CRC-32 of its data (not the data itself).  Errors: as cem_model_save.
+The _buffer form: as cem_model_save_buffer.
 """
 function cem_trainer_save_buffer(tr, buf, size)
     ccall((:cem_trainer_save_buffer, libcemdiff), Cint,
@@ -1680,7 +1683,7 @@ Writes n x dim floats to `path` with 9 significant digits (exact float
 round trip; n >= 1, since cem_csv_read needs a row to know dim).  The
 file is written to a temporary name in the same directory, flushed and
 renamed over `path`, so an existing file is replaced whole or not at
-all.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_IO.
+all.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_IO, CEM_ERR_NOMEM.
 """
 function cem_csv_write(path, data, n, dim)
     ccall((:cem_csv_write, libcemdiff), Cint,

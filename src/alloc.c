@@ -33,6 +33,14 @@ void *cemi_calloc(size_t n, size_t size)
     return calloc(bytes ? n : 1, bytes ? size : 1);
 }
 
+void *cemi_realloc(void *p, size_t n, size_t size)
+{
+    size_t bytes;
+    if (!cemi_mul_ok(n, size, &bytes))
+        return NULL;
+    return realloc(p, bytes ? bytes : 1);
+}
+
 void cemi_release(void *p) { free(p); }
 
 void cem_free(void *ptr) { free(ptr); }

@@ -50,6 +50,11 @@ int cemi_mul_ok(size_t a, size_t b, size_t *out);
  * overflow.  Zero bytes return a unique non-NULL pointer. */
 void *cemi_alloc(size_t n, size_t size);
 void *cemi_calloc(size_t n, size_t size);
+/* realloc of p to n * size bytes with overflow check; NULL on failure (p
+ * then still holds its block) or overflow.  Every allocation the library
+ * makes goes through these three, so a test can make any of them fail
+ * (tests/tests.h). */
+void *cemi_realloc(void *p, size_t n, size_t size);
 void cemi_release(void *p);
 
 /* ------------------------------------------------------------ randomness

@@ -38,10 +38,7 @@ static int grow(float **buf, size_t *cap, size_t need)
         else
             c *= 2;
     }
-    size_t bytes;
-    if (!cemi_mul_ok(c, sizeof(float), &bytes))
-        return 0;
-    float *p = realloc(*buf, bytes);
+    float *p = cemi_realloc(*buf, c, sizeof(float));
     if (!p)
         return 0;
     *buf = p;
@@ -63,8 +60,8 @@ static int read_fail(reader *r, float **data, size_t *n, int *dim, int status)
 {
     if (r->f)
         fclose(r->f);
-    free(r->line);
-    free(r->buf);
+    free(r->line); /* getline's */
+    cemi_release(r->buf);
     *data = NULL;
     *n = 0;
     *dim = 0;

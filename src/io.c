@@ -30,8 +30,10 @@ FILE *cemi_open_regular(const char *path, const char *mode, const char *fn, int 
         *status = cemi_fail(NULL, CEM_ERR_IO, "%s: '%s' is not a regular file", fn, path);
     else if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
              !(f = fdopen(fd, mode)))
-        *status = cemi_fail(NULL, CEM_ERR_IO, "%s: cannot open '%s': %s", fn, path,
-                            strerror(errno));
+        *status = errno == ENOMEM /* fdopen's FILE */
+                      ? cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory to open '%s'", fn, path)
+                      : cemi_fail(NULL, CEM_ERR_IO, "%s: cannot open '%s': %s", fn, path,
+                                  strerror(errno));
     if (!f) {
         close(fd);
         return NULL;
@@ -41,18 +43,15 @@ FILE *cemi_open_regular(const char *path, const char *mode, const char *fn, int 
     return f;
 }
 
-/* Best effort: makes the rename in the directory of `path` durable. */
-static void sync_dir(const char *path)
+/* Best effort: makes the rename durable by syncing the directory of `tmp`,
+ * the temporary name (in the destination's directory), which it cuts at
+ * its last slash: no allocation, so nothing here can fail for memory. */
+static void sync_dir(char *tmp)
 {
-    const char *slash = strrchr(path, '/');
-    size_t len = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
-    char *dir = malloc(len + 1);
-    if (!dir)
-        return;
-    memcpy(dir, slash ? path : ".", len);
-    dir[len] = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    free(dir);
+    char *slash = strrchr(tmp, '/');
+    if (slash)
+        slash[slash == tmp] = '\0'; /* "/x" -> "/", "d/x" -> "d" */
+    int fd = open(slash ? tmp : ".", O_RDONLY | O_DIRECTORY);
     if (fd >= 0) {
         (void)fsync(fd);
         close(fd);
@@ -68,7 +67,7 @@ int cemi_afile_open(cemi_afile *a, const char *path, const char *fn)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: path is NULL or empty", fn);
     static const char suffix[] = ".tmpXXXXXX";
     size_t plen = strlen(path);
-    a->tmp = malloc(plen + sizeof suffix);
+    a->tmp = cemi_alloc(plen + sizeof suffix, 1);
     if (!a->tmp)
         return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory", fn);
     memcpy(a->tmp, path, plen);
@@ -76,7 +75,7 @@ int cemi_afile_open(cemi_afile *a, const char *path, const char *fn)
     int fd = mkstemp(a->tmp);
     if (fd < 0) {
         int e = errno;
-        free(a->tmp);
+        cemi_release(a->tmp);
         a->tmp = NULL;
         return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot create a temporary file for '%s': %s",
                          fn, path, strerror(e));
@@ -91,8 +90,11 @@ int cemi_afile_open(cemi_afile *a, const char *path, const char *fn)
         int e = errno;
         close(fd);
         unlink(a->tmp);
-        free(a->tmp);
+        cemi_release(a->tmp);
         a->tmp = NULL;
+        if (e == ENOMEM) /* fdopen's FILE */
+            return cemi_fail(NULL, CEM_ERR_NOMEM,
+                             "%s: out of memory to open a temporary file for '%s'", fn, path);
         return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot open a temporary file for '%s': %s",
                          fn, path, strerror(e));
     }
@@ -102,7 +104,7 @@ int cemi_afile_open(cemi_afile *a, const char *path, const char *fn)
 static int finish(cemi_afile *a, const char *fn, const char *what, int e)
 {
     unlink(a->tmp);
-    free(a->tmp);
+    cemi_release(a->tmp);
     a->tmp = NULL;
     a->f = NULL;
     return cemi_fail(NULL, CEM_ERR_IO, "%s: cannot %s '%s': %s", fn, what, a->path,
@@ -129,10 +131,10 @@ int cemi_afile_commit(cemi_afile *a, const char *fn)
         return finish(a, fn, "close", errno);
     if (rename(a->tmp, a->path) != 0)
         return finish(a, fn, "rename the temporary file onto", errno);
-    free(a->tmp);
+    sync_dir(a->tmp);
+    cemi_release(a->tmp);
     a->tmp = NULL;
     a->f = NULL;
-    sync_dir(a->path);
     return CEM_OK;
 }
 

@@ -36,8 +36,8 @@ int cemi_afile_abort(cemi_afile *a, const char *fn);
 /* Opens `path` for reading ("r" or "rb") only if it is a regular file:
  * opened without blocking (a FIFO with no writer, a device), checked with
  * fstat, then made a blocking stream.  NULL on failure, having recorded a
- * message (prefixed with fn) and set *status to CEM_ERR_ARG (path NULL)
- * or CEM_ERR_IO.  st_out (may be NULL) receives the file's stat. */
+ * message (prefixed with fn) and set *status to CEM_ERR_ARG (path NULL),
+ * CEM_ERR_NOMEM (no memory for the stream) or CEM_ERR_IO.  st_out (may be NULL) receives the file's stat. */
 FILE *cemi_open_regular(const char *path, const char *mode, const char *fn, int *status,
                         struct stat *st_out);
 

@@ -23,6 +23,7 @@ Suite *suite_quality(void);
 Suite *suite_sampler(void);
 Suite *suite_metrics(void);
 Suite *suite_threads(void);
+Suite *suite_faults(void);
 
 /* Max over i of |a_i - b_i| / max(|b_i|, floor), a relative error that stays
  * meaningful where the reference passes through zero. */
@@ -31,14 +32,31 @@ double test_rel_err(const double *a, const double *b, size_t n, double floor);
 /* A fresh path in a temporary directory made for this test process. */
 const char *test_tmp_path(const char *name);
 
-/* Allocation failures on demand.  The suite is linked with
- * -Wl,--wrap=cemi_alloc,--wrap=cemi_calloc (Makefile), so every call the
- * library makes to its own allocator comes through check_main.c first.
- * test_alloc_fail(k), k >= 1: the k-th of the next calls returns NULL (it
- * alone; k = 0 fails none); test_alloc_calls() counts the calls since the
- * last test_alloc_fail. */
+/* Allocation failures on demand.  The suite is linked with --wrap
+ * (Makefile, TEST_WRAP) around the library's allocator, cemi_alloc,
+ * cemi_calloc and cemi_realloc, through which every allocation of the
+ * library goes, and around the C library calls that allocate for it:
+ * fdopen (a FILE), getline (a line buffer) and pthread_create (a thread);
+ * those fail with ENOMEM (EAGAIN for the thread), as they do when memory
+ * runs out.  test_alloc_fail(k), k >= 1: the k-th of the next such calls
+ * fails (it alone; k = 0 fails none); test_alloc_calls() counts the calls
+ * since the last test_alloc_fail, test_alloc_libc_calls() those of them
+ * that were C library calls. */
 void test_alloc_fail(long k);
 long test_alloc_calls(void);
+long test_alloc_libc_calls(void);
+
+/* Write failures on demand, the same way: the calls of the library's write
+ * path (mkstemp, fwrite, fprintf, putc, fflush, fsync, fclose, rename) are
+ * wrapped; test_io_fail(k), k >= 1, makes the k-th of the next ones fail
+ * with ENOSPC (fsync: EIO; fclose still releases the stream);
+ * test_io_calls() counts them since the last test_io_fail, and
+ * test_io_failed_call() names the call that was made to fail (NULL if
+ * none).  Check's own stdio goes through the same wrappers: arm them only
+ * around the library call, with no ck_assert in between. */
+void test_io_fail(long k);
+long test_io_calls(void);
+const char *test_io_failed_call(void);
 
 /* Runs nothing itself: test_stdout_begin() sends file descriptor 1 to a
  * temporary file, test_stdout_end() restores it and returns how many bytes
