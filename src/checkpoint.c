@@ -649,6 +649,13 @@ static int load_trainer(const char *fn, const unsigned char *b, const head *h,
         cem_trainer_free(tr);
         return corrupt(fn, "optimiser moments: a value", NAN);
     }
+    /* a mean of squares: a negative one would give the next step sqrt < 0 */
+    for (size_t k = 0; k < h->np; k++)
+        if (tr->m2[k] < 0) {
+            const double v = tr->m2[k]; /* read before the release (ASan) */
+            cem_trainer_free(tr);
+            return corrupt(fn, "optimiser second moment", v);
+        }
     st = cemi_trainer_law_refresh(tr, 1, fn);
     if (st) {
         cem_trainer_free(tr);

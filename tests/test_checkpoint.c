@@ -279,6 +279,21 @@ START_TEST(damage_gives_distinct_statuses)
     ck_assert_int_eq(cem_trainer_load_buffer(&t2, b, size, data, NDATA, D), CEM_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(cem_last_error(), "CEM_TRAINER_BATCH"));
     ck_assert_ptr_null(t2);
+    /* a negative Adam second moment (the last float before the checksum):
+     * it loaded, and the next step's sqrt made a weight NaN, so that the
+     * trainer saved a file it refused (found by tests/fuzz/trainer_load.c) */
+    memcpy(b, good, size);
+    float negative = -1.0f;
+    memcpy(b + size - 8, &negative, 4);
+    reseal(b, size);
+    ck_assert_int_eq(cem_trainer_load_buffer(&t2, b, size, data, NDATA, D), CEM_ERR_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "second moment"));
+    ck_assert_ptr_null(t2);
+    float negative_zero = -0.0f; /* not below 0: loads */
+    memcpy(b + size - 8, &negative_zero, 4);
+    reseal(b, size);
+    ck_assert_int_eq(cem_trainer_load_buffer(&t2, b, size, data, NDATA, D), CEM_OK);
+    cem_trainer_free(t2);
     /* every truncation */
     memcpy(b, good, size);
     for (size_t cut = 0; cut < size; cut += (cut < 200 ? 1 : 97)) {
