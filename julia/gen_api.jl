@@ -782,7 +782,9 @@ losses to *mean_loss (may be NULL; NaN when no step ran).  Stops early
 when the progress callback asks, returning CEM_ERR_STOPPED (the steps
 done are kept, as after any failure here; a request after the last step
 stops nothing).  A step whose loss or
-gradient is not finite is rejected: weights, moments, EMA and step count
+gradient is not finite, or whose update would not be (a sample's loss,
+an optimiser moment, a weight or its average: a finite gradient's square
+can overflow float), is rejected: weights, moments, EMA and step count
 stay bitwise as they were before it, and the call returns
 CEM_ERR_NONFINITE_STEP (the steps before it are kept).  Allocates
 nothing.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE_STEP, CEM_ERR_STOPPED.
