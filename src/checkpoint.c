@@ -317,7 +317,7 @@ static int parse_head(const char *fn, const unsigned char *b, size_t avail, head
         return cemi_fail(NULL, CEM_ERR_TRUNCATED,
                          "%s: truncated: %zu bytes, shorter than the header", fn, avail);
     rcur r = {b + 8};
-    uint32_t version = get_u32(&r), mark = get_u32(&r);
+    uint32_t version = get_u32(&r); /* the mark only once the header is there */
     if (version < 1 || version > FORMAT_VERSION)
         return cemi_fail(NULL, CEM_ERR_VERSION,
                          "%s: format version %u is not supported (this library reads 1 to %d)",
@@ -327,6 +327,7 @@ static int parse_head(const char *fn, const unsigned char *b, size_t avail, head
         return cemi_fail(NULL, CEM_ERR_TRUNCATED,
                          "%s: truncated: %zu bytes, shorter than the %zu-byte header", fn, avail,
                          need);
+    uint32_t mark = get_u32(&r);
     h->version = version;
     if (mark != ENDIAN_MARK)
         return cemi_fail(NULL, CEM_ERR_CORRUPT, "%s: byte-order mark 0x%08x: %s", fn, mark,
