@@ -243,16 +243,21 @@ check: all examples $(TEST_BIN) tests/.bin/noalloc $(REPLAY_BINS) | test-deps
 	sh tests/check_install.sh
 	sh tests/check_cpp.sh
 
-# The Check suite under AddressSanitizer and UndefinedBehaviorSanitizer
-# (every report fatal), from objects of its own in tests/.asan; a failed
+# The Check suite and the fuzz replay (the corpus and past crashes of
+# tests/fuzz) under AddressSanitizer and UndefinedBehaviorSanitizer (every
+# report fatal), from objects of their own in tests/.asan; a failed
 # allocation returns NULL as it does without ASan (the suite tests that).
 ASAN_DIR = tests/.asan
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 check-asan: | test-deps
 	$(MAKE) --no-print-directory OBJDIR=$(ASAN_DIR)/obj STLIB=$(ASAN_DIR)/libcemdiff.a \
-	    TEST_BIN=$(ASAN_DIR)/check_cemdiff CFLAGS="$(ASAN_FLAGS)" $(ASAN_DIR)/check_cemdiff
+	    TEST_BIN=$(ASAN_DIR)/check_cemdiff REPLAY_DIR=$(ASAN_DIR)/fuzz CFLAGS="$(ASAN_FLAGS)" \
+	    $(ASAN_DIR)/check_cemdiff $(subst $(REPLAY_DIR)/,$(ASAN_DIR)/fuzz/,$(REPLAY_BINS))
 	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_DIR)/check_cemdiff
+	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1:abort_on_error=1; \
+	UBSAN_OPTIONS=print_stacktrace=1; export ASAN_OPTIONS UBSAN_OPTIONS; \
+	$(subst $(REPLAY_DIR)/,$(ASAN_DIR)/fuzz/,$(FUZZ_REPLAY))
 
 # ---- fuzzing (tests/fuzz/, docs/RELIABILITY.md) -----------------------------
 #   make fuzz [FUZZ_SECONDS=60]   builds each target with clang and libFuzzer
