@@ -264,7 +264,7 @@ check-asan: | test-deps
 #                                 (ASan and UBSan, every report fatal) against
 #                                 the library compiled the same way in
 #                                 tests/.fuzz/obj, then fuzzes each for
-#                                 FUZZ_SECONDS on one core, on a copy of its
+#                                 FUZZ_SECONDS on one CPU, on a copy of its
 #                                 committed corpus in tests/.fuzz/run/TARGET
 #                                 (the log beside it); stops at the first
 #                                 crash, leak or broken invariant, whose input
@@ -288,6 +288,11 @@ FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/%)
 FUZZ_HDR = tests/fuzz/fuzz.h include/cemdiff.h
 # extra libFuzzer flags for `make fuzz` (e.g. FUZZ_ARGS=-jobs=2)
 FUZZ_ARGS ?=
+# The fuzzers run on one CPU, the first this make may use (taskset): the
+# library's teams of threads then never spin on another core (pool.c).
+# FUZZ_PIN= runs them unpinned.
+FUZZ_PIN ?= $(shell cpu=$$(taskset -pc $$$$ 2>/dev/null | sed -e 's/.*: //' -e 's/[-,].*//'); \
+    [ -n "$$cpu" ] && echo taskset -c $$cpu)
 REPLAY_DIR = tests/.bin/fuzz
 REPLAY_BINS = $(FUZZ_TARGETS:%=$(REPLAY_DIR)/%) $(REPLAY_DIR)/selftest
 # the replay of `make check` (and `make fuzz-replay`): the driver's own
@@ -331,7 +336,7 @@ fuzz: fuzz-build
 	  crashes=tests/fuzz/crashes/$$t; [ -d $$crashes ] || crashes=; \
 	  echo "cemdiff: fuzzing $$t for $(FUZZ_SECONDS) s (log: $$dir.log)"; \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  $(FUZZ_DIR)/bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=25 -print_final_stats=1 \
+	  $(FUZZ_PIN) $(FUZZ_DIR)/bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=25 -print_final_stats=1 \
 	      -artifact_prefix=$$dir/ $(FUZZ_ARGS) $$dir/corpus $$crashes > $$dir.log 2>&1; \
 	  status=$$?; \
 	  grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::number_of_executed_units|^stat::peak_rss_mb' $$dir.log; \

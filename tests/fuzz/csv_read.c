@@ -12,39 +12,6 @@
  */
 #include "fuzz.h"
 
-#include <unistd.h>
-
-/* The two files, in a directory of their own made on first use (on
- * /dev/shm when there is one: cem_csv_write syncs), removed at exit. */
-static char dir[256], in_path[300], out_path[300];
-
-static void remove_files(void)
-{
-    unlink(in_path);
-    unlink(out_path);
-    rmdir(dir);
-}
-
-static void make_files(void)
-{
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/cemdiff-fuzz-XXXXXX", base && *base ? base : "/tmp");
-    FUZZ_CHECK(mkdtemp(dir) != NULL);
-    snprintf(in_path, sizeof in_path, "%s/in.csv", dir);
-    snprintf(out_path, sizeof out_path, "%s/out.csv", dir);
-    atexit(remove_files);
-}
-
-static void write_input(const uint8_t *data, size_t size)
-{
-    if (!dir[0])
-        make_files();
-    FILE *f = fopen(in_path, "wb");
-    FUZZ_CHECK(f != NULL);
-    FUZZ_CHECK(fwrite(data, 1, size, f) == size);
-    FUZZ_CHECK(fclose(f) == 0);
-}
-
 /* The exact model of the points, evaluated at (up to 8 of) them at two
  * times and sampled. */
 static void exact_model(const float *x, size_t n, int dim)
@@ -99,7 +66,8 @@ static void train_a_step(const float *x, size_t n, int dim)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    write_input(data, size);
+    const char *in_path = fuzz_temp_path("in.csv"), *out_path = fuzz_temp_path("out.csv");
+    fuzz_write_file(in_path, data, size);
     float *x = (float *)&x; /* must be cleared on failure */
     size_t n = 1;
     int dim = 1;

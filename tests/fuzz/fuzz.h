@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,6 +36,53 @@ static inline void fuzz_fail(const char *what, const char *file, int line)
 static inline int fuzz_same(const void *a, size_t na, const void *b, size_t nb)
 {
     return na == nb && memcmp(a, b, na) == 0;
+}
+
+/* ---- files ----
+ *
+ * A path named `name` in a directory of this process's own, made on first
+ * use (on /dev/shm when there is one: the library syncs what it writes,
+ * which costs nothing there) and removed with its files at exit.  At most
+ * FUZZ_MAX_FILES names. */
+enum { FUZZ_MAX_FILES = 4 };
+
+static char fuzz_dir[256], fuzz_files[FUZZ_MAX_FILES][320];
+
+static inline void fuzz_remove_files(void)
+{
+    for (int k = 0; k < FUZZ_MAX_FILES; k++)
+        if (fuzz_files[k][0])
+            remove(fuzz_files[k]);
+    remove(fuzz_dir);
+}
+
+static inline const char *fuzz_temp_path(const char *name)
+{
+    if (!fuzz_dir[0]) {
+        const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
+        snprintf(fuzz_dir, sizeof fuzz_dir, "%s/cemdiff-fuzz-XXXXXX",
+                 base && *base ? base : "/tmp");
+        FUZZ_CHECK(mkdtemp(fuzz_dir) != NULL);
+        atexit(fuzz_remove_files);
+    }
+    char path[320];
+    snprintf(path, sizeof path, "%s/%s", fuzz_dir, name);
+    for (int k = 0; k < FUZZ_MAX_FILES; k++)
+        if (!fuzz_files[k][0] || strcmp(fuzz_files[k], path) == 0) {
+            memcpy(fuzz_files[k], path, sizeof path);
+            return fuzz_files[k];
+        }
+    fuzz_fail("too many temporary files", __FILE__, __LINE__);
+    return NULL;
+}
+
+/* Writes size bytes to path, replacing it. */
+static inline void fuzz_write_file(const char *path, const uint8_t *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    FUZZ_CHECK(f != NULL);
+    FUZZ_CHECK(fwrite(data, 1, size, f) == size);
+    FUZZ_CHECK(fclose(f) == 0);
 }
 
 /* ---- checkpoints ----
@@ -203,7 +251,9 @@ static inline void fuzz_sample_twice(cem_model_t *m, size_t rows)
  * option's bounds, special values (NaN, infinities, -0) and others.
  *
  * Header bytes:
- *   0  model kind (% 3: MLP, EMPIRICAL, GAUSSIAN) and target (/ 3 % 3)
+ *   0  model kind (% 3: MLP, EMPIRICAL, GAUSSIAN), target (/ 3 % 3), and
+ *      for an MLP whether it is made by cem_model_create_mlp (/ 9 odd) or
+ *      loaded from a tiny checkpoint (even: faster; options.c)
  *   1  dimension 1 + b % 4
  *   2  MLP width 1 + b % 16
  *   3  MLP depth 1 + b % 3, time features 2 (1 + b / 3 % 8)

@@ -209,6 +209,24 @@ static void write_format1_trainer(const char *target, const char *name, const ce
     cem_free(buf);
 }
 
+/* A format-2/3 model file with the 8 bytes at `at` replaced by v and the
+ * checksum re-sealed: damage behind the checksum, for the loader's field
+ * checks (the fuzzer rarely gets both the damage and the CRC-32 right). */
+static void write_damaged(const char *target, const char *name, const cem_model_t *m,
+                          size_t at, double v, size_t zero_at, size_t zero_bytes)
+{
+    void *buf;
+    size_t size;
+    OK(cem_model_save_buffer(m, &buf, &size));
+    unsigned char *b = buf;
+    memcpy(b + at, &v, 8);
+    memset(b + zero_at, 0, zero_bytes);
+    uint32_t crc = fuzz_crc32(b, size - 4);
+    memcpy(b + size - 4, &crc, 4);
+    write_file(target, name, b, size);
+    cem_free(buf);
+}
+
 static void checkpoints(const char *datadir)
 {
     static const char *ML = "model_load", *TL = "trainer_load";
@@ -226,6 +244,9 @@ static void checkpoints(const char *datadir)
     cem_model_free(m);
     m = small_mlp(2, CEM_TARGET_NOISE, 2, CEM_PARAM_DIRECT, CEM_ACT_RELU);
     save_model(ML, "v2-noise-relu.cem", m);
+    save_model(TL, "v2-model-only.cem", m); /* not a trainer checkpoint */
+    /* damaged: PARAM (the pair at 104: id, 0, value) PRECOND for NOISE */
+    write_damaged(ML, "bad-v2-noise-precond.cem", m, 104 + 8, CEM_PARAM_PRECOND, 0, 0);
     cem_model_free(m);
     m = small_mlp(1, CEM_TARGET_SCORE, 1, CEM_PARAM_DIRECT, CEM_ACT_TANH);
     save_model(ML, "v2-score-tanh-d1.cem", m);
@@ -240,6 +261,8 @@ static void checkpoints(const char *datadir)
     const double cov3[9] = {2, 0.5, 0, 0.5, 1, 0, 0, 0, 0};
     OK(cem_model_set_data_cov(m, mean3, cov3));
     save_model(ML, "v3-cem-pca-axes.cem", m);
+    /* damaged: axes without statistics (sd at 120 and the mean after it 0) */
+    write_damaged(ML, "bad-v3-axes-without-stats.cem", m, 120, 0.0, 128, 8 * 3);
     cem_model_free(m);
 
     /* trainers, trained a few steps: format 3 (the default PRECOND_PCA
@@ -383,11 +406,11 @@ static void put_value(prog *p, double v)
         put(p, b[k]);
 }
 
-static void header(prog *p, int kind, cem_target target, int dim, int width, int depth,
-                   int embed, int data, int batch)
+static void header(prog *p, int kind, cem_target target, int fresh, int dim, int width,
+                   int depth, int embed, int data, int batch)
 {
     p->n = 0;
-    put(p, kind + 3 * (int)target);
+    put(p, kind + 3 * (int)target + 9 * fresh);
     put(p, dim - 1);
     put(p, width - 1);
     put(p, (depth - 1) + 3 * (embed / 2 - 1));
@@ -414,7 +437,7 @@ static void programs(void)
 
     /* an MLP: network options, a trainer with a recipe, training, the
      * round trips, sampling across a block, the getters */
-    header(&p, 0, CEM_TARGET_CEM, 2, 8, 2, 4, unit, 8);
+    header(&p, 0, CEM_TARGET_CEM, 1, 2, 8, 2, 4, unit, 8);
     set(&p, FUZZ_OP_MODEL_SET, CEM_MODEL_ACTIVATION, CEM_ACT_TANH);
     set(&p, FUZZ_OP_MODEL_SET, CEM_MODEL_PARAM, CEM_PARAM_PRECOND);
     set(&p, FUZZ_OP_MODEL_SET, CEM_MODEL_T_MIN, 1e-4);
@@ -444,7 +467,7 @@ static void programs(void)
     save_prog("mlp-train-sample.bin", &p);
 
     /* the ADAPTIVE law with importance weights, bins, caller batches */
-    header(&p, 0, CEM_TARGET_CEM, 1, 4, 1, 2, unit, 4);
+    header(&p, 0, CEM_TARGET_CEM, 0, 1, 4, 1, 2, unit, 4);
     set(&p, FUZZ_OP_MODEL_SET, CEM_MODEL_PARAM, CEM_PARAM_DIRECT);
     put(&p, FUZZ_OP_TRAINER);
     set(&p, FUZZ_OP_TRAINER_SET, CEM_TRAINER_TIME_LAW, CEM_TIMELAW_ADAPTIVE);
@@ -473,7 +496,7 @@ static void programs(void)
 
     /* NOISE and SCORE models refuse preconditioning; statistics and
      * covariance, parameters, evaluation */
-    header(&p, 0, CEM_TARGET_NOISE, 3, 5, 1, 6, unit + 2, 2);
+    header(&p, 0, CEM_TARGET_NOISE, 0, 3, 5, 1, 6, unit + 2, 2);
     set(&p, FUZZ_OP_MODEL_SET, CEM_MODEL_PARAM, CEM_PARAM_PRECOND);
     put(&p, FUZZ_OP_DATA_STATS);
     put(&p, 0);
@@ -506,7 +529,7 @@ static void programs(void)
     save_prog("noise-stats-params.bin", &p);
 
     /* the exact model of the data: every sampler option */
-    header(&p, 1, CEM_TARGET_CEM, 2, 1, 1, 2, unit, 1);
+    header(&p, 1, CEM_TARGET_CEM, 0, 2, 1, 1, 2, unit, 1);
     put(&p, FUZZ_OP_SAMPLER);
     set(&p, FUZZ_OP_SAMPLER_SET, CEM_SAMPLER_INTEGRATOR, CEM_INTEG_ANCESTRAL);
     set(&p, FUZZ_OP_SAMPLER_SET, CEM_SAMPLER_GRID, CEM_GRID_UNIFORM);
@@ -531,7 +554,7 @@ static void programs(void)
 
     /* a Gaussian: the probability-flow integrators, rows near the end of
      * the row index, options out of bounds */
-    header(&p, 2, CEM_TARGET_CEM, 3, 1, 1, 2, unit + 1, 1);
+    header(&p, 2, CEM_TARGET_CEM, 0, 3, 1, 1, 2, unit + 1, 1);
     put(&p, FUZZ_OP_SAMPLER);
     set(&p, FUZZ_OP_SAMPLER_SET, CEM_SAMPLER_INTEGRATOR, CEM_INTEG_ODE);
     put(&p, FUZZ_OP_SAMPLE);
@@ -549,7 +572,7 @@ static void programs(void)
     save_prog("gaussian-ode-bounds.bin", &p);
 
     /* data on a line far from the origin: measured statistics, SCORE */
-    header(&p, 0, CEM_TARGET_SCORE, 2, 3, 1, 2, 0x80 | (32 + 20), 3);
+    header(&p, 0, CEM_TARGET_SCORE, 1, 2, 3, 1, 2, 0x80 | (32 + 20), 3);
     put(&p, FUZZ_OP_TRAINER);
     set(&p, FUZZ_OP_TRAINER_SET, CEM_TRAINER_TIME_LAW, CEM_TIMELAW_UNIFORM);
     set(&p, FUZZ_OP_TRAINER_SET, CEM_TRAINER_LR, 10);
@@ -560,6 +583,32 @@ static void programs(void)
     put(&p, 0);
     put(&p, 8);
     save_prog("score-far-data.bin", &p);
+
+    /* progress callbacks that stop: a run of 3 steps, rows across blocks;
+     * an odd number of time features; a batch of 64 on two threads */
+    header(&p, 0, CEM_TARGET_CEM, 0, 2, 4, 1, 2, unit, 2);
+    set(&p, FUZZ_OP_MODEL_SET, CEM_MODEL_EMBED, 3);
+    put(&p, FUZZ_OP_TRAINER);
+    put(&p, FUZZ_OP_BINS);
+    put(&p, 0);
+    put(&p, 1); /* the trainer's callback stops */
+    put(&p, FUZZ_OP_TRAIN);
+    put(&p, 4 + 3);
+    set(&p, FUZZ_OP_TRAINER_SET, CEM_TRAINER_BATCH, 64);
+    set(&p, FUZZ_OP_TRAINER_SET, CEM_TRAINER_THREADS, 2);
+    put(&p, FUZZ_OP_TRAIN);
+    put(&p, 1);
+    put(&p, FUZZ_OP_TRAINER);
+    put(&p, FUZZ_OP_SAMPLER);
+    put(&p, FUZZ_OP_PLAN);
+    put(&p, 3); /* the sampler's callback, which stops */
+    put(&p, FUZZ_OP_SAMPLE);
+    put(&p, 2 + 4 * 4); /* rows 256 .. */
+    put(&p, 8);
+    put(&p, FUZZ_OP_SAMPLE);
+    put(&p, 2 + 4 * 1); /* rows 253 .. 260: two blocks */
+    put(&p, 8);
+    save_prog("stops-odd-embed-batch64.bin", &p);
 }
 
 int main(int argc, char **argv)

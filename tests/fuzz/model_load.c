@@ -1,9 +1,10 @@
 /*
  * model_load.c -- fuzz target: cem_model_load_buffer on any bytes.
  *
+ * cem_model_load on the same bytes in a file must answer the same status.
  * A buffer that loads must give a model that behaves as a model: saved and
- * loaded again it saves to the same bytes (saving is deterministic and the
- * file is the whole state), answers every option alike and evaluates to
+ * loaded again (from a buffer and from a file) it saves to the same bytes
+ * (saving is deterministic and the file is the whole state), answers every option alike and evaluates to
  * bitwise the same numbers (with its EMA weights and its raw ones); it
  * samples (twice alike), and a tiny training run on it leaves a model that
  * saves and loads again.  Each input is loaded as it is and re-sealed with
@@ -69,8 +70,14 @@ static void load(const uint8_t *data, size_t size)
 {
     cem_model_t *m = (cem_model_t *)&m; /* must be cleared on failure */
     int st = cem_model_load_buffer(&m, data, size);
+    /* the file loader (which validates the header before it reads the
+     * rest) says the same */
+    const char *path = fuzz_temp_path("in.cem");
+    fuzz_write_file(path, data, size);
+    cem_model_t *mf = (cem_model_t *)&mf;
+    FUZZ_CHECK(cem_model_load(&mf, path) == st);
     if (st != CEM_OK) {
-        FUZZ_CHECK(st < 0 && m == NULL);
+        FUZZ_CHECK(st < 0 && m == NULL && mf == NULL);
         FUZZ_CHECK(cem_last_error()[0] != '\0');
         return;
     }
@@ -80,6 +87,17 @@ static void load(const uint8_t *data, size_t size)
     size_t n1 = 0, n2 = 0;
     cem_model_t *m2 = NULL;
     FUZZ_CHECK(cem_model_save_buffer(m, &b1, &n1) == CEM_OK);
+    FUZZ_CHECK(cem_model_save_buffer(mf, &b2, &n2) == CEM_OK);
+    FUZZ_CHECK(fuzz_same(b1, n1, b2, n2));
+    cem_model_free(mf);
+    cem_free(b2);
+    /* saved to a file (atomically replaced) and loaded: the same bytes */
+    FUZZ_CHECK(cem_model_save(m, path) == CEM_OK);
+    FUZZ_CHECK(cem_model_load(&m2, path) == CEM_OK);
+    FUZZ_CHECK(cem_model_save_buffer(m2, &b2, &n2) == CEM_OK);
+    FUZZ_CHECK(fuzz_same(b1, n1, b2, n2));
+    cem_model_free(m2);
+    cem_free(b2);
     FUZZ_CHECK(cem_model_load_buffer(&m2, b1, n1) == CEM_OK);
     FUZZ_CHECK(cem_model_save_buffer(m2, &b2, &n2) == CEM_OK);
     FUZZ_CHECK(fuzz_same(b1, n1, b2, n2));

@@ -3,8 +3,9 @@
  * they are, and re-sealed with their correct CRC-32: fuzz.h), with the data
  * of fuzz.h (their size read from the checkpoint).
  *
- * A buffer that loads must give a trainer whose saved bytes load again and
- * save to the same bytes, and the two trainers must then train alike: two
+ * cem_trainer_load on the same bytes in a file must answer the same status.
+ * A buffer that loads must give a trainer whose saved bytes load again
+ * (from a buffer and from a file) and save to the same bytes, and the two trainers must then train alike: two
  * steps each (on one thread, batch at most 16) leave bitwise the same saved
  * state, which is the "exact resume" promise.  The trainer's model samples
  * (twice alike), and a model file loads the trainer checkpoint's model.
@@ -62,19 +63,34 @@ static void load(const uint8_t *data, size_t size)
     fuzz_trainer_data(D, rows, points);
     cem_trainer_t *tr = (cem_trainer_t *)&tr; /* must be cleared on failure */
     int st = cem_trainer_load_buffer(&tr, data, size, points, rows, D);
+    /* the file loader says the same */
+    const char *path = fuzz_temp_path("in.cem");
+    fuzz_write_file(path, data, size);
+    cem_trainer_t *tf = (cem_trainer_t *)&tf;
+    FUZZ_CHECK(cem_trainer_load(&tf, path, points, rows, D) == st);
     if (st != CEM_OK) {
-        FUZZ_CHECK(st < 0 && tr == NULL);
+        FUZZ_CHECK(st < 0 && tr == NULL && tf == NULL);
         FUZZ_CHECK(cem_last_error()[0] != '\0');
         free(points);
         return;
     }
     FUZZ_CHECK(tr != NULL && cem_model_dim(cem_trainer_model(tr)) == D);
 
-    /* save, load, save: the same bytes */
+    /* save, load, save: the same bytes (through a file too) */
     void *b1 = NULL, *b2 = NULL;
     size_t n1 = 0, n2 = 0;
     cem_trainer_t *tr2 = NULL;
     FUZZ_CHECK(cem_trainer_save_buffer(tr, &b1, &n1) == CEM_OK);
+    FUZZ_CHECK(cem_trainer_save_buffer(tf, &b2, &n2) == CEM_OK);
+    FUZZ_CHECK(fuzz_same(b1, n1, b2, n2));
+    cem_free(b2);
+    FUZZ_CHECK(cem_trainer_save(tf, path) == CEM_OK);
+    cem_trainer_free(tf);
+    FUZZ_CHECK(cem_trainer_load(&tf, path, points, rows, D) == CEM_OK);
+    FUZZ_CHECK(cem_trainer_save_buffer(tf, &b2, &n2) == CEM_OK);
+    FUZZ_CHECK(fuzz_same(b1, n1, b2, n2));
+    cem_free(b2);
+    cem_trainer_free(tf);
     FUZZ_CHECK(cem_trainer_load_buffer(&tr2, b1, n1, points, rows, D) == CEM_OK);
     FUZZ_CHECK(cem_trainer_save_buffer(tr2, &b2, &n2) == CEM_OK);
     FUZZ_CHECK(fuzz_same(b1, n1, b2, n2));
