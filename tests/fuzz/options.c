@@ -116,7 +116,7 @@ static void make_data(world *w, uint8_t b)
         }
 }
 
-/* cem_model_create_mlp makes the default network (3 x 256, some 150,000
+/* cem_model_create_mlp makes the default network (3 x 256, about 140,000
  * weights drawn from Philox), which under the sanitizers costs more than
  * the rest of a typical input; so unless header byte 0 asks for a fresh one
  * (b / 9 odd), the MLP is loaded from a tiny checkpoint made once for each
