@@ -305,10 +305,10 @@ FUZZ_REPLAY = sh tests/fuzz/check_replay.sh $(REPLAY_DIR)/selftest \
 fuzz-deps: deps
 	@if [ -n "$(NO_DEPS)" ]; then exit 0; fi; \
 	missing=""; \
-	if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then missing="clang libclang-rt-dev"; \
+	if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then missing=" clang libclang-rt-dev"; \
 	elif ! printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ (void)d; (void)n; return 0; }\n' | \
 	  $(FUZZ_CC) -x c -fsanitize=fuzzer,address,undefined -o /dev/null - >/dev/null 2>&1; then \
-	  missing="libclang-rt-dev"; fi; \
+	  missing=" libclang-rt-dev"; fi; \
 	command -v llvm-symbolizer >/dev/null 2>&1 || missing="$$missing llvm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "cemdiff: installing the fuzzing dependencies:$$missing"; \
