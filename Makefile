@@ -59,7 +59,7 @@ HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
 
-.PHONY: man check-asan check-tsan valgrind python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
+.PHONY: fuzz fuzz-deps fuzz-build fuzz-merge fuzz-corpus fuzz-replay man check-asan check-tsan valgrind python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -234,9 +234,10 @@ tests/.bin/noalloc: tests/noalloc.c $(STLIB) | deps
 	@mkdir -p tests/.bin
 	$(CC) $(BASE_CFLAGS) $(DEP_CFLAGS) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(STLIB) $(DEP_LIBS)
 
-check: all examples $(TEST_BIN) tests/.bin/noalloc | test-deps
+check: all examples $(TEST_BIN) tests/.bin/noalloc $(REPLAY_BINS) | test-deps
 	$(TEST_BIN)
 	tests/.bin/noalloc
+	$(FUZZ_REPLAY)
 	$(PYTHON) tests/torch_check.py lib/libcemdiff.so
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --check-python python/cemdiff/_api.py
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --check-markdown docs/API.md
@@ -250,16 +251,131 @@ check: all examples $(TEST_BIN) tests/.bin/noalloc | test-deps
 	sh tests/check_install.sh
 	sh tests/check_cpp.sh
 
-# The Check suite under AddressSanitizer and UndefinedBehaviorSanitizer
-# (every report fatal), from objects of its own in tests/.asan; a failed
+# The Check suite and the fuzz replay (the corpus and past crashes of
+# tests/fuzz) under AddressSanitizer and UndefinedBehaviorSanitizer (every
+# report fatal), from objects of their own in tests/.asan; a failed
 # allocation returns NULL as it does without ASan (the suite tests that).
 ASAN_DIR = tests/.asan
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 check-asan: | test-deps
 	$(MAKE) --no-print-directory OBJDIR=$(ASAN_DIR)/obj STLIB=$(ASAN_DIR)/libcemdiff.a \
-	    TEST_BIN=$(ASAN_DIR)/check_cemdiff CFLAGS="$(ASAN_FLAGS)" $(ASAN_DIR)/check_cemdiff
+	    TEST_BIN=$(ASAN_DIR)/check_cemdiff REPLAY_DIR=$(ASAN_DIR)/fuzz CFLAGS="$(ASAN_FLAGS)" \
+	    $(ASAN_DIR)/check_cemdiff $(subst $(REPLAY_DIR)/,$(ASAN_DIR)/fuzz/,$(REPLAY_BINS))
 	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_DIR)/check_cemdiff
+	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1:abort_on_error=1; \
+	UBSAN_OPTIONS=print_stacktrace=1; export ASAN_OPTIONS UBSAN_OPTIONS; \
+	$(subst $(REPLAY_DIR)/,$(ASAN_DIR)/fuzz/,$(FUZZ_REPLAY))
+
+# ---- fuzzing (tests/fuzz/, docs/RELIABILITY.md) -----------------------------
+#   make fuzz [FUZZ_SECONDS=60]   builds each target with clang and libFuzzer
+#                                 (ASan and UBSan, every report fatal) against
+#                                 the library compiled the same way in
+#                                 tests/.fuzz/obj, then fuzzes each for
+#                                 FUZZ_SECONDS on one CPU, on a copy of its
+#                                 committed corpus in tests/.fuzz/run/TARGET
+#                                 (the log beside it); stops at the first
+#                                 crash, leak or broken invariant, whose input
+#                                 is saved there
+#   make fuzz-merge               adds the inputs of the last run that reach
+#                                 new code to the committed corpus
+#   make fuzz-corpus              rewrites the generated seeds
+#                                 (tests/fuzz/make_corpus.c)
+# `make check` replays the committed corpus and every past crash input
+# (tests/fuzz/crashes/TARGET) through the same targets, built with $(CC)
+# against the normal static library and tests/fuzz/replay.c: no clang
+# needed.  Only `make fuzz` installs clang (and the libFuzzer runtime).
+FUZZ_TARGETS = model_load trainer_load csv_read options
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_DIR = tests/.fuzz
+FUZZ_RUN = $(FUZZ_DIR)/run
+FUZZ_CFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+    -fno-omit-frame-pointer -fsanitize=fuzzer-no-link
+FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/%)
+FUZZ_HDR = tests/fuzz/fuzz.h include/cemdiff.h
+# extra libFuzzer flags for `make fuzz` (e.g. FUZZ_ARGS=-jobs=2)
+FUZZ_ARGS ?=
+# The fuzzers run on one CPU, the first this make may use (taskset): the
+# library's teams of threads then never spin on another core (pool.c).
+# FUZZ_PIN= runs them unpinned.
+FUZZ_PIN ?= $(shell cpu=$$(taskset -pc $$$$ 2>/dev/null | sed -e 's/.*: //' -e 's/[-,].*//'); \
+    [ -n "$$cpu" ] && echo taskset -c $$cpu)
+REPLAY_DIR = tests/.bin/fuzz
+REPLAY_BINS = $(FUZZ_TARGETS:%=$(REPLAY_DIR)/%) $(REPLAY_DIR)/selftest
+# the replay of `make check` (and `make fuzz-replay`): the driver's own
+# test, then every target on its corpus and its past crashes
+FUZZ_REPLAY = sh tests/fuzz/check_replay.sh $(REPLAY_DIR)/selftest \
+    $(foreach t,$(FUZZ_TARGETS),&& $(REPLAY_DIR)/$(t) tests/fuzz/corpus/$(t) $(wildcard tests/fuzz/crashes/$(t)))
+
+# clang, its libFuzzer runtime (Debian's libclang-rt-dev) and
+# llvm-symbolizer (the sanitizers' stack traces), installed when missing.
+fuzz-deps: deps
+	@if [ -n "$(NO_DEPS)" ]; then exit 0; fi; \
+	missing=""; \
+	if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then missing=" clang libclang-rt-dev"; \
+	elif ! printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ (void)d; (void)n; return 0; }\n' | \
+	  $(FUZZ_CC) -x c -fsanitize=fuzzer,address,undefined -o /dev/null - >/dev/null 2>&1; then \
+	  missing=" libclang-rt-dev"; fi; \
+	command -v llvm-symbolizer >/dev/null 2>&1 || missing="$$missing llvm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "cemdiff: installing the fuzzing dependencies:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing \
+	    || { echo "cemdiff: could not install the fuzzing dependencies:$$missing (apt-get failed)" >&2; exit 1; }; \
+	fi
+
+# The library and the targets, built by a make of their own whose objects
+# and static library live in tests/.fuzz (as check-asan does).
+fuzz-build: | fuzz-deps
+	$(MAKE) --no-print-directory OBJDIR=$(FUZZ_DIR)/obj STLIB=$(FUZZ_DIR)/libcemdiff.a \
+	    CC=$(FUZZ_CC) CFLAGS="$(FUZZ_CFLAGS)" NO_DEPS=1 $(FUZZ_BINS)
+
+$(FUZZ_DIR)/bin/%: tests/fuzz/%.c $(FUZZ_HDR) $(STLIB)
+	@mkdir -p $(FUZZ_DIR)/bin
+	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    $(LDFLAGS) $(STLIB) $(DEP_LIBS)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  dir=$(FUZZ_RUN)/$$t; rm -rf $$dir && mkdir -p $$dir/corpus && \
+	  cp tests/fuzz/corpus/$$t/* $$dir/corpus/ || exit 1; \
+	  crashes=tests/fuzz/crashes/$$t; [ -d $$crashes ] || crashes=; \
+	  echo "cemdiff: fuzzing $$t for $(FUZZ_SECONDS) s (log: $$dir.log)"; \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(FUZZ_PIN) $(FUZZ_DIR)/bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=25 -print_final_stats=1 \
+	      -artifact_prefix=$$dir/ $(FUZZ_ARGS) $$dir/corpus $$crashes > $$dir.log 2>&1; \
+	  status=$$?; \
+	  grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::number_of_executed_units|^stat::peak_rss_mb' $$dir.log; \
+	  if [ $$status -ne 0 ]; then \
+	    tail -n 60 $$dir.log; \
+	    echo "cemdiff: fuzzing $$t failed; the input is in $$dir/ (crash-*, leak-*, timeout-*, oom-*)" >&2; \
+	    exit 1; \
+	  fi; \
+	done
+
+fuzz-merge: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  [ -d $(FUZZ_RUN)/$$t/corpus ] || continue; \
+	  $(FUZZ_DIR)/bin/$$t -merge=1 tests/fuzz/corpus/$$t $(FUZZ_RUN)/$$t/corpus 2>&1 | \
+	      grep -E 'MERGE-OUTER: [0-9]+ new files' || exit 1; \
+	done
+
+tests/.bin/make_corpus: tests/fuzz/make_corpus.c $(FUZZ_HDR) $(STLIB) | deps
+	@mkdir -p tests/.bin
+	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LDFLAGS) $(STLIB) $(DEP_LIBS)
+
+fuzz-corpus: tests/.bin/make_corpus
+	tests/.bin/make_corpus tests/fuzz/corpus tests/data
+
+$(REPLAY_DIR)/%: tests/fuzz/%.c tests/fuzz/replay.c $(FUZZ_HDR) $(STLIB) | deps
+	@mkdir -p $(REPLAY_DIR)
+	$(CC) $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS) -o $@ tests/fuzz/replay.c $< \
+	    $(LDFLAGS) $(STLIB) $(DEP_LIBS)
+
+fuzz-replay: $(REPLAY_BINS)
+	$(FUZZ_REPLAY)
 
 # The Check suite under ThreadSanitizer (every report fatal), from objects of
 # its own in tests/.tsan; tests/test_threads.c is the part written for it.
@@ -340,4 +456,5 @@ man: bin/cemdiff
 	$(PYTHON) tools/cemdiff_man.py bin/cemdiff > docs/cemdiff.1
 
 clean:
-	rm -rf $(OBJDIR) lib/libcemdiff.* tests/.bin tests/.asan tests/.tsan $(EXAMPLES) bin/demo-output
+	rm -rf $(OBJDIR) lib/libcemdiff.* tests/.bin tests/.asan tests/.tsan tests/.fuzz $(EXAMPLES) \
+	    bin/demo-output

@@ -618,7 +618,9 @@ CEM_API int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float 
  * when the progress callback asks, returning CEM_ERR_STOPPED (the steps
  * done are kept, as after any failure here; a request after the last step
  * stops nothing).  A step whose loss or
- * gradient is not finite is rejected: weights, moments, EMA and step count
+ * gradient is not finite, or whose update would not be (a sample's loss,
+ * an optimiser moment, a weight or its average: a finite gradient's square
+ * can overflow float), is rejected: weights, moments, EMA and step count
  * stay bitwise as they were before it, and the call returns
  * CEM_ERR_NONFINITE_STEP (the steps before it are kept).  Allocates
  * nothing.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE_STEP, CEM_ERR_STOPPED. */
@@ -628,8 +630,9 @@ CEM_API int cem_trainer_run(cem_trainer_t *tr, long steps, double *mean_loss);
  * has B times in (0, inf), 1 <= B <= CEM_TRAINER_BATCH.  The learning-rate
  * schedule, EMA, step count and time bins advance as in cem_trainer_run.
  * A batch whose loss or gradient is not finite (finite inputs can still
- * overflow: |z| ~ 1e20, or t so small that the weight 1/expm1(t) does) is
- * rejected as in cem_trainer_run, the trainer unchanged.  *loss (may be
+ * overflow: |z| ~ 1e20, or t so small that the weight 1/expm1(t) does), or
+ * whose update would not be, is rejected as in cem_trainer_run, the trainer
+ * unchanged.  *loss (may be
  * NULL) receives the loss, NaN on error.
  * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE (x0 or z; names the row),
  * CEM_ERR_NONFINITE_STEP. */
@@ -641,9 +644,10 @@ CEM_API int cem_trainer_step_batch(cem_trainer_t *tr, int B, const float *x0,
  * of cem_model_get_params).  Changes nothing.  The batch is checked as
  * cem_trainer_step_batch checks it (one check): CEM_OK exactly when a step
  * on it would be taken, and then the loss and every gradient entry are
- * finite; a loss or gradient that is not finite (even with grad NULL)
- * fails with CEM_ERR_NONFINITE_STEP.  On error *loss (may be NULL) is NaN
- * and grad is not written.  Errors: as step_batch. */
+ * finite; a loss, gradient or update that is not finite (even with grad
+ * NULL) fails with CEM_ERR_NONFINITE_STEP.  The gradient is the loss's, not
+ * clipped (CEM_TRAINER_CLIP applies to steps).  On error *loss (may be
+ * NULL) is NaN and grad is not written.  Errors: as step_batch. */
 CEM_API int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0,
                                    const double *t, const float *z, double *loss,
                                    float *grad);

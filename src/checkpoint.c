@@ -321,7 +321,7 @@ static int parse_head(const char *fn, const unsigned char *b, size_t avail, head
         return cemi_fail(NULL, CEM_ERR_TRUNCATED,
                          "%s: truncated: %zu bytes, shorter than the header", fn, avail);
     rcur r = {b + 8};
-    uint32_t version = get_u32(&r), mark = get_u32(&r);
+    uint32_t version = get_u32(&r); /* the mark only once the header is there */
     if (version < 1 || version > FORMAT_VERSION)
         return cemi_fail(NULL, CEM_ERR_VERSION,
                          "%s: format version %u is not supported (this library reads 1 to %d)",
@@ -331,6 +331,7 @@ static int parse_head(const char *fn, const unsigned char *b, size_t avail, head
         return cemi_fail(NULL, CEM_ERR_TRUNCATED,
                          "%s: truncated: %zu bytes, shorter than the %zu-byte header", fn, avail,
                          need);
+    uint32_t mark = get_u32(&r);
     h->version = version;
     if (mark != ENDIAN_MARK)
         return cemi_fail(NULL, CEM_ERR_CORRUPT, "%s: byte-order mark 0x%08x: %s", fn, mark,
@@ -653,6 +654,13 @@ static int load_trainer(const char *fn, const unsigned char *b, const head *h,
         cem_trainer_free(tr);
         return corrupt(fn, "optimiser moments: a value", NAN);
     }
+    /* a mean of squares: a negative one would give the next step sqrt < 0 */
+    for (size_t k = 0; k < h->np; k++)
+        if (tr->m2[k] < 0) {
+            const double v = tr->m2[k]; /* read before the release (ASan) */
+            cem_trainer_free(tr);
+            return corrupt(fn, "optimiser second moment", v);
+        }
     st = cemi_trainer_law_refresh(tr, 1, fn);
     if (st) {
         cem_trainer_free(tr);

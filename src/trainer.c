@@ -8,6 +8,7 @@
 
 #include "linalg.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -693,67 +694,130 @@ double cemi_trainer_lr(const cem_trainer_t *tr, long step)
 
 /* The Adam(W) and EMA update of parameters [lo, hi), element by element. */
 typedef struct {
-    float *p, *g, *m1, *m2, *ema;
+    float *p, *m1, *m2, *ema;
+    const float *g;
     float step_size, inv_sqrt_bc2, eps, b1, b2, wd, decay, e;
+    float gscale; /* the clipping factor the update applies to g (1: none) */
     int adamw;
     size_t np;
+    atomic_int bad; /* adam_check_part: some new value would not be finite */
 } adam_job;
+
+/* One element's new moments, weight and average (torch.optim.Adam:
+ * p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps)).  The check and the
+ * update both compute them here, so that they agree bitwise. */
+#define ADAM_ELEMENT(k)                                                   \
+    float gk = g[k] * gscale + wd * p[k];                                 \
+    float m1k = b1 * m1[k] + (1 - b1) * gk;                               \
+    float m2k = b2 * m2[k] + (1 - b2) * gk * gk;                          \
+    float pk = p[k] * decay;                                              \
+    pk -= step_size * m1k / (sqrtf(m2k) * inv_sqrt_bc2 + eps);            \
+    float ek = e * ema[k] + (1 - e) * pk
+
+/* the job's fields in locals: a store through a float pointer could
+ * otherwise change them, which stops the loop from vectorising */
+#define ADAM_LOCALS(j)                                                                   \
+    float *restrict p = (j)->p, *restrict m1 = (j)->m1;                                   \
+    const float *restrict g = (j)->g;                                                     \
+    float *restrict m2 = (j)->m2, *restrict ema = (j)->ema;                               \
+    const float step_size = (j)->step_size, inv_sqrt_bc2 = (j)->inv_sqrt_bc2;             \
+    const float eps = (j)->eps, b1 = (j)->b1, b2 = (j)->b2, gscale = (j)->gscale;         \
+    const float wd = (j)->adamw ? 0.0f : (j)->wd, decay = (j)->decay, e = (j)->e
 
 CEMI_CLONES
 static void adam_part(void *v, int tid, int nt)
 {
-    const adam_job *j = v;
+    adam_job *j = v;
     size_t lo, hi;
     cemi_pool_split_n(j->np, 256, tid, nt, &lo, &hi);
-    /* the job's fields in locals: a store through a float pointer could
-     * otherwise change them, which stops the loop from vectorising */
-    float *restrict p = j->p, *restrict g = j->g, *restrict m1 = j->m1, *restrict m2 = j->m2;
-    float *restrict ema = j->ema;
-    const float step_size = j->step_size, inv_sqrt_bc2 = j->inv_sqrt_bc2, eps = j->eps;
-    const float b1 = j->b1, b2 = j->b2, wd = j->adamw ? 0.0f : j->wd, decay = j->decay, e = j->e;
-    /* torch.optim.Adam: p -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps) */
+    ADAM_LOCALS(j);
     for (size_t k = lo; k < hi; k++) {
-        float gk = g[k] + wd * p[k];
-        m1[k] = b1 * m1[k] + (1 - b1) * gk;
-        m2[k] = b2 * m2[k] + (1 - b2) * gk * gk;
-        float pk = p[k] * decay;
-        pk -= step_size * m1[k] / (sqrtf(m2[k]) * inv_sqrt_bc2 + eps);
+        ADAM_ELEMENT(k);
+        m1[k] = m1k;
+        m2[k] = m2k;
         p[k] = pk;
-        ema[k] = e * ema[k] + (1 - e) * pk;
+        ema[k] = ek;
     }
 }
 
-/* Applies the gradient in tr->grad: clipping, Adam(W), EMA, counters.
- * Called only for a finite loss and gradient. */
-static void apply_step(cem_trainer_t *tr, int B)
+/* Whether the update of [lo, hi) would leave every value finite: a finite
+ * gradient can still overflow a moment (its square) or a weight. */
+CEMI_CLONES
+static void adam_check_part(void *v, int tid, int nt)
+{
+    adam_job *j = v;
+    size_t lo, hi;
+    cemi_pool_split_n(j->np, 256, tid, nt, &lo, &hi);
+    ADAM_LOCALS(j);
+    int bad = 0;
+    for (size_t k = lo; k < hi; k++) {
+        ADAM_ELEMENT(k);
+        bad |= !(fabsf(m1k) <= FLT_MAX) | !(fabsf(m2k) <= FLT_MAX) | !(fabsf(pk) <= FLT_MAX) |
+               !(fabsf(ek) <= FLT_MAX);
+    }
+    if (bad)
+        atomic_store(&j->bad, 1);
+}
+
+/* The Adam(W) and EMA update of the step about to be taken, after clipping
+ * the gradient in tr->grad. */
+static void adam_prepare(cem_trainer_t *tr, adam_job *j)
 {
     cemi_mlp *net = tr->net;
     const size_t np = net->np;
-    float *p = net->params, *g = tr->grad, *m1 = tr->m1, *m2 = tr->m2, *ema = net->ema;
+    const float *g = tr->grad;
     const double clip = tr->opt[CEM_TRAINER_CLIP];
+    /* clipping scales the gradient as the update reads it; tr->grad stays
+     * the gradient (cem_trainer_loss_batch returns it) */
+    j->gscale = 1.0f;
     if (clip > 0) {
         double s = 0;
         for (size_t k = 0; k < np; k++)
             s += (double)g[k] * g[k];
         double norm = sqrt(s);
-        if (norm > clip) {
-            float scale = (float)(clip / norm);
-            for (size_t k = 0; k < np; k++)
-                g[k] *= scale;
-        }
+        if (norm > clip)
+            j->gscale = (float)(clip / norm);
     }
     const long t = tr->step + 1;
     const double lr = cemi_trainer_lr(tr, tr->step);
     const double b1 = tr->opt[CEM_TRAINER_BETA1], b2 = tr->opt[CEM_TRAINER_BETA2];
     const double wd = tr->opt[CEM_TRAINER_WEIGHT_DECAY];
     const int adamw = (int)tr->opt[CEM_TRAINER_OPTIMIZER] == CEM_OPTIM_ADAMW;
-    adam_job j = {p, g, m1, m2, ema,
-                  (float)(lr / (1.0 - pow(b1, (double)t))),
-                  (float)(1.0 / sqrt(1.0 - pow(b2, (double)t))),
-                  (float)tr->opt[CEM_TRAINER_ADAM_EPS], (float)b1, (float)b2, (float)wd,
-                  adamw ? (float)(1.0 - lr * wd) : 1.0f, (float)tr->opt[CEM_TRAINER_EMA],
-                  adamw, np};
-    cemi_pool_run(tr->pool, adam_part, &j);
+    j->p = net->params;
+    j->g = g;
+    j->m1 = tr->m1;
+    j->m2 = tr->m2;
+    j->ema = net->ema;
+    j->step_size = (float)(lr / (1.0 - pow(b1, (double)t)));
+    j->inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(b2, (double)t)));
+    j->eps = (float)tr->opt[CEM_TRAINER_ADAM_EPS];
+    j->b1 = (float)b1;
+    j->b2 = (float)b2;
+    j->wd = (float)wd;
+    j->decay = adamw ? (float)(1.0 - lr * wd) : 1.0f;
+    j->e = (float)tr->opt[CEM_TRAINER_EMA];
+    j->adamw = adamw;
+    j->np = np;
+    atomic_init(&j->bad, 0);
+}
+
+/* Whether the step in tr->grad and tr->sample_loss leaves the state
+ * finite: every per-sample loss (the time bins add them) and every new
+ * moment, weight and average. */
+static int finite_update(cem_trainer_t *tr, int B, adam_job *j)
+{
+    for (int i = 0; i < B; i++)
+        if (!isfinite(tr->sample_loss[i]))
+            return 0;
+    cemi_pool_run(tr->pool, adam_check_part, j);
+    return !atomic_load(&j->bad);
+}
+
+/* Applies the update j prepared: Adam(W), EMA, counters.  Called only
+ * when the loss, the gradient and the update are finite. */
+static void apply_step(cem_trainer_t *tr, int B, adam_job *j)
+{
+    cemi_pool_run(tr->pool, adam_part, j);
     double lsum[CEMI_LAW_BINS] = {0};
     long lcount[CEMI_LAW_BINS] = {0};
     for (int i = 0; i < B; i++) {
@@ -770,7 +834,7 @@ static void apply_step(cem_trainer_t *tr, int B)
                                   : LAW_DECAY * tr->law_loss[b] + (1 - LAW_DECAY) * mean;
         }
     law_shares(tr);
-    tr->step = t;
+    tr->step = tr->step + 1;
 }
 
 /* Whether every gradient entry is finite, checked over the team. */
@@ -803,7 +867,7 @@ static int finite_step(const cem_trainer_t *tr, double loss)
  * check of every step and of cem_trainer_loss_batch, so that loss_batch
  * answers CEM_OK exactly for the batches step_batch would take. */
 static int checked_loss(cem_trainer_t *tr, int B, long draw, double *loss, const char *fn,
-                        int stepping)
+                        int stepping, adam_job *j)
 {
     double l = loss_and_grad(tr, B, draw);
     if (!finite_step(tr, l))
@@ -814,6 +878,15 @@ static int checked_loss(cem_trainer_t *tr, int B, long draw, double *loss, const
                    : cemi_fail(&tr->err, CEM_ERR_NONFINITE_STEP,
                                "%s: the loss (%g) or its gradient is not finite on this batch "
                                "(a step on it would be rejected)", fn, l);
+    /* a finite loss and gradient can still overflow a sample's loss, a
+     * moment or a weight: the update is computed (not stored) to see */
+    adam_prepare(tr, j);
+    if (!finite_update(tr, B, j))
+        return cemi_fail(&tr->err, CEM_ERR_NONFINITE_STEP,
+                         "%s: the loss (%g) and its gradient are finite, but a sample's loss, "
+                         "an optimiser moment or a weight would not be%s", fn, l,
+                         stepping ? "; the step was rejected and nothing changed"
+                                  : " after a step on this batch (it would be rejected)");
     *loss = l;
     return CEM_OK;
 }
@@ -823,10 +896,11 @@ static int checked_loss(cem_trainer_t *tr, int B, long draw, double *loss, const
 static int step_here(cem_trainer_t *tr, int B, long draw, double *loss, const char *fn)
 {
     double l = NAN;
-    int st = checked_loss(tr, B, draw, &l, fn, 1);
+    adam_job j;
+    int st = checked_loss(tr, B, draw, &l, fn, 1, &j);
     if (st)
         return st;
-    apply_step(tr, B);
+    apply_step(tr, B, &j);
     *loss = l;
     return CEM_OK;
 }
@@ -916,8 +990,9 @@ int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0, const doub
     /* the same validation as cem_trainer_step_batch, input and result */
     double l = NAN;
     int st = load_batch(tr, fn, B, x0, t, z);
+    adam_job j;
     if (!st)
-        st = checked_loss(tr, B, -1, &l, fn, 0);
+        st = checked_loss(tr, B, -1, &l, fn, 0, &j);
     if (st)
         return st;
     if (loss)

@@ -11,10 +11,13 @@
 #include "io.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 enum { D = 2, NDATA = 256 };
 static float data[NDATA * D];
@@ -279,6 +282,21 @@ START_TEST(damage_gives_distinct_statuses)
     ck_assert_int_eq(cem_trainer_load_buffer(&t2, b, size, data, NDATA, D), CEM_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(cem_last_error(), "CEM_TRAINER_BATCH"));
     ck_assert_ptr_null(t2);
+    /* a negative Adam second moment (the last float before the checksum):
+     * it loaded, and the next step's sqrt made a weight NaN, so that the
+     * trainer saved a file it refused (found by tests/fuzz/trainer_load.c) */
+    memcpy(b, good, size);
+    float negative = -1.0f;
+    memcpy(b + size - 8, &negative, 4);
+    reseal(b, size);
+    ck_assert_int_eq(cem_trainer_load_buffer(&t2, b, size, data, NDATA, D), CEM_ERR_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "second moment"));
+    ck_assert_ptr_null(t2);
+    float negative_zero = -0.0f; /* not below 0: loads */
+    memcpy(b + size - 8, &negative_zero, 4);
+    reseal(b, size);
+    ck_assert_int_eq(cem_trainer_load_buffer(&t2, b, size, data, NDATA, D), CEM_OK);
+    cem_trainer_free(t2);
     /* every truncation */
     memcpy(b, good, size);
     for (size_t cut = 0; cut < size; cut += (cut < 200 ? 1 : 97)) {
@@ -351,6 +369,46 @@ START_TEST(random_corruption_never_crashes)
     }
     ck_assert_int_gt(rejected, 1000);
     free(b);
+    cem_free(vb);
+    cem_trainer_free(tr);
+    cem_model_free(m);
+}
+END_TEST
+
+/* Every prefix of a checkpoint, placed at the very end of a readable page
+ * followed by an unreadable one: a loader that reads one byte past the
+ * buffer it is given faults.  (The loaders read the version's 4 bytes and
+ * then the byte-order mark's 4 more from a 12- to 15-byte buffer; found by
+ * tests/fuzz/model_load.c under AddressSanitizer, which the truncation
+ * test above cannot see: its buffer is the whole file.) */
+START_TEST(truncated_buffers_are_read_within_bounds)
+{
+    make_data();
+    cem_model_t *m = small_mlp(CEM_TARGET_CEM);
+    cem_trainer_t *tr = small_trainer(m);
+    void *vb;
+    size_t size;
+    ck_assert_int_eq(cem_trainer_save_buffer(tr, &vb, &size), CEM_OK);
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), span = (size + page - 1) / page * page;
+    int fd = open("/dev/zero", O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    unsigned char *area = mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    close(fd);
+    ck_assert(area != MAP_FAILED);
+    ck_assert_int_eq(mprotect(area + span, page, PROT_NONE), 0);
+    for (size_t len = 0; len <= size; len += len < 256 ? 1 : 61) {
+        unsigned char *b = area + span - len;
+        memcpy(b, vb, len);
+        cem_model_t *out = NULL;
+        cem_trainer_t *t2 = NULL;
+        int st = cem_model_load_buffer(&out, b, len);
+        ck_assert_int_eq(st, len < size ? CEM_ERR_TRUNCATED : CEM_OK);
+        cem_model_free(out);
+        st = cem_trainer_load_buffer(&t2, b, len, data, NDATA, D);
+        ck_assert_int_eq(st, len < size ? CEM_ERR_TRUNCATED : CEM_OK);
+        cem_trainer_free(t2);
+    }
+    munmap(area, span + page);
     cem_free(vb);
     cem_trainer_free(tr);
     cem_model_free(m);
@@ -823,6 +881,7 @@ Suite *suite_checkpoint(void)
     tcase_add_test(tc, resume_is_exact);
     tcase_add_test(tc, damage_gives_distinct_statuses);
     tcase_add_test(tc, random_corruption_never_crashes);
+    tcase_add_test(tc, truncated_buffers_are_read_within_bounds);
     tcase_add_test(tc, failed_saves_keep_the_previous_file);
     tcase_add_test(tc, format1_files_still_load);
     tcase_add_test(tc, pca_axes_round_trip);

@@ -247,6 +247,89 @@ START_TEST(loss_batch_checks_as_step_batch)
 }
 END_TEST
 
+/* A finite loss and gradient whose update is not finite: the square of a
+ * gradient entry overflows the second moment.  Such a step was accepted,
+ * and the trainer then saved a checkpoint the loader refuses (found by
+ * tests/fuzz/trainer_load.c). */
+START_TEST(overflowing_update_is_rejected)
+{
+    make_circle();
+    cem_model_t *m = small_mlp(CEM_TARGET_NOISE);
+    size_t np = cem_model_param_count(m);
+    float *p0 = malloc(4 * np), *p1 = malloc(4 * np);
+    cem_model_get_params(m, 0, p0, np);
+    /* the output layer (its D x H weights and D biases come last) 1e15
+     * times larger: outputs near 1e15, losses near 1e30, gradients of the
+     * hidden layers near 1e30, finite floats whose squares are not */
+    for (size_t k = np - (size_t)D * 33; k < np; k++)
+        p0[k] *= 1e15f;
+    ck_assert_int_eq(cem_model_set_params(m, 2, p0, np), CEM_OK);
+    cem_trainer_t *tr;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 8), CEM_OK);
+    void *before, *after;
+    size_t nb, na;
+    ck_assert_int_eq(cem_trainer_save_buffer(tr, &before, &nb), CEM_OK);
+    double loss = 0;
+    float x0[8 * D], z[8 * D];
+    double t[8];
+    random_batch(8, 3, x0, t, z);
+    /* loss_batch answers as step_batch would: refused (the loss itself is
+     * finite, near 1e30: the update is what overflows) */
+    ck_assert_int_eq(cem_trainer_loss_batch(tr, 8, x0, t, z, &loss, NULL),
+                     CEM_ERR_NONFINITE_STEP);
+    ck_assert(isnan(loss));
+    ck_assert_ptr_nonnull(strstr(cem_trainer_errmsg(tr), "would be rejected"));
+    ck_assert_int_eq(cem_trainer_run(tr, 1, &loss), CEM_ERR_NONFINITE_STEP);
+    ck_assert_ptr_nonnull(strstr(cem_trainer_errmsg(tr), "optimiser moment"));
+    ck_assert_int_eq(cem_trainer_step_batch(tr, 8, x0, t, z, &loss), CEM_ERR_NONFINITE_STEP);
+    ck_assert_int_eq(cem_trainer_steps(tr), 0);
+    cem_model_get_params(m, 0, p1, np);
+    ck_assert_int_eq(memcmp(p0, p1, 4 * np), 0);
+    ck_assert_int_eq(cem_trainer_save_buffer(tr, &after, &na), CEM_OK);
+    ck_assert(na == nb && memcmp(before, after, na) == 0);
+    cem_trainer_t *again = NULL;
+    ck_assert_int_eq(cem_trainer_load_buffer(&again, after, na, circle, NDATA, D), CEM_OK);
+    cem_trainer_free(again);
+    cem_free(before);
+    cem_free(after);
+    cem_trainer_free(tr);
+    cem_model_free(m);
+
+    /* a row's loss above FLT_MAX with a finite gradient (z = 2e19: the
+     * loss near 4e38, the gradient near 5e18): the time bins would add an
+     * infinite float */
+    m = small_mlp(CEM_TARGET_NOISE);
+    ck_assert_int_eq(cem_trainer_create(&tr, m, circle, NDATA, D), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 8), CEM_OK);
+    for (int k = 0; k < 8 * D; k++)
+        z[k] = 2e19f;
+    float *grad = malloc(4 * np);
+    for (size_t k = 0; k < np; k++)
+        grad[k] = 7.0f;
+    ck_assert_int_eq(cem_trainer_loss_batch(tr, 8, x0, t, z, &loss, grad),
+                     CEM_ERR_NONFINITE_STEP);
+    ck_assert(isnan(loss));
+    for (size_t k = 0; k < np; k++) /* not written */
+        ck_assert(grad[k] == 7.0f);
+    ck_assert_int_eq(cem_trainer_step_batch(tr, 8, x0, t, z, &loss), CEM_ERR_NONFINITE_STEP);
+    ck_assert_ptr_nonnull(strstr(cem_trainer_errmsg(tr), "sample's loss"));
+    long count[CEM_TRAINER_BINS];
+    cem_trainer_time_bins(tr, NULL, count, NULL, 0);
+    for (int b = 0; b < CEM_TRAINER_BINS; b++)
+        ck_assert_int_eq(count[b], 0);
+    ck_assert_int_eq(cem_trainer_save_buffer(tr, &after, &na), CEM_OK);
+    ck_assert_int_eq(cem_trainer_load_buffer(&again, after, na, circle, NDATA, D), CEM_OK);
+    cem_trainer_free(again);
+    cem_free(after);
+    cem_trainer_free(tr);
+    cem_model_free(m);
+    free(grad);
+    free(p0);
+    free(p1);
+}
+END_TEST
+
 static int stop_at_5(long step, double loss, void *user)
 {
     int *calls = user;
@@ -1033,6 +1116,7 @@ Suite *suite_trainer(void)
     tcase_add_test(tc, objectives_match_hand_computation);
     tcase_add_test(tc, nonfinite_step_changes_nothing);
     tcase_add_test(tc, loss_batch_checks_as_step_batch);
+    tcase_add_test(tc, overflowing_update_is_rejected);
     tcase_add_test(tc, progress_bins_and_reproducibility);
     tcase_add_test(tc, learning_rate_schedule);
     tcase_add_test(tc, ownership_options_and_errors);
