@@ -24,7 +24,7 @@
  *
  * Nothing here prints.  With CEM_FAULTS_REPORT set to a path, the suite
  * appends a line per operation to that file (the number of injection
- * points), from which docs/RELIABILITY_faults.md was written.
+ * points), from which the "Fault injection" section of docs/RELIABILITY.md was written.
  */
 #define _GNU_SOURCE /* unshare, CLONE_NEWNS */
 #include "tests.h"
