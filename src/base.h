@@ -18,7 +18,10 @@
  * loader picks the best the CPU has (GCC target_clones).  Where multiply-
  * adds are fused (nn.c) the versions may differ in the last bit from one
  * machine to another, never from one run to the next. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* Not under ThreadSanitizer: GCC instruments the clones' resolver, which
+ * the loader runs before TSan's runtime is up (a crash at start). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_THREAD__)
 #define CEMI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CEMI_CLONES

@@ -730,8 +730,8 @@ static int read_file(const char *fn, const char *path, unsigned char **buf, size
 static int load_path(const char *fn, const char *path, cem_model_t **model,
                      cem_trainer_t **trainer, const float *data, size_t n, int dim)
 {
-    unsigned char *b;
-    size_t size;
+    unsigned char *b = NULL; /* set on success (initialised for -O1 builds' */
+    size_t size = 0;         /* maybe-uninitialized warning, sanitizers) */
     int st = read_file(fn, path, &b, &size);
     if (st)
         return st;
