@@ -478,13 +478,13 @@ CEM_API void cem_model_free(cem_model_t *m);
  * optionally times an importance weight (CEM_TRAINER_IMPORTANCE), and the
  * batch mean is minimised with Adam or AdamW.
  *
- * Defaults follow the model, as measured in docs/RECIPES.md (five recipes,
- * nine datasets, two t_1, three seeds).  A preconditioned CEM model
- * (PARAM = PRECOND or PRECOND_PCA) trains with weight EDM; a DIRECT CEM
- * model with the paper's weight LAMBDA; every model with the paper's law
- * GRID (ADAPTIVE measured no better for the preconditioned CEM, and beat
- * GRID for NOISE and SCORE on three curves but failed NOISE on the circle
- * in R^16).  So the paper's recipe is one option away:
+ * The defaults were chosen by measurement (docs/RECIPES.md: seven recipes,
+ * nine datasets, two t_1, three seeds): every model trains with the
+ * paper's weight LAMBDA and the paper's law GRID.  With the preconditioned
+ * CEM (PARAM = PRECOND or PRECOND_PCA) the paper's weight beat EDM's
+ * lambda + 1/sd^2, and ADAPTIVE measured no better than GRID; for NOISE and
+ * SCORE ADAPTIVE beat GRID on three curves but failed NOISE on the circle
+ * in R^16.  So the paper's whole recipe is one option away:
  * cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_DIRECT) before the trainer
  * is created.  The trainer keeps an
  * exponential moving average (EMA) of the weights in the model, which

@@ -28,8 +28,11 @@ static const cemi_option trainer_options[] = {
     {CEM_TRAINER_LR_MIN, "CEM_TRAINER_LR_MIN", 0, 10, 0, 0},
     {CEM_TRAINER_CLIP, "CEM_TRAINER_CLIP", 0, 1e12, 0, 0},
     {CEM_TRAINER_EMA, "CEM_TRAINER_EMA", 0, 0.999999999, 0.995, 0},
-    /* TIME_LAW and WEIGHT: the defaults here are the paper's; the trainer
-     * replaces them by the model's (defaults_for_model) */
+    /* TIME_LAW and WEIGHT: the paper's grid law and weight lambda, for every
+     * model, as measured (docs/RECIPES.md: with the preconditioned CEM the
+     * paper's weight beat EDM's lambda + 1/sd^2 and the ADAPTIVE law
+     * measured no better; for NOISE and SCORE ADAPTIVE won on the circle,
+     * helix and knot but failed NOISE on the circle in R^16) */
     {CEM_TRAINER_TIME_LAW, "CEM_TRAINER_TIME_LAW", CEM_TIMELAW_GRID, CEM_TIMELAW_ADAPTIVE,
      CEM_TIMELAW_GRID, 1},
     {CEM_TRAINER_GRID_N, "CEM_TRAINER_GRID_N", 2, 1e7, 200, 1},
@@ -186,20 +189,6 @@ int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const 
     return CEM_OK;
 }
 
-/* The recipe a model trains with unless told otherwise (cemdiff.h: the
- * trainer's defaults follow the model), chosen by measurement
- * (docs/RECIPES.md): a preconditioned CEM (PRECOND, PRECOND_PCA) trains
- * with weight EDM, the DIRECT CEM with the paper's lambda; every model
- * with the paper's grid law (for the preconditioned CEM the ADAPTIVE law
- * measured no better, 0.0038 against 0.0037; for NOISE and SCORE it won on
- * the circle, helix and knot but failed NOISE on the circle in R^16). */
-static void defaults_for_model(cem_trainer_t *tr)
-{
-    const cemi_mlp *p = tr->net;
-    tr->opt[CEM_TRAINER_WEIGHT] = cemi_mlp_preconditioned(p) ? CEM_WEIGHT_EDM : CEM_WEIGHT_LAMBDA;
-    tr->opt[CEM_TRAINER_TIME_LAW] = CEM_TIMELAW_GRID;
-}
-
 /* The population mean and the sd (sqrt of the mean per-coordinate
  * variance) of the data, in double, two passes. */
 static double measure_stats(const float *x, size_t n, int D, double *mean)
@@ -274,7 +263,6 @@ int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float *data, s
     if (st)
         return st;
     cem_trainer_t *tr = *out;
-    defaults_for_model(tr);
     cemi_mlp *p = tr->net;
     const double t_min = m->t_min, t_max = m->t_max;
     int measured = p->sd == 0;

@@ -85,8 +85,8 @@ check "info shows the default parameterisation and the measured data statistics"
 
 # ---- recipes -----------------------------------------------------------------
 run train --data circle --steps 5 $small -o r.cem
-check "train describes the default recipe (pca, edm, grid)" \
-    '[ $status -eq 0 ] && grep -q "recipe: pca, weight edm, time law grid" err'
+check "train describes the default recipe (pca, lambda, grid)" \
+    '[ $status -eq 0 ] && grep -q "recipe: pca, weight lambda, time law grid" err'
 run train --data circle --dim 3 --steps 5 $small --param pca -o p.cem
 run info p.cem
 check "train --param pca measures the data's axes: info shows their sds (the circle's two, the empty third)" \

@@ -88,7 +88,7 @@ END_TEST
  * trainer) make the default recipe indifferent to where the data lie and
  * how large they are.  A circle of radius 50 centred at (100, -30) and the
  * unit circle, the same 10,000 angles, a default CEM model (PRECOND_PCA,
- * the trainer's defaults: GRID law, weight EDM) trained with the same
+ * the trainer's defaults: GRID law, weight LAMBDA) trained with the same
  * settings, 2,000 samples from the default sampler (matched prior); the
  * mean distance to the circle over the radius (computed here).
  *
@@ -97,9 +97,10 @@ END_TEST
  * the same noise levels relative to the data (checked here), so both
  * problems are the same one in other units.
  *
- * Measured (2026-12-02, 2,000 steps of batch 512, seed 0): unit 0.0034,
- * radius 50 at (100, -30) 0.0026 (PRECOND with the GRID law: 0.0031 and
- * 0.0026; with the ADAPTIVE law: 0.0029 and 0.0025).  Before the window followed the data the
+ * Measured (2026-12-02, 2,000 steps of batch 512, seed 0): unit 0.0027,
+ * radius 50 at (100, -30) 0.0021 (with weight EDM: 0.0034 and 0.0026;
+ * PRECOND with EDM and the GRID law: 0.0031 and 0.0026, the ADAPTIVE law:
+ * 0.0029 and 0.0025).  Before the window followed the data the
  * scaled circle reached 0.3744 (nothing learnt: most of [1e-3, 10] is
  * noise below 4% of its scale), and before the PRECOND input gain the
  * unit circle 0.3930 (a plateau); either regression fails the bounds. */

@@ -60,7 +60,7 @@ that while staying far below the size of any real mistake):
     USE_EMA = 1 / 0 vs torch with the EMA / raw weights, max abs <= 1e-5
     (for PRECOND relative to its terms, as in 1).
  3 and 4 also run once for a PRECOND model with statistics, trained with
- its default weight (EDM).
+ its default weight (LAMBDA, the paper's; 1 and 2 check EDM's too).
 
 Each check prints one line with its measured error; the last line is
 "torch_check: N passed, M failed" and the exit status is non-zero on any
@@ -637,7 +637,7 @@ def check_optimizer(a, label, optimizer, weight_decay, clip, seed, steps=10):
                  "as assumed (lr 1e-3, betas .9/.999, eps 1e-8, no schedule, EMA .999)"
                  if not bad else "differ: " + ", ".join(bad))
 
-        weight = int(trainer_get(tr, TR_WEIGHT))  # by the model: LAMBDA, or EDM for PRECOND
+        weight = int(trainer_get(tr, TR_WEIGHT))  # the default: LAMBDA for every model
         p0 = get_params(m, 0)
         net = torch_net(a, p0)
         kw = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay)
