@@ -262,7 +262,7 @@ check-asan: | test-deps
 	    TEST_BIN=$(ASAN_DIR)/check_cemdiff REPLAY_DIR=$(ASAN_DIR)/fuzz CFLAGS="$(ASAN_FLAGS)" \
 	    $(ASAN_DIR)/check_cemdiff $(subst $(REPLAY_DIR)/,$(ASAN_DIR)/fuzz/,$(REPLAY_BINS))
 	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_DIR)/check_cemdiff
+	UBSAN_OPTIONS=print_stacktrace=1 CK_TIMEOUT_MULTIPLIER=10 $(ASAN_DIR)/check_cemdiff
 	ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1:abort_on_error=1; \
 	UBSAN_OPTIONS=print_stacktrace=1; export ASAN_OPTIONS UBSAN_OPTIONS; \
 	$(subst $(REPLAY_DIR)/,$(ASAN_DIR)/fuzz/,$(FUZZ_REPLAY))
@@ -385,7 +385,7 @@ check-tsan: | test-deps
 	$(MAKE) --no-print-directory OBJDIR=$(TSAN_DIR)/obj STLIB=$(TSAN_DIR)/libcemdiff.a \
 	    TEST_BIN=$(TSAN_DIR)/check_cemdiff CFLAGS="$(TSAN_FLAGS)" $(TSAN_DIR)/check_cemdiff
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OPENBLAS_NUM_THREADS=1 \
-	    $(TSAN_DIR)/check_cemdiff
+	    CK_TIMEOUT_MULTIPLIER=10 $(TSAN_DIR)/check_cemdiff
 
 # Memcheck over the whole job as a user runs it (tests/valgrind.sh): zero
 # errors and zero bytes lost, or it fails.
