@@ -53,14 +53,7 @@ static void train_a_step(const float *x, size_t n, int dim)
         FUZZ_CHECK(st == CEM_OK || st == CEM_ERR_NONFINITE_STEP);
     }
     cem_trainer_free(tr);
-    /* whatever the data made of it, the model saves and loads */
-    void *buf = NULL;
-    size_t size = 0;
-    FUZZ_CHECK(cem_model_save_buffer(m, &buf, &size) == CEM_OK);
-    cem_model_t *again = NULL;
-    FUZZ_CHECK(cem_model_load_buffer(&again, buf, size) == CEM_OK);
-    cem_model_free(again);
-    cem_free(buf);
+    fuzz_check_reloads(m); /* whatever the data made of it */
     cem_model_free(m);
 }
 

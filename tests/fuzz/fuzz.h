@@ -127,6 +127,31 @@ static inline uint8_t *fuzz_resealed(const uint8_t *buf, size_t size)
     return copy;
 }
 
+/* The checkpoint targets' entry point: `load` on the input as it is and,
+ * when its checksum is wrong, on a copy re-sealed with the right one (so
+ * mutations reach the field checks behind the checksum). */
+static inline void fuzz_load_as_is_and_resealed(const uint8_t *data, size_t size,
+                                                void (*load)(const uint8_t *, size_t))
+{
+    load(data, size);
+    uint8_t *sealed = fuzz_resealed(data, size);
+    if (sealed)
+        load(sealed, size);
+    free(sealed);
+}
+
+/* A model the library made saves into bytes it loads again. */
+static inline void fuzz_check_reloads(const cem_model_t *m)
+{
+    void *buf = NULL;
+    size_t size = 0;
+    FUZZ_CHECK(cem_model_save_buffer(m, &buf, &size) == CEM_OK);
+    cem_model_t *again = NULL;
+    FUZZ_CHECK(cem_model_load_buffer(&again, buf, size) == CEM_OK);
+    cem_model_free(again);
+    cem_free(buf);
+}
+
 /* ---- the data a trainer checkpoint is loaded with (trainer_load.c) ----
  *
  * cem_trainer_load_buffer needs the data the trainer was saved with (it

@@ -33,18 +33,6 @@ static void compare(cem_model_t *m, cem_model_t *m2)
     free(e2);
 }
 
-/* A model the library made saves into bytes it loads again. */
-static void check_reloads(const cem_model_t *m)
-{
-    void *buf = NULL;
-    size_t size = 0;
-    FUZZ_CHECK(cem_model_save_buffer(m, &buf, &size) == CEM_OK);
-    cem_model_t *again = NULL;
-    FUZZ_CHECK(cem_model_load_buffer(&again, buf, size) == CEM_OK);
-    cem_model_free(again);
-    cem_free(buf);
-}
-
 /* One training step of batch 4 on one thread, on the ellipse data. */
 static void train_a_step(cem_model_t *m)
 {
@@ -63,7 +51,7 @@ static void train_a_step(cem_model_t *m)
     }
     cem_trainer_free(tr);
     free(data);
-    check_reloads(m);
+    fuzz_check_reloads(m);
 }
 
 static void load(const uint8_t *data, size_t size)
@@ -121,10 +109,6 @@ static void load(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    load(data, size);
-    uint8_t *sealed = fuzz_resealed(data, size);
-    if (sealed)
-        load(sealed, size);
-    free(sealed);
+    fuzz_load_as_is_and_resealed(data, size, load);
     return 0;
 }

@@ -147,10 +147,6 @@ static void load(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    load(data, size);
-    uint8_t *sealed = fuzz_resealed(data, size);
-    if (sealed)
-        load(sealed, size);
-    free(sealed);
+    fuzz_load_as_is_and_resealed(data, size, load);
     return 0;
 }
