@@ -380,9 +380,9 @@ static void worker_main(void *arg, int tid, int n)
     }
 }
 
-int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
+/* cem_sampler_run and cem_sampler_run_rows; fn names the one called. */
+static int run_rows(const char *fn, cem_sampler_t *s, size_t first, size_t n, float *out)
 {
-    static const char fn[] = "cem_sampler_run_rows";
     if (!s)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: sampler is NULL", fn);
     s->diverged = 0;
@@ -433,6 +433,11 @@ int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
     return CEM_OK;
 }
 
+int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
+{
+    return run_rows("cem_sampler_run_rows", s, first, n, out);
+}
+
 int cem_sampler_set_progress(cem_sampler_t *s, cem_sampler_progress_fn fn, void *user)
 {
     if (!s)
@@ -444,5 +449,5 @@ int cem_sampler_set_progress(cem_sampler_t *s, cem_sampler_progress_fn fn, void 
 
 int cem_sampler_run(cem_sampler_t *s, size_t n, float *out)
 {
-    return cem_sampler_run_rows(s, 0, n, out);
+    return run_rows("cem_sampler_run", s, 0, n, out);
 }
