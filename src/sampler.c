@@ -385,8 +385,7 @@ static int run_rows(const char *fn, cem_sampler_t *s, size_t first, size_t n, fl
 {
     if (!s)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: sampler is NULL", fn);
-    s->diverged = 0;
-    if (n == 0)
+    if (n == 0) /* does nothing: the last run's count stands */
         return CEM_OK;
     size_t cells, bytes;
     if (!out || !cemi_mul_ok(n, (size_t)s->D, &cells) ||
@@ -396,6 +395,7 @@ static int run_rows(const char *fn, cem_sampler_t *s, size_t first, size_t n, fl
     if (first > SIZE_MAX - n || first + n > SIZE_MAX - s->R) /* the last block's end */
         return cemi_fail(&s->err, CEM_ERR_ARG, "%s: rows %zu + %zu exceed the row index range",
                          fn, first, n);
+    s->diverged = 0; /* a run starts: a failed call above changed nothing */
     job jb;
     jb.s = s;
     jb.first = first;
