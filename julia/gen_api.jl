@@ -1126,7 +1126,10 @@ C: `CEM_API int cem_sampler_trajectory(const cem_sampler_t *s, size_t *snaps, si
 
 The recorded trajectory of the last run: *snaps snapshots (the start at
 T, every TRAJ_EVERY-th step, and the end at t_1 before denoising) of
-*rows rows.  Call with out = NULL to learn the sizes; then out holds
+*rows rows, the run's first min(n, TRAJ_ROWS) (of those done when a
+progress callback stopped it); 0 snapshots of 0 rows before the first
+run and after an option change that re-plans (any option but SEED and
+DENOISE).  Call with out = NULL to learn the sizes; then out holds
 snaps x rows x dim floats (snapshot-major) and times (may be NULL) the
 snaps times.  Errors: CEM_ERR_ARG.
 """
