@@ -1746,7 +1746,7 @@ static int trainer_free_cases(int v, bad_ctx *c)
     cem_trainer_t *again = NULL;
     int st = cem_trainer_create(&again, C.m, data, NDATA, D);
     cem_trainer_free(again);
-    snprintf(c->result, sizeof c->result, "a new trainer on the model: %s", status_name(st));
+    snprintf(c->result, sizeof c->result, "a new trainer on the model: `%s`", status_name(st));
     return st == CEM_OK;
 }
 
@@ -2104,7 +2104,7 @@ static int save_buffer_cases(int v, bad_ctx *c, int trainer)
     cem_model_t *m = C.m;
     c->rule = 'c';
     switch (v) {
-    CASE(0, 0, CEM_ERR_ARG, trainer ? "NULL trainer: *buf NULL, *size 0" : "NULL model: *buf NULL, *size 0")
+    CASE(0, 0, CEM_ERR_ARG, trainer ? "NULL trainer: `*buf` NULL, `*size` 0" : "NULL model: `*buf` NULL, `*size` 0")
         handle = 0;
         break;
     CASE(1, env, CEM_ERR_ARG, "buf NULL") null_buf = 1; break;
@@ -2113,7 +2113,7 @@ static int save_buffer_cases(int v, bad_ctx *c, int trainer)
         if (trainer)
             return NO_CASE;
         switch (v) {
-        CASE(3, EMP, CEM_ERR_UNSUPPORTED, "an empirical model: *buf NULL, *size 0") m = C.e; break;
+        CASE(3, EMP, CEM_ERR_UNSUPPORTED, "an empirical model: `*buf` NULL, `*size` 0") m = C.e; break;
         default: return NO_CASE;
         }
     }
@@ -2699,7 +2699,7 @@ static int csv_read_cases(int v, bad_ctx *c)
     int null_data = 0, null_n = 0, null_dim = 0;
     switch (v) {
     CASE(0, 0, CEM_ERR_ARG, "path NULL") where = 1; break;
-    CASE(1, 0, CEM_ERR_ARG, "data NULL: *n and *dim 0") null_data = 1; break;
+    CASE(1, 0, CEM_ERR_ARG, "data NULL: `*n` and `*dim` 0") null_data = 1; break;
     CASE(2, 0, CEM_ERR_ARG, "n NULL") null_n = 1; break;
     CASE(3, 0, CEM_ERR_ARG, "dim NULL") null_dim = 1; break;
     CASE(4, 0, CEM_ERR_IO, "a missing file") where = 2; break;
@@ -2710,9 +2710,9 @@ static int csv_read_cases(int v, bad_ctx *c)
     CASE(9, 0, CEM_ERR_PARSE, "a field that is not a number (abc)") text = "1,2\nabc,4\n"; break;
     CASE(10, 0, CEM_ERR_PARSE, "an empty field (1,,2)") text = "1,,2\n"; break;
     CASE(11, 0, CEM_ERR_PARSE, "a NUL byte in a line") text = "1,2\n3\0,4\n"; break;
-    CASE(12, 0, CEM_ERR_NONFINITE, "nan") text = "1,2\nnan,4\n"; break;
-    CASE(13, 0, CEM_ERR_NONFINITE, "-inf") text = "1,-inf\n"; break;
-    CASE(14, 0, CEM_ERR_NONFINITE, "1e39 (beyond float)") text = "1,2\n3,1e39\n"; break;
+    CASE(12, 0, CEM_ERR_NONFINITE, "a field nan") text = "1,2\nnan,4\n"; break;
+    CASE(13, 0, CEM_ERR_NONFINITE, "a field -inf") text = "1,-inf\n"; break;
+    CASE(14, 0, CEM_ERR_NONFINITE, "a field 1e39 (beyond float)") text = "1,2\n3,1e39\n"; break;
     default: return NO_CASE;
     }
     if (c->describe)
