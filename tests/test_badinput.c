@@ -428,7 +428,7 @@ static size_t trainer_part_at(const unsigned char *b)
 enum {
     DMG_NONE, DMG_TEXT, DMG_HALF, DMG_HEAD, DMG_FLIP, DMG_APPEND, DMG_VERSION99, DMG_VERSION0,
     DMG_BOM, DMG_WIDTH0, DMG_DIM5000, DMG_TMIN, DMG_TMAX_INF, DMG_NAN_WEIGHT, DMG_OPTION999,
-    DMG_KIND2, DMG_STEPS
+    DMG_KIND2, DMG_STEPS, DMG_HUGE
 };
 
 /* The checkpoint of C.m (trainer: of C.tr), damaged as asked; *n its size. */
@@ -468,6 +468,14 @@ static unsigned char *checkpoint(int trainer, int damage, size_t *n)
         break;
     case DMG_KIND2: put_u32(b, 24, 2); reseal(b, size); break;
     case DMG_STEPS: put_u64(b, trainer_part_at(b), ((uint64_t)1 << 62) + 1); reseal(b, size); break;
+    case DMG_HUGE: { /* WIDTH 8192, DEPTH 64 and the parameter count they imply */
+        uint64_t Dm = get_u32(b, 32), E = get_u32(b, 36), H = 8192, L = 64;
+        put_u32(b, 40, (uint32_t)H);
+        put_u32(b, 44, (uint32_t)L);
+        put_u64(b, 80, H * (Dm + E) + H + (L - 1) * (H * H + H) + Dm * H + Dm);
+        reseal(b, size);
+        break;
+    }
     default: break;
     }
     *n = size;
@@ -2150,7 +2158,7 @@ static int load_cases(int v, bad_ctx *c, int file, int trainer)
                              : (file ? "cem_model_load" : "cem_model_load_buffer");
     unsigned env = trainer ? TR : MLP;
     int null_out = 0, damage = DMG_NONE, null_src = 0, null_data = 0, model_ckpt = 0;
-    int special = 0; /* file: 1 missing, 2 directory, 3 empty; buffer: 1 size 0 */
+    int special = 0; /* file: 1 missing, 2 directory, 3 empty, 4 FIFO; buffer: 1 size 0 */
     float pts[NDATA * D];
     memcpy(pts, data, sizeof pts);
     size_t n = NDATA;
@@ -2170,6 +2178,7 @@ static int load_cases(int v, bad_ctx *c, int file, int trainer)
             CASE(7, MLP, CEM_ERR_CHECKSUM, "a weight byte changed") damage = DMG_FLIP; break;
             CASE(8, MLP, CEM_ERR_CORRUPT, "a byte appended") damage = DMG_APPEND; break;
             CASE(9, MLP, CEM_ERR_VERSION, "format version 99 (checksum resealed)") damage = DMG_VERSION99; break;
+            CASE(10, 0, CEM_ERR_IO, "a named pipe with no writer (must not block)") special = 4; break;
             default: return NO_CASE;
             }
         } else if (!file && !trainer) {
@@ -2190,6 +2199,10 @@ static int load_cases(int v, bad_ctx *c, int file, int trainer)
             CASE(15, MLP, CEM_ERR_CORRUPT, "a weight NaN (resealed)") damage = DMG_NAN_WEIGHT; break;
             CASE(16, MLP, CEM_ERR_VERSION, "model option id 999 (resealed)") damage = DMG_OPTION999; break;
             CASE(17, MLP, CEM_ERR_CORRUPT, "model kind 2 (resealed)") damage = DMG_KIND2; break;
+            CASE(18, MLP, CEM_ERR_CORRUPT,
+                 "WIDTH 8192, DEPTH 64: 4.2e9 parameters, more than the API makes (resealed)")
+                damage = DMG_HUGE;
+                break;
             default: return NO_CASE;
             }
         } else {
@@ -2232,6 +2245,8 @@ static int load_cases(int v, bad_ctx *c, int file, int trainer)
             snprintf(path, sizeof path, "%s", dir);
         else if (special == 3)
             ck_assert_int_eq(spill(path, "", 0), 0);
+        else if (special == 4)
+            ck_assert_int_eq(mkfifo(path, 0600), 0);
         else if (b)
             ck_assert_int_eq(spill(path, b, size), 0);
     }
@@ -2695,7 +2710,7 @@ static int profile_cases(int v, bad_ctx *c)
 static int csv_read_cases(int v, bad_ctx *c)
 {
     const char *text = "1,2\n3,4\n";
-    int where = 0; /* 0 the file, 1 NULL, 2 a missing file, 3 a directory */
+    int where = 0; /* 0 the file, 1 NULL, 2 a missing file, 3 a directory, 4 a FIFO */
     int null_data = 0, null_n = 0, null_dim = 0;
     switch (v) {
     CASE(0, 0, CEM_ERR_ARG, "path NULL") where = 1; break;
@@ -2713,6 +2728,7 @@ static int csv_read_cases(int v, bad_ctx *c)
     CASE(12, 0, CEM_ERR_NONFINITE, "a field nan") text = "1,2\nnan,4\n"; break;
     CASE(13, 0, CEM_ERR_NONFINITE, "a field -inf") text = "1,-inf\n"; break;
     CASE(14, 0, CEM_ERR_NONFINITE, "a field 1e39 (beyond float)") text = "1,2\n3,1e39\n"; break;
+    CASE(15, 0, CEM_ERR_IO, "a named pipe with no writer (must not block)") where = 4; break;
     default: return NO_CASE;
     }
     if (c->describe)
@@ -2726,6 +2742,8 @@ static int csv_read_cases(int v, bad_ctx *c)
         ck_assert_int_eq(spill(path, text, len), 0);
     if (where == 3)
         snprintf(path, sizeof path, "%s", dir);
+    if (where == 4)
+        ck_assert_int_eq(mkfifo(path, 0600), 0);
     float *d = SENTINEL;
     size_t n = 99;
     int dim = 99;
