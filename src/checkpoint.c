@@ -376,7 +376,7 @@ static int parse_head(const char *fn, const unsigned char *b, size_t avail, head
     h->target = (cem_target)target;
     h->use_ema = (int)ema;
     h->np = cemi_mlp_nparams(&h->sh);
-    if (np != h->np)
+    if (np != h->np || h->np > CEMI_MLP_MAX_PARAMS)
         return corrupt(fn, "parameter count", (double)np);
     int trainer = h->content == CONTENT_TRAINER;
     h->nmopt = h->ntopt = h->nlaw = h->naxes = 0;
