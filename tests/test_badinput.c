@@ -1518,14 +1518,15 @@ static int trainer_steps_cases(int v, bad_ctx *c)
 {
     switch (v) {
     CASE(0, 0, VALUE, "NULL trainer") break;
+    CASE(1, TR, VALUE, "before any step") break;
     default: return NO_CASE;
     }
     if (c->describe)
         return 0;
     arm(c, "cem_trainer_steps");
-    long r = cem_trainer_steps(NULL);
+    long r = cem_trainer_steps(v ? C.tr : NULL);
     disarm(c);
-    return null_getter(c, "cem_trainer_steps", r, -1);
+    return null_getter(c, "cem_trainer_steps", r, v ? 0 : -1);
 }
 
 /* The four bin readers.  law: the law's bins; nb: with a length. */
@@ -1535,14 +1536,20 @@ static int bins_cases(int v, bad_ctx *c, int law, int nb)
                          : (nb ? "cem_trainer_time_bins_n" : "cem_trainer_time_bins");
     cem_trainer_t *tr = C.tr;
     size_t nbins = law ? CEM_TRAINER_LAW_BINS : CEM_TRAINER_BINS;
-    int reset = 0, trained = 0;
+    int reset = 0, trained = 0, fresh = 0;
     c->rule = law ? 'c' : 0;
     switch (v) {
     CASE(0, 0, CEM_ERR_ARG, "NULL trainer") tr = NULL; break;
     default:
-        if (!nb)
-            return NO_CASE;
-        if (!law) {
+        if (!nb) {
+            switch (v) {
+            CASE(1, TR, VALUE, law ? "ADAPTIVE law, before any step: no bin seen yet"
+                                   : "before any step: every bin empty")
+                fresh = 1;
+                break;
+            default: return NO_CASE;
+            }
+        } else if (!law) {
             switch (v) {
             CASE(1, TR, CEM_ERR_ARG, "nbins 7") nbins = 7; break;
             CASE(2, TR, CEM_ERR_ARG, "nbins 9") nbins = 9; break;
@@ -1570,6 +1577,10 @@ static int bins_cases(int v, bad_ctx *c, int law, int nb)
         ck_assert_int_eq(cem_trainer_run(C.tr, 2, NULL), CEM_OK);
         ck_assert_int_eq(cem_trainer_run(C.tr2, 2, NULL), CEM_OK);
     }
+    if (fresh && law) {
+        ck_assert_int_eq(cem_trainer_set(C.tr, CEM_TRAINER_TIME_LAW, CEM_TIMELAW_ADAPTIVE), CEM_OK);
+        ck_assert_int_eq(cem_trainer_set(C.tr2, CEM_TRAINER_TIME_LAW, CEM_TIMELAW_ADAPTIVE), CEM_OK);
+    }
     enum { K = CEM_TRAINER_LAW_BINS + 2 };
     double a[K], b[K], f[K], e[K];
     long cnt[K];
@@ -1586,6 +1597,23 @@ static int bins_cases(int v, bad_ctx *c, int law, int nb)
                  : (nb ? cem_trainer_time_bins_n(tr, nbins, a, cnt, e, reset)
                        : cem_trainer_time_bins(tr, a, cnt, e, reset));
     disarm(c);
+    if (fresh && !law) { /* documented: NaN for an empty bin */
+        int ok = st == CEM_OK;
+        for (int b2 = 0; b2 < CEM_TRAINER_BINS; b2++)
+            ok &= isnan(a[b2]) && cnt[b2] == 0;
+        snprintf(c->result, sizeof c->result, "`%s`, %s", status_name(st),
+                 ok ? "every count 0 and mean NaN" : "a bin not empty");
+        return ok;
+    }
+    if (fresh && law) { /* log-uniform until every bin is seen; loss NaN until seen */
+        int ok = st == CEM_OK;
+        for (int b2 = 0; b2 < CEM_TRAINER_LAW_BINS; b2++)
+            ok &= fabs(a[b2] - 1.0 / CEM_TRAINER_LAW_BINS) < 1e-12 && isnan(b[b2]) &&
+                  isfinite(f[b2]) && f[b2] >= 0;
+        snprintf(c->result, sizeof c->result, "`%s`, %s", status_name(st),
+                 ok ? "shares 1/16 (log-uniform), losses NaN, floors measured" : "not so");
+        return ok;
+    }
     int kept_cnt = 1;
     for (int i = 0; i < K; i++)
         kept_cnt &= cnt[i] == 12345;
@@ -1862,12 +1890,13 @@ static int sampler_diverged_rows_cases(int v, bad_ctx *c)
 {
     switch (v) {
     CASE(0, 0, VALUE, "NULL sampler") break;
+    CASE(1, SMP, VALUE, "before any run") break;
     default: return NO_CASE;
     }
     if (c->describe)
         return 0;
     arm(c, "cem_sampler_diverged_rows");
-    size_t r = cem_sampler_diverged_rows(NULL);
+    size_t r = cem_sampler_diverged_rows(v ? C.s : NULL);
     disarm(c);
     return null_getter(c, "cem_sampler_diverged_rows", (long)r, 0);
 }
