@@ -609,12 +609,12 @@ static int last_error_cases(int v, bad_ctx *c)
     }
     disarm(c);
     if (v == 0) {
-        snprintf(c->result, sizeof c->result, "returns \"%s\"", seen_text);
+        snprintf(c->result, sizeof c->result, "returns \"%.100s\"", seen_text);
         return seen_text[0] == '\0';
     }
     int ok = before[0] && strcmp(before, seen_text) == 0;
     snprintf(c->result, sizeof c->result,
-             ok ? "returns the failure's message (the success left it)" : "returns \"%s\"",
+             ok ? "returns the failure's message (the success left it)" : "returns \"%.100s\"",
              seen_text);
     return ok;
 }
