@@ -1076,10 +1076,9 @@ static int model_option_bounds_cases(int v, bad_ctx *c)
 }
 
 /* The getters that answer -1 (or 0) for NULL. */
-static int null_getter(bad_ctx *c, const char *fn, long got, long want)
+static int null_getter(bad_ctx *c, long got, long want)
 {
     snprintf(c->result, sizeof c->result, "returns %ld", got);
-    (void)fn;
     return got == want;
 }
 
@@ -1094,7 +1093,7 @@ static int model_dim_cases(int v, bad_ctx *c)
     arm(c, "cem_model_dim");
     int r = cem_model_dim(NULL);
     disarm(c);
-    return null_getter(c, "cem_model_dim", r, -1);
+    return null_getter(c, r, -1);
 }
 
 static int model_kind_of_cases(int v, bad_ctx *c)
@@ -1108,7 +1107,7 @@ static int model_kind_of_cases(int v, bad_ctx *c)
     arm(c, "cem_model_kind_of");
     int r = cem_model_kind_of(NULL);
     disarm(c);
-    return null_getter(c, "cem_model_kind_of", r, -1);
+    return null_getter(c, r, -1);
 }
 
 static int model_target_of_cases(int v, bad_ctx *c)
@@ -1122,7 +1121,7 @@ static int model_target_of_cases(int v, bad_ctx *c)
     arm(c, "cem_model_target_of");
     int r = cem_model_target_of(NULL);
     disarm(c);
-    return null_getter(c, "cem_model_target_of", r, -1);
+    return null_getter(c, r, -1);
 }
 
 static int model_param_count_cases(int v, bad_ctx *c)
@@ -1139,7 +1138,7 @@ static int model_param_count_cases(int v, bad_ctx *c)
     arm(c, "cem_model_param_count");
     size_t r = cem_model_param_count(m);
     disarm(c);
-    return null_getter(c, "cem_model_param_count", (long)r, 0);
+    return null_getter(c, (long)r, 0);
 }
 
 /* cem_model_get_params (set = 0) and cem_model_set_params (set = 1). */
@@ -1526,7 +1525,7 @@ static int trainer_steps_cases(int v, bad_ctx *c)
     arm(c, "cem_trainer_steps");
     long r = cem_trainer_steps(v ? C.tr : NULL);
     disarm(c);
-    return null_getter(c, "cem_trainer_steps", r, v ? 0 : -1);
+    return null_getter(c, r, v ? 0 : -1);
 }
 
 /* The four bin readers.  law: the law's bins; nb: with a length. */
@@ -1898,7 +1897,7 @@ static int sampler_diverged_rows_cases(int v, bad_ctx *c)
     arm(c, "cem_sampler_diverged_rows");
     size_t r = cem_sampler_diverged_rows(v ? C.s : NULL);
     disarm(c);
-    return null_getter(c, "cem_sampler_diverged_rows", (long)r, 0);
+    return null_getter(c, (long)r, 0);
 }
 
 static int sampler_times_cases(int v, bad_ctx *c)
@@ -2426,7 +2425,7 @@ static int dataset_dims_case(int v, bad_ctx *c, const char *fn, int (*get)(const
     arm(c, fn);
     int r = get(NULL);
     disarm(c);
-    return null_getter(c, fn, r, -1);
+    return null_getter(c, r, -1);
 }
 
 static int dataset_dim_cases(int v, bad_ctx *c)
