@@ -4,6 +4,7 @@
 #   make check           build and run every test
 #   make bindings        regenerate python/cemdiff/_api.py, julia/gen_api.jl
 #                        and docs/API.md
+#   make reliability     regenerate docs/RELIABILITY_badinput.md
 #   make install PREFIX=/some/dir
 #
 # Missing build dependencies (Debian packages) are installed by `make deps`,
@@ -59,7 +60,7 @@ HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
 
-.PHONY: fuzz fuzz-deps fuzz-build fuzz-merge fuzz-corpus fuzz-replay man check-asan check-tsan valgrind python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
+.PHONY: reliability fuzz fuzz-deps fuzz-build fuzz-merge fuzz-corpus fuzz-replay man check-asan check-tsan valgrind python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -242,6 +243,7 @@ check: all examples $(TEST_BIN) tests/.bin/noalloc $(REPLAY_BINS) | test-deps
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --check-python python/cemdiff/_api.py
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --check-markdown docs/API.md
 	$(PYTHON) tests/check_julia.py
+	$(PYTHON) tests/badinput_report.py $(TEST_BIN) --check docs/RELIABILITY_badinput.md
 	env -u CEMDIFF_LIBRARY $(PYTHON) -m unittest discover -s tests/python
 	sh tests/check_cli.sh bin/cemdiff
 	sh tests/check_symbols.sh lib/libcemdiff.so include/cemdiff.h
@@ -415,6 +417,14 @@ python-api:
 bindings: python-api
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --julia > julia/gen_api.jl
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --markdown > docs/API.md
+
+# The bad-input table: the Check suite badinput (tests/test_badinput.c)
+# calls every function of the header with input its contract refuses and
+# writes what it tried and what came back; tests/badinput_report.py runs it
+# and makes the page (make check fails when the committed page is stale, a
+# function has no row, or a status shown is not one the header lists).
+reliability: $(TEST_BIN)
+	$(PYTHON) tests/badinput_report.py $(TEST_BIN) --out docs/RELIABILITY_badinput.md
 
 # ---- install ----------------------------------------------------------------
 # `make install` builds what is missing without installing any package

@@ -305,7 +305,8 @@ typedef enum {
  * CEM_ERR_BUSY while a trainer or a sampler holds the model (they planned
  * their memory for the network; free them first; the message says which).
  * A reference the host keeps (cem_model_retain) holds nothing.  USE_EMA may
- * be set any time.
+ * be set any time.  A network of more than 2^31 parameters (WIDTH, DEPTH
+ * and EMBED together) is refused with CEM_ERR_RANGE.
  * Closed-form kinds evaluate exactly at any t > 0 whatever T_MIN, T_MAX. */
 typedef enum {
     CEM_MODEL_T_MIN = 1,
@@ -330,7 +331,8 @@ typedef enum {
 CEM_API int cem_model_create_mlp(cem_model_t **out, int dim, cem_target target);
 
 /* A model of the empirical law of `points` (n x dim, copied).
- * Requires n >= 1, dim >= 1, finite points.  *out is NULL on error.
+ * Requires 1 <= n <= INT_MAX, dim >= 1, finite points.  *out is NULL on
+ * error.
  * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE (names the row), CEM_ERR_NOMEM. */
 CEM_API int cem_model_create_empirical(cem_model_t **out, const float *points,
                                        size_t n, int dim);
@@ -338,7 +340,7 @@ CEM_API int cem_model_create_empirical(cem_model_t **out, const float *points,
 /* A model of N(mean, cov): mean has dim entries, cov is dim x dim row-major,
  * symmetric (to 1e-6 relative) and positive semi-definite (eigenvalues
  * >= -1e-6 * largest; smaller ones are taken as 0).  Both are copied.
- * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NUMERIC (not symmetric,
+ * Requires 1 <= dim <= 4096.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NUMERIC (not symmetric,
  * not PSD, eigensolver failure), CEM_ERR_NOMEM. */
 CEM_API int cem_model_create_gaussian(cem_model_t **out, const float *mean,
                                       const float *cov, int dim);
@@ -606,7 +608,9 @@ typedef enum {
 typedef int (*cem_progress_fn)(long step, double loss, void *user);
 
 /* A trainer for the MLP model m on a copy of data (n x dim, dim equal to
- * the model's).  Requires n >= 2, finite data.  *out is NULL on error.
+ * the model's).  Requires 2 <= n <= INT_MAX and finite data; when the
+ * trainer measures the data's statistics (the model has none), the points
+ * must not all be equal.  *out is NULL on error.
  * Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED (m is not an MLP),
  * CEM_ERR_NONFINITE (names the row), CEM_ERR_BUSY (another trainer owns
  * m), CEM_ERR_NOMEM. */
@@ -652,7 +656,8 @@ CEM_API int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0,
                                    const double *t, const float *z, double *loss,
                                    float *grad);
 
-/* Sets the progress callback (fn NULL: none). */
+/* Sets the progress callback (fn NULL: none).  Errors: CEM_ERR_ARG (tr
+ * NULL). */
 CEM_API int cem_trainer_set_progress(cem_trainer_t *tr, cem_progress_fn fn, void *user);
 
 /* Steps taken so far (-1 for NULL). */
@@ -823,7 +828,10 @@ CEM_API int cem_sampler_times(const cem_sampler_t *s, double *times);
 
 /* The recorded trajectory of the last run: *snaps snapshots (the start at
  * T, every TRAJ_EVERY-th step, and the end at t_1 before denoising) of
- * *rows rows.  Call with out = NULL to learn the sizes; then out holds
+ * *rows rows, the run's first min(n, TRAJ_ROWS) (of those done when a
+ * progress callback stopped it); 0 snapshots of 0 rows before the first
+ * run and after an option change that re-plans (any option but SEED and
+ * DENOISE).  Call with out = NULL to learn the sizes; then out holds
  * snaps x rows x dim floats (snapshot-major) and times (may be NULL) the
  * snaps times.  Errors: CEM_ERR_ARG. */
 CEM_API int cem_sampler_trajectory(const cem_sampler_t *s, size_t *snaps, size_t *rows,
@@ -967,7 +975,8 @@ CEM_API int cem_dataset_coordinate(const cem_dataset_t *d, size_t n,
                                    const float *x, double *u);
 
 /* The law of u under the data: P(U <= u) (Uniform(0,1) for continuous
- * sets, a step function for POINTS).  Returns NaN for a NULL handle. */
+ * sets, a step function for POINTS).  Returns NaN for a NULL handle or a
+ * NaN u. */
 CEM_API double cem_dataset_coordinate_cdf(const cem_dataset_t *d, double u);
 
 /* Ambient dimension, native dimension, intrinsic (manifold) dimension;
@@ -1042,7 +1051,8 @@ CEM_API int cem_metric_energy(size_t na, const float *a, size_t nb, const float 
 
 /* Squared maximum mean discrepancy with the Gaussian kernel
  * k(x, y) = exp(-|x - y|^2 / (2 bandwidth^2)), V-statistic (biased, >= 0).
- * bandwidth > 0.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE. */
+ * bandwidth finite and > 0 (and 1/(2 bandwidth^2) finite).
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE. */
 CEM_API int cem_metric_mmd(size_t na, const float *a, size_t nb, const float *b, int dim,
                            double bandwidth, double *out);
 

@@ -600,7 +600,7 @@ public:
     /* cem_sampler_diverged_rows of the last run. */
     std::size_t diverged_rows() const noexcept { return cem_sampler_diverged_rows(h_.get()); }
 
-    /* cem_sampler_trajectory of the last run (CEM_SAMPLER_TRAJ_ROWS rows):
+    /* cem_sampler_trajectory of the last run (its first CEM_SAMPLER_TRAJ_ROWS rows):
      * snaps x rows x dim floats, snapshot-major, and the snapshots' times. */
     struct trajectory_t {
         std::size_t snaps = 0, rows = 0;

@@ -411,7 +411,8 @@ end
 C: `CEM_API int cem_model_create_empirical(cem_model_t **out, const float *points, size_t n, int dim);`
 
 A model of the empirical law of `points` (n x dim, copied).
-Requires n >= 1, dim >= 1, finite points.  *out is NULL on error.
+Requires 1 <= n <= INT_MAX, dim >= 1, finite points.  *out is NULL on
+error.
 Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE (names the row), CEM_ERR_NOMEM.
 """
 function cem_model_create_empirical(out, points, n, dim)
@@ -428,7 +429,7 @@ C: `CEM_API int cem_model_create_gaussian(cem_model_t **out, const float *mean, 
 A model of N(mean, cov): mean has dim entries, cov is dim x dim row-major,
 symmetric (to 1e-6 relative) and positive semi-definite (eigenvalues
 >= -1e-6 * largest; smaller ones are taken as 0).  Both are copied.
-Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NUMERIC (not symmetric,
+Requires 1 <= dim <= 4096.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NUMERIC (not symmetric,
 not PSD, eigensolver failure), CEM_ERR_NOMEM.
 """
 function cem_model_create_gaussian(out, mean, cov, dim)
@@ -779,7 +780,9 @@ end
 C: `CEM_API int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float *data, size_t n, int dim);`
 
 A trainer for the MLP model m on a copy of data (n x dim, dim equal to
-the model's).  Requires n >= 2, finite data.  *out is NULL on error.
+the model's).  Requires 2 <= n <= INT_MAX and finite data; when the
+trainer measures the data's statistics (the model has none), the points
+must not all be equal.  *out is NULL on error.
 Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED (m is not an MLP),
 CEM_ERR_NONFINITE (names the row), CEM_ERR_BUSY (another trainer owns
 m), CEM_ERR_NOMEM.
@@ -861,7 +864,8 @@ end
 
 C: `CEM_API int cem_trainer_set_progress(cem_trainer_t *tr, cem_progress_fn fn, void *user);`
 
-Sets the progress callback (fn NULL: none).
+Sets the progress callback (fn NULL: none).  Errors: CEM_ERR_ARG (tr
+NULL).
 """
 function cem_trainer_set_progress(tr, fn, user)
     ccall((:cem_trainer_set_progress, libcemdiff), Cint,
@@ -1130,7 +1134,10 @@ C: `CEM_API int cem_sampler_trajectory(const cem_sampler_t *s, size_t *snaps, si
 
 The recorded trajectory of the last run: *snaps snapshots (the start at
 T, every TRAJ_EVERY-th step, and the end at t_1 before denoising) of
-*rows rows.  Call with out = NULL to learn the sizes; then out holds
+*rows rows, the run's first min(n, TRAJ_ROWS) (of those done when a
+progress callback stopped it); 0 snapshots of 0 rows before the first
+run and after an option change that re-plans (any option but SEED and
+DENOISE).  Call with out = NULL to learn the sizes; then out holds
 snaps x rows x dim floats (snapshot-major) and times (may be NULL) the
 snaps times.  Errors: CEM_ERR_ARG.
 """
@@ -1403,7 +1410,8 @@ end
 C: `CEM_API double cem_dataset_coordinate_cdf(const cem_dataset_t *d, double u);`
 
 The law of u under the data: P(U <= u) (Uniform(0,1) for continuous
-sets, a step function for POINTS).  Returns NaN for a NULL handle.
+sets, a step function for POINTS).  Returns NaN for a NULL handle or a
+NaN u.
 """
 function cem_dataset_coordinate_cdf(d, u)
     ccall((:cem_dataset_coordinate_cdf, libcemdiff), Cdouble,
@@ -1614,7 +1622,8 @@ C: `CEM_API int cem_metric_mmd(size_t na, const float *a, size_t nb, const float
 
 Squared maximum mean discrepancy with the Gaussian kernel
 k(x, y) = exp(-|x - y|^2 / (2 bandwidth^2)), V-statistic (biased, >= 0).
-bandwidth > 0.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE.
+bandwidth finite and > 0 (and 1/(2 bandwidth^2) finite).
+Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE.
 """
 function cem_metric_mmd(na, a, nb, b, dim, bandwidth, out)
     ccall((:cem_metric_mmd, libcemdiff), Cint,

@@ -245,10 +245,12 @@ int cem_model_save(const cem_model_t *m, const char *path)
 int cem_model_save_buffer(const cem_model_t *m, void **buf, size_t *size)
 {
     static const char fn[] = "cem_model_save_buffer";
+    if (buf) /* cleared on every error, as the header says */
+        *buf = NULL;
+    if (size)
+        *size = 0;
     if (!m || !buf || !size)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: model, buf and size must not be NULL", fn);
-    *buf = NULL;
-    *size = 0;
     return serialise(fn, m, NULL, buf, size);
 }
 
@@ -263,10 +265,12 @@ int cem_trainer_save(const cem_trainer_t *tr, const char *path)
 int cem_trainer_save_buffer(const cem_trainer_t *tr, void **buf, size_t *size)
 {
     static const char fn[] = "cem_trainer_save_buffer";
+    if (buf) /* cleared on every error, as the header says */
+        *buf = NULL;
+    if (size)
+        *size = 0;
     if (!tr || !buf || !size)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer, buf and size must not be NULL", fn);
-    *buf = NULL;
-    *size = 0;
     return serialise(fn, tr->model, tr, buf, size);
 }
 
@@ -373,7 +377,7 @@ static int parse_head(const char *fn, const unsigned char *b, size_t avail, head
     h->target = (cem_target)target;
     h->use_ema = (int)ema;
     h->np = cemi_mlp_nparams(&h->sh);
-    if (np != h->np)
+    if (np != h->np || h->np > CEMI_MLP_MAX_PARAMS)
         return corrupt(fn, "parameter count", (double)np);
     int trainer = h->content == CONTENT_TRAINER;
     h->nmopt = h->ntopt = h->nlaw = h->naxes = 0;

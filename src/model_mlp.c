@@ -412,7 +412,7 @@ static int mlp_set(cem_model_t *m, int opt, double value, const char *fn)
     default: break; /* T_MIN, T_MAX: the handle stores them; weights restart */
     }
     size_t np = cemi_mlp_nparams(&sh);
-    if (np > (size_t)1 << 31)
+    if (np > CEMI_MLP_MAX_PARAMS)
         return cemi_fail(&m->err, CEM_ERR_RANGE, "%s: the network would have %zu parameters",
                          fn, np);
     cemi_mlp *q = mlp_new(&sh, p->target, param, seed);

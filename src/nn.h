@@ -61,6 +61,10 @@ void cemi_mlp_pack_f(const cemi_mlp_shape *sh, const float *params, float *packe
  * that order in one flat buffer, the order of torch's parameters(). */
 size_t cemi_mlp_nparams(const cemi_mlp_shape *sh);
 
+/* The largest network the API makes (cemdiff.h: more parameters is
+ * CEM_ERR_RANGE); a checkpoint of a larger one is corrupt. */
+#define CEMI_MLP_MAX_PARAMS ((size_t)1 << 31)
+
 /* Layer l's sizes and offsets into the flat parameter buffer. */
 void cemi_mlp_layer(const cemi_mlp_shape *sh, int l, int *in, int *out, size_t *off_w,
                     size_t *off_b);

@@ -59,6 +59,7 @@ typedef struct {
     size_t traj_rows, traj_snaps;
     float *traj;        /* snaps x rows x D */
     double *traj_times; /* snaps */
+    size_t traj_have;   /* rows the last run of this plan recorded (0: no run yet) */
     /* the law of y at T: N(prior_mean, prior_sd^2 I), or N(0, I) when
      * prior_mean is NULL */
     double *prior_mean; /* D */
@@ -265,12 +266,16 @@ int cem_sampler_trajectory(const cem_sampler_t *s, size_t *snaps, size_t *rows, 
     if (!s || !snaps || !rows)
         return cemi_fail(NULL, CEM_ERR_ARG,
                          "cem_sampler_trajectory: sampler, snaps and rows must not be NULL");
-    *snaps = s->p.traj_snaps;
-    *rows = s->p.traj_rows;
-    if (out && s->p.traj)
-        memcpy(out, s->p.traj, sizeof(float) * s->p.traj_snaps * s->p.traj_rows * (size_t)s->D);
-    if (times && s->p.traj_times)
-        memcpy(times, s->p.traj_times, sizeof(double) * s->p.traj_snaps);
+    /* what the last run recorded, and nothing before a run: the buffers of
+     * a new plan hold no values */
+    const size_t have = s->p.traj_have, nsnap = have ? s->p.traj_snaps : 0;
+    const size_t D = (size_t)s->D;
+    *snaps = nsnap;
+    *rows = have;
+    for (size_t k = 0; out && k < nsnap; k++)
+        memcpy(out + k * have * D, s->p.traj + k * s->p.traj_rows * D, sizeof(float) * have * D);
+    if (times && nsnap)
+        memcpy(times, s->p.traj_times, sizeof(double) * nsnap);
     return CEM_OK;
 }
 
@@ -380,13 +385,12 @@ static void worker_main(void *arg, int tid, int n)
     }
 }
 
-int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
+/* cem_sampler_run and cem_sampler_run_rows; fn names the one called. */
+static int run_rows(const char *fn, cem_sampler_t *s, size_t first, size_t n, float *out)
 {
-    static const char fn[] = "cem_sampler_run_rows";
     if (!s)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: sampler is NULL", fn);
-    s->diverged = 0;
-    if (n == 0)
+    if (n == 0) /* does nothing: the last run's count stands */
         return CEM_OK;
     size_t cells, bytes;
     if (!out || !cemi_mul_ok(n, (size_t)s->D, &cells) ||
@@ -396,6 +400,8 @@ int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
     if (first > SIZE_MAX - n || first + n > SIZE_MAX - s->R) /* the last block's end */
         return cemi_fail(&s->err, CEM_ERR_ARG, "%s: rows %zu + %zu exceed the row index range",
                          fn, first, n);
+    s->diverged = 0; /* a run starts: a failed call above changed nothing */
+    s->p.traj_have = 0;
     job jb;
     jb.s = s;
     jb.first = first;
@@ -420,17 +426,24 @@ int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
         size_t rows = done == blocks ? n : (first / R + done) * R - first;
         if (s->progress && s->progress(rows, n, s->progress_user) && done < blocks) {
             s->diverged = atomic_load(&jb.diverged);
+            s->p.traj_have = rows < s->p.traj_rows ? rows : s->p.traj_rows;
             return cemi_fail(&s->err, CEM_ERR_STOPPED, "%s: the progress callback stopped the "
                              "run after %zu of %zu rows", fn, rows, n);
         }
     }
     s->diverged = atomic_load(&jb.diverged);
+    s->p.traj_have = n < s->p.traj_rows ? n : s->p.traj_rows;
     if (s->diverged)
         return cemi_fail(&s->err, CEM_ERR_DIVERGED,
                          "%s: %zu of %zu rows ended non-finite (set to NaN); a SCORE or NOISE "
                          "model can blow up near t_1 = %g", fn, s->diverged, n,
                          s->p.opt[CEM_SAMPLER_T_MIN]);
     return CEM_OK;
+}
+
+int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
+{
+    return run_rows("cem_sampler_run_rows", s, first, n, out);
 }
 
 int cem_sampler_set_progress(cem_sampler_t *s, cem_sampler_progress_fn fn, void *user)
@@ -444,5 +457,5 @@ int cem_sampler_set_progress(cem_sampler_t *s, cem_sampler_progress_fn fn, void 
 
 int cem_sampler_run(cem_sampler_t *s, size_t n, float *out)
 {
-    return cem_sampler_run_rows(s, 0, n, out);
+    return run_rows("cem_sampler_run", s, 0, n, out);
 }

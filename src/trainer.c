@@ -993,6 +993,8 @@ int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0, const doub
 int cem_trainer_time_bins_n(cem_trainer_t *tr, size_t nbins, double *mean, long *count,
                             double *edges, int reset)
 {
+    if (!tr) /* here, so that the message names this function */
+        return cemi_fail(NULL, CEM_ERR_ARG, "cem_trainer_time_bins_n: trainer is NULL");
     if (nbins != CEM_TRAINER_BINS)
         return cemi_fail(NULL, CEM_ERR_ARG, "cem_trainer_time_bins_n: nbins = %zu, this "
                          "library has %d time bins", nbins, CEM_TRAINER_BINS);
@@ -1002,6 +1004,8 @@ int cem_trainer_time_bins_n(cem_trainer_t *tr, size_t nbins, double *mean, long 
 int cem_trainer_law_bins_n(const cem_trainer_t *tr, size_t nbins, double *prob, double *loss,
                            double *floor, double *edges)
 {
+    if (!tr)
+        return cemi_fail(NULL, CEM_ERR_ARG, "cem_trainer_law_bins_n: trainer is NULL");
     if (nbins != CEMI_LAW_BINS)
         return cemi_fail(NULL, CEM_ERR_ARG, "cem_trainer_law_bins_n: nbins = %zu, this "
                          "library has %d law bins", nbins, CEMI_LAW_BINS);

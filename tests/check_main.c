@@ -249,6 +249,7 @@ int main(void)
     srunner_add_suite(sr, suite_quality());
     srunner_add_suite(sr, suite_threads());
     srunner_add_suite(sr, suite_faults());
+    srunner_add_suite(sr, suite_badinput());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

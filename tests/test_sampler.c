@@ -432,9 +432,12 @@ START_TEST(trajectory_recording)
     cem_sampler_set(s, CEM_SAMPLER_TRAJ_EVERY, 10);
     size_t snaps, rows;
     ck_assert_int_eq(cem_sampler_trajectory(s, &snaps, &rows, NULL, NULL), CEM_OK);
+    ck_assert_uint_eq(snaps, 0); /* no run yet: nothing recorded */
+    ck_assert_uint_eq(rows, 0);
+    ck_assert_int_eq(cem_sampler_run(s, 10, out), CEM_OK);
+    ck_assert_int_eq(cem_sampler_trajectory(s, &snaps, &rows, NULL, NULL), CEM_OK);
     ck_assert_uint_eq(snaps, 6); /* T, steps 10 20 30 40, and step 49 at t_1 */
     ck_assert_uint_eq(rows, 3);
-    ck_assert_int_eq(cem_sampler_run(s, 10, out), CEM_OK);
     float traj[6 * 3 * 2];
     double times[6], grid[50];
     ck_assert_int_eq(cem_sampler_trajectory(s, &snaps, &rows, traj, times), CEM_OK);

@@ -24,6 +24,7 @@ Suite *suite_sampler(void);
 Suite *suite_metrics(void);
 Suite *suite_threads(void);
 Suite *suite_faults(void);
+Suite *suite_badinput(void);
 
 /* Max over i of |a_i - b_i| / max(|b_i|, floor), a relative error that stays
  * meaningful where the reference passes through zero. */
