@@ -386,7 +386,8 @@ TSAN_FLAGS = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 check-tsan: | test-deps
 	$(MAKE) --no-print-directory OBJDIR=$(TSAN_DIR)/obj STLIB=$(TSAN_DIR)/libcemdiff.a \
 	    TEST_BIN=$(TSAN_DIR)/check_cemdiff CFLAGS="$(TSAN_FLAGS)" $(TSAN_DIR)/check_cemdiff
-	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OPENBLAS_NUM_THREADS=1 \
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:allocator_may_return_null=1 \
+	    OPENBLAS_NUM_THREADS=1 \
 	    CK_TIMEOUT_MULTIPLIER=10 $(TSAN_DIR)/check_cemdiff
 
 # Memcheck over the whole job as a user runs it (tests/valgrind.sh): zero
