@@ -712,12 +712,15 @@ int main(int argc, char **argv)
             "recipe (network = f, weight lambda, its best law: %s), CEM has a smaller mean "
             "distance than NOISE in %d of %d (dataset, t_1) rows and than SCORE in %d of %d: "
             "%s. Preconditioned (%s), so that the network answers a well-scaled correction while "
-            "the model still answers f (its objective is the paper's lambda(t) plus a constant "
-            "per axis, 1/sd^2), CEM beats both in %d of %d.\n",
+            "the model still answers f (%s), CEM beats both in %d of %d.\n",
             LAW_NAME[best[R_DIRECT]], dn, n, ds_, n,
             2 * dn >= n ? "the paper's claim holds for the paper's recipe in most rows"
                         : "the paper's recipe alone does not bear the claim out",
-            RECIPE_NAME[G], pn, n);
+            RECIPE_NAME[G],
+            RECIPE_WEIGHT[G] == CEM_WEIGHT_LAMBDA
+                ? "its objective is the paper's, lambda(t) |f - x_0|^2, exactly"
+                : "its objective is the paper's lambda(t) plus a constant per axis, 1/sd^2",
+            pn, n);
         say("- **A smaller t_1 hurts the singular targets most.** Geometric mean over the "
             "datasets of mean distance at t_1 = 1e-4 over t_1 = 1e-3:");
         for (int r = 0; r < NRECIPES; r++)
@@ -787,6 +790,8 @@ int main(int argc, char **argv)
                 "agree with draws |\n|---|---|---|---|---|---|---|---|\n", NDRAWS);
             int agree = 0, agree2 = 0, pairs = 0, off_adaptive = 0;
             double by_chance = 0; /* the expected number of failures if the sides agree */
+            int knot_n = 0, knot_worse = 0; /* the preconditioned recipes on the knot */
+            double knot_lo = INFINITY, knot_hi = -INFINITY; /* PyTorch / libcemdiff */
             for (int i = 0; i < NDATASETS; i++)
                 for (int k = 0; k < 2 && active[i]; k++)
                     for (int r = 0; r < NRECIPES; r++) {
@@ -805,6 +810,12 @@ int main(int argc, char **argv)
                         const double cm = MU[i][k][r][M_MEAN], cs = SD[i][k][r][M_MEAN];
                         int ok = fabs(cm - tm) <= hypot(cs, ts);
                         by_chance += chance_disagree(SEEDS, n);
+                        if (!strcmp(DATASETS[i].name, "knot") && r >= R_PRECOND) {
+                            knot_n++;
+                            knot_worse += tm > cm;
+                            knot_lo = fmin(knot_lo, tm / cm);
+                            knot_hi = fmax(knot_hi, tm / cm);
+                        }
                         /* seed 0 on other draws of the training data */
                         double dv[NDRAWS + 1], dm, dsd;
                         dv[0] = res[i][k][r][0].mean / DATASETS[i].scale;
@@ -837,6 +848,19 @@ int main(int argc, char **argv)
                     "sides (docs/TRAINING.md, \"The ADAPTIVE law's floors\": PyTorch given the "
                     "library's floors reproduced its circle result); %d with another law.",
                     pairs - agree2, off_adaptive, pairs - agree2 - off_adaptive);
+            /* what was ruled out for the knot, measured once (tests/python/
+             * test_torch_knot.py keeps it true) */
+            if (knot_n > 0)
+                say(" On the knot PyTorch's mean distance is the larger for %d of the %d "
+                    "preconditioned recipes (by %.0f%% to %.0f%%)%s", knot_worse, knot_n,
+                    100 * (knot_lo - 1), 100 * (knot_hi - 1),
+                    knot_worse == knot_n ? ": a difference between the two implementations' "
+                                           "training or sampling that is not traced." : ".");
+            say(" The data and the metric are not the cause: the two sides' "
+                "knots, laws and distance functions are the same (tests/python/"
+                "test_torch_knot.py: PyTorch's draws lie on the library's knot to 1e-7 with KS "
+                "0.0075 for 20,000 points under the library's law, and the two distance "
+                "functions agree to 1e-6 on noisy points).");
             say("\n\n");
         }
     }
