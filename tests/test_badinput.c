@@ -2966,21 +2966,6 @@ static void find_entries(void)
 /* Everything observable about a handle, as bytes: its options, parameters,
  * statistics and what it computes.  Statuses are recorded, not asserted: a
  * handle whose twin answers alike is unchanged. */
-typedef struct {
-    unsigned char *p;
-    size_t n;
-} blob;
-
-static void put(blob *b, const void *v, size_t n)
-{
-    b->p = realloc(b->p, b->n + n);
-    ck_assert_ptr_nonnull(b->p);
-    memcpy(b->p + b->n, v, n);
-    b->n += n;
-}
-
-static void put_i(blob *b, int v) { put(b, &v, sizeof v); }
-static void put_d(blob *b, double v) { put(b, &v, sizeof v); }
 static void put_z(blob *b, size_t v) { put(b, &v, sizeof v); }
 
 static void model_print(blob *b, cem_model_t *m)

@@ -96,21 +96,6 @@ static void record(const char *kind, const char *op, long n, long libc)
 
 /* Everything observable about a handle, as bytes: options, parameters,
  * and what it computes.  Two handles built and used alike compare equal. */
-typedef struct {
-    unsigned char *p;
-    size_t n;
-} blob;
-
-static void put(blob *b, const void *v, size_t n)
-{
-    b->p = realloc(b->p, b->n + n);
-    ck_assert_ptr_nonnull(b->p);
-    memcpy(b->p + b->n, v, n);
-    b->n += n;
-}
-
-static void put_i(blob *b, int v) { put(b, &v, sizeof v); }
-static void put_d(blob *b, double v) { put(b, &v, sizeof v); }
 
 static void same(const char *what, blob *a, blob *b)
 {

@@ -8,6 +8,8 @@
 #include <check.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cemdiff.h"
 
@@ -64,5 +66,25 @@ const char *test_io_failed_call(void);
  * were written meanwhile (stdio flushed first), -1 if it could not tell. */
 void test_stdout_begin(void);
 long test_stdout_end(void);
+
+
+/* A byte string the handle-fingerprint helpers of test_faults.c and
+ * test_badinput.c append a handle's observable state to, so that a handle
+ * and its untouched twin can be compared with memcmp. */
+typedef struct {
+    unsigned char *p;
+    size_t n;
+} blob;
+
+static inline void put(blob *b, const void *v, size_t n)
+{
+    b->p = realloc(b->p, b->n + n);
+    ck_assert_ptr_nonnull(b->p);
+    memcpy(b->p + b->n, v, n);
+    b->n += n;
+}
+
+static inline void put_i(blob *b, int v) { put(b, &v, sizeof v); }
+static inline void put_d(blob *b, double v) { put(b, &v, sizeof v); }
 
 #endif
