@@ -59,6 +59,11 @@ HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 
 TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
 TEST_BIN = tests/.bin/check_cemdiff
+# The fuzz targets (tests/fuzz/) and their replay without libFuzzer, which
+# make check runs (defined here: check's prerequisites name them).
+FUZZ_TARGETS = model_load trainer_load csv_read options
+REPLAY_DIR = tests/.bin/fuzz
+REPLAY_BINS = $(FUZZ_TARGETS:%=$(REPLAY_DIR)/%) $(REPLAY_DIR)/selftest
 
 .PHONY: reliability fuzz fuzz-deps fuzz-build fuzz-merge fuzz-corpus fuzz-replay man check-asan check-tsan valgrind python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
 
@@ -287,7 +292,6 @@ check-asan: | test-deps
 # (tests/fuzz/crashes/TARGET) through the same targets, built with $(CC)
 # against the normal static library and tests/fuzz/replay.c: no clang
 # needed.  Only `make fuzz` installs clang (and the libFuzzer runtime).
-FUZZ_TARGETS = model_load trainer_load csv_read options
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_DIR = tests/.fuzz
@@ -303,8 +307,6 @@ FUZZ_ARGS ?=
 # FUZZ_PIN= runs them unpinned.
 FUZZ_PIN ?= $(shell cpu=$$(taskset -pc $$$$ 2>/dev/null | sed -e 's/.*: //' -e 's/[-,].*//'); \
     [ -n "$$cpu" ] && echo taskset -c $$cpu)
-REPLAY_DIR = tests/.bin/fuzz
-REPLAY_BINS = $(FUZZ_TARGETS:%=$(REPLAY_DIR)/%) $(REPLAY_DIR)/selftest
 # the replay of `make check` (and `make fuzz-replay`): the driver's own
 # test, then every target on its corpus and its past crashes
 FUZZ_REPLAY = sh tests/fuzz/check_replay.sh $(REPLAY_DIR)/selftest \
