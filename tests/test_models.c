@@ -962,6 +962,10 @@ START_TEST(lapack_paths_out_of_memory)
             ck_assert_int_eq(test_stdout_end(), 0);
             if (k > calls) {
                 ck_assert_int_eq(st, CEM_OK);
+                if (what == 0)
+                    cem_model_free(m);
+                if (what == 2)
+                    cem_dataset_free(d);
                 break;
             }
             ck_assert_msg(st == CEM_ERR_NOMEM, "case %d, allocation %ld of %ld: status %d (%s)",

@@ -470,11 +470,11 @@ static void op_eval(world *w, input *in)
     }
     int st = cem_model_eval(w->m, (cem_target)what, n, x, t, out);
     FUZZ_CHECK(st == CEM_OK || st == CEM_ERR_ARG || st == CEM_ERR_NONFINITE ||
-               st == CEM_ERR_NOMEM);
+               st == CEM_ERR_NUMERIC || st == CEM_ERR_NOMEM); /* NUMERIC: overflow */
     if (n)
         st = cem_model_eval_at(w->m, (cem_target)what, n, x, t[0], out);
     FUZZ_CHECK(st == CEM_OK || st == CEM_ERR_ARG || st == CEM_ERR_NONFINITE ||
-               st == CEM_ERR_NOMEM);
+               st == CEM_ERR_NUMERIC || st == CEM_ERR_NOMEM); /* NUMERIC: overflow */
 }
 
 /* Save, load, save: the same bytes, the same options and answers. */
