@@ -234,6 +234,27 @@ long test_stdout_end(void)
     return n;
 }
 
+cem_trainer_t *test_trainer_on(cem_model_t *m, const float *data, size_t n, int dim,
+                               int batch)
+{
+    cem_trainer_t *tr = NULL;
+    ck_assert_int_eq(cem_trainer_create(&tr, m, data, n, dim), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_THREADS, 1), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, batch), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_SEED, 5), CEM_OK);
+    return tr;
+}
+
+cem_sampler_t *test_sampler_on(cem_model_t *m, int steps)
+{
+    cem_sampler_t *s = NULL;
+    ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_THREADS, 1), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_STEPS, steps), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_SEED, 7), CEM_OK);
+    return s;
+}
+
 int main(void)
 {
     SRunner *sr = srunner_create(suite_base());

@@ -148,25 +148,9 @@ static cem_model_t *tiny_mlp(cem_target target)
     return m;
 }
 
-static cem_trainer_t *tiny_trainer(cem_model_t *m)
-{
-    cem_trainer_t *tr = NULL;
-    ck_assert_int_eq(cem_trainer_create(&tr, m, data, NDATA, D), CEM_OK);
-    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_THREADS, 1), CEM_OK);
-    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, BATCH), CEM_OK);
-    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_SEED, 5), CEM_OK);
-    return tr;
-}
+static cem_trainer_t *tiny_trainer(cem_model_t *m) { return test_trainer_on(m, data, NDATA, D, BATCH); }
 
-static cem_sampler_t *tiny_sampler(cem_model_t *m)
-{
-    cem_sampler_t *s = NULL;
-    ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
-    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_THREADS, 1), CEM_OK);
-    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_STEPS, 4), CEM_OK);
-    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_SEED, 7), CEM_OK);
-    return s;
-}
+static cem_sampler_t *tiny_sampler(cem_model_t *m) { return test_sampler_on(m, 4); }
 
 static cem_dataset_t *tiny_dataset(cem_dataset_kind kind)
 {

@@ -214,25 +214,9 @@ static cem_model_t *mlp_with_axes(void)
     return m;
 }
 
-static cem_trainer_t *small_trainer(cem_model_t *m)
-{
-    cem_trainer_t *tr = NULL;
-    ck_assert_int_eq(cem_trainer_create(&tr, m, data, NDATA, D), CEM_OK);
-    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_THREADS, 1), CEM_OK);
-    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 32), CEM_OK);
-    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_SEED, 5), CEM_OK);
-    return tr;
-}
+static cem_trainer_t *small_trainer(cem_model_t *m) { return test_trainer_on(m, data, NDATA, D, 32); }
 
-static cem_sampler_t *small_sampler(cem_model_t *m)
-{
-    cem_sampler_t *s = NULL;
-    ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
-    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_THREADS, 1), CEM_OK);
-    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_STEPS, 8), CEM_OK);
-    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_SEED, 7), CEM_OK);
-    return s;
-}
+static cem_sampler_t *small_sampler(cem_model_t *m) { return test_sampler_on(m, 8); }
 
 /* Nothing holds the model: a network-defining option can be set (to the
  * value it has, so that nothing changes). */

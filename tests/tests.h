@@ -64,6 +64,12 @@ const char *test_io_failed_call(void);
 /* Runs nothing itself: test_stdout_begin() sends file descriptor 1 to a
  * temporary file, test_stdout_end() restores it and returns how many bytes
  * were written meanwhile (stdio flushed first), -1 if it could not tell. */
+/* One-thread trainer (batch, seed 5) and sampler (steps, seed 7) on m, for
+ * the suites that compare a handle with its untouched twin. */
+cem_trainer_t *test_trainer_on(cem_model_t *m, const float *data, size_t n, int dim,
+                               int batch);
+cem_sampler_t *test_sampler_on(cem_model_t *m, int steps);
+
 void test_stdout_begin(void);
 long test_stdout_end(void);
 
