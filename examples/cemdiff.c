@@ -109,8 +109,16 @@ static const char *const TIME_LAWS[] = {"grid",      "loguniform", "uniform",
 static const char *const WEIGHTS[] = {"lambda", "one", "sqrt-lambda", "min-snr", "edm", NULL};
 static const char *const PARAMS[] = {"direct", "precond", "pca", NULL};
 static const char *const PRIORS[] = {"standard", "matched", NULL};
-static const char *const INTEGRATORS[] = {"splitting", "euler", "ancestral", "ode", "heun", NULL};
-static const char *const GRIDS[] = {"exponential", "uniform", NULL};
+/* the library names its integrators and grids (filled by main) */
+static const char *INTEGRATORS[32], *GRIDS[32];
+
+static void names_from_library(void)
+{
+    for (int k = 0; k < 31; k++) {
+        INTEGRATORS[k] = cem_integrator_name((cem_integrator)k);
+        GRIDS[k] = cem_grid_name((cem_grid)k);
+    }
+}
 
 /* The built-in datasets, in cem_dataset_kind order, with the native
  * dimension the header documents (the smallest --dim they accept). */
@@ -925,8 +933,10 @@ static const char SAMPLE_HELP[] =
     "\n"
     "  -n N                points to generate (1000)\n"
     "  -o, --output FILE   where to write them, one CSV row each (required)\n"
-    "  --integrator I      splitting, euler, ancestral, ode or heun (splitting)\n"
-    "  --grid G            exponential or uniform time grid (exponential)\n"
+    "  --integrator I      splitting, euler, ancestral, ode, heun, or the few-step\n"
+    "                      dpmpp_2m, dpmpp_2m_sde, dpmpp_3m (splitting)\n"
+    "  --grid G            time grid: exponential, uniform, logsnr or edm\n"
+    "                      (exponential; logsnr or edm for few steps)\n"
     "  --steps N           grid points (200)\n"
     "  --t1 X, --T X       last and first time (the model's T_MIN, T_MAX)\n"
     "  --seed S            seed of the noise (0)\n"
@@ -1686,6 +1696,7 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+    names_from_library();
     if (argc < 2) {
         fputs(MAIN_HELP, stderr);
         return EXIT_USAGE;

@@ -76,12 +76,11 @@ int main(int argc, char **argv)
     CHECK(cem_trainer_run(tr, steps, &loss));
     cem_trainer_free(tr);
 
-    const char *names[] = {"splitting", "euler", "ancestral", "ode", "heun"};
     int bad = 0;
     printf("learned CEM model (%ld steps), 10,000 samples, 200-point exponential grid, t_1 = 1e-3:\n",
            steps);
     for (int k = CEM_INTEG_SPLITTING; k <= CEM_INTEG_HEUN; k++)
-        bad |= report(names[k], net, (cem_integrator)k, circle, out, dist);
+        bad |= report(cem_integrator_name((cem_integrator)k), net, (cem_integrator)k, circle, out, dist);
     cem_model_free(net);
     cem_dataset_free(circle);
     return bad;

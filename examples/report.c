@@ -38,7 +38,6 @@ static const char *OUT = "docs";
 static char FIG[256];
 
 static const char *TARGET_NAME[3] = {"CEM", "NOISE", "SCORE"};
-static const char *INTEG_NAME[5] = {"splitting", "euler", "ancestral", "ode", "heun"};
 
 static const dataset_spec DATASETS[] = {
     MEASURE_PAPER_DATASETS,
@@ -434,7 +433,7 @@ static void experiment_integrators(dataset *circle)
         "(Heun: 100 steps of two evaluations), exponential grid; mean distance / KS:\n\n");
     say("| integrator | CEM | NOISE | SCORE |\n|---|---|---|---|\n");
     for (int k = 0; k <= CEM_INTEG_HEUN; k++) {
-        say("| %s |", INTEG_NAME[k]);
+        say("| %s |", cem_integrator_name((cem_integrator)k));
         for (int tg = 0; tg < 3; tg++) {
             size_t div;
             float *x = sample(circle_nets[tg], (cem_integrator)k, CEM_GRID_EXPONENTIAL,

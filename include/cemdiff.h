@@ -165,10 +165,29 @@ CEM_API int cem_convert(cem_target from, cem_target to, size_t n, int dim,
                         float *out);
 
 /* Time grids on [t1, T] with N points, increasing: out[0] = t1, out[N-1] = T.
+ * With s_t = sqrt(e^t - 1) = sigma_t / alpha_t, the noise-to-signal ratio:
  *   EXPONENTIAL  t_k = t1 (1 - gamma)^(1-k), gamma = 1 - (t1/T)^(1/(N-1)),
  *                so (t_k - t_{k-1}) / t_k = gamma for every k (the paper's);
- *   UNIFORM      equally spaced.                                          */
-typedef enum { CEM_GRID_EXPONENTIAL = 0, CEM_GRID_UNIFORM = 1 } cem_grid;
+ *   UNIFORM      equally spaced;
+ *   LOGSNR       ln s_t equally spaced, i.e. uniform in DPM-Solver's
+ *                log-SNR lambda = log(alpha_t / sigma_t) = -ln s_t (its
+ *                steps are then of equal length h);
+ *   EDM          s_t^(1/7) equally spaced (Karras et al. 2022, rho = 7):
+ *                short steps near t1, long ones near T.
+ * For small t, s_t^2 ~ t, so LOGSNR is close to EXPONENTIAL there; it puts
+ * fewer points at large t, where e^t grows. */
+typedef enum {
+    CEM_GRID_EXPONENTIAL = 0,
+    CEM_GRID_UNIFORM = 1,
+    CEM_GRID_LOGSNR = 2,
+    CEM_GRID_EDM = 3
+} cem_grid;
+
+/* The grid's name, its enum name in lower case ("exponential", "uniform",
+ * "logsnr", "edm"), a static string, or NULL for a value that is not a
+ * cem_grid: a host lists the grids by counting up from 0 until NULL.
+ * Never fails. */
+CEM_API const char *cem_grid_name(cem_grid kind);
 
 /* Fills out[0..N-1] with N finite, strictly increasing times.  Requires
  * N >= 2 and 0 < t1 < T finite; any such window works (when T/t1
@@ -738,18 +757,43 @@ typedef struct cem_sampler cem_sampler_t;
  *   ANCESTRAL  the exact Gaussian transition when X_0 = fh (DDPM posterior)
  *   ODE        probability flow, DDIM form, deterministic
  *   HEUN       probability flow, second order (Heun in sigma/alpha, as EDM);
- *              two model evaluations per step                          */
+ *              two model evaluations per step
+ * and the few-step methods of DPM-Solver++ (Lu et al. 2022), which
+ * integrate the data prediction f exactly in the log-SNR
+ * lambda = log(alpha_t / sigma_t), h = lambda_s - lambda_t, and reuse the
+ * model's values at the previous grid points (multistep: one evaluation a
+ * step).  They take first-order steps at the start (DPMPP_2M: the first
+ * step; DPMPP_3M: first then second order) and, when the grid has fewer
+ * than 10 steps, lower the order again over the last steps (3M: second,
+ * then first order; 2M: the last step first order):
+ *   DPMPP_2M      probability flow, second order (DPM-Solver++(2M))
+ *   DPMPP_2M_SDE  the reverse SDE, its linear part and noise exactly and f
+ *                 extrapolated as in 2M (SDE-DPM-Solver++(2M), midpoint
+ *                 form); its first step is the ANCESTRAL step
+ *   DPMPP_3M      probability flow, third order (DPM-Solver++(3M))
+ * A run evaluates the model (N - 1) x (1, or 2 for HEUN) times, plus once
+ * to denoise (DENOISE).  docs/SAMPLING.md has the measured orders.    */
 typedef enum {
     CEM_INTEG_SPLITTING = 0,
     CEM_INTEG_EULER = 1,
     CEM_INTEG_ANCESTRAL = 2,
     CEM_INTEG_ODE = 3,
-    CEM_INTEG_HEUN = 4
+    CEM_INTEG_HEUN = 4,
+    CEM_INTEG_DPMPP_2M = 5,
+    CEM_INTEG_DPMPP_2M_SDE = 6,
+    CEM_INTEG_DPMPP_3M = 7
 } cem_integrator;
+
+/* The integrator's name, its enum name in lower case ("splitting", "euler",
+ * "ancestral", "ode", "heun", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_3m"), a
+ * static string, or NULL for a value that is not a cem_integrator: a host
+ * lists the integrators by counting up from 0 until NULL.  Never fails. */
+CEM_API const char *cem_integrator_name(cem_integrator id);
 
 /* Sampler options.
  *   INTEGRATOR  cem_integrator; SPLITTING
- *   GRID        cem_grid; EXPONENTIAL
+ *   GRID        cem_grid; EXPONENTIAL (few steps of DPMPP_*: LOGSNR or
+ *               EDM, docs/SAMPLING.md)
  *   STEPS       N, the number of grid points (N - 1 steps); 200, [2, 1e6]
  *   T_MIN       t_1, the last time; the model's T_MIN, [1e-8, 50]
  *   T_MAX       T, the first time; the model's T_MAX, [0.1, 100];

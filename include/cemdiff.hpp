@@ -156,6 +156,19 @@ inline std::vector<float> convert(cem_target from, cem_target to, int dim,
     return out;
 }
 
+/* cem_grid_name / cem_integrator_name: the name, or "" for a value that
+ * is not a member. */
+inline std::string grid_name(cem_grid kind)
+{
+    const char *s = cem_grid_name(kind);
+    return s ? s : "";
+}
+inline std::string integrator_name(cem_integrator id)
+{
+    const char *s = cem_integrator_name(id);
+    return s ? s : "";
+}
+
 /* cem_time_grid: N increasing times on [t1, T]. */
 inline std::vector<double> time_grid(cem_grid kind, int N, double t1, double T)
 {

@@ -42,6 +42,8 @@ const CEM_TARGET_SCORE = Cint(2)
 # cem_grid
 const CEM_GRID_EXPONENTIAL = Cint(0)
 const CEM_GRID_UNIFORM = Cint(1)
+const CEM_GRID_LOGSNR = Cint(2)
+const CEM_GRID_EDM = Cint(3)
 # cem_time_law
 const CEM_TIMELAW_GRID = Cint(0)
 const CEM_TIMELAW_LOGUNIFORM = Cint(1)
@@ -108,6 +110,9 @@ const CEM_INTEG_EULER = Cint(1)
 const CEM_INTEG_ANCESTRAL = Cint(2)
 const CEM_INTEG_ODE = Cint(3)
 const CEM_INTEG_HEUN = Cint(4)
+const CEM_INTEG_DPMPP_2M = Cint(5)
+const CEM_INTEG_DPMPP_2M_SDE = Cint(6)
+const CEM_INTEG_DPMPP_3M = Cint(7)
 # cem_sampler_option
 const CEM_SAMPLER_INTEGRATOR = Cint(1)
 const CEM_SAMPLER_GRID = Cint(2)
@@ -153,6 +158,7 @@ const CEM_FUNCTIONS = (
     :cem_free,
     :cem_ou_coefficients,
     :cem_convert,
+    :cem_grid_name,
     :cem_time_grid,
     :cem_time_law_sample,
     :cem_model_create_mlp,
@@ -192,6 +198,7 @@ const CEM_FUNCTIONS = (
     :cem_trainer_model,
     :cem_trainer_errmsg,
     :cem_trainer_free,
+    :cem_integrator_name,
     :cem_sampler_create,
     :cem_sampler_run,
     :cem_sampler_run_rows,
@@ -346,6 +353,22 @@ function cem_convert(from, to, n, dim, x, t, in_, out)
     ccall((:cem_convert, libcemdiff), Cint,
           (Cint, Cint, Csize_t, Cint, Ptr{Cfloat}, Ptr{Cdouble}, Ptr{Cfloat}, Ptr{Cfloat}),
           from, to, n, dim, x, t, in_, out)
+end
+
+"""
+    cem_grid_name(kind) -> Cstring
+
+C: `CEM_API const char *cem_grid_name(cem_grid kind);`
+
+The grid's name, its enum name in lower case ("exponential", "uniform",
+"logsnr", "edm"), a static string, or NULL for a value that is not a
+cem_grid: a host lists the grids by counting up from 0 until NULL.
+Never fails.
+"""
+function cem_grid_name(kind)
+    ccall((:cem_grid_name, libcemdiff), Cstring,
+          (Cint,),
+          kind)
 end
 
 """
@@ -1034,6 +1057,22 @@ function cem_trainer_free(tr)
     ccall((:cem_trainer_free, libcemdiff), Cvoid,
           (cem_trainer_t_ptr,),
           tr)
+end
+
+"""
+    cem_integrator_name(id) -> Cstring
+
+C: `CEM_API const char *cem_integrator_name(cem_integrator id);`
+
+The integrator's name, its enum name in lower case ("splitting", "euler",
+"ancestral", "ode", "heun", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_3m"), a
+static string, or NULL for a value that is not a cem_integrator: a host
+lists the integrators by counting up from 0 until NULL.  Never fails.
+"""
+function cem_integrator_name(id)
+    ccall((:cem_integrator_name, libcemdiff), Cstring,
+          (Cint,),
+          id)
 end
 
 """

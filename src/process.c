@@ -165,6 +165,18 @@ double cemi_geom_interp(double t1, double T, double a)
     return v < t1 ? t1 : v > T ? T : v;
 }
 
+double cemi_log_s(double t)
+{
+    /* expm1(t) overflows beyond t ~ 709: there log expm1(t) = t + log1p(-e^-t) */
+    return t > 30.0 ? 0.5 * (t + log1p(-exp(-t))) : 0.5 * log(expm1(t));
+}
+
+double cemi_time_of_log_s(double ls)
+{
+    double u = 2.0 * ls; /* t = log1p(e^u) */
+    return u > 30.0 ? u + log1p(exp(-u)) : log1p(exp(u));
+}
+
 double cemi_grid_exp_point(int k, int N, double t1, double T)
 {
     if (k == N - 1)
@@ -175,11 +187,45 @@ double cemi_grid_exp_point(int k, int N, double t1, double T)
     return cemi_geom_interp(t1, T, (double)k / (double)(N - 1));
 }
 
+/* The k-th point of a grid in ln s (s^2 = expm1(t), the noise-to-signal
+ * ratio): LOGSNR spaces ln s evenly, EDM spaces s^(1/rho) evenly, computed
+ * as ln s = ln s_T + rho ln(a + u (1 - a)) with a = (s_1/s_T)^(1/rho) so
+ * that no power of s overflows. */
+static double grid_point_in_s(cem_grid kind, int k, int N, double t1, double T)
+{
+    const double l1 = cemi_log_s(t1), lT = cemi_log_s(T), u = (double)k / (double)(N - 1);
+    double ls;
+    if (kind == CEM_GRID_LOGSNR) {
+        ls = l1 + u * (lT - l1);
+    } else {
+        const double a = exp((l1 - lT) / CEMI_EDM_RHO);
+        ls = lT + CEMI_EDM_RHO * log(a + u * (1.0 - a));
+    }
+    double t = cemi_time_of_log_s(ls);
+    return t < t1 ? t1 : t > T ? T : t;
+}
+
 static double grid_point(cem_grid kind, int k, int N, double t1, double T)
 {
-    if (kind == CEM_GRID_EXPONENTIAL)
+    if (k == 0)
+        return t1;
+    if (k == N - 1)
+        return T;
+    switch (kind) {
+    case CEM_GRID_EXPONENTIAL:
         return cemi_grid_exp_point(k, N, t1, T);
-    return k == N - 1 ? T : t1 + (T - t1) * ((double)k / (double)(N - 1));
+    case CEM_GRID_UNIFORM:
+        return t1 + (T - t1) * ((double)k / (double)(N - 1));
+    default:
+        return grid_point_in_s(kind, k, N, t1, T);
+    }
+}
+
+const char *cem_grid_name(cem_grid kind)
+{
+    static const char *const names[] = {"exponential", "uniform", "logsnr", "edm"};
+    return (int)kind >= 0 && (int)kind < (int)(sizeof names / sizeof names[0]) ? names[kind]
+                                                                            : NULL;
 }
 
 void cemi_time_grid_fill(cem_grid kind, int N, double t1, double T, double *out)
@@ -196,7 +242,7 @@ int cem_time_grid(cem_grid kind, int N, double t1, double T, double *out)
         return st;
     if (!out)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
-    if (kind != CEM_GRID_EXPONENTIAL && kind != CEM_GRID_UNIFORM)
+    if (!cem_grid_name(kind))
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: unknown grid kind %d", fn, (int)kind);
     /* the promise is N increasing points: checked before anything is
      * written (t1 and T a few ulps apart cannot hold N distinct points) */
@@ -205,8 +251,11 @@ int cem_time_grid(cem_grid kind, int N, double t1, double T, double *out)
         double v = grid_point(kind, k, N, t1, T);
         if (!(v > prev))
             return cemi_fail(NULL, CEM_ERR_ARG,
-                             "%s: t1 = %.17g and T = %.17g are too close for %d increasing "
-                             "points (point %d is not above point %d)", fn, t1, T, N, k, k - 1);
+                             "%s: t1 = %.17g and T = %.17g give no %d increasing points on "
+                             "the %s grid (point %d is not above point %d in double: the "
+                             "window is too narrow%s)", fn, t1, T, N, cem_grid_name(kind), k,
+                             k - 1, kind == CEM_GRID_EDM ? ", or too wide for EDM's points, "
+                             "which crowd at T" : "");
         prev = v;
     }
     cemi_time_grid_fill(kind, N, t1, T, out);
@@ -251,8 +300,6 @@ double cemi_norm_quantile(double p)
     return x - u / (1.0 + 0.5 * x * u);
 }
 
-/* ln s of time t: s^2 = expm1(t). */
-static double log_s(double t) { return 0.5 * log(expm1(t)); }
 
 void cemi_tlaw_init(cemi_tlaw *L, int law, int N, double t1, double T, double p_mean,
                     double p_std, int K, const double *cum)
@@ -267,7 +314,7 @@ void cemi_tlaw_init(cemi_tlaw *L, int law, int N, double t1, double T, double p_
     L->p_std = p_std;
     L->K = K;
     L->cum = cum;
-    double za = (log_s(t1) - p_mean) / p_std, zb = (log_s(T) - p_mean) / p_std;
+    double za = (cemi_log_s(t1) - p_mean) / p_std, zb = (cemi_log_s(T) - p_mean) / p_std;
     /* in the upper tail work with 1 - Phi, which keeps its digits */
     L->upper = za > 0;
     L->pa = L->upper ? cemi_norm_cdf(-za) : cemi_norm_cdf(za);
@@ -294,7 +341,7 @@ double cemi_tlaw_map(const cemi_tlaw *L, double u)
         double p = L->pa + u * (L->pb - L->pa);
         double z = L->upper ? -cemi_norm_quantile(p) : cemi_norm_quantile(p);
         double ls = L->p_mean + L->p_std * z;
-        return clamp_time(L, log1p(exp(2.0 * ls)));
+        return clamp_time(L, cemi_time_of_log_s(ls));
     }
     case CEM_TIMELAW_ADAPTIVE: {
         int b = 0;
@@ -329,7 +376,7 @@ double cemi_tlaw_cdf(const cemi_tlaw *L, double t)
     }
     case CEM_TIMELAW_LOGUNIFORM: return x;
     case CEM_TIMELAW_LOGNORMAL: {
-        double z = (log_s(t) - L->p_mean) / L->p_std;
+        double z = (cemi_log_s(t) - L->p_mean) / L->p_std;
         double p = L->upper ? cemi_norm_cdf(-z) : cemi_norm_cdf(z);
         return (p - L->pa) / (L->pb - L->pa);
     }
@@ -351,7 +398,7 @@ double cemi_tlaw_importance(const cemi_tlaw *L, double t)
     switch (L->law) {
     case CEM_TIMELAW_UNIFORM: q = t / (L->T - L->t1); break;
     case CEM_TIMELAW_LOGNORMAL: {
-        double z = (log_s(t) - L->p_mean) / L->p_std;
+        double z = (cemi_log_s(t) - L->p_mean) / L->p_std;
         double dens = 0.39894228040143267794 * exp(-0.5 * z * z) / (L->p_std * fabs(L->pb - L->pa));
         q = dens * 0.5 * t * exp(t) / expm1(t); /* d ln s / d log t */
         break;

@@ -85,6 +85,15 @@ void cemi_precond_skip_out(double s2, double sd, double *c_skip, double *c_out);
  * or, when T/t1 overflows, the same from log t1 and log T (never inf). */
 double cemi_geom_interp(double t1, double T, double a);
 
+/* ln s at time t, where s^2 = expm1(t) is the noise-to-signal ratio
+ * sigma_t^2 / alpha_t^2 (so the log-SNR of DPM-Solver is lambda = -ln s);
+ * finite for every finite t > 0.  cemi_time_of_log_s is its inverse. */
+double cemi_log_s(double t);
+double cemi_time_of_log_s(double ls);
+
+/* EDM's grid exponent (Karras et al. 2022): s^(1/rho) evenly spaced. */
+#define CEMI_EDM_RHO 7.0
+
 /* The k-th point (0-based) of the exponential grid of N points on [t1, T]. */
 double cemi_grid_exp_point(int k, int N, double t1, double T);
 

@@ -23,9 +23,9 @@
 #define NOPT 11
 
 static const cemi_option sampler_options[] = {
-    {CEM_SAMPLER_INTEGRATOR, "CEM_SAMPLER_INTEGRATOR", CEM_INTEG_SPLITTING, CEM_INTEG_HEUN,
+    {CEM_SAMPLER_INTEGRATOR, "CEM_SAMPLER_INTEGRATOR", CEM_INTEG_SPLITTING, CEM_INTEG_DPMPP_3M,
      CEM_INTEG_SPLITTING, 1},
-    {CEM_SAMPLER_GRID, "CEM_SAMPLER_GRID", CEM_GRID_EXPONENTIAL, CEM_GRID_UNIFORM,
+    {CEM_SAMPLER_GRID, "CEM_SAMPLER_GRID", CEM_GRID_EXPONENTIAL, CEM_GRID_EDM,
      CEM_GRID_EXPONENTIAL, 1},
     {CEM_SAMPLER_STEPS, "CEM_SAMPLER_STEPS", 2, 1e6, 200, 1},
     {CEM_SAMPLER_T_MIN, "CEM_SAMPLER_T_MIN", 1e-8, 50.0, 1e-3, 0},
@@ -340,16 +340,23 @@ static void run_block(job *jb, worker *w, size_t lo, size_t hi)
     size_t snap = 0, every = (size_t)p->opt[CEM_SAMPLER_TRAJ_EVERY];
     if (p->traj_rows)
         record(jb, lo, hi, w->y, snap++, p->times[p->N - 1]);
-    for (int k = p->N - 1, j = 1; k >= 1; k--, j++) {
-        p->integ->step(p->integ, &ctx, eval_f, R, D, w->y, p->times[k], p->times[k - 1], w->f,
-                       w->s1, w->s2, w->rng);
-        if (p->traj_rows && ((size_t)j % every == 0 || k == 1))
-            record(jb, lo, hi, w->y, snap++, p->times[k - 1]);
+    /* f and the two previous steps' f rotate through three buffers */
+    float *f = w->f, *prev[2] = {w->s1, w->s2};
+    cemi_step_at at = {p->times, p->N, 0};
+    for (; at.k < p->N - 1; at.k++) {
+        p->integ->step(p->integ, &at, &ctx, eval_f, R, D, w->y, f, prev, w->rng);
+        float *oldest = prev[1];
+        prev[1] = prev[0];
+        prev[0] = f;
+        f = oldest;
+        const int j = at.k + 1; /* steps done */
+        if (p->traj_rows && ((size_t)j % every == 0 || j == p->N - 1))
+            record(jb, lo, hi, w->y, snap++, p->times[p->N - 1 - j]);
     }
     const float *res = w->y;
     if (p->opt[CEM_SAMPLER_DENOISE] != 0) {
-        eval_f(&ctx, R, w->y, p->times[0], w->f);
-        res = w->f;
+        eval_f(&ctx, R, w->y, p->times[0], f);
+        res = f;
     }
     float *o = jb->out + (lo - jb->first) * (size_t)D;
     size_t bad = 0;

@@ -116,7 +116,7 @@ int main(void)
     const char *names[4] = {"MLP", "MLP PRECOND_PCA", "empirical 300 points",
                             "empirical 5000 points"};
     for (int k = 0; k < 4; k++)
-        for (int integ = CEM_INTEG_SPLITTING; integ <= CEM_INTEG_HEUN; integ++)
+        for (int integ = 0; cem_integrator_name((cem_integrator)integ); integ++)
         for (int threads = 1; threads <= 2; threads++) {
             cem_sampler_t *s;
             CHECK(cem_sampler_create(&s, models[k]));

@@ -565,6 +565,30 @@ static int status_string_cases(int v, bad_ctx *c)
     return s && strcmp(s, "unknown status") == 0;
 }
 
+/* cem_grid_name and cem_integrator_name: values that are not enum members */
+static int enum_name_case(int v, bad_ctx *c, int grid)
+{
+    int value = 0;
+    switch (v) {
+    CASE(0, 0, VALUE, "-1") value = -1; break;
+    CASE(1, 0, VALUE, grid ? "4 (one past EDM)" : "8 (one past DPMPP_3M)") value = grid ? 4 : 8; break;
+    CASE(2, 0, VALUE, "INT_MIN") value = INT_MIN; break;
+    CASE(3, 0, VALUE, "INT_MAX") value = INT_MAX; break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    arm(c, grid ? "cem_grid_name" : "cem_integrator_name");
+    const char *s = grid ? cem_grid_name((cem_grid)value)
+                         : cem_integrator_name((cem_integrator)value);
+    disarm(c);
+    snprintf(c->result, sizeof c->result, "returns %s", s ? s : "NULL");
+    return s == NULL;
+}
+
+static int grid_name_cases(int v, bad_ctx *c) { return enum_name_case(v, c, 1); }
+static int integrator_name_cases(int v, bad_ctx *c) { return enum_name_case(v, c, 0); }
+
 static void *read_last_error(void *arg)
 {
     snprintf(arg, 300, "%s", cem_last_error());
@@ -703,7 +727,7 @@ static int time_grid_cases(int v, bad_ctx *c)
     CASE(8, 0, CEM_ERR_ARG, "T = NaN") T = NAN; break;
     CASE(9, 0, CEM_ERR_ARG, "T = +Inf") T = INFINITY; break;
     CASE(10, 0, CEM_ERR_ARG, "t1 = -Inf") t1 = -INFINITY; break;
-    CASE(11, 0, CEM_ERR_ARG, "kind 2 (not a cem_grid)") kind = 2; break;
+    CASE(11, 0, CEM_ERR_ARG, "kind 4 (not a cem_grid)") kind = 4; break;
     CASE(12, 0, CEM_ERR_ARG, "kind -1") kind = -1; break;
     CASE(13, 0, CEM_ERR_ARG, "out NULL") po = NULL; break;
     CASE(14, 0, CEM_ERR_ARG, "EXPONENTIAL, N = 5 between 1 and the next double (too narrow)")
@@ -1963,9 +1987,9 @@ static const opt_case SAMPLER_SET[] = {
     {'s', 12, 1, SMP, CEM_ERR_ARG, "option id 12 (one past PRIOR)", 0},
     {'s', -1, 1, SMP, CEM_ERR_ARG, "option id -1", 0},
     {'s', 999, 1, SMP, CEM_ERR_ARG, "option id 999", 0},
-    {'s', CEM_SAMPLER_INTEGRATOR, 5, SMP, CEM_ERR_RANGE, "INTEGRATOR 5 (not a cem_integrator)", 0},
+    {'s', CEM_SAMPLER_INTEGRATOR, 8, SMP, CEM_ERR_RANGE, "INTEGRATOR 8 (not a cem_integrator)", 0},
     {'s', CEM_SAMPLER_INTEGRATOR, -1, SMP, CEM_ERR_RANGE, "INTEGRATOR -1", 0},
-    {'s', CEM_SAMPLER_GRID, 2, SMP, CEM_ERR_RANGE, "GRID 2 (not a cem_grid)", 0},
+    {'s', CEM_SAMPLER_GRID, 4, SMP, CEM_ERR_RANGE, "GRID 4 (not a cem_grid)", 0},
     {'s', CEM_SAMPLER_STEPS, 1, SMP, CEM_ERR_RANGE, "STEPS 1 (bounds [2, 1e6])", 0},
     {'s', CEM_SAMPLER_STEPS, 1000001, SMP, CEM_ERR_RANGE, "STEPS 1000001", 0},
     {'s', CEM_SAMPLER_STEPS, 2.5, SMP, CEM_ERR_RANGE, "STEPS 2.5", 0},
@@ -2839,6 +2863,7 @@ static const struct {
     {"cem_free", free_cases},
     {"cem_ou_coefficients", ou_coefficients_cases},
     {"cem_convert", convert_cases},
+    {"cem_grid_name", grid_name_cases},
     {"cem_time_grid", time_grid_cases},
     {"cem_time_law_sample", time_law_sample_cases},
     {"cem_model_create_mlp", create_mlp_cases},
@@ -2878,6 +2903,7 @@ static const struct {
     {"cem_trainer_model", trainer_model_cases},
     {"cem_trainer_errmsg", trainer_errmsg_cases},
     {"cem_trainer_free", trainer_free_cases},
+    {"cem_integrator_name", integrator_name_cases},
     {"cem_sampler_create", sampler_create_cases},
     {"cem_sampler_run", sampler_run_cases},
     {"cem_sampler_run_rows", sampler_run_rows_cases},

@@ -272,6 +272,58 @@ START_TEST(uniform_grid)
 }
 END_TEST
 
+/* LOGSNR: ln s_t = 0.5 ln expm1(t) evenly spaced; EDM: s_t^(1/7) evenly
+ * spaced; both checked in long double on ordinary windows.  On extreme
+ * windows LOGSNR still gives N finite increasing points; EDM gives them or
+ * refuses (its points crowd at T: t = 2 ln s is the same double for all
+ * but the first on [1e-300, 1e300]), never a non-finite one. */
+START_TEST(snr_grids)
+{
+    const double win[][2] = {{1e-3, 10}, {1e-8, 100}, {0.5, 0.6}};
+    for (size_t w = 0; w < sizeof win / sizeof *win; w++)
+        for (int N = 2; N <= 1000; N = N * 3 + 1) {
+            const double t1 = win[w][0], T = win[w][1];
+            double *g = malloc(sizeof(double) * N), *e = malloc(sizeof(double) * N);
+            ck_assert_int_eq(cem_time_grid(CEM_GRID_LOGSNR, N, t1, T, g), CEM_OK);
+            ck_assert_int_eq(cem_time_grid(CEM_GRID_EDM, N, t1, T, e), CEM_OK);
+            ck_assert(g[0] == t1 && g[N - 1] == T && e[0] == t1 && e[N - 1] == T);
+            const long double l1 = 0.5L * logl(expm1l(t1)), lT = 0.5L * logl(expm1l(T));
+            const long double r1 = expl(l1 / 7), rT = expl(lT / 7);
+            for (int k = 1; k < N; k++) {
+                ck_assert(g[k] > g[k - 1] && e[k] > e[k - 1]);
+                long double ls = 0.5L * logl(expm1l(g[k])), want = l1 + (lT - l1) * k / (N - 1);
+                ck_assert_msg(fabsl(ls - want) <= 1e-12L * (1 + fabsl(want)),
+                              "logsnr [%g, %g] N=%d k=%d: ln s %.17Lg vs %.17Lg", t1, T, N, k, ls,
+                              want);
+                long double r = expl(0.25L / 7 * 2 * logl(expm1l(e[k])));
+                long double rw = r1 + (rT - r1) * k / (N - 1);
+                ck_assert_msg(fabsl(r - rw) <= 1e-12L * rw,
+                              "edm [%g, %g] N=%d k=%d: s^(1/7) %.17Lg vs %.17Lg", t1, T, N, k, r,
+                              rw);
+            }
+            free(g);
+            free(e);
+        }
+    const double ext[][2] = {{1e-300, 1e300}, {DBL_TRUE_MIN, DBL_MAX}, {1e-200, 200}};
+    for (size_t w = 0; w < sizeof ext / sizeof *ext; w++)
+        for (int N = 2; N <= 1000; N = N * 3 + 1) {
+            double *g = malloc(sizeof(double) * N);
+            ck_assert_int_eq(cem_time_grid(CEM_GRID_LOGSNR, N, ext[w][0], ext[w][1], g), CEM_OK);
+            for (int k = 1; k < N; k++)
+                ck_assert(isfinite(g[k]) && g[k] > g[k - 1]);
+            int st = cem_time_grid(CEM_GRID_EDM, N, ext[w][0], ext[w][1], g);
+            ck_assert(st == CEM_OK || st == CEM_ERR_ARG);
+            for (int k = 1; st == CEM_OK && k < N; k++)
+                ck_assert(isfinite(g[k]) && g[k] > g[k - 1]);
+            free(g);
+        }
+    ck_assert_str_eq(cem_grid_name(CEM_GRID_LOGSNR), "logsnr");
+    ck_assert_str_eq(cem_grid_name(CEM_GRID_EDM), "edm");
+    ck_assert_ptr_null(cem_grid_name((cem_grid)4));
+    ck_assert_ptr_null(cem_grid_name((cem_grid)-1));
+}
+END_TEST
+
 START_TEST(grid_errors_write_nothing)
 {
     double g[4] = {-7, -7, -7, -7};
@@ -333,7 +385,7 @@ START_TEST(grid_extreme_windows)
     for (int kind = 0; kind < 2; kind++) {
         keep[0] = keep[1] = keep[2] = keep[3] = -7;
         ck_assert_int_eq(cem_time_grid((cem_grid)kind, 4, 1.0, one_up, keep), CEM_ERR_ARG);
-        ck_assert_ptr_nonnull(strstr(cem_last_error(), "too close"));
+        ck_assert_ptr_nonnull(strstr(cem_last_error(), "too narrow"));
         for (int k = 0; k < 4; k++)
             ck_assert(keep[k] == -7);
         ck_assert_int_eq(cem_time_grid((cem_grid)kind, 2, 1.0, one_up, keep), CEM_OK);
@@ -628,6 +680,7 @@ Suite *suite_process(void)
     tcase_add_test(tc, conversions_refuse_overflow);
     tcase_add_test(tc, exponential_grid_property);
     tcase_add_test(tc, uniform_grid);
+    tcase_add_test(tc, snr_grids);
     tcase_add_test(tc, grid_errors_write_nothing);
     tcase_add_test(tc, grid_extreme_windows);
     tcase_add_test(tc, time_laws_extreme_window);

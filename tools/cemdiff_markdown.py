@@ -29,11 +29,11 @@ GROUPS = [
      ("cem_version_", "cem_status_", "cem_last_error", "cem_free")),
     ("model", "Model", ("cem_model_",)),
     ("trainer", "Trainer", ("cem_trainer_",)),
-    ("sampler", "Sampler", ("cem_sampler_",)),
+    ("sampler", "Sampler", ("cem_sampler_", "cem_integrator", "cem_integrator_name")),
     ("dataset", "Dataset", ("cem_dataset_",)),
     ("metrics", "Metrics", ("cem_metric_", "cem_singularity_profile")),
     ("process", "Forward process, time grids and conversion",
-     ("cem_ou_", "cem_convert", "cem_time_")),
+     ("cem_ou_", "cem_convert", "cem_time_", "cem_grid", "cem_grid_name")),
     ("csv", "CSV files", ("cem_csv_",)),
 ]
 OTHER = ("other", "Other", ())

@@ -25,7 +25,8 @@ from . import _api, errors
 from ._lib import path as library_path
 from .dataset import Dataset
 from .errors import *  # noqa: F401,F403 -- Error and one class per CEM_ERR_* status
-from .functions import (convert, csv_read, csv_write, last_error, metric_distance,
+from .functions import (convert, csv_read, csv_write, grid_name, integrator_name,
+                        last_error, metric_distance,
                         metric_energy, metric_ks, metric_mmd, metric_sliced_w2,
                         ou_coefficients, status_string, time_grid, time_law_sample,
                         version_number, version_string)
@@ -39,7 +40,8 @@ __version__ = version_string()
 globals().update({cls.__name__: cls for cls in _api.ENUMS.values()})
 
 __all__ = (["Model", "Trainer", "Sampler", "Dataset", "SingularityProfile", "TimeBins",
-            "LawBins", "library_path", "convert", "csv_read", "csv_write", "last_error",
+            "LawBins", "library_path", "convert", "csv_read", "csv_write", "grid_name",
+            "integrator_name", "last_error",
             "metric_distance", "metric_energy", "metric_ks", "metric_mmd", "metric_sliced_w2",
             "ou_coefficients", "status_string", "time_grid", "time_law_sample",
             "version_number", "version_string"]

@@ -42,6 +42,8 @@ CEM_TARGET_SCORE = 2
 # cem_grid
 CEM_GRID_EXPONENTIAL = 0
 CEM_GRID_UNIFORM = 1
+CEM_GRID_LOGSNR = 2
+CEM_GRID_EDM = 3
 # cem_time_law
 CEM_TIMELAW_GRID = 0
 CEM_TIMELAW_LOGUNIFORM = 1
@@ -108,6 +110,9 @@ CEM_INTEG_EULER = 1
 CEM_INTEG_ANCESTRAL = 2
 CEM_INTEG_ODE = 3
 CEM_INTEG_HEUN = 4
+CEM_INTEG_DPMPP_2M = 5
+CEM_INTEG_DPMPP_2M_SDE = 6
+CEM_INTEG_DPMPP_3M = 7
 # cem_sampler_option
 CEM_SAMPLER_INTEGRATOR = 1
 CEM_SAMPLER_GRID = 2
@@ -147,6 +152,8 @@ class Grid(enum.IntEnum):
 
     EXPONENTIAL = 0
     UNIFORM = 1
+    LOGSNR = 2
+    EDM = 3
 
 
 class TimeLaw(enum.IntEnum):
@@ -249,6 +256,9 @@ class Integrator(enum.IntEnum):
     ANCESTRAL = 2
     ODE = 3
     HEUN = 4
+    DPMPP_2M = 5
+    DPMPP_2M_SDE = 6
+    DPMPP_3M = 7
 
 
 class SamplerOption(enum.IntEnum):
@@ -343,6 +353,8 @@ FUNCTIONS = {
     'cem_ou_coefficients': (ctypes.c_int, (('t', ctypes.c_double), ('alpha', ctypes.POINTER(ctypes.c_double)), ('sigma2', ctypes.POINTER(ctypes.c_double)),)),
     # CEM_API int cem_convert(cem_target from, cem_target to, size_t n, int dim, const float *x, const double *t, const float *in, float *out);
     'cem_convert': (ctypes.c_int, (('from', ctypes.c_int), ('to', ctypes.c_int), ('n', ctypes.c_size_t), ('dim', ctypes.c_int), ('x', ctypes.POINTER(ctypes.c_float)), ('t', ctypes.POINTER(ctypes.c_double)), ('in', ctypes.POINTER(ctypes.c_float)), ('out', ctypes.POINTER(ctypes.c_float)),)),
+    # CEM_API const char *cem_grid_name(cem_grid kind);
+    'cem_grid_name': (ctypes.c_char_p, (('kind', ctypes.c_int),)),
     # CEM_API int cem_time_grid(cem_grid kind, int N, double t1, double T, double *out);
     'cem_time_grid': (ctypes.c_int, (('kind', ctypes.c_int), ('N', ctypes.c_int), ('t1', ctypes.c_double), ('T', ctypes.c_double), ('out', ctypes.POINTER(ctypes.c_double)),)),
     # CEM_API int cem_time_law_sample(cem_time_law law, int N, double t1, double T, uint64_t seed, size_t n, double *out);
@@ -421,6 +433,8 @@ FUNCTIONS = {
     'cem_trainer_errmsg': (ctypes.c_char_p, (('tr', ctypes.POINTER(cem_trainer_t)),)),
     # CEM_API void cem_trainer_free(cem_trainer_t *tr);
     'cem_trainer_free': (None, (('tr', ctypes.POINTER(cem_trainer_t)),)),
+    # CEM_API const char *cem_integrator_name(cem_integrator id);
+    'cem_integrator_name': (ctypes.c_char_p, (('id', ctypes.c_int),)),
     # CEM_API int cem_sampler_create(cem_sampler_t **out, cem_model_t *m);
     'cem_sampler_create': (ctypes.c_int, (('out', ctypes.POINTER(ctypes.POINTER(cem_sampler_t))), ('m', ctypes.POINTER(cem_model_t)),)),
     # CEM_API int cem_sampler_run(cem_sampler_t *s, size_t n, float *out);

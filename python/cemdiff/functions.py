@@ -59,6 +59,20 @@ def convert(values, x, t, source, target):
     return out
 
 
+def grid_name(kind):
+    """The library's name of a Grid (its member name in lower case), or
+    None for a value that is not one."""
+    name = lib.cem_grid_name(int(kind))
+    return name.decode() if name else None
+
+
+def integrator_name(integrator):
+    """The library's name of an Integrator (its member name in lower case),
+    or None for a value that is not one."""
+    name = lib.cem_integrator_name(int(integrator))
+    return name.decode() if name else None
+
+
 def time_grid(N, t1, T, kind="exponential"):
     """N increasing times from t1 to T, float64 (N,); kind a Grid or its name."""
     out = np.empty(count("N", N))

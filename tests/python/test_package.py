@@ -98,6 +98,15 @@ class Workflow(unittest.TestCase):
         self.assertEqual((g[0], g[-1]), (1e-3, 10.0))
         u = cemdiff.time_grid(3, 1.0, 3.0, kind="uniform")
         np.testing.assert_allclose(u, [1, 2, 3])
+        # the library's names are the enums' member names, which the
+        # package accepts as strings: one spelling in C, the CLI and Python
+        for cls, name_of in ((cemdiff.Grid, cemdiff.grid_name),
+                             (cemdiff.Integrator, cemdiff.integrator_name)):
+            self.assertEqual([name_of(m) for m in cls], [m.name.lower() for m in cls])
+            self.assertIsNone(name_of(len(cls)))
+        e = cemdiff.time_grid(5, 1e-3, 10.0, kind="edm")
+        self.assertEqual((e[0], e[-1]), (1e-3, 10.0))
+        self.assertTrue((np.diff(e) > 0).all())
         a = cemdiff.time_law_sample("loguniform", 20, 1e-3, 10.0, N=2, seed=3)
         b = cemdiff.time_law_sample("loguniform", 10, 1e-3, 10.0, N=2, seed=3)
         np.testing.assert_array_equal(a[:10], b)
