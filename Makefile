@@ -57,7 +57,7 @@ SRC = $(wildcard src/*.c)
 OBJ = $(SRC:src/%.c=$(OBJDIR)/%.o)
 HDR = include/cemdiff.h $(wildcard src/*.h src/*.inc)
 
-TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c
+TEST_SRC = $(wildcard tests/test_*.c) tests/check_main.c tests/gauss_law.c
 TEST_BIN = tests/.bin/check_cemdiff
 # The fuzz targets (tests/fuzz/) and their replay without libFuzzer, which
 # make check runs (defined here: check's prerequisites name them).
@@ -65,7 +65,7 @@ FUZZ_TARGETS = model_load trainer_load csv_read options
 REPLAY_DIR = tests/.bin/fuzz
 REPLAY_BINS = $(FUZZ_TARGETS:%=$(REPLAY_DIR)/%) $(REPLAY_DIR)/selftest
 
-.PHONY: reliability fuzz fuzz-deps fuzz-build fuzz-merge fuzz-corpus fuzz-replay man check-asan check-tsan valgrind python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
+.PHONY: sampling-orders reliability fuzz fuzz-deps fuzz-build fuzz-merge fuzz-corpus fuzz-replay man check-asan check-tsan valgrind python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -230,7 +230,7 @@ TEST_WRAP = -Wl,--wrap=cemi_alloc,--wrap=cemi_calloc,--wrap=cemi_realloc \
     -Wl,--wrap=fdopen,--wrap=getline,--wrap=pthread_create \
     -Wl,--wrap=mkstemp,--wrap=fwrite,--wrap=fprintf,--wrap=putc,--wrap=fflush \
     -Wl,--wrap=fsync,--wrap=fclose,--wrap=rename
-$(TEST_BIN): $(TEST_SRC) tests/tests.h $(STLIB) | deps
+$(TEST_BIN): $(TEST_SRC) tests/tests.h tests/gauss_law.h $(STLIB) | deps
 	@mkdir -p tests/.bin
 	$(CC) $(BASE_CFLAGS) -Isrc $(DEP_CFLAGS) $(CHECK_CFLAGS) $(CPPFLAGS) $(CFLAGS) \
 	    -o $@ $(TEST_SRC) $(LDFLAGS) $(TEST_WRAP) \
@@ -420,6 +420,25 @@ python-api:
 bindings: python-api
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --julia > julia/gen_api.jl
 	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --markdown > docs/API.md
+
+# The order tables and figure of docs/SAMPLING.md (tests/sampling_orders.c,
+# from the computations of the sampler suite's order tests): the tables go
+# between the markers "<!-- orders: begin -->" and "<!-- orders: end -->".
+tests/.bin/sampling_orders: tests/sampling_orders.c tests/gauss_law.c tests/gauss_law.h $(STLIB) | deps
+	@mkdir -p tests/.bin
+	$(CC) $(BASE_CFLAGS) $(DEP_CFLAGS) $(CPPFLAGS) $(CFLAGS) -o $@ tests/sampling_orders.c \
+	    tests/gauss_law.c $(LDFLAGS) $(STLIB) $(DEP_LIBS)
+
+sampling-orders: tests/.bin/sampling_orders | plot-deps
+	tests/.bin/sampling_orders docs/figures/orders.dat > tests/.bin/orders.md
+	$(PYTHON) -c 'import re,sys; d=open("docs/SAMPLING.md").read(); t=open("tests/.bin/orders.md").read(); \
+	    b,e="<!-- orders: begin -->\n","<!-- orders: end -->"; i,j=d.index(b)+len(b),d.index(e); \
+	    open("docs/SAMPLING.md","w").write(d[:i]+t+d[j:])'
+	gnuplot -e "set terminal pngcairo size 860,560 noenhanced; \
+	    set output 'docs/figures/orders.png'; set logscale xy; set xrange [4:200]; \
+	    set yrange [1e-5:10]; set format y '%.0e'; set xlabel 'steps M (exponential grid)'; \
+	    set ylabel 'weak error of y(t1)'; set grid; set key outside right; \
+	    plot for [k=2:10] 'docs/figures/orders.dat' u 1:k w lp lw 2 t columnhead(k)"
 
 # The bad-input table: the Check suite badinput (tests/test_badinput.c)
 # calls every function of the header with input its contract refuses and
