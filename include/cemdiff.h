@@ -894,6 +894,102 @@ CEM_API const char *cem_sampler_errmsg(const cem_sampler_t *s);
 /* Releases s and its reference to the model.  Accepts NULL. */
 CEM_API void cem_sampler_free(cem_sampler_t *s);
 
+/* ------------------------------------------------------- the probability flow
+ *
+ * The deterministic ODE that carries p_t1 to p_T (docs/SAMPLING.md,
+ * "Likelihood"): in tau = ln(e^t - 1), where it has no singularity,
+ *   dy/dtau   = (alpha/2) (alpha y - f(y, t)),
+ *   dell/dtau = (alpha/2) (alpha dim - tr J(y, t)),   J = df/dy,
+ * and log p_t1(x) = log p_T(y(T)) + ell(T) along the path from y(t1) = x.
+ * A flow integrates it with an adaptive embedded Runge-Kutta method
+ * (Dormand-Prince 5(4)), each row with its own steps, so a row's results
+ * depend only on the row, never on the others, the thread count or how
+ * the rows are split among calls.  tr J is exact (dim products of J with
+ * the basis vectors, through the network in forward mode or in closed
+ * form for the empirical and Gaussian kinds) when dim <= EXACT_DIM, else
+ * Hutchinson's estimate (1/P) sum_p e_p.J e_p with P = PROBES Rademacher
+ * vectors e_p drawn per row from (SEED, row), unbiased.
+ * p_T is the sampler's prior (CEM_SAMPLER_PRIOR = 1): the Gaussian
+ * N(m_T, s_T^2 I) of the model's data statistics, or N(0, I) without
+ * them.  The latent of a point is z = (y(T) - m_T) / s_T, ~ N(0, I) when
+ * the model is exact.
+ *
+ * Like a sampler, a flow plans its workspace when options change and runs
+ * allocate nothing; it keeps a reference to its model, several flows may
+ * run concurrently on one model nobody is training, and one flow must not
+ * run concurrently with itself.
+ */
+typedef struct cem_flow cem_flow_t;
+
+/* Flow options.
+ *   RTOL, ATOL  the step control's tolerances on every component of
+ *               (y, ell): |error| <= ATOL + RTOL |value|; 1e-5 each,
+ *               [1e-12, 1e-1]
+ *   T_MIN       t_1, where the points are; the model's T_MIN, [1e-8, 50]
+ *   T_MAX       T, the end of the flow; the model's T_MAX, [0.1, 100];
+ *               T_MIN < T_MAX is required (CEM_ERR_RANGE)
+ *   EXACT_DIM   the largest dim whose divergence is exact; 64, [0, 4096]
+ *   PROBES      Hutchinson's probes per row; 4, [1, 1024]
+ *   SEED        of the probes; 0, [0, 2^53]
+ *   THREADS     threads that run blocks of rows; the number of online
+ *               cores (at most 64), [1, 256]; results do not depend on it
+ *   MAX_STEPS   accepted and rejected steps a row may take; 10000,
+ *               [10, 1e7]                                              */
+typedef enum {
+    CEM_FLOW_RTOL = 1,
+    CEM_FLOW_ATOL = 2,
+    CEM_FLOW_T_MIN = 3,
+    CEM_FLOW_T_MAX = 4,
+    CEM_FLOW_EXACT_DIM = 5,
+    CEM_FLOW_PROBES = 6,
+    CEM_FLOW_SEED = 7,
+    CEM_FLOW_THREADS = 8,
+    CEM_FLOW_MAX_STEPS = 9
+} cem_flow_option;
+
+/* A flow on model m (any kind) with the default options.  *out is NULL on
+ * error.  Takes a reference to m; while flows exist, m's setters fail with
+ * CEM_ERR_BUSY, as with samplers.  Errors: CEM_ERR_ARG, CEM_ERR_NOMEM. */
+CEM_API int cem_flow_create(cem_flow_t **out, cem_model_t *m);
+
+/* log p_t1(x) of the model at n points x (n x dim) into logp (n), in
+ * nats, and, when evals is not NULL, the model evaluations each row's ODE
+ * took (evals[i]; a divergence costs dim + 1 of them with EXACT_DIM, or
+ * PROBES + 1 of them, counted as 1).  n = 0 does nothing.  Allocates
+ * nothing.  When a row fails (its path leaves float range, or needs more
+ * than MAX_STEPS steps) its logp is NaN, the other rows are valid, and the
+ * call returns CEM_ERR_NUMERIC naming the first such row.
+ * Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE (x), CEM_ERR_NUMERIC. */
+CEM_API int cem_flow_logprob(cem_flow_t *f, size_t n, const float *x, double *logp,
+                             size_t *evals);
+
+/* The encoder: the latents z (n x dim) of the points x (n x dim), through
+ * the ODE from t_1 to T.  The decoder: the points x at t_1 of the latents
+ * z, through the ODE from T back to t_1; decode(encode(x)) = x to the
+ * tolerances.  Failed rows as in cem_flow_logprob (NaN rows,
+ * CEM_ERR_NUMERIC).  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NUMERIC. */
+CEM_API int cem_flow_encode(cem_flow_t *f, size_t n, const float *x, float *z);
+CEM_API int cem_flow_decode(cem_flow_t *f, size_t n, const float *z, float *x);
+
+/* Called after each wave of blocks (one block of rows per thread) with the
+ * rows finished so far and the rows requested, as cem_sampler_progress_fn:
+ * a non-zero return stops the call, which returns CEM_ERR_STOPPED with the
+ * finished prefix of the outputs valid.  fn NULL: none.
+ * Errors: CEM_ERR_ARG. */
+CEM_API int cem_flow_set_progress(cem_flow_t *f, cem_sampler_progress_fn fn, void *user);
+
+/* Options; same contract as the sampler's (setting one re-plans and may
+ * fail with CEM_ERR_NOMEM, leaving the old plan). */
+CEM_API int cem_flow_set(cem_flow_t *f, cem_flow_option opt, double value);
+CEM_API int cem_flow_get(const cem_flow_t *f, cem_flow_option opt, double *value);
+CEM_API int cem_flow_option_bounds(cem_flow_option opt, double *lo, double *hi);
+
+/* The last error message recorded on f ("" if none). */
+CEM_API const char *cem_flow_errmsg(const cem_flow_t *f);
+
+/* Releases f and its reference to the model.  Accepts NULL. */
+CEM_API void cem_flow_free(cem_flow_t *f);
+
 /* ------------------------------------------------------------- checkpoints
  *
  * A versioned binary format (docs/CHECKPOINT.md): magic, format version,

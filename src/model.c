@@ -47,6 +47,7 @@ int cemi_model_new(cem_model_t **out, const char *fn, const cemi_model_ops *ops,
     atomic_init(&m->refs, 1);
     atomic_init(&m->busy, 0);
     atomic_init(&m->samplers, 0);
+    atomic_init(&m->flows, 0);
     *out = m;
     return CEM_OK;
 }

@@ -40,6 +40,16 @@ typedef struct cemi_model_ops {
      * result with or without it. */
     size_t (*shared_size)(const cem_model_t *m);
     void (*prepare)(const cem_model_t *m, void *shared);
+    /* f in double at n rows x (n x dim, n <= max_rows, finite, in double)
+     * and times t[i], and the products J v of f's Jacobian in x with K >= 0
+     * tangents per row: V holds K blocks of n x dim (tangent k of row i at
+     * V + (k n + i) dim), JV gets the products in the same layout.  ws holds
+     * jvp_workspace(m, n, K) bytes; shared as for eval.  A row's results do
+     * not depend on the other rows of the call.  Safe to call concurrently
+     * with distinct workspaces.  (The probability-flow ODE, src/flow.c.) */
+    void (*jvp)(const cem_model_t *m, size_t n, const double *x, const double *t, int K,
+                const double *V, double *f, double *JV, void *ws, const void *shared);
+    size_t (*jvp_workspace)(const cem_model_t *m, size_t rows, int K);
 } cemi_model_ops;
 
 struct cem_model {
@@ -52,6 +62,7 @@ struct cem_model {
     atomic_int refs;
     atomic_int busy;     /* 1 while a trainer owns the model */
     atomic_int samplers; /* samplers that planned for the model's network */
+    atomic_int flows;    /* flows (src/flow.c) that planned for it */
     cemi_errbuf err;
 };
 

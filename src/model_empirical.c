@@ -92,8 +92,72 @@ static void emp_eval(const cem_model_t *m, cem_target what, size_t r,
     cemi_emit_from_f(what, r, dim, x, t, t_shared, F, out);
 }
 
+static size_t emp_jvp_workspace(const cem_model_t *m, size_t rows, int K)
+{
+    (void)rows;
+    (void)K;
+    const empirical *e = m->impl;
+    return sizeof(double) * e->n; /* one row's weights at a time */
+}
+
+/* One row at a time, in double: the weights w_i, f = sum_i w_i p_i, and
+ * J = (alpha / sigma^2) (sum_i w_i p_i p_i^T - f f^T), the posterior
+ * covariance of X_0 scaled, applied to each tangent. */
+static void emp_jvp(const cem_model_t *m, size_t r, const double *x, const double *t, int K,
+                    const double *V, double *f, double *JV, void *ws, const void *shared)
+{
+    (void)shared;
+    const empirical *e = m->impl;
+    const int dim = e->dim;
+    const size_t n = e->n;
+    double *w = ws;
+    for (size_t a = 0; a < r; a++) {
+        const double *xa = x + a * (size_t)dim;
+        double *fa = f + a * (size_t)dim;
+        cemi_ou c = cemi_ou_at(t[a]);
+        double mx = -INFINITY, s = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double d = 0.0;
+            for (int j = 0; j < dim; j++)
+                d += xa[j] * e->PT[(size_t)j * n + i];
+            w[i] = (c.alpha * d - 0.5 * c.alpha * c.alpha * e->pn[i]) / c.sigma2;
+            mx = w[i] > mx ? w[i] : mx;
+        }
+        for (size_t i = 0; i < n; i++) {
+            w[i] = exp(w[i] - mx);
+            s += w[i];
+        }
+        for (size_t i = 0; i < n; i++)
+            w[i] /= s;
+        for (int j = 0; j < dim; j++) {
+            double v = 0.0;
+            for (size_t i = 0; i < n; i++)
+                v += w[i] * e->PT[(size_t)j * n + i];
+            fa[j] = v;
+        }
+        for (int k = 0; k < K; k++) {
+            const double *v = V + ((size_t)k * r + a) * (size_t)dim;
+            double *out = JV + ((size_t)k * r + a) * (size_t)dim, fv = 0.0;
+            for (int j = 0; j < dim; j++) {
+                out[j] = 0.0;
+                fv += fa[j] * v[j];
+            }
+            for (size_t i = 0; i < n; i++) {
+                double pv = 0.0;
+                for (int j = 0; j < dim; j++)
+                    pv += e->PT[(size_t)j * n + i] * v[j];
+                for (int j = 0; j < dim; j++)
+                    out[j] += w[i] * pv * e->PT[(size_t)j * n + i];
+            }
+            for (int j = 0; j < dim; j++)
+                out[j] = c.alpha / c.sigma2 * (out[j] - fa[j] * fv);
+        }
+    }
+}
+
 static const cemi_model_ops empirical_ops = {
     emp_max_rows, emp_workspace, emp_eval, emp_destroy, NULL, NULL, CEM_TARGET_CEM, NULL, NULL,
+    emp_jvp, emp_jvp_workspace,
 };
 
 int cem_model_create_empirical(cem_model_t **out, const float *points, size_t n,

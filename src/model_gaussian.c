@@ -10,6 +10,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <string.h>
 
 typedef struct {
     int dim;
@@ -72,8 +73,51 @@ static void gauss_eval(const cem_model_t *m, cem_target what, size_t r,
     cemi_emit_from_f(what, r, dim, x, t, t_shared, Y, out);
 }
 
+static size_t gauss_jvp_workspace(const cem_model_t *m, size_t rows, int K)
+{
+    return sizeof(double) * 2 * rows * (size_t)(K + 1) * (size_t)m->dim;
+}
+
+/* f as gauss_eval, in double from double x; J = Q diag(g) Q^T with
+ * g_k = alpha lambda_k / (alpha^2 lambda_k + sigma^2), applied to the K n
+ * tangent rows the same way (the gain of each row's own time). */
+static void gauss_jvp(const cem_model_t *m, size_t r, const double *x, const double *t, int K,
+                      const double *V, double *f, double *JV, void *ws, const void *shared)
+{
+    (void)shared;
+    const gaussian *g = m->impl;
+    const int dim = g->dim;
+    const size_t rows = r * (size_t)(K + 1); /* the points, then the K blocks of tangents */
+    double *Y = ws, *C = Y + rows * (size_t)dim;
+    for (size_t a = 0; a < r; a++) {
+        double al = cemi_ou_at(t[a]).alpha;
+        for (int j = 0; j < dim; j++)
+            Y[a * (size_t)dim + (size_t)j] = x[a * (size_t)dim + (size_t)j] - al * g->mu[j];
+    }
+    if (K > 0)
+        memcpy(Y + r * (size_t)dim, V, sizeof(double) * r * (size_t)K * (size_t)dim);
+    cemi_dgemm(0, 0, (int)rows, dim, dim, 1.0, Y, dim, g->Q, dim, 0.0, C, dim);
+    for (size_t a = 0; a < rows; a++) {
+        cemi_ou c = cemi_ou_at(t[a % r]);
+        for (int k = 0; k < dim; k++) {
+            double l = g->lam[k];
+            C[a * (size_t)dim + (size_t)k] *= c.alpha * l / (c.alpha * c.alpha * l + c.sigma2);
+        }
+    }
+    for (size_t a = 0; a < r; a++)
+        for (int j = 0; j < dim; j++)
+            Y[a * (size_t)dim + (size_t)j] = g->mu[j];
+    if (K > 0)
+        memset(Y + r * (size_t)dim, 0, sizeof(double) * r * (size_t)K * (size_t)dim);
+    cemi_dgemm(0, 1, (int)rows, dim, dim, 1.0, C, dim, g->Q, dim, 1.0, Y, dim);
+    memcpy(f, Y, sizeof(double) * r * (size_t)dim);
+    if (K > 0)
+        memcpy(JV, Y + r * (size_t)dim, sizeof(double) * r * (size_t)K * (size_t)dim);
+}
+
 static const cemi_model_ops gaussian_ops = {
     gauss_max_rows, gauss_workspace, gauss_eval, gauss_destroy, NULL, NULL, CEM_TARGET_CEM, NULL, NULL,
+    gauss_jvp, gauss_jvp_workspace,
 };
 
 int cem_model_create_gaussian(cem_model_t **out, const float *mean,

@@ -366,13 +366,34 @@ int cemi_mlp_check_free(cem_model_t *m, const char *fn, const char *what)
                          fn, what);
     /* a sampler planned its workspace for this network (a reference the
      * host keeps, cem_model_retain, holds nothing) */
-    int n = atomic_load(&m->samplers);
+    int n = atomic_load(&m->samplers), nf = atomic_load(&m->flows);
     if (n > 0)
         return cemi_fail(&m->err, CEM_ERR_BUSY,
                          "%s: %d sampler%s hold%s the model; %s cannot change until %s freed",
                          fn, n, n > 1 ? "s" : "", n > 1 ? "" : "s", what,
                          n > 1 ? "they are" : "it is");
+    if (nf > 0)
+        return cemi_fail(&m->err, CEM_ERR_BUSY,
+                         "%s: %d flow%s hold%s the model; %s cannot change until %s freed",
+                         fn, nf, nf > 1 ? "s" : "", nf > 1 ? "" : "s", what,
+                         nf > 1 ? "they are" : "it is");
     return CEM_OK;
+}
+
+int cemi_model_prior(const cem_model_t *m, double T, double *mean, double *sd)
+{
+    const cemi_mlp *net = cemi_mlp_of(m);
+    if (!net || !(net->sd > 0)) {
+        for (int j = 0; j < m->dim; j++)
+            mean[j] = 0.0;
+        *sd = 1.0;
+        return 0;
+    }
+    cemi_ou c = cemi_ou_at(T);
+    for (int j = 0; j < m->dim; j++)
+        mean[j] = c.alpha * net->mean[j];
+    *sd = sqrt(c.alpha * c.alpha * net->sd * net->sd + c.sigma2);
+    return 1;
 }
 
 static int mlp_set(cem_model_t *m, int opt, double value, const char *fn)
@@ -444,10 +465,127 @@ static int mlp_get(const cem_model_t *m, int opt, double *value)
     return CEM_OK;
 }
 
+/* Forward mode through the whole model: f = post(x, F(in(x))) with in and
+ * post affine in x (and post in F) at a given time, so
+ *   J v = d_x post v + d_F post (J_F (d_x in v)).
+ * The network's part in float (cemi_mlp_jvp_f after a forward pass that
+ * keeps its activations), the affine parts in double. */
+static size_t mlp_jvp_workspace(const cem_model_t *m, size_t rows, int K)
+{
+    const cemi_mlp *p = m->impl;
+    const size_t I = (size_t)(p->sh.D + p->sh.E), D = (size_t)p->sh.D, H = (size_t)p->sh.H;
+    const size_t KR = (size_t)K * rows;
+    size_t floats = rows * D + rows * I + cemi_mlp_hidden_size(&p->sh, (int)rows, 1) +
+                    rows * D + cemi_mlp_gemm_workspace(&p->sh) + KR * I + 2 * KR * H + KR * D;
+    return sizeof(double) * 2 * D + sizeof(float) * floats;
+}
+
+/* The tangent of the network's point inputs for a tangent v of x at time
+ * t: v itself, or with PRECOND c_in v / alpha (along the axes for
+ * PRECOND_PCA). */
+static void input_tangent(const cemi_mlp *p, double t, const double *v, float *out)
+{
+    const int D = p->sh.D;
+    if (!cemi_mlp_preconditioned(p)) {
+        for (int j = 0; j < D; j++)
+            out[j] = (float)v[j];
+        return;
+    }
+    const double *U = own_axes(p);
+    cemi_precond c = cemi_mlp_precond(p, t);
+    for (int j = 0; j < D; j++) {
+        double d = v[j];
+        if (U) {
+            d = 0;
+            for (int i = 0; i < D; i++)
+                d += U[(size_t)j * (size_t)D + (size_t)i] * v[i];
+        }
+        out[j] = (float)(c.c_in * c.inv_alpha * d);
+    }
+}
+
+/* The tangent of f for a tangent v of x and dF of the network's output:
+ * the linear part of cemi_mlp_f_from_net and of the conversion into f. */
+static void output_tangent(const cemi_mlp *p, double t, const double *v, const float *dF,
+                           double *df, double *tmp)
+{
+    const int D = p->sh.D;
+    if (p->target != CEM_TARGET_CEM) { /* f = (x - sigma eps)/alpha, (x + sigma^2 S)/alpha */
+        cemi_ou o = cemi_ou_at(t);
+        double k = p->target == CEM_TARGET_NOISE ? -o.sigma : o.sigma2;
+        for (int j = 0; j < D; j++)
+            df[j] = (v[j] + k * (double)dF[j]) / o.alpha;
+        return;
+    }
+    if (!cemi_mlp_preconditioned(p)) {
+        for (int j = 0; j < D; j++)
+            df[j] = dF[j];
+        return;
+    }
+    cemi_precond c = cemi_mlp_precond(p, t);
+    const double *U = own_axes(p);
+    if (!U) {
+        for (int j = 0; j < D; j++)
+            df[j] = c.c_skip * c.inv_alpha * v[j] + c.c_out * (double)dF[j];
+        return;
+    }
+    const double s2 = expm1(t);
+    for (int k = 0; k < D; k++) {
+        const double *u = U + (size_t)k * (size_t)D;
+        double cs, co, uv = 0;
+        cemi_precond_skip_out(s2, axis_sd(p, k), &cs, &co);
+        for (int j = 0; j < D; j++)
+            uv += u[j] * v[j];
+        tmp[k] = cs * c.inv_alpha * uv + co * (double)dF[k];
+    }
+    for (int j = 0; j < D; j++)
+        df[j] = 0;
+    for (int k = 0; k < D; k++)
+        for (int j = 0; j < D; j++)
+            df[j] += U[(size_t)k * (size_t)D + (size_t)j] * tmp[k];
+}
+
+static void mlp_jvp(const cem_model_t *m, size_t r, const double *x, const double *t, int K,
+                    const double *V, double *f, double *JV, void *ws, const void *shared)
+{
+    const cemi_mlp *p = m->impl;
+    const int D = p->sh.D, B = (int)r;
+    const size_t I = (size_t)(D + p->sh.E), KR = (size_t)K * r;
+    double *row = ws, *tmp = row + D;
+    float *xf = (float *)(tmp + D), *in = xf + r * (size_t)D;
+    float *hid = in + r * I, *net = hid + cemi_mlp_hidden_size(&p->sh, B, 1);
+    float *gws = net + r * (size_t)D, *din = gws + cemi_mlp_gemm_workspace(&p->sh);
+    float *dtmp = din + KR * I, *dnet = dtmp + 2 * KR * (size_t)p->sh.H;
+    cemi_nn_ctx ctx = {gws, 0, NULL, shared};
+    const float *params = p->use_ema ? p->ema : p->params;
+    for (size_t k = 0; k < r * (size_t)D; k++)
+        xf[k] = (float)x[k];
+    cemi_mlp_input(m, B, xf, t, 0.0, in);
+    cemi_mlp_forward_f(&p->sh, params, B, in, hid, 1, net, &ctx);
+    for (size_t i = 0; i < r; i++) {
+        double *fi = f + i * (size_t)D;
+        for (int j = 0; j < D; j++)
+            row[j] = net[i * (size_t)D + (size_t)j];
+        cemi_mlp_f_from_net(p, xf + i * (size_t)D, t[i], row, fi, tmp);
+        cemi_convert_row(p->target, CEM_TARGET_CEM, D, xf + i * (size_t)D, t[i], fi, fi);
+    }
+    if (K == 0)
+        return;
+    for (size_t q = 0; q < KR; q++) { /* tangent rows: points part, then no time part */
+        float *d = din + q * I;
+        input_tangent(p, t[q % r], V + q * (size_t)D, d);
+        memset(d + D, 0, sizeof(float) * (size_t)p->sh.E);
+    }
+    cemi_mlp_jvp_f(&p->sh, params, B, hid, K, din, dtmp, dnet, &ctx);
+    for (size_t q = 0; q < KR; q++)
+        output_tangent(p, t[q % r], V + q * (size_t)D, dnet + q * (size_t)D,
+                       JV + q * (size_t)D, tmp);
+}
+
 static const cemi_model_ops mlp_ops_table[3] = {
 #define MLP_OPS(target) \
     {mlp_max_rows, mlp_workspace, mlp_eval, mlp_destroy, mlp_set, mlp_get, target, \
-     mlp_shared_size, mlp_prepare}
+     mlp_shared_size, mlp_prepare, mlp_jvp, mlp_jvp_workspace}
     MLP_OPS(CEM_TARGET_CEM), MLP_OPS(CEM_TARGET_NOISE), MLP_OPS(CEM_TARGET_SCORE),
 #undef MLP_OPS
 };

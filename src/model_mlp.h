@@ -93,4 +93,10 @@ void cemi_mlp_set_stats(cemi_mlp *p, const double *mean, double sd);
  * sampler holds m, else CEM_OK. */
 int cemi_mlp_check_free(cem_model_t *m, const char *fn, const char *what);
 
+/* The law the sampler and the flow put at T (CEM_SAMPLER_PRIOR = 1): for
+ * an MLP with data statistics (mu, sd), p_T of data N(mu, sd^2 I),
+ * N(alpha_T mu, (alpha_T^2 sd^2 + sigma_T^2) I): writes mean (dim) and *sd,
+ * returns 1.  Otherwise N(0, I): mean zeros, *sd = 1, returns 0. */
+int cemi_model_prior(const cem_model_t *m, double T, double *mean, double *sd);
+
 #endif /* CEM_MODEL_MLP_H */

@@ -112,6 +112,13 @@ size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep);
                                          int B, const real *x, const real *emb,          \
                                          real *hid, real *out, real *brow,               \
                                          const cemi_nn_ctx *ctx);                         \
+    /* Forward-mode products of the network's Jacobian: din holds K tangents of   \
+     * the B input rows (K blocks of B x (D+E), block k tangent k of every row), \
+     * hid the activations kept by a keep forward pass of those rows; writes the \
+     * K blocks of output tangents (B x D each) into dout.  tmp: 2 K B H. */       \
+    void cemi_mlp_jvp##S(const cemi_mlp_shape *sh, const real *params, int B,             \
+                         const real *hid, int K, const real *din, real *tmp, real *dout,  \
+                         const cemi_nn_ctx *ctx);                                          \
     /* Given dout (B x D) and the kept activations of the forward pass, writes     \
      * every parameter gradient into grads (overwritten); scratch holds 2 B H. */   \
     void cemi_mlp_backward##S(const cemi_mlp_shape *sh, const real *params, int B,        \

@@ -134,14 +134,12 @@ static int plan_make(cem_sampler_t *s, const double *opt, plan *p, const char *f
              (q.traj = cemi_alloc(cells, sizeof(float))) &&
              (q.traj_times = cemi_alloc(q.traj_snaps, sizeof(double)));
     }
-    const cemi_mlp *net = cemi_mlp_of(s->model);
-    if (ok && opt[CEM_SAMPLER_PRIOR] != 0 && net && net->sd > 0) {
-        /* p_T of data N(mu, sd^2 I): N(alpha_T mu, alpha_T^2 sd^2 + sigma_T^2) */
-        cemi_ou c = cemi_ou_at(opt[CEM_SAMPLER_T_MAX]);
+    if (ok && opt[CEM_SAMPLER_PRIOR] != 0) { /* the matched Gaussian, when there is one */
         ok = (q.prior_mean = cemi_alloc((size_t)s->D, sizeof(double))) != NULL;
-        for (int j = 0; ok && j < s->D; j++)
-            q.prior_mean[j] = c.alpha * net->mean[j];
-        q.prior_sd = sqrt(c.alpha * c.alpha * net->sd * net->sd + c.sigma2);
+        if (ok && !cemi_model_prior(s->model, opt[CEM_SAMPLER_T_MAX], q.prior_mean, &q.prior_sd)) {
+            cemi_release(q.prior_mean); /* N(0, I): drawn as before, without the affine map */
+            q.prior_mean = NULL;
+        }
     }
     if (!ok) {
         const int N = q.N, threads = q.nthreads; /* plan_free clears q */

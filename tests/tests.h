@@ -23,6 +23,7 @@ Suite *suite_trainer(void);
 Suite *suite_checkpoint(void);
 Suite *suite_quality(void);
 Suite *suite_sampler(void);
+Suite *suite_flow(void);
 Suite *suite_metrics(void);
 Suite *suite_threads(void);
 Suite *suite_faults(void);
