@@ -87,6 +87,7 @@ struct model_free { void operator()(cem_model_t *p) const noexcept { cem_model_f
 struct trainer_free { void operator()(cem_trainer_t *p) const noexcept { cem_trainer_free(p); } };
 struct sampler_free { void operator()(cem_sampler_t *p) const noexcept { cem_sampler_free(p); } };
 struct dataset_free { void operator()(cem_dataset_t *p) const noexcept { cem_dataset_free(p); } };
+struct flow_free { void operator()(cem_flow_t *p) const noexcept { cem_flow_free(p); } };
 struct buffer_free { void operator()(void *p) const noexcept { cem_free(p); } };
 
 /* The progress callback's state; the Trainer owns it on the heap so that
@@ -661,6 +662,101 @@ private:
     /* Declared before h_: destroyed after the sampler that points at it. */
     std::unique_ptr<detail::sampler_progress_state> progress_;
     std::unique_ptr<cem_sampler_t, detail::sampler_free> h_;
+    int dim_ = 0;
+};
+
+/* ------------------------------------------------------------ Flow */
+
+/* Owner of a cem_flow_t: the probability-flow ODE of a model as a density
+ * (logprob) and an encoder (encode, decode). */
+class Flow {
+public:
+    Flow() = default;
+    /* cem_flow_create with the default options. */
+    explicit Flow(const Model &m)
+    {
+        cem_flow_t *f = nullptr;
+        check(cem_flow_create(&f, m.get()));
+        h_.reset(f);
+        dim_ = m.dim();
+    }
+
+    cem_flow_t *get() const noexcept { return h_.get(); }
+    explicit operator bool() const noexcept { return h_ != nullptr; }
+    int dim() const noexcept { return dim_; }
+
+    /* cem_flow_set_progress, as Sampler::on_progress. */
+    void on_progress(std::function<bool(std::size_t, std::size_t)> fn)
+    {
+        if (!fn) {
+            check(cem_flow_set_progress(h_.get(), nullptr, nullptr));
+            progress_.reset();
+            return;
+        }
+        auto st = std::make_unique<detail::sampler_progress_state>();
+        st->fn = std::move(fn);
+        check(cem_flow_set_progress(h_.get(), &cemdiff_hpp_sampler_progress_v0, st.get()));
+        progress_ = std::move(st);
+    }
+
+    /* cem_flow_logprob: log p_t1 at the points x (n x dim); evals, when not
+     * null, gets the model evaluations of each row. */
+    std::vector<double> logprob(const std::vector<float> &x, std::vector<std::size_t> *evals = nullptr)
+    {
+        std::size_t n = detail::rows(x.size(), dim_, "cemdiff::Flow::logprob");
+        std::vector<double> out(n);
+        if (evals)
+            evals->assign(n, 0);
+        finish(cem_flow_logprob(h_.get(), n, x.data(), out.data(), evals ? evals->data() : nullptr));
+        return out;
+    }
+    /* cem_flow_encode / cem_flow_decode: latents of points, points of latents. */
+    std::vector<float> encode(const std::vector<float> &x)
+    {
+        std::vector<float> out(x.size());
+        finish(cem_flow_encode(h_.get(), detail::rows(x.size(), dim_, "cemdiff::Flow::encode"),
+                               x.data(), out.data()));
+        return out;
+    }
+    std::vector<float> decode(const std::vector<float> &z)
+    {
+        std::vector<float> out(z.size());
+        finish(cem_flow_decode(h_.get(), detail::rows(z.size(), dim_, "cemdiff::Flow::decode"),
+                               z.data(), out.data()));
+        return out;
+    }
+
+    /* cem_flow_set / cem_flow_get / cem_flow_option_bounds. */
+    void set(cem_flow_option opt, double value) { check(cem_flow_set(h_.get(), opt, value)); }
+    double get(cem_flow_option opt) const
+    {
+        double v = 0;
+        check(cem_flow_get(h_.get(), opt, &v));
+        return v;
+    }
+    static std::pair<double, double> bounds(cem_flow_option opt)
+    {
+        double lo = 0, hi = 0;
+        check(cem_flow_option_bounds(opt, &lo, &hi));
+        return {lo, hi};
+    }
+
+    /* cem_flow_errmsg. */
+    std::string errmsg() const { return cem_flow_errmsg(h_.get()); }
+
+private:
+    /* Rethrows the progress callback's exception, then checks the status. */
+    void finish(int status)
+    {
+        if (progress_ && progress_->caught) {
+            std::exception_ptr e = progress_->caught;
+            progress_->caught = nullptr;
+            std::rethrow_exception(e);
+        }
+        check(status);
+    }
+    std::unique_ptr<detail::sampler_progress_state> progress_;
+    std::unique_ptr<cem_flow_t, detail::flow_free> h_;
     int dim_ = 0;
 };
 

@@ -125,6 +125,16 @@ const CEM_SAMPLER_THREADS = Cint(8)
 const CEM_SAMPLER_TRAJ_ROWS = Cint(9)
 const CEM_SAMPLER_TRAJ_EVERY = Cint(10)
 const CEM_SAMPLER_PRIOR = Cint(11)
+# cem_flow_option
+const CEM_FLOW_RTOL = Cint(1)
+const CEM_FLOW_ATOL = Cint(2)
+const CEM_FLOW_T_MIN = Cint(3)
+const CEM_FLOW_T_MAX = Cint(4)
+const CEM_FLOW_EXACT_DIM = Cint(5)
+const CEM_FLOW_PROBES = Cint(6)
+const CEM_FLOW_SEED = Cint(7)
+const CEM_FLOW_THREADS = Cint(8)
+const CEM_FLOW_MAX_STEPS = Cint(9)
 # cem_dataset_kind
 const CEM_DATA_SEGMENT = Cint(0)
 const CEM_DATA_CIRCLE = Cint(1)
@@ -140,6 +150,7 @@ const CEM_DATASET_NPOINTS = Cint(1)
 const cem_model_t_ptr = Ptr{Cvoid}  # cem_model_t *
 const cem_trainer_t_ptr = Ptr{Cvoid}  # cem_trainer_t *
 const cem_sampler_t_ptr = Ptr{Cvoid}  # cem_sampler_t *
+const cem_flow_t_ptr = Ptr{Cvoid}  # cem_flow_t *
 const cem_dataset_t_ptr = Ptr{Cvoid}  # cem_dataset_t *
 
 # --------------------------------- callbacks: function pointers (@cfunction)
@@ -211,6 +222,16 @@ const CEM_FUNCTIONS = (
     :cem_sampler_option_bounds,
     :cem_sampler_errmsg,
     :cem_sampler_free,
+    :cem_flow_create,
+    :cem_flow_logprob,
+    :cem_flow_encode,
+    :cem_flow_decode,
+    :cem_flow_set_progress,
+    :cem_flow_set,
+    :cem_flow_get,
+    :cem_flow_option_bounds,
+    :cem_flow_errmsg,
+    :cem_flow_free,
     :cem_model_save,
     :cem_model_save_buffer,
     :cem_model_load,
@@ -1252,6 +1273,160 @@ function cem_sampler_free(s)
     ccall((:cem_sampler_free, libcemdiff), Cvoid,
           (cem_sampler_t_ptr,),
           s)
+end
+
+"""
+    cem_flow_create(out, m) -> Cint
+
+C: `CEM_API int cem_flow_create(cem_flow_t **out, cem_model_t *m);`
+
+A flow on model m (any kind) with the default options.  *out is NULL on
+error.  Takes a reference to m; while flows exist, m's setters fail with
+CEM_ERR_BUSY, as with samplers.  Errors: CEM_ERR_ARG, CEM_ERR_NOMEM.
+"""
+function cem_flow_create(out, m)
+    ccall((:cem_flow_create, libcemdiff), Cint,
+          (Ptr{cem_flow_t_ptr}, cem_model_t_ptr),
+          out, m)
+end
+
+"""
+    cem_flow_logprob(f, n, x, logp, evals) -> Cint
+
+C: `CEM_API int cem_flow_logprob(cem_flow_t *f, size_t n, const float *x, double *logp, size_t *evals);`
+
+log p_t1(x) of the model at n points x (n x dim) into logp (n), in
+nats, and, when evals is not NULL, the model evaluations each row's ODE
+took (evals[i]; a divergence costs dim + 1 of them with EXACT_DIM, or
+PROBES + 1 of them, counted as 1).  n = 0 does nothing.  Allocates
+nothing.  When a row fails (its path leaves float range, or needs more
+than MAX_STEPS steps) its logp is NaN, the other rows are valid, and the
+call returns CEM_ERR_NUMERIC naming the first such row.
+Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE (x), CEM_ERR_NUMERIC.
+"""
+function cem_flow_logprob(f, n, x, logp, evals)
+    ccall((:cem_flow_logprob, libcemdiff), Cint,
+          (cem_flow_t_ptr, Csize_t, Ptr{Cfloat}, Ptr{Cdouble}, Ptr{Csize_t}),
+          f, n, x, logp, evals)
+end
+
+"""
+    cem_flow_encode(f, n, x, z) -> Cint
+
+C: `CEM_API int cem_flow_encode(cem_flow_t *f, size_t n, const float *x, float *z);`
+
+The encoder: the latents z (n x dim) of the points x (n x dim), through
+the ODE from t_1 to T.  The decoder: the points x at t_1 of the latents
+z, through the ODE from T back to t_1; decode(encode(x)) = x to the
+tolerances.  Failed rows as in cem_flow_logprob (NaN rows,
+CEM_ERR_NUMERIC).  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NUMERIC.
+"""
+function cem_flow_encode(f, n, x, z)
+    ccall((:cem_flow_encode, libcemdiff), Cint,
+          (cem_flow_t_ptr, Csize_t, Ptr{Cfloat}, Ptr{Cfloat}),
+          f, n, x, z)
+end
+
+"""
+    cem_flow_decode(f, n, z, x) -> Cint
+
+C: `CEM_API int cem_flow_decode(cem_flow_t *f, size_t n, const float *z, float *x);`
+
+The encoder: the latents z (n x dim) of the points x (n x dim), through
+the ODE from t_1 to T.  The decoder: the points x at t_1 of the latents
+z, through the ODE from T back to t_1; decode(encode(x)) = x to the
+tolerances.  Failed rows as in cem_flow_logprob (NaN rows,
+CEM_ERR_NUMERIC).  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE, CEM_ERR_NUMERIC.
+"""
+function cem_flow_decode(f, n, z, x)
+    ccall((:cem_flow_decode, libcemdiff), Cint,
+          (cem_flow_t_ptr, Csize_t, Ptr{Cfloat}, Ptr{Cfloat}),
+          f, n, z, x)
+end
+
+"""
+    cem_flow_set_progress(f, fn, user) -> Cint
+
+C: `CEM_API int cem_flow_set_progress(cem_flow_t *f, cem_sampler_progress_fn fn, void *user);`
+
+Called after each wave of blocks (one block of rows per thread) with the
+rows finished so far and the rows requested, as cem_sampler_progress_fn:
+a non-zero return stops the call, which returns CEM_ERR_STOPPED with the
+finished prefix of the outputs valid.  fn NULL: none.
+Errors: CEM_ERR_ARG.
+"""
+function cem_flow_set_progress(f, fn, user)
+    ccall((:cem_flow_set_progress, libcemdiff), Cint,
+          (cem_flow_t_ptr, cem_sampler_progress_fn, Ptr{Cvoid}),
+          f, fn, user)
+end
+
+"""
+    cem_flow_set(f, opt, value) -> Cint
+
+C: `CEM_API int cem_flow_set(cem_flow_t *f, cem_flow_option opt, double value);`
+
+Options; same contract as the sampler's (setting one re-plans and may
+fail with CEM_ERR_NOMEM, leaving the old plan).
+"""
+function cem_flow_set(f, opt, value)
+    ccall((:cem_flow_set, libcemdiff), Cint,
+          (cem_flow_t_ptr, Cint, Cdouble),
+          f, opt, value)
+end
+
+"""
+    cem_flow_get(f, opt, value) -> Cint
+
+C: `CEM_API int cem_flow_get(const cem_flow_t *f, cem_flow_option opt, double *value);`
+
+Options; same contract as the sampler's (setting one re-plans and may
+fail with CEM_ERR_NOMEM, leaving the old plan).
+"""
+function cem_flow_get(f, opt, value)
+    ccall((:cem_flow_get, libcemdiff), Cint,
+          (cem_flow_t_ptr, Cint, Ptr{Cdouble}),
+          f, opt, value)
+end
+
+"""
+    cem_flow_option_bounds(opt, lo, hi) -> Cint
+
+C: `CEM_API int cem_flow_option_bounds(cem_flow_option opt, double *lo, double *hi);`
+
+Options; same contract as the sampler's (setting one re-plans and may
+fail with CEM_ERR_NOMEM, leaving the old plan).
+"""
+function cem_flow_option_bounds(opt, lo, hi)
+    ccall((:cem_flow_option_bounds, libcemdiff), Cint,
+          (Cint, Ptr{Cdouble}, Ptr{Cdouble}),
+          opt, lo, hi)
+end
+
+"""
+    cem_flow_errmsg(f) -> Cstring
+
+C: `CEM_API const char *cem_flow_errmsg(const cem_flow_t *f);`
+
+The last error message recorded on f ("" if none).
+"""
+function cem_flow_errmsg(f)
+    ccall((:cem_flow_errmsg, libcemdiff), Cstring,
+          (cem_flow_t_ptr,),
+          f)
+end
+
+"""
+    cem_flow_free(f) -> Cvoid
+
+C: `CEM_API void cem_flow_free(cem_flow_t *f);`
+
+Releases f and its reference to the model.  Accepts NULL.
+"""
+function cem_flow_free(f)
+    ccall((:cem_flow_free, libcemdiff), Cvoid,
+          (cem_flow_t_ptr,),
+          f)
 end
 
 """

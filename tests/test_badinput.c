@@ -88,11 +88,12 @@ enum {
     TR = 16,    /* C.tr: a trainer on C.m (batch 8, one thread) */
     SMP = 32,   /* C.s: a sampler on C.m (4 grid points, one thread) */
     CIRC = 64,  /* C.d: the circle in R^2 */
-    PTS = 128   /* C.d: POINTS in R^2 instead */
+    PTS = 128,  /* C.d: POINTS in R^2 instead */
+    FLW = 256   /* C.f: a flow on C.g (one thread) */
 };
 
 /* The output handles a failed call must set to NULL. */
-enum { O_M = 1, O_T = 2, O_S = 4, O_D = 8 };
+enum { O_M = 1, O_T = 2, O_S = 4, O_D = 8, O_F = 16 };
 
 typedef struct {
     /* what a case says about itself (describe mode) */
@@ -120,10 +121,12 @@ static struct {
     cem_trainer_t *tr, *tr2;
     cem_sampler_t *s, *s2;
     cem_dataset_t *d, *d2;
+    cem_flow_t *f, *f2;
     cem_model_t *mout;
     cem_trainer_t *trout;
     cem_sampler_t *sout;
     cem_dataset_t *dout;
+    cem_flow_t *fout;
 } C;
 
 static char dir[64]; /* the suite's directory, made in the parent process */
@@ -171,7 +174,7 @@ static void build(unsigned env)
         ck_assert_int_eq(cem_model_create_empirical(&C.e, data, NDATA, D), CEM_OK);
         ck_assert_int_eq(cem_model_create_empirical(&C.e2, data, NDATA, D), CEM_OK);
     }
-    if (env & GAUSS) {
+    if (env & (GAUSS | FLW)) {
         ck_assert_int_eq(cem_model_create_gaussian(&C.g, MEAN_F, COV_F, D), CEM_OK);
         ck_assert_int_eq(cem_model_create_gaussian(&C.g2, MEAN_F, COV_F, D), CEM_OK);
     }
@@ -183,6 +186,12 @@ static void build(unsigned env)
         C.s = tiny_sampler(C.m);
         C.s2 = tiny_sampler(C.m2);
     }
+    if (env & FLW) {
+        ck_assert_int_eq(cem_flow_create(&C.f, C.g), CEM_OK);
+        ck_assert_int_eq(cem_flow_create(&C.f2, C.g2), CEM_OK);
+        ck_assert_int_eq(cem_flow_set(C.f, CEM_FLOW_THREADS, 1), CEM_OK);
+        ck_assert_int_eq(cem_flow_set(C.f2, CEM_FLOW_THREADS, 1), CEM_OK);
+    }
     if (env & (CIRC | PTS)) {
         cem_dataset_kind k = env & PTS ? CEM_DATA_POINTS : CEM_DATA_CIRCLE;
         C.d = tiny_dataset(k);
@@ -192,10 +201,13 @@ static void build(unsigned env)
     C.trout = SENTINEL;
     C.sout = SENTINEL;
     C.dout = SENTINEL;
+    C.fout = SENTINEL;
 }
 
 static void release_all(void)
 {
+    cem_flow_free(C.f);
+    cem_flow_free(C.f2);
     cem_sampler_free(C.s);
     cem_sampler_free(C.s2);
     cem_trainer_free(C.tr);
@@ -216,6 +228,8 @@ static void release_all(void)
         cem_sampler_free(C.sout);
     if (C.dout != SENTINEL)
         cem_dataset_free(C.dout);
+    if (C.fout != SENTINEL)
+        cem_flow_free(C.fout);
     memset(&C, 0, sizeof C);
 }
 
@@ -228,13 +242,14 @@ typedef struct {
     const char *(*msg)(const void *);
     char text[300];
 } msg_seen;
-static msg_seen seen[12];
+static msg_seen seen[14];
 static int nseen;
 
 static const char *model_msg(const void *h) { return cem_model_errmsg(h); }
 static const char *trainer_msg(const void *h) { return cem_trainer_errmsg(h); }
 static const char *sampler_msg(const void *h) { return cem_sampler_errmsg(h); }
 static const char *dataset_msg(const void *h) { return cem_dataset_errmsg(h); }
+static const char *flow_msg(const void *h) { return cem_flow_errmsg(h); }
 
 static void see(void *slot, const char *(*msg)(const void *))
 {
@@ -266,6 +281,8 @@ static void arm(bad_ctx *c, const char *fn)
     see(&C.tr2, trainer_msg);
     see(&C.s, sampler_msg);
     see(&C.s2, sampler_msg);
+    see(&C.f, flow_msg);
+    see(&C.f2, flow_msg);
     see(&C.d, dataset_msg);
     see(&C.d2, dataset_msg);
     if (strcmp(fn, "cem_ou_coefficients") != 0)
@@ -2093,6 +2110,171 @@ static int sampler_free_cases(int v, bad_ctx *c)
     return 1;
 }
 
+/* ====================================================== flow */
+
+static int flow_create_cases(int v, bad_ctx *c)
+{
+    cem_flow_t **out = &C.fout;
+    cem_model_t *m = C.g;
+    c->outs = O_F;
+    switch (v) {
+    CASE(0, GAUSS, CEM_ERR_ARG, "out NULL") out = NULL; c->outs = 0; break;
+    CASE(1, 0, CEM_ERR_ARG, "NULL model") m = NULL; break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    arm(c, "cem_flow_create");
+    int st = cem_flow_create(out, m);
+    disarm(c);
+    return st;
+}
+
+/* cem_flow_logprob (what 0), cem_flow_encode (1), cem_flow_decode (2). */
+static int flow_run_cases(int v, bad_ctx *c, int what)
+{
+    static const char *const fns[3] = {"cem_flow_logprob", "cem_flow_encode", "cem_flow_decode"};
+    cem_flow_t *f = C.f;
+    size_t n = 2;
+    int null_in = 0, null_out = 0, nan = 0;
+    c->rule = 's';
+    switch (v) {
+    CASE(0, 0, CEM_ERR_ARG, "NULL flow") f = NULL; break;
+    CASE(1, FLW, CEM_ERR_ARG, "input NULL with n = 2") null_in = 1; break;
+    CASE(2, FLW, CEM_ERR_ARG, "output NULL with n = 2") null_out = 1; break;
+    CASE(3, FLW, CEM_ERR_ARG, "n x dim overflows size_t (n = SIZE_MAX/2 + 1, dim 2)") n = HUGE_N; break;
+    CASE(4, FLW, CEM_ERR_NONFINITE, "NaN in row 1") nan = 1; break;
+    CASE(5, FLW, CEM_OK, "n = 0 with NULL arrays: nothing done") n = 0; null_in = null_out = 1; break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    float in[2 * D] = {0.5f, -0.25f, 1.0f, 0.0f}, out[2 * D];
+    double lp[2] = {KEPT_D, KEPT_D};
+    if (nan)
+        in[3] = NAN;
+    c->hmsg = f ? cem_flow_errmsg(f) : NULL;
+    arm(c, fns[what]);
+    int st = what == 0 ? cem_flow_logprob(f, n, null_in ? NULL : in, null_out ? NULL : lp, NULL)
+             : what == 1 ? cem_flow_encode(f, n, null_in ? NULL : in, null_out ? NULL : out)
+                         : cem_flow_decode(f, n, null_in ? NULL : in, null_out ? NULL : out);
+    disarm(c);
+    return st;
+}
+
+static int flow_logprob_cases(int v, bad_ctx *c) { return flow_run_cases(v, c, 0); }
+static int flow_encode_cases(int v, bad_ctx *c) { return flow_run_cases(v, c, 1); }
+static int flow_decode_cases(int v, bad_ctx *c) { return flow_run_cases(v, c, 2); }
+
+static int flow_set_progress_cases(int v, bad_ctx *c)
+{
+    switch (v) {
+    CASE(0, 0, CEM_ERR_ARG, "NULL flow") break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    arm(c, "cem_flow_set_progress");
+    int st = cem_flow_set_progress(NULL, noop_sampler_progress, NULL);
+    disarm(c);
+    return st;
+}
+
+static const opt_case FLOW_SET[] = {
+    {0, CEM_FLOW_RTOL, 1e-6, 0, CEM_ERR_ARG, "NULL flow", 0},
+    {'s', 0, 1, FLW, CEM_ERR_ARG, "option id 0", 0},
+    {'s', 10, 1, FLW, CEM_ERR_ARG, "option id 10 (one past MAX_STEPS)", 0},
+    {'s', CEM_FLOW_RTOL, 0, FLW, CEM_ERR_RANGE, "RTOL 0 (bounds [1e-12, 0.1])", 0},
+    {'s', CEM_FLOW_ATOL, NAN, FLW, CEM_ERR_RANGE, "ATOL NaN", 0},
+    {'s', CEM_FLOW_T_MIN, 20, FLW, CEM_ERR_RANGE, "T_MIN 20 > T_MAX 10 (each within its bounds)", 0},
+    {'s', CEM_FLOW_T_MAX, INFINITY, FLW, CEM_ERR_RANGE, "T_MAX +Inf", 0},
+    {'s', CEM_FLOW_EXACT_DIM, -1, FLW, CEM_ERR_RANGE, "EXACT_DIM -1 (bounds [0, 4096])", 0},
+    {'s', CEM_FLOW_PROBES, 0, FLW, CEM_ERR_RANGE, "PROBES 0 (bounds [1, 1024])", 0},
+    {'s', CEM_FLOW_PROBES, 1.5, FLW, CEM_ERR_RANGE, "PROBES 1.5", 0},
+    {'s', CEM_FLOW_SEED, -1, FLW, CEM_ERR_RANGE, "SEED -1", 0},
+    {'s', CEM_FLOW_THREADS, 257, FLW, CEM_ERR_RANGE, "THREADS 257", 0},
+    {'s', CEM_FLOW_MAX_STEPS, 9, FLW, CEM_ERR_RANGE, "MAX_STEPS 9 (bounds [10, 1e7])", 0},
+};
+
+static int flow_set_cases(int v, bad_ctx *c)
+{
+    c->rule = 's';
+    if (opt_case_of(FLOW_SET, N_OF(FLOW_SET), v, c))
+        return NO_CASE;
+    if (c->describe)
+        return 0;
+    const opt_case *o = &FLOW_SET[v];
+    cem_flow_t *f = o->on ? C.f : NULL;
+    c->hmsg = f ? cem_flow_errmsg(f) : NULL;
+    arm(c, "cem_flow_set");
+    int st = cem_flow_set(f, (cem_flow_option)o->opt, o->value);
+    disarm(c);
+    return st;
+}
+
+static int flow_get_cases(int v, bad_ctx *c)
+{
+    cem_flow_t *f = C.f;
+    double val = KEPT_D, *pv = &val;
+    int opt = CEM_FLOW_RTOL;
+    c->rule = 'c';
+    switch (v) {
+    CASE(0, 0, CEM_ERR_ARG, "NULL flow") f = NULL; break;
+    CASE(1, FLW, CEM_ERR_ARG, "value NULL") pv = NULL; break;
+    CASE(2, FLW, CEM_ERR_ARG, "option id 0") opt = 0; break;
+    CASE(3, FLW, CEM_ERR_ARG, "option id 10") opt = 10; break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    c->hmsg = f ? cem_flow_errmsg(f) : NULL;
+    arm(c, "cem_flow_get");
+    int st = cem_flow_get(f, (cem_flow_option)opt, pv);
+    disarm(c);
+    ck_assert_msg(st == CEM_OK || val == KEPT_D, "value written on error");
+    return st;
+}
+
+static int flow_bounds(int opt, double *lo, double *hi)
+{
+    return cem_flow_option_bounds((cem_flow_option)opt, lo, hi);
+}
+
+static int flow_option_bounds_cases(int v, bad_ctx *c)
+{
+    return bounds_cases(v, c, "cem_flow_option_bounds", CEM_FLOW_MAX_STEPS + 1, flow_bounds);
+}
+
+static int flow_errmsg_cases(int v, bad_ctx *c)
+{
+    switch (v) {
+    CASE(0, 0, VALUE, "NULL flow") break;
+    default: return NO_CASE;
+    }
+    return c->describe ? 0 : errmsg_null(c, "cem_flow_errmsg", flow_msg);
+}
+
+static int flow_free_cases(int v, bad_ctx *c)
+{
+    switch (v) {
+    CASE(0, 0, VALUE, "NULL") break;
+    CASE(1, FLW, VALUE, "freed after its model was freed: releases the model too") break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    if (v == 1) {
+        cem_model_free(C.g);
+        C.g = NULL;
+    }
+    arm(c, "cem_flow_free");
+    cem_flow_free(v == 0 ? NULL : C.f);
+    disarm(c);
+    C.f = v == 0 ? C.f : NULL;
+    snprintf(c->result, sizeof c->result, "%s", v == 0 ? "no effect" : "releases both");
+    return 1;
+}
+
 /* ====================================================== checkpoints */
 
 /* cem_model_save (trainer = 0) and cem_trainer_save (trainer = 1). */
@@ -2916,6 +3098,16 @@ static const struct {
     {"cem_sampler_option_bounds", sampler_option_bounds_cases},
     {"cem_sampler_errmsg", sampler_errmsg_cases},
     {"cem_sampler_free", sampler_free_cases},
+    {"cem_flow_create", flow_create_cases},
+    {"cem_flow_logprob", flow_logprob_cases},
+    {"cem_flow_encode", flow_encode_cases},
+    {"cem_flow_decode", flow_decode_cases},
+    {"cem_flow_set_progress", flow_set_progress_cases},
+    {"cem_flow_set", flow_set_cases},
+    {"cem_flow_get", flow_get_cases},
+    {"cem_flow_option_bounds", flow_option_bounds_cases},
+    {"cem_flow_errmsg", flow_errmsg_cases},
+    {"cem_flow_free", flow_free_cases},
     {"cem_model_save", model_save_cases},
     {"cem_model_save_buffer", model_save_buffer_cases},
     {"cem_model_load", model_load_cases},
@@ -3065,6 +3257,19 @@ static void sampler_print(blob *b, cem_sampler_t *s)
     put_z(b, cem_sampler_diverged_rows(s));
 }
 
+static void flow_print(blob *b, cem_flow_t *f)
+{
+    for (int opt = CEM_FLOW_RTOL; opt <= CEM_FLOW_MAX_STEPS; opt++) {
+        double v = -1;
+        put_i(b, cem_flow_get(f, (cem_flow_option)opt, &v));
+        put_d(b, v);
+    }
+    const float x[2 * D] = {0.5f, -0.25f, 1.0f, 0.0f};
+    double lp[2];
+    put_i(b, cem_flow_logprob(f, 2, x, lp, NULL));
+    put(b, lp, sizeof lp);
+}
+
 static void dataset_print(blob *b, cem_dataset_t *d)
 {
     put_i(b, cem_dataset_dim(d));
@@ -3104,6 +3309,7 @@ static void same(const char *what, void (*print)(blob *, void *), void *h, void 
 static void model_print_v(blob *b, void *h) { model_print(b, h); }
 static void trainer_print_v(blob *b, void *h) { trainer_print(b, h); }
 static void sampler_print_v(blob *b, void *h) { sampler_print(b, h); }
+static void flow_print_v(blob *b, void *h) { flow_print(b, h); }
 static void dataset_print_v(blob *b, void *h) { dataset_print(b, h); }
 
 /* ------------------------------------------------------------ the checks */
@@ -3179,6 +3385,8 @@ START_TEST(one_bad_call)
         ck_assert_msg(C.sout == NULL, "%s, %s: *out is not NULL", fn, what);
     if (outs & O_D)
         ck_assert_msg(C.dout == NULL, "%s, %s: *out is not NULL", fn, what);
+    if (outs & O_F)
+        ck_assert_msg(C.fout == NULL, "%s, %s: *out is not NULL", fn, what);
 
     /* the handles' own messages */
     const int failed = expect != VALUE && st != CEM_OK;
@@ -3205,6 +3413,7 @@ START_TEST(one_bad_call)
     same("the Gaussian model", model_print_v, C.g, C.g2);
     same("the dataset", dataset_print_v, C.d, C.d2);
     same("the sampler", sampler_print_v, C.s, C.s2);
+    same("the flow", flow_print_v, C.f, C.f2);
     same("the trainer", trainer_print_v, C.tr, C.tr2);
     release_all();
 }

@@ -30,6 +30,7 @@ GROUPS = [
     ("model", "Model", ("cem_model_",)),
     ("trainer", "Trainer", ("cem_trainer_",)),
     ("sampler", "Sampler", ("cem_sampler_", "cem_integrator", "cem_integrator_name")),
+    ("flow", "Probability flow (likelihood, encoder)", ("cem_flow_",)),
     ("dataset", "Dataset", ("cem_dataset_",)),
     ("metrics", "Metrics", ("cem_metric_", "cem_singularity_profile")),
     ("process", "Forward process, time grids and conversion",

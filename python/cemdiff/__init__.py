@@ -24,6 +24,7 @@ cemdiff.library_path says which file was loaded.
 from . import _api, errors
 from ._lib import path as library_path
 from .dataset import Dataset
+from .flow import Flow
 from .errors import *  # noqa: F401,F403 -- Error and one class per CEM_ERR_* status
 from .functions import (convert, csv_read, csv_write, grid_name, integrator_name,
                         last_error, metric_distance,
@@ -39,7 +40,7 @@ __version__ = version_string()
 # Every IntEnum of the header: Target, TimeLaw, ModelOption, ...
 globals().update({cls.__name__: cls for cls in _api.ENUMS.values()})
 
-__all__ = (["Model", "Trainer", "Sampler", "Dataset", "SingularityProfile", "TimeBins",
+__all__ = (["Model", "Trainer", "Sampler", "Flow", "Dataset", "SingularityProfile", "TimeBins",
             "LawBins", "library_path", "convert", "csv_read", "csv_write", "grid_name",
             "integrator_name", "last_error",
             "metric_distance", "metric_energy", "metric_ks", "metric_mmd", "metric_sliced_w2",

@@ -125,6 +125,16 @@ CEM_SAMPLER_THREADS = 8
 CEM_SAMPLER_TRAJ_ROWS = 9
 CEM_SAMPLER_TRAJ_EVERY = 10
 CEM_SAMPLER_PRIOR = 11
+# cem_flow_option
+CEM_FLOW_RTOL = 1
+CEM_FLOW_ATOL = 2
+CEM_FLOW_T_MIN = 3
+CEM_FLOW_T_MAX = 4
+CEM_FLOW_EXACT_DIM = 5
+CEM_FLOW_PROBES = 6
+CEM_FLOW_SEED = 7
+CEM_FLOW_THREADS = 8
+CEM_FLOW_MAX_STEPS = 9
 # cem_dataset_kind
 CEM_DATA_SEGMENT = 0
 CEM_DATA_CIRCLE = 1
@@ -277,6 +287,20 @@ class SamplerOption(enum.IntEnum):
     PRIOR = 11
 
 
+class FlowOption(enum.IntEnum):
+    """cem_flow_option; members are its CEM_FLOW_* constants."""
+
+    RTOL = 1
+    ATOL = 2
+    T_MIN = 3
+    T_MAX = 4
+    EXACT_DIM = 5
+    PROBES = 6
+    SEED = 7
+    THREADS = 8
+    MAX_STEPS = 9
+
+
 class DatasetKind(enum.IntEnum):
     """cem_dataset_kind; members are its CEM_DATA_* constants."""
 
@@ -309,6 +333,7 @@ ENUMS = {
     'cem_trainer_option': TrainerOption,
     'cem_integrator': Integrator,
     'cem_sampler_option': SamplerOption,
+    'cem_flow_option': FlowOption,
     'cem_dataset_kind': DatasetKind,
     'cem_dataset_option': DatasetOption,
 }
@@ -326,6 +351,10 @@ class cem_trainer_t(ctypes.Structure):
 
 class cem_sampler_t(ctypes.Structure):
     """Opaque struct cem_sampler: only pointers to it exist."""
+
+
+class cem_flow_t(ctypes.Structure):
+    """Opaque struct cem_flow: only pointers to it exist."""
 
 
 class cem_dataset_t(ctypes.Structure):
@@ -459,6 +488,26 @@ FUNCTIONS = {
     'cem_sampler_errmsg': (ctypes.c_char_p, (('s', ctypes.POINTER(cem_sampler_t)),)),
     # CEM_API void cem_sampler_free(cem_sampler_t *s);
     'cem_sampler_free': (None, (('s', ctypes.POINTER(cem_sampler_t)),)),
+    # CEM_API int cem_flow_create(cem_flow_t **out, cem_model_t *m);
+    'cem_flow_create': (ctypes.c_int, (('out', ctypes.POINTER(ctypes.POINTER(cem_flow_t))), ('m', ctypes.POINTER(cem_model_t)),)),
+    # CEM_API int cem_flow_logprob(cem_flow_t *f, size_t n, const float *x, double *logp, size_t *evals);
+    'cem_flow_logprob': (ctypes.c_int, (('f', ctypes.POINTER(cem_flow_t)), ('n', ctypes.c_size_t), ('x', ctypes.POINTER(ctypes.c_float)), ('logp', ctypes.POINTER(ctypes.c_double)), ('evals', ctypes.POINTER(ctypes.c_size_t)),)),
+    # CEM_API int cem_flow_encode(cem_flow_t *f, size_t n, const float *x, float *z);
+    'cem_flow_encode': (ctypes.c_int, (('f', ctypes.POINTER(cem_flow_t)), ('n', ctypes.c_size_t), ('x', ctypes.POINTER(ctypes.c_float)), ('z', ctypes.POINTER(ctypes.c_float)),)),
+    # CEM_API int cem_flow_decode(cem_flow_t *f, size_t n, const float *z, float *x);
+    'cem_flow_decode': (ctypes.c_int, (('f', ctypes.POINTER(cem_flow_t)), ('n', ctypes.c_size_t), ('z', ctypes.POINTER(ctypes.c_float)), ('x', ctypes.POINTER(ctypes.c_float)),)),
+    # CEM_API int cem_flow_set_progress(cem_flow_t *f, cem_sampler_progress_fn fn, void *user);
+    'cem_flow_set_progress': (ctypes.c_int, (('f', ctypes.POINTER(cem_flow_t)), ('fn', cem_sampler_progress_fn), ('user', ctypes.c_void_p),)),
+    # CEM_API int cem_flow_set(cem_flow_t *f, cem_flow_option opt, double value);
+    'cem_flow_set': (ctypes.c_int, (('f', ctypes.POINTER(cem_flow_t)), ('opt', ctypes.c_int), ('value', ctypes.c_double),)),
+    # CEM_API int cem_flow_get(const cem_flow_t *f, cem_flow_option opt, double *value);
+    'cem_flow_get': (ctypes.c_int, (('f', ctypes.POINTER(cem_flow_t)), ('opt', ctypes.c_int), ('value', ctypes.POINTER(ctypes.c_double)),)),
+    # CEM_API int cem_flow_option_bounds(cem_flow_option opt, double *lo, double *hi);
+    'cem_flow_option_bounds': (ctypes.c_int, (('opt', ctypes.c_int), ('lo', ctypes.POINTER(ctypes.c_double)), ('hi', ctypes.POINTER(ctypes.c_double)),)),
+    # CEM_API const char *cem_flow_errmsg(const cem_flow_t *f);
+    'cem_flow_errmsg': (ctypes.c_char_p, (('f', ctypes.POINTER(cem_flow_t)),)),
+    # CEM_API void cem_flow_free(cem_flow_t *f);
+    'cem_flow_free': (None, (('f', ctypes.POINTER(cem_flow_t)),)),
     # CEM_API int cem_model_save(const cem_model_t *m, const char *path);
     'cem_model_save': (ctypes.c_int, (('m', ctypes.POINTER(cem_model_t)), ('path', ctypes.c_char_p),)),
     # CEM_API int cem_model_save_buffer(const cem_model_t *m, void **buf, size_t *size);

@@ -293,6 +293,49 @@ static void test_axes_bins_sampler()
     CHECK(s.sample(600) == whole);
 }
 
+/* The flow on the exact model of N(0, diag(1, 1/4)): log p_t1 in closed
+ * form, the round trip, options, the progress callback's exception. */
+static void test_flow()
+{
+    const double t1 = 0.05, a2 = std::exp(-t1), s2 = -std::expm1(-t1);
+    cemdiff::Model g = cemdiff::Model::gaussian({0.0f, 0.0f}, {1.0f, 0.0f, 0.0f, 0.25f});
+    cemdiff::Flow f(g);
+    f.set(CEM_FLOW_T_MIN, t1);
+    f.set(CEM_FLOW_T_MAX, 40.0);
+    f.set(CEM_FLOW_RTOL, 1e-9);
+    f.set(CEM_FLOW_ATOL, 1e-9);
+    f.set(CEM_FLOW_THREADS, 1);
+    CHECK(f.get(CEM_FLOW_T_MIN) == t1 && cemdiff::Flow::bounds(CEM_FLOW_PROBES).second == 1024);
+    std::vector<float> x = {0.5f, -0.25f, -1.0f, 0.125f};
+    std::vector<std::size_t> evals;
+    std::vector<double> lp = f.logprob(x, &evals);
+    const double v[2] = {a2 + s2, a2 * 0.25 + s2};
+    for (int i = 0; i < 2; i++) {
+        double want = -std::log(2 * M_PI) - 0.5 * std::log(v[0] * v[1]) -
+                      0.5 * (x[2 * i] * x[2 * i] / v[0] + x[2 * i + 1] * x[2 * i + 1] / v[1]);
+        CHECK(std::fabs(lp[i] - want) < 1e-6 && evals[i] > 7);
+    }
+    std::vector<float> back = f.decode(f.encode(x));
+    for (int k = 0; k < 4; k++)
+        CHECK(std::fabs(back[k] - x[k]) < 1e-5);
+    cemdiff::error err(0, "");
+    CHECK_ERROR(f.set(CEM_FLOW_PROBES, 0), CEM_ERR_RANGE, err);
+    CHECK(contains(err.message(), "CEM_FLOW_PROBES") && contains(f.errmsg(), "CEM_FLOW_PROBES"));
+    CHECK_ERROR(f.logprob({1.0f}), CEM_ERR_ARG, err); /* not n x dim */
+    f.on_progress([](std::size_t, std::size_t) -> bool { throw std::runtime_error("from fn"); });
+    bool caught = false;
+    try {
+        f.logprob(x);
+    } catch (const std::runtime_error &e) {
+        caught = std::string(e.what()) == "from fn";
+    }
+    CHECK(caught);
+    f.on_progress(nullptr);
+    CHECK(f.logprob(x) == lp);
+    cemdiff::Flow moved = std::move(f);
+    CHECK(!f && moved && moved.dim() == 2);
+}
+
 int main()
 {
     try {
@@ -301,6 +344,7 @@ int main()
         test_borrowed_model();
         test_callback();
         test_axes_bins_sampler();
+        test_flow();
     } catch (const std::exception &e) {
         std::fprintf(stderr, "test_hpp: FAIL: unexpected exception: %s\n", e.what());
         return 1;

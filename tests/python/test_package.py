@@ -193,6 +193,35 @@ class Workflow(unittest.TestCase):
             self.assertEqual(cemdiff.Sampler.option_bounds("steps"), (2.0, 1e6))
 
 
+class Likelihood(unittest.TestCase):
+    def test_flow_logprob_encode_decode_on_a_gaussian(self):
+        mu = np.array([0.5, -1.0], np.float32)
+        cov = np.array([[1.0, 0.5], [0.5, 0.5]], np.float32)
+        t1 = 1e-2
+        rng = np.random.default_rng(4)
+        alpha, sigma2 = cemdiff.ou_coefficients(t1)
+        c = alpha * alpha * cov.astype(np.float64) + sigma2 * np.eye(2)
+        x = (alpha * mu + rng.multivariate_normal(np.zeros(2), c, 50)).astype(np.float32)
+        d = x.astype(np.float64) - alpha * mu
+        want = (-np.log(2 * np.pi) - 0.5 * np.log(np.linalg.det(c))
+                - 0.5 * np.einsum("ij,jk,ik->i", d, np.linalg.inv(c), d))
+        with cemdiff.Model.gaussian(mu, cov) as m, \
+                cemdiff.Flow(m, t_min=t1, t_max=40.0, rtol=1e-9, atol=1e-9, threads=1) as f:
+            self.assertEqual(f.exact_dim, 64)
+            lp, evals = f.logprob(x, evals=True)
+            np.testing.assert_allclose(lp, want, atol=1e-4)
+            self.assertTrue((evals > 7).all())
+            z = f.encode(x)
+            np.testing.assert_allclose(f.decode(z), x, atol=1e-4)
+            with self.assertRaises(cemdiff.NonFiniteError):
+                f.logprob(np.full((1, 2), np.nan, np.float32))
+            f.max_steps = 10
+            f.rtol = f.atol = 1e-12
+            with self.assertRaises(cemdiff.NumericError) as e:
+                f.logprob(x[:3])
+            self.assertTrue(np.isnan(e.exception.values).all())
+
+
 class Errors(unittest.TestCase):
     def setUp(self):
         self.m = tiny_model()
