@@ -134,6 +134,35 @@ int main(void)
             expect_none(what, atomic_exchange(&count, 0));
             cem_sampler_free(s);
         }
+    /* the flow: log p (exact divergence and Hutchinson's), encode, decode */
+    static double lp[200];
+    static float z[200 * D];
+    cem_model_t *gauss;
+    const float mu[D] = {0.5f, -1.0f}, cov[D * D] = {1.0f, 0.25f, 0.25f, 0.5f};
+    CHECK(cem_model_create_gaussian(&gauss, mu, cov, D));
+    cem_model_t *fmodels[4] = {m, pca, exact, gauss};
+    const char *fnames[4] = {"MLP", "MLP PRECOND_PCA", "empirical 300 points", "Gaussian"};
+    for (int k = 0; k < 4; k++)
+        for (int exact_div = 0; exact_div < 2; exact_div++)
+            for (int threads = 1; threads <= 2; threads++) {
+                cem_flow_t *f;
+                CHECK(cem_flow_create(&f, fmodels[k]));
+                CHECK(cem_flow_set(f, CEM_FLOW_THREADS, threads));
+                CHECK(cem_flow_set(f, CEM_FLOW_EXACT_DIM, exact_div ? 64 : 0));
+                CHECK(cem_flow_set(f, CEM_FLOW_T_MIN, 0.05));
+                CHECK(cem_flow_logprob(f, 50, data, lp, NULL)); /* warm-up */
+                atomic_store(&counting, 1);
+                CHECK(cem_flow_logprob(f, 200, data, lp, NULL));
+                CHECK(cem_flow_encode(f, 200, data, z));
+                CHECK(cem_flow_decode(f, 200, z, out));
+                atomic_store(&counting, 0);
+                char what[96];
+                snprintf(what, sizeof what, "cem_flow_logprob, _encode, _decode (%s model, %s, "
+                         "%d threads)", fnames[k], exact_div ? "exact" : "Hutchinson", threads);
+                expect_none(what, atomic_exchange(&count, 0));
+                cem_flow_free(f);
+            }
+    cem_model_free(gauss);
     cem_model_free(m);
     cem_model_free(pca);
     cem_model_free(exact);

@@ -327,10 +327,12 @@ static struct {
     cem_model_t *m, *m2;
     cem_trainer_t *tr, *tr2;
     cem_sampler_t *s, *s2;
+    cem_flow_t *fl, *fl2;
     cem_dataset_t *ds;
     cem_model_t *mout;
     cem_trainer_t *trout;
     cem_sampler_t *sout;
+    cem_flow_t *flout;
     cem_dataset_t *dout;
     void *buf;
     size_t size;
@@ -367,6 +369,7 @@ static void clear_ctx(void)
     C.mout = SENTINEL;
     C.trout = SENTINEL;
     C.sout = SENTINEL;
+    C.flout = SENTINEL;
     C.dout = SENTINEL;
     C.buf = SENTINEL;
     C.fdata = SENTINEL;
@@ -377,6 +380,8 @@ static void clear_ctx(void)
 
 static void free_ctx(void)
 {
+    cem_flow_free(C.fl);
+    cem_flow_free(C.fl2);
     cem_sampler_free(C.s);
     cem_sampler_free(C.s2);
     cem_trainer_free(C.tr);
@@ -428,6 +433,7 @@ static void inject_allocs(const alloc_op *op)
         const char *own = !op->errmsg_of                   ? NULL
                           : !strcmp(op->errmsg_of, "m")  ? cem_model_errmsg(C.m)
                           : !strcmp(op->errmsg_of, "tr") ? cem_trainer_errmsg(C.tr)
+                          : !strcmp(op->errmsg_of, "fl") ? cem_flow_errmsg(C.fl)
                                                          : cem_sampler_errmsg(C.s);
         if (own)
             ck_assert_msg(strstr(own, "memory") != NULL,
@@ -909,6 +915,104 @@ START_TEST(sampler_operations_out_of_memory)
 }
 END_TEST
 
+/* ------------------------------------------------------ flow operations */
+
+/* A flow's options and its answers at a few points. */
+static void flow_print(blob *b, cem_flow_t *f)
+{
+    for (int opt = CEM_FLOW_RTOL; opt <= CEM_FLOW_MAX_STEPS; opt++) {
+        double v = -1;
+        put_i(b, cem_flow_get(f, (cem_flow_option)opt, &v));
+        put_d(b, v);
+    }
+    double lp[8];
+    float z[8 * D];
+    put_i(b, cem_flow_logprob(f, 8, data, lp, NULL));
+    put(b, lp, sizeof lp);
+    put_i(b, cem_flow_encode(f, 8, data, z));
+    put(b, z, sizeof z);
+}
+
+static cem_flow_t *small_flow(cem_model_t *m)
+{
+    cem_flow_t *f;
+    ck_assert_int_eq(cem_flow_create(&f, m), CEM_OK);
+    ck_assert_int_eq(cem_flow_set(f, CEM_FLOW_THREADS, 1), CEM_OK);
+    ck_assert_int_eq(cem_flow_set(f, CEM_FLOW_T_MIN, 0.05), CEM_OK);
+    return f;
+}
+
+static int call_flow_create(void) { return cem_flow_create(&C.flout, C.m); }
+
+static void after_flow_create(int st)
+{
+    if (!st) {
+        ck_assert_ptr_ne(C.flout, SENTINEL);
+        cem_flow_free(C.flout);
+        return;
+    }
+    ck_assert_ptr_null(C.flout);
+    blob a = {0}, b = {0};
+    model_print(&a, C.m);
+    model_print(&b, C.m2);
+    same("the model after a failed cem_flow_create", &a, &b);
+    model_is_free(C.m);
+}
+
+static void setup_two_flows(void)
+{
+    setup_two_models();
+    C.fl = small_flow(C.m);
+    C.fl2 = small_flow(C.m2);
+}
+
+static void after_flow_set(int opt, double old, double want, int st)
+{
+    double v;
+    ck_assert_int_eq(cem_flow_get(C.fl, (cem_flow_option)opt, &v), CEM_OK);
+    ck_assert_double_eq(v, st ? old : want);
+    if (st) {
+        blob a = {0}, b = {0};
+        flow_print(&a, C.fl);
+        flow_print(&b, C.fl2);
+        same("the flow after a failed cem_flow_set", &a, &b);
+    }
+}
+
+static int call_fl_threads(void) { return cem_flow_set(C.fl, CEM_FLOW_THREADS, 2); }
+static void after_fl_threads(int st) { after_flow_set(CEM_FLOW_THREADS, 1, 2, st); }
+static int call_fl_exact(void) { return cem_flow_set(C.fl, CEM_FLOW_EXACT_DIM, 0); }
+static void after_fl_exact(int st) { after_flow_set(CEM_FLOW_EXACT_DIM, 64, 0, st); }
+
+static int call_fl_run(void)
+{
+    int st = cem_flow_logprob(C.fl, 40, data, C.v, NULL);
+    return st ? st : cem_flow_decode(C.fl, 40, data, C.f);
+}
+
+static void after_fl_run(int st)
+{
+    ck_assert_int_eq(st, CEM_OK);
+    blob a = {0}, b = {0};
+    flow_print(&a, C.fl);
+    flow_print(&b, C.fl2);
+    same("the flow after a run", &a, &b);
+}
+
+START_TEST(flow_operations_out_of_memory)
+{
+    make_data();
+    static const alloc_op ops[] = {
+        {"cem_flow_create", setup_two_models, call_flow_create, after_flow_create, NULL, 1},
+        {"cem_flow_set(THREADS)", setup_two_flows, call_fl_threads, after_fl_threads, "fl", 1},
+        {"cem_flow_set(EXACT_DIM)", setup_two_flows, call_fl_exact, after_fl_exact, "fl", 1},
+        {"cem_flow_logprob, _decode", setup_two_flows, call_fl_run, after_fl_run, NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        inject_allocs(&ops[i]);
+}
+END_TEST
+
 /* ------------------------------------------------------ data and metrics */
 
 static int call_csv_read(void) { return cem_csv_read(IN.csvpath, &C.fdata, &C.n, &C.dim); }
@@ -1364,6 +1468,7 @@ Suite *suite_faults(void)
     tcase_add_test(tc, model_operations_out_of_memory);
     tcase_add_test(tc, trainer_operations_out_of_memory);
     tcase_add_test(tc, sampler_operations_out_of_memory);
+    tcase_add_test(tc, flow_operations_out_of_memory);
     tcase_add_test(tc, data_operations_out_of_memory);
     suite_add_tcase(s, tc);
     tc = tcase_create("writes");

@@ -1,7 +1,7 @@
 /*
  * test_threads.c -- what the header's thread-safety paragraph allows, done
- * from several threads at once: samplers created and run concurrently on
- * one model of each kind, trainers (each with its own team) at once,
+ * from several threads at once: samplers and flows created and run
+ * concurrently on one model of each kind, trainers (each with its own team) at once,
  * references taken and dropped from several threads, and a handle's message
  * read while other threads fail const calls on it.  Each result is compared
  * bitwise with the same work done on one thread.  `make check-tsan` runs
@@ -89,6 +89,58 @@ START_TEST(samplers_on_one_model_of_each_kind)
             ck_assert_int_eq(par[t].st, CEM_OK);
             ck_assert_msg(memcmp(par[t].out, serial[t].out, sizeof par[t].out) == 0,
                           "kind %d thread %d: samples differ from the serial run", k, t);
+        }
+        cem_model_free(m);
+    }
+}
+END_TEST
+
+typedef struct {
+    cem_model_t *m;
+    int exact, threads, st;
+    double logp[ROWS / 3];
+    float z[ROWS / 3 * D];
+} flow_job;
+
+/* creates its own flow on the shared model: log p and the latents */
+static void *flow_in_thread(void *p)
+{
+    flow_job *j = p;
+    cem_flow_t *f;
+    if ((j->st = cem_flow_create(&f, j->m)))
+        return NULL;
+    if (!(j->st = cem_flow_set(f, CEM_FLOW_THREADS, j->threads)) &&
+        !(j->st = cem_flow_set(f, CEM_FLOW_T_MIN, 0.05)) &&
+        !(j->st = cem_flow_set(f, CEM_FLOW_EXACT_DIM, j->exact ? 64 : 0)) &&
+        !(j->st = cem_flow_logprob(f, ROWS / 3, g_pts, j->logp, NULL)))
+        j->st = cem_flow_encode(f, ROWS / 3, g_pts, j->z);
+    cem_flow_free(f);
+    return NULL;
+}
+
+START_TEST(flows_on_one_model_of_each_kind)
+{
+    make_points();
+    static flow_job serial[NT], par[NT];
+    for (int k = 0; k < 3; k++) {
+        cem_model_t *m = make_model(k);
+        for (int t = 0; t < NT; t++) {
+            serial[t] = (flow_job){.m = m, .exact = t % 2, .threads = 1 + t / 2, .st = -99};
+            flow_in_thread(&serial[t]);
+            ck_assert_int_eq(serial[t].st, CEM_OK);
+            par[t] = serial[t];
+            par[t].st = -99;
+            memset(par[t].logp, 0, sizeof par[t].logp);
+        }
+        pthread_t th[NT];
+        for (int t = 0; t < NT; t++)
+            ck_assert_int_eq(pthread_create(&th[t], NULL, flow_in_thread, &par[t]), 0);
+        for (int t = 0; t < NT; t++) {
+            pthread_join(th[t], NULL);
+            ck_assert_int_eq(par[t].st, CEM_OK);
+            ck_assert_msg(memcmp(par[t].logp, serial[t].logp, sizeof par[t].logp) == 0 &&
+                          memcmp(par[t].z, serial[t].z, sizeof par[t].z) == 0,
+                          "kind %d thread %d: the flow differs from the serial run", k, t);
         }
         cem_model_free(m);
     }
@@ -252,6 +304,7 @@ Suite *suite_threads(void)
     TCase *tc = tcase_create("threads");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, samplers_on_one_model_of_each_kind);
+    tcase_add_test(tc, flows_on_one_model_of_each_kind);
     tcase_add_test(tc, trainers_at_once);
     tcase_add_test(tc, references_from_several_threads);
     tcase_add_test(tc, messages_read_while_other_threads_fail);
