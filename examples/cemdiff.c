@@ -146,7 +146,7 @@ static const char *name_of(const char *const *names, int value)
  * to it by apply_options().
  */
 typedef enum { OPT_FLAG, OPT_INT, OPT_REAL, OPT_TEXT, OPT_CHOICE } opt_kind;
-typedef enum { LIB_NONE, LIB_MODEL, LIB_TRAINER, LIB_SAMPLER } lib_handle;
+typedef enum { LIB_NONE, LIB_MODEL, LIB_TRAINER, LIB_SAMPLER, LIB_FLOW } lib_handle;
 
 typedef struct {
     const char *name;           /* "--steps" */
@@ -184,6 +184,7 @@ static void library_bounds(const option *o, double *lo, double *hi)
     case LIB_MODEL: cem_model_option_bounds((cem_model_option)o->lib_id, lo, hi); break;
     case LIB_TRAINER: cem_trainer_option_bounds((cem_trainer_option)o->lib_id, lo, hi); break;
     case LIB_SAMPLER: cem_sampler_option_bounds((cem_sampler_option)o->lib_id, lo, hi); break;
+    case LIB_FLOW: cem_flow_option_bounds((cem_flow_option)o->lib_id, lo, hi); break;
     case LIB_NONE: break;
     }
 }
@@ -344,6 +345,7 @@ static int apply_options(const option *opts, lib_handle lib, void *handle)
         case LIB_MODEL: st = cem_model_set(handle, (cem_model_option)opts->lib_id, v); break;
         case LIB_TRAINER: st = cem_trainer_set(handle, (cem_trainer_option)opts->lib_id, v); break;
         case LIB_SAMPLER: st = cem_sampler_set(handle, (cem_sampler_option)opts->lib_id, v); break;
+        case LIB_FLOW: st = cem_flow_set(handle, (cem_flow_option)opts->lib_id, v); break;
         case LIB_NONE: break;
         }
         if (st == CEM_ERR_RANGE)
@@ -1661,6 +1663,179 @@ static int cmd_info(int argc, char **argv)
     return 0;
 }
 
+/* --------------------------------------------------- logprob, encode, decode */
+
+static const char LOGPROB_HELP[] =
+    "usage: cemdiff logprob MODEL -i POINTS.csv -o LOGP.csv [options]\n"
+    "       cemdiff encode MODEL -i POINTS.csv -o LATENTS.csv [options]\n"
+    "       cemdiff decode MODEL -i LATENTS.csv -o POINTS.csv [options]\n"
+    "\n"
+    "The probability-flow ODE of MODEL (a model or trainer checkpoint), from t1\n"
+    "to T: logprob writes log p_t1 of each point (nats, one per row; with\n"
+    "--evals also the model evaluations the row took), encode the latent of\n"
+    "each point (N(0, I) when the model is exact), decode the point at t1 of\n"
+    "each latent.  The divergence is exact up to --exact-dim dimensions, else\n"
+    "Hutchinson's estimate (docs/SAMPLING.md, \"Likelihood\").\n"
+    "\n"
+    "  -i, --input FILE    the points (logprob, encode) or latents (decode)\n"
+    "  -o, --output FILE   where to write the results (required)\n"
+    "  --t1 X, --T X       the points' time and the end of the flow (the\n"
+    "                      model's T_MIN, T_MAX)\n"
+    "  --rtol X, --atol X  the step control's tolerances (1e-5)\n"
+    "  --exact-dim D       exact divergence up to this dimension (64)\n"
+    "  --probes P          Hutchinson's probes per row beyond it (4)\n"
+    "  --seed S            seed of the probes (0)\n"
+    "  --threads K         threads; results do not depend on it (1)\n"
+    "  --max-steps N       steps a row may take (10000)\n"
+    "  --raw               use the raw weights instead of their moving average\n"
+    "  --evals             logprob: a second column, the evaluations of each row\n"
+    "  --quiet             no progress and no summary\n"
+    "\n"
+    "A row that fails (its path leaves float range, or needs more steps) is\n"
+    "written as NaN, the others are valid, the count is reported and the exit\n"
+    "status is 3.  Ctrl-C stops after the rows in flight and exits with 130.\n";
+
+typedef struct {
+    const char *model, *in, *out;
+    double t1, T, rtol, atol;
+    long long exact_dim, probes, seed, threads, max_steps;
+    int raw, evals, quiet;
+} flow_args;
+
+/* Progress of a long run on stderr: rows done, at most every 0.2 s. */
+typedef struct {
+    int quiet, tty;
+    double t0, last;
+} flow_progress;
+
+static int on_flow_rows(size_t done, size_t total, void *user)
+{
+    flow_progress *p = user;
+    double now = now_seconds();
+    if (!p->quiet && (done == total || now - p->last >= 0.2) && now - p->t0 >= 0.5) {
+        fprintf(stderr, p->tty ? "\r%zu/%zu rows (%.0f%%)\033[K" : "%zu/%zu rows (%.0f%%)\n",
+                done, total, 100.0 * (double)done / (double)total);
+        if (p->tty && done == total)
+            fputc('\n', stderr);
+        fflush(stderr);
+        p->last = now;
+    }
+    return g_interrupted != 0;
+}
+
+/* what: 0 logprob, 1 encode, 2 decode */
+static int cmd_flow(int argc, char **argv, int what)
+{
+    flow_args a = {0};
+    option opts[] = {
+        TEXT("-i", "--input", &a.in),
+        TEXT("-o", "--output", &a.out),
+        LIB_REAL("--t1", &a.t1, LIB_FLOW, CEM_FLOW_T_MIN),
+        LIB_REAL("--T", &a.T, LIB_FLOW, CEM_FLOW_T_MAX),
+        LIB_REAL("--rtol", &a.rtol, LIB_FLOW, CEM_FLOW_RTOL),
+        LIB_REAL("--atol", &a.atol, LIB_FLOW, CEM_FLOW_ATOL),
+        LIB_INT("--exact-dim", &a.exact_dim, LIB_FLOW, CEM_FLOW_EXACT_DIM),
+        LIB_INT("--probes", &a.probes, LIB_FLOW, CEM_FLOW_PROBES),
+        LIB_INT("--seed", &a.seed, LIB_FLOW, CEM_FLOW_SEED),
+        LIB_INT("--threads", &a.threads, LIB_FLOW, CEM_FLOW_THREADS),
+        LIB_INT("--max-steps", &a.max_steps, LIB_FLOW, CEM_FLOW_MAX_STEPS),
+        FLAG("--raw", &a.raw),
+        FLAG("--evals", &a.evals),
+        FLAG("--quiet", &a.quiet),
+        END_OPTIONS,
+    };
+    int rc = parse_options(argc, argv, opts, &a.model, 1);
+    if (rc)
+        return rc == PARSE_HELP ? print_help(LOGPROB_HELP) : rc;
+    if (!a.model)
+        return usage_error("MODEL is required");
+    if (!a.in || !a.out)
+        return usage_error("-i FILE and -o FILE are required");
+    if (a.evals && what != 0)
+        return usage_error("--evals applies to logprob only");
+    cem_model_t *m = NULL;
+    cem_flow_t *f = NULL;
+    points p = {0};
+    float *res = NULL;
+    double *lp = NULL;
+    size_t *ev = NULL;
+    if ((rc = load_model(a.model, &m)))
+        return rc;
+    if (!rc && a.raw && cem_model_set(m, CEM_MODEL_USE_EMA, 0) != CEM_OK)
+        rc = lib_error(cem_last_error());
+    if (!rc && cem_flow_create(&f, m) != CEM_OK)
+        rc = lib_error(cem_last_error());
+    if (!rc && cem_flow_set(f, CEM_FLOW_THREADS, 1) != CEM_OK) /* the tool's default */
+        rc = lib_error(cem_last_error());
+    if (!rc)
+        rc = apply_options(opts, LIB_FLOW, f);
+    if (!rc)
+        rc = read_points(a.in, &p);
+    if (!rc && p.dim != cem_model_dim(m))
+        rc = usage_error("%s has %d columns, the model's points %d", a.in, p.dim, cem_model_dim(m));
+    const int cols = what == 0 ? 1 + a.evals : p.dim;
+    if (!rc && !(res = alloc_points(p.n, cols)))
+        rc = EXIT_FAILURE;
+    if (!rc && what == 0 && (!(lp = malloc(sizeof(double) * p.n)) || !(ev = malloc(sizeof(size_t) * p.n))))
+        rc = lib_error("out of memory");
+    flow_progress pr = {.quiet = a.quiet, .tty = isatty(STDERR_FILENO), .t0 = now_seconds()};
+    int st = CEM_OK;
+    if (!rc) {
+        signal(SIGINT, on_sigint);
+        cem_flow_set_progress(f, on_flow_rows, &pr);
+        st = what == 0 ? cem_flow_logprob(f, p.n, p.x, lp, ev)
+             : what == 1 ? cem_flow_encode(f, p.n, p.x, res)
+                         : cem_flow_decode(f, p.n, p.x, res);
+        signal(SIGINT, SIG_DFL);
+        if (st == CEM_ERR_STOPPED) {
+            note("interrupted: nothing written");
+            rc = EXIT_INTERRUPTED;
+        } else if (st != CEM_OK && st != CEM_ERR_NUMERIC) {
+            rc = lib_error(cem_flow_errmsg(f));
+        }
+    }
+    size_t bad = 0;
+    for (size_t i = 0; !rc && i < p.n; i++) {
+        if (what == 0) {
+            res[i * (size_t)cols] = (float)lp[i];
+            if (a.evals)
+                res[i * (size_t)cols + 1] = (float)ev[i];
+        }
+        bad += isnan(res[i * (size_t)cols]) != 0;
+    }
+    /* a failed row is NaN, which a CSV of finite numbers cannot hold: it
+     * is written as the literal nan by hand, the rest by the library */
+    if (!rc && bad) {
+        FILE *o = fopen(a.out, "w");
+        for (size_t i = 0; o && i < p.n; i++)
+            for (int j = 0; j < cols; j++)
+                fprintf(o, j + 1 < cols ? "%.9g," : "%.9g\n", (double)res[i * (size_t)cols + (size_t)j]);
+        if (!o || fclose(o) != 0)
+            rc = lib_error("cannot write the output");
+    } else if (!rc && cem_csv_write(a.out, res, p.n, cols) != CEM_OK) {
+        rc = lib_error(cem_last_error());
+    }
+    if (!rc && bad) {
+        note("warning: %zu of %zu rows failed (%s) and were written as nan", bad, p.n,
+             cem_flow_errmsg(f));
+        rc = EXIT_DIVERGED;
+    } else if (!rc && !a.quiet) {
+        static const char *const verbs[3] = {"log-densities", "latents", "points"};
+        note("wrote the %s of %zu rows to %s", verbs[what], p.n, a.out);
+    }
+    free(res);
+    free(lp);
+    free(ev);
+    points_free(&p);
+    cem_flow_free(f);
+    cem_model_free(m);
+    return rc;
+}
+
+static int cmd_logprob(int argc, char **argv) { return cmd_flow(argc, argv, 0); }
+static int cmd_encode(int argc, char **argv) { return cmd_flow(argc, argv, 1); }
+static int cmd_decode(int argc, char **argv) { return cmd_flow(argc, argv, 2); }
+
 /* ------------------------------------------------------------------- main */
 
 static const char MAIN_HELP[] =
@@ -1673,6 +1848,9 @@ static const char MAIN_HELP[] =
     "  sample    generate points from a model, or from the exact model of data\n"
     "  eval      measure a sample set against a dataset or a reference sample\n"
     "  profile   the singularity of f, eps and S as t -> 0\n"
+    "  logprob   log-densities of points under a model (probability-flow ODE)\n"
+    "  encode    latents of points, through the same ODE\n"
+    "  decode    points of latents\n"
     "  info      describe a model file\n"
     "  help      help on a command (also: cemdiff COMMAND --help)\n"
     "\n"
@@ -1684,14 +1862,16 @@ static const char MAIN_HELP[] =
     "  cemdiff eval samples.csv --data circle\n"
     "\n"
     "Exit status: 0 success, 1 failure (the library's message is printed),\n"
-    "2 bad arguments, 3 sampling diverged in some rows, 130 interrupted.\n";
+    "2 bad arguments, 3 sampling diverged or the flow failed in some rows,\n"
+    "130 interrupted.\n";
 
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } COMMANDS[] = {
     {"train", cmd_train}, {"sample", cmd_sample}, {"eval", cmd_eval},
-    {"profile", cmd_profile}, {"info", cmd_info},
+    {"profile", cmd_profile}, {"info", cmd_info}, {"logprob", cmd_logprob},
+    {"encode", cmd_encode}, {"decode", cmd_decode},
 };
 
 int main(int argc, char **argv)

@@ -151,6 +151,30 @@ check "profile reports the probes' distance to the circle" \
 run profile m.cem --data circle --nt 3
 check "profile of a trained model" '[ $status -eq 0 ] && grep -q "^  all  3 times" out'
 
+# ---- the probability flow: logprob, encode, decode ------------------------------
+run sample m.cem -n 50 --steps 20 --quiet -o pts.csv
+run logprob m.cem -i pts.csv -o lp.csv --evals --quiet
+check "logprob writes a log-density and an evaluation count per row" \
+    '[ $status -eq 0 ] && csv_shape lp.csv 50 2 && [ ! -s err ]'
+run logprob m.cem -i pts.csv -o lp1.csv --threads 2 --quiet
+check "logprob: the same numbers at 2 threads" \
+    '[ $status -eq 0 ] && [ "$(cut -d, -f1 lp.csv)" = "$(cat lp1.csv)" ]'
+run encode m.cem -i pts.csv -o z.csv --rtol 1e-8 --atol 1e-8 --quiet
+run decode m.cem -i z.csv -o back.csv --rtol 1e-8 --atol 1e-8 --quiet
+worst=$(paste -d, pts.csv back.csv | awk -F, '{ for (j = 1; j <= 2; j++) { d = $j - $(j + 2); if (d < 0) d = -d; if (d > m) m = d } } END { print m + 0 }')
+check "decode(encode(x)) = x ($worst < 1e-4)" '[ $status -eq 0 ] && csv_shape z.csv 50 2 && below "$worst" 1e-4'
+run logprob m.cem -i pts.csv -o lp2.csv --max-steps 10 --rtol 1e-12 --atol 1e-12
+check "logprob: rows that fail are nan, reported, exit 3" \
+    '[ $status -eq 3 ] && grep -q "50 of 50 rows failed" err && grep -q nan lp2.csv'
+run logprob m.cem -i exact5.csv -o x.csv
+check "logprob of points of another dimension (exit 2)" \
+    '[ $status -eq 2 ] && grep -q "has 5 columns" err'
+run encode m.cem -i pts.csv -o x.csv --evals
+check "encode --evals (exit 2)" '[ $status -eq 2 ] && grep -q "logprob only" err'
+run logprob m.cem -i pts.csv -o x.csv --probes 0
+check "logprob --probes 0: the library's bounds (exit 2)" \
+    '[ $status -eq 2 ] && grep -q "outside \[1, 1024\]" err'
+
 # ---- the torus, the knot, and placed datasets (--scale, --offset) --------------
 run sample --exact torus -n 200 --quiet -o torus.csv
 run eval torus.csv --data torus
