@@ -120,9 +120,10 @@ static cem_flow_t *flow_on(cem_model_t *m, double t1, double T, double tol)
     return f;
 }
 
-/* log p_t1 of the Gaussian kind against the closed form to 1e-4, full rank
- * and rank-deficient Sigma, D = 2..16, at points drawn from p_t1 (T = 40:
- * alpha_T = 2e-9, so p_T = N(0, I) to 1e-9). */
+/* log p_t1 of the Gaussian kind against the closed form, full rank and
+ * rank-deficient Sigma, D = 2..16, at points drawn from p_t1 (T = 40:
+ * alpha_T = 2e-9, so p_T = N(0, I) to 1e-9), tolerances 1e-9: within 1e-6
+ * (the issue asks 1e-4; measured at most 2.1e-7, docs/SAMPLING.md). */
 START_TEST(gaussian_logprob_is_exact)
 {
     enum { n = 12 };
@@ -143,7 +144,7 @@ START_TEST(gaussian_logprob_is_exact)
                 ck_assert_int_eq(cem_flow_logprob(f, n, x, lp, ev), CEM_OK);
                 for (int i = 0; i < n; i++) {
                     double want = gauss_logpdf(D, mu, cov, t1, x + i * D);
-                    ck_assert_msg(fabs(lp[i] - want) <= 1e-4,
+                    ck_assert_msg(fabs(lp[i] - want) <= 1e-6,
                                   "D %d rank %d t1 %g row %d: flow %.8f, exact %.8f (%zu evals)",
                                   D, rank, t1, i, lp[i], want, ev[i]);
                     ck_assert(ev[i] > 7 && ev[i] < 10000);
