@@ -98,8 +98,8 @@ END_TEST
 typedef struct {
     cem_model_t *m;
     int exact, threads, st;
-    double logp[ROWS / 3];
-    float z[ROWS / 3 * D];
+    double logp[NPTS];
+    float z[NPTS * D];
 } flow_job;
 
 /* creates its own flow on the shared model: log p and the latents */
@@ -112,8 +112,8 @@ static void *flow_in_thread(void *p)
     if (!(j->st = cem_flow_set(f, CEM_FLOW_THREADS, j->threads)) &&
         !(j->st = cem_flow_set(f, CEM_FLOW_T_MIN, 0.05)) &&
         !(j->st = cem_flow_set(f, CEM_FLOW_EXACT_DIM, j->exact ? 64 : 0)) &&
-        !(j->st = cem_flow_logprob(f, ROWS / 3, g_pts, j->logp, NULL)))
-        j->st = cem_flow_encode(f, ROWS / 3, g_pts, j->z);
+        !(j->st = cem_flow_logprob(f, NPTS, g_pts, j->logp, NULL)))
+        j->st = cem_flow_encode(f, NPTS, g_pts, j->z);
     cem_flow_free(f);
     return NULL;
 }
