@@ -978,8 +978,9 @@ CEM_API int cem_flow_decode(cem_flow_t *f, size_t n, const float *z, float *x);
  * Errors: CEM_ERR_ARG. */
 CEM_API int cem_flow_set_progress(cem_flow_t *f, cem_sampler_progress_fn fn, void *user);
 
-/* Options; same contract as the sampler's (setting one re-plans and may
- * fail with CEM_ERR_NOMEM, leaving the old plan). */
+/* Options; same contract as the sampler's.  Setting T_MAX, EXACT_DIM,
+ * PROBES or THREADS re-plans (and may fail with CEM_ERR_NOMEM, leaving the
+ * old plan); the others only change a number. */
 CEM_API int cem_flow_set(cem_flow_t *f, cem_flow_option opt, double value);
 CEM_API int cem_flow_get(const cem_flow_t *f, cem_flow_option opt, double *value);
 CEM_API int cem_flow_option_bounds(cem_flow_option opt, double *lo, double *hi);

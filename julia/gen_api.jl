@@ -1366,8 +1366,9 @@ end
 
 C: `CEM_API int cem_flow_set(cem_flow_t *f, cem_flow_option opt, double value);`
 
-Options; same contract as the sampler's (setting one re-plans and may
-fail with CEM_ERR_NOMEM, leaving the old plan).
+Options; same contract as the sampler's.  Setting T_MAX, EXACT_DIM,
+PROBES or THREADS re-plans (and may fail with CEM_ERR_NOMEM, leaving the
+old plan); the others only change a number.
 """
 function cem_flow_set(f, opt, value)
     ccall((:cem_flow_set, libcemdiff), Cint,
@@ -1380,8 +1381,9 @@ end
 
 C: `CEM_API int cem_flow_get(const cem_flow_t *f, cem_flow_option opt, double *value);`
 
-Options; same contract as the sampler's (setting one re-plans and may
-fail with CEM_ERR_NOMEM, leaving the old plan).
+Options; same contract as the sampler's.  Setting T_MAX, EXACT_DIM,
+PROBES or THREADS re-plans (and may fail with CEM_ERR_NOMEM, leaving the
+old plan); the others only change a number.
 """
 function cem_flow_get(f, opt, value)
     ccall((:cem_flow_get, libcemdiff), Cint,
@@ -1394,8 +1396,9 @@ end
 
 C: `CEM_API int cem_flow_option_bounds(cem_flow_option opt, double *lo, double *hi);`
 
-Options; same contract as the sampler's (setting one re-plans and may
-fail with CEM_ERR_NOMEM, leaving the old plan).
+Options; same contract as the sampler's.  Setting T_MAX, EXACT_DIM,
+PROBES or THREADS re-plans (and may fail with CEM_ERR_NOMEM, leaving the
+old plan); the others only change a number.
 """
 function cem_flow_option_bounds(opt, lo, hi)
     ccall((:cem_flow_option_bounds, libcemdiff), Cint,

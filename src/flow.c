@@ -230,6 +230,11 @@ int cem_flow_set(cem_flow_t *fl, cem_flow_option opt, double value)
         return cemi_fail(&fl->err, CEM_ERR_RANGE,
                          "%s: %s = %g would leave CEM_FLOW_T_MIN = %g >= CEM_FLOW_T_MAX = %g", fn,
                          o->name, value, next[CEM_FLOW_T_MIN], next[CEM_FLOW_T_MAX]);
+    if (opt == CEM_FLOW_RTOL || opt == CEM_FLOW_ATOL || opt == CEM_FLOW_T_MIN ||
+        opt == CEM_FLOW_SEED || opt == CEM_FLOW_MAX_STEPS) { /* no re-plan needed */
+        fl->p.opt[opt] = value;
+        return CEM_OK;
+    }
     const size_t R = fl->R;
     plan p;
     st = plan_make(fl, next, &p, fn);
