@@ -34,6 +34,7 @@ static void exact_model(const float *x, size_t n, int dim)
         free(out);
     }
     fuzz_sample_twice(m, 3);
+    fuzz_flow(m, x, k < 3 ? k : 3);
     cem_model_free(m);
 }
 

@@ -265,6 +265,48 @@ static inline void fuzz_sample_twice(cem_model_t *m, size_t rows)
     cem_sampler_free(s);
 }
 
+/* The probability-flow ODE of the model at `rows` points (x, rows x dim, or
+ * when NULL the points 0.25 i (1, ..., 1)), twice: log p (exact divergence
+ * up to dim 8, Hutchinson's with one probe beyond) and the latents, each
+ * CEM_OK with finite results, or a row that failed (CEM_ERR_NUMERIC, its
+ * output NaN) or no memory; both runs bitwise the same.  At most 300 steps
+ * a row, so that a wild checkpoint costs little.  The flow is freed. */
+static inline void fuzz_flow(cem_model_t *m, const float *x, size_t rows)
+{
+    cem_flow_t *f = NULL;
+    if (cem_flow_create(&f, m) != CEM_OK) {
+        FUZZ_CHECK(f == NULL);
+        return;
+    }
+    const size_t D = (size_t)cem_model_dim(m);
+    float *pts = malloc(sizeof(float) * rows * D), *z = malloc(sizeof(float) * rows * D);
+    double *lp = malloc(sizeof(double) * rows * 2);
+    if (pts && z && lp && cem_flow_set(f, CEM_FLOW_THREADS, 1) == CEM_OK &&
+        cem_flow_set(f, CEM_FLOW_MAX_STEPS, 300) == CEM_OK &&
+        cem_flow_set(f, CEM_FLOW_EXACT_DIM, 8) == CEM_OK &&
+        cem_flow_set(f, CEM_FLOW_PROBES, 1) == CEM_OK) {
+        for (size_t i = 0; i < rows * D; i++)
+            pts[i] = x ? x[i] : (float)(0.25 * (double)(i / D));
+        int st1 = cem_flow_logprob(f, rows, pts, lp, NULL);
+        int st2 = cem_flow_logprob(f, rows, pts, lp + rows, NULL);
+        FUZZ_CHECK(st1 == st2);
+        FUZZ_CHECK(st1 == CEM_OK || st1 == CEM_ERR_NUMERIC || st1 == CEM_ERR_NOMEM);
+        for (size_t i = 0; st1 != CEM_ERR_NOMEM && i < rows; i++) {
+            FUZZ_CHECK(memcmp(&lp[i], &lp[rows + i], sizeof(double)) == 0 ||
+                       (isnan(lp[i]) && isnan(lp[rows + i])));
+            FUZZ_CHECK(st1 != CEM_OK || isfinite(lp[i]));
+        }
+        int st = cem_flow_encode(f, rows, pts, z);
+        FUZZ_CHECK(st == CEM_OK || st == CEM_ERR_NUMERIC || st == CEM_ERR_NOMEM);
+        for (size_t i = 0; st == CEM_OK && i < rows * D; i++)
+            FUZZ_CHECK(isfinite(z[i]));
+    }
+    free(pts);
+    free(z);
+    free(lp);
+    cem_flow_free(f);
+}
+
 /* ---- the options target's input (options.c) ----
  *
  * An input is a header of FUZZ_HEADER bytes that makes a tiny model, then

@@ -99,6 +99,7 @@ static void load(const uint8_t *data, size_t size)
     compare(m, m2);
 
     fuzz_sample_twice(m, 3);
+    fuzz_flow(m, NULL, 2);
     train_a_step(m2);
 
     cem_free(b1);
