@@ -953,9 +953,10 @@ typedef enum {
 CEM_API int cem_flow_create(cem_flow_t **out, cem_model_t *m);
 
 /* log p_t1(x) of the model at n points x (n x dim) into logp (n), in
- * nats, and, when evals is not NULL, the model evaluations each row's ODE
- * took (evals[i]; a divergence costs dim + 1 of them with EXACT_DIM, or
- * PROBES + 1 of them, counted as 1).  n = 0 does nothing.  Allocates
+ * nats, and, when evals is not NULL, the evaluations of the ODE's
+ * right-hand side each row took (evals[i]; each is one model evaluation
+ * with dim Jacobian products when dim <= EXACT_DIM, PROBES of them
+ * otherwise).  n = 0 does nothing.  Allocates
  * nothing.  When a row fails (its path leaves float range, or needs more
  * than MAX_STEPS steps) its logp is NaN, the other rows are valid, and the
  * call returns CEM_ERR_NUMERIC naming the first such row.
