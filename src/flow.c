@@ -513,7 +513,6 @@ static int run(const char *fn, cem_flow_t *fl, int what, size_t n, const float *
     atomic_init(&jb.next_block, 0);
     atomic_init(&jb.failed, 0);
     atomic_init(&jb.first_bad, 0);
-    /* the tangents the plan made room for: none for encode and decode */
     if (fl->p.shared)
         fl->model->ops->prepare(fl->model, fl->p.shared);
     const size_t R = fl->R, blocks = (n + R - 1) / R;

@@ -108,7 +108,11 @@ static void heun_step(const void *self, const cemi_step_at *at, void *ctx, cemi_
     }
 }
 
-int cemi_multistep_order(int p, int k, int M)
+/* The order a multistep method of full order p uses in step k of M: it
+ * warms up (order k + 1 at step k) and, on grids of fewer than 10 steps,
+ * lowers the order again over the last ones (DPM-Solver's
+ * lower_order_final: at most M - k), as Lu et al. 2022. */
+static int multistep_order(int p, int k, int M)
 {
     int q = p < k + 1 ? p : k + 1;
     if (M < 10 && q > M - k)
@@ -142,7 +146,7 @@ static void dpmpp_coeffs(const cemi_integrator *in, const cemi_step_at *at, doub
 {
     const int N = at->N, k = at->k, M = N - 1;
     const double t = at->times[N - 1 - k], s = at->times[N - 2 - k];
-    const int q = cemi_multistep_order(in->order, k, M);
+    const int q = multistep_order(in->order, k, M);
     const cemi_ou ot = cemi_ou_at(t), os = cemi_ou_at(s);
     const double lt = -cemi_log_s(t), ls = -cemi_log_s(s), h = ls - lt;
     /* earlier start times: the previous steps began at times[N - k], times[N + 1 - k] */

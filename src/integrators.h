@@ -41,10 +41,4 @@ typedef struct {
 /* The integrator for a cem_integrator value, or NULL. */
 const cemi_integrator *cemi_integrator_get(int id);
 
-/* The order a multistep method of full order p uses in step k of M: it
- * warms up (order k + 1 at step k) and, on grids of fewer than 10 steps,
- * lowers the order again over the last ones (DPM-Solver's
- * lower_order_final: at most M - k), as Lu et al. 2022. */
-int cemi_multistep_order(int p, int k, int M);
-
 #endif /* CEM_INTEGRATORS_H */
