@@ -239,7 +239,20 @@ CEM_API int cem_time_law_sample(cem_time_law law, int N, double t1, double T,
  *              (1/n) sum_i delta(x_i): f = sum_i w_i x_i with softmax
  *              weights, computed in double with one GEMM and log-sum-exp;
  *   GAUSSIAN   the exact answer for N(mean, cov), cov symmetric positive
- *              semi-definite (a singular cov puts the data on a subspace).
+ *              semi-definite (a singular cov puts the data on a subspace);
+ *   MIXTURE    the exact answer for a mixture of K Gaussians, sum_k
+ *              pi_k N(mean_k, cov_k): a multi-modal law with a closed form.
+ *
+ * Labels (conditional models).  A model may also answer for a class: with
+ * K = CEM_MODEL_LABELS > 0 classes 0 .. K-1 it gives, beside the
+ * unconditional f(x, t) = E[X_0 | X_t = x], the conditional
+ *   f(x, t | k) = E[X_0 | X_t = x, class k],
+ * and eps, S the same way.  The label CEM_LABEL_NONE asks for the
+ * unconditional answer.  A labelled EMPIRICAL model answers f(x, t | k)
+ * exactly for the points of class k, a MIXTURE model for its component k,
+ * an MLP with its learned label embedding (CEM_MODEL_LABELS below); a
+ * sampler mixes the two answers by classifier-free guidance
+ * (CEM_SAMPLER_GUIDANCE).
  * Models are reference counted: handles that depend on a model keep it
  * alive, so cem_model_free() may be called in any order.
  */
@@ -248,8 +261,12 @@ typedef struct cem_model cem_model_t;
 typedef enum {
     CEM_KIND_MLP = 1,
     CEM_KIND_EMPIRICAL = 2,
-    CEM_KIND_GAUSSIAN = 3
+    CEM_KIND_GAUSSIAN = 3,
+    CEM_KIND_MIXTURE = 4
 } cem_model_kind;
+
+/* The label that asks a model for its unconditional answer. */
+#define CEM_LABEL_NONE (-1)
 
 /* How an MLP with the CEM target computes f from its network output F
  * (docs/MATH.md, "Preconditioning"):
@@ -326,7 +343,22 @@ typedef enum {
  * A reference the host keeps (cem_model_retain) holds nothing.  USE_EMA may
  * be set any time.  A network of more than 2^31 parameters (WIDTH, DEPTH
  * and EMBED together) is refused with CEM_ERR_RANGE.
- * Closed-form kinds evaluate exactly at any t > 0 whatever T_MIN, T_MAX. */
+ * Closed-form kinds evaluate exactly at any t > 0 whatever T_MIN, T_MAX.
+ * Labels:
+ *   LABELS       K, the number of classes (0: none, an unconditional
+ *                model); every kind answers it (a closed form's K comes
+ *                from its data); MLP: default 0, bounds [0, 65536],
+ *                set only on an MLP (CEM_ERR_UNSUPPORTED on the closed
+ *                forms)
+ *   LABEL_EMBED  C, the width of the MLP's label embedding; default 16,
+ *                bounds [1, 1024]
+ *   With K > 0 the MLP's input is [x, e, phi(t)]: e = E_k, row k of a
+ *   learned (K + 1) x C table, for class k, and e = E_K, its last row,
+ *   for CEM_LABEL_NONE (the "no label" row that the trainer's label
+ *   dropout trains: one network learns the conditional and the
+ *   unconditional model).  The table starts N(0, 1) (torch.nn.Embedding)
+ *   from SEED.  LABELS and LABEL_EMBED define the network too (the rules
+ *   above: new weights, CEM_ERR_BUSY while held). */
 typedef enum {
     CEM_MODEL_T_MIN = 1,
     CEM_MODEL_T_MAX = 2,
@@ -336,7 +368,9 @@ typedef enum {
     CEM_MODEL_EMBED = 6,
     CEM_MODEL_SEED = 7,
     CEM_MODEL_USE_EMA = 8,
-    CEM_MODEL_PARAM = 9
+    CEM_MODEL_PARAM = 9,
+    CEM_MODEL_LABELS = 10,
+    CEM_MODEL_LABEL_EMBED = 11
 } cem_model_option;
 
 /* An untrained MLP for points in R^dim whose output means `target`, with
@@ -364,6 +398,34 @@ CEM_API int cem_model_create_empirical(cem_model_t **out, const float *points,
 CEM_API int cem_model_create_gaussian(cem_model_t **out, const float *mean,
                                       const float *cov, int dim);
 
+/* The empirical law of labelled points: points (n x dim) with labels[i] in
+ * 0 .. K-1 (both copied), K = the largest label + 1, and every class
+ * 0 .. K-1 holding at least one point.  Unconditionally it is
+ * cem_model_create_empirical's model of all the points; for class k it is
+ * the empirical law of the points labelled k (the softmax over them
+ * alone).  Requires what cem_model_create_empirical requires.  *out is
+ * NULL on error.
+ * Errors: CEM_ERR_ARG (also a label < 0, or a class without points),
+ * CEM_ERR_NONFINITE, CEM_ERR_NOMEM. */
+CEM_API int cem_model_create_empirical_labelled(cem_model_t **out, const float *points,
+                                                const int *labels, size_t n, int dim);
+
+/* A model of the mixture sum_k pi_k N(mean_k, cov_k) of K >= 1 Gaussians
+ * in R^dim: weights (K values, finite and > 0, normalised to pi_k; NULL:
+ * equal), means (K x dim) and covs (K blocks of dim x dim), each cov as
+ * cem_model_create_gaussian requires; all copied.  Its classes are the
+ * components: f(x, t | k) is component k's closed form (exactly
+ * cem_model_create_gaussian's), and the unconditional
+ *   f(x, t) = sum_k w_k(x, t) f(x, t | k),  w_k = softmax_k(log pi_k +
+ *   log N(x; alpha mean_k, alpha^2 cov_k + sigma^2 I)),
+ * in double (log-sum-exp).  CEM_MODEL_LABELS reads K.
+ * Requires 1 <= K <= 1024, 1 <= dim <= 4096, K dim^2 <= 2^28.
+ * Errors: CEM_ERR_ARG (also a weight <= 0 or not finite; the message
+ * names the component), CEM_ERR_NONFINITE, CEM_ERR_NUMERIC (a cov not
+ * symmetric or not PSD, naming the component), CEM_ERR_NOMEM. */
+CEM_API int cem_model_create_mixture(cem_model_t **out, int K, const double *weights,
+                                     const float *means, const float *covs, int dim);
+
 /* Evaluates target `what` at n points x (n x dim) and times t[i] into out
  * (n x dim).  Times must be finite and > 0; points finite.  Const: any
  * number of threads may evaluate one model concurrently.  Allocates
@@ -384,6 +446,17 @@ CEM_API int cem_model_eval(cem_model_t *m, cem_target what, size_t n,
  * the last bits.  Errors: those of cem_model_eval. */
 CEM_API int cem_model_eval_at(cem_model_t *m, cem_target what, size_t n,
                               const float *x, double t, float *out);
+
+/* cem_model_eval for classes: row i's answer is for class labels[i]
+ * (0 .. K-1, K = CEM_MODEL_LABELS), or the unconditional one for
+ * CEM_LABEL_NONE; labels NULL means CEM_LABEL_NONE for every row, which
+ * is cem_model_eval.  An unlabelled model (K = 0) takes only
+ * CEM_LABEL_NONE.  Const, as cem_model_eval.
+ * Errors: those of cem_model_eval, and CEM_ERR_ARG for a label outside
+ * [-1, K) (naming the row). */
+CEM_API int cem_model_eval_labelled(cem_model_t *m, cem_target what, size_t n,
+                                    const float *x, const double *t, const int *labels,
+                                    float *out);
 
 /* Sets option `opt` of m to `value`.  Errors: CEM_ERR_ARG (NULL, unknown
  * option), CEM_ERR_RANGE (outside bounds, non-integer for an integer option,
@@ -415,7 +488,8 @@ CEM_API size_t cem_model_param_count(const cem_model_t *m);
  * average) into out[0..n-1], n = cem_model_param_count(m).  Layout: for each
  * layer l = 0..L, the weight W_l (out x in, row-major) then the bias b_l, the
  * order and shapes of torch.nn.Sequential(Linear, act, ..., Linear)
- * .parameters(); layer 0's input is [x, phi(t)].  Const.
+ * .parameters(); layer 0's input is [x, phi(t)], or [x, e, phi(t)] with
+ * labels, and then comes the label table ((K + 1) x C, row-major).  Const.
  * Errors: CEM_ERR_ARG (NULL, n wrong), CEM_ERR_UNSUPPORTED (not an MLP). */
 CEM_API int cem_model_get_params(const cem_model_t *m, int ema, float *out, size_t n);
 
@@ -587,6 +661,12 @@ typedef enum { CEM_OPTIM_ADAM = 0, CEM_OPTIM_ADAMW = 1 } cem_optimizer;
  *                 SEED (their standard error, 1-4% of the floors on the
  *                 circle, moves the shares: docs/RECIPES.md).  Until every bin has been seen, and while no
  *                 bin is above its floor, it is log-uniform.
+ *   LABEL_DROPOUT the probability that a labelled row of a drawn batch is
+ *                 trained as CEM_LABEL_NONE instead (classifier-free
+ *                 guidance's label dropout: the unconditional model is
+ *                 learned from the same rows); 0.1, [0, 1].  Drawn per
+ *                 row from its own stream of (SEED, step), so it changes
+ *                 no other draw; unlabelled training ignores it.
  * Options may change between steps; BATCH and THREADS reallocate the
  * workspace; WEIGHT, SNR_CLAMP, SEED and TIME_LAW = ADAPTIVE re-measure
  * the ADAPTIVE law's floors (which allocates). */
@@ -612,7 +692,8 @@ typedef enum {
     CEM_TRAINER_LOGNORMAL_MEAN = 19,
     CEM_TRAINER_LOGNORMAL_STD = 20,
     CEM_TRAINER_IMPORTANCE = 21,
-    CEM_TRAINER_ADAPT_FLOOR = 22
+    CEM_TRAINER_ADAPT_FLOOR = 22,
+    CEM_TRAINER_LABEL_DROPOUT = 23
 } cem_trainer_option;
 
 /* Called after every accepted step with the step count so far and that
@@ -635,6 +716,20 @@ typedef int (*cem_progress_fn)(long step, double loss, void *user);
  * m), CEM_ERR_NOMEM. */
 CEM_API int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float *data,
                                size_t n, int dim);
+
+/* A trainer on labelled data: labels[i] (copied) is the class of row i,
+ * in 0 .. K-1 for the model's K = CEM_MODEL_LABELS > 0, or
+ * CEM_LABEL_NONE for a row without a class (it then trains only the
+ * unconditional model).  A drawn row keeps its label but for the label
+ * dropout (CEM_TRAINER_LABEL_DROPOUT); everything else is as
+ * cem_trainer_create (the same batches: the rows, times and noise do not
+ * depend on the labels).  cem_trainer_create on a labelled model trains
+ * every row as CEM_LABEL_NONE.
+ * Errors: those of cem_trainer_create, and CEM_ERR_ARG (labels NULL, a
+ * model without labels, a label outside [-1, K): names the row). */
+CEM_API int cem_trainer_create_labelled(cem_trainer_t **out, cem_model_t *m,
+                                        const float *data, const int *labels, size_t n,
+                                        int dim);
 
 /* Runs `steps` optimisation steps (>= 0) and writes the mean of their
  * losses to *mean_loss (may be NULL; NaN when no step ran).  Stops early
@@ -662,6 +757,14 @@ CEM_API int cem_trainer_run(cem_trainer_t *tr, long steps, double *mean_loss);
 CEM_API int cem_trainer_step_batch(cem_trainer_t *tr, int B, const float *x0,
                                    const double *t, const float *z, double *loss);
 
+/* The same with a label per row (labels[i] in [-1, K), used as given: no
+ * dropout); cem_trainer_step_batch trains every row as CEM_LABEL_NONE.
+ * Errors: those of cem_trainer_step_batch, and CEM_ERR_ARG for labels
+ * NULL or a label outside [-1, K). */
+CEM_API int cem_trainer_step_batch_labelled(cem_trainer_t *tr, int B, const float *x0,
+                                            const int *labels, const double *t,
+                                            const float *z, double *loss);
+
 /* The loss on a given batch and, when grad is not NULL, its gradient with
  * respect to the raw parameters (cem_model_param_count floats, the layout
  * of cem_model_get_params).  Changes nothing.  The batch is checked as
@@ -674,6 +777,11 @@ CEM_API int cem_trainer_step_batch(cem_trainer_t *tr, int B, const float *x0,
 CEM_API int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0,
                                    const double *t, const float *z, double *loss,
                                    float *grad);
+
+/* The same with a label per row, as cem_trainer_step_batch_labelled. */
+CEM_API int cem_trainer_loss_batch_labelled(cem_trainer_t *tr, int B, const float *x0,
+                                            const int *labels, const double *t,
+                                            const float *z, double *loss, float *grad);
 
 /* Sets the progress callback (fn NULL: none).  Errors: CEM_ERR_ARG (tr
  * NULL). */
@@ -815,7 +923,20 @@ CEM_API const char *cem_integrator_name(cem_integrator id);
  *               + sigma_T^2) I), exact at T for data N(mu, sd^2 I) and
  *               N(0, I) for a model without statistics; 0, N(0, I), the
  *               paper's.  Data far from the origin (|mu| alpha_T not
- *               small) need 1.                                          */
+ *               small) need 1.
+ *   LABEL       the class every row is sampled from (rows of
+ *               cem_sampler_run_labelled take theirs from its labels);
+ *               CEM_LABEL_NONE (default): the unconditional model;
+ *               [-1, 65535], and below the model's CEM_MODEL_LABELS
+ *               (CEM_ERR_RANGE)
+ *   GUIDANCE    w, classifier-free guidance (Ho and Salimans 2022): a
+ *               labelled row integrates with
+ *                 f_w = (1 + w) f(y, t | k) - w f(y, t),
+ *               two model evaluations a step (one for w = 0, the plain
+ *               conditional model, and for unlabelled rows); 0,
+ *               [0, 100].  w > 0 trades diversity for fidelity to the
+ *               class (docs/REPORT.md measures both).
+ * LABEL, GUIDANCE, SEED and DENOISE change a number without re-planning. */
 typedef enum {
     CEM_SAMPLER_INTEGRATOR = 1,
     CEM_SAMPLER_GRID = 2,
@@ -827,7 +948,9 @@ typedef enum {
     CEM_SAMPLER_THREADS = 8,
     CEM_SAMPLER_TRAJ_ROWS = 9,
     CEM_SAMPLER_TRAJ_EVERY = 10,
-    CEM_SAMPLER_PRIOR = 11
+    CEM_SAMPLER_PRIOR = 11,
+    CEM_SAMPLER_LABEL = 12,
+    CEM_SAMPLER_GUIDANCE = 13
 } cem_sampler_option;
 
 /* A sampler on model m (any kind) with the default options.  *out is NULL
@@ -849,6 +972,16 @@ CEM_API int cem_sampler_run(cem_sampler_t *s, size_t n, float *out);
  * can be made in pieces, bitwise equal to one run.  Row indices end below
  * SIZE_MAX - 256 (CEM_ERR_ARG beyond). */
 CEM_API int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out);
+
+/* The same with a class per row: row first + i is sampled from class
+ * labels[i] (in [-1, K), K = the model's CEM_MODEL_LABELS; CEM_LABEL_NONE:
+ * unconditional), guided by CEM_SAMPLER_GUIDANCE; labels NULL means
+ * CEM_SAMPLER_LABEL for every row, which is cem_sampler_run_rows.  A row's
+ * sample depends on its index and its label only.
+ * Errors: those of cem_sampler_run_rows, and CEM_ERR_ARG for a label
+ * outside [-1, K) (naming the row; nothing is run). */
+CEM_API int cem_sampler_run_labelled(cem_sampler_t *s, size_t first, size_t n,
+                                     const int *labels, float *out);
 
 /* Called by cem_sampler_run and _run_rows after each wave of blocks (one
  * block of rows per thread) with the rows of the request finished so far,
@@ -874,15 +1007,16 @@ CEM_API int cem_sampler_times(const cem_sampler_t *s, double *times);
  * T, every TRAJ_EVERY-th step, and the end at t_1 before denoising) of
  * *rows rows, the run's first min(n, TRAJ_ROWS) (of those done when a
  * progress callback stopped it); 0 snapshots of 0 rows before the first
- * run and after an option change that re-plans (any option but SEED and
- * DENOISE).  Call with out = NULL to learn the sizes; then out holds
+ * run and after an option change that re-plans (any option but SEED,
+ * DENOISE, LABEL and GUIDANCE).  Call with out = NULL to learn the sizes; then out holds
  * snaps x rows x dim floats (snapshot-major) and times (may be NULL) the
  * snaps times.  Errors: CEM_ERR_ARG. */
 CEM_API int cem_sampler_trajectory(const cem_sampler_t *s, size_t *snaps, size_t *rows,
                                    float *out, double *times);
 
-/* Options; same contract as the model's.  Setting an option re-plans (and
- * may fail with CEM_ERR_NOMEM, leaving the old plan). */
+/* Options; same contract as the model's.  Setting an option other than
+ * SEED, DENOISE, LABEL and GUIDANCE re-plans (and may fail with
+ * CEM_ERR_NOMEM, leaving the old plan). */
 CEM_API int cem_sampler_set(cem_sampler_t *s, cem_sampler_option opt, double value);
 CEM_API int cem_sampler_get(const cem_sampler_t *s, cem_sampler_option opt,
                             double *value);
@@ -1012,8 +1146,10 @@ CEM_API void cem_flow_free(cem_flow_t *f);
  */
 
 /* Saves m (architecture, target, T_MIN, T_MAX, USE_EMA, PARAM, the data
- * statistics, weights, EMA weights) to path, in format 2.  Loaders read
- * formats 1 and 2; a format-1 file is a DIRECT model without statistics.  Const.  Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED,
+ * statistics, weights, EMA weights) to path: format 2, 3 for a model with
+ * the data's axes, 4 for a model with labels (its LABELS, LABEL_EMBED and
+ * label table).  Loaders read formats 1 to 4; a format-1 file is a DIRECT
+ * model without statistics, a file before format 4 a model without labels.  Const.  Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED,
  * CEM_ERR_IO, CEM_ERR_NOMEM. */
 CEM_API int cem_model_save(const cem_model_t *m, const char *path);
 
@@ -1045,6 +1181,18 @@ CEM_API int cem_trainer_load(cem_trainer_t **out, const char *path, const float 
                              size_t n, int dim);
 CEM_API int cem_trainer_load_buffer(cem_trainer_t **out, const void *buf, size_t size,
                                     const float *data, size_t n, int dim);
+
+/* The same for a trainer made by cem_trainer_create_labelled: the labels
+ * are checked as the data are (size and CRC-32 in the checkpoint).  A
+ * checkpoint of a labelled trainer loads only this way, and one of an
+ * unlabelled trainer only the other (CEM_ERR_ARG, saying which).
+ * Errors: those of cem_trainer_load and cem_trainer_create_labelled. */
+CEM_API int cem_trainer_load_labelled(cem_trainer_t **out, const char *path,
+                                      const float *data, const int *labels, size_t n,
+                                      int dim);
+CEM_API int cem_trainer_load_buffer_labelled(cem_trainer_t **out, const void *buf,
+                                             size_t size, const float *data,
+                                             const int *labels, size_t n, int dim);
 
 /* ---------------------------------------------------------------- datasets
  *
@@ -1233,6 +1381,17 @@ CEM_API int cem_singularity_profile(cem_model_t *m, size_t np, const float *prob
  * empty file), CEM_ERR_NONFINITE (NaN, Inf, or out of float range),
  * CEM_ERR_NOMEM. */
 CEM_API int cem_csv_read(const char *path, float **data, size_t *n, int *dim);
+
+/* cem_csv_read for a file with a label column: field label_col (0-based)
+ * of every data line is an integer class in [-1, 65535] (-1:
+ * CEM_LABEL_NONE), returned in a new buffer *labels (n ints, release with
+ * cem_free); the other fields are the points (n x dim, dim = fields - 1).
+ * On error *data and *labels are NULL, *n and *dim 0.
+ * Errors: those of cem_csv_read, and CEM_ERR_ARG (label_col < 0, NULL
+ * labels), CEM_ERR_PARSE (a line with no field label_col, a label that is
+ * not such an integer; names the file and line). */
+CEM_API int cem_csv_read_labelled(const char *path, int label_col, float **data,
+                                  int **labels, size_t *n, int *dim);
 
 /* Writes n x dim floats to `path` with 9 significant digits (exact float
  * round trip; n >= 1, since cem_csv_read needs a row to know dim).  The

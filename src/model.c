@@ -20,6 +20,8 @@ static const cemi_option model_options[] = {
     {CEM_MODEL_USE_EMA, "CEM_MODEL_USE_EMA", 0, 1, 1, 1},
     /* PRECOND by measurement: docs/RECIPES.md */
     {CEM_MODEL_PARAM, "CEM_MODEL_PARAM", CEM_PARAM_DIRECT, CEM_PARAM_PRECOND_PCA, CEM_PARAM_PRECOND_PCA, 1},
+    {CEM_MODEL_LABELS, "CEM_MODEL_LABELS", 0, 65536, 0, 1},
+    {CEM_MODEL_LABEL_EMBED, "CEM_MODEL_LABEL_EMBED", 1, 1024, 16, 1},
     {0, NULL, 0, 0, 0, 0},
 };
 
@@ -77,6 +79,17 @@ void cemi_emit_from_f(cem_target what, size_t R, int dim, const float *x, const 
         for (int j = 0; j < dim; j++)
             out[a * (size_t)dim + (size_t)j] = (float)f[j];
     }
+}
+
+int cemi_check_labels(cemi_errbuf *err, const char *fn, const char *what, const int *labels,
+                      size_t n, int lo, int K)
+{
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] < lo || labels[i] >= K)
+            return cemi_fail(err, CEM_ERR_ARG, "%s: %s[%zu] = %d is outside [%d, %d)%s", fn, what,
+                             i, labels[i], lo, K,
+                             K == 0 ? " (the model has no labels: CEM_MODEL_LABELS = 0)" : "");
+    return CEM_OK;
 }
 
 int cemi_check_points(cemi_errbuf *err, const char *fn, const char *what,
@@ -143,6 +156,10 @@ int cem_model_get(const cem_model_t *m, cem_model_option opt, double *value)
         *value = opt == CEM_MODEL_T_MIN ? m->t_min : m->t_max;
         return CEM_OK;
     }
+    if (opt == CEM_MODEL_LABELS) { /* every kind answers for its classes */
+        *value = m->labels;
+        return CEM_OK;
+    }
     if (!m->ops->get)
         return cemi_fail(NULL, CEM_ERR_UNSUPPORTED, "%s: %s applies to MLP models only", fn,
                          o->name);
@@ -154,7 +171,8 @@ int cem_model_get(const cem_model_t *m, cem_model_option opt, double *value)
  * share the model never race on it); m is const here so that the compiler
  * holds to that. */
 static int eval_common(const char *fn, const cem_model_t *m, cem_target what, size_t n,
-                       const float *x, const double *t, double t_shared, float *out)
+                       const float *x, const double *t, double t_shared, const int *lab,
+                       float *out)
 {
     if (!m)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: model is NULL", fn);
@@ -180,6 +198,11 @@ static int eval_common(const char *fn, const cem_model_t *m, cem_target what, si
     if (k < total)
         return cemi_fail(NULL, CEM_ERR_NONFINITE, "%s: x row %zu column %d is %g", fn,
                                k / (size_t)m->dim, (int)(k % (size_t)m->dim), (double)x[k]);
+    if (lab) {
+        int st = cemi_check_labels(NULL, fn, "labels", lab, n, CEM_LABEL_NONE, m->labels);
+        if (st)
+            return st;
+    }
 
     size_t rows = m->ops->max_rows(m);
     if (rows > n)
@@ -200,7 +223,8 @@ static int eval_common(const char *fn, const cem_model_t *m, cem_target what, si
     for (size_t i0 = 0; i0 < n && !st; i0 += rows) {
         size_t r = n - i0 < rows ? n - i0 : rows;
         size_t off = i0 * (size_t)m->dim;
-        m->ops->eval(m, what, r, x + off, t ? t + i0 : NULL, t_shared, out + off, ws, shared);
+        m->ops->eval(m, what, r, x + off, t ? t + i0 : NULL, t_shared, lab ? lab + i0 : NULL,
+                     out + off, ws, shared);
         /* CEM_OK promises finite values: eps and S divide by sigma_t and
          * sigma_t^2, f from a NOISE or SCORE network by alpha_t, and a
          * network's own output may overflow */
@@ -227,11 +251,20 @@ int cem_model_eval(cem_model_t *m, cem_target what, size_t n, const float *x,
 {
     if (n > 0 && !t)
         return cemi_fail(NULL, CEM_ERR_ARG, "cem_model_eval: t is NULL with n = %zu", n);
-    return eval_common("cem_model_eval", m, what, n, x, t, 0.0, out);
+    return eval_common("cem_model_eval", m, what, n, x, t, 0.0, NULL, out);
+}
+
+int cem_model_eval_labelled(cem_model_t *m, cem_target what, size_t n, const float *x,
+                            const double *t, const int *labels, float *out)
+{
+    if (n > 0 && !t)
+        return cemi_fail(NULL, CEM_ERR_ARG, "cem_model_eval_labelled: t is NULL with n = %zu",
+                         n);
+    return eval_common("cem_model_eval_labelled", m, what, n, x, t, 0.0, labels, out);
 }
 
 int cem_model_eval_at(cem_model_t *m, cem_target what, size_t n, const float *x,
                       double t, float *out)
 {
-    return eval_common("cem_model_eval_at", m, what, n, x, NULL, t, out);
+    return eval_common("cem_model_eval_at", m, what, n, x, NULL, t, NULL, out);
 }

@@ -18,12 +18,14 @@ typedef struct cemi_model_ops {
     /* Bytes of workspace for a block of `rows` rows (rows <= max_rows). */
     size_t (*workspace)(const cem_model_t *m, size_t rows);
     /* Evaluates `what` at rows x (n x dim, n <= max_rows, finite) and times
-     * t[i] (or `t_shared` when t is NULL; all valid) into out.  shared is
-     * NULL or state made by prepare since the model last changed.  Must be
-     * safe to call concurrently with distinct workspaces. */
+     * t[i] (or `t_shared` when t is NULL; all valid), for the classes
+     * lab[i] (valid: in [-1, labels), -1 unconditional; lab NULL: all -1),
+     * into out.  shared is NULL or state made by prepare since the model
+     * last changed.  Must be safe to call concurrently with distinct
+     * workspaces. */
     void (*eval)(const cem_model_t *m, cem_target what, size_t n,
-                 const float *x, const double *t, double t_shared, float *out,
-                 void *ws, const void *shared);
+                 const float *x, const double *t, double t_shared, const int *lab,
+                 float *out, void *ws, const void *shared);
     /* Frees the kind's state. */
     void (*destroy)(void *impl);
     /* Kind-specific option handling, or NULL for kinds with only the common
@@ -57,6 +59,7 @@ struct cem_model {
     void *impl;
     int kind; /* cem_model_kind */
     int dim;
+    int labels; /* K, the classes the model answers for (0: none) */
     double t_min, t_max;
     int window_set; /* T_MIN or T_MAX set by the user (or a checkpoint) */
     atomic_int refs;
@@ -79,6 +82,11 @@ double cemi_model_option_default(int opt);
 
 /* Adds a reference (for handles that depend on the model). */
 void cemi_model_retain(cem_model_t *m);
+
+/* Checks that labels[0 .. n-1] lie in [lo, K); a message naming the row
+ * and `what` otherwise (CEM_ERR_ARG). */
+int cemi_check_labels(cemi_errbuf *err, const char *fn, const char *what, const int *labels,
+                      size_t n, int lo, int K);
 
 /* Checks x (n x dim) for NaN/Inf; records a message naming the row. */
 int cemi_check_points(cemi_errbuf *err, const char *fn, const char *what,

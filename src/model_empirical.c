@@ -14,6 +14,7 @@
 #include "linalg.h"
 #include "model.h"
 
+#include <limits.h>
 #include <math.h>
 
 typedef struct {
@@ -21,6 +22,7 @@ typedef struct {
     int dim;
     double *PT; /* dim x n, the points, transposed */
     double *pn; /* n, |p_i|^2 */
+    int *label; /* n, each point's class; NULL: unlabelled */
 } empirical;
 
 static void emp_destroy(void *impl)
@@ -30,6 +32,7 @@ static void emp_destroy(void *impl)
         return;
     cemi_release(e->PT);
     cemi_release(e->pn);
+    cemi_release(e->label);
     cemi_release(e);
 }
 
@@ -50,8 +53,8 @@ static size_t emp_workspace(const cem_model_t *m, size_t rows)
 }
 
 static void emp_eval(const cem_model_t *m, cem_target what, size_t r,
-                     const float *x, const double *t, double t_shared, float *out,
-                     void *ws, const void *shared)
+                     const float *x, const double *t, double t_shared, const int *lab,
+                     float *out, void *ws, const void *shared)
 {
     (void)shared;
     const empirical *e = m->impl;
@@ -71,8 +74,11 @@ static void emp_eval(const cem_model_t *m, cem_target what, size_t r,
         cemi_ou c = cemi_ou_at(t ? t[a] : t_shared);
         double *w = W + a * n;
         double mx = -INFINITY;
+        const int k = lab ? lab[a] : CEM_LABEL_NONE; /* class k: its points alone */
         for (size_t i = 0; i < n; i++) {
-            w[i] = (c.alpha * w[i] - 0.5 * c.alpha * c.alpha * e->pn[i]) / c.sigma2;
+            w[i] = k != CEM_LABEL_NONE && e->label[i] != k
+                       ? -INFINITY
+                       : (c.alpha * w[i] - 0.5 * c.alpha * c.alpha * e->pn[i]) / c.sigma2;
             if (w[i] > mx)
                 mx = w[i];
         }
@@ -160,10 +166,10 @@ static const cemi_model_ops empirical_ops = {
     emp_jvp, emp_jvp_workspace,
 };
 
-int cem_model_create_empirical(cem_model_t **out, const float *points, size_t n,
-                               int dim)
+/* cem_model_create_empirical and _labelled (labels NULL: unlabelled). */
+static int create(cem_model_t **out, const char *fn, const float *points, const int *labels,
+                  size_t n, int dim)
 {
-    static const char fn[] = "cem_model_create_empirical";
     if (!out)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
     *out = NULL;
@@ -178,18 +184,42 @@ int cem_model_create_empirical(cem_model_t **out, const float *points, size_t n,
     int st = cemi_check_points(NULL, fn, "points", points, n, dim);
     if (st)
         return st;
+    int K = 0;
+    if (labels) { /* classes 0 .. K-1, each with a point */
+        st = cemi_check_labels(NULL, fn, "labels", labels, n, 0, INT_MAX);
+        if (st)
+            return st;
+        for (size_t i = 0; i < n; i++)
+            K = labels[i] + 1 > K ? labels[i] + 1 : K;
+        if (K > 65536)
+            return cemi_fail(NULL, CEM_ERR_ARG, "%s: %d classes (labels up to %d): at most "
+                             "65536", fn, K, K - 1);
+    }
 
     empirical *e = cemi_calloc(1, sizeof *e);
+    unsigned char *seen = K ? cemi_calloc((size_t)K, 1) : NULL;
     if (e) {
         e->n = n;
         e->dim = dim;
         e->PT = cemi_alloc(total, sizeof(double));
         e->pn = cemi_alloc(n, sizeof(double));
+        e->label = labels ? cemi_alloc(n, sizeof(int)) : NULL;
     }
-    if (!e || !e->PT || !e->pn) {
+    if (!e || !e->PT || !e->pn || (labels && (!e->label || !seen))) {
         emp_destroy(e);
+        cemi_release(seen);
         return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for %zu points", fn, n);
     }
+    for (size_t i = 0; labels && i < n; i++)
+        seen[e->label[i] = labels[i]] = 1;
+    for (int k = 0; k < K; k++)
+        if (!seen[k]) {
+            emp_destroy(e);
+            cemi_release(seen);
+            return cemi_fail(NULL, CEM_ERR_ARG, "%s: class %d has no point (labels are "
+                             "0 .. %d, each class needs one)", fn, k, K - 1);
+        }
+    cemi_release(seen);
     for (size_t i = 0; i < n; i++) {
         double s = 0.0;
         for (int j = 0; j < dim; j++) {
@@ -199,5 +229,25 @@ int cem_model_create_empirical(cem_model_t **out, const float *points, size_t n,
         }
         e->pn[i] = s;
     }
-    return cemi_model_new(out, fn, &empirical_ops, e, CEM_KIND_EMPIRICAL, dim);
+    st = cemi_model_new(out, fn, &empirical_ops, e, CEM_KIND_EMPIRICAL, dim);
+    if (!st)
+        (*out)->labels = K;
+    return st;
+}
+
+int cem_model_create_empirical(cem_model_t **out, const float *points, size_t n, int dim)
+{
+    return create(out, "cem_model_create_empirical", points, NULL, n, dim);
+}
+
+int cem_model_create_empirical_labelled(cem_model_t **out, const float *points,
+                                        const int *labels, size_t n, int dim)
+{
+    static const char fn[] = "cem_model_create_empirical_labelled";
+    if (!labels) {
+        if (out)
+            *out = NULL;
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: labels is NULL", fn);
+    }
+    return create(out, fn, points, labels, n, dim);
 }

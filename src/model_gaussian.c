@@ -44,10 +44,11 @@ static size_t gauss_workspace(const cem_model_t *m, size_t rows)
 }
 
 static void gauss_eval(const cem_model_t *m, cem_target what, size_t r,
-                       const float *x, const double *t, double t_shared,
+                       const float *x, const double *t, double t_shared, const int *lab,
                        float *out, void *ws, const void *shared)
 {
     (void)shared;
+    (void)lab; /* no classes: every label is CEM_LABEL_NONE */
     const gaussian *g = m->impl;
     const int dim = g->dim;
     double *Y = ws;                  /* r x dim: x - alpha mu, then f */

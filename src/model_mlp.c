@@ -292,9 +292,10 @@ static void mlp_prepare(const cem_model_t *m, void *shared)
 }
 
 static void mlp_eval(const cem_model_t *m, cem_target what, size_t r, const float *x,
-                     const double *t, double t_shared, float *out, void *ws,
+                     const double *t, double t_shared, const int *lab, float *out, void *ws,
                      const void *shared)
 {
+    (void)lab; /* TODO(labels) */
     const cemi_mlp *p = m->impl;
     const int D = p->sh.D, B = (int)r;
     double *row = ws, *tmp = row + D; /* 2 D doubles, first for alignment */

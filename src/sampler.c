@@ -288,7 +288,7 @@ typedef struct {
 static void eval_f(void *ctx, size_t R, const float *y, double t, float *f)
 {
     eval_ctx *c = ctx;
-    c->m->ops->eval(c->m, CEM_TARGET_CEM, R, y, NULL, t, f, c->ws, c->shared);
+    c->m->ops->eval(c->m, CEM_TARGET_CEM, R, y, NULL, t, NULL, f, c->ws, c->shared);
 }
 
 typedef struct {
