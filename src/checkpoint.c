@@ -1,7 +1,8 @@
 /*
  * checkpoint.c -- the binary checkpoint format (layer 4; docs/CHECKPOINT.md).
  * This library writes format 2, or 3 for a model with the data's axes
- * (CEM_PARAM_PRECOND_PCA), and reads formats 1 to 3.
+ * (CEM_PARAM_PRECOND_PCA), or 4 for a model with labels, and reads formats
+ * 1 to 4.
  *
  *   header   magic[8] = "\x89CEMDIF\n", u32 format version (2),
  *            u32 endianness mark 0x0A0B0C0D, u32 content (1 model,
@@ -13,10 +14,14 @@
  *            then nmopt model options as (u32 id, u32 0, f64 value),
  *            f64 data sd (0: none), f64 data mean[D],
  *            (naxes = D) f64 axis_sd[D], f64 axes[D][D],
- *            f32 params[np], f32 ema[np]
+ *            f32 params[np], f32 ema[np]  (format 4: np counts the label
+ *            table, after the layers; its size comes from the pairs
+ *            CEM_MODEL_LABELS and CEM_MODEL_LABEL_EMBED)
  *   trainer  u64 step, ntopt trainer options as (u32 id, u32 0, f64 value),
  *            f64 bin_sum[8], u64 bin_count[8], f64 law_loss[nlaw] (-1: not
  *            seen), u64 data_n, u32 data_crc, u32 data_dim,
+ *            (format 4) u32 labelled (0 or 1), u32 labels_crc (of the n
+ *            int32 labels; 0 when unlabelled),
  *            f32 adam_m[np], f32 adam_v[np]
  *   trailer  u32 CRC-32 of every byte before it
  *
@@ -30,7 +35,8 @@
  * Numbers are in the writer's byte order, which the mark records; a file
  * from a machine of the other order is refused (CEM_ERR_CORRUPT).  Every
  * field is checked, and the total size computed from the header, before
- * anything is allocated.
+ * anything is allocated.  A format-4 file is refused by the libraries
+ * before it (CEM_ERR_VERSION): its parameter count is not theirs to check.
  */
 #include "io.h"
 #include "trainer.h"
@@ -43,8 +49,10 @@
 
 static const unsigned char MAGIC[8] = {0x89, 'C', 'E', 'M', 'D', 'I', 'F', '\n'};
 enum {
-    FORMAT_VERSION = 3, /* the newest this library reads */
+    FORMAT_VERSION = 4, /* the newest this library reads */
     FORMAT_PLAIN = 2,   /* what it writes for a model without axes */
+    FORMAT_AXES = 3,    /* for a model with the data's axes */
+    FORMAT_LABELS = 4,  /* for a model with labels */
     ENDIAN_MARK = 0x0A0B0C0D,
     CONTENT_MODEL = 1,
     CONTENT_TRAINER = 2,
@@ -57,10 +65,12 @@ enum {
     FILE_KIND_MLP = 1,
 };
 
-/* The model options a format-2 file stores as pairs, in id order (the
- * ones below the first are in the fixed block). */
-static const int MODEL_PAIRS[] = {CEM_MODEL_PARAM};
+/* The model options a file stores as pairs, in id order (the ones below
+ * the first are in the fixed block): formats 2 and 3 the first, format 4
+ * all three. */
+static const int MODEL_PAIRS[] = {CEM_MODEL_PARAM, CEM_MODEL_LABELS, CEM_MODEL_LABEL_EMBED};
 #define NMODEL_PAIRS (int)(sizeof MODEL_PAIRS / sizeof MODEL_PAIRS[0])
+#define LAST_MODEL_PAIR CEM_MODEL_LABEL_EMBED
 
 /* The value of a model option that a file without it meant. */
 static double legacy_model_option(int id)
@@ -68,9 +78,18 @@ static double legacy_model_option(int id)
     return id == CEM_MODEL_PARAM ? CEM_PARAM_DIRECT : cemi_model_option_default(id);
 }
 
-static double model_pair_value(const cemi_mlp *p, int id)
+static double model_pair_value(const cem_model_t *m, const cemi_mlp *p, int id)
 {
-    return id == CEM_MODEL_PARAM ? (double)p->param : 0.0;
+    return id == CEM_MODEL_PARAM ? (double)p->param
+           : id == CEM_MODEL_LABELS ? (double)m->labels
+                                    : (double)p->label_embed;
+}
+
+/* The format a model is written in, and the pairs it stores. */
+static uint32_t format_of(const cem_model_t *m, const cemi_mlp *p, int *npairs)
+{
+    *npairs = m->labels ? NMODEL_PAIRS : 1;
+    return m->labels ? FORMAT_LABELS : p->axes ? FORMAT_AXES : FORMAT_PLAIN;
 }
 
 /* Where everything is in a file of format `version` (offsets from 0). */
@@ -104,7 +123,7 @@ static layout layout_of(uint32_t version, int trainer, size_t D, size_t np, size
         l.law = at;
         at += 8 * nlaw;
         l.data = at;
-        at += 16;
+        at += version >= FORMAT_LABELS ? 24 : 16;
         l.moments = at;
         at += 8 * np;
     } else {
@@ -136,7 +155,7 @@ static void put_pair(wcur *w, int id, double v)
     put_f64(w, v);
 }
 
-static void write_model(wcur *w, const cem_model_t *m, const cem_trainer_t *tr)
+static void write_model(wcur *w, const cem_model_t *m, const cem_trainer_t *tr, int npairs)
 {
     const cemi_mlp *p = cemi_mlp_of(m);
     put_u32(w, FILE_KIND_MLP);
@@ -151,12 +170,12 @@ static void write_model(wcur *w, const cem_model_t *m, const cem_trainer_t *tr)
     put_f64(w, m->t_min);
     put_f64(w, m->t_max);
     put_u64(w, (uint64_t)p->np);
-    put_u32(w, NMODEL_PAIRS);
+    put_u32(w, (uint32_t)npairs);
     put_u32(w, tr ? CEMI_TRAINER_NOPT : 0);
     put_u32(w, tr ? CEMI_LAW_BINS : 0);
     put_u32(w, p->axes ? (uint32_t)p->sh.D : 0);
-    for (int k = 0; k < NMODEL_PAIRS; k++)
-        put_pair(w, MODEL_PAIRS[k], model_pair_value(p, MODEL_PAIRS[k]));
+    for (int k = 0; k < npairs; k++)
+        put_pair(w, MODEL_PAIRS[k], model_pair_value(m, p, MODEL_PAIRS[k]));
     put_f64(w, p->sd);
     for (int j = 0; j < p->sh.D; j++)
         put_f64(w, p->mean[j]);
@@ -169,7 +188,7 @@ static void write_model(wcur *w, const cem_model_t *m, const cem_trainer_t *tr)
     put(w, p->ema, 4 * p->np);
 }
 
-static void write_trainer(wcur *w, const cem_trainer_t *tr)
+static void write_trainer(wcur *w, const cem_trainer_t *tr, uint32_t version)
 {
     put_u64(w, (uint64_t)tr->step);
     for (int id = 1; id <= CEMI_TRAINER_NOPT; id++)
@@ -183,6 +202,10 @@ static void write_trainer(wcur *w, const cem_trainer_t *tr)
     put_u64(w, (uint64_t)tr->n);
     put_u32(w, cemi_crc32(0, tr->data, sizeof(float) * tr->n * (size_t)tr->D));
     put_u32(w, (uint32_t)tr->D);
+    if (version >= FORMAT_LABELS) {
+        put_u32(w, tr->labels != NULL);
+        put_u32(w, tr->labels ? cemi_crc32(0, tr->labels, sizeof(int) * tr->n) : 0);
+    }
     put(w, tr->m1, 4 * tr->net->np);
     put(w, tr->m2, 4 * tr->net->np);
 }
@@ -196,8 +219,9 @@ static int serialise(const char *fn, const cem_model_t *m, const cem_trainer_t *
         return cemi_fail(NULL, CEM_ERR_UNSUPPORTED,
                          "%s: only MLP models are saved (closed forms are rebuilt from data)", fn);
     const size_t naxes = p->axes ? (size_t)p->sh.D : 0;
-    const uint32_t version = naxes ? FORMAT_VERSION : FORMAT_PLAIN;
-    size_t total = layout_of(version, tr != NULL, (size_t)p->sh.D, p->np, NMODEL_PAIRS,
+    int npairs;
+    const uint32_t version = format_of(m, p, &npairs);
+    size_t total = layout_of(version, tr != NULL, (size_t)p->sh.D, p->np, (size_t)npairs,
                              CEMI_TRAINER_NOPT, CEMI_LAW_BINS, naxes).total;
     unsigned char *b = cemi_calloc(total, 1);
     if (!b)
@@ -208,9 +232,9 @@ static int serialise(const char *fn, const cem_model_t *m, const cem_trainer_t *
     put_u32(&w, ENDIAN_MARK);
     put_u32(&w, tr ? CONTENT_TRAINER : CONTENT_MODEL);
     put_u32(&w, 0);
-    write_model(&w, m, tr);
+    write_model(&w, m, tr, npairs);
     if (tr)
-        write_trainer(&w, tr);
+        write_trainer(&w, tr, version);
     put_u32(&w, cemi_crc32(0, b, total - 4));
     *buf = b;
     *size = total;
@@ -373,12 +397,16 @@ static int parse_head(const char *fn, const unsigned char *b, size_t avail, head
         return corrupt(fn, "time window t_min", h->t_min);
     if (h->seed > (uint64_t)1 << 53)
         return corrupt(fn, "seed", (double)h->seed);
-    h->sh = (cemi_mlp_shape){(int)D, (int)E, (int)H, (int)L, (cemi_act)act};
+    h->sh = (cemi_mlp_shape){(int)D, (int)E, (int)H, (int)L, (cemi_act)act, 0, 0};
     h->target = (cem_target)target;
     h->use_ema = (int)ema;
+    /* the layers' count; format 4 adds a label table, whose size the pairs
+     * give (build_model checks it): here only a bound */
     h->np = cemi_mlp_nparams(&h->sh);
-    if (np != h->np || h->np > CEMI_MLP_MAX_PARAMS)
+    if (version >= FORMAT_LABELS ? np < h->np || np > CEMI_MLP_MAX_PARAMS
+                                 : np != h->np || h->np > CEMI_MLP_MAX_PARAMS)
         return corrupt(fn, "parameter count", (double)np);
+    h->np = (size_t)np;
     int trainer = h->content == CONTENT_TRAINER;
     h->nmopt = h->ntopt = h->nlaw = h->naxes = 0;
     if (version >= 2) {
@@ -493,14 +521,15 @@ static int build_model(const char *fn, const unsigned char *b, const head *h, ce
 {
     /* the buffer may be unaligned: copy the floats, then check them */
     const unsigned char *params = b + h->at.params, *ema = params + 4 * h->np;
-    double mopt[CEM_MODEL_PARAM + 1];
-    for (int id = 1; id <= CEM_MODEL_PARAM; id++)
+    double mopt[LAST_MODEL_PAIR + 1];
+    for (int id = 1; id <= LAST_MODEL_PAIR; id++)
         mopt[id] = legacy_model_option(id);
     double sd = 0, *mean = NULL, *axes = NULL;
     if (h->version >= 2) {
         rcur r = {b + h->at.mopts};
         int st = read_pairs(fn, &r, h->nmopt, cemi_model_options(), MODEL_PAIRS[0],
-                            CEM_MODEL_PARAM, "model", mopt);
+                            h->version >= FORMAT_LABELS ? LAST_MODEL_PAIR : CEM_MODEL_PARAM,
+                            "model", mopt);
         if (st)
             return st;
         sd = get_f64(&r);
@@ -525,8 +554,17 @@ static int build_model(const char *fn, const unsigned char *b, const head *h, ce
         cemi_release(axes);
         return corrupt(fn, "parameterisation for this target", mopt[CEM_MODEL_PARAM]);
     }
+    cemi_mlp_shape sh = h->sh;
+    const int K = (int)mopt[CEM_MODEL_LABELS];
+    sh.NL = K ? K + 1 : 0;
+    sh.C = K ? (int)mopt[CEM_MODEL_LABEL_EMBED] : 0;
+    if (cemi_mlp_nparams(&sh) != h->np) {
+        cemi_release(mean);
+        cemi_release(axes);
+        return corrupt(fn, "parameter count for the labels", (double)h->np);
+    }
     cem_model_t *m;
-    int st = cemi_mlp_create(&m, fn, &h->sh, h->target, (cem_param)(int)mopt[CEM_MODEL_PARAM],
+    int st = cemi_mlp_create(&m, fn, &sh, h->target, (cem_param)(int)mopt[CEM_MODEL_PARAM],
                              h->seed);
     cemi_mlp *p = st ? NULL : cemi_mlp_of(m);
     if (!st && axes && cemi_mlp_set_axes(p, axes, axes + (size_t)h->sh.D * (size_t)h->sh.D)) {
@@ -567,7 +605,8 @@ int cem_model_load_buffer(cem_model_t **out, const void *buf, size_t size)
 }
 
 static int load_trainer(const char *fn, const unsigned char *b, const head *h,
-                        cem_trainer_t **out, const float *data, size_t n, int dim)
+                        cem_trainer_t **out, const float *data, const int *labels, size_t n,
+                        int dim)
 {
     if (h->content != CONTENT_TRAINER)
         return cemi_fail(NULL, CEM_ERR_ARG,
@@ -617,7 +656,25 @@ static int load_trainer(const char *fn, const unsigned char *b, const head *h,
     }
     uint64_t data_n = get_u64(&r);
     uint32_t data_crc = get_u32(&r), data_dim = get_u32(&r);
+    uint32_t labelled = 0, labels_crc = 0;
+    if (h->version >= FORMAT_LABELS) {
+        labelled = get_u32(&r);
+        labels_crc = get_u32(&r);
+        if (labelled > 1 || (!labelled && labels_crc != 0))
+            return corrupt(fn, "labels flag", labelled);
+    }
     const unsigned char *m1 = r.p, *m2 = m1 + 4 * h->np;
+    if (labelled != (labels != NULL))
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: this checkpoint is of a%s trainer: load it "
+                         "with %s", fn, labelled ? " labelled" : "n unlabelled",
+                         labelled ? "cem_trainer_load_labelled (or _buffer_labelled) and "
+                                    "its labels"
+                                  : "cem_trainer_load (or _buffer), without labels");
+    if (labels && data_n == n &&
+        cemi_crc32(0, labels, sizeof(int) * n) != labels_crc)
+        return cemi_fail(NULL, CEM_ERR_ARG,
+                         "%s: the labels differ from the labels the trainer was saved with "
+                         "(CRC-32 0x%08x)", fn, labels_crc);
     if (data && (data_n != n || data_dim != (uint32_t)dim ||
                  cemi_crc32(0, data, sizeof(float) * n * (size_t)(dim > 0 ? dim : 0)) != data_crc))
         return cemi_fail(NULL, CEM_ERR_ARG,
@@ -630,7 +687,7 @@ static int load_trainer(const char *fn, const unsigned char *b, const head *h,
     if (st)
         return st;
     cem_trainer_t *tr;
-    st = cemi_trainer_new(&tr, fn, m, data, n, dim);
+    st = cemi_trainer_new(&tr, fn, m, data, labels, n, dim);
     cem_model_free(m); /* the trainer holds the only reference */
     if (st)
         return st;
@@ -674,18 +731,31 @@ static int load_trainer(const char *fn, const unsigned char *b, const head *h,
     return CEM_OK;
 }
 
-int cem_trainer_load_buffer(cem_trainer_t **out, const void *buf, size_t size,
-                            const float *data, size_t n, int dim)
+/* cem_trainer_load_buffer and _labelled (labelled: labels must be given). */
+static int load_buffer(const char *fn, cem_trainer_t **out, const void *buf, size_t size,
+                       const float *data, int labelled, const int *labels, size_t n, int dim)
 {
-    static const char fn[] = "cem_trainer_load_buffer";
     if (!out)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
     *out = NULL;
-    if (!data)
-        return cemi_fail(NULL, CEM_ERR_ARG, "%s: data is NULL", fn);
+    if (!data || (labelled && !labels))
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: %s is NULL", fn, data ? "labels" : "data");
     head h;
     int st = check_buffer(fn, buf, size, &h);
-    return st ? st : load_trainer(fn, buf, &h, out, data, n, dim);
+    return st ? st : load_trainer(fn, buf, &h, out, data, labels, n, dim);
+}
+
+int cem_trainer_load_buffer(cem_trainer_t **out, const void *buf, size_t size,
+                            const float *data, size_t n, int dim)
+{
+    return load_buffer("cem_trainer_load_buffer", out, buf, size, data, 0, NULL, n, dim);
+}
+
+int cem_trainer_load_buffer_labelled(cem_trainer_t **out, const void *buf, size_t size,
+                                     const float *data, const int *labels, size_t n, int dim)
+{
+    return load_buffer("cem_trainer_load_buffer_labelled", out, buf, size, data, 1, labels, n,
+                       dim);
 }
 
 /* Reads a checkpoint file whole after validating its head against its
@@ -732,7 +802,8 @@ static int read_file(const char *fn, const char *path, unsigned char **buf, size
 /* Reads and validates the checkpoint at path, then builds from it: a model
  * (data NULL) or a trainer. */
 static int load_path(const char *fn, const char *path, cem_model_t **model,
-                     cem_trainer_t **trainer, const float *data, size_t n, int dim)
+                     cem_trainer_t **trainer, const float *data, const int *labels, size_t n,
+                     int dim)
 {
     unsigned char *b = NULL; /* set on success (initialised for -O1 builds' */
     size_t size = 0;         /* maybe-uninitialized warning, sanitizers) */
@@ -742,7 +813,8 @@ static int load_path(const char *fn, const char *path, cem_model_t **model,
     head h;
     st = check_buffer(fn, b, size, &h);
     if (!st)
-        st = model ? build_model(fn, b, &h, model) : load_trainer(fn, b, &h, trainer, data, n, dim);
+        st = model ? build_model(fn, b, &h, model)
+                   : load_trainer(fn, b, &h, trainer, data, labels, n, dim);
     cemi_release(b);
     return st;
 }
@@ -753,17 +825,30 @@ int cem_model_load(cem_model_t **out, const char *path)
     if (!out)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
     *out = NULL;
-    return load_path(fn, path, out, NULL, NULL, 0, 0);
+    return load_path(fn, path, out, NULL, NULL, NULL, 0, 0);
+}
+
+/* cem_trainer_load and _labelled (labelled: labels must be given). */
+static int load_trainer_path(const char *fn, cem_trainer_t **out, const char *path,
+                             const float *data, int labelled, const int *labels, size_t n,
+                             int dim)
+{
+    if (!out)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!data || (labelled && !labels))
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: %s is NULL", fn, data ? "labels" : "data");
+    return load_path(fn, path, NULL, out, data, labels, n, dim);
 }
 
 int cem_trainer_load(cem_trainer_t **out, const char *path, const float *data, size_t n,
                      int dim)
 {
-    static const char fn[] = "cem_trainer_load";
-    if (!out)
-        return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
-    *out = NULL;
-    if (!data)
-        return cemi_fail(NULL, CEM_ERR_ARG, "%s: data is NULL", fn);
-    return load_path(fn, path, NULL, out, data, n, dim);
+    return load_trainer_path("cem_trainer_load", out, path, data, 0, NULL, n, dim);
+}
+
+int cem_trainer_load_labelled(cem_trainer_t **out, const char *path, const float *data,
+                              const int *labels, size_t n, int dim)
+{
+    return load_trainer_path("cem_trainer_load_labelled", out, path, data, 1, labels, n, dim);
 }

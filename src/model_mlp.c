@@ -42,6 +42,11 @@ void cemi_mlp_init_params(const cemi_mlp_shape *sh, uint64_t seed, float *params
         for (size_t k = 0; k < nw + (size_t)no; k++)
             params[ow + k] = (float)(bound * (2.0 * cemi_rng_uniform(&r) - 1.0));
     }
+    cemi_rng r;
+    cemi_rng_init(&r, seed, (uint64_t)sh->L + 1);
+    float *table = params + cemi_mlp_table_offset(sh);
+    for (size_t k = 0; k < (size_t)sh->NL * (size_t)sh->C; k++)
+        table[k] = (float)cemi_rng_normal(&r);
 }
 
 double cemi_mlp_sd(const cemi_mlp *p) { return p->sd > 0 ? p->sd : 1.0; }
@@ -117,13 +122,16 @@ static void input_points(const cemi_mlp *p, int B, const float *x, const double 
     }
 }
 
-void cemi_mlp_input(const cem_model_t *m, int B, const float *x, const double *t,
-                    double t_shared, float *in)
+void cemi_mlp_input(const cem_model_t *m, const float *params, int B, const float *x,
+                    const double *t, double t_shared, const int *lab, float *in)
 {
     const cemi_mlp *p = m->impl;
-    const int D = p->sh.D, ld = p->sh.D + p->sh.E;
+    const int P = p->sh.D + p->sh.C, ld = cemi_mlp_in_width(&p->sh);
     input_points(p, B, x, t, t_shared, in, ld);
-    cemi_embed_time_f(in + D, ld, t, t_shared, (size_t)B, p->sh.E, log(m->t_min), log(m->t_max));
+    if (p->sh.C)
+        cemi_embed_label_f(in + p->sh.D, ld, params + cemi_mlp_table_offset(&p->sh), lab,
+                           (size_t)B, &p->sh);
+    cemi_embed_time_f(in + P, ld, t, t_shared, (size_t)B, p->sh.E, log(m->t_min), log(m->t_max));
 }
 
 void cemi_mlp_f_from_net(const cemi_mlp *p, const float *x, double t, const double *F,
@@ -272,7 +280,7 @@ static size_t mlp_workspace(const cem_model_t *m, size_t rows)
     const cemi_mlp *p = m->impl;
     /* the input rows, the hidden layers, the output, the products'
      * workspace, and for a shared time its features and first-layer row */
-    size_t floats = rows * (size_t)(p->sh.D + p->sh.E) +
+    size_t floats = rows * (size_t)cemi_mlp_in_width(&p->sh) +
                     cemi_mlp_hidden_size(&p->sh, (int)rows, 0) + rows * (size_t)p->sh.D +
                     cemi_mlp_gemm_workspace(&p->sh) + (size_t)p->sh.E + (size_t)p->sh.H;
     return sizeof(float) * floats + 2 * sizeof(double) * (size_t)p->sh.D;
@@ -295,24 +303,26 @@ static void mlp_eval(const cem_model_t *m, cem_target what, size_t r, const floa
                      const double *t, double t_shared, const int *lab, float *out, void *ws,
                      const void *shared)
 {
-    (void)lab; /* TODO(labels) */
     const cemi_mlp *p = m->impl;
-    const int D = p->sh.D, B = (int)r;
+    const int D = p->sh.D, B = (int)r, C = p->sh.C;
     double *row = ws, *tmp = row + D; /* 2 D doubles, first for alignment */
     float *in = (float *)(tmp + D);
-    float *hid = in + r * (size_t)(D + p->sh.E);
+    float *hid = in + r * (size_t)cemi_mlp_in_width(&p->sh);
     float *net = hid + cemi_mlp_hidden_size(&p->sh, B, 0);
     float *gws = net + r * (size_t)D;
     float *emb = gws + cemi_mlp_gemm_workspace(&p->sh), *brow = emb + p->sh.E;
     cemi_nn_ctx ctx = {gws, 0, NULL, shared};
     const float *params = p->use_ema ? p->ema : p->params;
     if (t) {
-        cemi_mlp_input(m, B, x, t, t_shared, in);
+        cemi_mlp_input(m, params, B, x, t, t_shared, lab, in);
         cemi_mlp_forward_f(&p->sh, params, B, in, hid, 0, net, &ctx);
     } else { /* one time for every row (sampling): its part of layer 0 once */
         const float *pts = x;
-        if (cemi_mlp_preconditioned(p)) { /* the rows' points, mapped, in `in` */
-            input_points(p, B, x, NULL, t_shared, in, D);
+        if (cemi_mlp_preconditioned(p) || C) { /* the rows' points, mapped, and labels */
+            input_points(p, B, x, NULL, t_shared, in, D + C);
+            if (C)
+                cemi_embed_label_f(in + D, D + C, params + cemi_mlp_table_offset(&p->sh), lab,
+                                   (size_t)B, &p->sh);
             pts = in;
         }
         cemi_embed_time_f(emb, p->sh.E, NULL, t_shared, 1, p->sh.E, log(m->t_min), log(m->t_max));
@@ -337,7 +347,7 @@ static void mlp_eval(const cem_model_t *m, cem_target what, size_t r, const floa
 /* A copy of the MLP state with a new architecture and fresh weights, or
  * NULL when out of memory. */
 static cemi_mlp *mlp_new(const cemi_mlp_shape *sh, cem_target target, cem_param param,
-                         uint64_t seed)
+                         uint64_t seed, int label_embed)
 {
     cemi_mlp *p = cemi_calloc(1, sizeof *p);
     if (!p)
@@ -346,6 +356,7 @@ static cemi_mlp *mlp_new(const cemi_mlp_shape *sh, cem_target target, cem_param 
     p->target = target;
     p->param = param;
     p->seed = seed;
+    p->label_embed = label_embed;
     p->use_ema = 1;
     p->np = cemi_mlp_nparams(sh);
     p->params = cemi_alloc(p->np, sizeof(float));
@@ -410,7 +421,10 @@ static int mlp_set(cem_model_t *m, int opt, double value, const char *fn)
     cemi_mlp_shape sh = p->sh;
     uint64_t seed = p->seed;
     cem_param param = p->param;
+    int K = m->labels, C = p->label_embed;
     switch (opt) {
+    case CEM_MODEL_LABELS: K = (int)value; break;
+    case CEM_MODEL_LABEL_EMBED: C = (int)value; break;
     case CEM_MODEL_WIDTH: sh.H = (int)value; break;
     case CEM_MODEL_DEPTH: sh.L = (int)value; break;
     case CEM_MODEL_ACTIVATION: sh.act = (cemi_act)(int)value; break;
@@ -433,11 +447,13 @@ static int mlp_set(cem_model_t *m, int opt, double value, const char *fn)
         break;
     default: break; /* T_MIN, T_MAX: the handle stores them; weights restart */
     }
+    sh.NL = K ? K + 1 : 0; /* the classes and the "no label" row */
+    sh.C = K ? C : 0;
     size_t np = cemi_mlp_nparams(&sh);
     if (np > CEMI_MLP_MAX_PARAMS)
         return cemi_fail(&m->err, CEM_ERR_RANGE, "%s: the network would have %zu parameters",
                          fn, np);
-    cemi_mlp *q = mlp_new(&sh, p->target, param, seed);
+    cemi_mlp *q = mlp_new(&sh, p->target, param, seed, C);
     if (!q)
         return cemi_fail(&m->err, CEM_ERR_NOMEM, "%s: out of memory for %zu parameters", fn, np);
     q->use_ema = p->use_ema;
@@ -448,6 +464,7 @@ static int mlp_set(cem_model_t *m, int opt, double value, const char *fn)
     }
     mlp_destroy(p);
     m->impl = q;
+    m->labels = K;
     return CEM_OK;
 }
 
@@ -461,6 +478,7 @@ static int mlp_get(const cem_model_t *m, int opt, double *value)
     case CEM_MODEL_EMBED: *value = p->sh.E; break;
     case CEM_MODEL_SEED: *value = (double)p->seed; break;
     case CEM_MODEL_PARAM: *value = (int)p->param; break;
+    case CEM_MODEL_LABEL_EMBED: *value = p->label_embed; break;
     default: *value = p->use_ema; break; /* CEM_MODEL_USE_EMA */
     }
     return CEM_OK;
@@ -474,7 +492,7 @@ static int mlp_get(const cem_model_t *m, int opt, double *value)
 static size_t mlp_jvp_workspace(const cem_model_t *m, size_t rows, int K)
 {
     const cemi_mlp *p = m->impl;
-    const size_t I = (size_t)(p->sh.D + p->sh.E), D = (size_t)p->sh.D, H = (size_t)p->sh.H;
+    const size_t I = (size_t)cemi_mlp_in_width(&p->sh), D = (size_t)p->sh.D, H = (size_t)p->sh.H;
     const size_t KR = (size_t)K * rows;
     size_t floats = rows * D + rows * I + cemi_mlp_hidden_size(&p->sh, (int)rows, 1) +
                     rows * D + cemi_mlp_gemm_workspace(&p->sh) + KR * I + 2 * KR * H + KR * D;
@@ -551,7 +569,7 @@ static void mlp_jvp(const cem_model_t *m, size_t r, const double *x, const doubl
 {
     const cemi_mlp *p = m->impl;
     const int D = p->sh.D, B = (int)r;
-    const size_t I = (size_t)(D + p->sh.E), KR = (size_t)K * r;
+    const size_t I = (size_t)cemi_mlp_in_width(&p->sh), KR = (size_t)K * r;
     double *row = ws, *tmp = row + D;
     float *xf = (float *)(tmp + D), *in = xf + r * (size_t)D;
     float *hid = in + r * I, *net = hid + cemi_mlp_hidden_size(&p->sh, B, 1);
@@ -561,7 +579,7 @@ static void mlp_jvp(const cem_model_t *m, size_t r, const double *x, const doubl
     const float *params = p->use_ema ? p->ema : p->params;
     for (size_t k = 0; k < r * (size_t)D; k++)
         xf[k] = (float)x[k];
-    cemi_mlp_input(m, B, xf, t, 0.0, in);
+    cemi_mlp_input(m, params, B, xf, t, 0.0, NULL, in); /* the flow: unconditional */
     cemi_mlp_forward_f(&p->sh, params, B, in, hid, 1, net, &ctx);
     for (size_t i = 0; i < r; i++) {
         double *fi = f + i * (size_t)D;
@@ -572,10 +590,10 @@ static void mlp_jvp(const cem_model_t *m, size_t r, const double *x, const doubl
     }
     if (K == 0)
         return;
-    for (size_t q = 0; q < KR; q++) { /* tangent rows: points part, then no time part */
+    for (size_t q = 0; q < KR; q++) { /* tangent rows: points part, no label or time part */
         float *d = din + q * I;
         input_tangent(p, t[q % r], V + q * (size_t)D, d);
-        memset(d + D, 0, sizeof(float) * (size_t)p->sh.E);
+        memset(d + D, 0, sizeof(float) * (I - (size_t)D));
     }
     cemi_mlp_jvp_f(&p->sh, params, B, hid, K, din, dtmp, dnet, &ctx);
     for (size_t q = 0; q < KR; q++)
@@ -594,11 +612,15 @@ static const cemi_model_ops mlp_ops_table[3] = {
 int cemi_mlp_create(cem_model_t **out, const char *fn, const cemi_mlp_shape *sh,
                     cem_target target, cem_param param, uint64_t seed)
 {
-    cemi_mlp *p = mlp_new(sh, target, param, seed);
+    int C = sh->C ? sh->C : (int)cemi_model_option_default(CEM_MODEL_LABEL_EMBED);
+    cemi_mlp *p = mlp_new(sh, target, param, seed, C);
     if (!p)
         return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for %zu parameters", fn,
                          cemi_mlp_nparams(sh));
-    return cemi_model_new(out, fn, &mlp_ops_table[target], p, CEM_KIND_MLP, sh->D);
+    int st = cemi_model_new(out, fn, &mlp_ops_table[target], p, CEM_KIND_MLP, sh->D);
+    if (!st)
+        (*out)->labels = sh->NL ? sh->NL - 1 : 0;
+    return st;
 }
 
 int cem_model_create_mlp(cem_model_t **out, int dim, cem_target target)
@@ -614,7 +636,7 @@ int cem_model_create_mlp(cem_model_t **out, int dim, cem_target target)
     cemi_mlp_shape sh = {dim, (int)cemi_model_option_default(CEM_MODEL_EMBED),
                          (int)cemi_model_option_default(CEM_MODEL_WIDTH),
                          (int)cemi_model_option_default(CEM_MODEL_DEPTH),
-                         (cemi_act)(int)cemi_model_option_default(CEM_MODEL_ACTIVATION)};
+                         (cemi_act)(int)cemi_model_option_default(CEM_MODEL_ACTIVATION), 0, 0};
     cem_param param = target == CEM_TARGET_CEM
                           ? (cem_param)(int)cemi_model_option_default(CEM_MODEL_PARAM)
                           : CEM_PARAM_DIRECT;

@@ -14,6 +14,7 @@ typedef struct {
     uint64_t seed;     /* of the initialisation */
     int use_ema;       /* evaluation reads ema instead of params */
     cem_param param;   /* how f is made of the output (CEM target only) */
+    int label_embed;   /* CEM_MODEL_LABEL_EMBED (sh.C when there are labels) */
     double sd;         /* the data's sd; 0: not set (PRECOND then uses 1) */
     double *mean;      /* D: the data's centre (zeros until set) */
     double *axes;      /* D x D, row k the k-th principal direction of the
@@ -34,14 +35,16 @@ int cemi_mlp_create(cem_model_t **out, const char *fn, const cemi_mlp_shape *sh,
                     cem_target target, cem_param param, uint64_t seed);
 
 /* Fills params with the torch.nn.Linear initialisation drawn from seed:
- * layer l uses stream l; W then b, each uniform in +-1/sqrt(fan_in). */
+ * layer l uses stream l; W then b, each uniform in +-1/sqrt(fan_in); the
+ * label table N(0, 1) (torch.nn.Embedding's) from stream L + 1. */
 void cemi_mlp_init_params(const cemi_mlp_shape *sh, uint64_t seed, float *params);
 
-/* Writes the network input [x, phi(t)] of B rows (B x (D+E)); with
- * PRECOND the first D columns are c_in (x / alpha - mu) instead of x
+/* Writes the network input [x, e, phi(t)] of B rows (B x (D+C+E)), e the
+ * label features of lab[i] in params' table (lab NULL: CEM_LABEL_NONE);
+ * with PRECOND the first D columns are c_in (x / alpha - mu) instead of x
  * (PRECOND_PCA with axes: its coordinates along the axes). */
-void cemi_mlp_input(const cem_model_t *m, int B, const float *x, const double *t,
-                    double t_shared, float *in);
+void cemi_mlp_input(const cem_model_t *m, const float *params, int B, const float *x,
+                    const double *t, double t_shared, const int *lab, float *in);
 
 /* The PRECOND coefficients of time t for this model (its sd, or 1 when
  * not set), c_in times the input gain max(1, sqrt(E / (2 D))). */

@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <string.h>
 
-size_t cemi_mlp_nparams(const cemi_mlp_shape *sh)
+int cemi_mlp_in_width(const cemi_mlp_shape *sh) { return sh->D + sh->C + sh->E; }
+
+size_t cemi_mlp_table_offset(const cemi_mlp_shape *sh)
 {
     int ni, no;
     size_t ow, ob;
@@ -22,12 +24,17 @@ size_t cemi_mlp_nparams(const cemi_mlp_shape *sh)
     return ob + (size_t)no;
 }
 
+size_t cemi_mlp_nparams(const cemi_mlp_shape *sh)
+{
+    return cemi_mlp_table_offset(sh) + (size_t)sh->NL * (size_t)sh->C;
+}
+
 void cemi_mlp_layer(const cemi_mlp_shape *sh, int l, int *in, int *out, size_t *off_w,
                     size_t *off_b)
 {
-    size_t in0 = (size_t)(sh->D + sh->E), H = (size_t)sh->H;
+    size_t in0 = (size_t)cemi_mlp_in_width(sh), H = (size_t)sh->H;
     size_t first = H * in0 + H, hidden = H * H + H;
-    *in = l == 0 ? sh->D + sh->E : sh->H;
+    *in = l == 0 ? (int)in0 : sh->H;
     *out = l == sh->L ? sh->D : sh->H;
     *off_w = l == 0 ? 0 : first + (size_t)(l - 1) * hidden;
     *off_b = *off_w + (size_t)*in * (size_t)*out;
@@ -35,7 +42,7 @@ void cemi_mlp_layer(const cemi_mlp_shape *sh, int l, int *in, int *out, size_t *
 
 size_t cemi_mlp_gemm_workspace(const cemi_mlp_shape *sh)
 {
-    int widest = sh->H > sh->D + sh->E ? sh->H : sh->D + sh->E;
+    int widest = sh->H > cemi_mlp_in_width(sh) ? sh->H : cemi_mlp_in_width(sh);
     return cemi_gemm_workspace(widest);
 }
 

@@ -21,12 +21,26 @@ typedef enum {
     CEMI_ACT_TANH = 2
 } cemi_act;
 
-/* The MLP on [x, phi(t)]: L hidden layers of width H with activation act,
- * then a linear output of size D.  Input width D + E. */
+/* The MLP on [x, e, phi(t)]: L hidden layers of width H with activation
+ * act, then a linear output of size D.  e is the C features of a row's
+ * label, row k of a learned NL x C table (C = NL = 0: no labels, the
+ * input [x, phi(t)]).  Input width D + C + E. */
 typedef struct {
     int D, E, H, L;
     cemi_act act;
+    int C, NL;
 } cemi_mlp_shape;
+
+/* The network's input width, D + C + E. */
+int cemi_mlp_in_width(const cemi_mlp_shape *sh);
+
+/* Where the label table (NL x C, row-major) starts in the flat parameter
+ * buffer: after every layer. */
+size_t cemi_mlp_table_offset(const cemi_mlp_shape *sh);
+
+/* The table row of a label: the label itself, or the last row (NL - 1)
+ * for CEM_LABEL_NONE (-1). */
+#define CEMI_LABEL_ROW(sh, k) ((k) < 0 ? (sh)->NL - 1 : (k))
 
 #include "pool.h"
 
@@ -58,7 +72,8 @@ void cemi_mlp_pack_f(const cemi_mlp_shape *sh, const float *params, float *packe
                      const cemi_nn_ctx *ctx);
 
 /* Number of parameters: layer l (0..L) has W (out x in) then b (out), in
- * that order in one flat buffer, the order of torch's parameters(). */
+ * that order in one flat buffer, the order of torch's parameters(), and
+ * then the label table. */
 size_t cemi_mlp_nparams(const cemi_mlp_shape *sh);
 
 /* The largest network the API makes (cemdiff.h: more parameters is
@@ -81,6 +96,10 @@ size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep);
      * tau), k < E/2.  Row i at out + i*ld; t[i], or t_shared when t is NULL. */     \
     void cemi_embed_time##S(real *out, int ld, const double *t, double t_shared,         \
                             size_t B, int E, double log_tmin, double log_tmax);          \
+    /* The label features of B rows: row i of out (stride ld) gets the table     \
+     * row of lab[i] (CEMI_LABEL_ROW; lab NULL: every row CEM_LABEL_NONE). */     \
+    void cemi_embed_label##S(real *out, int ld, const real *table, const int *lab,     \
+                             size_t B, const cemi_mlp_shape *sh);                      \
     /* out (B x O) = inp (B x I) W^T + b; Wp is W packed (float only) or NULL */        \
     void cemi_linear_forward##S(real *out, const real *inp, const real *W, const real *Wp,\
                                 const real *b, int B, int I, int O,                      \
@@ -102,7 +121,8 @@ size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep);
     void cemi_mlp_forward##S(const cemi_mlp_shape *sh, const real *params, int B,         \
                              const real *in, real *hid, int keep, real *out,              \
                              const cemi_nn_ctx *ctx);                                      \
-    /* The network for B rows that share one time (sampling): x (B x D), emb the \
+    /* The network for B rows that share one time (sampling): x (B x (D + C)),   \
+     * each row's points and label features, emb the                             \
      * E features of that time, brow H scratch.  The first layer's time part is  \
      * one row for all of them, b + W_t emb: the function of cemi_mlp_forward on  \
      * [x, emb] with another order of additions, and E/(D+E) of the first        \
@@ -120,10 +140,13 @@ size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep);
                          const real *hid, int K, const real *din, real *tmp, real *dout,  \
                          const cemi_nn_ctx *ctx);                                          \
     /* Given dout (B x D) and the kept activations of the forward pass, writes     \
-     * every parameter gradient into grads (overwritten); scratch holds 2 B H. */   \
+     * every parameter gradient into grads (overwritten); scratch holds 2 B H.    \
+     * With labels (C > 0), lab gives the rows' labels as cemi_embed_label; the  \
+     * table's gradient is summed over the rows in row order. */                   \
     void cemi_mlp_backward##S(const cemi_mlp_shape *sh, const real *params, int B,        \
                               const real *in, const real *hid, const real *dout,          \
-                              real *grads, real *scratch, const cemi_nn_ctx *ctx);         \
+                              const int *lab, real *grads, real *scratch,                 \
+                              const cemi_nn_ctx *ctx);                                     \
     /* Weighted squared error: loss = (1/B) sum_i c_i sum_j e_ij (out_ij -        \
      * y_ij)^2 (returned, accumulated in double), e the per-output weights (B x D;    \
      * NULL: all 1); dout = d loss / d out. */                                            \

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NOPT 11
+#define NOPT 13
 
 static const cemi_option sampler_options[] = {
     {CEM_SAMPLER_INTEGRATOR, "CEM_SAMPLER_INTEGRATOR", CEM_INTEG_SPLITTING, CEM_INTEG_DPMPP_3M,
@@ -36,12 +36,16 @@ static const cemi_option sampler_options[] = {
     {CEM_SAMPLER_TRAJ_ROWS, "CEM_SAMPLER_TRAJ_ROWS", 0, 1024, 0, 1},
     {CEM_SAMPLER_TRAJ_EVERY, "CEM_SAMPLER_TRAJ_EVERY", 1, 1e6, 1, 1},
     {CEM_SAMPLER_PRIOR, "CEM_SAMPLER_PRIOR", 0, 1, 1, 1},
+    {CEM_SAMPLER_LABEL, "CEM_SAMPLER_LABEL", -1, 65535, -1, 1},
+    {CEM_SAMPLER_GUIDANCE, "CEM_SAMPLER_GUIDANCE", 0, 100, 0, 0},
     {0, NULL, 0, 0, 0, 0},
 };
 
 /* One thread's workspace. */
 typedef struct {
     float *y, *f, *s1, *s2; /* R x D each */
+    float *g;               /* R x D: the unconditional f of guided rows */
+    int *lab;               /* R: each row's class */
     cemi_rng *rng;          /* R */
     void *mws;              /* the model's evaluation workspace for R rows */
 } worker;
@@ -86,6 +90,7 @@ static void plan_free(plan *p, size_t R)
         for (int k = 0; k < p->nthreads; k++) {
             worker *w = &p->w[k];
             cemi_release(w->y); cemi_release(w->f); cemi_release(w->s1); cemi_release(w->s2);
+            cemi_release(w->g); cemi_release(w->lab);
             cemi_release(w->rng); cemi_release(w->mws);
         }
     cemi_release(p->w);
@@ -123,7 +128,8 @@ static int plan_make(cem_sampler_t *s, const double *opt, plan *p, const char *f
         worker *w = &q.w[k];
         ok = (w->y = cemi_alloc(RD, sizeof(float))) && (w->f = cemi_alloc(RD, sizeof(float))) &&
              (w->s1 = cemi_alloc(RD, sizeof(float))) && (w->s2 = cemi_alloc(RD, sizeof(float))) &&
-             (w->rng = cemi_alloc(s->R, sizeof(cemi_rng))) && (w->mws = cemi_alloc(1, mws));
+             (w->rng = cemi_alloc(s->R, sizeof(cemi_rng))) && (w->mws = cemi_alloc(1, mws)) &&
+             (w->g = cemi_alloc(RD, sizeof(float))) && (w->lab = cemi_alloc(s->R, sizeof(int)));
     }
     ok = ok && (q.pool = cemi_pool_create(q.nthreads)) != NULL;
     if (ok && s->model->ops->shared_size)
@@ -221,7 +227,11 @@ int cem_sampler_set(cem_sampler_t *s, cem_sampler_option opt, double value)
         return cemi_fail(&s->err, CEM_ERR_RANGE,
                          "%s: %s = %g would leave CEM_SAMPLER_T_MIN = %g >= CEM_SAMPLER_T_MAX = %g",
                          fn, o->name, value, next[CEM_SAMPLER_T_MIN], next[CEM_SAMPLER_T_MAX]);
-    if (opt == CEM_SAMPLER_SEED || opt == CEM_SAMPLER_DENOISE) { /* no re-plan needed */
+    if (opt == CEM_SAMPLER_LABEL && value >= s->model->labels)
+        return cemi_fail(&s->err, CEM_ERR_RANGE, "%s: CEM_SAMPLER_LABEL = %g is not a class of "
+                         "the model (it has %d: CEM_MODEL_LABELS)", fn, value, s->model->labels);
+    if (opt == CEM_SAMPLER_SEED || opt == CEM_SAMPLER_DENOISE || opt == CEM_SAMPLER_LABEL ||
+        opt == CEM_SAMPLER_GUIDANCE) { /* no re-plan needed */
         s->p.opt[opt] = value;
         return CEM_OK;
     }
@@ -283,17 +293,34 @@ typedef struct {
     const cem_model_t *m;
     void *ws;
     const void *shared;
+    const int *lab; /* R classes; NULL: unconditional */
+    float w;        /* the guidance */
+    float *g;       /* R x D, the unconditional f of guided rows */
 } eval_ctx;
 
+/* f of the block's rows, guided: f_w = (1 + w) f(y, t | k) - w f(y, t)
+ * for a labelled row when w > 0 (the second evaluation only then). */
 static void eval_f(void *ctx, size_t R, const float *y, double t, float *f)
 {
     eval_ctx *c = ctx;
-    c->m->ops->eval(c->m, CEM_TARGET_CEM, R, y, NULL, t, NULL, f, c->ws, c->shared);
+    const int D = c->m->dim;
+    c->m->ops->eval(c->m, CEM_TARGET_CEM, R, y, NULL, t, c->lab, f, c->ws, c->shared);
+    if (!c->lab || c->w == 0)
+        return;
+    c->m->ops->eval(c->m, CEM_TARGET_CEM, R, y, NULL, t, NULL, c->g, c->ws, c->shared);
+    const float a = 1 + c->w, b = c->w;
+    for (size_t i = 0; i < R; i++)
+        if (c->lab[i] != CEM_LABEL_NONE)
+            for (int j = 0; j < D; j++) {
+                const size_t k = i * (size_t)D + (size_t)j;
+                f[k] = a * f[k] - b * c->g[k];
+            }
 }
 
 typedef struct {
     cem_sampler_t *s;
     size_t first, n; /* global rows [first, first + n) */
+    const int *labels; /* n classes, or NULL: CEM_SAMPLER_LABEL for all */
     float *out;
     size_t stop;     /* this wave's blocks end before block b0 + stop */
     atomic_size_t next_block;
@@ -324,7 +351,14 @@ static void run_block(job *jb, worker *w, size_t lo, size_t hi)
     const int D = s->D;
     const size_t R = hi - lo;
     const uint64_t seed = (uint64_t)p->opt[CEM_SAMPLER_SEED];
-    eval_ctx ctx = {s->model, w->mws, p->shared};
+    const int label = (int)p->opt[CEM_SAMPLER_LABEL];
+    int labelled = 0;
+    for (size_t i = 0; i < R; i++) {
+        w->lab[i] = jb->labels ? jb->labels[lo + i - jb->first] : label;
+        labelled |= w->lab[i] != CEM_LABEL_NONE;
+    }
+    eval_ctx ctx = {s->model, w->mws, p->shared, labelled ? w->lab : NULL,
+                    (float)p->opt[CEM_SAMPLER_GUIDANCE], w->g};
     for (size_t i = 0; i < R; i++) {
         cemi_rng_init(&w->rng[i], seed, (uint64_t)(lo + i));
         float *yi = w->y + i * (size_t)D;
@@ -390,8 +424,9 @@ static void worker_main(void *arg, int tid, int n)
     }
 }
 
-/* cem_sampler_run and cem_sampler_run_rows; fn names the one called. */
-static int run_rows(const char *fn, cem_sampler_t *s, size_t first, size_t n, float *out)
+/* cem_sampler_run, _run_rows and _run_labelled; fn names the one called. */
+static int run_rows(const char *fn, cem_sampler_t *s, size_t first, size_t n,
+                    const int *labels, float *out)
 {
     if (!s)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: sampler is NULL", fn);
@@ -405,12 +440,19 @@ static int run_rows(const char *fn, cem_sampler_t *s, size_t first, size_t n, fl
     if (first > SIZE_MAX - n || first + n > SIZE_MAX - s->R) /* the last block's end */
         return cemi_fail(&s->err, CEM_ERR_ARG, "%s: rows %zu + %zu exceed the row index range",
                          fn, first, n);
+    if (labels) {
+        int st = cemi_check_labels(&s->err, fn, "labels", labels, n, CEM_LABEL_NONE,
+                                   s->model->labels);
+        if (st)
+            return st;
+    }
     s->diverged = 0; /* a run starts: a failed call above changed nothing */
     s->p.traj_have = 0;
     job jb;
     jb.s = s;
     jb.first = first;
     jb.n = n;
+    jb.labels = labels;
     jb.out = out;
     atomic_init(&jb.next_block, 0);
     atomic_init(&jb.diverged, 0);
@@ -448,7 +490,13 @@ static int run_rows(const char *fn, cem_sampler_t *s, size_t first, size_t n, fl
 
 int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
 {
-    return run_rows("cem_sampler_run_rows", s, first, n, out);
+    return run_rows("cem_sampler_run_rows", s, first, n, NULL, out);
+}
+
+int cem_sampler_run_labelled(cem_sampler_t *s, size_t first, size_t n, const int *labels,
+                             float *out)
+{
+    return run_rows("cem_sampler_run_labelled", s, first, n, labels, out);
 }
 
 int cem_sampler_set_progress(cem_sampler_t *s, cem_sampler_progress_fn fn, void *user)
@@ -462,5 +510,5 @@ int cem_sampler_set_progress(cem_sampler_t *s, cem_sampler_progress_fn fn, void 
 
 int cem_sampler_run(cem_sampler_t *s, size_t n, float *out)
 {
-    return run_rows("cem_sampler_run", s, 0, n, out);
+    return run_rows("cem_sampler_run", s, 0, n, NULL, out);
 }

@@ -45,6 +45,7 @@ static const cemi_option trainer_options[] = {
     {CEM_TRAINER_LOGNORMAL_STD, "CEM_TRAINER_LOGNORMAL_STD", 0.01, 20, CEMI_EDM_P_STD, 0},
     {CEM_TRAINER_IMPORTANCE, "CEM_TRAINER_IMPORTANCE", 0, 1, 0, 1},
     {CEM_TRAINER_ADAPT_FLOOR, "CEM_TRAINER_ADAPT_FLOOR", 0.01, 1, 0.25, 0},
+    {CEM_TRAINER_LABEL_DROPOUT, "CEM_TRAINER_LABEL_DROPOUT", 0, 1, 0.1, 0},
     {0, NULL, 0, 0, 0, 0},
 };
 
@@ -67,6 +68,8 @@ static void release_batch(cem_trainer_t *tr)
     tr->tbin = NULL;
     cemi_release(tr->lbin);
     tr->lbin = NULL;
+    cemi_release(tr->blab);
+    tr->blab = NULL;
     cemi_pool_free(tr->pool);
     tr->pool = NULL;
 }
@@ -80,7 +83,7 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn
     nt.z = cemi_alloc(B * D, sizeof(float));
     nt.y = cemi_alloc(B * D, sizeof(float));
     nt.c = cemi_alloc(B, sizeof(float));
-    nt.in = cemi_alloc(B * (D + (size_t)sh->E), sizeof(float));
+    nt.in = cemi_alloc(B * (size_t)cemi_mlp_in_width(sh), sizeof(float));
     nt.hid = cemi_alloc(cemi_mlp_hidden_size(sh, cap, 1), sizeof(float));
     nt.out = cemi_alloc(B * D, sizeof(float));
     nt.dout = cemi_alloc(B * D, sizeof(float));
@@ -89,6 +92,7 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn
     nt.t = cemi_alloc(B, sizeof(double));
     nt.tbin = cemi_alloc(B, sizeof(int));
     nt.lbin = cemi_alloc(B, sizeof(int));
+    nt.blab = cemi_alloc(B, sizeof(int));
     nt.xt = cemi_alloc(B * D, sizeof(float));
     nt.imp = cemi_alloc(B, sizeof(float));
     nt.ce = cemi_alloc(B * D, sizeof(float));
@@ -98,7 +102,7 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn
     nt.pool = cemi_pool_create(threads);
     if (!nt.x0 || !nt.z || !nt.y || !nt.c || !nt.in || !nt.hid || !nt.out || !nt.dout ||
         !nt.scratch || !nt.sample_loss || !nt.t || !nt.tbin || !nt.gemm_ws || !nt.wpack || !nt.pool ||
-        !nt.lbin || !nt.xt || !nt.imp || !nt.ce) {
+        !nt.lbin || !nt.xt || !nt.imp || !nt.ce || !nt.blab) {
         release_batch(&nt);
         return cemi_fail(&tr->err, CEM_ERR_NOMEM,
                          "%s: out of memory (or threads) for a batch of %d on %d threads", fn,
@@ -109,7 +113,7 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn
     tr->hid = nt.hid; tr->out = nt.out; tr->dout = nt.dout; tr->scratch = nt.scratch;
     tr->sample_loss = nt.sample_loss; tr->t = nt.t; tr->tbin = nt.tbin; tr->gemm_ws = nt.gemm_ws;
     tr->gemm_stride = nt.gemm_stride; tr->wpack = nt.wpack; tr->pool = nt.pool;
-    tr->lbin = nt.lbin; tr->xt = nt.xt; tr->imp = nt.imp; tr->ce = nt.ce;
+    tr->lbin = nt.lbin; tr->xt = nt.xt; tr->imp = nt.imp; tr->ce = nt.ce; tr->blab = nt.blab;
     tr->cap = cap;
     return CEM_OK;
 }
@@ -120,6 +124,7 @@ void cem_trainer_free(cem_trainer_t *tr)
         return;
     release_batch(tr);
     cemi_release(tr->data);
+    cemi_release(tr->labels);
     cemi_release(tr->m1);
     cemi_release(tr->m2);
     cemi_release(tr->grad);
@@ -129,7 +134,7 @@ void cem_trainer_free(cem_trainer_t *tr)
 }
 
 int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const float *data,
-                     size_t n, int dim)
+                     const int *labels, size_t n, int dim)
 {
     if (!out)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: out is NULL", fn);
@@ -148,6 +153,11 @@ int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const 
     if (!cemi_mul_ok(n, (size_t)dim, &total) || !cemi_fits_int(n))
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: n = %zu is too large", fn, n);
     int st = cemi_check_points(NULL, fn, "data", data, n, dim);
+    if (!st && labels)
+        st = m->labels ? cemi_check_labels(NULL, fn, "labels", labels, n, CEM_LABEL_NONE,
+                                           m->labels)
+                       : cemi_fail(NULL, CEM_ERR_ARG, "%s: the model has no labels (set "
+                                   "CEM_MODEL_LABELS to the number of classes first)", fn);
     if (st)
         return st;
     int expected = 0;
@@ -174,11 +184,14 @@ int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const 
     tr->m1 = cemi_calloc(net->np, sizeof(float));
     tr->m2 = cemi_calloc(net->np, sizeof(float));
     tr->grad = cemi_alloc(net->np, sizeof(float));
-    if (!tr->data || !tr->m1 || !tr->m2 || !tr->grad) {
+    tr->labels = labels ? cemi_alloc(n, sizeof(int)) : NULL;
+    if (!tr->data || !tr->m1 || !tr->m2 || !tr->grad || (labels && !tr->labels)) {
         cem_trainer_free(tr);
         return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for %zu points", fn, n);
     }
     memcpy(tr->data, data, sizeof(float) * total);
+    if (labels)
+        memcpy(tr->labels, labels, sizeof(int) * n);
     st = cemi_trainer_reserve(tr, (int)tr->opt[CEM_TRAINER_BATCH],
                               (int)tr->opt[CEM_TRAINER_THREADS], fn);
     if (st) {
@@ -255,11 +268,11 @@ static void window_for_data(cem_model_t *m, double sd)
     }
 }
 
-int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float *data, size_t n,
-                       int dim)
+/* cem_trainer_create and _labelled (labels NULL: unlabelled). */
+static int create(cem_trainer_t **out, const char *fn, cem_model_t *m, const float *data,
+                  const int *labels, size_t n, int dim)
 {
-    static const char fn[] = "cem_trainer_create";
-    int st = cemi_trainer_new(out, fn, m, data, n, dim);
+    int st = cemi_trainer_new(out, fn, m, data, labels, n, dim);
     if (st)
         return st;
     cem_trainer_t *tr = *out;
@@ -293,6 +306,24 @@ int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float *data, s
         return st; /* the refresh recorded why, naming fn */
     }
     return CEM_OK;
+}
+
+int cem_trainer_create(cem_trainer_t **out, cem_model_t *m, const float *data, size_t n,
+                       int dim)
+{
+    return create(out, "cem_trainer_create", m, data, NULL, n, dim);
+}
+
+int cem_trainer_create_labelled(cem_trainer_t **out, cem_model_t *m, const float *data,
+                                const int *labels, size_t n, int dim)
+{
+    static const char fn[] = "cem_trainer_create_labelled";
+    if (!labels) {
+        if (out)
+            *out = NULL;
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: labels is NULL", fn);
+    }
+    return create(out, fn, m, data, labels, n, dim);
 }
 
 /* ------------------------------------------------------------ options */
@@ -365,6 +396,9 @@ const char *cem_trainer_errmsg(const cem_trainer_t *tr) { return tr ? tr->err.te
  * are the steps), so the floors' measurement error differs between seeds
  * as the batches do (docs/RECIPES.md measured what it does to the law) */
 #define FLOOR_STREAM ((1ull << 63) | 0xF1007ull)
+/* the label dropout's streams: step s draws from stream DROP_STREAM + s,
+ * row i from its block i, apart from the batch's own stream (s) */
+#define DROP_STREAM (1ull << 62)
 
 static void objective(const cem_trainer_t *tr, int lo, int hi);
 static void build_input(const cem_trainer_t *tr, int lo, int hi);
@@ -452,6 +486,7 @@ static int measure_floors(cem_trainer_t *tr, double *floor, const char *fn)
                        sizeof(float) * (size_t)D);
                 double v = ((double)(k0 + i) + cemi_rng_uniform(&r)) / FLOOR_ROWS;
                 tr->t[i] = exp(lt1 + (lT - lt1) * ((double)b + v) / K);
+                tr->blab[i] = CEM_LABEL_NONE; /* the unconditional law's floors */
                 for (int j = 0; j < D; j++)
                     tr->z[(size_t)i * (size_t)D + (size_t)j] = (float)cemi_rng_normal(&r);
             }
@@ -565,7 +600,7 @@ static void objective(const cem_trainer_t *tr, int lo, int hi)
  * (x_t, t); rows [lo, hi). */
 static void build_input(const cem_trainer_t *tr, int lo, int hi)
 {
-    const int D = tr->D, ld = D + tr->net->sh.E;
+    const int D = tr->D, ld = cemi_mlp_in_width(&tr->net->sh);
     for (int i = lo; i < hi; i++) {
         cemi_ou c = cemi_ou_at(tr->t[i]);
         const float *x0 = tr->x0 + (size_t)i * (size_t)D, *z = tr->z + (size_t)i * (size_t)D;
@@ -573,8 +608,8 @@ static void build_input(const cem_trainer_t *tr, int lo, int hi)
         for (int j = 0; j < D; j++)
             xt[j] = (float)(c.alpha * x0[j] + c.sigma * z[j]);
     }
-    cemi_mlp_input(tr->model, hi - lo, tr->xt + (size_t)lo * (size_t)D, tr->t + lo, 0.0,
-                   tr->in + (size_t)lo * (size_t)ld);
+    cemi_mlp_input(tr->model, tr->net->params, hi - lo, tr->xt + (size_t)lo * (size_t)D,
+                   tr->t + lo, 0.0, tr->blab + lo, tr->in + (size_t)lo * (size_t)ld);
 }
 
 /* The bin of t among `nbins` equal bins of log t over the model's window. */
@@ -592,11 +627,15 @@ static int bin_of(const cem_trainer_t *tr, double t, int nbins)
  * carried to the next row).  With lo even, lo D normals (whole pairs) come
  * before row lo, so its place in the stream is known without drawing the
  * rows before it, and any even split of the rows draws bitwise the numbers
- * one pass would. */
+ * one pass would.  A labelled row keeps its point's label unless the
+ * label dropout, a uniform from its own stream (DROP_STREAM), drops it. */
 static void draw_rows(cem_trainer_t *tr, const cemi_tlaw *law, long step, int lo, int hi)
 {
-    cemi_rng r;
-    cemi_rng_init(&r, (uint64_t)tr->opt[CEM_TRAINER_SEED], (uint64_t)step);
+    cemi_rng r, rd;
+    const uint64_t seed = (uint64_t)tr->opt[CEM_TRAINER_SEED];
+    cemi_rng_init(&r, seed, (uint64_t)step);
+    cemi_rng_init(&rd, seed, DROP_STREAM + (uint64_t)step);
+    const double drop = tr->opt[CEM_TRAINER_LABEL_DROPOUT];
     const int D = tr->D;
     if (lo > 0) /* lo uniform blocks and lo D / 2 pair blocks before row lo */
         cemi_rng_seek(&r, (uint64_t)lo + (uint64_t)lo * (uint64_t)D / 2);
@@ -604,6 +643,13 @@ static void draw_rows(cem_trainer_t *tr, const cemi_tlaw *law, long step, int lo
         size_t k = (size_t)(cemi_rng_uniform(&r) * (double)tr->n);
         if (k >= tr->n)
             k = tr->n - 1;
+        int lab = tr->labels ? tr->labels[k] : CEM_LABEL_NONE;
+        if (lab != CEM_LABEL_NONE && drop > 0) {
+            cemi_rng_seek(&rd, (uint64_t)i);
+            if (cemi_rng_uniform(&rd) < drop)
+                lab = CEM_LABEL_NONE;
+        }
+        tr->blab[i] = lab;
         for (int j = 0; j < D; j++) /* a few floats: no memcpy call */
             tr->x0[(size_t)i * (size_t)D + (size_t)j] = tr->data[k * (size_t)D + (size_t)j];
         tr->t[i] = cemi_tlaw_map(law, cemi_rng_uniform(&r));
@@ -662,8 +708,8 @@ static double loss_and_grad(cem_trainer_t *tr, int B, long draw)
     double loss = cemi_wmse_f(tr->out, tr->y, tr->c, out_weights(tr), B, D, tr->dout);
     for (int i = 0; i < B; i++) /* the law's own units */
         tr->sample_loss[i] = (float)(row_loss(tr, i, tr->out + (size_t)i * (size_t)D) / tr->imp[i]);
-    cemi_mlp_backward_f(&net->sh, net->params, B, tr->in, tr->hid, tr->dout, tr->grad,
-                        tr->scratch, &ctx);
+    cemi_mlp_backward_f(&net->sh, net->params, B, tr->in, tr->hid, tr->dout, tr->blab,
+                        tr->grad, tr->scratch, &ctx);
     return loss;
 }
 
@@ -925,9 +971,10 @@ int cem_trainer_run(cem_trainer_t *tr, long steps, double *mean_loss)
     return st;
 }
 
-/* Validates and copies a caller's batch into the workspace. */
+/* Validates and copies a caller's batch (labels NULL: every row
+ * CEM_LABEL_NONE) into the workspace. */
 static int load_batch(cem_trainer_t *tr, const char *fn, int B, const float *x0,
-                      const double *t, const float *z)
+                      const int *labels, const double *t, const float *z)
 {
     if (B < 1 || B > tr->cap)
         return cemi_fail(&tr->err, CEM_ERR_ARG, "%s: B = %d is outside [1, %d] (BATCH)", fn,
@@ -943,6 +990,11 @@ static int load_batch(cem_trainer_t *tr, const char *fn, int B, const float *x0,
         if (!cemi_time_ok(t[i]))
             return cemi_fail(&tr->err, CEM_ERR_ARG, "%s: t[%d] = %g is not a finite time > 0",
                              fn, i, t[i]);
+    if (labels && (st = cemi_check_labels(&tr->err, fn, "labels", labels, (size_t)B,
+                                          CEM_LABEL_NONE, tr->model->labels)) != CEM_OK)
+        return st;
+    for (int i = 0; i < B; i++)
+        tr->blab[i] = labels ? labels[i] : CEM_LABEL_NONE;
     size_t bd = (size_t)B * (size_t)tr->D;
     memcpy(tr->x0, x0, sizeof(float) * bd);
     memcpy(tr->z, z, sizeof(float) * bd);
@@ -950,15 +1002,15 @@ static int load_batch(cem_trainer_t *tr, const char *fn, int B, const float *x0,
     return CEM_OK;
 }
 
-int cem_trainer_step_batch(cem_trainer_t *tr, int B, const float *x0, const double *t,
-                           const float *z, double *loss)
+/* cem_trainer_step_batch and _labelled. */
+static int step_batch(const char *fn, cem_trainer_t *tr, int B, const float *x0,
+                      const int *labels, const double *t, const float *z, double *loss)
 {
-    static const char fn[] = "cem_trainer_step_batch";
     if (loss)
         *loss = NAN;
     if (!tr)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer is NULL", fn);
-    int st = load_batch(tr, fn, B, x0, t, z);
+    int st = load_batch(tr, fn, B, x0, labels, t, z);
     double l = NAN;
     if (!st)
         st = step_here(tr, B, -1, &l, fn);
@@ -967,17 +1019,37 @@ int cem_trainer_step_batch(cem_trainer_t *tr, int B, const float *x0, const doub
     return st;
 }
 
-int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0, const double *t,
-                           const float *z, double *loss, float *grad)
+int cem_trainer_step_batch(cem_trainer_t *tr, int B, const float *x0, const double *t,
+                           const float *z, double *loss)
 {
-    static const char fn[] = "cem_trainer_loss_batch";
+    return step_batch("cem_trainer_step_batch", tr, B, x0, NULL, t, z, loss);
+}
+
+int cem_trainer_step_batch_labelled(cem_trainer_t *tr, int B, const float *x0,
+                                    const int *labels, const double *t, const float *z,
+                                    double *loss)
+{
+    static const char fn[] = "cem_trainer_step_batch_labelled";
+    if (tr && !labels) {
+        if (loss)
+            *loss = NAN;
+        return cemi_fail(&tr->err, CEM_ERR_ARG, "%s: labels is NULL", fn);
+    }
+    return step_batch(fn, tr, B, x0, labels, t, z, loss);
+}
+
+/* cem_trainer_loss_batch and _labelled. */
+static int loss_batch(const char *fn, cem_trainer_t *tr, int B, const float *x0,
+                      const int *labels, const double *t, const float *z, double *loss,
+                      float *grad)
+{
     if (loss)
         *loss = NAN;
     if (!tr)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer is NULL", fn);
     /* the same validation as cem_trainer_step_batch, input and result */
     double l = NAN;
-    int st = load_batch(tr, fn, B, x0, t, z);
+    int st = load_batch(tr, fn, B, x0, labels, t, z);
     adam_job j;
     if (!st)
         st = checked_loss(tr, B, -1, &l, fn, 0, &j);
@@ -988,6 +1060,25 @@ int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0, const doub
     if (grad)
         memcpy(grad, tr->grad, sizeof(float) * tr->net->np);
     return CEM_OK;
+}
+
+int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0, const double *t,
+                           const float *z, double *loss, float *grad)
+{
+    return loss_batch("cem_trainer_loss_batch", tr, B, x0, NULL, t, z, loss, grad);
+}
+
+int cem_trainer_loss_batch_labelled(cem_trainer_t *tr, int B, const float *x0,
+                                    const int *labels, const double *t, const float *z,
+                                    double *loss, float *grad)
+{
+    static const char fn[] = "cem_trainer_loss_batch_labelled";
+    if (tr && !labels) {
+        if (loss)
+            *loss = NAN;
+        return cemi_fail(&tr->err, CEM_ERR_ARG, "%s: labels is NULL", fn);
+    }
+    return loss_batch(fn, tr, B, x0, labels, t, z, loss, grad);
 }
 
 int cem_trainer_time_bins_n(cem_trainer_t *tr, size_t nbins, double *mean, long *count,

@@ -6,13 +6,14 @@
 
 #include "model_mlp.h"
 
-#define CEMI_TRAINER_NOPT 22 /* options are ids 1 .. CEMI_TRAINER_NOPT */
+#define CEMI_TRAINER_NOPT 23 /* options are ids 1 .. CEMI_TRAINER_NOPT */
 #define CEMI_LAW_BINS CEM_TRAINER_LAW_BINS
 
 struct cem_trainer {
     cem_model_t *model; /* a reference; the model is busy while we exist */
     cemi_mlp *net;      /* the model's MLP state */
     float *data;        /* n x D, a copy */
+    int *labels;        /* n, a copy of the rows' classes; NULL: unlabelled */
     size_t n;
     int D;
     double opt[CEMI_TRAINER_NOPT + 1]; /* option values by id */
@@ -37,6 +38,7 @@ struct cem_trainer {
     float *ce;        /* B x D: a preconditioned model's per-output weights
                        * (cemi_mlp_out_weights); unused otherwise */
     int *lbin;        /* each row's bin of the time law (CEMI_LAW_BINS) */
+    int *blab;        /* each row's label as trained (CEM_LABEL_NONE: none) */
     float *gemm_ws;   /* the matrix product's workspace, one slice per thread */
     float *wpack;     /* the weights packed for the forward pass (each step) */
     size_t gemm_stride;
@@ -52,9 +54,10 @@ struct cem_trainer {
 int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn);
 
 /* Creates a trainer around model m without copying state from elsewhere;
- * used by cem_trainer_create and the checkpoint loader. */
+ * used by cem_trainer_create(_labelled) and the checkpoint loader; labels
+ * NULL: unlabelled, else checked against the model's classes. */
 int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const float *data,
-                     size_t n, int dim);
+                     const int *labels, size_t n, int dim);
 
 /* The learning rate of step `step` (0-based): linear warm-up, then cosine
  * decay to LR_MIN over DECAY_STEPS, then LR_MIN. */

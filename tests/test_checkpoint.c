@@ -240,7 +240,7 @@ START_TEST(damage_gives_distinct_statuses)
     b[1] = 'X';
     LOAD_IS(CEM_ERR_BAD_MAGIC);
     memcpy(b, good, size);
-    b[8] = 4; /* format version 4: newer than this library */
+    b[8] = 5; /* format version 5: newer than this library */
     LOAD_IS(CEM_ERR_VERSION);
     memcpy(b, good, size);
     b[12] = 0x0A; b[13] = 0x0B; b[14] = 0x0C; b[15] = 0x0D; /* other byte order */

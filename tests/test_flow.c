@@ -233,7 +233,7 @@ END_TEST
 START_TEST(network_jvp_matches_differences)
 {
     for (int act = 0; act < 3; act++) {
-        cemi_mlp_shape sh = {3, 4, 16, 2, (cemi_act)act};
+        cemi_mlp_shape sh = {3, 4, 16, 2, (cemi_act)act, 0, 0};
         const int I = sh.D + sh.E, B = 3, K = 2;
         size_t np = cemi_mlp_nparams(&sh);
         float *pf = malloc(sizeof(float) * np);

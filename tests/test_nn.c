@@ -112,21 +112,37 @@ typedef struct {
     cemi_mlp_shape sh;
     int B;
     double *in, *hid, *out, *y, *c, *dout;
+    const int *lab; /* B labels when the network has a label table */
 } net_case;
 
+/* With labels, the input's label columns are the table rows of params, so
+ * that the finite differences see the table too. */
 static double net_loss(net_case *nc, const double *params)
 {
+    if (nc->sh.C)
+        cemi_embed_label_d(nc->in + nc->sh.D, cemi_mlp_in_width(&nc->sh),
+                           params + cemi_mlp_table_offset(&nc->sh), nc->lab, (size_t)nc->B,
+                           &nc->sh);
     cemi_mlp_forward_d(&nc->sh, params, nc->B, nc->in, nc->hid, 1, nc->out, NULL);
     return cemi_wmse_d(nc->out, nc->y, nc->c, NULL, nc->B, nc->sh.D, nc->dout);
 }
 
-static void check_network(cemi_act act, int D, int E, int H, int L, int B, uint64_t seed)
+/* The gradient of the whole loss against central differences; with K > 0
+ * classes a label table of C features (rows labelled 0 .. K-1 and
+ * CEM_LABEL_NONE, the last table row). */
+static void check_network(cemi_act act, int D, int E, int H, int L, int B, uint64_t seed,
+                          int K, int C)
 {
-    net_case nc = {{D, E, H, L, act}, B, NULL, NULL, NULL, NULL, NULL, NULL};
+    int lab[16];
+    net_case nc = {{D, E, H, L, act, K ? C : 0, K ? K + 1 : 0}, B, NULL, NULL, NULL, NULL,
+                   NULL, NULL, lab};
+    for (int i = 0; i < B && i < 16; i++)
+        lab[i] = K ? i % (K + 1) - 1 : -1;
+    const int I = cemi_mlp_in_width(&nc.sh);
     size_t np = cemi_mlp_nparams(&nc.sh);
     double *p = malloc(sizeof(double) * np), *g = malloc(sizeof(double) * np);
     double *fd = malloc(sizeof(double) * np);
-    nc.in = malloc(sizeof(double) * (size_t)B * (size_t)(D + E));
+    nc.in = malloc(sizeof(double) * (size_t)B * (size_t)I);
     nc.hid = malloc(sizeof(double) * cemi_mlp_hidden_size(&nc.sh, B, 1));
     nc.out = malloc(sizeof(double) * (size_t)B * (size_t)D);
     nc.y = malloc(sizeof(double) * (size_t)B * (size_t)D);
@@ -136,13 +152,13 @@ static void check_network(cemi_act act, int D, int E, int H, int L, int B, uint6
     cemi_rng r;
     cemi_rng_init(&r, seed, 0);
     fill(&r, p, np, 0.7);
-    fill(&r, nc.in, (size_t)B * (size_t)(D + E), 1);
+    fill(&r, nc.in, (size_t)B * (size_t)I, 1);
     fill(&r, nc.y, (size_t)B * (size_t)D, 1);
     for (int i = 0; i < B; i++)
         nc.c[i] = 0.1 + cemi_rng_uniform(&r) * 10; /* like lambda(t) */
 
     net_loss(&nc, p);
-    cemi_mlp_backward_d(&nc.sh, p, B, nc.in, nc.hid, nc.dout, g, scratch, NULL);
+    cemi_mlp_backward_d(&nc.sh, p, B, nc.in, nc.hid, nc.dout, lab, g, scratch, NULL);
     const double h = 1e-6;
     for (size_t k = 0; k < np; k++) {
         double keep = p[k];
@@ -154,24 +170,33 @@ static void check_network(cemi_act act, int D, int E, int H, int L, int B, uint6
         fd[k] = (lp - lm) / (2 * h);
     }
     double e = grad_err(g, fd, np);
-    ck_assert_msg(e < 1e-6, "act %d D=%d E=%d H=%d L=%d B=%d: relative error %g", act, D, E,
-                  H, L, B, e);
+    ck_assert_msg(e < 1e-6, "act %d D=%d E=%d H=%d L=%d B=%d K=%d: relative error %g", act, D,
+                  E, H, L, B, K, e);
+    if (K) { /* the table's gradient is there: not all zero */
+        double gt = 0;
+        for (size_t k = cemi_mlp_table_offset(&nc.sh); k < np; k++)
+            gt += fabs(g[k]);
+        ck_assert_double_gt(gt, 1e-3);
+    }
     free(p); free(g); free(fd); free(nc.in); free(nc.hid); free(nc.out); free(nc.y);
     free(nc.dout); free(nc.c); free(scratch);
 }
 
 START_TEST(network_and_loss_gradients)
 {
-    check_network(CEMI_ACT_SILU, 2, 4, 6, 2, 7, 3);
-    check_network(CEMI_ACT_TANH, 3, 2, 5, 3, 4, 4);
-    check_network(CEMI_ACT_RELU, 2, 6, 7, 1, 9, 5);
-    check_network(CEMI_ACT_SILU, 1, 2, 3, 4, 3, 6);
+    check_network(CEMI_ACT_SILU, 2, 4, 6, 2, 7, 3, 0, 0);
+    check_network(CEMI_ACT_TANH, 3, 2, 5, 3, 4, 4, 0, 0);
+    check_network(CEMI_ACT_RELU, 2, 6, 7, 1, 9, 5, 0, 0);
+    check_network(CEMI_ACT_SILU, 1, 2, 3, 4, 3, 6, 0, 0);
+    /* labelled: three classes and the "no label" row, a table of 3 features */
+    check_network(CEMI_ACT_SILU, 2, 4, 6, 2, 9, 7, 3, 3);
+    check_network(CEMI_ACT_TANH, 3, 2, 5, 3, 5, 8, 2, 4);
 }
 END_TEST
 
 START_TEST(float_kernels_match_double)
 {
-    cemi_mlp_shape sh = {2, 8, 16, 3, CEMI_ACT_SILU};
+    cemi_mlp_shape sh = {2, 8, 16, 3, CEMI_ACT_SILU, 0, 0};
     enum { B = 11 };
     size_t np = cemi_mlp_nparams(&sh);
     ck_assert_uint_eq(np, (size_t)(16 * 10 + 16 + 2 * (16 * 16 + 16) + 2 * 16 + 2));
@@ -398,9 +423,9 @@ START_TEST(network_with_packed_weights_is_bitwise_the_same)
 {
     /* hidden width past one K block (300), narrower than a panel (5), and an
      * output wide enough to be packed too (D = 9) */
-    static const cemi_mlp_shape shapes[] = {{2, 8, 300, 2, CEMI_ACT_SILU},
-                                            {3, 4, 5, 2, CEMI_ACT_TANH},
-                                            {9, 6, 40, 1, CEMI_ACT_RELU}};
+    static const cemi_mlp_shape shapes[] = {{2, 8, 300, 2, CEMI_ACT_SILU, 0, 0},
+                                            {3, 4, 5, 2, CEMI_ACT_TANH, 0, 0},
+                                            {9, 6, 40, 1, CEMI_ACT_RELU, 0, 0}};
     enum { B = 45 };
     cemi_rng r;
     cemi_rng_init(&r, 24, 0);
@@ -436,9 +461,9 @@ END_TEST
  * of the rows. */
 START_TEST(shared_time_network_matches_full_input)
 {
-    static const cemi_mlp_shape shapes[] = {{2, 32, 256, 3, CEMI_ACT_SILU},
-                                            {3, 4, 5, 2, CEMI_ACT_TANH},
-                                            {9, 6, 40, 1, CEMI_ACT_RELU}};
+    static const cemi_mlp_shape shapes[] = {{2, 32, 256, 3, CEMI_ACT_SILU, 0, 0},
+                                            {3, 4, 5, 2, CEMI_ACT_TANH, 0, 0},
+                                            {9, 6, 40, 1, CEMI_ACT_RELU, 0, 0}};
     enum { B = 45, B2 = 13 };
     cemi_rng r;
     cemi_rng_init(&r, 31, 0);
