@@ -371,6 +371,7 @@ typedef struct {
     size_t n;
     int dim;
     int from_csv;
+    int *labels; /* n classes from a CSV label column (cem_free), or NULL */
 } points;
 
 static void points_free(points *p)
@@ -379,7 +380,9 @@ static void points_free(points *p)
         cem_free(p->x);
     else
         free(p->x);
+    cem_free(p->labels);
     p->x = NULL;
+    p->labels = NULL;
     p->n = 0;
 }
 
@@ -513,15 +516,36 @@ static int read_points(const char *path, points *p)
     return 0;
 }
 
+/* A CSV file whose column label_col (0-based) holds each row's class. */
+static int read_labelled_points(const char *path, long long label_col, points *p)
+{
+    p->from_csv = 1;
+    if (cem_csv_read_labelled(path, (int)label_col, &p->x, &p->labels, &p->n, &p->dim) !=
+        CEM_OK)
+        return lib_error(cem_last_error());
+    return 0;
+}
+
+/* The number of classes of labelled points: the largest label + 1. */
+static int class_count(const points *p)
+{
+    int K = 0;
+    for (size_t i = 0; p->labels && i < p->n; i++)
+        K = p->labels[i] + 1 > K ? p->labels[i] + 1 : K;
+    return K;
+}
+
 /* The --data of train, sample --exact and profile: n points of a built-in
  * dataset (dimension dim, seed for both its embedding and the draw, placed
- * by pl), or the rows of a CSV file.  *dataset (may be NULL) receives the
- * built-in dataset, NULL for a file. */
+ * by pl), or the rows of a CSV file, labelled by its column label_col when
+ * that is >= 0.  *dataset (may be NULL) receives the built-in dataset, NULL
+ * for a file. */
 static int load_data(const char *spec, int kind, long long n, long long dim, long long seed,
-                     const placement *pl, points *p, cem_dataset_t **dataset)
+                     const placement *pl, long long label_col, points *p,
+                     cem_dataset_t **dataset)
 {
     if (kind == DATA_CSV)
-        return read_points(spec, p);
+        return label_col >= 0 ? read_labelled_points(spec, label_col, p) : read_points(spec, p);
     cem_dataset_t *d = NULL;
     int rc = open_dataset(kind, dim, seed, pl, &d);
     if (!rc)
@@ -593,6 +617,12 @@ static const char TRAIN_HELP[] =
     "  --weight W          CEM loss weight: lambda (the paper's, the default), one,\n"
     "                      sqrt-lambda, min-snr or edm\n"
     "  --seed S            seed of the batches (0)\n"
+    "labels (a class-conditional network)\n"
+    "  --label-col C       column C (0-based) of the CSV data holds each row's\n"
+    "                      class, 0 .. K-1 (-1: none); the network learns the K\n"
+    "                      conditional models and the unconditional one\n"
+    "  --label-embed C     width of the learned label embedding (16)\n"
+    "  --label-dropout P   share of labelled rows trained as unlabelled (0.1)\n"
     "files\n"
     "  -o, --output FILE   the model (required)\n"
     "  --checkpoint FILE   also save the full trainer state there at the end\n"
@@ -621,6 +651,9 @@ typedef struct {
     int law, weight, param;
     long long importance;
     double ln_mean, ln_std, adapt_floor;
+    /* labels */
+    long long label_col, label_embed;
+    double label_dropout;
 } train_args;
 
 /* Ctrl-C during training: the progress callback sees the flag and stops
@@ -703,7 +736,11 @@ static int train_new(const train_args *a, const option *opts, const points *data
     if (cem_model_create_mlp(&m, data->dim, (cem_target)a->target) != CEM_OK)
         return lib_error(cem_last_error());
     int rc = apply_options(opts, LIB_MODEL, m);
-    if (!rc && cem_trainer_create(tr, m, data->x, data->n, data->dim) != CEM_OK)
+    if (!rc && data->labels && cem_model_set(m, CEM_MODEL_LABELS, class_count(data)) != CEM_OK)
+        rc = lib_error(cem_last_error());
+    if (!rc && (data->labels ? cem_trainer_create_labelled(tr, m, data->x, data->labels,
+                                                           data->n, data->dim)
+                             : cem_trainer_create(tr, m, data->x, data->n, data->dim)) != CEM_OK)
         rc = lib_error(cem_last_error());
     cem_model_free(m); /* the trainer keeps its own reference */
     if (!rc)
@@ -716,7 +753,9 @@ static int train_new(const train_args *a, const option *opts, const points *data
 static int train_resume(const train_args *a, const option *opts, const points *data,
                         cem_trainer_t **tr)
 {
-    if (cem_trainer_load(tr, a->resume, data->x, data->n, data->dim) != CEM_OK)
+    if ((data->labels ? cem_trainer_load_labelled(tr, a->resume, data->x, data->labels, data->n,
+                                                  data->dim)
+                      : cem_trainer_load(tr, a->resume, data->x, data->n, data->dim)) != CEM_OK)
         return lib_error(cem_last_error());
     const cem_model_t *m = cem_trainer_model(*tr);
     if (given(opts, "--target") && cem_model_target_of(m) != a->target)
@@ -846,7 +885,7 @@ static void describe_training(const cem_trainer_t *tr, const train_args *a, cons
 
 static int cmd_train(int argc, char **argv)
 {
-    train_args a = {.n = 10000, .data_seed = 0, .steps = 4000};
+    train_args a = {.n = 10000, .data_seed = 0, .steps = 4000, .label_col = -1};
     option opts[] = {
         TEXT("--data", NULL, &a.data),
         INT("--n", NULL, &a.n, 2, 1e8),
@@ -878,6 +917,9 @@ static int cmd_train(int argc, char **argv)
         LIB_REAL("--adapt-floor", &a.adapt_floor, LIB_TRAINER, CEM_TRAINER_ADAPT_FLOOR),
         LIB_INT("--importance", &a.importance, LIB_TRAINER, CEM_TRAINER_IMPORTANCE),
         LIB_INT("--seed", &a.seed, LIB_TRAINER, CEM_TRAINER_SEED),
+        INT("--label-col", NULL, &a.label_col, 0, 1e6),
+        LIB_INT("--label-embed", &a.label_embed, LIB_MODEL, CEM_MODEL_LABEL_EMBED),
+        LIB_REAL("--label-dropout", &a.label_dropout, LIB_TRAINER, CEM_TRAINER_LABEL_DROPOUT),
         TEXT("-o", "--output", &a.out),
         TEXT("--checkpoint", NULL, &a.checkpoint),
         INT("--save-every", NULL, &a.save_every, 1, MAX_STEPS),
@@ -898,10 +940,12 @@ static int cmd_train(int argc, char **argv)
         return usage_error("--save-every needs --checkpoint FILE");
     if ((rc = resolve_data(a.data, &kind)) || (rc = check_builtin_only(opts, kind, builtin_only)))
         return rc;
+    if (kind != DATA_CSV && a.label_col >= 0)
+        return usage_error("--label-col applies to a CSV file, not to a built-in dataset");
 
     points data = {0};
     cem_trainer_t *tr = NULL;
-    rc = load_data(a.data, kind, a.n, a.dim, a.data_seed, &a.place, &data, NULL);
+    rc = load_data(a.data, kind, a.n, a.dim, a.data_seed, &a.place, a.label_col, &data, NULL);
     if (!rc)
         rc = a.resume ? train_resume(&a, opts, &data, &tr) : train_new(&a, opts, &data, &tr);
     if (!rc) {
@@ -947,9 +991,16 @@ static const char SAMPLE_HELP[] =
     "  --prior P           law of y at T: matched (the Gaussian of the model's data\n"
     "                      statistics, the default) or standard (N(0, I))\n"
     "  --raw               use the raw weights instead of their moving average\n"
+    "  --label K           sample class K of a labelled model (-1: unconditional,\n"
+    "                      the default)\n"
+    "  --guidance W        classifier-free guidance of a labelled sample (0):\n"
+    "                      f = (1 + W) f(y, t | K) - W f(y, t); W > 0 keeps the\n"
+    "                      points closer to class K at a cost in diversity\n"
     "  --exact DATA        segment, circle, helix, sphere, points, torus, knot or\n"
     "                      FILE.csv\n"
     "  --n-data M          points of a built-in DATA for the exact model (1000)\n"
+    "  --label-col C       column C of FILE.csv holds each row's class: the exact\n"
+    "                      model answers for each class (--label)\n"
     "  --dim D             embed a built-in DATA in R^D (its native dimension)\n"
     "  --data-seed S       seed of the dataset's embedding and draw (0)\n"
     "  --scale X           scale a built-in DATA by X (1)\n"
@@ -968,15 +1019,19 @@ typedef struct {
     long long steps, seed, threads;
     double t1, T;
     int integrator, grid, no_denoise, raw, quiet, prior;
+    long long label, label_col;
+    double guidance;
 } sample_args;
 
-/* The exact (empirical) model of DATA. */
+/* The exact (empirical) model of DATA, labelled by its column label_col
+ * when that is >= 0. */
 static int exact_model(const char *spec, int kind, long long n, long long dim, long long seed,
-                       const placement *pl, cem_model_t **m)
+                       const placement *pl, long long label_col, cem_model_t **m)
 {
     points p = {0};
-    int rc = load_data(spec, kind, n, dim, seed, pl, &p, NULL);
-    if (!rc && cem_model_create_empirical(m, p.x, p.n, p.dim) != CEM_OK)
+    int rc = load_data(spec, kind, n, dim, seed, pl, label_col, &p, NULL);
+    if (!rc && (p.labels ? cem_model_create_empirical_labelled(m, p.x, p.labels, p.n, p.dim)
+                         : cem_model_create_empirical(m, p.x, p.n, p.dim)) != CEM_OK)
         rc = lib_error(cem_last_error());
     points_free(&p);
     return rc;
@@ -1035,7 +1090,7 @@ static int sample_to_file(cem_sampler_t *s, const sample_args *a, int dim)
 
 static int cmd_sample(int argc, char **argv)
 {
-    sample_args a = {.n = 1000, .n_data = 1000};
+    sample_args a = {.n = 1000, .n_data = 1000, .label_col = -1};
     option opts[] = {
         INT("-n", "--n", &a.n, 1, 1e9),
         TEXT("-o", "--output", &a.out),
@@ -1050,7 +1105,10 @@ static int cmd_sample(int argc, char **argv)
         LIB_INT("--threads", &a.threads, LIB_SAMPLER, CEM_SAMPLER_THREADS),
         FLAG("--no-denoise", &a.no_denoise),
         FLAG("--raw", &a.raw),
+        LIB_INT("--label", &a.label, LIB_SAMPLER, CEM_SAMPLER_LABEL),
+        LIB_REAL("--guidance", &a.guidance, LIB_SAMPLER, CEM_SAMPLER_GUIDANCE),
         TEXT("--exact", NULL, &a.exact),
+        INT("--label-col", NULL, &a.label_col, 0, 1e6),
         INT("--n-data", NULL, &a.n_data, 1, 1e8),
         INT("--dim", NULL, &a.dim, 1, 4096),
         INT("--data-seed", NULL, &a.data_seed, 0, MAX_SEED),
@@ -1078,12 +1136,15 @@ static int cmd_sample(int argc, char **argv)
     for (int i = 0; !a.exact && exact_only[i]; i++)
         if (given(opts, exact_only[i]))
             return usage_error("%s applies to --exact DATA only", exact_only[i]);
+    if (a.label_col >= 0 && (!a.exact || kind != DATA_CSV))
+        return usage_error("--label-col applies to --exact FILE.csv only");
     if ((rc = check_builtin_only(opts, kind, exact_only)))
         return rc;
 
     cem_model_t *m = NULL;
     cem_sampler_t *s = NULL;
-    rc = a.exact ? exact_model(a.exact, kind, a.n_data, a.dim, a.data_seed, &a.place, &m)
+    rc = a.exact ? exact_model(a.exact, kind, a.n_data, a.dim, a.data_seed, &a.place,
+                               a.label_col, &m)
                  : load_model(a.model, &m);
     if (!rc && a.raw && cem_model_set(m, CEM_MODEL_USE_EMA, 0) != CEM_OK)
         rc = lib_error(cem_last_error());
@@ -1533,7 +1594,7 @@ static int profile_trained(const profile_args *a, int kind, cem_model_t **m, cem
 static int profile_exact(const profile_args *a, int kind, cem_model_t **m, cem_dataset_t **d,
                          points *data)
 {
-    int rc = load_data(a->data, kind, a->n_data, a->dim, a->data_seed, &a->place, data, d);
+    int rc = load_data(a->data, kind, a->n_data, a->dim, a->data_seed, &a->place, -1, data, d);
     if (rc)
         return rc;
     if (cem_model_create_empirical(m, data->x, data->n, data->dim) != CEM_OK)
