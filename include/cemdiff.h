@@ -936,7 +936,21 @@ CEM_API const char *cem_integrator_name(cem_integrator id);
  *               conditional model, and for unlabelled rows); 0,
  *               [0, 100].  w > 0 trades diversity for fidelity to the
  *               class (docs/REPORT.md measures both).
- * LABEL, GUIDANCE, SEED and DENOISE change a number without re-planning. */
+ *   IMPUTE      how cem_sampler_impute conditions on the known coordinates
+ *               (a cem_impute); REPAINT
+ *   JUMP_LENGTH r, RePaint's jump length (grid steps); 10, [1, 1e6]
+ *   JUMPS       j, RePaint's resampling count: each time the descent
+ *               reaches a grid index that is a multiple of r (and at
+ *               least r below T) it goes back up r steps (the forward
+ *               process, exactly) and down again, j times; 0 (the plain
+ *               replacement method), [0, 1000].  A run then takes
+ *               (N - 1)(1 + j) steps (fewer near T).  Multistep
+ *               integrators (DPMPP_*) need j = 0 (CEM_ERR_UNSUPPORTED).
+ *   RECON_WEIGHT  w_r of reconstruction guidance (IMPUTE = RECONSTRUCT);
+ *               1, [0, 1e4]
+ * LABEL, GUIDANCE, SEED, DENOISE, JUMP_LENGTH, JUMPS and RECON_WEIGHT
+ * change a number without re-planning; IMPUTE re-plans (RECONSTRUCT's
+ * workspace holds the Jacobian of a block of rows). */
 typedef enum {
     CEM_SAMPLER_INTEGRATOR = 1,
     CEM_SAMPLER_GRID = 2,
@@ -950,8 +964,32 @@ typedef enum {
     CEM_SAMPLER_TRAJ_EVERY = 10,
     CEM_SAMPLER_PRIOR = 11,
     CEM_SAMPLER_LABEL = 12,
-    CEM_SAMPLER_GUIDANCE = 13
+    CEM_SAMPLER_GUIDANCE = 13,
+    CEM_SAMPLER_IMPUTE = 14,
+    CEM_SAMPLER_JUMP_LENGTH = 15,
+    CEM_SAMPLER_JUMPS = 16,
+    CEM_SAMPLER_RECON_WEIGHT = 17
 } cem_sampler_option;
+
+/* Imputation methods (CEM_SAMPLER_IMPUTE): how the reverse process is held
+ * to the known coordinates x_K of a row (docs/SAMPLING.md, "Imputation"):
+ *   REPAINT      the replacement method with resampling (Lugmayr et al.
+ *                2022): after every step the known coordinates of y are
+ *                replaced by alpha_s x_K + sigma_s z, a fresh draw of the
+ *                forward process at the step's end time s; with JUMPS > 0
+ *                the descent goes back up and down (above) so that the
+ *                unknown coordinates can agree with the known ones
+ *   RECONSTRUCT  replacement plus reconstruction guidance (Ho et al.
+ *                2022): the unknown coordinates U of f are corrected by
+ *                the gradient of the known ones' reconstruction error,
+ *                  f_U += w_r alpha_t J_KU^T (x_K - f_K(y, t)),
+ *                J = df/dy the model's Jacobian (forward mode, D products
+ *                a row and step); unlabelled rows only (CEM_ERR_UNSUPPORTED
+ *                with labels) */
+typedef enum {
+    CEM_IMPUTE_REPAINT = 0,
+    CEM_IMPUTE_RECONSTRUCT = 1
+} cem_impute;
 
 /* A sampler on model m (any kind) with the default options.  *out is NULL
  * on error.  It only reads m and takes a reference to it, so several
@@ -983,6 +1021,26 @@ CEM_API int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float
 CEM_API int cem_sampler_run_labelled(cem_sampler_t *s, size_t first, size_t n,
                                      const int *labels, float *out);
 
+/* Imputation: fills the missing coordinates of n partial points x (n x
+ * dim) with a draw from the model's law conditioned on the known ones
+ * (exact for an exact model in the limit of many resamplings; the
+ * method is CEM_SAMPLER_IMPUTE).  known (n x dim, may be NULL) marks the
+ * known coordinates with 1 and the missing ones with 0; the missing
+ * entries of x are then not read (they may be NaN).  With known NULL the
+ * missing coordinates are those where x is NaN (and every other entry
+ * must be finite).  out (n x dim) receives the completed points: the known
+ * coordinates bitwise as given, the missing ones sampled (f(y, t_1) with
+ * DENOISE, y(t_1) without).  A row with nothing missing is copied; a row
+ * with nothing known is an ordinary sample.  Row first + i draws from
+ * stream (SEED, first + i) and depends on nothing else; labels (may be
+ * NULL) as cem_sampler_run_labelled, with GUIDANCE.  Records no
+ * trajectory.  Allocates nothing.
+ * Errors: those of cem_sampler_run_labelled, CEM_ERR_NONFINITE (a known
+ * entry is NaN or Inf; with known NULL, an Inf), CEM_ERR_UNSUPPORTED
+ * (JUMPS > 0 with a multistep integrator; RECONSTRUCT with labels). */
+CEM_API int cem_sampler_impute(cem_sampler_t *s, size_t first, size_t n, const float *x,
+                               const unsigned char *known, const int *labels, float *out);
+
 /* Called by cem_sampler_run and _run_rows after each wave of blocks (one
  * block of rows per thread) with the rows of the request finished so far,
  * always a prefix of it, and the rows requested; a non-zero return stops
@@ -1007,15 +1065,14 @@ CEM_API int cem_sampler_times(const cem_sampler_t *s, double *times);
  * T, every TRAJ_EVERY-th step, and the end at t_1 before denoising) of
  * *rows rows, the run's first min(n, TRAJ_ROWS) (of those done when a
  * progress callback stopped it); 0 snapshots of 0 rows before the first
- * run and after an option change that re-plans (any option but SEED,
- * DENOISE, LABEL and GUIDANCE).  Call with out = NULL to learn the sizes; then out holds
+ * run, after an imputation, and after an option change that re-plans.  Call with out = NULL to learn the sizes; then out holds
  * snaps x rows x dim floats (snapshot-major) and times (may be NULL) the
  * snaps times.  Errors: CEM_ERR_ARG. */
 CEM_API int cem_sampler_trajectory(const cem_sampler_t *s, size_t *snaps, size_t *rows,
                                    float *out, double *times);
 
 /* Options; same contract as the model's.  Setting an option other than
- * SEED, DENOISE, LABEL and GUIDANCE re-plans (and may fail with
+ * those that change a number (above) re-plans (and may fail with
  * CEM_ERR_NOMEM, leaving the old plan). */
 CEM_API int cem_sampler_set(cem_sampler_t *s, cem_sampler_option opt, double value);
 CEM_API int cem_sampler_get(const cem_sampler_t *s, cem_sampler_option opt,

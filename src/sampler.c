@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NOPT 13
+#define NOPT 17
 
 static const cemi_option sampler_options[] = {
     {CEM_SAMPLER_INTEGRATOR, "CEM_SAMPLER_INTEGRATOR", CEM_INTEG_SPLITTING, CEM_INTEG_DPMPP_3M,
@@ -38,6 +38,11 @@ static const cemi_option sampler_options[] = {
     {CEM_SAMPLER_PRIOR, "CEM_SAMPLER_PRIOR", 0, 1, 1, 1},
     {CEM_SAMPLER_LABEL, "CEM_SAMPLER_LABEL", -1, 65535, -1, 1},
     {CEM_SAMPLER_GUIDANCE, "CEM_SAMPLER_GUIDANCE", 0, 100, 0, 0},
+    {CEM_SAMPLER_IMPUTE, "CEM_SAMPLER_IMPUTE", CEM_IMPUTE_REPAINT, CEM_IMPUTE_RECONSTRUCT,
+     CEM_IMPUTE_REPAINT, 1},
+    {CEM_SAMPLER_JUMP_LENGTH, "CEM_SAMPLER_JUMP_LENGTH", 1, 1e6, 10, 1},
+    {CEM_SAMPLER_JUMPS, "CEM_SAMPLER_JUMPS", 0, 1000, 0, 1},
+    {CEM_SAMPLER_RECON_WEIGHT, "CEM_SAMPLER_RECON_WEIGHT", 0, 1e4, 1, 0},
     {0, NULL, 0, 0, 0, 0},
 };
 
@@ -48,6 +53,11 @@ typedef struct {
     int *lab;               /* R: each row's class */
     cemi_rng *rng;          /* R */
     void *mws;              /* the model's evaluation workspace for R rows */
+    /* reconstruction guidance (IMPUTE = RECONSTRUCT): the rows in double,
+     * their times, the D basis tangents, f and the D Jacobian columns
+     * (block k: J e_k of every row), and the model's jvp workspace */
+    double *jx, *jt, *jV, *jf, *jJV;
+    void *jws;
 } worker;
 
 /* Everything that depends on the options: rebuilt whole on a change. */
@@ -91,6 +101,8 @@ static void plan_free(plan *p, size_t R)
             worker *w = &p->w[k];
             cemi_release(w->y); cemi_release(w->f); cemi_release(w->s1); cemi_release(w->s2);
             cemi_release(w->g); cemi_release(w->lab);
+            cemi_release(w->jx); cemi_release(w->jt); cemi_release(w->jV); cemi_release(w->jf);
+            cemi_release(w->jJV); cemi_release(w->jws);
             cemi_release(w->rng); cemi_release(w->mws);
         }
     cemi_release(p->w);
@@ -130,6 +142,15 @@ static int plan_make(cem_sampler_t *s, const double *opt, plan *p, const char *f
              (w->s1 = cemi_alloc(RD, sizeof(float))) && (w->s2 = cemi_alloc(RD, sizeof(float))) &&
              (w->rng = cemi_alloc(s->R, sizeof(cemi_rng))) && (w->mws = cemi_alloc(1, mws)) &&
              (w->g = cemi_alloc(RD, sizeof(float))) && (w->lab = cemi_alloc(s->R, sizeof(int)));
+        if (ok && (int)opt[CEM_SAMPLER_IMPUTE] == CEM_IMPUTE_RECONSTRUCT) {
+            const size_t RDD = RD * (size_t)s->D;
+            ok = (w->jx = cemi_alloc(RD, sizeof(double))) &&
+                 (w->jt = cemi_alloc(s->R, sizeof(double))) &&
+                 (w->jV = cemi_alloc(RDD, sizeof(double))) &&
+                 (w->jf = cemi_alloc(RD, sizeof(double))) &&
+                 (w->jJV = cemi_alloc(RDD, sizeof(double))) &&
+                 (w->jws = cemi_alloc(1, s->model->ops->jvp_workspace(s->model, s->R, s->D)));
+        }
     }
     ok = ok && (q.pool = cemi_pool_create(q.nthreads)) != NULL;
     if (ok && s->model->ops->shared_size)
@@ -231,7 +252,8 @@ int cem_sampler_set(cem_sampler_t *s, cem_sampler_option opt, double value)
         return cemi_fail(&s->err, CEM_ERR_RANGE, "%s: CEM_SAMPLER_LABEL = %g is not a class of "
                          "the model (it has %d: CEM_MODEL_LABELS)", fn, value, s->model->labels);
     if (opt == CEM_SAMPLER_SEED || opt == CEM_SAMPLER_DENOISE || opt == CEM_SAMPLER_LABEL ||
-        opt == CEM_SAMPLER_GUIDANCE) { /* no re-plan needed */
+        opt == CEM_SAMPLER_GUIDANCE || opt == CEM_SAMPLER_JUMP_LENGTH ||
+        opt == CEM_SAMPLER_JUMPS || opt == CEM_SAMPLER_RECON_WEIGHT) { /* no re-plan needed */
         s->p.opt[opt] = value;
         return CEM_OK;
     }
@@ -296,7 +318,55 @@ typedef struct {
     const int *lab; /* R classes; NULL: unconditional */
     float w;        /* the guidance */
     float *g;       /* R x D, the unconditional f of guided rows */
+    /* reconstruction guidance: the block's rows of the known values and
+     * the mask (NULL: not guided), its weight, the worker's buffers */
+    const float *xk;
+    const unsigned char *known;
+    double wr;
+    const worker *wk;
 } eval_ctx;
+
+/* Whether coordinate j of a row of imputation data is known: the mask's
+ * entry, or (no mask) the value is not NaN. */
+static int is_known(const unsigned char *known, const float *x, size_t at)
+{
+    return known ? known[at] != 0 : !isnan(x[at]);
+}
+
+/* f with reconstruction guidance: f from the model's forward mode, and
+ * for each unknown coordinate u of a row f_u += w_r alpha_t sum_k J_ku
+ * (x_k - f_k) over its known coordinates k (J_ku: column u's entry k). */
+static void eval_recon(const eval_ctx *c, size_t R, const float *y, double t, float *f)
+{
+    const int D = c->m->dim;
+    const worker *w = c->wk;
+    const size_t RD = R * (size_t)D;
+    for (size_t i = 0; i < R; i++)
+        w->jt[i] = t;
+    for (size_t k = 0; k < RD; k++)
+        w->jx[k] = y[k];
+    for (int k = 0; k < D; k++) /* block k: e_k for every row */
+        for (size_t i = 0; i < R; i++)
+            for (int j = 0; j < D; j++)
+                w->jV[((size_t)k * R + i) * (size_t)D + (size_t)j] = j == k;
+    c->m->ops->jvp(c->m, R, w->jx, w->jt, D, w->jV, w->jf, w->jJV, w->jws, c->shared);
+    const double scale = c->wr * cemi_ou_at(t).alpha;
+    for (size_t i = 0; i < R; i++) {
+        const size_t row = i * (size_t)D;
+        for (int u = 0; u < D; u++) {
+            double fu = w->jf[row + (size_t)u];
+            if (!is_known(c->known, c->xk, row + (size_t)u)) {
+                const double *col = w->jJV + ((size_t)u * R + i) * (size_t)D;
+                double corr = 0;
+                for (int k = 0; k < D; k++)
+                    if (is_known(c->known, c->xk, row + (size_t)k))
+                        corr += col[k] * ((double)c->xk[row + (size_t)k] - w->jf[row + (size_t)k]);
+                fu += scale * corr;
+            }
+            f[row + (size_t)u] = (float)fu;
+        }
+    }
+}
 
 /* f of the block's rows, guided: f_w = (1 + w) f(y, t | k) - w f(y, t)
  * for a labelled row when w > 0 (the second evaluation only then). */
@@ -304,6 +374,10 @@ static void eval_f(void *ctx, size_t R, const float *y, double t, float *f)
 {
     eval_ctx *c = ctx;
     const int D = c->m->dim;
+    if (c->xk) { /* reconstruction guidance (unlabelled rows only) */
+        eval_recon(c, R, y, t, f);
+        return;
+    }
     c->m->ops->eval(c->m, CEM_TARGET_CEM, R, y, NULL, t, c->lab, f, c->ws, c->shared);
     if (!c->lab || c->w == 0)
         return;
@@ -321,6 +395,10 @@ typedef struct {
     cem_sampler_t *s;
     size_t first, n; /* global rows [first, first + n) */
     const int *labels; /* n classes, or NULL: CEM_SAMPLER_LABEL for all */
+    /* imputation: n rows of known values and their mask (NULL: NaN marks
+     * the missing ones); x NULL: an ordinary run */
+    const float *x;
+    const unsigned char *known;
     float *out;
     size_t stop;     /* this wave's blocks end before block b0 + stop */
     atomic_size_t next_block;
@@ -342,6 +420,33 @@ static void record(const job *jb, size_t lo, size_t hi, const float *y, size_t s
         p->traj_times[snap] = t;
 }
 
+/* Imputation: the known coordinates of the block's rows y (R x D) set to
+ * a draw of the forward process at time t, alpha_t x + sigma_t z, z from
+ * each row's stream (one normal per known coordinate). */
+static void replace_known(const job *jb, worker *w, size_t lo, size_t R, int D, double t)
+{
+    const cemi_ou o = cemi_ou_at(t);
+    const size_t off = (lo - jb->first) * (size_t)D;
+    for (size_t i = 0; i < R; i++)
+        for (int j = 0; j < D; j++) {
+            const size_t at = i * (size_t)D + (size_t)j;
+            if (is_known(jb->known ? jb->known + off : NULL, jb->x + off, at))
+                w->y[at] = (float)(o.alpha * jb->x[off + at] + o.sigma * cemi_rng_normal(&w->rng[i]));
+        }
+}
+
+/* RePaint's jump: y (R x D) carried forward from time s to t > s by the
+ * forward process, exactly: y <- e^{-(t-s)/2} y + sqrt(1 - e^{-(t-s)}) xi. */
+static void jump_up(worker *w, size_t R, int D, double s, double t)
+{
+    const double a = exp(-0.5 * (t - s)), b = sqrt(-expm1(-(t - s)));
+    for (size_t i = 0; i < R; i++)
+        for (int j = 0; j < D; j++) {
+            float *v = &w->y[i * (size_t)D + (size_t)j];
+            *v = (float)(a * *v + b * cemi_rng_normal(&w->rng[i]));
+        }
+}
+
 /* Integrates the global rows [lo, hi) (at most R, within one block) and
  * writes them to out. */
 static void run_block(job *jb, worker *w, size_t lo, size_t hi)
@@ -357,8 +462,13 @@ static void run_block(job *jb, worker *w, size_t lo, size_t hi)
         w->lab[i] = jb->labels ? jb->labels[lo + i - jb->first] : label;
         labelled |= w->lab[i] != CEM_LABEL_NONE;
     }
+    const int impute = jb->x != NULL;
+    const size_t off = (lo - jb->first) * (size_t)D;
+    const int recon = impute && (int)p->opt[CEM_SAMPLER_IMPUTE] == CEM_IMPUTE_RECONSTRUCT;
     eval_ctx ctx = {s->model, w->mws, p->shared, labelled ? w->lab : NULL,
-                    (float)p->opt[CEM_SAMPLER_GUIDANCE], w->g};
+                    (float)p->opt[CEM_SAMPLER_GUIDANCE], w->g,
+                    recon ? jb->x + off : NULL, recon && jb->known ? jb->known + off : NULL,
+                    p->opt[CEM_SAMPLER_RECON_WEIGHT], w};
     for (size_t i = 0; i < R; i++) {
         cemi_rng_init(&w->rng[i], seed, (uint64_t)(lo + i));
         float *yi = w->y + i * (size_t)D;
@@ -370,8 +480,13 @@ static void run_block(job *jb, worker *w, size_t lo, size_t hi)
                 yi[j] = (float)cemi_rng_normal(&w->rng[i]);
     }
     size_t snap = 0, every = (size_t)p->opt[CEM_SAMPLER_TRAJ_EVERY];
-    if (p->traj_rows)
+    const int record_traj = p->traj_rows && !impute;
+    if (record_traj)
         record(jb, lo, hi, w->y, snap++, p->times[p->N - 1]);
+    if (impute)
+        replace_known(jb, w, lo, R, D, p->times[p->N - 1]);
+    const int r = (int)p->opt[CEM_SAMPLER_JUMP_LENGTH], jumps = (int)p->opt[CEM_SAMPLER_JUMPS];
+    int jumped = 0; /* jumps made from the current jump point */
     /* f and the two previous steps' f rotate through three buffers */
     float *f = w->f, *prev[2] = {w->s1, w->s2};
     cemi_step_at at = {p->times, p->N, 0};
@@ -381,16 +496,30 @@ static void run_block(job *jb, worker *w, size_t lo, size_t hi)
         prev[1] = prev[0];
         prev[0] = f;
         f = oldest;
-        const int j = at.k + 1; /* steps done */
-        if (p->traj_rows && ((size_t)j % every == 0 || j == p->N - 1))
-            record(jb, lo, hi, w->y, snap++, p->times[p->N - 1 - j]);
+        const int j = at.k + 1, g = p->N - 1 - j; /* steps done, the grid index reached */
+        if (record_traj && ((size_t)j % every == 0 || j == p->N - 1))
+            record(jb, lo, hi, w->y, snap++, p->times[g]);
+        if (!impute)
+            continue;
+        replace_known(jb, w, lo, R, D, p->times[g]);
+        /* RePaint: from a multiple of r at least r below T, back up r
+         * steps and down again, `jumps` times */
+        if (jumps > 0 && g % r == 0 && g + r < p->N - 1) {
+            if (jumped < jumps) {
+                jumped++;
+                jump_up(w, R, D, p->times[g], p->times[g + r]);
+                at.k -= r;
+            } else {
+                jumped = 0;
+            }
+        }
     }
     const float *res = w->y;
     if (p->opt[CEM_SAMPLER_DENOISE] != 0) {
         eval_f(&ctx, R, w->y, p->times[0], f);
         res = f;
     }
-    float *o = jb->out + (lo - jb->first) * (size_t)D;
+    float *o = jb->out + off;
     size_t bad = 0;
     for (size_t i = 0; i < R; i++, o += D) {
         const float *ri = res + i * (size_t)D;
@@ -400,6 +529,11 @@ static void run_block(job *jb, worker *w, size_t lo, size_t hi)
         for (int j = 0; j < D; j++)
             o[j] = finite ? ri[j] : NAN;
         bad += !finite;
+        for (int j = 0; impute && finite && j < D; j++) { /* the known coordinates as given */
+            const size_t c = off + i * (size_t)D + (size_t)j;
+            if (is_known(jb->known, jb->x, c))
+                o[j] = jb->x[c];
+        }
     }
     if (bad)
         atomic_fetch_add(&jb->diverged, bad);
@@ -424,9 +558,10 @@ static void worker_main(void *arg, int tid, int n)
     }
 }
 
-/* cem_sampler_run, _run_rows and _run_labelled; fn names the one called. */
+/* cem_sampler_run, _run_rows, _run_labelled and _impute (x not NULL); fn
+ * names the one called. */
 static int run_rows(const char *fn, cem_sampler_t *s, size_t first, size_t n,
-                    const int *labels, float *out)
+                    const int *labels, const float *x, const unsigned char *known, float *out)
 {
     if (!s)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: sampler is NULL", fn);
@@ -446,6 +581,32 @@ static int run_rows(const char *fn, cem_sampler_t *s, size_t first, size_t n,
         if (st)
             return st;
     }
+    if (x) {
+        const plan *p = &s->p;
+        if (!known)
+            for (size_t k = 0; k < cells; k++)
+                if (isinf(x[k]))
+                    return cemi_fail(&s->err, CEM_ERR_NONFINITE, "%s: x row %zu column %d is "
+                                     "%g (NaN marks a missing coordinate; Inf is not one)", fn,
+                                     k / (size_t)s->D, (int)(k % (size_t)s->D), (double)x[k]);
+        for (size_t k = 0; known && k < cells; k++)
+            if (known[k] && !isfinite(x[k]))
+                return cemi_fail(&s->err, CEM_ERR_NONFINITE, "%s: the known x row %zu column "
+                                 "%d is %g", fn, k / (size_t)s->D, (int)(k % (size_t)s->D),
+                                 (double)x[k]);
+        if (p->opt[CEM_SAMPLER_JUMPS] > 0 && p->integ->order > 0)
+            return cemi_fail(&s->err, CEM_ERR_UNSUPPORTED, "%s: RePaint's jumps (CEM_SAMPLER_JUMPS "
+                             "= %g) break the history of the multistep integrator %s: use a "
+                             "one-step integrator or JUMPS = 0", fn, p->opt[CEM_SAMPLER_JUMPS],
+                             p->integ->name);
+        int lab_any = labels != NULL ? 0 : p->opt[CEM_SAMPLER_LABEL] != CEM_LABEL_NONE;
+        for (size_t i = 0; labels && i < n && !lab_any; i++)
+            lab_any = labels[i] != CEM_LABEL_NONE;
+        if (lab_any && (int)p->opt[CEM_SAMPLER_IMPUTE] == CEM_IMPUTE_RECONSTRUCT)
+            return cemi_fail(&s->err, CEM_ERR_UNSUPPORTED, "%s: reconstruction guidance takes "
+                             "unlabelled rows only (the model's Jacobian is the unconditional "
+                             "one): use CEM_IMPUTE_REPAINT for classes", fn);
+    }
     s->diverged = 0; /* a run starts: a failed call above changed nothing */
     s->p.traj_have = 0;
     job jb;
@@ -453,6 +614,8 @@ static int run_rows(const char *fn, cem_sampler_t *s, size_t first, size_t n,
     jb.first = first;
     jb.n = n;
     jb.labels = labels;
+    jb.x = x;
+    jb.known = known;
     jb.out = out;
     atomic_init(&jb.next_block, 0);
     atomic_init(&jb.diverged, 0);
@@ -479,7 +642,7 @@ static int run_rows(const char *fn, cem_sampler_t *s, size_t first, size_t n,
         }
     }
     s->diverged = atomic_load(&jb.diverged);
-    s->p.traj_have = n < s->p.traj_rows ? n : s->p.traj_rows;
+    s->p.traj_have = x ? 0 : n < s->p.traj_rows ? n : s->p.traj_rows;
     if (s->diverged)
         return cemi_fail(&s->err, CEM_ERR_DIVERGED,
                          "%s: %zu of %zu rows ended non-finite (set to NaN); a SCORE or NOISE "
@@ -490,13 +653,22 @@ static int run_rows(const char *fn, cem_sampler_t *s, size_t first, size_t n,
 
 int cem_sampler_run_rows(cem_sampler_t *s, size_t first, size_t n, float *out)
 {
-    return run_rows("cem_sampler_run_rows", s, first, n, NULL, out);
+    return run_rows("cem_sampler_run_rows", s, first, n, NULL, NULL, NULL, out);
 }
 
 int cem_sampler_run_labelled(cem_sampler_t *s, size_t first, size_t n, const int *labels,
                              float *out)
 {
-    return run_rows("cem_sampler_run_labelled", s, first, n, labels, out);
+    return run_rows("cem_sampler_run_labelled", s, first, n, labels, NULL, NULL, out);
+}
+
+int cem_sampler_impute(cem_sampler_t *s, size_t first, size_t n, const float *x,
+                       const unsigned char *known, const int *labels, float *out)
+{
+    static const char fn[] = "cem_sampler_impute";
+    if (s && n > 0 && !x)
+        return cemi_fail(&s->err, CEM_ERR_ARG, "%s: x is NULL with n = %zu", fn, n);
+    return run_rows(fn, s, first, n, labels, x, known, out);
 }
 
 int cem_sampler_set_progress(cem_sampler_t *s, cem_sampler_progress_fn fn, void *user)
@@ -510,5 +682,5 @@ int cem_sampler_set_progress(cem_sampler_t *s, cem_sampler_progress_fn fn, void 
 
 int cem_sampler_run(cem_sampler_t *s, size_t n, float *out)
 {
-    return run_rows("cem_sampler_run", s, 0, n, NULL, out);
+    return run_rows("cem_sampler_run", s, 0, n, NULL, NULL, NULL, out);
 }

@@ -268,6 +268,7 @@ int main(void)
     srunner_add_suite(sr, suite_sampler());
     srunner_add_suite(sr, suite_flow());
     srunner_add_suite(sr, suite_labels());
+    srunner_add_suite(sr, suite_impute());
     srunner_add_suite(sr, suite_metrics());
     srunner_add_suite(sr, suite_quality());
     srunner_add_suite(sr, suite_threads());
