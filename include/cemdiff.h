@@ -942,8 +942,9 @@ CEM_API const char *cem_integrator_name(cem_integrator id);
  *   JUMPS       j, RePaint's resampling count: each time the descent
  *               reaches a grid index that is a multiple of r (and at
  *               least r below T) it goes back up r steps (the forward
- *               process, exactly) and down again, j times; 0 (the plain
- *               replacement method), [0, 1000].  A run then takes
+ *               process, exactly) and down again, j times; 10, [0, 1000]
+ *               (0: the plain replacement method, biased: docs/SAMPLING.md
+ *               measures both).  A run then takes
  *               (N - 1)(1 + j) steps (fewer near T).  Multistep
  *               integrators (DPMPP_*) need j = 0 (CEM_ERR_UNSUPPORTED).
  *   RECON_WEIGHT  w_r of reconstruction guidance (IMPUTE = RECONSTRUCT);
@@ -1031,7 +1032,8 @@ CEM_API int cem_sampler_run_labelled(cem_sampler_t *s, size_t first, size_t n,
  * must be finite).  out (n x dim) receives the completed points: the known
  * coordinates bitwise as given, the missing ones sampled (f(y, t_1) with
  * DENOISE, y(t_1) without).  A row with nothing missing is copied; a row
- * with nothing known is an ordinary sample.  Row first + i draws from
+ * with nothing known is a sample of the model's law (bitwise the ordinary
+ * sample of its row when JUMPS = 0).  Row first + i draws from
  * stream (SEED, first + i) and depends on nothing else; labels (may be
  * NULL) as cem_sampler_run_labelled, with GUIDANCE.  Records no
  * trajectory.  Allocates nothing.

@@ -144,6 +144,7 @@ START_TEST(impute_contract)
     cem_sampler_t *s;
     ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
     ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_STEPS, 20), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_JUMPS, 0), CEM_OK);
     enum { N = 6 };
     float x[2 * N] = {0.3f, NAN, NAN, NAN, -1, 2, NAN, 0.7f, 0.1f, NAN, NAN, NAN};
     float o[2 * N], piece[4], plain[2 * N];
@@ -212,6 +213,7 @@ START_TEST(reconstruction_guidance_corrects_replacement)
     const double exact = -0.3 + 0.9 * 0.5;
     cem_sampler_t *s;
     ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_JUMPS, 0), CEM_OK);
     double err[2];
     const int U[1] = {1};
     for (int method = 0; method < 2; method++) {
