@@ -3,9 +3,11 @@
  *
  * Reading is strict: every field goes through strtod and must be a finite
  * number that rounds to a finite float; lines of any length are read with
- * getline.  Writing goes to a temporary file in the target's directory
- * (mkstemp), which is flushed, fsync'ed and renamed over the target, so an
- * existing file is replaced whole or not at all.
+ * getline.  A label column (cem_csv_read_labelled) is one field of each line
+ * read as a decimal integer (strtol) into a buffer of its own: one parser
+ * reads both kinds of file.  Writing goes to a temporary file in the
+ * target's directory (mkstemp), which is flushed, fsync'ed and renamed over
+ * the target, so an existing file is replaced whole or not at all.
  */
 #include "io.h"
 
@@ -26,11 +28,13 @@ static int is_blank(char c) { return c == ' ' || c == '\t'; }
  * under round-to-nearest: FLT_MAX + half an ulp = (2 - 2^-24) 2^127. */
 static double float_limit(void) { return ldexp(2.0 - ldexp(1.0, -24), 127); }
 
-/* Grows *buf (capacity *cap floats) to hold at least `need` floats. */
-static int grow(float **buf, size_t *cap, size_t need)
+/* Grows buf (capacity *cap elements of `size` bytes) to hold at least
+ * `need` elements: the new block, or NULL when memory runs out (buf is
+ * then still valid). */
+static void *grow(void *buf, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap)
-        return 1;
+        return buf;
     size_t c = *cap ? *cap : 64;
     while (c < need) {
         if (c > SIZE_MAX / 2)
@@ -38,12 +42,10 @@ static int grow(float **buf, size_t *cap, size_t need)
         else
             c *= 2;
     }
-    float *p = cemi_realloc(*buf, c, sizeof(float));
-    if (!p)
-        return 0;
-    *buf = p;
-    *cap = c;
-    return 1;
+    void *p = cemi_realloc(buf, c, size);
+    if (p)
+        *cap = c;
+    return p;
 }
 
 /* State of one read. */
@@ -54,49 +56,52 @@ typedef struct {
     size_t line_cap;
     float *buf;
     size_t cap;
+    int *lab; /* the labels, when there is a label column */
+    size_t lab_cap;
 } reader;
 
-static int read_fail(reader *r, float **data, size_t *n, int *dim, int status)
+static int read_fail(reader *r, float **data, int **labels, size_t *n, int *dim, int status)
 {
     if (r->f)
         fclose(r->f);
     free(r->line); /* getline's */
     cemi_release(r->buf);
+    cemi_release(r->lab);
     *data = NULL;
+    if (labels)
+        *labels = NULL;
     *n = 0;
     *dim = 0;
     return status;
 }
 
-int cem_csv_read(const char *path, float **data, size_t *n, int *dim)
-{
-    static const char fn[] = "cem_csv_read";
-    if (data)
-        *data = NULL;
-    if (n)
-        *n = 0;
-    if (dim)
-        *dim = 0;
-    if (!path || !data || !n || !dim)
-        return cemi_fail(NULL, CEM_ERR_ARG, "%s: path, data, n and dim must not be NULL", fn);
+/* The largest label a file may hold (cemdiff.h: [-1, 65535]). */
+#define LABEL_MAX 65535
 
-    reader r = {path, NULL, NULL, 0, NULL, 0};
+/* Reads `path` for cem_csv_read (label_col < 0, labels NULL) and
+ * cem_csv_read_labelled (field label_col of each line into *labels, the
+ * other fields into *data); the arguments are valid. */
+static int read_csv(const char *fn, const char *path, int label_col, float **data,
+                    int **labels, size_t *n, int *dim)
+{
+    reader r = {path, NULL, NULL, 0, NULL, 0, NULL, 0};
     int status = CEM_OK;
     r.f = cemi_open_regular(path, "r", fn, &status, NULL);
     if (!r.f)
-        return read_fail(&r, data, n, dim, status);
+        return read_fail(&r, data, labels, n, dim, status);
     const double limit = float_limit();
+    const size_t lc = label_col < 0 ? SIZE_MAX : (size_t)label_col; /* SIZE_MAX: none */
     size_t rows = 0, d = 0, lineno = 0;
     for (;;) {
         errno = 0;
         ssize_t len = getline(&r.line, &r.line_cap, r.f);
         if (len < 0) {
             if (ferror(r.f))
-                return read_fail(&r, data, n, dim,
+                return read_fail(&r, data, labels, n, dim,
                                  cemi_fail(NULL, CEM_ERR_IO, "%s: cannot read '%s': %s", fn,
                                            path, strerror(errno ? errno : EIO)));
             if (!feof(r.f))
-                return read_fail(&r, data, n, dim,
+                return read_fail(&r, data, labels, n, dim,
                                  errno == ENOMEM
                                      ? cemi_fail(NULL, CEM_ERR_NOMEM,
                                                  "%s: %s:%zu: out of memory for the line", fn,
@@ -113,7 +118,7 @@ int cem_csv_read(const char *path, float **data, size_t *n, int *dim)
         if (L > 0 && s[L - 1] == '\r')
             s[--L] = '\0';
         if (strlen(s) != L)
-            return read_fail(&r, data, n, dim,
+            return read_fail(&r, data, labels, n, dim,
                              cemi_fail(NULL, CEM_ERR_PARSE, "%s: %s:%zu: line contains a NUL byte",
                                        fn, path, lineno));
         char *p = s;
@@ -127,62 +132,137 @@ int cem_csv_read(const char *path, float **data, size_t *n, int *dim)
             fields += *q == ',';
         if (d == 0) {
             if (fields > (size_t)INT_MAX)
-                return read_fail(&r, data, n, dim,
+                return read_fail(&r, data, labels, n, dim,
                                  cemi_fail(NULL, CEM_ERR_PARSE, "%s: %s:%zu: %zu fields is too many",
                                            fn, path, lineno, fields));
+            if (labels && fields <= lc)
+                return read_fail(&r, data, labels, n, dim,
+                                 cemi_fail(NULL, CEM_ERR_PARSE,
+                                           "%s: %s:%zu: no field %d for the label (label_col "
+                                           "counts from 0; the line has %zu fields)",
+                                           fn, path, lineno, label_col, fields));
+            if (labels && fields == 1)
+                return read_fail(&r, data, labels, n, dim,
+                                 cemi_fail(NULL, CEM_ERR_PARSE,
+                                           "%s: %s:%zu: the label is the only field: no point",
+                                           fn, path, lineno));
             d = fields;
         } else if (fields != d) {
-            return read_fail(&r, data, n, dim,
+            return read_fail(&r, data, labels, n, dim,
                              cemi_fail(NULL, CEM_ERR_PARSE, "%s: %s:%zu: expected %zu fields, found %zu",
                                        fn, path, lineno, d, fields));
         }
+        const size_t dp = labels ? d - 1 : d; /* the point's coordinates */
         size_t need;
-        if (!cemi_mul_ok(rows + 1, d, &need) || !grow(&r.buf, &r.cap, need))
-            return read_fail(&r, data, n, dim,
+        float *nb = NULL;
+        int *nl = NULL;
+        if (cemi_mul_ok(rows + 1, dp, &need) && (nb = grow(r.buf, &r.cap, need, sizeof(float))))
+            r.buf = nb;
+        if (nb && labels && (nl = grow(r.lab, &r.lab_cap, rows + 1, sizeof(int))))
+            r.lab = nl;
+        if (!nb || (labels && !nl))
+            return read_fail(&r, data, labels, n, dim,
                              cemi_fail(NULL, CEM_ERR_NOMEM, "%s: %s:%zu: out of memory for %zu rows",
                                        fn, path, lineno, rows + 1));
-        float *row = r.buf + rows * d;
+        float *row = r.buf + rows * dp;
         for (size_t k = 0; k < d; k++) {
             while (is_blank(*p))
                 p++;
             if (*p == ',' || *p == '\0')
-                return read_fail(&r, data, n, dim,
+                return read_fail(&r, data, labels, n, dim,
                                  cemi_fail(NULL, CEM_ERR_PARSE, "%s: %s:%zu: field %zu is empty",
                                            fn, path, lineno, k + 1));
             char *end = p;
             double v = 0.0;
-            if (!isspace((unsigned char)*p))
-                v = strtod(p, &end);
+            long lv = 0;
+            errno = 0;
+            if (!isspace((unsigned char)*p)) {
+                if (k == lc)
+                    lv = strtol(p, &end, 10);
+                else
+                    v = strtod(p, &end);
+            }
+            const int range = errno == ERANGE;
             char *after = end;
             while (is_blank(*after))
                 after++;
+            if (k == lc && (end == p || (*after != ',' && *after != '\0') || range ||
+                            lv < CEM_LABEL_NONE || lv > LABEL_MAX)) {
+                size_t tok = strcspn(p, ",");
+                return read_fail(&r, data, labels, n, dim,
+                                 cemi_fail(NULL, CEM_ERR_PARSE,
+                                           "%s: %s:%zu: field %zu is not a label (an integer in "
+                                           "[-1, %d]): '%.*s'", fn, path, lineno, k + 1,
+                                           LABEL_MAX, (int)(tok > 40 ? 40 : tok), p));
+            }
             if (end == p || (*after != ',' && *after != '\0')) {
                 size_t tok = strcspn(p, ",");
-                return read_fail(&r, data, n, dim,
+                return read_fail(&r, data, labels, n, dim,
                                  cemi_fail(NULL, CEM_ERR_PARSE,
                                            "%s: %s:%zu: field %zu is not a number: '%.*s'", fn,
                                            path, lineno, k + 1, (int)(tok > 40 ? 40 : tok), p));
             }
-            if (!isfinite(v) || !(fabs(v) < limit))
-                return read_fail(&r, data, n, dim,
-                                 cemi_fail(NULL, CEM_ERR_NONFINITE,
-                                           "%s: %s:%zu: field %zu = '%.*s' is not a finite float",
-                                           fn, path, lineno, k + 1, (int)(end - p > 40 ? 40 : end - p),
-                                           p));
-            row[k] = v > FLT_MAX ? FLT_MAX : v < -FLT_MAX ? -FLT_MAX : (float)v;
+            if (k == lc) {
+                r.lab[rows] = (int)lv;
+            } else {
+                if (!isfinite(v) || !(fabs(v) < limit))
+                    return read_fail(&r, data, labels, n, dim,
+                                     cemi_fail(NULL, CEM_ERR_NONFINITE,
+                                               "%s: %s:%zu: field %zu = '%.*s' is not a finite float",
+                                               fn, path, lineno, k + 1,
+                                               (int)(end - p > 40 ? 40 : end - p), p));
+                *row++ = v > FLT_MAX ? FLT_MAX : v < -FLT_MAX ? -FLT_MAX : (float)v;
+            }
             p = *after == ',' ? after + 1 : after;
         }
         rows++;
     }
     if (rows == 0)
-        return read_fail(&r, data, n, dim,
+        return read_fail(&r, data, labels, n, dim,
                          cemi_fail(NULL, CEM_ERR_PARSE, "%s: %s: no data", fn, path));
     fclose(r.f);
     free(r.line);
     *data = r.buf;
+    if (labels)
+        *labels = r.lab;
     *n = rows;
-    *dim = (int)d;
+    *dim = (int)(labels ? d - 1 : d);
     return CEM_OK;
+}
+
+int cem_csv_read(const char *path, float **data, size_t *n, int *dim)
+{
+    static const char fn[] = "cem_csv_read";
+    if (data)
+        *data = NULL;
+    if (n)
+        *n = 0;
+    if (dim)
+        *dim = 0;
+    if (!path || !data || !n || !dim)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: path, data, n and dim must not be NULL", fn);
+    return read_csv(fn, path, -1, data, NULL, n, dim);
+}
+
+int cem_csv_read_labelled(const char *path, int label_col, float **data, int **labels,
+                          size_t *n, int *dim)
+{
+    static const char fn[] = "cem_csv_read_labelled";
+    if (data)
+        *data = NULL;
+    if (labels)
+        *labels = NULL;
+    if (n)
+        *n = 0;
+    if (dim)
+        *dim = 0;
+    if (!path || !data || !labels || !n || !dim)
+        return cemi_fail(NULL, CEM_ERR_ARG,
+                         "%s: path, data, labels, n and dim must not be NULL", fn);
+    if (label_col < 0)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: label_col = %d must be >= 0 (fields count "
+                         "from 0)", fn, label_col);
+    return read_csv(fn, path, label_col, data, labels, n, dim);
 }
 
 /* ------------------------------------------------------------------ write */

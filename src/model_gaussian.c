@@ -5,30 +5,22 @@
  *   f(x,t) = mu + Q diag(alpha lambda / (alpha^2 lambda + sigma^2)) Q^T (x - alpha mu).
  * A block of rows costs two GEMMs with Q.  A singular Sigma (some lambda = 0)
  * is allowed: it puts the data on an affine subspace, the simplest manifold.
+ * The decomposition and the pieces of the closed form are gauss_part.c's,
+ * shared with the mixture's components.
  */
-#include "linalg.h"
+#include "gauss_part.h"
 #include "model.h"
 
-#include <math.h>
 #include <string.h>
 
-typedef struct {
-    int dim;
-    double *mu;  /* dim */
-    double *Q;   /* dim x dim, eigenvectors in columns */
-    double *lam; /* dim, eigenvalues >= 0 */
-} gaussian;
+typedef cemi_gauss_part gaussian;
 
 #define GAUSS_ROWS 256
 
 static void gauss_destroy(void *impl)
 {
     gaussian *g = impl;
-    if (!g)
-        return;
-    cemi_release(g->mu);
-    cemi_release(g->Q);
-    cemi_release(g->lam);
+    cemi_gauss_part_free(g);
     cemi_release(g);
 }
 
@@ -59,18 +51,10 @@ static void gauss_eval(const cem_model_t *m, cem_target what, size_t r,
         for (int j = 0; j < dim; j++)
             Y[a * (size_t)dim + (size_t)j] = x[a * (size_t)dim + (size_t)j] - al * g->mu[j];
     }
-    cemi_dgemm(0, 0, (int)r, dim, dim, 1.0, Y, dim, g->Q, dim, 0.0, V, dim);
-    for (size_t a = 0; a < r; a++) {
-        cemi_ou c = cemi_ou_at(t ? t[a] : t_shared);
-        for (int k = 0; k < dim; k++) {
-            double l = g->lam[k];
-            V[a * (size_t)dim + (size_t)k] *= c.alpha * l / (c.alpha * c.alpha * l + c.sigma2);
-        }
-    }
+    cemi_gauss_part_coords(g, r, Y, V);
     for (size_t a = 0; a < r; a++)
-        for (int j = 0; j < dim; j++)
-            Y[a * (size_t)dim + (size_t)j] = g->mu[j];
-    cemi_dgemm(0, 1, (int)r, dim, dim, 1.0, V, dim, g->Q, dim, 1.0, Y, dim);
+        cemi_gauss_part_gain(g, V + a * (size_t)dim, cemi_ou_at(t ? t[a] : t_shared), NULL);
+    cemi_gauss_part_back(g, r, r, V, Y);
     cemi_emit_from_f(what, r, dim, x, t, t_shared, Y, out);
 }
 
@@ -97,20 +81,10 @@ static void gauss_jvp(const cem_model_t *m, size_t r, const double *x, const dou
     }
     if (K > 0)
         memcpy(Y + r * (size_t)dim, V, sizeof(double) * r * (size_t)K * (size_t)dim);
-    cemi_dgemm(0, 0, (int)rows, dim, dim, 1.0, Y, dim, g->Q, dim, 0.0, C, dim);
-    for (size_t a = 0; a < rows; a++) {
-        cemi_ou c = cemi_ou_at(t[a % r]);
-        for (int k = 0; k < dim; k++) {
-            double l = g->lam[k];
-            C[a * (size_t)dim + (size_t)k] *= c.alpha * l / (c.alpha * c.alpha * l + c.sigma2);
-        }
-    }
-    for (size_t a = 0; a < r; a++)
-        for (int j = 0; j < dim; j++)
-            Y[a * (size_t)dim + (size_t)j] = g->mu[j];
-    if (K > 0)
-        memset(Y + r * (size_t)dim, 0, sizeof(double) * r * (size_t)K * (size_t)dim);
-    cemi_dgemm(0, 1, (int)rows, dim, dim, 1.0, C, dim, g->Q, dim, 1.0, Y, dim);
+    cemi_gauss_part_coords(g, rows, Y, C);
+    for (size_t a = 0; a < rows; a++)
+        cemi_gauss_part_gain(g, C + a * (size_t)dim, cemi_ou_at(t[a % r]), NULL);
+    cemi_gauss_part_back(g, rows, r, C, Y);
     memcpy(f, Y, sizeof(double) * r * (size_t)dim);
     if (K > 0)
         memcpy(JV, Y + r * (size_t)dim, sizeof(double) * r * (size_t)K * (size_t)dim);
@@ -132,63 +106,16 @@ int cem_model_create_gaussian(cem_model_t **out, const float *mean,
         return cemi_fail(NULL, CEM_ERR_ARG,
                          "%s: need mean, cov != NULL and 1 <= dim <= 4096 (got dim = %d)",
                          fn, dim);
-    size_t dd = (size_t)dim * (size_t)dim;
-    int st = cemi_check_points(NULL, fn, "mean", mean, 1, dim);
-    if (!st)
-        st = cemi_check_points(NULL, fn, "cov", cov, (size_t)dim, dim);
+    int st = cemi_gauss_part_check(fn, mean, cov, dim);
     if (st)
         return st;
-
-    double amax = 0.0;
-    for (size_t k = 0; k < dd; k++)
-        amax = fmax(amax, fabs((double)cov[k]));
-    for (int i = 0; i < dim; i++)
-        for (int j = i + 1; j < dim; j++) {
-            double a = cov[(size_t)i * dim + j], b = cov[(size_t)j * dim + i];
-            if (fabs(a - b) > 1e-6 * amax)
-                return cemi_fail(NULL, CEM_ERR_NUMERIC,
-                                 "%s: cov is not symmetric: cov[%d][%d] = %g, cov[%d][%d] = %g",
-                                 fn, i, j, a, j, i, b);
-        }
-
     gaussian *g = cemi_calloc(1, sizeof *g);
-    if (g) {
-        g->dim = dim;
-        g->mu = cemi_alloc((size_t)dim, sizeof(double));
-        g->Q = cemi_alloc(dd, sizeof(double));
-        g->lam = cemi_alloc((size_t)dim, sizeof(double));
-    }
-    if (!g || !g->mu || !g->Q || !g->lam) {
-        gauss_destroy(g);
+    if (!g)
         return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory (dim = %d)", fn, dim);
+    st = cemi_gauss_part_init(g, fn, mean, cov, dim);
+    if (st) {
+        cemi_release(g);
+        return st;
     }
-    for (int j = 0; j < dim; j++)
-        g->mu[j] = mean[j];
-    for (int i = 0; i < dim; i++) /* symmetrise: the average of both triangles */
-        for (int j = 0; j < dim; j++)
-            g->Q[(size_t)i * dim + j] =
-                0.5 * ((double)cov[(size_t)i * dim + j] + (double)cov[(size_t)j * dim + i]);
-    int info = cemi_dsyev(dim, g->Q, g->lam);
-    if (info == CEMI_LINALG_NOMEM) {
-        gauss_destroy(g);
-        return cemi_fail(NULL, CEM_ERR_NOMEM, "%s: out of memory for the eigen-decomposition "
-                         "(dim = %d)", fn, dim);
-    }
-    if (info != 0) {
-        gauss_destroy(g);
-        return cemi_fail(NULL, CEM_ERR_NUMERIC, "%s: eigensolver failed (LAPACK info %d)",
-                         fn, info);
-    }
-    double lmax = fmax(fabs(g->lam[0]), fabs(g->lam[dim - 1]));
-    if (g->lam[0] < -1e-6 * lmax) {
-        double l0 = g->lam[0];
-        gauss_destroy(g);
-        return cemi_fail(NULL, CEM_ERR_NUMERIC,
-                         "%s: cov is not positive semi-definite (eigenvalue %g, largest %g)",
-                         fn, l0, lmax);
-    }
-    for (int k = 0; k < dim; k++)
-        if (g->lam[k] < 0.0)
-            g->lam[k] = 0.0;
     return cemi_model_new(out, fn, &gaussian_ops, g, CEM_KIND_GAUSSIAN, dim);
 }

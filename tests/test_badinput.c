@@ -888,6 +888,86 @@ static int create_gaussian_cases(int v, bad_ctx *c)
     return st;
 }
 
+static int create_empirical_labelled_cases(int v, bad_ctx *c)
+{
+    float pts[NDATA * D];
+    int labels[NDATA];
+    memcpy(pts, data, sizeof pts);
+    for (int i = 0; i < NDATA; i++)
+        labels[i] = i % 3;
+    cem_model_t **out = &C.mout;
+    const float *pp = pts;
+    const int *pl = labels;
+    size_t n = NDATA;
+    int dim = D;
+    c->outs = O_M;
+    switch (v) {
+    CASE(0, 0, CEM_ERR_ARG, "out NULL") out = NULL; c->outs = 0; break;
+    CASE(1, 0, CEM_ERR_ARG, "points NULL with n = 16") pp = NULL; break;
+    CASE(2, 0, CEM_ERR_ARG, "labels NULL") pl = NULL; break;
+    CASE(3, 0, CEM_ERR_ARG, "n = 0") n = 0; break;
+    CASE(4, 0, CEM_ERR_ARG, "dim 0") dim = 0; break;
+    CASE(5, 0, CEM_ERR_ARG, "n x dim overflows size_t (n = SIZE_MAX/2 + 1, dim 2)") n = HUGE_N; break;
+    CASE(6, 0, CEM_ERR_ARG, "a label -1 (row 3)") labels[3] = -1; break;
+    CASE(7, 0, CEM_ERR_ARG, "class 1 without points (labels 0 and 2 only)")
+        for (int i = 0; i < NDATA; i++)
+            labels[i] = labels[i] == 1 ? 2 : labels[i];
+        break;
+    CASE(8, 0, CEM_ERR_ARG, "a label 65536 (65537 classes, above 65536)") labels[0] = 65536; break;
+    CASE(9, 0, CEM_ERR_NONFINITE, "NaN in point row 5") pts[5 * D] = NAN; break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    arm(c, "cem_model_create_empirical_labelled");
+    int st = cem_model_create_empirical_labelled(out, pp, pl, n, dim);
+    disarm(c);
+    return st;
+}
+
+static int create_mixture_cases(int v, bad_ctx *c)
+{
+    double w[2] = {1.0, 3.0};
+    float mean[2 * D] = {0.2f, -0.1f, -1.0f, 1.0f};
+    float cov[2 * D * D] = {1.1f, 0.3f, 0.3f, 0.2f, 0.5f, 0.0f, 0.0f, 0.0f};
+    cem_model_t **out = &C.mout;
+    const double *pw = w;
+    const float *pm = mean, *pc = cov;
+    int K = 2, dim = D;
+    c->outs = O_M;
+    switch (v) {
+    CASE(0, 0, CEM_ERR_ARG, "out NULL") out = NULL; c->outs = 0; break;
+    CASE(1, 0, CEM_ERR_ARG, "K 0") K = 0; break;
+    CASE(2, 0, CEM_ERR_ARG, "K 1025 (above 1024)") K = 1025; pw = NULL; break;
+    CASE(3, 0, CEM_ERR_ARG, "dim 0") dim = 0; break;
+    CASE(4, 0, CEM_ERR_ARG, "dim 4097 (above 4096)") dim = 4097; break;
+    CASE(5, 0, CEM_ERR_ARG, "means NULL") pm = NULL; break;
+    CASE(6, 0, CEM_ERR_ARG, "covs NULL") pc = NULL; break;
+    CASE(7, 0, CEM_ERR_ARG, "K dim^2 above 2^28 (K 17, dim 4096)") K = 17; dim = 4096; pw = NULL; break;
+    CASE(8, 0, CEM_ERR_ARG, "weight 0 (component 1)") w[1] = 0.0; break;
+    CASE(9, 0, CEM_ERR_ARG, "weight -1 (component 0)") w[0] = -1.0; break;
+    CASE(10, 0, CEM_ERR_ARG, "weight NaN") w[1] = NAN; break;
+    CASE(11, 0, CEM_ERR_ARG, "weight +Inf") w[0] = INFINITY; break;
+    CASE(12, 0, CEM_ERR_NONFINITE, "NaN in the mean of component 1") mean[D + 1] = NAN; break;
+    CASE(13, 0, CEM_ERR_NONFINITE, "+Inf in the cov of component 0") cov[3] = INFINITY; break;
+    CASE(14, 0, CEM_ERR_NUMERIC, "cov of component 1 not symmetric (0.3 above the diagonal, 0 below)")
+        cov[D * D + 1] = 0.3f;
+        break;
+    CASE(15, 0, CEM_ERR_NUMERIC, "cov of component 0 not positive semidefinite (eigenvalues 1 and -1)")
+        cov[0] = 1.0f;
+        cov[1] = cov[2] = 0.0f;
+        cov[3] = -1.0f;
+        break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    arm(c, "cem_model_create_mixture");
+    int st = cem_model_create_mixture(out, K, pw, pm, pc, dim);
+    disarm(c);
+    return st;
+}
+
 /* cem_model_eval (at = 0) and cem_model_eval_at (at = 1). */
 static int eval_cases(int v, bad_ctx *c, int at)
 {
@@ -965,6 +1045,45 @@ static int eval_cases(int v, bad_ctx *c, int at)
 
 static int model_eval_cases(int v, bad_ctx *c) { return eval_cases(v, c, 0); }
 static int model_eval_at_cases(int v, bad_ctx *c) { return eval_cases(v, c, 1); }
+
+/* cem_model_eval_labelled on the unlabelled kinds (LABELS 0): they take
+ * CEM_LABEL_NONE alone. */
+static int model_eval_labelled_cases(int v, bad_ctx *c)
+{
+    float x[4 * D] = {0.3f, -0.2f, 1.1f, 0.4f, -0.7f, 0.9f, 2.0f, -1.5f}, out[4 * D];
+    double t[4] = {0.01, 0.3, 1.0, 4.0};
+    int lab[4] = {CEM_LABEL_NONE, CEM_LABEL_NONE, CEM_LABEL_NONE, CEM_LABEL_NONE};
+    cem_model_t *m = C.e;
+    const float *px = x;
+    const double *pt = t;
+    const int *pl = lab;
+    int what = CEM_TARGET_CEM;
+    c->rule = 'c';
+    switch (v) {
+    CASE(0, 0, CEM_ERR_ARG, "NULL model") m = NULL; break;
+    CASE(1, EMP, CEM_ERR_ARG, "empirical model: label 0 (it has no classes)") lab[2] = 0; break;
+    CASE(2, EMP, CEM_ERR_ARG, "empirical model: label -2") lab[0] = -2; break;
+    CASE(3, GAUSS, CEM_ERR_ARG, "Gaussian model: label 1 (it has no classes)") m = C.g; lab[3] = 1; break;
+    CASE(4, EMP, CEM_ERR_ARG, "t NULL with n = 4") pt = NULL; break;
+    CASE(5, EMP, CEM_ERR_ARG, "x NULL with n = 4") px = NULL; break;
+    CASE(6, EMP, CEM_ERR_ARG, "target 3 (not a cem_target)") what = 3; break;
+    CASE(7, EMP, CEM_ERR_ARG, "t[1] = 0") t[1] = 0.0; break;
+    CASE(8, EMP, CEM_ERR_NONFINITE, "NaN in x row 2") x[2 * D] = NAN; break;
+    CASE(9, EMP, CEM_ERR_NUMERIC, "empirical model: SCORE at t = 1e-300")
+        what = CEM_TARGET_SCORE;
+        t[0] = 1e-300;
+        break;
+    CASE(10, EMP, CEM_OK, "labels NULL (every row CEM_LABEL_NONE)") pl = NULL; break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    c->hmsg = m ? cem_model_errmsg(m) : NULL;
+    arm(c, "cem_model_eval_labelled");
+    int st = cem_model_eval_labelled(m, (cem_target)what, 4, px, pt, pl, out);
+    disarm(c);
+    return st;
+}
 
 enum { PRE_WIDE = 1 };
 
@@ -2980,6 +3099,64 @@ static int csv_read_cases(int v, bad_ctx *c)
     return st;
 }
 
+static int csv_read_labelled_cases(int v, bad_ctx *c)
+{
+    const char *text = "0,1,2\n-1,3,4\n";
+    int where = 0; /* 0 the file, 1 NULL, 2 a missing file, 3 a directory, 4 a FIFO */
+    int null_data = 0, null_labels = 0, null_n = 0, null_dim = 0, col = 0;
+    switch (v) {
+    CASE(0, 0, CEM_ERR_ARG, "path NULL") where = 1; break;
+    CASE(1, 0, CEM_ERR_ARG, "data NULL: `*labels`, `*n` and `*dim` cleared") null_data = 1; break;
+    CASE(2, 0, CEM_ERR_ARG, "labels NULL") null_labels = 1; break;
+    CASE(3, 0, CEM_ERR_ARG, "n NULL") null_n = 1; break;
+    CASE(4, 0, CEM_ERR_ARG, "dim NULL") null_dim = 1; break;
+    CASE(5, 0, CEM_ERR_ARG, "label_col -1") col = -1; break;
+    CASE(6, 0, CEM_ERR_IO, "a missing file") where = 2; break;
+    CASE(7, 0, CEM_ERR_IO, "a directory") where = 3; break;
+    CASE(8, 0, CEM_ERR_IO, "a named pipe with no writer (must not block)") where = 4; break;
+    CASE(9, 0, CEM_ERR_PARSE, "an empty file") text = ""; break;
+    CASE(10, 0, CEM_ERR_PARSE, "a label 1.5") text = "0,1,2\n1.5,3,4\n"; break;
+    CASE(11, 0, CEM_ERR_PARSE, "a label x") text = "x,1,2\n"; break;
+    CASE(12, 0, CEM_ERR_PARSE, "a label 70000 (above 65535)") text = "70000,1,2\n"; break;
+    CASE(13, 0, CEM_ERR_PARSE, "a label -2") text = "-2,1,2\n"; break;
+    CASE(14, 0, CEM_ERR_PARSE, "label_col 3 in lines of 3 fields") col = 3; break;
+    CASE(15, 0, CEM_ERR_PARSE, "the label the only field") text = "1\n2\n"; break;
+    CASE(16, 0, CEM_ERR_PARSE, "a ragged row (3 fields, then 2)") text = "0,1,2\n1,3\n"; break;
+    CASE(17, 0, CEM_ERR_NONFINITE, "a point field nan") text = "0,1,2\n1,nan,4\n"; break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    char path[160];
+    mkpath(path, sizeof path, where == 2 ? "missing.csv" : "readl.csv");
+    if (where == 0 || where == 1)
+        ck_assert_int_eq(spill(path, text, strlen(text)), 0);
+    if (where == 3)
+        snprintf(path, sizeof path, "%s", dir);
+    if (where == 4)
+        ck_assert_int_eq(mkfifo(path, 0600), 0);
+    float *d = SENTINEL;
+    int *l = SENTINEL;
+    size_t n = 99;
+    int dim = 99;
+    arm(c, "cem_csv_read_labelled");
+    int st = cem_csv_read_labelled(where == 1 ? NULL : path, col, null_data ? NULL : &d,
+                                   null_labels ? NULL : &l, null_n ? NULL : &n,
+                                   null_dim ? NULL : &dim);
+    disarm(c);
+    if (where != 3)
+        unlink(path);
+    ck_assert_msg(st == CEM_OK || ((null_data || d == NULL) && (null_labels || l == NULL) &&
+                                   (null_n || n == 0) && (null_dim || dim == 0)),
+                  "on error *data, *labels, *n, *dim are not NULL, NULL, 0, 0 (n %zu, dim %d)",
+                  n, dim);
+    if (st == CEM_OK) {
+        cem_free(d);
+        cem_free(l);
+    }
+    return st;
+}
+
 static int csv_write_cases(int v, bad_ctx *c)
 {
     float pts[3 * D] = {0.5f, 1.5f, -2.0f, 0.25f, 3.0f, -1.0f};
@@ -3051,8 +3228,11 @@ static const struct {
     {"cem_model_create_mlp", create_mlp_cases},
     {"cem_model_create_empirical", create_empirical_cases},
     {"cem_model_create_gaussian", create_gaussian_cases},
+    {"cem_model_create_empirical_labelled", create_empirical_labelled_cases},
+    {"cem_model_create_mixture", create_mixture_cases},
     {"cem_model_eval", model_eval_cases},
     {"cem_model_eval_at", model_eval_at_cases},
+    {"cem_model_eval_labelled", model_eval_labelled_cases},
     {"cem_model_set", model_set_cases},
     {"cem_model_get", model_get_cases},
     {"cem_model_option_bounds", model_option_bounds_cases},
@@ -3138,6 +3318,7 @@ static const struct {
     {"cem_metric_ks", ks_cases},
     {"cem_singularity_profile", profile_cases},
     {"cem_csv_read", csv_read_cases},
+    {"cem_csv_read_labelled", csv_read_labelled_cases},
     {"cem_csv_write", csv_write_cases},
 };
 

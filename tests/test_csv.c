@@ -1,7 +1,7 @@
 /*
  * test_csv.c -- CSV reading and writing: exact float round trips, the
- * accepted syntax, every parse error with its line number, and the atomic
- * replace of the writer.
+ * accepted syntax, every parse error with its line number, the label column
+ * of cem_csv_read_labelled, and the atomic replace of the writer.
  */
 #include "tests.h"
 
@@ -295,6 +295,174 @@ START_TEST(test_read_io_and_args)
 }
 END_TEST
 
+/* -------------------------------------------------------------- labels */
+
+/* Reads text with cem_csv_read_labelled and expects failure `status` with
+ * a message naming the function, the file and containing `needle`; the
+ * outputs must be cleared. */
+static void expect_labelled_error(const char *name, const char *text, int label_col, int status,
+                                  const char *needle)
+{
+    char *path = tmp_path(name);
+    write_text(path, text, strlen(text));
+    float *data = (float *)&data;
+    int *labels = (int *)&labels;
+    size_t n = 99;
+    int dim = 99;
+    int st = cem_csv_read_labelled(path, label_col, &data, &labels, &n, &dim);
+    ck_assert_msg(st == status, "%s: status %d, want %d (%s)", name, st, status,
+                  cem_last_error());
+    ck_assert_ptr_null(data);
+    ck_assert_ptr_null(labels);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(dim, 0);
+    const char *msg = cem_last_error();
+    ck_assert_msg(strstr(msg, "cem_csv_read_labelled") && strstr(msg, path) &&
+                      strstr(msg, needle),
+                  "%s: message '%s' lacks '%s'", name, msg, needle);
+    unlink(path);
+    free(path);
+}
+
+/* The label column first, in the middle and last, with comments, blank
+ * lines, blanks around fields, CRLF ends and labels from -1 to 65535: the
+ * points are the other fields in order, bitwise what cem_csv_read reads
+ * from the same file, and the labels are that file's label column. */
+START_TEST(test_labelled_columns)
+{
+    enum { N = 7, D = 3 };
+    static const int lab[N] = {0, 3, -1, 65535, 2, -1, 0};
+    static const char *const ltext[N] = {"0", " 3", "-1 ", "65535", "+2", " -1\t", "000"};
+    float x[N * D];
+    for (int i = 0; i < N * D; i++)
+        x[i] = (float)(0.375 * i - 2.5) * (i % 2 ? 1.0f : 1e-3f);
+    char *path = tmp_path("labelled.csv");
+    for (int col = 0; col <= D; col++) {
+        char text[2048];
+        size_t len = 0;
+        len += (size_t)snprintf(text + len, sizeof text - len, "# label in field %d\n\n", col);
+        for (int i = 0; i < N; i++) {
+            for (int f = 0, j = 0; f <= D; f++) {
+                if (f)
+                    text[len++] = ',';
+                if (f == col)
+                    len += (size_t)snprintf(text + len, sizeof text - len, "%s", ltext[i]);
+                else
+                    len += (size_t)snprintf(text + len, sizeof text - len, " %.9g",
+                                            (double)x[i * D + j++]);
+            }
+            len += (size_t)snprintf(text + len, sizeof text - len, i == 3 ? "\r\n  # c\n\n" : "\n");
+        }
+        write_text(path, text, len);
+        float *y = NULL, *all = NULL;
+        int *l = NULL;
+        size_t n = 0, na = 0;
+        int dim = 0, da = 0;
+        ck_assert_int_eq(cem_csv_read_labelled(path, col, &y, &l, &n, &dim), CEM_OK);
+        ck_assert_uint_eq(n, N);
+        ck_assert_int_eq(dim, D);
+        ck_assert_int_eq(memcmp(y, x, sizeof x), 0);
+        ck_assert_int_eq(memcmp(l, lab, sizeof lab), 0);
+        /* the same file without its label column taken out */
+        ck_assert_int_eq(cem_csv_read(path, &all, &na, &da), CEM_OK);
+        ck_assert(na == N && da == D + 1);
+        for (int i = 0; i < N; i++)
+            for (int f = 0, j = 0; f <= D; f++)
+                if (f == col)
+                    ck_assert(all[i * (D + 1) + f] == (float)lab[i]);
+                else
+                    ck_assert(memcmp(&all[i * (D + 1) + f], &y[i * D + j++], sizeof(float)) == 0);
+        cem_free(y);
+        cem_free(l);
+        cem_free(all);
+    }
+    /* one point coordinate; one row */
+    write_text(path, "4,-1\n", 5);
+    float *y = NULL;
+    int *l = NULL;
+    size_t n = 0;
+    int dim = 0;
+    ck_assert_int_eq(cem_csv_read_labelled(path, 0, &y, &l, &n, &dim), CEM_OK);
+    ck_assert(n == 1 && dim == 1 && l[0] == 4 && y[0] == -1.0f);
+    cem_free(y);
+    cem_free(l);
+    unlink(path);
+    free(path);
+}
+END_TEST
+
+START_TEST(test_labelled_errors)
+{
+    /* labels that are not integers in [-1, 65535] */
+    expect_labelled_error("l_frac.csv", "1,2,0\n3,4,1.5\n", 2, CEM_ERR_PARSE,
+                          ":2: field 3 is not a label (an integer in [-1, 65535]): '1.5'");
+    expect_labelled_error("l_word.csv", "# h\nx,1,2\n", 0, CEM_ERR_PARSE,
+                          ":2: field 1 is not a label");
+    expect_labelled_error("l_big.csv", "1,0,2\n\n1,70000,2\n", 1, CEM_ERR_PARSE,
+                          ":3: field 2 is not a label (an integer in [-1, 65535]): '70000'");
+    expect_labelled_error("l_neg.csv", "-2,1\n", 0, CEM_ERR_PARSE, ":1: field 1 is not a label");
+    expect_labelled_error("l_huge.csv", "99999999999999999999,1\n", 0, CEM_ERR_PARSE,
+                          ":1: field 1 is not a label");
+    expect_labelled_error("l_exp.csv", "1e2,1\n", 0, CEM_ERR_PARSE, ":1: field 1 is not a label");
+    expect_labelled_error("l_hex.csv", "0x1,1\n", 0, CEM_ERR_PARSE, ":1: field 1 is not a label");
+    expect_labelled_error("l_inner.csv", "1 2,1\n", 0, CEM_ERR_PARSE,
+                          ":1: field 1 is not a label");
+    expect_labelled_error("l_empty.csv", "1,2\n ,2\n", 0, CEM_ERR_PARSE, ":2: field 1 is empty");
+    /* the label column missing; the label alone */
+    expect_labelled_error("l_missing.csv", "# x\n1,2,3\n", 3, CEM_ERR_PARSE,
+                          ":2: no field 3 for the label");
+    expect_labelled_error("l_alone.csv", "1\n2\n", 0, CEM_ERR_PARSE,
+                          ":1: the label is the only field");
+    /* the errors of cem_csv_read, with this function's name */
+    expect_labelled_error("l_ragged.csv", "1,2\n3,4,5\n", 0, CEM_ERR_PARSE,
+                          ":2: expected 2 fields, found 3");
+    expect_labelled_error("l_nan.csv", "1,2\n0,nan\n", 0, CEM_ERR_NONFINITE, ":2: field 2");
+    expect_labelled_error("l_word2.csv", "1,abc\n", 0, CEM_ERR_PARSE,
+                          ":1: field 2 is not a number");
+    expect_labelled_error("l_nodata.csv", "# only\n\n", 0, CEM_ERR_PARSE, "no data");
+}
+END_TEST
+
+START_TEST(test_labelled_args)
+{
+    char *path = tmp_path("labelled_args.csv");
+    write_text(path, "1,2\n", 4);
+    float *data = (float *)&data;
+    int *labels = (int *)&labels;
+    size_t n = 9;
+    int dim = 9;
+#define CLEARED() ck_assert(data == NULL && labels == NULL && n == 0 && dim == 0)
+#define AGAIN() (data = (float *)&data, labels = (int *)&labels, n = 9, dim = 9)
+    ck_assert_int_eq(cem_csv_read_labelled(path, -1, &data, &labels, &n, &dim), CEM_ERR_ARG);
+    CLEARED();
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "label_col = -1"));
+    AGAIN();
+    ck_assert_int_eq(cem_csv_read_labelled(path, 0, &data, NULL, &n, &dim), CEM_ERR_ARG);
+    ck_assert(data == NULL && n == 0 && dim == 0);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "cem_csv_read_labelled"));
+    AGAIN();
+    ck_assert_int_eq(cem_csv_read_labelled(NULL, 0, &data, &labels, &n, &dim), CEM_ERR_ARG);
+    CLEARED();
+    AGAIN();
+    ck_assert_int_eq(cem_csv_read_labelled(path, 0, NULL, &labels, &n, &dim), CEM_ERR_ARG);
+    ck_assert(labels == NULL && n == 0 && dim == 0);
+    AGAIN();
+    ck_assert_int_eq(cem_csv_read_labelled(path, 0, &data, &labels, NULL, &dim), CEM_ERR_ARG);
+    ck_assert(data == NULL && labels == NULL && dim == 0);
+    AGAIN();
+    ck_assert_int_eq(cem_csv_read_labelled(path, 0, &data, &labels, &n, NULL), CEM_ERR_ARG);
+    ck_assert(data == NULL && labels == NULL && n == 0);
+    AGAIN();
+    unlink(path);
+    ck_assert_int_eq(cem_csv_read_labelled(path, 0, &data, &labels, &n, &dim), CEM_ERR_IO);
+    CLEARED();
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "No such file"));
+#undef CLEARED
+#undef AGAIN
+    free(path);
+}
+END_TEST
+
 /* ------------------------------------------------------------- write errors */
 
 START_TEST(test_write_errors)
@@ -377,6 +545,11 @@ Suite *suite_csv(void)
     tcase_add_test(tc, test_read_errors);
     tcase_add_test(tc, test_read_io_and_args);
     tcase_add_test(tc, test_write_errors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("labels");
+    tcase_add_test(tc, test_labelled_columns);
+    tcase_add_test(tc, test_labelled_errors);
+    tcase_add_test(tc, test_labelled_args);
     suite_add_tcase(s, tc);
     return s;
 }

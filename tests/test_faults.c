@@ -337,6 +337,7 @@ static struct {
     void *buf;
     size_t size;
     float *fdata;
+    int *ldata;
     size_t n;
     int dim;
     double v[64];
@@ -348,7 +349,7 @@ static struct {
 static struct {
     void *mbuf, *tbuf;
     size_t msize, tsize;
-    char *mpath, *tpath, *csvpath;
+    char *mpath, *tpath, *csvpath, *lcsvpath;
     char *savedir, *save_m, *save_t, *save_csv;
     unsigned char *old_m, *old_t, *old_csv;
     size_t old_m_n, old_t_n, old_csv_n;
@@ -373,6 +374,7 @@ static void clear_ctx(void)
     C.dout = SENTINEL;
     C.buf = SENTINEL;
     C.fdata = SENTINEL;
+    C.ldata = SENTINEL;
     C.size = 99;
     C.n = 99;
     C.dim = 99;
@@ -469,6 +471,46 @@ static int call_create_gaussian(void)
     static const float mean[3] = {0.1f, 0.2f, 0.3f};
     static const float cov[9] = {1.0f, 0.2f, 0.0f, 0.2f, 0.5f, 0.1f, 0.0f, 0.1f, 0.3f};
     return cem_model_create_gaussian(&C.mout, mean, cov, 3);
+}
+
+/* Three components in R^3, the second singular, unequal weights. */
+static const float MIX_MEANS[9] = {0.1f, 0.2f, 0.3f, -1.0f, 0.5f, 0.0f, 1.0f, -1.0f, 0.5f};
+static const float MIX_COVS[27] = {1.0f, 0.2f, 0.0f, 0.2f, 0.5f, 0.1f, 0.0f, 0.1f, 0.3f,
+                                   0.25f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 1.0f,
+                                   0.4f, 0.0f, 0.1f, 0.0f, 0.4f, 0.0f, 0.1f, 0.0f, 0.4f};
+
+static int call_create_mixture(void)
+{
+    static const double w[3] = {1.0, 2.0, 0.5};
+    return cem_model_create_mixture(&C.mout, 3, w, MIX_MEANS, MIX_COVS, 3);
+}
+
+static int call_create_empirical_labelled(void)
+{
+    static int labels[NDATA];
+    for (int i = 0; i < NDATA; i++)
+        labels[i] = i % 3;
+    return cem_model_create_empirical_labelled(&C.mout, data, labels, NDATA, D);
+}
+
+/* A mixture and its twin, evaluated at 200 rows of labels -1, 0, 1, 2. */
+static void setup_two_mixtures(void)
+{
+    ck_assert_int_eq(cem_model_create_mixture(&C.m, 3, NULL, MIX_MEANS, MIX_COVS, 3), CEM_OK);
+    ck_assert_int_eq(cem_model_create_mixture(&C.m2, 3, NULL, MIX_MEANS, MIX_COVS, 3), CEM_OK);
+}
+
+static int call_eval_labelled(void)
+{
+    static double t[200];
+    static int labels[200];
+    for (int i = 0; i < 200; i++) {
+        t[i] = 0.01 + 0.01 * i;
+        labels[i] = i % 4 - 1;
+        for (int j = 0; j < 3; j++)
+            C.f[3 * i + j] = data[(3 * i + j) % (NDATA * D)];
+    }
+    return cem_model_eval_labelled(C.m, CEM_TARGET_SCORE, 200, C.f, t, labels, C.f + 600);
 }
 
 /* A loaded model is the model that was saved (compared with a fresh
@@ -613,6 +655,9 @@ START_TEST(model_operations_out_of_memory)
         {"cem_model_create_mlp", NULL, call_create_mlp, after_new_model, NULL, 1},
         {"cem_model_create_empirical", NULL, call_create_empirical, after_new_model, NULL, 1},
         {"cem_model_create_gaussian", NULL, call_create_gaussian, after_new_model, NULL, 1},
+        {"cem_model_create_empirical_labelled", NULL, call_create_empirical_labelled,
+         after_new_model, NULL, 1},
+        {"cem_model_create_mixture", NULL, call_create_mixture, after_new_model, NULL, 1},
         {"cem_model_load_buffer", NULL, call_load_buffer, after_load_model, NULL, 1},
         {"cem_model_load", NULL, call_load_file, after_load_model, NULL, 1},
         {"cem_model_set(WIDTH)", setup_two_models_with_axes, call_set_width, after_set_width,
@@ -622,6 +667,8 @@ START_TEST(model_operations_out_of_memory)
         {"cem_model_set_data_cov", setup_two_models, call_set_data_cov, after_set_data_cov,
          "m", 1},
         {"cem_model_eval", setup_two_models, call_eval, after_eval, NULL, 1},
+        {"cem_model_eval_labelled (mixture)", setup_two_mixtures, call_eval_labelled,
+         after_eval, NULL, 1},
         {"cem_model_save_buffer", setup_one_model_with_axes, call_save_buffer,
          after_save_buffer, NULL, 1},
         {"cem_model_save", setup_one_model_with_axes, call_model_save, after_model_save, NULL,
@@ -1032,6 +1079,33 @@ static void after_csv_read(int st)
     cem_free(C.fdata);
 }
 
+/* The numbers of IN.csvpath with a label column second (labels -1 .. 3),
+ * in a file of their own (IN.lcsvpath). */
+static int call_csv_read_labelled(void)
+{
+    return cem_csv_read_labelled(IN.lcsvpath, 1, &C.fdata, &C.ldata, &C.n, &C.dim);
+}
+
+static void after_csv_read_labelled(int st)
+{
+    if (st) {
+        ck_assert_ptr_null(C.fdata);
+        ck_assert_ptr_null(C.ldata);
+        ck_assert_uint_eq(C.n, 0);
+        ck_assert_int_eq(C.dim, 0);
+        return;
+    }
+    ck_assert_uint_eq(C.n, CSV_ROWS);
+    ck_assert_int_eq(C.dim, CSV_DIM);
+    for (int i = 0; i < CSV_ROWS; i++) {
+        ck_assert_int_eq(C.ldata[i], i % 5 - 1);
+        for (int j = 0; j < CSV_DIM; j++)
+            ck_assert_float_eq(C.fdata[i * CSV_DIM + j], (float)(0.25 * (i * CSV_DIM + j) - 3));
+    }
+    cem_free(C.fdata);
+    cem_free(C.ldata);
+}
+
 static int call_dataset_create(void) { return cem_dataset_create(&C.dout, CEM_DATA_TORUS, 5, 9); }
 
 static void after_dataset_create(int st)
@@ -1105,6 +1179,16 @@ START_TEST(data_operations_out_of_memory)
         for (int i = 0; i < CSV_ROWS * CSV_DIM; i++)
             x[i] = (float)(0.25 * i - 3);
         ck_assert_int_eq(cem_csv_write(IN.csvpath, x, CSV_ROWS, CSV_DIM), CEM_OK);
+        IN.lcsvpath = dup_path("faults-labelled.csv");
+        FILE *f = fopen(IN.lcsvpath, "w");
+        ck_assert_ptr_nonnull(f);
+        for (int i = 0; i < CSV_ROWS; i++) {
+            fprintf(f, "%.9g,%d", (double)x[i * CSV_DIM], i % 5 - 1);
+            for (int j = 1; j < CSV_DIM; j++)
+                fprintf(f, ",%.9g", (double)x[i * CSV_DIM + j]);
+            fputc('\n', f);
+        }
+        ck_assert_int_eq(fclose(f), 0);
     }
     IN.savedir = new_dir("faults-csv-saves");
     IN.save_csv = join(IN.savedir, "x.csv");
@@ -1113,6 +1197,8 @@ START_TEST(data_operations_out_of_memory)
 
     static const alloc_op ops[] = {
         {"cem_csv_read", NULL, call_csv_read, after_csv_read, NULL, 1},
+        {"cem_csv_read_labelled", NULL, call_csv_read_labelled, after_csv_read_labelled, NULL,
+         1},
         {"cem_csv_write", NULL, call_csv_write, after_csv_write, NULL, 1},
         {"cem_dataset_create", NULL, call_dataset_create, after_dataset_create, NULL, 1},
         {"cem_metric_distance", setup_dataset, call_distance, after_metric, NULL, 1},
@@ -1123,6 +1209,8 @@ START_TEST(data_operations_out_of_memory)
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         inject_allocs(&ops[i]);
     unlink(IN.csvpath);
+    unlink(IN.lcsvpath);
+    free(IN.lcsvpath);
     unlink(IN.save_csv);
     rmdir(IN.savedir);
     free(IN.csvpath);

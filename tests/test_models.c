@@ -13,6 +13,7 @@
 
 #include <lapacke.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -462,6 +463,694 @@ START_TEST(concurrent_evaluation)
         ck_assert_int_eq(memcmp(seq, par[k], sizeof seq), 0);
     }
     cem_model_free(m);
+}
+END_TEST
+
+/* ------------------------------------------------------------ mixtures */
+
+/* With CEM_TEST_NOTES set, the measured errors go to stderr. */
+static void note(const char *what, double err)
+{
+    if (getenv("CEM_TEST_NOTES"))
+        fprintf(stderr, "models: %s: %.3g\n", what, err);
+}
+
+/* The test's 3-component mixture in R^2: unequal weights (passed
+ * unnormalised), and component 1 singular (on the line through its mean
+ * along (2, -1)), every entry exact in float. */
+static const double MIX_W[3] = {5, 3, 2};
+static const float MIX_MEAN[3 * 2] = {1.5f, 0.5f, -1.0f, 1.0f, 0.0f, -1.5f};
+static const float MIX_COV[3 * 4] = {0.3f,  0.1f,    0.1f,    0.2f,  0.25f, -0.125f,
+                                     -0.125f, 0.0625f, 0.5f, -0.2f, -0.2f,  0.4f};
+
+/* f, eps and S of a mixture in R^2 at (x, t), brute force: for each
+ * component A = alpha^2 C + sigma^2 I by hand, its determinant and inverse,
+ * y = A^-1 (x - alpha m); log N = -y.(x - alpha m)/2 - log det A / 2,
+ * f_k = m + alpha C y, S_k = -y; weights pi_k N_k normalised. */
+static void mixture_truth_2d(int K, const double *w, const float *mean, const float *cov,
+                             const float *x, double t, double out[3][16])
+{
+    const double al = exp(-t / 2), s2 = -expm1(-t), s = sqrt(s2);
+    double lg[8], fk[8][2], sk[8][2], wsum = 0, top = -INFINITY;
+    for (int k = 0; k < K; k++)
+        wsum += w[k];
+    for (int k = 0; k < K; k++) {
+        const float *C = cov + 4 * k, *m = mean + 2 * k;
+        const double p = al * al * C[0] + s2, q = al * al * C[1], r = al * al * C[3] + s2;
+        const double det = p * r - q * q;
+        const double d0 = x[0] - al * m[0], d1 = x[1] - al * m[1];
+        const double y0 = (r * d0 - q * d1) / det, y1 = (-q * d0 + p * d1) / det;
+        lg[k] = log(w[k] / wsum) - 0.5 * (y0 * d0 + y1 * d1) - 0.5 * log(det);
+        fk[k][0] = m[0] + al * (C[0] * y0 + C[1] * y1);
+        fk[k][1] = m[1] + al * (C[2] * y0 + C[3] * y1);
+        sk[k][0] = -y0;
+        sk[k][1] = -y1;
+        top = fmax(top, lg[k]);
+    }
+    double z = 0, f[2] = {0, 0}, S[2] = {0, 0};
+    for (int k = 0; k < K; k++) {
+        const double e = exp(lg[k] - top);
+        z += e;
+        for (int j = 0; j < 2; j++) {
+            f[j] += e * fk[k][j];
+            S[j] += e * sk[k][j];
+        }
+    }
+    for (int j = 0; j < 2; j++) {
+        out[CEM_TARGET_CEM][j] = f[j] / z;
+        out[CEM_TARGET_SCORE][j] = S[j] / z;
+        out[CEM_TARGET_NOISE][j] = -s * S[j] / z;
+    }
+}
+
+/* n points near the mixture's noised components at t, a fifth of them
+ * pushed further off (up to 3 units). */
+static void mixture_probes(cemi_rng *r, int K, const float *mean, int dim, double t, int n,
+                           float *x)
+{
+    const double al = exp(-t / 2), s = sqrt(-expm1(-t));
+    for (int i = 0; i < n; i++) {
+        const int k = (int)(cemi_rng_uniform(r) * K) % K;
+        const double off = i % 5 == 0 ? 3 * cemi_rng_uniform(r) : 0.0;
+        for (int j = 0; j < dim; j++)
+            x[i * dim + j] = (float)(al * (mean[k * dim + j] + 0.5 * cemi_rng_normal(r)) +
+                                     (s + off) * cemi_rng_normal(r));
+    }
+}
+
+/* (b) The unconditional f, eps and S of the 3-component mixture against
+ * the brute force, at t = 1e-3, 0.1, 1 and 5. */
+START_TEST(mixture_matches_brute_force)
+{
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_mixture(&m, 3, MIX_W, MIX_MEAN, MIX_COV, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_kind_of(m), CEM_KIND_MIXTURE);
+    ck_assert_int_eq(cem_model_dim(m), 2);
+    double v = -1;
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_LABELS, &v), CEM_OK);
+    ck_assert(v == 3);
+    enum { NP = 200 };
+    static const double ts[4] = {1e-3, 0.1, 1, 5};
+    static float x[NP * 2], out[NP * 2];
+    cemi_rng r;
+    cemi_rng_init(&r, 31, 0);
+    double worst[3] = {0, 0, 0};
+    for (int a = 0; a < 4; a++) {
+        mixture_probes(&r, 3, MIX_MEAN, 2, ts[a], NP, x);
+        for (int what = 0; what < 3; what++) {
+            ck_assert_int_eq(cem_model_eval_at(m, (cem_target)what, NP, x, ts[a], out), CEM_OK);
+            double w = 0;
+            for (int i = 0; i < NP; i++) {
+                double ref[3][16];
+                mixture_truth_2d(3, MIX_W, MIX_MEAN, MIX_COV, x + 2 * i, ts[a], ref);
+                w = fmax(w, row_err(out + 2 * i, ref[what], 2));
+            }
+            ck_assert_msg(w < 1e-5, "t %g target %d: worst relative error %g", ts[a], what, w);
+            worst[what] = fmax(worst[what], w);
+        }
+    }
+    note("mixture f vs brute force (2-D, K 3, t 1e-3..5)", worst[CEM_TARGET_CEM]);
+    note("mixture eps vs brute force", worst[CEM_TARGET_NOISE]);
+    note("mixture S vs brute force", worst[CEM_TARGET_SCORE]);
+    cem_model_free(m);
+}
+END_TEST
+
+/* (a) Class k is component k: bitwise what cem_model_create_gaussian's
+ * model of that component gives, in every target, with the classes (and
+ * CEM_LABEL_NONE) mixed in one call over several blocks; the unlabelled
+ * rows are bitwise those of cem_model_eval (no row depends on another).
+ * In R^2 (the fixture above) and in R^5 (4 components, two singular). */
+static void check_classes_are_components(int K, int dim, const double *w, const float *mean,
+                                         const float *cov)
+{
+    enum { N = 700 };
+    static float x[N * 16], a[N * 16], b[N * 16];
+    static double t[N];
+    static int lab[N];
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_mixture(&m, K, w, mean, cov, dim), CEM_OK);
+    ck_assert_uint_lt(m->ops->max_rows(m), N / 2);
+    cemi_rng r;
+    cemi_rng_init(&r, 77, (uint64_t)dim);
+    for (int i = 0; i < N; i++) {
+        t[i] = 1e-4 * pow(1e5, cemi_rng_uniform(&r));
+        lab[i] = (int)(cemi_rng_uniform(&r) * (K + 1)) % (K + 1) - 1;
+        mixture_probes(&r, K, mean, dim, t[i], 1, x + i * dim);
+    }
+    double worst = 0;
+    for (int what = 0; what < 3; what++) {
+        ck_assert_int_eq(cem_model_eval_labelled(m, (cem_target)what, N, x, t, lab, a), CEM_OK);
+        for (int k = 0; k < K; k++) {
+            cem_model_t *g;
+            ck_assert_int_eq(cem_model_create_gaussian(&g, mean + k * dim, cov + k * dim * dim,
+                                                       dim), CEM_OK);
+            ck_assert_int_eq(cem_model_eval(g, (cem_target)what, N, x, t, b), CEM_OK);
+            for (int i = 0; i < N; i++)
+                if (lab[i] == k) {
+                    for (int j = 0; j < dim; j++)
+                        worst = fmax(worst, fabs(a[i * dim + j] - b[i * dim + j]) /
+                                                fmax(fabs(b[i * dim + j]), 1e-30));
+                    ck_assert_msg(memcmp(a + i * dim, b + i * dim, sizeof(float) * dim) == 0,
+                                  "dim %d target %d row %d (class %d, t %g): not the "
+                                  "Gaussian's bits", dim, what, i, k, t[i]);
+                }
+            cem_model_free(g);
+        }
+        ck_assert_int_eq(cem_model_eval(m, (cem_target)what, N, x, t, b), CEM_OK);
+        for (int i = 0; i < N; i++)
+            if (lab[i] == CEM_LABEL_NONE)
+                ck_assert(memcmp(a + i * dim, b + i * dim, sizeof(float) * dim) == 0);
+        /* labels NULL is cem_model_eval */
+        ck_assert_int_eq(cem_model_eval_labelled(m, (cem_target)what, N, x, t, NULL, a), CEM_OK);
+        ck_assert(memcmp(a, b, sizeof(float) * N * dim) == 0);
+    }
+    note(dim == 2 ? "mixture class k vs Gaussian k (2-D), max rel diff"
+                  : "mixture class k vs Gaussian k (5-D), max rel diff", worst);
+    cem_model_free(m);
+}
+
+START_TEST(mixture_classes_are_components)
+{
+    check_classes_are_components(3, 2, MIX_W, MIX_MEAN, MIX_COV);
+    enum { K = 4, DIM = 5 };
+    static float mean[K * DIM], cov[K * DIM * DIM];
+    const double w[K] = {1, 0.5, 2, 0.25};
+    for (int k = 0; k < K; k++) {
+        double C[256], mu[16];
+        spd(DIM, k % 2 ? 2 : DIM, 40 + (uint64_t)k, C, mu, cov + k * DIM * DIM, mean + k * DIM);
+    }
+    check_classes_are_components(K, DIM, w, mean, cov);
+    check_classes_are_components(K, DIM, NULL, mean, cov);
+}
+END_TEST
+
+/* (c) K points as components of covariance 0 are the labelled empirical
+ * model of the points (one a class): unconditionally with equal weights,
+ * and class by class, in every target, t from 1e-3 to 10. */
+START_TEST(mixture_of_points_is_empirical)
+{
+    enum { K = 6, DIM = 3, NT = 9, NP = 30, N = NT * NP };
+    static float P[K * DIM], cov[K * DIM * DIM], x[N * DIM], a[N * DIM], b[N * DIM];
+    static double t[N];
+    static int lab[N], plab[K];
+    cemi_rng r;
+    cemi_rng_init(&r, 12, 0);
+    for (int i = 0; i < K * DIM; i++)
+        P[i] = (float)cemi_rng_normal(&r);
+    for (int k = 0; k < K; k++)
+        plab[k] = k;
+    cem_model_t *mix, *emp;
+    ck_assert_int_eq(cem_model_create_mixture(&mix, K, NULL, P, cov, DIM), CEM_OK);
+    ck_assert_int_eq(cem_model_create_empirical_labelled(&emp, P, plab, K, DIM), CEM_OK);
+    for (int s = 0; s < NT; s++)
+        for (int i = 0; i < NP; i++) {
+            const int q = s * NP + i;
+            t[q] = 1e-3 * pow(1e4, (double)s / (NT - 1));
+            lab[q] = i % (K + 1) - 1;
+            mixture_probes(&r, K, P, DIM, t[q], 1, x + q * DIM);
+        }
+    double worst[2] = {0, 0};
+    for (int what = 0; what < 3; what++)
+        for (int labelled = 0; labelled < 2; labelled++) {
+            const int *l = labelled ? lab : NULL;
+            ck_assert_int_eq(cem_model_eval_labelled(mix, (cem_target)what, N, x, t, l, a), 0);
+            ck_assert_int_eq(cem_model_eval_labelled(emp, (cem_target)what, N, x, t, l, b), 0);
+            for (int q = 0; q < N; q++) {
+                double want[DIM];
+                for (int j = 0; j < DIM; j++)
+                    want[j] = b[q * DIM + j];
+                const double e = row_err(a + q * DIM, want, DIM);
+                const int cls = labelled && lab[q] != CEM_LABEL_NONE;
+                ck_assert_msg(e < 1e-6, "target %d row %d (label %d, t %g): relative error %g",
+                              what, q, labelled ? lab[q] : -1, t[q], e);
+                worst[cls] = fmax(worst[cls], e);
+                if (cls && what == CEM_TARGET_CEM) /* the point itself, exactly */
+                    ck_assert(memcmp(a + q * DIM, P + lab[q] * DIM, sizeof(float) * DIM) == 0);
+            }
+        }
+    note("mixture of points vs labelled empirical, unconditional", worst[0]);
+    note("mixture of points vs labelled empirical, per class", worst[1]);
+    cem_model_free(mix);
+    cem_model_free(emp);
+}
+END_TEST
+
+/* The flow through the mixture's Jacobian products (T = 40: the prior is
+ * exact to 1e-9; tolerances 1e-9): (d) one component is the Gaussian
+ * model; two components in R^1 and three in R^2 (one singular) against
+ * the exact log-density of the mixture at t_1, log sum_k pi_k
+ * N(x; alpha m_k, alpha^2 C_k + sigma^2 I). */
+static cem_flow_t *mixture_flow(cem_model_t *m, double t1)
+{
+    cem_flow_t *f;
+    ck_assert_int_eq(cem_flow_create(&f, m), CEM_OK);
+    ck_assert_int_eq(cem_flow_set(f, CEM_FLOW_THREADS, 1), CEM_OK);
+    ck_assert_int_eq(cem_flow_set(f, CEM_FLOW_T_MIN, t1), CEM_OK);
+    ck_assert_int_eq(cem_flow_set(f, CEM_FLOW_T_MAX, 40.0), CEM_OK);
+    ck_assert_int_eq(cem_flow_set(f, CEM_FLOW_RTOL, 1e-9), CEM_OK);
+    ck_assert_int_eq(cem_flow_set(f, CEM_FLOW_ATOL, 1e-9), CEM_OK);
+    return f;
+}
+
+START_TEST(mixture_flow_logprob)
+{
+    enum { n = 12 };
+    double lp[n], lq[n];
+    float x[n * 16];
+    cemi_rng r;
+    cemi_rng_init(&r, 5, 9);
+    /* one component: the Gaussian model's log p */
+    {
+        enum { DIM = 4 };
+        double C[256], mu[16];
+        float Cf[DIM * DIM], muf[DIM];
+        spd(DIM, 2, 8, C, mu, Cf, muf);
+        cem_model_t *mix, *g;
+        ck_assert_int_eq(cem_model_create_mixture(&mix, 1, NULL, muf, Cf, DIM), CEM_OK);
+        ck_assert_int_eq(cem_model_create_gaussian(&g, muf, Cf, DIM), CEM_OK);
+        double worst = 0;
+        for (int a = 0; a < 2; a++) {
+            const double t1 = a ? 1e-3 : 0.1;
+            mixture_probes(&r, 1, muf, DIM, t1, n, x);
+            cem_flow_t *fm = mixture_flow(mix, t1), *fg = mixture_flow(g, t1);
+            ck_assert_int_eq(cem_flow_logprob(fm, n, x, lp, NULL), CEM_OK);
+            ck_assert_int_eq(cem_flow_logprob(fg, n, x, lq, NULL), CEM_OK);
+            for (int i = 0; i < n; i++) {
+                ck_assert_msg(fabs(lp[i] - lq[i]) <= 1e-6, "t1 %g row %d: %.10f, Gaussian %.10f",
+                              t1, i, lp[i], lq[i]);
+                worst = fmax(worst, fabs(lp[i] - lq[i]));
+            }
+            cem_flow_free(fm);
+            cem_flow_free(fg);
+        }
+        note("flow log p, 1-component mixture vs Gaussian (abs)", worst);
+        cem_model_free(mix);
+        cem_model_free(g);
+    }
+    /* two components in R^1 */
+    {
+        const double w[2] = {0.3, 0.7};
+        const float mean[2] = {-1.5f, 2.0f}, var[2] = {0.25f, 0.64f};
+        cem_model_t *mix;
+        ck_assert_int_eq(cem_model_create_mixture(&mix, 2, w, mean, var, 1), CEM_OK);
+        double worst = 0;
+        for (int a = 0; a < 2; a++) {
+            const double t1 = a ? 1e-3 : 0.05;
+            const long double al = expl(-(long double)t1 / 2), s2 = -expm1l(-(long double)t1);
+            mixture_probes(&r, 2, mean, 1, t1, n, x);
+            x[0] = 0.25f; /* between the modes */
+            cem_flow_t *f = mixture_flow(mix, t1);
+            ck_assert_int_eq(cem_flow_logprob(f, n, x, lp, NULL), CEM_OK);
+            for (int i = 0; i < n; i++) {
+                long double p = 0;
+                for (int k = 0; k < 2; k++) {
+                    const long double v = al * al * var[k] + s2, d = x[i] - al * mean[k];
+                    p += w[k] * expl(-d * d / (2 * v)) / sqrtl(2 * 3.14159265358979323846L * v);
+                }
+                const double want = (double)logl(p);
+                ck_assert_msg(fabs(lp[i] - want) <= 1e-4, "1-D t1 %g row %d (x %g): flow %.8f, "
+                              "exact %.8f", t1, i, (double)x[i], lp[i], want);
+                worst = fmax(worst, fabs(lp[i] - want));
+            }
+            cem_flow_free(f);
+        }
+        note("flow log p, 2-component 1-D mixture vs exact (abs)", worst);
+        cem_model_free(mix);
+    }
+    /* three components in R^2, one singular */
+    {
+        cem_model_t *mix;
+        ck_assert_int_eq(cem_model_create_mixture(&mix, 3, MIX_W, MIX_MEAN, MIX_COV, 2), CEM_OK);
+        double worst = 0;
+        for (int a = 0; a < 2; a++) {
+            const double t1 = a ? 1e-2 : 0.2;
+            const long double al = expl(-(long double)t1 / 2), s2 = -expm1l(-(long double)t1);
+            mixture_probes(&r, 3, MIX_MEAN, 2, t1, n, x);
+            cem_flow_t *f = mixture_flow(mix, t1);
+            ck_assert_int_eq(cem_flow_logprob(f, n, x, lp, NULL), CEM_OK);
+            for (int i = 0; i < n; i++) {
+                long double p = 0;
+                for (int k = 0; k < 3; k++) {
+                    const float *C = MIX_COV + 4 * k, *mk = MIX_MEAN + 2 * k;
+                    const long double A = al * al * C[0] + s2, B = al * al * C[1],
+                                      D2 = al * al * C[3] + s2, det = A * D2 - B * B;
+                    const long double d0 = x[2 * i] - al * mk[0], d1 = x[2 * i + 1] - al * mk[1];
+                    const long double q = (D2 * d0 * d0 - 2 * B * d0 * d1 + A * d1 * d1) / det;
+                    p += MIX_W[k] / 10 * expl(-q / 2) /
+                         (2 * 3.14159265358979323846L * sqrtl(det));
+                }
+                const double want = (double)logl(p);
+                ck_assert_msg(fabs(lp[i] - want) <= 1e-4, "2-D t1 %g row %d: flow %.8f, exact "
+                              "%.8f", t1, i, lp[i], want);
+                worst = fmax(worst, fabs(lp[i] - want));
+            }
+            cem_flow_free(f);
+        }
+        note("flow log p, 3-component 2-D mixture vs exact (abs)", worst);
+        cem_model_free(mix);
+    }
+}
+END_TEST
+
+/* The kind's Jacobian products against central differences of its own f
+ * (the jvp's f, in double), at three times; a row's f and J v are bitwise
+ * the same alone as among others. */
+START_TEST(mixture_jvp_matches_differences)
+{
+    enum { K = 3, DIM = 3, n = 8, NT = 2 };
+    static float mean[K * DIM], cov[K * DIM * DIM];
+    for (int k = 0; k < K; k++) {
+        double C[256], mu[16];
+        spd(DIM, k == 1 ? 1 : DIM, 60 + (uint64_t)k, C, mu, cov + k * DIM * DIM,
+            mean + k * DIM);
+    }
+    const double w[K] = {0.2, 0.5, 0.3};
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_mixture(&m, K, w, mean, cov, DIM), CEM_OK);
+    void *ws = malloc(m->ops->jvp_workspace(m, n, NT));
+    void *ws1 = malloc(m->ops->jvp_workspace(m, 2, NT)); /* 1 row, or 2 without tangents */
+    double x[n * DIM], t[n], V[NT * n * DIM], f[n * DIM], JV[NT * n * DIM];
+    cemi_rng r;
+    cemi_rng_init(&r, 3, 3);
+    static const double ts[3] = {0.05, 0.5, 2.0};
+    double worst = 0;
+    for (int s = 0; s < 3; s++) {
+        float xf[n * DIM];
+        mixture_probes(&r, K, mean, DIM, ts[s], n, xf);
+        for (int i = 0; i < n * DIM; i++)
+            x[i] = xf[i];
+        for (int i = 0; i < n; i++)
+            t[i] = ts[s] * (1 + 0.1 * i);
+        for (int i = 0; i < NT * n * DIM; i++)
+            V[i] = cemi_rng_normal(&r);
+        m->ops->jvp(m, n, x, t, NT, V, f, JV, ws, NULL);
+        for (int i = 0; i < n; i++) {
+            /* central differences along each tangent, row i alone */
+            for (int k = 0; k < NT; k++) {
+                const double h = 1e-5;
+                const double *v = V + ((size_t)k * n + i) * DIM;
+                double xp[2 * DIM], fp[2 * DIM], dummy[2 * DIM], tt[2] = {t[i], t[i]};
+                for (int j = 0; j < DIM; j++) {
+                    xp[j] = x[i * DIM + j] + h * v[j];
+                    xp[DIM + j] = x[i * DIM + j] - h * v[j];
+                }
+                m->ops->jvp(m, 2, xp, tt, 0, NULL, fp, dummy, ws1, NULL);
+                double scale = 0, err = 0;
+                const double *jv = JV + ((size_t)k * n + i) * DIM;
+                for (int j = 0; j < DIM; j++)
+                    scale = fmax(scale, fabs(jv[j]));
+                for (int j = 0; j < DIM; j++)
+                    err = fmax(err, fabs((fp[j] - fp[DIM + j]) / (2 * h) - jv[j]) /
+                                        fmax(scale, 1e-3));
+                ck_assert_msg(err < 1e-6, "t %g row %d tangent %d: error %g", t[i], i, k, err);
+                worst = fmax(worst, err);
+            }
+            /* the row alone, with its own tangents: the same bits */
+            double v1[NT * DIM], f1[DIM], jv1[NT * DIM];
+            for (int k = 0; k < NT; k++)
+                memcpy(v1 + k * DIM, V + ((size_t)k * n + i) * DIM, sizeof(double) * DIM);
+            m->ops->jvp(m, 1, x + i * DIM, t + i, NT, v1, f1, jv1, ws1, NULL);
+            ck_assert(memcmp(f1, f + i * DIM, sizeof f1) == 0);
+            for (int k = 0; k < NT; k++)
+                ck_assert(memcmp(jv1 + k * DIM, JV + ((size_t)k * n + i) * DIM,
+                                 sizeof(double) * DIM) == 0);
+            /* and its f is what eval gives (in float) */
+            float o[DIM];
+            ck_assert_int_eq(cem_model_eval(m, CEM_TARGET_CEM, 1, xf + i * DIM, t + i, o), 0);
+            for (int j = 0; j < DIM; j++)
+                ck_assert(o[j] == (float)f[i * DIM + j]);
+        }
+    }
+    note("mixture J v vs central differences (rel)", worst);
+    free(ws);
+    free(ws1);
+    cem_model_free(m);
+}
+END_TEST
+
+/* Weights: NULL is equal weights; scaled weights are the same model
+ * (bitwise for powers of two), also at 1e300 (no overflow); a far point at
+ * a tiny time, where every component's quadratic form overflows, still
+ * has an answer (the limit t -> 0: the nearest component). */
+START_TEST(mixture_weights_and_limits)
+{
+    enum { N = 64 };
+    float x[N * 2], a[N * 2], b[N * 2];
+    double t[N];
+    cemi_rng r;
+    cemi_rng_init(&r, 2, 2);
+    for (int i = 0; i < N; i++)
+        t[i] = 1e-3 * pow(1e4, cemi_rng_uniform(&r));
+    mixture_probes(&r, 3, MIX_MEAN, 2, 0.5, N, x);
+    const double ones[3] = {1, 1, 1}, w4[3] = {20, 12, 8}, big[3] = {5e300, 3e300, 2e300};
+    const double tiny[3] = {5e-300, 3e-300, 2e-300};
+    cem_model_t *m1, *m2;
+    ck_assert_int_eq(cem_model_create_mixture(&m1, 3, NULL, MIX_MEAN, MIX_COV, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_create_mixture(&m2, 3, ones, MIX_MEAN, MIX_COV, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_eval(m1, CEM_TARGET_SCORE, N, x, t, a), CEM_OK);
+    ck_assert_int_eq(cem_model_eval(m2, CEM_TARGET_SCORE, N, x, t, b), CEM_OK);
+    ck_assert(memcmp(a, b, sizeof a) == 0);
+    cem_model_free(m1);
+    cem_model_free(m2);
+    ck_assert_int_eq(cem_model_create_mixture(&m1, 3, MIX_W, MIX_MEAN, MIX_COV, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_eval(m1, CEM_TARGET_SCORE, N, x, t, a), CEM_OK);
+    ck_assert_int_eq(cem_model_create_mixture(&m2, 3, w4, MIX_MEAN, MIX_COV, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_eval(m2, CEM_TARGET_SCORE, N, x, t, b), CEM_OK);
+    ck_assert(memcmp(a, b, sizeof a) == 0);
+    cem_model_free(m2);
+    for (int s = 0; s < 2; s++) {
+        ck_assert_int_eq(cem_model_create_mixture(&m2, 3, s ? tiny : big, MIX_MEAN, MIX_COV, 2),
+                         CEM_OK);
+        ck_assert_int_eq(cem_model_eval(m2, CEM_TARGET_SCORE, N, x, t, b), CEM_OK);
+        for (int i = 0; i < N; i++) {
+            double want[2] = {a[2 * i], a[2 * i + 1]};
+            ck_assert_double_lt(row_err(b + 2 * i, want, 2), 1e-6);
+        }
+        cem_model_free(m2);
+    }
+    cem_model_free(m1);
+    /* two points, and x 2e4 off both at t = 1e-300: |x - m|^2 / sigma^2
+     * overflows for both; f is the nearer point, S is beyond float */
+    const float pts[4] = {0, 0, 10, 0}, zero[8] = {0}, far[2] = {2e4f, 0};
+    ck_assert_int_eq(cem_model_create_mixture(&m1, 2, NULL, pts, zero, 2), CEM_OK);
+    float f[2];
+    ck_assert_int_eq(cem_model_eval_at(m1, CEM_TARGET_CEM, 1, far, 1e-300, f), CEM_OK);
+    ck_assert(f[0] == 10.0f && f[1] == 0.0f);
+    ck_assert_int_eq(cem_model_eval_at(m1, CEM_TARGET_SCORE, 1, far, 1e-300, f),
+                     CEM_ERR_NUMERIC);
+    ck_assert_int_eq(cem_model_eval_at(m1, CEM_TARGET_CEM, 1, far, 1e-3, f), CEM_OK);
+    ck_assert(f[0] == 10.0f && f[1] == 0.0f);
+    cem_model_free(m1);
+}
+END_TEST
+
+/* Reads the status and expects *m (the call's *out) NULL and a message naming the
+ * function and containing `needle`. */
+static void expect_mixture_error(int st, int want, cem_model_t *const *m, const char *needle)
+{
+    ck_assert_msg(st == want, "status %d, want %d (%s)", st, want, cem_last_error());
+    ck_assert_ptr_null(*m);
+    ck_assert_msg(strstr(cem_last_error(), "cem_model_create_mixture") &&
+                      strstr(cem_last_error(), needle),
+                  "message '%s' lacks '%s'", cem_last_error(), needle);
+}
+
+/* (e) Every refusal of cem_model_create_mixture; the options of a mixture;
+ * the labels evaluation refuses. */
+START_TEST(mixture_rejects_bad_arguments)
+{
+    float mean[3 * 2], cov[3 * 4];
+    double w[3];
+    cem_model_t *m = (cem_model_t *)&m;
+#define RESET()                                          \
+    do {                                                 \
+        memcpy(mean, MIX_MEAN, sizeof mean);             \
+        memcpy(cov, MIX_COV, sizeof cov);                \
+        memcpy(w, MIX_W, sizeof w);                      \
+        m = (cem_model_t *)&m;                           \
+    } while (0)
+    RESET();
+    ck_assert_int_eq(cem_model_create_mixture(NULL, 3, w, mean, cov, 2), CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "out is NULL"));
+    expect_mixture_error(cem_model_create_mixture(&m, 0, w, mean, cov, 2), CEM_ERR_ARG, &m,
+                         "K = 0");
+    RESET();
+    expect_mixture_error(cem_model_create_mixture(&m, 1025, NULL, mean, cov, 2), CEM_ERR_ARG, &m,
+                         "K = 1025");
+    RESET();
+    expect_mixture_error(cem_model_create_mixture(&m, -1, w, mean, cov, 2), CEM_ERR_ARG, &m,
+                         "K = -1");
+    RESET();
+    expect_mixture_error(cem_model_create_mixture(&m, 3, w, mean, cov, 0), CEM_ERR_ARG, &m,
+                         "dim = 0");
+    RESET();
+    expect_mixture_error(cem_model_create_mixture(&m, 3, w, mean, cov, 4097), CEM_ERR_ARG, &m,
+                         "dim = 4097");
+    RESET();
+    expect_mixture_error(cem_model_create_mixture(&m, 3, w, NULL, cov, 2), CEM_ERR_ARG, &m,
+                         "means");
+    RESET();
+    expect_mixture_error(cem_model_create_mixture(&m, 3, w, mean, NULL, 2), CEM_ERR_ARG, &m,
+                         "covs");
+    RESET();
+    /* 17 components of dim 4096 would be 17 x 2^24 > 2^28 doubles (not read) */
+    expect_mixture_error(cem_model_create_mixture(&m, 17, NULL, mean, cov, 4096), CEM_ERR_ARG,
+                         &m, "2^28");
+    RESET();
+    const double badw[4] = {0.0, -1.0, NAN, INFINITY};
+    for (int i = 0; i < 4; i++) {
+        RESET();
+        w[1] = badw[i];
+        expect_mixture_error(cem_model_create_mixture(&m, 3, w, mean, cov, 2), CEM_ERR_ARG, &m,
+                             "weights[1]");
+        ck_assert_ptr_nonnull(strstr(cem_last_error(), "component 1"));
+    }
+    RESET();
+    mean[2 * 2 + 1] = NAN;
+    expect_mixture_error(cem_model_create_mixture(&m, 3, w, mean, cov, 2), CEM_ERR_NONFINITE, &m,
+                         "component 2: mean row 0 column 1 is nan");
+    RESET();
+    cov[4 + 3] = -INFINITY;
+    expect_mixture_error(cem_model_create_mixture(&m, 3, w, mean, cov, 2), CEM_ERR_NONFINITE, &m,
+                         "component 1: cov row 1 column 1 is -inf");
+    RESET();
+    cov[4 * 2 + 2] = 0.2f; /* component 2: -0.2 above the diagonal, 0.2 below */
+    expect_mixture_error(cem_model_create_mixture(&m, 3, w, mean, cov, 2), CEM_ERR_NUMERIC, &m,
+                         "component 2: cov is not symmetric");
+    RESET();
+    cov[0] = 0.1f; /* component 0: det 0.1 x 0.2 - 0.3^2 < 0, eigenvalue -0.15 */
+    cov[1] = cov[2] = 0.3f;
+    expect_mixture_error(cem_model_create_mixture(&m, 3, w, mean, cov, 2), CEM_ERR_NUMERIC, &m,
+                         "component 0: cov is not positive semi-definite");
+#undef RESET
+    /* a mixture's options: LABELS reads K, the MLP's options are not its own */
+    ck_assert_int_eq(cem_model_create_mixture(&m, 3, MIX_W, MIX_MEAN, MIX_COV, 2), CEM_OK);
+    double v;
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_LABELS, &v), CEM_OK);
+    ck_assert(v == 3);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_LABELS, 4), CEM_ERR_UNSUPPORTED);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_WIDTH, 16), CEM_ERR_UNSUPPORTED);
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_WIDTH, &v), CEM_ERR_UNSUPPORTED);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_T_MIN, 1e-4), CEM_OK);
+    ck_assert_int_eq(cem_model_target_of(m), CEM_TARGET_CEM);
+    ck_assert_uint_eq(cem_model_param_count(m), 0);
+    const float x[4] = {0.1f, 0.2f, 0.3f, 0.4f};
+    const double t[2] = {0.1, 0.2};
+    float out[4];
+    const int lab_hi[2] = {0, 3}, lab_lo[2] = {-2, 0};
+    ck_assert_int_eq(cem_model_eval_labelled(m, CEM_TARGET_CEM, 2, x, t, lab_hi, out),
+                     CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "labels[1] = 3 is outside [-1, 3)"));
+    ck_assert_int_eq(cem_model_eval_labelled(m, CEM_TARGET_CEM, 2, x, t, lab_lo, out),
+                     CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "labels[0] = -2"));
+    /* evaluation is const: the model keeps the failed set's message */
+    ck_assert_ptr_nonnull(strstr(cem_model_errmsg(m), "CEM_MODEL_WIDTH"));
+    cem_model_free(m);
+}
+END_TEST
+
+/* ------------------------------------------------------------ labelled empirical */
+
+/* (f) The labelled empirical model: class k is cem_model_create_empirical
+ * of the class's points alone, unconditionally it is the model of all the
+ * points; LABELS reads K; its refusals. */
+START_TEST(labelled_empirical_classes)
+{
+    enum { n = 90, DIM = 2, K = 4, NQ = 120 };
+    static float P[n * DIM], Pk[n * DIM], x[NQ * DIM], a[NQ * DIM], b[NQ * DIM];
+    static int lab[n], qlab[NQ];
+    static double t[NQ];
+    cemi_rng r;
+    cemi_rng_init(&r, 21, 0);
+    for (int i = 0; i < n; i++) {
+        lab[i] = (int)(cemi_rng_uniform(&r) * K) % K;
+        lab[i] = i < K ? i : lab[i]; /* every class has a point */
+        P[i * DIM] = (float)(lab[i] + 0.3 * cemi_rng_normal(&r));
+        P[i * DIM + 1] = (float)(lab[i] % 2 + 0.3 * cemi_rng_normal(&r));
+    }
+    for (int q = 0; q < NQ; q++) {
+        t[q] = 1e-3 * pow(1e4, cemi_rng_uniform(&r));
+        qlab[q] = q % (K + 1) - 1;
+        const int i = (int)(cemi_rng_uniform(&r) * n) % n;
+        for (int j = 0; j < DIM; j++)
+            x[q * DIM + j] = (float)(P[i * DIM + j] + 0.3 * cemi_rng_normal(&r));
+    }
+    cem_model_t *m, *all;
+    ck_assert_int_eq(cem_model_create_empirical_labelled(&m, P, lab, n, DIM), CEM_OK);
+    ck_assert_int_eq(cem_model_create_empirical(&all, P, n, DIM), CEM_OK);
+    double v;
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_LABELS, &v), CEM_OK);
+    ck_assert(v == K);
+    ck_assert_int_eq(cem_model_get(all, CEM_MODEL_LABELS, &v), CEM_OK);
+    ck_assert(v == 0);
+    ck_assert_int_eq(cem_model_kind_of(m), CEM_KIND_EMPIRICAL);
+    double worst = 0;
+    for (int what = 0; what < 3; what++) {
+        ck_assert_int_eq(cem_model_eval_labelled(m, (cem_target)what, NQ, x, t, qlab, a), 0);
+        ck_assert_int_eq(cem_model_eval(all, (cem_target)what, NQ, x, t, b), CEM_OK);
+        for (int q = 0; q < NQ; q++)
+            if (qlab[q] == CEM_LABEL_NONE)
+                ck_assert(memcmp(a + q * DIM, b + q * DIM, sizeof(float) * DIM) == 0);
+        for (int k = 0; k < K; k++) {
+            size_t nk = 0;
+            for (int i = 0; i < n; i++)
+                if (lab[i] == k) {
+                    memcpy(Pk + nk * DIM, P + i * DIM, sizeof(float) * DIM);
+                    nk++;
+                }
+            cem_model_t *mk;
+            ck_assert_int_eq(cem_model_create_empirical(&mk, Pk, nk, DIM), CEM_OK);
+            ck_assert_int_eq(cem_model_eval(mk, (cem_target)what, NQ, x, t, b), CEM_OK);
+            for (int q = 0; q < NQ; q++)
+                if (qlab[q] == k) {
+                    double want[DIM] = {b[q * DIM], b[q * DIM + 1]};
+                    const double e = row_err(a + q * DIM, want, DIM);
+                    ck_assert_msg(e < 1e-6, "target %d row %d class %d: %g", what, q, k, e);
+                    worst = fmax(worst, e);
+                }
+            cem_model_free(mk);
+        }
+    }
+    note("labelled empirical class k vs empirical of class k (rel)", worst);
+    /* refusals: a label outside [-1, K) at evaluation, a class without
+     * points, a negative label, labels NULL */
+    const int hi[2] = {1, K}, lo[2] = {-2, 0};
+    ck_assert_int_eq(cem_model_eval_labelled(m, CEM_TARGET_CEM, 2, x, t, hi, a), CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "labels[1] = 4 is outside [-1, 4)"));
+    ck_assert_int_eq(cem_model_eval_labelled(m, CEM_TARGET_CEM, 2, x, t, lo, a), CEM_ERR_ARG);
+    ck_assert_int_eq(cem_model_eval_labelled(all, CEM_TARGET_CEM, 2, x, t, hi, a), CEM_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "CEM_MODEL_LABELS = 0"));
+    const int none[2] = {CEM_LABEL_NONE, CEM_LABEL_NONE};
+    ck_assert_int_eq(cem_model_eval_labelled(all, CEM_TARGET_CEM, 2, x, t, none, a), CEM_OK);
+    cem_model_free(m);
+    cem_model_free(all);
+    cem_model_t *e = (cem_model_t *)&e;
+    const int gap[4] = {0, 2, 2, 0}, neg[4] = {0, 1, -1, 1};
+    ck_assert_int_eq(cem_model_create_empirical_labelled(&e, P, gap, 4, DIM), CEM_ERR_ARG);
+    ck_assert_ptr_null(e);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "class 1 has no point"));
+    e = (cem_model_t *)&e;
+    ck_assert_int_eq(cem_model_create_empirical_labelled(&e, P, neg, 4, DIM), CEM_ERR_ARG);
+    ck_assert_ptr_null(e);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "labels[2] = -1"));
+    e = (cem_model_t *)&e;
+    ck_assert_int_eq(cem_model_create_empirical_labelled(&e, P, NULL, 4, DIM), CEM_ERR_ARG);
+    ck_assert_ptr_null(e);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "labels is NULL"));
+    e = (cem_model_t *)&e;
+    float Pbad[8];
+    memcpy(Pbad, P, sizeof Pbad);
+    Pbad[5] = NAN;
+    ck_assert_int_eq(cem_model_create_empirical_labelled(&e, Pbad, gap + 0, 1, DIM), CEM_OK);
+    cem_model_free(e);
+    e = (cem_model_t *)&e;
+    const int four[4] = {0, 1, 2, 3};
+    ck_assert_int_eq(cem_model_create_empirical_labelled(&e, Pbad, four, 4, DIM),
+                     CEM_ERR_NONFINITE);
+    ck_assert_ptr_null(e);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), "row 2"));
 }
 END_TEST
 
@@ -1010,6 +1699,17 @@ Suite *suite_models(void)
     tcase_add_test(tc, model_reference_count);
     tcase_add_test(tc, concurrent_evaluation);
     suite_add_tcase(s, tc);
+    TCase *mix = tcase_create("mixture");
+    tcase_set_timeout(mix, 120);
+    tcase_add_test(mix, mixture_matches_brute_force);
+    tcase_add_test(mix, mixture_classes_are_components);
+    tcase_add_test(mix, mixture_of_points_is_empirical);
+    tcase_add_test(mix, mixture_flow_logprob);
+    tcase_add_test(mix, mixture_jvp_matches_differences);
+    tcase_add_test(mix, mixture_weights_and_limits);
+    tcase_add_test(mix, mixture_rejects_bad_arguments);
+    tcase_add_test(mix, labelled_empirical_classes);
+    suite_add_tcase(s, mix);
     TCase *mlp = tcase_create("mlp");
     tcase_set_timeout(mlp, 60);
     tcase_add_test(mlp, precond_wiring_matches_the_formula);
