@@ -1099,7 +1099,7 @@ CEM_API void cem_sampler_free(cem_sampler_t *s);
  * depend only on the row, never on the others, the thread count or how
  * the rows are split among calls.  tr J is exact (dim products of J with
  * the basis vectors, through the network in forward mode or in closed
- * form for the empirical and Gaussian kinds) when dim <= EXACT_DIM, else
+ * form for the closed-form kinds) when dim <= EXACT_DIM, else
  * Hutchinson's estimate (1/P) sum_p e_p.J e_p with P = PROBES Rademacher
  * vectors e_p drawn per row from (SEED, row), unbiased.
  * p_T is the sampler's prior (CEM_SAMPLER_PRIOR = 1): the Gaussian
@@ -1451,6 +1451,13 @@ CEM_API int cem_csv_read(const char *path, float **data, size_t *n, int *dim);
  * not such an integer; names the file and line). */
 CEM_API int cem_csv_read_labelled(const char *path, int label_col, float **data,
                                   int **labels, size_t *n, int *dim);
+
+/* cem_csv_read for partial points (what cem_sampler_impute completes): an
+ * empty field, nothing but blanks between its commas or at an end of the
+ * line, reads as NaN, a missing coordinate; "1.5,,2" is three fields, the
+ * second missing.  A NaN or Inf written in a field is still refused.
+ * Errors: those of cem_csv_read. */
+CEM_API int cem_csv_read_missing(const char *path, float **data, size_t *n, int *dim);
 
 /* Writes n x dim floats to `path` with 9 significant digits (exact float
  * round trip; n >= 1, since cem_csv_read needs a row to know dim).  The

@@ -12,6 +12,7 @@ const CEM_VERSION_MAJOR = 0
 const CEM_VERSION_MINOR = 1
 const CEM_VERSION_PATCH = 0
 const CEM_VERSION_NUMBER = 100
+const CEM_LABEL_NONE = -1
 const CEM_TRAINER_BINS = 8
 const CEM_TRAINER_LAW_BINS = 16
 
@@ -54,6 +55,7 @@ const CEM_TIMELAW_ADAPTIVE = Cint(4)
 const CEM_KIND_MLP = Cint(1)
 const CEM_KIND_EMPIRICAL = Cint(2)
 const CEM_KIND_GAUSSIAN = Cint(3)
+const CEM_KIND_MIXTURE = Cint(4)
 # cem_param
 const CEM_PARAM_DIRECT = Cint(0)
 const CEM_PARAM_PRECOND = Cint(1)
@@ -72,6 +74,8 @@ const CEM_MODEL_EMBED = Cint(6)
 const CEM_MODEL_SEED = Cint(7)
 const CEM_MODEL_USE_EMA = Cint(8)
 const CEM_MODEL_PARAM = Cint(9)
+const CEM_MODEL_LABELS = Cint(10)
+const CEM_MODEL_LABEL_EMBED = Cint(11)
 # cem_weight
 const CEM_WEIGHT_LAMBDA = Cint(0)
 const CEM_WEIGHT_ONE = Cint(1)
@@ -104,6 +108,7 @@ const CEM_TRAINER_LOGNORMAL_MEAN = Cint(19)
 const CEM_TRAINER_LOGNORMAL_STD = Cint(20)
 const CEM_TRAINER_IMPORTANCE = Cint(21)
 const CEM_TRAINER_ADAPT_FLOOR = Cint(22)
+const CEM_TRAINER_LABEL_DROPOUT = Cint(23)
 # cem_integrator
 const CEM_INTEG_SPLITTING = Cint(0)
 const CEM_INTEG_EULER = Cint(1)
@@ -125,6 +130,8 @@ const CEM_SAMPLER_THREADS = Cint(8)
 const CEM_SAMPLER_TRAJ_ROWS = Cint(9)
 const CEM_SAMPLER_TRAJ_EVERY = Cint(10)
 const CEM_SAMPLER_PRIOR = Cint(11)
+const CEM_SAMPLER_LABEL = Cint(12)
+const CEM_SAMPLER_GUIDANCE = Cint(13)
 # cem_flow_option
 const CEM_FLOW_RTOL = Cint(1)
 const CEM_FLOW_ATOL = Cint(2)
@@ -175,8 +182,11 @@ const CEM_FUNCTIONS = (
     :cem_model_create_mlp,
     :cem_model_create_empirical,
     :cem_model_create_gaussian,
+    :cem_model_create_empirical_labelled,
+    :cem_model_create_mixture,
     :cem_model_eval,
     :cem_model_eval_at,
+    :cem_model_eval_labelled,
     :cem_model_set,
     :cem_model_get,
     :cem_model_option_bounds,
@@ -194,9 +204,12 @@ const CEM_FUNCTIONS = (
     :cem_model_retain,
     :cem_model_free,
     :cem_trainer_create,
+    :cem_trainer_create_labelled,
     :cem_trainer_run,
     :cem_trainer_step_batch,
+    :cem_trainer_step_batch_labelled,
     :cem_trainer_loss_batch,
+    :cem_trainer_loss_batch_labelled,
     :cem_trainer_set_progress,
     :cem_trainer_steps,
     :cem_trainer_time_bins,
@@ -213,6 +226,7 @@ const CEM_FUNCTIONS = (
     :cem_sampler_create,
     :cem_sampler_run,
     :cem_sampler_run_rows,
+    :cem_sampler_run_labelled,
     :cem_sampler_set_progress,
     :cem_sampler_diverged_rows,
     :cem_sampler_times,
@@ -240,6 +254,8 @@ const CEM_FUNCTIONS = (
     :cem_trainer_save_buffer,
     :cem_trainer_load,
     :cem_trainer_load_buffer,
+    :cem_trainer_load_labelled,
+    :cem_trainer_load_buffer_labelled,
     :cem_dataset_create,
     :cem_dataset_sample,
     :cem_dataset_distance,
@@ -262,6 +278,7 @@ const CEM_FUNCTIONS = (
     :cem_metric_ks,
     :cem_singularity_profile,
     :cem_csv_read,
+    :cem_csv_read_labelled,
     :cem_csv_write,
 )
 
@@ -483,6 +500,52 @@ function cem_model_create_gaussian(out, mean, cov, dim)
 end
 
 """
+    cem_model_create_empirical_labelled(out, points, labels, n, dim) -> Cint
+
+C: `CEM_API int cem_model_create_empirical_labelled(cem_model_t **out, const float *points, const int *labels, size_t n, int dim);`
+
+The empirical law of labelled points: points (n x dim) with labels[i] in
+0 .. K-1 (both copied), K = the largest label + 1, and every class
+0 .. K-1 holding at least one point.  Unconditionally it is
+cem_model_create_empirical's model of all the points; for class k it is
+the empirical law of the points labelled k (the softmax over them
+alone).  Requires what cem_model_create_empirical requires.  *out is
+NULL on error.
+Errors: CEM_ERR_ARG (also a label < 0, or a class without points),
+CEM_ERR_NONFINITE, CEM_ERR_NOMEM.
+"""
+function cem_model_create_empirical_labelled(out, points, labels, n, dim)
+    ccall((:cem_model_create_empirical_labelled, libcemdiff), Cint,
+          (Ptr{cem_model_t_ptr}, Ptr{Cfloat}, Ptr{Cint}, Csize_t, Cint),
+          out, points, labels, n, dim)
+end
+
+"""
+    cem_model_create_mixture(out, K, weights, means, covs, dim) -> Cint
+
+C: `CEM_API int cem_model_create_mixture(cem_model_t **out, int K, const double *weights, const float *means, const float *covs, int dim);`
+
+A model of the mixture sum_k pi_k N(mean_k, cov_k) of K >= 1 Gaussians
+in R^dim: weights (K values, finite and > 0, normalised to pi_k; NULL:
+equal), means (K x dim) and covs (K blocks of dim x dim), each cov as
+cem_model_create_gaussian requires; all copied.  Its classes are the
+components: f(x, t | k) is component k's closed form (exactly
+cem_model_create_gaussian's), and the unconditional
+  f(x, t) = sum_k w_k(x, t) f(x, t | k),  w_k = softmax_k(log pi_k +
+  log N(x; alpha mean_k, alpha^2 cov_k + sigma^2 I)),
+in double (log-sum-exp).  CEM_MODEL_LABELS reads K.
+Requires 1 <= K <= 1024, 1 <= dim <= 4096, K dim^2 <= 2^28.
+Errors: CEM_ERR_ARG (also a weight <= 0 or not finite; the message
+names the component), CEM_ERR_NONFINITE, CEM_ERR_NUMERIC (a cov not
+symmetric or not PSD, naming the component), CEM_ERR_NOMEM.
+"""
+function cem_model_create_mixture(out, K, weights, means, covs, dim)
+    ccall((:cem_model_create_mixture, libcemdiff), Cint,
+          (Ptr{cem_model_t_ptr}, Cint, Ptr{Cdouble}, Ptr{Cfloat}, Ptr{Cfloat}, Cint),
+          out, K, weights, means, covs, dim)
+end
+
+"""
     cem_model_eval(m, what, n, x, t, out) -> Cint
 
 C: `CEM_API int cem_model_eval(cem_model_t *m, cem_target what, size_t n, const float *x, const double *t, float *out);`
@@ -519,6 +582,25 @@ function cem_model_eval_at(m, what, n, x, t, out)
     ccall((:cem_model_eval_at, libcemdiff), Cint,
           (cem_model_t_ptr, Cint, Csize_t, Ptr{Cfloat}, Cdouble, Ptr{Cfloat}),
           m, what, n, x, t, out)
+end
+
+"""
+    cem_model_eval_labelled(m, what, n, x, t, labels, out) -> Cint
+
+C: `CEM_API int cem_model_eval_labelled(cem_model_t *m, cem_target what, size_t n, const float *x, const double *t, const int *labels, float *out);`
+
+cem_model_eval for classes: row i's answer is for class labels[i]
+(0 .. K-1, K = CEM_MODEL_LABELS), or the unconditional one for
+CEM_LABEL_NONE; labels NULL means CEM_LABEL_NONE for every row, which
+is cem_model_eval.  An unlabelled model (K = 0) takes only
+CEM_LABEL_NONE.  Const, as cem_model_eval.
+Errors: those of cem_model_eval, and CEM_ERR_ARG for a label outside
+[-1, K) (naming the row).
+"""
+function cem_model_eval_labelled(m, what, n, x, t, labels, out)
+    ccall((:cem_model_eval_labelled, libcemdiff), Cint,
+          (cem_model_t_ptr, Cint, Csize_t, Ptr{Cfloat}, Ptr{Cdouble}, Ptr{Cint}, Ptr{Cfloat}),
+          m, what, n, x, t, labels, out)
 end
 
 """
@@ -624,7 +706,8 @@ Copies the MLP's parameters (ema = 0: the raw weights, 1: their moving
 average) into out[0..n-1], n = cem_model_param_count(m).  Layout: for each
 layer l = 0..L, the weight W_l (out x in, row-major) then the bias b_l, the
 order and shapes of torch.nn.Sequential(Linear, act, ..., Linear)
-.parameters(); layer 0's input is [x, phi(t)].  Const.
+.parameters(); layer 0's input is [x, phi(t)], or [x, e, phi(t)] with
+labels, and then comes the label table ((K + 1) x C, row-major).  Const.
 Errors: CEM_ERR_ARG (NULL, n wrong), CEM_ERR_UNSUPPORTED (not an MLP).
 """
 function cem_model_get_params(m, ema, out, n)
@@ -838,6 +921,28 @@ function cem_trainer_create(out, m, data, n, dim)
 end
 
 """
+    cem_trainer_create_labelled(out, m, data, labels, n, dim) -> Cint
+
+C: `CEM_API int cem_trainer_create_labelled(cem_trainer_t **out, cem_model_t *m, const float *data, const int *labels, size_t n, int dim);`
+
+A trainer on labelled data: labels[i] (copied) is the class of row i,
+in 0 .. K-1 for the model's K = CEM_MODEL_LABELS > 0, or
+CEM_LABEL_NONE for a row without a class (it then trains only the
+unconditional model).  A drawn row keeps its label but for the label
+dropout (CEM_TRAINER_LABEL_DROPOUT); everything else is as
+cem_trainer_create (the same batches: the rows, times and noise do not
+depend on the labels).  cem_trainer_create on a labelled model trains
+every row as CEM_LABEL_NONE.
+Errors: those of cem_trainer_create, and CEM_ERR_ARG (labels NULL, a
+model without labels, a label outside [-1, K): names the row).
+"""
+function cem_trainer_create_labelled(out, m, data, labels, n, dim)
+    ccall((:cem_trainer_create_labelled, libcemdiff), Cint,
+          (Ptr{cem_trainer_t_ptr}, cem_model_t_ptr, Ptr{Cfloat}, Ptr{Cint}, Csize_t, Cint),
+          out, m, data, labels, n, dim)
+end
+
+"""
     cem_trainer_run(tr, steps, mean_loss) -> Cint
 
 C: `CEM_API int cem_trainer_run(cem_trainer_t *tr, long steps, double *mean_loss);`
@@ -883,6 +988,22 @@ function cem_trainer_step_batch(tr, B, x0, t, z, loss)
 end
 
 """
+    cem_trainer_step_batch_labelled(tr, B, x0, labels, t, z, loss) -> Cint
+
+C: `CEM_API int cem_trainer_step_batch_labelled(cem_trainer_t *tr, int B, const float *x0, const int *labels, const double *t, const float *z, double *loss);`
+
+The same with a label per row (labels[i] in [-1, K), used as given: no
+dropout); cem_trainer_step_batch trains every row as CEM_LABEL_NONE.
+Errors: those of cem_trainer_step_batch, and CEM_ERR_ARG for labels
+NULL or a label outside [-1, K).
+"""
+function cem_trainer_step_batch_labelled(tr, B, x0, labels, t, z, loss)
+    ccall((:cem_trainer_step_batch_labelled, libcemdiff), Cint,
+          (cem_trainer_t_ptr, Cint, Ptr{Cfloat}, Ptr{Cint}, Ptr{Cdouble}, Ptr{Cfloat}, Ptr{Cdouble}),
+          tr, B, x0, labels, t, z, loss)
+end
+
+"""
     cem_trainer_loss_batch(tr, B, x0, t, z, loss, grad) -> Cint
 
 C: `CEM_API int cem_trainer_loss_batch(cem_trainer_t *tr, int B, const float *x0, const double *t, const float *z, double *loss, float *grad);`
@@ -901,6 +1022,19 @@ function cem_trainer_loss_batch(tr, B, x0, t, z, loss, grad)
     ccall((:cem_trainer_loss_batch, libcemdiff), Cint,
           (cem_trainer_t_ptr, Cint, Ptr{Cfloat}, Ptr{Cdouble}, Ptr{Cfloat}, Ptr{Cdouble}, Ptr{Cfloat}),
           tr, B, x0, t, z, loss, grad)
+end
+
+"""
+    cem_trainer_loss_batch_labelled(tr, B, x0, labels, t, z, loss, grad) -> Cint
+
+C: `CEM_API int cem_trainer_loss_batch_labelled(cem_trainer_t *tr, int B, const float *x0, const int *labels, const double *t, const float *z, double *loss, float *grad);`
+
+The same with a label per row, as cem_trainer_step_batch_labelled.
+"""
+function cem_trainer_loss_batch_labelled(tr, B, x0, labels, t, z, loss, grad)
+    ccall((:cem_trainer_loss_batch_labelled, libcemdiff), Cint,
+          (cem_trainer_t_ptr, Cint, Ptr{Cfloat}, Ptr{Cint}, Ptr{Cdouble}, Ptr{Cfloat}, Ptr{Cdouble}, Ptr{Cfloat}),
+          tr, B, x0, labels, t, z, loss, grad)
 end
 
 """
@@ -1147,6 +1281,25 @@ function cem_sampler_run_rows(s, first, n, out)
 end
 
 """
+    cem_sampler_run_labelled(s, first, n, labels, out) -> Cint
+
+C: `CEM_API int cem_sampler_run_labelled(cem_sampler_t *s, size_t first, size_t n, const int *labels, float *out);`
+
+The same with a class per row: row first + i is sampled from class
+labels[i] (in [-1, K), K = the model's CEM_MODEL_LABELS; CEM_LABEL_NONE:
+unconditional), guided by CEM_SAMPLER_GUIDANCE; labels NULL means
+CEM_SAMPLER_LABEL for every row, which is cem_sampler_run_rows.  A row's
+sample depends on its index and its label only.
+Errors: those of cem_sampler_run_rows, and CEM_ERR_ARG for a label
+outside [-1, K) (naming the row; nothing is run).
+"""
+function cem_sampler_run_labelled(s, first, n, labels, out)
+    ccall((:cem_sampler_run_labelled, libcemdiff), Cint,
+          (cem_sampler_t_ptr, Csize_t, Csize_t, Ptr{Cint}, Ptr{Cfloat}),
+          s, first, n, labels, out)
+end
+
+"""
     cem_sampler_set_progress(s, fn, user) -> Cint
 
 C: `CEM_API int cem_sampler_set_progress(cem_sampler_t *s, cem_sampler_progress_fn fn, void *user);`
@@ -1196,8 +1349,8 @@ The recorded trajectory of the last run: *snaps snapshots (the start at
 T, every TRAJ_EVERY-th step, and the end at t_1 before denoising) of
 *rows rows, the run's first min(n, TRAJ_ROWS) (of those done when a
 progress callback stopped it); 0 snapshots of 0 rows before the first
-run and after an option change that re-plans (any option but SEED and
-DENOISE).  Call with out = NULL to learn the sizes; then out holds
+run and after an option change that re-plans (any option but SEED,
+DENOISE, LABEL and GUIDANCE).  Call with out = NULL to learn the sizes; then out holds
 snaps x rows x dim floats (snapshot-major) and times (may be NULL) the
 snaps times.  Errors: CEM_ERR_ARG.
 """
@@ -1212,8 +1365,9 @@ end
 
 C: `CEM_API int cem_sampler_set(cem_sampler_t *s, cem_sampler_option opt, double value);`
 
-Options; same contract as the model's.  Setting an option re-plans (and
-may fail with CEM_ERR_NOMEM, leaving the old plan).
+Options; same contract as the model's.  Setting an option other than
+SEED, DENOISE, LABEL and GUIDANCE re-plans (and may fail with
+CEM_ERR_NOMEM, leaving the old plan).
 """
 function cem_sampler_set(s, opt, value)
     ccall((:cem_sampler_set, libcemdiff), Cint,
@@ -1226,8 +1380,9 @@ end
 
 C: `CEM_API int cem_sampler_get(const cem_sampler_t *s, cem_sampler_option opt, double *value);`
 
-Options; same contract as the model's.  Setting an option re-plans (and
-may fail with CEM_ERR_NOMEM, leaving the old plan).
+Options; same contract as the model's.  Setting an option other than
+SEED, DENOISE, LABEL and GUIDANCE re-plans (and may fail with
+CEM_ERR_NOMEM, leaving the old plan).
 """
 function cem_sampler_get(s, opt, value)
     ccall((:cem_sampler_get, libcemdiff), Cint,
@@ -1240,8 +1395,9 @@ end
 
 C: `CEM_API int cem_sampler_option_bounds(cem_sampler_option opt, double *lo, double *hi);`
 
-Options; same contract as the model's.  Setting an option re-plans (and
-may fail with CEM_ERR_NOMEM, leaving the old plan).
+Options; same contract as the model's.  Setting an option other than
+SEED, DENOISE, LABEL and GUIDANCE re-plans (and may fail with
+CEM_ERR_NOMEM, leaving the old plan).
 """
 function cem_sampler_option_bounds(opt, lo, hi)
     ccall((:cem_sampler_option_bounds, libcemdiff), Cint,
@@ -1439,8 +1595,10 @@ end
 C: `CEM_API int cem_model_save(const cem_model_t *m, const char *path);`
 
 Saves m (architecture, target, T_MIN, T_MAX, USE_EMA, PARAM, the data
-statistics, weights, EMA weights) to path, in format 2.  Loaders read
-formats 1 and 2; a format-1 file is a DIRECT model without statistics.  Const.  Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED,
+statistics, weights, EMA weights) to path: format 2, 3 for a model with
+the data's axes, 4 for a model with labels (its LABELS, LABEL_EMBED and
+label table).  Loaders read formats 1 to 4; a format-1 file is a DIRECT
+model without statistics, a file before format 4 a model without labels.  Const.  Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED,
 CEM_ERR_IO, CEM_ERR_NOMEM.
 """
 function cem_model_save(m, path)
@@ -1561,6 +1719,40 @@ function cem_trainer_load_buffer(out, buf, size, data, n, dim)
     ccall((:cem_trainer_load_buffer, libcemdiff), Cint,
           (Ptr{cem_trainer_t_ptr}, Ptr{Cvoid}, Csize_t, Ptr{Cfloat}, Csize_t, Cint),
           out, buf, size, data, n, dim)
+end
+
+"""
+    cem_trainer_load_labelled(out, path, data, labels, n, dim) -> Cint
+
+C: `CEM_API int cem_trainer_load_labelled(cem_trainer_t **out, const char *path, const float *data, const int *labels, size_t n, int dim);`
+
+The same for a trainer made by cem_trainer_create_labelled: the labels
+are checked as the data are (size and CRC-32 in the checkpoint).  A
+checkpoint of a labelled trainer loads only this way, and one of an
+unlabelled trainer only the other (CEM_ERR_ARG, saying which).
+Errors: those of cem_trainer_load and cem_trainer_create_labelled.
+"""
+function cem_trainer_load_labelled(out, path, data, labels, n, dim)
+    ccall((:cem_trainer_load_labelled, libcemdiff), Cint,
+          (Ptr{cem_trainer_t_ptr}, Cstring, Ptr{Cfloat}, Ptr{Cint}, Csize_t, Cint),
+          out, path, data, labels, n, dim)
+end
+
+"""
+    cem_trainer_load_buffer_labelled(out, buf, size, data, labels, n, dim) -> Cint
+
+C: `CEM_API int cem_trainer_load_buffer_labelled(cem_trainer_t **out, const void *buf, size_t size, const float *data, const int *labels, size_t n, int dim);`
+
+The same for a trainer made by cem_trainer_create_labelled: the labels
+are checked as the data are (size and CRC-32 in the checkpoint).  A
+checkpoint of a labelled trainer loads only this way, and one of an
+unlabelled trainer only the other (CEM_ERR_ARG, saying which).
+Errors: those of cem_trainer_load and cem_trainer_create_labelled.
+"""
+function cem_trainer_load_buffer_labelled(out, buf, size, data, labels, n, dim)
+    ccall((:cem_trainer_load_buffer_labelled, libcemdiff), Cint,
+          (Ptr{cem_trainer_t_ptr}, Ptr{Cvoid}, Csize_t, Ptr{Cfloat}, Ptr{Cint}, Csize_t, Cint),
+          out, buf, size, data, labels, n, dim)
 end
 
 """
@@ -1903,6 +2095,26 @@ function cem_csv_read(path, data, n, dim)
     ccall((:cem_csv_read, libcemdiff), Cint,
           (Cstring, Ptr{Ptr{Cfloat}}, Ptr{Csize_t}, Ptr{Cint}),
           path, data, n, dim)
+end
+
+"""
+    cem_csv_read_labelled(path, label_col, data, labels, n, dim) -> Cint
+
+C: `CEM_API int cem_csv_read_labelled(const char *path, int label_col, float **data, int **labels, size_t *n, int *dim);`
+
+cem_csv_read for a file with a label column: field label_col (0-based)
+of every data line is an integer class in [-1, 65535] (-1:
+CEM_LABEL_NONE), returned in a new buffer *labels (n ints, release with
+cem_free); the other fields are the points (n x dim, dim = fields - 1).
+On error *data and *labels are NULL, *n and *dim 0.
+Errors: those of cem_csv_read, and CEM_ERR_ARG (label_col < 0, NULL
+labels), CEM_ERR_PARSE (a line with no field label_col, a label that is
+not such an integer; names the file and line).
+"""
+function cem_csv_read_labelled(path, label_col, data, labels, n, dim)
+    ccall((:cem_csv_read_labelled, libcemdiff), Cint,
+          (Cstring, Cint, Ptr{Ptr{Cfloat}}, Ptr{Ptr{Cint}}, Ptr{Csize_t}, Ptr{Cint}),
+          path, label_col, data, labels, n, dim)
 end
 
 """

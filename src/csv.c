@@ -78,10 +78,11 @@ static int read_fail(reader *r, float **data, int **labels, size_t *n, int *dim,
 /* The largest label a file may hold (cemdiff.h: [-1, 65535]). */
 #define LABEL_MAX 65535
 
-/* Reads `path` for cem_csv_read (label_col < 0, labels NULL) and
+/* Reads `path` for cem_csv_read (label_col < 0, labels NULL),
  * cem_csv_read_labelled (field label_col of each line into *labels, the
- * other fields into *data); the arguments are valid. */
-static int read_csv(const char *fn, const char *path, int label_col, float **data,
+ * other fields into *data) and cem_csv_read_missing (missing: an empty
+ * field is NaN); the arguments are valid. */
+static int read_csv(const char *fn, const char *path, int label_col, int missing, float **data,
                     int **labels, size_t *n, int *dim)
 {
     reader r = {path, NULL, NULL, 0, NULL, 0, NULL, 0};
@@ -168,6 +169,11 @@ static int read_csv(const char *fn, const char *path, int label_col, float **dat
         for (size_t k = 0; k < d; k++) {
             while (is_blank(*p))
                 p++;
+            if ((*p == ',' || *p == '\0') && missing) { /* a missing coordinate */
+                *row++ = NAN;
+                p = *p == ',' ? p + 1 : p;
+                continue;
+            }
             if (*p == ',' || *p == '\0')
                 return read_fail(&r, data, labels, n, dim,
                                  cemi_fail(NULL, CEM_ERR_PARSE, "%s: %s:%zu: field %zu is empty",
@@ -241,7 +247,21 @@ int cem_csv_read(const char *path, float **data, size_t *n, int *dim)
         *dim = 0;
     if (!path || !data || !n || !dim)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: path, data, n and dim must not be NULL", fn);
-    return read_csv(fn, path, -1, data, NULL, n, dim);
+    return read_csv(fn, path, -1, 0, data, NULL, n, dim);
+}
+
+int cem_csv_read_missing(const char *path, float **data, size_t *n, int *dim)
+{
+    static const char fn[] = "cem_csv_read_missing";
+    if (data)
+        *data = NULL;
+    if (n)
+        *n = 0;
+    if (dim)
+        *dim = 0;
+    if (!path || !data || !n || !dim)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: path, data, n and dim must not be NULL", fn);
+    return read_csv(fn, path, -1, 1, data, NULL, n, dim);
 }
 
 int cem_csv_read_labelled(const char *path, int label_col, float **data, int **labels,
@@ -262,7 +282,7 @@ int cem_csv_read_labelled(const char *path, int label_col, float **data, int **l
     if (label_col < 0)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: label_col = %d must be >= 0 (fields count "
                          "from 0)", fn, label_col);
-    return read_csv(fn, path, label_col, data, labels, n, dim);
+    return read_csv(fn, path, label_col, 0, data, labels, n, dim);
 }
 
 /* ------------------------------------------------------------------ write */

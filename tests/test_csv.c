@@ -465,6 +465,42 @@ END_TEST
 
 /* ------------------------------------------------------------- write errors */
 
+/* cem_csv_read_missing: an empty field is NaN (a missing coordinate), a
+ * written "nan" is still refused, and cem_csv_read still refuses both. */
+START_TEST(test_missing_fields)
+{
+    char *path = tmp_path("missing.csv");
+    static const char text[] = "# partial points\n1.5,,2\n, \t,\n-1,0.25,\n\n3,4,5\n";
+    write_text(path, text, sizeof text - 1);
+    float *x = NULL;
+    size_t n = 0;
+    int dim = 0;
+    ck_assert_int_eq(cem_csv_read_missing(path, &x, &n, &dim), CEM_OK);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_int_eq(dim, 3);
+    const int miss[12] = {0, 1, 0, 1, 1, 1, 0, 0, 1, 0, 0, 0};
+    const float val[12] = {1.5f, 0, 2, 0, 0, 0, -1, 0.25f, 0, 3, 4, 5};
+    for (int k = 0; k < 12; k++)
+        if (miss[k])
+            ck_assert_msg(isnan(x[k]), "entry %d: %g", k, (double)x[k]);
+        else
+            ck_assert(x[k] == val[k]);
+    cem_free(x);
+    ck_assert_int_eq(cem_csv_read(path, &x, &n, &dim), CEM_ERR_PARSE);
+    ck_assert_ptr_nonnull(strstr(cem_last_error(), ":2: field 2 is empty"));
+    static const char nan_text[] = "1,nan,2\n";
+    write_text(path, nan_text, sizeof nan_text - 1);
+    ck_assert_int_eq(cem_csv_read_missing(path, &x, &n, &dim), CEM_ERR_NONFINITE);
+    ck_assert_ptr_null(x);
+    ck_assert_uint_eq(n, 0);
+    static const char ragged[] = "1,,2\n1,\n";
+    write_text(path, ragged, sizeof ragged - 1);
+    ck_assert_int_eq(cem_csv_read_missing(path, &x, &n, &dim), CEM_ERR_PARSE);
+    ck_assert_int_eq(cem_csv_read_missing(NULL, &x, &n, &dim), CEM_ERR_ARG);
+    free(path);
+}
+END_TEST
+
 START_TEST(test_write_errors)
 {
     float x[6] = {1, 2, 3, 4, 5, 6};
@@ -550,6 +586,7 @@ Suite *suite_csv(void)
     tcase_add_test(tc, test_labelled_columns);
     tcase_add_test(tc, test_labelled_errors);
     tcase_add_test(tc, test_labelled_args);
+    tcase_add_test(tc, test_missing_fields);
     suite_add_tcase(s, tc);
     return s;
 }
