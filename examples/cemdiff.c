@@ -1088,74 +1088,170 @@ static int sample_to_file(cem_sampler_t *s, const sample_args *a, int dim)
     return rc;
 }
 
+/* The options of sample and impute: the sampler's, the model's (MODEL or
+ * --exact DATA) and -o. */
+#define SAMPLER_OPTIONS(a)                                                                      \
+    TEXT("-o", "--output", &(a)->out),                                                           \
+        LIB_CHOICE("--integrator", &(a)->integrator, INTEGRATORS, LIB_SAMPLER,                  \
+                   CEM_SAMPLER_INTEGRATOR),                                                      \
+        LIB_CHOICE("--grid", &(a)->grid, GRIDS, LIB_SAMPLER, CEM_SAMPLER_GRID),                 \
+        LIB_CHOICE("--prior", &(a)->prior, PRIORS, LIB_SAMPLER, CEM_SAMPLER_PRIOR),             \
+        LIB_INT("--steps", &(a)->steps, LIB_SAMPLER, CEM_SAMPLER_STEPS),                        \
+        LIB_REAL("--t1", &(a)->t1, LIB_SAMPLER, CEM_SAMPLER_T_MIN),                             \
+        LIB_REAL("--T", &(a)->T, LIB_SAMPLER, CEM_SAMPLER_T_MAX),                               \
+        LIB_INT("--seed", &(a)->seed, LIB_SAMPLER, CEM_SAMPLER_SEED),                           \
+        LIB_INT("--threads", &(a)->threads, LIB_SAMPLER, CEM_SAMPLER_THREADS),                  \
+        FLAG("--no-denoise", &(a)->no_denoise), FLAG("--raw", &(a)->raw),                       \
+        LIB_INT("--label", &(a)->label, LIB_SAMPLER, CEM_SAMPLER_LABEL),                        \
+        LIB_REAL("--guidance", &(a)->guidance, LIB_SAMPLER, CEM_SAMPLER_GUIDANCE),              \
+        TEXT("--exact", NULL, &(a)->exact), INT("--label-col", NULL, &(a)->label_col, 0, 1e6),  \
+        INT("--n-data", NULL, &(a)->n_data, 1, 1e8), INT("--dim", NULL, &(a)->dim, 1, 4096),    \
+        INT("--data-seed", NULL, &(a)->data_seed, 0, MAX_SEED), SCALE_OPTION(&(a)->place),      \
+        OFFSET_OPTION(&(a)->place), FLAG("--quiet", &(a)->quiet)
+
+/* The sampler of sample and impute: MODEL or --exact DATA checked and
+ * opened, the sampler options applied.  *m and *s are the caller's to
+ * free (NULL on failure). */
+static int open_sampler(sample_args *a, const option *opts, cem_model_t **m, cem_sampler_t **s)
+{
+    static const char *const exact_only[] = {"--n-data", "--dim", "--data-seed", "--scale",
+                                             "--offset", NULL};
+    int kind = DATA_CSV, rc = 0;
+    *m = NULL;
+    *s = NULL;
+    if (!a->model == !a->exact)
+        return usage_error(a->model ? "give either MODEL or --exact DATA, not both"
+                                    : "MODEL or --exact DATA is required");
+    if (!a->out)
+        return usage_error("-o FILE is required");
+    if (a->exact) {
+        if (a->raw)
+            return usage_error("--raw applies to a trained model, not to --exact");
+        if ((rc = resolve_data(a->exact, &kind)))
+            return rc;
+    }
+    for (int i = 0; !a->exact && exact_only[i]; i++)
+        if (given(opts, exact_only[i]))
+            return usage_error("%s applies to --exact DATA only", exact_only[i]);
+    if (a->label_col >= 0 && (!a->exact || kind != DATA_CSV))
+        return usage_error("--label-col applies to --exact FILE.csv only");
+    if ((rc = check_builtin_only(opts, kind, exact_only)))
+        return rc;
+    rc = a->exact ? exact_model(a->exact, kind, a->n_data, a->dim, a->data_seed, &a->place,
+                                a->label_col, m)
+                  : load_model(a->model, m);
+    if (!rc && a->raw && cem_model_set(*m, CEM_MODEL_USE_EMA, 0) != CEM_OK)
+        rc = lib_error(cem_last_error());
+    if (!rc && cem_sampler_create(s, *m) != CEM_OK)
+        rc = lib_error(cem_last_error());
+    if (!rc)
+        rc = apply_options(opts, LIB_SAMPLER, *s);
+    if (!rc && a->no_denoise && cem_sampler_set(*s, CEM_SAMPLER_DENOISE, 0) != CEM_OK)
+        rc = lib_error(cem_last_error());
+    return rc;
+}
+
 static int cmd_sample(int argc, char **argv)
 {
     sample_args a = {.n = 1000, .n_data = 1000, .label_col = -1};
     option opts[] = {
         INT("-n", "--n", &a.n, 1, 1e9),
-        TEXT("-o", "--output", &a.out),
-        LIB_CHOICE("--integrator", &a.integrator, INTEGRATORS, LIB_SAMPLER,
-                   CEM_SAMPLER_INTEGRATOR),
-        LIB_CHOICE("--grid", &a.grid, GRIDS, LIB_SAMPLER, CEM_SAMPLER_GRID),
-        LIB_CHOICE("--prior", &a.prior, PRIORS, LIB_SAMPLER, CEM_SAMPLER_PRIOR),
-        LIB_INT("--steps", &a.steps, LIB_SAMPLER, CEM_SAMPLER_STEPS),
-        LIB_REAL("--t1", &a.t1, LIB_SAMPLER, CEM_SAMPLER_T_MIN),
-        LIB_REAL("--T", &a.T, LIB_SAMPLER, CEM_SAMPLER_T_MAX),
-        LIB_INT("--seed", &a.seed, LIB_SAMPLER, CEM_SAMPLER_SEED),
-        LIB_INT("--threads", &a.threads, LIB_SAMPLER, CEM_SAMPLER_THREADS),
-        FLAG("--no-denoise", &a.no_denoise),
-        FLAG("--raw", &a.raw),
-        LIB_INT("--label", &a.label, LIB_SAMPLER, CEM_SAMPLER_LABEL),
-        LIB_REAL("--guidance", &a.guidance, LIB_SAMPLER, CEM_SAMPLER_GUIDANCE),
-        TEXT("--exact", NULL, &a.exact),
-        INT("--label-col", NULL, &a.label_col, 0, 1e6),
-        INT("--n-data", NULL, &a.n_data, 1, 1e8),
-        INT("--dim", NULL, &a.dim, 1, 4096),
-        INT("--data-seed", NULL, &a.data_seed, 0, MAX_SEED),
-        SCALE_OPTION(&a.place),
-        OFFSET_OPTION(&a.place),
-        FLAG("--quiet", &a.quiet),
+        SAMPLER_OPTIONS(&a),
         END_OPTIONS,
     };
-    static const char *const exact_only[] = {"--n-data", "--dim", "--data-seed", "--scale",
-                                             "--offset", NULL};
-    int kind = DATA_CSV, rc = parse_options(argc, argv, opts, &a.model, 1);
+    int rc = parse_options(argc, argv, opts, &a.model, 1);
     if (rc)
         return rc == PARSE_HELP ? print_help(SAMPLE_HELP) : rc;
-    if (!a.model == !a.exact)
-        return usage_error(a.model ? "give either MODEL or --exact DATA, not both"
-                                   : "MODEL or --exact DATA is required");
-    if (!a.out)
-        return usage_error("-o FILE is required");
-    if (a.exact) {
-        if (a.raw)
-            return usage_error("--raw applies to a trained model, not to --exact");
-        if ((rc = resolve_data(a.exact, &kind)))
-            return rc;
-    }
-    for (int i = 0; !a.exact && exact_only[i]; i++)
-        if (given(opts, exact_only[i]))
-            return usage_error("%s applies to --exact DATA only", exact_only[i]);
-    if (a.label_col >= 0 && (!a.exact || kind != DATA_CSV))
-        return usage_error("--label-col applies to --exact FILE.csv only");
-    if ((rc = check_builtin_only(opts, kind, exact_only)))
-        return rc;
-
-    cem_model_t *m = NULL;
-    cem_sampler_t *s = NULL;
-    rc = a.exact ? exact_model(a.exact, kind, a.n_data, a.dim, a.data_seed, &a.place,
-                               a.label_col, &m)
-                 : load_model(a.model, &m);
-    if (!rc && a.raw && cem_model_set(m, CEM_MODEL_USE_EMA, 0) != CEM_OK)
-        rc = lib_error(cem_last_error());
-    if (!rc && cem_sampler_create(&s, m) != CEM_OK)
-        rc = lib_error(cem_last_error());
-    if (!rc)
-        rc = apply_options(opts, LIB_SAMPLER, s);
-    if (!rc && a.no_denoise && cem_sampler_set(s, CEM_SAMPLER_DENOISE, 0) != CEM_OK)
-        rc = lib_error(cem_last_error());
+    cem_model_t *m;
+    cem_sampler_t *s;
+    rc = open_sampler(&a, opts, &m, &s);
     if (!rc)
         rc = sample_to_file(s, &a, cem_model_dim(m));
+    cem_sampler_free(s);
+    cem_model_free(m);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- impute */
+
+static const char IMPUTE_HELP[] =
+    "usage: cemdiff impute MODEL -i PARTIAL.csv [options] -o OUT.csv\n"
+    "       cemdiff impute --exact DATA -i PARTIAL.csv [options] -o OUT.csv\n"
+    "\n"
+    "Completes partial points: every empty field of PARTIAL.csv (\"1.5,,2\") is a\n"
+    "missing coordinate, drawn from the law of MODEL (or of the exact model of\n"
+    "DATA) given the row's known coordinates (cem_sampler_impute).  OUT.csv has\n"
+    "the same rows, the known coordinates as given.\n"
+    "\n"
+    "  -i, --input FILE    the partial points (required)\n"
+    "  -o, --output FILE   the completed points (required)\n"
+    "  --method M          repaint (replacement with resampling, the default) or\n"
+    "                      reconstruct (plus reconstruction guidance)\n"
+    "  --jumps J           RePaint's resamplings at each jump point (10; 0: the\n"
+    "                      plain replacement method)\n"
+    "  --jump-length R     ... each R grid steps back up (10)\n"
+    "  --recon-weight W    the reconstruction guidance's weight (1)\n"
+    "and the options of 'cemdiff sample' (the integrator, grid, steps, seed,\n"
+    "threads, --label K and --guidance W for a labelled model, --exact DATA and\n"
+    "its options).  Multistep integrators (dpmpp_*) need --jumps 0.\n"
+    "\n"
+    "When some rows diverge nothing is written and the exit status is 3.\n";
+
+static const char *const IMPUTE_METHODS[] = {"repaint", "reconstruct", NULL};
+
+static int cmd_impute(int argc, char **argv)
+{
+    sample_args a = {.n_data = 1000, .label_col = -1};
+    const char *in = NULL;
+    int method = 0;
+    long long jumps = 0, jump_length = 0;
+    double recon_weight = 0;
+    option opts[] = {
+        TEXT("-i", "--input", &in),
+        LIB_CHOICE("--method", &method, IMPUTE_METHODS, LIB_SAMPLER, CEM_SAMPLER_IMPUTE),
+        LIB_INT("--jumps", &jumps, LIB_SAMPLER, CEM_SAMPLER_JUMPS),
+        LIB_INT("--jump-length", &jump_length, LIB_SAMPLER, CEM_SAMPLER_JUMP_LENGTH),
+        LIB_REAL("--recon-weight", &recon_weight, LIB_SAMPLER, CEM_SAMPLER_RECON_WEIGHT),
+        SAMPLER_OPTIONS(&a),
+        END_OPTIONS,
+    };
+    int rc = parse_options(argc, argv, opts, &a.model, 1);
+    if (rc)
+        return rc == PARSE_HELP ? print_help(IMPUTE_HELP) : rc;
+    if (!in)
+        return usage_error("-i PARTIAL.csv is required");
+    points p = {0};
+    p.from_csv = 1;
+    if (cem_csv_read_missing(in, &p.x, &p.n, &p.dim) != CEM_OK)
+        return lib_error(cem_last_error());
+    cem_model_t *m;
+    cem_sampler_t *s;
+    float *out = NULL;
+    rc = open_sampler(&a, opts, &m, &s);
+    if (!rc && cem_model_dim(m) != p.dim)
+        rc = usage_error("%s has %d columns, the model's points %d", in, p.dim,
+                         cem_model_dim(m));
+    if (!rc && !(out = alloc_points(p.n, p.dim)))
+        rc = EXIT_FAILURE;
+    if (!rc) {
+        int st = cem_sampler_impute(s, 0, p.n, p.x, NULL, NULL, out);
+        if (st == CEM_ERR_DIVERGED)
+            rc = EXIT_DIVERGED, note("%zu of %zu rows diverged (NaN); nothing written",
+                                     cem_sampler_diverged_rows(s), p.n);
+        else if (st != CEM_OK)
+            rc = lib_error(cem_sampler_errmsg(s));
+    }
+    if (!rc && cem_csv_write(a.out, out, p.n, p.dim) != CEM_OK)
+        rc = lib_error(cem_last_error());
+    if (!rc && !a.quiet) {
+        size_t missing = 0;
+        for (size_t k = 0; k < p.n * (size_t)p.dim; k++)
+            missing += isnan(p.x[k]) != 0;
+        note("completed %zu missing coordinates in %zu rows of %s; wrote %s (%s)", missing, p.n,
+             in, a.out, IMPUTE_METHODS[method]);
+    }
+    free(out);
+    points_free(&p);
     cem_sampler_free(s);
     cem_model_free(m);
     return rc;
@@ -1675,9 +1771,9 @@ static int cmd_info(int argc, char **argv)
     cem_model_t *m = NULL;
     if ((rc = load_model(path, &m)))
         return rc;
-    static const char *const KINDS[] = {"?", "mlp", "empirical", "gaussian", NULL};
-    double v[CEM_MODEL_PARAM + 1] = {0};
-    for (int o = CEM_MODEL_T_MIN; o <= CEM_MODEL_PARAM; o++)
+    static const char *const KINDS[] = {"?", "mlp", "empirical", "gaussian", "mixture", NULL};
+    double v[CEM_MODEL_LABEL_EMBED + 1] = {0};
+    for (int o = CEM_MODEL_T_MIN; o <= CEM_MODEL_LABEL_EMBED; o++)
         cem_model_get(m, (cem_model_option)o, &v[o]);
     struct stat st;
     printf("%-12s %s\n", "file", path);
@@ -1692,6 +1788,9 @@ static int cmd_info(int argc, char **argv)
         printf("%-12s %s\n", "activation", name_of(ACTIVATIONS, (int)v[CEM_MODEL_ACTIVATION]));
         printf("%-12s %g\n", "embed", v[CEM_MODEL_EMBED]);
         printf("%-12s %.17g\n", "init seed", v[CEM_MODEL_SEED]);
+        if (v[CEM_MODEL_LABELS] > 0)
+            printf("%-12s %g (label embedding %g)\n", "classes", v[CEM_MODEL_LABELS],
+                   v[CEM_MODEL_LABEL_EMBED]);
         if (cem_model_target_of(m) == CEM_TARGET_CEM)
             printf("%-12s %s\n", "param", name_of(PARAMS, (int)v[CEM_MODEL_PARAM]));
         int dim = cem_model_dim(m);
@@ -1907,6 +2006,7 @@ static const char MAIN_HELP[] =
     "commands\n"
     "  train     train a network on a dataset or a CSV file\n"
     "  sample    generate points from a model, or from the exact model of data\n"
+    "  impute    fill in the missing coordinates of partial points\n"
     "  eval      measure a sample set against a dataset or a reference sample\n"
     "  profile   the singularity of f, eps and S as t -> 0\n"
     "  logprob   log-densities of points under a model (probability-flow ODE)\n"
@@ -1932,7 +2032,7 @@ static const struct {
 } COMMANDS[] = {
     {"train", cmd_train}, {"sample", cmd_sample}, {"eval", cmd_eval},
     {"profile", cmd_profile}, {"info", cmd_info}, {"logprob", cmd_logprob},
-    {"encode", cmd_encode}, {"decode", cmd_decode},
+    {"encode", cmd_encode}, {"decode", cmd_decode}, {"impute", cmd_impute},
 };
 
 int main(int argc, char **argv)

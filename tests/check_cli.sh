@@ -235,6 +235,48 @@ check "train --data FILE.csv" '[ $status -eq 0 ] && [ -s csv.cem ]'
 run sample --exact exact.csv -n 50 -o from_csv.csv
 check "sample --exact FILE.csv" '[ $status -eq 0 ] && csv_shape from_csv.csv 50 2'
 
+# ---- labels and imputation ---------------------------------------------------------
+# two classes in a CSV label column (the last field), -1 unlabelled
+awk 'BEGIN { for (i = 0; i < 300; i++) { a = 6.283185307 * i / 300; k = i % 2;
+             x = k ? 0.3 + 0.1 * cos(a) : -0.5 + 0.1 * cos(a);
+             printf "%.6f,%.6f,%d\n", x, 0.1 * sin(a), i % 7 == 6 ? -1 : k } }' >labelled.csv
+run train --data labelled.csv --label-col 2 --steps 40 --width 16 --depth 2 --quiet -o l.cem
+check "train --label-col makes a labelled model" '[ $status -eq 0 ] && [ -s l.cem ]'
+run info l.cem
+check "info shows the classes" '[ $status -eq 0 ] && grep -Eq "^classes +2 \(label embedding 16\)$" out'
+run sample l.cem -n 20 --label 1 --guidance 2 --steps 20 -o l1.csv
+check "sample --label --guidance writes the points" '[ $status -eq 0 ] && csv_shape l1.csv 20 2'
+run sample l.cem -n 5 --label 2 -o x.csv
+check "sample --label beyond the classes (exit 2)" \
+    '[ $status -eq 2 ] && grep -q "CEM_MODEL_LABELS" err && [ ! -e x.csv ]'
+run train --data circle --label-col 0 --steps 5 -o x.cem
+check "--label-col on a built-in dataset (exit 2)" '[ $status -eq 2 ] && [ ! -e x.cem ]'
+run train --data labelled.csv --label-col 2 --steps 20 --width 16 --depth 2 --quiet \
+    --checkpoint lt.ckpt -o l20.cem
+run train --data labelled.csv --label-col 2 --steps 40 --width 16 --depth 2 --quiet \
+    --resume lt.ckpt -o l40.cem
+check "a labelled run resumes (20 + 20 steps = 40, bitwise)" '[ $status -eq 0 ] && cmp -s l40.cem l.cem'
+run train --data labelled.csv --steps 40 --resume lt.ckpt -o x.cem
+check "resuming a labelled checkpoint without --label-col (exit 1, says how)" \
+    '[ $status -eq 1 ] && grep -q "cem_trainer_load_labelled" err'
+# the exact model of the circle: y = +-0.8 where x = 0.6 is known
+awk 'BEGIN { for (i = 0; i < 40; i++) print "0.6," ; print ",0.8" }' >partial.csv
+run impute --exact circle --n-data 2000 -i partial.csv --steps 100 -o done.csv
+check "impute completes every row, the known coordinates as given" \
+    '[ $status -eq 0 ] && csv_shape done.csv 41 2 && [ $(grep -c "^0.600000024," done.csv) -eq 40 ] && tail -1 done.csv | grep -q ",0.800000012$"'
+check "impute: |y| near 0.8 on both sides" \
+    '[ $(awk -F, "NR <= 40 && \$2 > 0.7 && \$2 < 0.9" done.csv | wc -l) -gt 5 ] &&
+     [ $(awk -F, "NR <= 40 && \$2 < -0.7 && \$2 > -0.9" done.csv | wc -l) -gt 5 ] &&
+     [ $(awk -F, "NR <= 40 && (\$2 > 0.9 || \$2 < -0.9 || (\$2 > -0.7 && \$2 < 0.7))" done.csv | wc -l) -eq 0 ]'
+run impute l.cem -i partial.csv --label 0 --jumps 2 --steps 20 --method reconstruct -o x.csv
+check "impute --method reconstruct with a label (exit 1, says why)" \
+    '[ $status -eq 1 ] && grep -q "unlabelled rows only" err && [ ! -e x.csv ]'
+run impute --exact circle -i partial.csv --integrator dpmpp_2m -o x.csv
+check "impute with jumps and a multistep integrator (exit 1)" '[ $status -eq 1 ] && [ ! -e x.csv ]'
+printf '1,2,3\n' >three.csv
+run impute --exact circle -i three.csv -o x.csv
+check "impute of a file of the wrong width (exit 2)" '[ $status -eq 2 ] && grep -q "3 columns" err'
+
 # ---- help and version ------------------------------------------------------------
 for sub in train sample eval profile info; do
     run "$sub" --help
