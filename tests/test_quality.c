@@ -107,7 +107,8 @@ END_TEST
 START_TEST(scale_and_offset_do_not_matter)
 {
     enum { N = 10000, NS = 2000 };
-    static float unit[N * D], scaled[N * D], out[NS * D];
+    static float unit[N * D], scaled[N * D], out[NS * D], part[NS * D];
+    double imp_err[2], imp_up[2];
     const double R = 50, cx = 100, cy = -30;
     for (int i = 0; i < N; i++) {
         double a = 6.283185307179586 * (i + 0.5) / N;
@@ -145,8 +146,34 @@ START_TEST(scale_and_offset_do_not_matter)
         for (int i = 0; i < NS; i++)
             d += fabs(hypot(out[i * D] - ox, out[i * D + 1] - oy) - r);
         rel[k] = d / NS / r;
+        /* imputation (issue 14): with x = ox + 0.6 r known, y = oy +- 0.8 r,
+         * each mode with half the rows (the circle's law is symmetric) */
+        enum { NI = 500 };
+        for (int i = 0; i < NI; i++) {
+            part[i * D] = (float)(ox + 0.6 * r);
+            part[i * D + 1] = NAN;
+        }
+        ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+        ck_assert_int_eq(cem_sampler_impute(s, 0, NI, part, NULL, NULL, out), CEM_OK);
+        cem_sampler_free(s);
+        double err = 0;
+        int up = 0;
+        for (int i = 0; i < NI; i++) {
+            ck_assert(out[i * D] == part[i * D]);
+            double y = (out[i * D + 1] - oy) / r;
+            err += fabs(fabs(y) - 0.8);
+            up += y > 0;
+        }
+        imp_err[k] = err / NI;
+        imp_up[k] = (double)up / NI;
+        ck_assert_msg(fabs(imp_up[k] - 0.5) < 3.5 * sqrt(0.25 / NI), "upper mode: %.3f",
+                      imp_up[k]);
+        ck_assert_msg(imp_err[k] < 0.02, "imputed |y| - 0.8: mean %.4f (radius units)",
+                      imp_err[k]);
         cem_model_free(m);
     }
+    printf("quality: imputed y at x = 0.6: mean | |y| - 0.8 | %.4f and %.4f, upper share %.3f "
+           "and %.3f\n", imp_err[0], imp_err[1], imp_up[0], imp_up[1]);
     printf("quality: mean distance to the circle / radius: unit %.4f, radius 50 at (100, -30) "
            "%.4f\n", rel[0], rel[1]);
     fflush(stdout);
