@@ -873,6 +873,7 @@ static void experiment_imputation(dataset *circle)
         }
     }
     fclose(f);
+    say("\n");
     char script[1500];
     snprintf(script, sizeof script,
              "set title 'y imputed at x = 0.6 on the learned circle (exact: +-0.8)'\n"
