@@ -473,6 +473,67 @@ START_TEST(flow_on_labelled_network)
 }
 END_TEST
 
+/* The mixture kind as the sampler's exact multi-modal ground truth: the
+ * unconditional samples of sum_k pi_k N(m_k, s_k^2 I) fall to the
+ * components in the shares pi (within 3.5 standard errors of 4,000 rows),
+ * and each class's samples have its component's mean and variance. */
+START_TEST(mixture_is_the_samplers_ground_truth)
+{
+    const double pi[3] = {0.5, 0.3, 0.2};
+    const float means[6] = {-1.5f, 0, 1.5f, 0.5f, 0.5f, -1.5f};
+    const float sd[3] = {0.2f, 0.1f, 0.3f};
+    float covs[12] = {0};
+    for (int k = 0; k < 3; k++)
+        covs[4 * k] = covs[4 * k + 3] = sd[k] * sd[k];
+    cem_model_t *m;
+    ck_assert_int_eq(cem_model_create_mixture(&m, 3, pi, means, covs, 2), CEM_OK);
+    cem_sampler_t *s;
+    ck_assert_int_eq(cem_sampler_create(&s, m), CEM_OK);
+    enum { N = 4000 };
+    float *o = malloc(sizeof(float) * 2 * N);
+    ck_assert_int_eq(cem_sampler_run(s, N, o), CEM_OK);
+    int count[3] = {0};
+    for (int i = 0; i < N; i++) {
+        int best = 0;
+        double bd = INFINITY;
+        for (int k = 0; k < 3; k++) {
+            double dx = o[2 * i] - means[2 * k], dy = o[2 * i + 1] - means[2 * k + 1];
+            if (dx * dx + dy * dy < bd) {
+                bd = dx * dx + dy * dy;
+                best = k;
+            }
+        }
+        count[best]++;
+    }
+    for (int k = 0; k < 3; k++) {
+        double share = (double)count[k] / N, se = sqrt(pi[k] * (1 - pi[k]) / N);
+        ck_assert_msg(fabs(share - pi[k]) < 3.5 * se, "component %d: share %.4f, weight %.2f",
+                      k, share, pi[k]);
+    }
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(cem_sampler_set(s, CEM_SAMPLER_LABEL, k), CEM_OK);
+        ck_assert_int_eq(cem_sampler_run(s, N, o), CEM_OK);
+        for (int j = 0; j < 2; j++) {
+            double mean = 0, var = 0, v = (double)sd[k] * sd[k];
+            for (int i = 0; i < N; i++)
+                mean += o[2 * i + j];
+            mean /= N;
+            for (int i = 0; i < N; i++)
+                var += (o[2 * i + j] - mean) * (o[2 * i + j] - mean);
+            var /= N - 1;
+            ck_assert_msg(fabs(mean - means[2 * k + j]) < 3.5 * sqrt(v / N),
+                          "class %d coordinate %d: mean %.4f, exact %.4f", k, j, mean,
+                          (double)means[2 * k + j]);
+            ck_assert_msg(fabs(var - v) < 3.5 * v * sqrt(2.0 / N) + 1e-4,
+                          "class %d coordinate %d: variance %.5f, exact %.5f", k, j, var, v);
+        }
+    }
+    free(o);
+    cem_sampler_free(s);
+    cem_model_free(m);
+}
+END_TEST
+
 Suite *suite_labels(void)
 {
     Suite *s = suite_create("labels");
@@ -486,6 +547,7 @@ Suite *suite_labels(void)
     tcase_add_test(tc, labelled_batch_calls);
     tcase_add_test(tc, labelled_checkpoints);
     tcase_add_test(tc, flow_on_labelled_network);
+    tcase_add_test(tc, mixture_is_the_samplers_ground_truth);
     suite_add_tcase(s, tc);
     return s;
 }
