@@ -54,6 +54,10 @@ that while staying far below the size of any real mistake):
     reader sees the check can tell them apart; the clipping run also checks
     that the gradient norm really exceeded 0.5.  cem_trainer_loss_batch must
     leave the weights and the step count untouched.
+ 5. Labels (check_labels): a labelled DIRECT CEM network rebuilt as
+    torch.nn.Embedding + concatenation of [x, e, phi(t)]: forward of
+    cem_model_eval_labelled and the loss and gradient (the label table's
+    included) of cem_trainer_loss_batch_labelled, tolerances as 1 and 2.
  4. EMA: after those steps cem_model_get_params(m, 1) vs
     ema_k = 0.995 ema_{k-1} + 0.005 p_k (ema_0 = initial weights, p_k the
     torch trajectory), max abs diff <= 1e-6; and cem_model_eval with
@@ -85,6 +89,7 @@ ACT_NAMES = {ACT_SILU: "SILU", ACT_RELU: "RELU", ACT_TANH: "TANH"}
 MODEL_T_MIN, MODEL_T_MAX, MODEL_WIDTH, MODEL_DEPTH = 1, 2, 3, 4
 MODEL_ACTIVATION, MODEL_EMBED, MODEL_SEED, MODEL_USE_EMA = 5, 6, 7, 8
 MODEL_PARAM = 9
+MODEL_LABELS, MODEL_LABEL_EMBED = 10, 11
 PARAM_DIRECT, PARAM_PRECOND, PARAM_PRECOND_PCA = 0, 1, 2
 WEIGHT_LAMBDA, WEIGHT_ONE, WEIGHT_SQRT_LAMBDA, WEIGHT_MIN_SNR, WEIGHT_EDM = 0, 1, 2, 3, 4
 WEIGHT_NAMES = {WEIGHT_LAMBDA: "LAMBDA", WEIGHT_ONE: "ONE",
@@ -135,6 +140,9 @@ def load_library(path):
         "cem_trainer_step_batch": (I, [H, I, F, D, F, D]),
         "cem_trainer_steps": (ctypes.c_long, [H]),
         "cem_trainer_free": (None, [H]),
+        "cem_model_eval_labelled": (I, [H, I, Z, F, D, POINTER(c_int), F]),
+        "cem_trainer_create_labelled": (I, [POINTER(c_void_p), H, F, POINTER(c_int), Z, I]),
+        "cem_trainer_loss_batch_labelled": (I, [H, I, F, POINTER(c_int), D, F, D, F]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -722,6 +730,99 @@ def check_optimizer(a, label, optimizer, weight_decay, clip, seed, steps=10):
 
 
 # ------------------------------------------------------------------- main
+
+# ------------------------------------------------------------ 5. labels
+def check_labels(seed):
+    """A labelled DIRECT CEM network (K = 3 classes, a label embedding of
+    C = 5 features) against torch: the library's input [x, e, phi(t)] with e
+    row k of a (K + 1) x C table (row K: no label) after the layers' weights
+    (cemdiff.h), rebuilt as torch.nn.Embedding + concatenation.  Forward of
+    cem_model_eval_labelled (labels -1 .. 2) max abs <= 1e-5; loss and
+    gradient of cem_trainer_loss_batch_labelled, the table's included,
+    <= 1e-5 and 1e-4 as section 2."""
+    K, C = 3, 5
+    a = Arch(2, TARGET_CEM, ACT_SILU, width=32, depth=2, embed=8, seed=seed)
+    m = c_void_p()
+    call("cem_model_create_mlp", byref(m), 2, TARGET_CEM)
+    tr = c_void_p()
+    try:
+        for opt, v in ((MODEL_T_MIN, a.t_min), (MODEL_T_MAX, a.t_max), (MODEL_WIDTH, a.width),
+                       (MODEL_DEPTH, a.depth), (MODEL_EMBED, a.embed), (MODEL_SEED, seed),
+                       (MODEL_PARAM, PARAM_DIRECT), (MODEL_LABEL_EMBED, C),
+                       (MODEL_LABELS, K), (MODEL_USE_EMA, 0)):
+            call("cem_model_set", m, opt, float(v))
+        flat = get_params(m, 0)
+        shapes = ([(a.width, 2 + C + a.embed)] + [(a.width, a.width)] * (a.depth - 1) +
+                  [(2, a.width)])
+        nlayers = sum(o * i + o for o, i in shapes)
+        R.record("labels: parameter count", flat.size == nlayers + (K + 1) * C,
+                 "%d, layers %d + table %d" % (flat.size, nlayers, (K + 1) * C))
+        layers = []
+        for l, (o, i) in enumerate(shapes):
+            layers.append(torch.nn.Linear(i, o))
+            if l < len(shapes) - 1:
+                layers.append(torch.nn.SiLU())
+        net = torch.nn.Sequential(*layers)
+        load_flat(net, flat[:nlayers])
+        table = torch.nn.Embedding(K + 1, C)
+        with torch.no_grad():
+            table.weight.copy_(torch.from_numpy(flat[nlayers:].reshape(K + 1, C)))
+        R.record("labels: the table starts N(0, 1)",
+                 abs(float(flat[nlayers:].mean())) < 0.8 and 0.3 < float(flat[nlayers:].std()) < 2.0,
+                 "mean %.3f sd %.3f of %d" % (flat[nlayers:].mean(), flat[nlayers:].std(), (K + 1) * C))
+
+        def forward(x, t, lab):
+            rows = torch.from_numpy(np.where(lab < 0, K, lab).astype(np.int64))
+            inp = torch.cat([torch.from_numpy(f32(x)), table(rows),
+                             torch.from_numpy(f32(phi(a, t)))], 1)
+            return net(inp)
+
+        rng = np.random.default_rng(seed)
+        n = 64
+        x = f32(rng.standard_normal((n, 2)))
+        t = log_uniform(rng, n, a.t_min, a.t_max)
+        lab = (np.arange(n) % (K + 1) - 1).astype(np.int32)
+        out = np.zeros((n, 2), np.float32)
+        call("cem_model_eval_labelled", m, TARGET_CEM, n, fptr(x), dptr(t),
+             lab.ctypes.data_as(POINTER(c_int)), fptr(out))
+        with torch.no_grad():
+            ref = forward(x, t, lab).numpy()
+        R.abs_close("labels: forward, classes -1 .. 2", out, ref, 1e-5)
+
+        data = circle(64)
+        dlab = (np.arange(64) % K).astype(np.int32)
+        call("cem_trainer_create_labelled", byref(tr), m, fptr(data),
+             dlab.ctypes.data_as(POINTER(c_int)), 64, 2)
+        B = 96
+        call("cem_trainer_set", tr, TR_BATCH, float(B))
+        x0, tb, z = make_batch(rng, data, B, a)
+        blab = (rng.integers(-1, K, B)).astype(np.int32)
+        loss = c_double()
+        grad = np.zeros_like(flat)
+        call("cem_trainer_loss_batch_labelled", tr, B, fptr(x0), blab.ctypes.data_as(POINTER(c_int)),
+             dptr(tb), fptr(z), byref(loss), fptr(grad))
+        al, sg = ou(tb)
+        xt = f32(al[:, None] * x0.astype(np.float64) + sg[:, None] * z.astype(np.float64))
+        outb = forward(xt, tb, blab)
+        tl = (torch.from_numpy(f32(cem_weight(WEIGHT_LAMBDA, tb))) *
+              ((outb - torch.from_numpy(x0)) ** 2).sum(1)).mean()
+        tl.backward()
+        R.rel_scalar("labels: loss", loss.value, float(tl), TOL_LOSS)
+        gt = np.concatenate([p.grad.numpy().ravel() for p in net.parameters()] +
+                            [table.weight.grad.numpy().ravel()]).astype(np.float64)
+        gc = grad.astype(np.float64)
+        err = float(np.max(np.abs(gc - gt))) / max(float(np.max(np.abs(gt))), 1e-300)
+        R.record("labels: gradient, every tensor and the table", err <= TOL_GRAD,
+                 "rel err %.3e (tol %.0e)" % (err, TOL_GRAD))
+        gtab_c, gtab_t = gc[nlayers:], gt[nlayers:]
+        terr = float(np.max(np.abs(gtab_c - gtab_t))) / max(float(np.max(np.abs(gtab_t))), 1e-300)
+        R.record("labels: the table's gradient", terr <= TOL_GRAD and np.max(np.abs(gtab_t)) > 0,
+                 "rel err %.3e (tol %.0e), max |g| %.3e" % (terr, TOL_GRAD, np.max(np.abs(gtab_t))))
+    finally:
+        LIB.cem_trainer_free(tr)
+        LIB.cem_model_free(m)
+
+
 def main():
     global LIB
     path = sys.argv[1] if len(sys.argv) > 1 else "lib/libcemdiff.so"
@@ -802,6 +903,9 @@ def main():
         a = Arch(3, TARGET_CEM, ACT_SILU, seed=43, param=PARAM_PRECOND_PCA, mu=(0.4, -1.0, 2.0),
                  cov=PCA_COV)
         guarded("optimizer ADAM PCA", check_optimizer, a, "ADAM", OPTIM_ADAM, 0.0, 0.0, 306)
+
+        # 5. labels: the embedding's forward and gradient.
+        guarded("labels", check_labels, 500)
 
     print("torch_check: %d passed, %d failed" % (R.passed, R.failed))
     return 1 if R.failed or R.passed == 0 else 0
