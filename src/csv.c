@@ -236,53 +236,43 @@ static int read_csv(const char *fn, const char *path, int label_col, int missing
     return CEM_OK;
 }
 
-int cem_csv_read(const char *path, float **data, size_t *n, int *dim)
+/* The three readers' entry: clears the outputs (labels only when
+ * labelled), checks the arguments, reads. */
+static int read_entry(const char *fn, const char *path, int labelled, int label_col,
+                      int missing, float **data, int **labels, size_t *n, int *dim)
 {
-    static const char fn[] = "cem_csv_read";
     if (data)
         *data = NULL;
-    if (n)
-        *n = 0;
-    if (dim)
-        *dim = 0;
-    if (!path || !data || !n || !dim)
-        return cemi_fail(NULL, CEM_ERR_ARG, "%s: path, data, n and dim must not be NULL", fn);
-    return read_csv(fn, path, -1, 0, data, NULL, n, dim);
-}
-
-int cem_csv_read_missing(const char *path, float **data, size_t *n, int *dim)
-{
-    static const char fn[] = "cem_csv_read_missing";
-    if (data)
-        *data = NULL;
-    if (n)
-        *n = 0;
-    if (dim)
-        *dim = 0;
-    if (!path || !data || !n || !dim)
-        return cemi_fail(NULL, CEM_ERR_ARG, "%s: path, data, n and dim must not be NULL", fn);
-    return read_csv(fn, path, -1, 1, data, NULL, n, dim);
-}
-
-int cem_csv_read_labelled(const char *path, int label_col, float **data, int **labels,
-                          size_t *n, int *dim)
-{
-    static const char fn[] = "cem_csv_read_labelled";
-    if (data)
-        *data = NULL;
-    if (labels)
+    if (labelled && labels)
         *labels = NULL;
     if (n)
         *n = 0;
     if (dim)
         *dim = 0;
-    if (!path || !data || !labels || !n || !dim)
-        return cemi_fail(NULL, CEM_ERR_ARG,
-                         "%s: path, data, labels, n and dim must not be NULL", fn);
-    if (label_col < 0)
+    if (!path || !data || (labelled && !labels) || !n || !dim)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: path, data, %sn and dim must not be NULL", fn,
+                         labelled ? "labels, " : "");
+    if (labelled && label_col < 0)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: label_col = %d must be >= 0 (fields count "
                          "from 0)", fn, label_col);
-    return read_csv(fn, path, label_col, 0, data, labels, n, dim);
+    return read_csv(fn, path, labelled ? label_col : -1, missing, data,
+                    labelled ? labels : NULL, n, dim);
+}
+
+int cem_csv_read(const char *path, float **data, size_t *n, int *dim)
+{
+    return read_entry("cem_csv_read", path, 0, -1, 0, data, NULL, n, dim);
+}
+
+int cem_csv_read_missing(const char *path, float **data, size_t *n, int *dim)
+{
+    return read_entry("cem_csv_read_missing", path, 0, -1, 1, data, NULL, n, dim);
+}
+
+int cem_csv_read_labelled(const char *path, int label_col, float **data, int **labels,
+                          size_t *n, int *dim)
+{
+    return read_entry("cem_csv_read_labelled", path, 1, label_col, 0, data, labels, n, dim);
 }
 
 /* ------------------------------------------------------------------ write */
