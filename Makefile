@@ -409,8 +409,12 @@ abi-baseline: all | test-deps
 
 # The Python package's declarations, generated from the header (make check
 # fails when the committed file and the header disagree).
+# Each file is written to a temporary name and renamed into place only when
+# the generator succeeds (a header it cannot parse leaves the files as they
+# were, never empty).
 python-api:
-	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --python > python/cemdiff/_api.py
+	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --python > python/cemdiff/_api.py.tmp || { rm -f python/cemdiff/_api.py.tmp; exit 1; }
+	mv python/cemdiff/_api.py.tmp python/cemdiff/_api.py
 
 # Every generated binding: the Python declarations, julia/gen_api.jl
 # (the ccall layer of julia/CemDiff.jl; tests/check_julia.py checks it) and
@@ -418,8 +422,10 @@ python-api:
 # and the quick starts of tools/api_quickstart.md; make check fails when it
 # is stale).
 bindings: python-api
-	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --julia > julia/gen_api.jl
-	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --markdown > docs/API.md
+	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --julia > julia/gen_api.jl.tmp || { rm -f julia/gen_api.jl.tmp; exit 1; }
+	mv julia/gen_api.jl.tmp julia/gen_api.jl
+	$(PYTHON) tools/cemdiff_api.py include/cemdiff.h --markdown > docs/API.md.tmp || { rm -f docs/API.md.tmp; exit 1; }
+	mv docs/API.md.tmp docs/API.md
 
 # The order tables and figure of docs/SAMPLING.md (tests/sampling_orders.c,
 # from the computations of the sampler suite's order tests): the tables go

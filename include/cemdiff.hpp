@@ -6,7 +6,7 @@
  * manual: every function here says which C call it makes, and that call's
  * contract (arguments, layouts, errors, thread safety) is the one that holds.
  *
- *   - Model, Trainer, Sampler, Dataset own one handle each: move-only,
+ *   - Model, Trainer, Sampler, Flow, Dataset own one handle each: move-only,
  *     released by the matching cem_*_free on destruction.  A moved-from
  *     owner is empty (explicit operator bool is false); calling through it
  *     passes NULL to the library, which answers CEM_ERR_ARG.
@@ -19,6 +19,9 @@
  *   - Models are reference counted (cem_model_retain): Model::share() and
  *     Trainer::model() return owners of their own reference, so the model
  *     stays valid whichever owner goes first.
+ *   - Classes: labels are std::vector<int> (or const int *) of one class a
+ *     row, in 0 .. K-1 or CEM_LABEL_NONE; the labelled overloads call the
+ *     *_labelled functions.  Imputation masks are unsigned char (1: known).
  */
 #ifndef CEMDIFF_HPP
 #define CEMDIFF_HPP
@@ -214,6 +217,23 @@ public:
     {
         return empirical(points.data(), detail::rows(points.size(), dim, "Model::empirical"), dim);
     }
+    /* cem_model_create_empirical_labelled: the same with labels[i] in
+     * 0 .. K-1 the class of point i (K = the largest label + 1). */
+    static Model empirical(const float *points, const int *labels, std::size_t n, int dim)
+    {
+        cem_model_t *m = nullptr;
+        check(cem_model_create_empirical_labelled(&m, points, labels, n, dim));
+        return adopt(m);
+    }
+    static Model empirical(const std::vector<float> &points, const std::vector<int> &labels,
+                           int dim)
+    {
+        std::size_t n = detail::rows(points.size(), dim, "Model::empirical");
+        if (labels.size() != n)
+            throw error(CEM_ERR_ARG, "Model::empirical: " + std::to_string(labels.size()) +
+                                         " labels for " + std::to_string(n) + " points");
+        return empirical(points.data(), labels.data(), n, dim);
+    }
     /* cem_model_create_gaussian: N(mean, cov), cov dim x dim row-major. */
     static Model gaussian(const std::vector<float> &mean, const std::vector<float> &cov)
     {
@@ -221,6 +241,26 @@ public:
         detail::need(cov.size(), mean.size() * mean.size(), "Model::gaussian (cov)");
         cem_model_t *m = nullptr;
         check(cem_model_create_gaussian(&m, mean.data(), cov.data(), dim));
+        return adopt(m);
+    }
+    /* cem_model_create_mixture: sum_k pi_k N(mean_k, cov_k) of K = rows of
+     * means (K x dim) Gaussians, covs K blocks of dim x dim, weights K
+     * values (empty: equal).  Its classes are the components. */
+    static Model mixture(const std::vector<float> &means, const std::vector<float> &covs,
+                         int dim, const std::vector<double> &weights = {})
+    {
+        std::size_t K = detail::rows(means.size(), dim, "Model::mixture (means)");
+        const std::size_t d = detail::udim(dim);
+        if (covs.size() != K * d * d)
+            throw error(CEM_ERR_ARG, "Model::mixture: covs must hold K = " + std::to_string(K) +
+                                         " blocks of dim x dim values");
+        if (!weights.empty() && weights.size() != K)
+            throw error(CEM_ERR_ARG, "Model::mixture: weights must hold K = " +
+                                         std::to_string(K) + " values (or none)");
+        cem_model_t *m = nullptr;
+        check(cem_model_create_mixture(&m, static_cast<int>(K),
+                                       weights.empty() ? nullptr : weights.data(), means.data(),
+                                       covs.data(), dim));
         return adopt(m);
     }
     /* cem_model_load / cem_model_load_buffer. */
@@ -251,6 +291,8 @@ public:
     int kind() const noexcept { return cem_model_kind_of(h_.get()); }
     int target() const noexcept { return cem_model_target_of(h_.get()); }
     std::size_t param_count() const noexcept { return cem_model_param_count(h_.get()); }
+    /* K, the model's classes (CEM_MODEL_LABELS; 0: unlabelled). */
+    int labels() const { return static_cast<int>(get(CEM_MODEL_LABELS)); }
 
     /* cem_model_eval: target `what` at x (n x dim) and times t (n). */
     void eval(cem_target what, const float *x, const double *t, std::size_t n, float *out,
@@ -267,6 +309,33 @@ public:
         std::vector<float> out(x.size());
         check(cem_model_eval(h_.get(), what, n, x.data(), t.data(), out.data()));
         return out;
+    }
+    /* cem_model_eval_labelled: row i answers for class labels[i] (or
+     * unconditionally for CEM_LABEL_NONE); labels null: every row
+     * unconditional. */
+    void eval(cem_target what, const float *x, const double *t, const int *labels,
+              std::size_t n, float *out, std::size_t out_size) const
+    {
+        detail::need(out_size, n * detail::udim(dim()), "Model::eval (out)");
+        check(cem_model_eval_labelled(h_.get(), what, n, x, t, labels, out));
+    }
+    std::vector<float> eval(cem_target what, const std::vector<float> &x,
+                            const std::vector<double> &t, const std::vector<int> &labels) const
+    {
+        std::size_t n = detail::rows(x.size(), dim(), "Model::eval");
+        detail::need(t.size(), n, "Model::eval (t)");
+        detail::need(labels.size(), n, "Model::eval (labels)");
+        std::vector<float> out(x.size());
+        check(cem_model_eval_labelled(h_.get(), what, n, x.data(), t.data(), labels.data(),
+                                      out.data()));
+        return out;
+    }
+    /* The same with one class for every row. */
+    std::vector<float> eval(cem_target what, const std::vector<float> &x,
+                            const std::vector<double> &t, int label) const
+    {
+        return eval(what, x, t,
+                    std::vector<int>(detail::rows(x.size(), dim(), "Model::eval"), label));
     }
     /* cem_model_eval_at: one time for every point. */
     std::vector<float> eval_at(cem_target what, const std::vector<float> &x, double t) const
@@ -378,6 +447,17 @@ public:
     }
     Trainer(const Model &m, const std::vector<float> &data)
         : Trainer(m, data.data(), detail::rows(data.size(), m.dim(), "Trainer"), m.dim()) {}
+    /* cem_trainer_create_labelled: labels[i] (copied) the class of row i,
+     * in 0 .. K-1 of the model's K = CEM_MODEL_LABELS, or CEM_LABEL_NONE. */
+    Trainer(const Model &m, const float *data, const int *labels, std::size_t n, int dim)
+    {
+        cem_trainer_t *t = nullptr;
+        check(cem_trainer_create_labelled(&t, m.get(), data, labels, n, dim));
+        h_.reset(t);
+    }
+    Trainer(const Model &m, const std::vector<float> &data, const std::vector<int> &labels)
+        : Trainer(m, data.data(), labels_of(labels, data.size(), m.dim(), "Trainer"),
+                  labels.size(), m.dim()) {}
 
     /* cem_trainer_load / cem_trainer_load_buffer with the training data. */
     static Trainer load(const std::string &path, const std::vector<float> &data, int dim)
@@ -394,6 +474,27 @@ public:
         check(cem_trainer_load_buffer(&t, buf.data(), buf.size(), data.data(),
                                       detail::rows(data.size(), dim, "Trainer::load_buffer"),
                                       dim));
+        return adopt(t);
+    }
+    /* cem_trainer_load_labelled / cem_trainer_load_buffer_labelled: a
+     * labelled trainer's checkpoint, with its data and labels. */
+    static Trainer load(const std::string &path, const std::vector<float> &data,
+                        const std::vector<int> &labels, int dim)
+    {
+        cem_trainer_t *t = nullptr;
+        check(cem_trainer_load_labelled(&t, path.c_str(), data.data(),
+                                        labels_of(labels, data.size(), dim, "Trainer::load"),
+                                        labels.size(), dim));
+        return adopt(t);
+    }
+    static Trainer load_buffer(const std::vector<unsigned char> &buf,
+                               const std::vector<float> &data, const std::vector<int> &labels,
+                               int dim)
+    {
+        cem_trainer_t *t = nullptr;
+        check(cem_trainer_load_buffer_labelled(
+            &t, buf.data(), buf.size(), data.data(),
+            labels_of(labels, data.size(), dim, "Trainer::load_buffer"), labels.size(), dim));
         return adopt(t);
     }
     static Trainer adopt(cem_trainer_t *t) { Trainer r; r.h_.reset(t); return r; }
@@ -467,6 +568,29 @@ public:
                                      grad ? grad->data() : nullptr));
         return loss;
     }
+    /* cem_trainer_step_batch_labelled / cem_trainer_loss_batch_labelled:
+     * the same with a class a row (B labels in [-1, K), no dropout). */
+    double step_batch(const std::vector<float> &x0, const std::vector<double> &t,
+                      const std::vector<float> &z, const std::vector<int> &labels)
+    {
+        int B = batch_rows(x0, t, z, &labels);
+        double loss = 0;
+        check(cem_trainer_step_batch_labelled(h_.get(), B, x0.data(), labels.data(), t.data(),
+                                              z.data(), &loss));
+        return loss;
+    }
+    double loss_batch(const std::vector<float> &x0, const std::vector<double> &t,
+                      const std::vector<float> &z, const std::vector<int> &labels,
+                      std::vector<float> *grad = nullptr)
+    {
+        int B = batch_rows(x0, t, z, &labels);
+        double loss = 0;
+        if (grad)
+            grad->assign(model().param_count(), 0.0f);
+        check(cem_trainer_loss_batch_labelled(h_.get(), B, x0.data(), labels.data(), t.data(),
+                                              z.data(), &loss, grad ? grad->data() : nullptr));
+        return loss;
+    }
 
     /* cem_trainer_time_bins_n: the loss by time bin since the last reset
      * (CEM_TRAINER_BINS bins; mean NaN for an empty bin), edges one more. */
@@ -532,13 +656,25 @@ public:
 
 private:
     int batch_rows(const std::vector<float> &x0, const std::vector<double> &t,
-                   const std::vector<float> &z) const
+                   const std::vector<float> &z, const std::vector<int> *labels = nullptr) const
     {
         std::size_t B = t.size();
         std::size_t d = detail::udim(cem_model_dim(cem_trainer_model(h_.get())));
         if (x0.size() != B * d || z.size() != B * d)
             throw error(CEM_ERR_ARG, "Trainer batch: x0 and z must hold t.size() rows of dim");
+        if (labels && labels->size() != B)
+            throw error(CEM_ERR_ARG, "Trainer batch: labels must hold t.size() values");
         return static_cast<int>(B);
+    }
+    /* labels.data() after checking one label a row of data. */
+    static const int *labels_of(const std::vector<int> &labels, std::size_t floats, int dim,
+                                const char *what)
+    {
+        std::size_t n = detail::rows(floats, dim, what);
+        if (labels.size() != n)
+            throw error(CEM_ERR_ARG, std::string(what) + ": " + std::to_string(labels.size()) +
+                                         " labels for " + std::to_string(n) + " rows");
+        return labels.data();
     }
 
     /* Declared before h_: destroyed after the trainer that points at it. */
@@ -593,21 +729,61 @@ public:
         detail::need(out_size, n * detail::udim(dim_), "Sampler::run (out)");
         int status = first == 0 ? cem_sampler_run(h_.get(), n, out)
                                 : cem_sampler_run_rows(h_.get(), first, n, out);
-        if (progress_ && progress_->caught) {
-            std::exception_ptr e = progress_->caught;
-            progress_->caught = nullptr;
-            std::rethrow_exception(e);
-        }
-        if (status == CEM_ERR_DIVERGED && allow_diverged)
-            return cem_sampler_diverged_rows(h_.get());
-        check(status);
-        return 0;
+        return finish(status, allow_diverged);
     }
     /* n samples, n x dim row-major (rows 0 .. n-1 of the seed's streams). */
     std::vector<float> sample(std::size_t n)
     {
         std::vector<float> out(n * detail::udim(dim_));
         run(0, n, out.data(), out.size());
+        return out;
+    }
+
+    /* cem_sampler_run_labelled: row first + i from class labels[i] (in
+     * [-1, K); labels null: CEM_SAMPLER_LABEL for every row), guided by
+     * CEM_SAMPLER_GUIDANCE; otherwise as run(). */
+    std::size_t run_labelled(std::size_t first, std::size_t n, const int *labels, float *out,
+                             std::size_t out_size, bool allow_diverged = false)
+    {
+        detail::need(out_size, n * detail::udim(dim_), "Sampler::run_labelled (out)");
+        return finish(cem_sampler_run_labelled(h_.get(), first, n, labels, out),
+                      allow_diverged);
+    }
+    /* One sample per label, labels.size() x dim (rows 0 .. n-1). */
+    std::vector<float> sample(const std::vector<int> &labels)
+    {
+        std::vector<float> out(labels.size() * detail::udim(dim_));
+        run_labelled(0, labels.size(), labels.data(), out.data(), out.size());
+        return out;
+    }
+
+    /* cem_sampler_impute: completes n partial points x (n x dim) into out,
+     * the known coordinates bitwise as given.  known (n x dim, 1 known, 0
+     * missing) may be null: then NaN marks the missing coordinates; labels
+     * (n) may be null.  Row first + i draws from stream (SEED, first + i).
+     * Diverged rows as run(). */
+    std::size_t impute(std::size_t first, std::size_t n, const float *x,
+                       const unsigned char *known, const int *labels, float *out,
+                       std::size_t out_size, bool allow_diverged = false)
+    {
+        detail::need(out_size, n * detail::udim(dim_), "Sampler::impute (out)");
+        return finish(cem_sampler_impute(h_.get(), first, n, x, known, labels, out),
+                      allow_diverged);
+    }
+    /* The completed rows of x (n x dim); known empty: NaN marks what is
+     * missing, else n x dim flags; labels empty: none, else n classes. */
+    std::vector<float> impute(const std::vector<float> &x,
+                              const std::vector<unsigned char> &known = {},
+                              const std::vector<int> &labels = {}, std::size_t first = 0)
+    {
+        std::size_t n = detail::rows(x.size(), dim_, "Sampler::impute");
+        if (!known.empty() && known.size() != x.size())
+            throw error(CEM_ERR_ARG, "Sampler::impute: known must hold x.size() flags (or none)");
+        if (!labels.empty() && labels.size() != n)
+            throw error(CEM_ERR_ARG, "Sampler::impute: labels must hold one class a row (or none)");
+        std::vector<float> out(x.size());
+        impute(first, n, x.data(), known.empty() ? nullptr : known.data(),
+               labels.empty() ? nullptr : labels.data(), out.data(), out.size());
         return out;
     }
 
@@ -659,6 +835,20 @@ public:
     std::string errmsg() const { return cem_sampler_errmsg(h_.get()); }
 
 private:
+    /* Rethrows the progress callback's exception, then answers the status:
+     * the diverged rows when allowed, else throws on any failure. */
+    std::size_t finish(int status, bool allow_diverged)
+    {
+        if (progress_ && progress_->caught) {
+            std::exception_ptr e = progress_->caught;
+            progress_->caught = nullptr;
+            std::rethrow_exception(e);
+        }
+        if (status == CEM_ERR_DIVERGED && allow_diverged)
+            return cem_sampler_diverged_rows(h_.get());
+        check(status);
+        return 0;
+    }
     /* Declared before h_: destroyed after the sampler that points at it. */
     std::unique_ptr<detail::sampler_progress_state> progress_;
     std::unique_ptr<cem_sampler_t, detail::sampler_free> h_;
@@ -926,6 +1116,33 @@ inline Table csv_read(const std::string &path)
     check(cem_csv_read(path.c_str(), &data, &n, &dim));
     std::unique_ptr<void, detail::buffer_free> own(data);
     return Table{std::vector<float>(data, data + n * detail::udim(dim)), n, dim};
+}
+
+/* cem_csv_read_missing: the rows of a CSV file of partial points, an
+ * empty field read as NaN (what Sampler::impute completes). */
+inline Table csv_read_missing(const std::string &path)
+{
+    float *data = nullptr;
+    std::size_t n = 0;
+    int dim = 0;
+    check(cem_csv_read_missing(path.c_str(), &data, &n, &dim));
+    std::unique_ptr<void, detail::buffer_free> own(data);
+    return Table{std::vector<float>(data, data + n * detail::udim(dim)), n, dim};
+}
+
+/* cem_csv_read_labelled: the points (n x dim, dim = fields - 1) and the
+ * integer labels of column label_col (0-based) of a CSV file. */
+struct LabelledTable { std::vector<float> data; std::vector<int> labels; std::size_t n; int dim; };
+inline LabelledTable csv_read_labelled(const std::string &path, int label_col)
+{
+    float *data = nullptr;
+    int *labels = nullptr;
+    std::size_t n = 0;
+    int dim = 0;
+    check(cem_csv_read_labelled(path.c_str(), label_col, &data, &labels, &n, &dim));
+    std::unique_ptr<void, detail::buffer_free> own_data(data), own_labels(labels);
+    return LabelledTable{std::vector<float>(data, data + n * detail::udim(dim)),
+                         std::vector<int>(labels, labels + n), n, dim};
 }
 
 /* cem_csv_write: rows of dim floats. */

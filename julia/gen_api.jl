@@ -132,6 +132,13 @@ const CEM_SAMPLER_TRAJ_EVERY = Cint(10)
 const CEM_SAMPLER_PRIOR = Cint(11)
 const CEM_SAMPLER_LABEL = Cint(12)
 const CEM_SAMPLER_GUIDANCE = Cint(13)
+const CEM_SAMPLER_IMPUTE = Cint(14)
+const CEM_SAMPLER_JUMP_LENGTH = Cint(15)
+const CEM_SAMPLER_JUMPS = Cint(16)
+const CEM_SAMPLER_RECON_WEIGHT = Cint(17)
+# cem_impute
+const CEM_IMPUTE_REPAINT = Cint(0)
+const CEM_IMPUTE_RECONSTRUCT = Cint(1)
 # cem_flow_option
 const CEM_FLOW_RTOL = Cint(1)
 const CEM_FLOW_ATOL = Cint(2)
@@ -227,6 +234,7 @@ const CEM_FUNCTIONS = (
     :cem_sampler_run,
     :cem_sampler_run_rows,
     :cem_sampler_run_labelled,
+    :cem_sampler_impute,
     :cem_sampler_set_progress,
     :cem_sampler_diverged_rows,
     :cem_sampler_times,
@@ -279,6 +287,7 @@ const CEM_FUNCTIONS = (
     :cem_singularity_profile,
     :cem_csv_read,
     :cem_csv_read_labelled,
+    :cem_csv_read_missing,
     :cem_csv_write,
 )
 
@@ -1300,6 +1309,36 @@ function cem_sampler_run_labelled(s, first, n, labels, out)
 end
 
 """
+    cem_sampler_impute(s, first, n, x, known, labels, out) -> Cint
+
+C: `CEM_API int cem_sampler_impute(cem_sampler_t *s, size_t first, size_t n, const float *x, const unsigned char *known, const int *labels, float *out);`
+
+Imputation: fills the missing coordinates of n partial points x (n x
+dim) with a draw from the model's law conditioned on the known ones
+(exact for an exact model in the limit of many resamplings; the
+method is CEM_SAMPLER_IMPUTE).  known (n x dim, may be NULL) marks the
+known coordinates with 1 and the missing ones with 0; the missing
+entries of x are then not read (they may be NaN).  With known NULL the
+missing coordinates are those where x is NaN (and every other entry
+must be finite).  out (n x dim) receives the completed points: the known
+coordinates bitwise as given, the missing ones sampled (f(y, t_1) with
+DENOISE, y(t_1) without).  A row with nothing missing is copied; a row
+with nothing known is a sample of the model's law (bitwise the ordinary
+sample of its row when JUMPS = 0).  Row first + i draws from
+stream (SEED, first + i) and depends on nothing else; labels (may be
+NULL) as cem_sampler_run_labelled, with GUIDANCE.  Records no
+trajectory.  Allocates nothing.
+Errors: those of cem_sampler_run_labelled, CEM_ERR_NONFINITE (a known
+entry is NaN or Inf; with known NULL, an Inf), CEM_ERR_UNSUPPORTED
+(JUMPS > 0 with a multistep integrator; RECONSTRUCT with labels).
+"""
+function cem_sampler_impute(s, first, n, x, known, labels, out)
+    ccall((:cem_sampler_impute, libcemdiff), Cint,
+          (cem_sampler_t_ptr, Csize_t, Csize_t, Ptr{Cfloat}, Ptr{Cuchar}, Ptr{Cint}, Ptr{Cfloat}),
+          s, first, n, x, known, labels, out)
+end
+
+"""
     cem_sampler_set_progress(s, fn, user) -> Cint
 
 C: `CEM_API int cem_sampler_set_progress(cem_sampler_t *s, cem_sampler_progress_fn fn, void *user);`
@@ -1349,8 +1388,7 @@ The recorded trajectory of the last run: *snaps snapshots (the start at
 T, every TRAJ_EVERY-th step, and the end at t_1 before denoising) of
 *rows rows, the run's first min(n, TRAJ_ROWS) (of those done when a
 progress callback stopped it); 0 snapshots of 0 rows before the first
-run and after an option change that re-plans (any option but SEED,
-DENOISE, LABEL and GUIDANCE).  Call with out = NULL to learn the sizes; then out holds
+run, after an imputation, and after an option change that re-plans.  Call with out = NULL to learn the sizes; then out holds
 snaps x rows x dim floats (snapshot-major) and times (may be NULL) the
 snaps times.  Errors: CEM_ERR_ARG.
 """
@@ -1366,7 +1404,7 @@ end
 C: `CEM_API int cem_sampler_set(cem_sampler_t *s, cem_sampler_option opt, double value);`
 
 Options; same contract as the model's.  Setting an option other than
-SEED, DENOISE, LABEL and GUIDANCE re-plans (and may fail with
+those that change a number (above) re-plans (and may fail with
 CEM_ERR_NOMEM, leaving the old plan).
 """
 function cem_sampler_set(s, opt, value)
@@ -1381,7 +1419,7 @@ end
 C: `CEM_API int cem_sampler_get(const cem_sampler_t *s, cem_sampler_option opt, double *value);`
 
 Options; same contract as the model's.  Setting an option other than
-SEED, DENOISE, LABEL and GUIDANCE re-plans (and may fail with
+those that change a number (above) re-plans (and may fail with
 CEM_ERR_NOMEM, leaving the old plan).
 """
 function cem_sampler_get(s, opt, value)
@@ -1396,7 +1434,7 @@ end
 C: `CEM_API int cem_sampler_option_bounds(cem_sampler_option opt, double *lo, double *hi);`
 
 Options; same contract as the model's.  Setting an option other than
-SEED, DENOISE, LABEL and GUIDANCE re-plans (and may fail with
+those that change a number (above) re-plans (and may fail with
 CEM_ERR_NOMEM, leaving the old plan).
 """
 function cem_sampler_option_bounds(opt, lo, hi)
@@ -2115,6 +2153,23 @@ function cem_csv_read_labelled(path, label_col, data, labels, n, dim)
     ccall((:cem_csv_read_labelled, libcemdiff), Cint,
           (Cstring, Cint, Ptr{Ptr{Cfloat}}, Ptr{Ptr{Cint}}, Ptr{Csize_t}, Ptr{Cint}),
           path, label_col, data, labels, n, dim)
+end
+
+"""
+    cem_csv_read_missing(path, data, n, dim) -> Cint
+
+C: `CEM_API int cem_csv_read_missing(const char *path, float **data, size_t *n, int *dim);`
+
+cem_csv_read for partial points (what cem_sampler_impute completes): an
+empty field, nothing but blanks between its commas or at an end of the
+line, reads as NaN, a missing coordinate; "1.5,,2" is three fields, the
+second missing.  A NaN or Inf written in a field is still refused.
+Errors: those of cem_csv_read.
+"""
+function cem_csv_read_missing(path, data, n, dim)
+    ccall((:cem_csv_read_missing, libcemdiff), Cint,
+          (Cstring, Ptr{Ptr{Cfloat}}, Ptr{Csize_t}, Ptr{Cint}),
+          path, data, n, dim)
 end
 
 """

@@ -32,8 +32,8 @@ ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
 
 # The Julia type of each C base type (docs/julia.md has the same table).
 C_TO_JULIA = {
-    "void": "Cvoid", "char": "Cchar", "int": "Cint", "unsigned": "Cuint",
-    "unsigned int": "Cuint", "long": "Clong", "unsigned long": "Culong",
+    "void": "Cvoid", "char": "Cchar", "unsigned char": "Cuchar", "int": "Cint",
+    "unsigned": "Cuint", "unsigned int": "Cuint", "long": "Clong", "unsigned long": "Culong",
     "float": "Cfloat", "double": "Cdouble", "size_t": "Csize_t",
     "int32_t": "Int32", "uint32_t": "UInt32", "int64_t": "Int64", "uint64_t": "UInt64",
 }

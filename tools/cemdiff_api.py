@@ -49,10 +49,13 @@ import os
 import re
 import sys
 
-# Base types and their ctypes spelling.  `unsigned` alone is unsigned int.
+# Base types and their ctypes spelling.  `unsigned` alone is unsigned int;
+# `unsigned char` is a byte (c_ubyte: a pointer to it is an array of bytes,
+# never a string).
 _BASE_CTYPES = {
     "void": None,
     "char": "ctypes.c_char",
+    "unsigned char": "ctypes.c_ubyte",
     "int": "ctypes.c_int",
     "unsigned": "ctypes.c_uint",
     "unsigned int": "ctypes.c_uint",

@@ -5,8 +5,8 @@ One Julia function per CEM_API function, named as in C, whose body is its
 ccall; the #define constants; the enum members as Cint constants; an alias
 `<handle>_ptr = Ptr{Cvoid}` per opaque handle; an alias per callback.
 C types map to Julia's C aliases:
-  void Cvoid, char Cchar, int Cint, unsigned Cuint, long Clong,
-  unsigned long Culong, float Cfloat, double Cdouble, size_t Csize_t,
+  void Cvoid, char Cchar, unsigned char Cuchar, int Cint, unsigned Cuint,
+  long Clong, unsigned long Culong, float Cfloat, double Cdouble, size_t Csize_t,
   int32_t Int32, uint32_t UInt32, int64_t Int64, uint64_t UInt64;
   an enum (passed as int) Cint; a callback Ptr{Cvoid};
   `const char *` Cstring (a NUL-terminated string: arguments are checked
@@ -25,8 +25,8 @@ _JULIA_KEYWORDS = {
     "type", "where", "outer", "in", "isa"}
 
 JULIA_BASE = {
-    "void": "Cvoid", "char": "Cchar", "int": "Cint", "unsigned": "Cuint",
-    "unsigned int": "Cuint", "long": "Clong", "unsigned long": "Culong",
+    "void": "Cvoid", "char": "Cchar", "unsigned char": "Cuchar", "int": "Cint",
+    "unsigned": "Cuint", "unsigned int": "Cuint", "long": "Clong", "unsigned long": "Culong",
     "float": "Cfloat", "double": "Cdouble", "size_t": "Csize_t",
     "int32_t": "Int32", "uint32_t": "UInt32", "int64_t": "Int64", "uint64_t": "UInt64",
 }

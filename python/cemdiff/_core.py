@@ -17,7 +17,13 @@ from .errors import check, error
 
 F32 = np.dtype(np.float32)
 F64 = np.dtype(np.float64)
-_CTYPE = {F32: ctypes.c_float, F64: ctypes.c_double}
+I32 = np.dtype(np.intc)        # the header's int (labels)
+U8 = np.dtype(np.uint8)        # the header's unsigned char (masks)
+BOOL = np.dtype(np.bool_)      # one byte, 0 or 1: passed as unsigned char
+_CTYPE = {F32: ctypes.c_float, F64: ctypes.c_double, I32: ctypes.c_int, U8: ctypes.c_ubyte,
+          BOOL: ctypes.c_ubyte}
+_INT_BITS = 8 * ctypes.sizeof(ctypes.c_int)
+_INT_MIN, _INT_MAX = -2 ** (_INT_BITS - 1), 2 ** (_INT_BITS - 1) - 1
 
 
 def array(name, a, dtype, shape):
@@ -49,8 +55,40 @@ def times(name, t, n):
     return array(name, t, F64, (n,))
 
 
+def labels(name, value, n):
+    """Class labels for n rows: None (no labels), one int for every row
+    (broadcast), or an int32 array (n,) (np.intc, the header's int; not
+    converted, as every array).  A label's range is the library's to check
+    (ArgumentError names the row); a value that is no C int is a
+    ValueError."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        return array(name, value, I32, (n,))
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an int label or a numpy.ndarray of {I32.name}, "
+                         "not a bool")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an int label or a numpy.ndarray of {I32.name} "
+                         f"(n,), not {type(value).__name__}") from None
+    if not _INT_MIN <= v <= _INT_MAX:
+        raise ValueError(f"{name} = {v} is not a C int")
+    return np.full(n, v, dtype=I32)
+
+
+def mask(name, a, shape):
+    """A known-coordinates mask: a C-contiguous bool or uint8 array of
+    `shape` (nonzero: known), passed as the header's unsigned char."""
+    if isinstance(a, np.ndarray) and a.dtype == U8:
+        return array(name, a, U8, shape)
+    return array(name, a, BOOL, shape)
+
+
 def ptr(a):
-    """The ctypes pointer to a's data (float or double), None for None."""
+    """The ctypes pointer to a's data (float, double, int or byte), None
+    for None."""
     if a is None:
         return None
     return a.ctypes.data_as(ctypes.POINTER(_CTYPE[a.dtype]))
@@ -265,12 +303,15 @@ class Progress:
             raise KeyboardInterrupt
 
 
-def with_options(enum_cls, prefix):
+def with_options(enum_cls, prefix, rename=None):
     """Class decorator: an option property per member of the option enum
     `enum_cls` (CEM_TRAINER_LR -> .lr), using the functions
     cem_<prefix>_set/_get/_option_bounds.  An option whose name is also the
     suffix of an enum typedef (ACTIVATION -> cem_activation) takes and
-    returns that enum's members."""
+    returns that enum's members.  `rename` maps an option's lower-case name
+    to the Python name it takes when a method has its name
+    (CEM_SAMPLER_IMPUTE -> impute_method beside Sampler.impute)."""
+    rename = rename or {}
 
     def decorate(cls):
         cls._SET = getattr(lib, f"cem_{prefix}_set")
@@ -278,10 +319,11 @@ def with_options(enum_cls, prefix):
         cls._BOUNDS = getattr(lib, f"cem_{prefix}_option_bounds")
         cls._OPTIONS = {}
         for member in enum_cls:
-            name = member.name.lower()
+            cname = member.name.lower()
+            name = rename.get(cname, cname)
             if hasattr(cls, name):
                 raise RuntimeError(f"option {member.name} clashes with {cls.__name__}.{name}")
-            venum = _api.ENUMS.get("cem_" + name)
+            venum = _api.ENUMS.get("cem_" + cname)
             cls._OPTIONS[name] = (member, venum)
             setattr(cls, name, property(
                 lambda self, n=name: self.get_option(n),

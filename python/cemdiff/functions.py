@@ -1,5 +1,6 @@
 """The header's functions without a handle: version, status, the forward
-process, conversions, time grids and laws, metrics and CSV files.
+process, conversions, time grids and laws, metrics and CSV files (plain,
+labelled, with missing values).
 
 Arrays follow the package's rule: points float32 (n, dim), times and
 coefficients float64, C-contiguous, exactly that dtype (ValueError
@@ -150,13 +151,47 @@ def metric_ks(dataset, x):
     return out.value
 
 
-def csv_read(filename):
-    """The rows of a CSV file as float32 (n, dim)."""
+def _copy(buf, shape):
+    """A numpy copy of a library buffer."""
+    return np.ctypeslib.as_array(buf, shape=shape).copy()
+
+
+def csv_read(filename, label_col=None):
+    """The rows of a CSV file as float32 (n, dim).  With label_col (the
+    0-based column of an integer class in [-1, 65535]) the pair (data
+    float32 (n, dim), labels int32 (n,)), dim the other columns
+    (cem_csv_read_labelled)."""
     data = ctypes.POINTER(ctypes.c_float)()
     n, dim = ctypes.c_size_t(), ctypes.c_int()
-    check(lib.cem_csv_read(path(filename), byref(data), byref(n), byref(dim)))
+    if label_col is None:
+        check(lib.cem_csv_read(path(filename), byref(data), byref(n), byref(dim)))
+        try:
+            return _copy(data, (n.value, dim.value))
+        finally:
+            lib.cem_free(data)
+    col = count("label_col", label_col)
+    if col > 2 ** 31 - 1:
+        raise ValueError(f"label_col = {col} is not a C int")
+    lab = ctypes.POINTER(ctypes.c_int)()
+    check(lib.cem_csv_read_labelled(path(filename), col, byref(data), byref(lab), byref(n),
+                                    byref(dim)))
     try:
-        return np.ctypeslib.as_array(data, shape=(n.value, dim.value)).copy()
+        return _copy(data, (n.value, dim.value)), _copy(lab, (n.value,))
+    finally:
+        lib.cem_free(data)
+        lib.cem_free(lab)
+
+
+def csv_read_missing(filename):
+    """The rows of a CSV file of partial points as float32 (n, dim): an
+    empty field reads as NaN, a missing coordinate (what Sampler.impute
+    completes); a NaN or Inf written in the file is still refused
+    (cem_csv_read_missing)."""
+    data = ctypes.POINTER(ctypes.c_float)()
+    n, dim = ctypes.c_size_t(), ctypes.c_int()
+    check(lib.cem_csv_read_missing(path(filename), byref(data), byref(n), byref(dim)))
+    try:
+        return _copy(data, (n.value, dim.value))
     finally:
         lib.cem_free(data)
 

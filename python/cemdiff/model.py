@@ -1,4 +1,5 @@
-"""Model: an MLP, the exact model of a point set, or of a Gaussian."""
+"""Model: an MLP, the exact model of a (labelled) point set, of a Gaussian or
+of a mixture of Gaussians."""
 
 import collections
 import ctypes
@@ -8,7 +9,8 @@ from ctypes import byref
 import numpy as np
 
 from . import _api
-from ._core import F32, F64, Handle, array, enum_value, path, points, ptr, times, with_options
+from ._core import (F32, F64, Handle, array, enum_value, labels as label_array, path, points,
+                    ptr, times, with_options)
 from ._lib import lib
 from .errors import check
 
@@ -29,13 +31,19 @@ class Model(Handle):
     Model(dim, target="cem", **options) makes an untrained MLP for points in
     R^dim whose output means `target` (a Target or its name); the keyword
     options are ModelOption's in lower case (width=32, depth=2, t_min=1e-3,
-    activation="tanh", param="direct", ...), set in the order given; each is
-    also a property.  Model.empirical(points), Model.gaussian(mean, cov),
+    activation="tanh", param="direct", labels=3, ...), set in the order
+    given; each is also a property.  Model.empirical(points, labels=None),
+    Model.gaussian(mean, cov), Model.mixture(means, covs, weights=None),
     Model.load(path) and Model.from_bytes(data) make the others.
 
-    Arrays: points are float32 (n, dim), times float64 (n,); they must be
-    C-contiguous and of exactly that dtype (ValueError otherwise: convert
-    with np.ascontiguousarray(x, dtype=...)).  Outputs are new arrays.
+    Classes: a model with K = .labels > 0 classes answers f(x, t | k) for
+    a label k in 0 .. K-1 and the unconditional f(x, t) for
+    CEM_LABEL_NONE (-1); eval(..., labels=...) asks for them.
+
+    Arrays: points are float32 (n, dim), times float64 (n,), labels int32
+    (n,) (np.intc); they must be C-contiguous and of exactly that dtype
+    (ValueError otherwise: convert with np.ascontiguousarray(x, dtype=...)).
+    Outputs are new arrays.
     """
 
     __slots__ = ()
@@ -49,11 +57,21 @@ class Model(Handle):
         self._own_then(out, options=options)
 
     @classmethod
-    def empirical(cls, data):
-        """The exact model of the empirical law of data (n x dim float32, copied)."""
+    def empirical(cls, data, labels=None):
+        """The exact model of the empirical law of data (n x dim float32,
+        copied).  With labels (int32 (n,), each in 0 .. K-1 and every class
+        holding a point; copied) a labelled model of K = max + 1 classes:
+        class k is the empirical law of the points labelled k, and the
+        unconditional answer that of all the points."""
         data = points("data", data)
+        n = data.shape[0]
         out = _new()
-        check(lib.cem_model_create_empirical(byref(out), ptr(data), data.shape[0], data.shape[1]))
+        if labels is None:
+            check(lib.cem_model_create_empirical(byref(out), ptr(data), n, data.shape[1]))
+        else:
+            lab = label_array("labels", labels, n)
+            check(lib.cem_model_create_empirical_labelled(byref(out), ptr(data), ptr(lab), n,
+                                                          data.shape[1]))
         return cls._wrap(out)
 
     @classmethod
@@ -64,6 +82,23 @@ class Model(Handle):
         cov = array("cov", cov, F32, (mean.shape[0], mean.shape[0]))
         out = _new()
         check(lib.cem_model_create_gaussian(byref(out), ptr(mean), ptr(cov), mean.shape[0]))
+        return cls._wrap(out)
+
+    @classmethod
+    def mixture(cls, means, covs, weights=None):
+        """The exact model of the mixture sum_k pi_k N(means[k], covs[k]) of
+        K Gaussians: means float32 (K, dim), covs float32 (K, dim, dim), each
+        symmetric positive semi-definite, weights float64 (K,), finite and
+        > 0, normalised by the library (None: equal).  Its K classes are
+        the components (.labels reads K); all arrays are copied."""
+        means = array("means", means, F32, (None, None))
+        K, dim = means.shape
+        covs = array("covs", covs, F32, (K, dim, dim))
+        if weights is not None:
+            weights = array("weights", weights, F64, (K,))
+        out = _new()
+        check(lib.cem_model_create_mixture(byref(out), K, ptr(weights), ptr(means), ptr(covs),
+                                           dim))
         return cls._wrap(out)
 
     @classmethod
@@ -116,15 +151,25 @@ class Model(Handle):
         return lib.cem_model_param_count(self._ptr)
 
     # ----------------------------------------------------------- evaluation
-    def eval(self, x, t, what="cem"):
+    def eval(self, x, t, what="cem", labels=None):
         """Target `what` (a Target or its name) at points x (n x dim float32)
         and times t: a number shared by every point (cem_model_eval_at) or
-        a float64 array (n,) (cem_model_eval).  Returns float32 (n, dim)."""
+        a float64 array (n,) (cem_model_eval).  labels (None: unconditional)
+        asks for classes (cem_model_eval_labelled): one int for every row or
+        int32 (n,), each in 0 .. K-1 or CEM_LABEL_NONE (-1, the
+        unconditional answer); with labels a number t is given to every row
+        (cem_model_eval's arithmetic, not eval_at's: an MLP's last bits may
+        differ from eval(x, t)).  Returns float32 (n, dim)."""
         x = points("x", x, self.dim)
         what = enum_value(_api.Target, what, "what")
         out = np.empty_like(x)
         n = x.shape[0]
-        if isinstance(t, np.ndarray):
+        if labels is not None:
+            lab = label_array("labels", labels, n)
+            t = times("t", t, n) if isinstance(t, np.ndarray) else np.full(n, float(t))
+            check(lib.cem_model_eval_labelled(self._ptr, what, n, ptr(x), ptr(t), ptr(lab),
+                                              ptr(out)))
+        elif isinstance(t, np.ndarray):
             t = times("t", t, n)
             check(lib.cem_model_eval(self._ptr, what, n, ptr(x), ptr(t), ptr(out)))
         else:

@@ -7,8 +7,8 @@ from ctypes import byref
 import numpy as np
 
 from . import _api
-from ._core import (F32, F64, Handle, Progress, array, count, path, points, progress_property,
-                    ptr, sigint_sets_flag, with_options)
+from ._core import (F32, F64, Handle, Progress, array, count, labels as label_array, path,
+                    points, progress_property, ptr, sigint_sets_flag, with_options)
 from ._lib import lib
 from .errors import check
 from .model import Model
@@ -26,9 +26,16 @@ def _new():
 @with_options(_api.TrainerOption, "trainer")
 class Trainer(Handle):
     """Trains the MLP `model` on data (n x dim float32, C-contiguous;
-    copied by the library): Trainer(model, data, **options) with
-    TrainerOption's in lower case as keywords and properties (lr=1e-3,
-    batch=256, time_law="grid", ...).
+    copied by the library): Trainer(model, data, labels=None, **options)
+    with TrainerOption's in lower case as keywords and properties (lr=1e-3,
+    batch=256, time_law="grid", label_dropout=0.1, ...).
+
+    labels (int32 (n,), or one int for every row; copied) trains a model
+    with classes (Model(..., labels=K)): row i's class in 0 .. K-1, or
+    CEM_LABEL_NONE (-1) for a row without one; label_dropout of the drawn
+    rows are trained as unlabelled (classifier-free guidance).  A labelled
+    trainer's checkpoint loads with the same labels (Trainer.load(...,
+    labels=...)).
 
     run(steps) trains; progress = fn(step, loss) is called after every step
     (a true return stops the run; an exception stops it and is re-raised by
@@ -42,13 +49,18 @@ class Trainer(Handle):
     _FREE = "cem_trainer_free"
     _ERRMSG = "cem_trainer_errmsg"
 
-    def __init__(self, model, data, **options):
+    def __init__(self, model, data, labels=None, **options):
         if not isinstance(model, Model):
             raise ValueError(f"model must be a cemdiff.Model, not {type(model).__name__}")
         data = points("data", data, model.dim)
+        n = data.shape[0]
         out = _new()
-        check(lib.cem_trainer_create(byref(out), model._ptr, ptr(data), data.shape[0],
-                                     data.shape[1]))
+        if labels is None:
+            check(lib.cem_trainer_create(byref(out), model._ptr, ptr(data), n, data.shape[1]))
+        else:
+            lab = label_array("labels", labels, n)
+            check(lib.cem_trainer_create_labelled(byref(out), model._ptr, ptr(data), ptr(lab),
+                                                  n, data.shape[1]))
         self._setup(out, model, options)
 
     def _setup(self, handle, model, options=None):
@@ -58,23 +70,36 @@ class Trainer(Handle):
             handle, self._progress.cfunc, None)), options)
 
     @classmethod
-    def load(cls, filename, data):
+    def load(cls, filename, data, labels=None):
         """A trainer restored from a trainer checkpoint, with the data it was
-        created with (n x dim float32; checked by size and CRC-32)."""
+        created with (n x dim float32; checked by size and CRC-32) and, for
+        a labelled trainer, its labels (int32 (n,); checked likewise: a
+        labelled checkpoint loads only with labels, an unlabelled one only
+        without, ArgumentError otherwise)."""
         data = points("data", data)
+        n, dim = data.shape
         out = _new()
-        check(lib.cem_trainer_load(byref(out), path(filename), ptr(data), data.shape[0],
-                                   data.shape[1]))
+        if labels is None:
+            check(lib.cem_trainer_load(byref(out), path(filename), ptr(data), n, dim))
+        else:
+            lab = label_array("labels", labels, n)
+            check(lib.cem_trainer_load_labelled(byref(out), path(filename), ptr(data), ptr(lab),
+                                                n, dim))
         return cls._restored(out)
 
     @classmethod
-    def from_bytes(cls, buf, data):
+    def from_bytes(cls, buf, data, labels=None):
         """The same from a checkpoint in memory (bytes-like)."""
         buf = bytes(buf)
         data = points("data", data)
+        n, dim = data.shape
         out = _new()
-        check(lib.cem_trainer_load_buffer(byref(out), buf, len(buf), ptr(data),
-                                          data.shape[0], data.shape[1]))
+        if labels is None:
+            check(lib.cem_trainer_load_buffer(byref(out), buf, len(buf), ptr(data), n, dim))
+        else:
+            lab = label_array("labels", labels, n)
+            check(lib.cem_trainer_load_buffer_labelled(byref(out), buf, len(buf), ptr(data),
+                                                       ptr(lab), n, dim))
         return cls._restored(out)
 
     @classmethod
@@ -132,32 +157,42 @@ class Trainer(Handle):
             check(status)
         return mean.value
 
-    def _batch(self, x0, t, z):
+    def _batch(self, x0, t, z, labels):
         d = lib.cem_model_dim(lib.cem_trainer_model(self._ptr))
         x0 = points("x0", x0, d)
         t = array("t", t, F64, (x0.shape[0],))
         z = array("z", z, F32, x0.shape)
-        return x0, t, z
+        return x0, t, z, label_array("labels", labels, x0.shape[0])
 
-    def step_batch(self, x0, t, z):
+    def step_batch(self, x0, t, z, labels=None):
         """One step on a given batch (x0, z: B x dim float32, t: float64
-        (B,)); returns its loss."""
-        x0, t, z = self._batch(x0, t, z)
+        (B,)); returns its loss.  labels (one int or int32 (B,), each in
+        [-1, K)) gives each row its class, used as given (no dropout);
+        without, every row trains as CEM_LABEL_NONE."""
+        x0, t, z, lab = self._batch(x0, t, z, labels)
         loss = ctypes.c_double()
-        check(lib.cem_trainer_step_batch(self._ptr, x0.shape[0], ptr(x0), ptr(t), ptr(z),
-                                         byref(loss)))
+        if lab is None:
+            check(lib.cem_trainer_step_batch(self._ptr, x0.shape[0], ptr(x0), ptr(t), ptr(z),
+                                             byref(loss)))
+        else:
+            check(lib.cem_trainer_step_batch_labelled(self._ptr, x0.shape[0], ptr(x0), ptr(lab),
+                                                      ptr(t), ptr(z), byref(loss)))
         return loss.value
 
-    def loss_batch(self, x0, t, z, grad=False):
+    def loss_batch(self, x0, t, z, grad=False, labels=None):
         """The loss on a given batch, and with grad=True also its gradient
-        (float32, param_count); changes nothing."""
-        x0, t, z = self._batch(x0, t, z)
+        (float32, param_count); changes nothing.  labels as step_batch's."""
+        x0, t, z, lab = self._batch(x0, t, z, labels)
         loss = ctypes.c_double()
         g = None
         if grad:
             g = np.empty(lib.cem_model_param_count(lib.cem_trainer_model(self._ptr)), dtype=F32)
-        check(lib.cem_trainer_loss_batch(self._ptr, x0.shape[0], ptr(x0), ptr(t), ptr(z),
-                                         byref(loss), ptr(g)))
+        if lab is None:
+            check(lib.cem_trainer_loss_batch(self._ptr, x0.shape[0], ptr(x0), ptr(t), ptr(z),
+                                             byref(loss), ptr(g)))
+        else:
+            check(lib.cem_trainer_loss_batch_labelled(self._ptr, x0.shape[0], ptr(x0), ptr(lab),
+                                                      ptr(t), ptr(z), byref(loss), ptr(g)))
         return (loss.value, g) if grad else loss.value
 
     def time_bins(self, reset=False):

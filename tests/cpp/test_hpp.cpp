@@ -4,18 +4,26 @@
  * twice), a trainer's model outlives the trainer, and a progress callback's
  * exception stops the run and comes out of Trainer::run with the steps done
  * kept; the sampler's callback, its trajectory, the data axes and the
- * trainer's bins.  Built with -fsanitize=address,undefined where that works
- * (tests/check_cpp.sh), so a double free or a use after free fails it too.
+ * trainer's bins; classes (labelled empirical and mixture models against
+ * the class-only and Gaussian models, labelled sampling with guidance, a
+ * labelled trainer's checkpoint resuming bitwise) and imputation (known
+ * coordinates bitwise, a mask equal to NaN, the Gaussian's conditional
+ * mean); the labelled and missing-value CSV readers.  Built with
+ * -fsanitize=address,undefined where that works (tests/check_cpp.sh), so a
+ * double free or a use after free fails it too.
  */
 #include <cemdiff.hpp>
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <unistd.h> /* getpid: file names of this process only */
 
 static int failures = 0, checks = 0;
 
@@ -47,6 +55,12 @@ static int failures = 0, checks = 0;
     } while (0)
 
 static bool contains(const std::string &s, const char *part) { return s.find(part) != std::string::npos; }
+
+/* A file name in /tmp of this process (concurrent runs do not collide). */
+static std::string temp_path(const char *suffix)
+{
+    return "/tmp/cemdiff-test-hpp-" + std::to_string(static_cast<long>(getpid())) + suffix;
+}
 
 static cemdiff::Model small_mlp()
 {
@@ -336,6 +350,290 @@ static void test_flow()
     CHECK(!f && moved && moved.dim() == 2);
 }
 
+/* n x dim normal-ish floats from a small LCG (deterministic, no <random>
+ * distribution differences between standard libraries). */
+static std::vector<float> noise(std::size_t count, unsigned seed)
+{
+    std::vector<float> v(count);
+    unsigned long s = seed * 2654435761ul + 1;
+    for (auto &x : v) {
+        double u = 0;
+        for (int k = 0; k < 12; k++) { /* Irwin-Hall: sum of 12 uniforms - 6 */
+            s = (s * 6364136223846793005ul + 1442695040888963407ul) & 0xfffffffffffful;
+            u += static_cast<double>(s >> 16) / 4294967296.0;
+        }
+        x = static_cast<float>(u - 6.0);
+    }
+    return v;
+}
+
+static double column_mean(const std::vector<float> &x, int dim, int col)
+{
+    double m = 0;
+    std::size_t n = x.size() / static_cast<std::size_t>(dim);
+    for (std::size_t i = 0; i < n; i++)
+        m += x[i * static_cast<std::size_t>(dim) + static_cast<std::size_t>(col)];
+    return m / static_cast<double>(n);
+}
+
+static void test_labelled_models()
+{
+    const int dim = 2;
+    std::vector<float> pts = noise(60 * dim, 1);
+    std::vector<int> lab(60);
+    for (int i = 0; i < 60; i++)
+        lab[static_cast<std::size_t>(i)] = i % 3;
+    cemdiff::Model m = cemdiff::Model::empirical(pts, lab, dim);
+    CHECK(m.kind() == CEM_KIND_EMPIRICAL && m.labels() == 3);
+    std::vector<float> x = noise(10 * dim, 2);
+    std::vector<double> t(10);
+    for (std::size_t i = 0; i < t.size(); i++)
+        t[i] = 0.01 * static_cast<double>(i + 1);
+    for (int k = 0; k < 3; k++) { /* class k: the empirical model of its points */
+        std::vector<float> mine;
+        for (std::size_t i = 0; i < lab.size(); i++)
+            if (lab[i] == k)
+                mine.insert(mine.end(), pts.begin() + static_cast<long>(i) * dim,
+                            pts.begin() + static_cast<long>(i + 1) * dim);
+        std::vector<float> want = cemdiff::Model::empirical(mine, dim).eval(CEM_TARGET_CEM, x, t);
+        std::vector<float> got = m.eval(CEM_TARGET_CEM, x, t, k);
+        bool close = true;
+        for (std::size_t j = 0; j < got.size(); j++)
+            close = close && std::fabs(got[j] - want[j]) <= 1e-6f * (1 + std::fabs(want[j]));
+        CHECK(close);
+        CHECK(got == m.eval(CEM_TARGET_CEM, x, t, std::vector<int>(10, k)));
+    }
+    /* CEM_LABEL_NONE: the unconditional model of every point */
+    CHECK(m.eval(CEM_TARGET_CEM, x, t, CEM_LABEL_NONE) ==
+          cemdiff::Model::empirical(pts, dim).eval(CEM_TARGET_CEM, x, t));
+    cemdiff::error e(CEM_OK, "");
+    CHECK_ERROR(m.eval(CEM_TARGET_CEM, x, t, 3), CEM_ERR_ARG, e);
+    CHECK(contains(e.message(), "cem_model_eval_labelled"));
+    CHECK_ERROR(m.eval(CEM_TARGET_CEM, x, t, std::vector<int>(9, 0)), CEM_ERR_ARG, e);
+    CHECK_ERROR(cemdiff::Model::empirical(pts, std::vector<int>(59, 0), dim), CEM_ERR_ARG, e);
+
+    /* a mixture's class k is component k's Gaussian, exactly */
+    std::vector<float> means = {-1.0f, 0.5f, 2.0f, -0.5f};
+    std::vector<float> covs = {1.0f, 0.3f, 0.3f, 0.5f, 0.4f, -0.1f, -0.1f, 0.2f};
+    cemdiff::Model mx = cemdiff::Model::mixture(means, covs, dim, {0.25, 0.75});
+    CHECK(mx.kind() == CEM_KIND_MIXTURE && mx.labels() == 2);
+    for (int k = 0; k < 2; k++) {
+        std::size_t o = static_cast<std::size_t>(k);
+        cemdiff::Model g = cemdiff::Model::gaussian({means[2 * o], means[2 * o + 1]},
+                                                    {covs.begin() + static_cast<long>(4 * o),
+                                                     covs.begin() + static_cast<long>(4 * o + 4)});
+        CHECK(mx.eval(CEM_TARGET_SCORE, x, t, k) == g.eval(CEM_TARGET_SCORE, x, t));
+    }
+    CHECK_ERROR(cemdiff::Model::mixture(means, covs, dim, {1.0}), CEM_ERR_ARG, e);
+    CHECK_ERROR(cemdiff::Model::mixture(means, covs, dim, {1.0, -1.0}), CEM_ERR_ARG, e);
+    CHECK(contains(e.message(), "cem_model_create_mixture"));
+}
+
+static void test_labelled_sampling()
+{
+    /* two unit Gaussians at x = -0.5 and 0.5: class 1's samples centre on
+     * 0.5 without guidance and move away from class 0 with it */
+    const int dim = 2;
+    std::vector<float> means = {-0.5f, 0.0f, 0.5f, 0.0f};
+    std::vector<float> covs = {1, 0, 0, 1, 1, 0, 0, 1};
+    cemdiff::Model mx = cemdiff::Model::mixture(means, covs, dim);
+    cemdiff::Sampler s(mx);
+    s.set(CEM_SAMPLER_THREADS, 1);
+    s.set(CEM_SAMPLER_STEPS, 60);
+    s.set(CEM_SAMPLER_INTEGRATOR, CEM_INTEG_ANCESTRAL);
+    const std::size_t n = 2000;
+    std::vector<float> free_ = s.sample(std::vector<int>(n, 1));
+    s.set(CEM_SAMPLER_LABEL, 1);
+    CHECK(s.sample(n) == free_); /* the option: every row's label */
+    s.set(CEM_SAMPLER_LABEL, CEM_LABEL_NONE);
+    {   /* guidance 0, class 1: bitwise the component's own sampler */
+        cemdiff::Model g = cemdiff::Model::gaussian({0.5f, 0.0f}, {1, 0, 0, 1});
+        cemdiff::Sampler sg(g);
+        sg.set(CEM_SAMPLER_THREADS, 1);
+        sg.set(CEM_SAMPLER_STEPS, 60);
+        sg.set(CEM_SAMPLER_INTEGRATOR, CEM_INTEG_ANCESTRAL);
+        CHECK(sg.sample(n) == free_);
+    }
+    s.set(CEM_SAMPLER_GUIDANCE, 3.0);
+    CHECK(s.get(CEM_SAMPLER_GUIDANCE) == 3.0);
+    std::vector<float> guided = s.sample(std::vector<int>(n, 1));
+    const double se = std::sqrt(1.0 / static_cast<double>(n));
+    CHECK(std::fabs(column_mean(free_, dim, 0) - 0.5) < 4 * se);
+    CHECK(column_mean(guided, dim, 0) > 0.5 + 10 * se);
+    /* rows by label: a row depends on its index and label only */
+    std::vector<int> rows(n);
+    for (std::size_t i = 0; i < n; i++)
+        rows[i] = static_cast<int>(i % 3) - 1;
+    std::vector<float> mixed = s.sample(rows), plain = s.sample(n);
+    bool same = true;
+    for (std::size_t i = 0; i < n; i++)
+        if (rows[i] == 1 || rows[i] == -1) {
+            const std::vector<float> &ref = rows[i] == 1 ? guided : plain;
+            same = same && mixed[2 * i] == ref[2 * i] && mixed[2 * i + 1] == ref[2 * i + 1];
+        }
+    CHECK(same);
+    std::vector<float> piece(10 * dim);
+    s.run_labelled(100, 10, rows.data() + 100, piece.data(), piece.size());
+    CHECK(std::equal(piece.begin(), piece.end(), mixed.begin() + 200));
+    cemdiff::error e(CEM_OK, "");
+    CHECK_ERROR(s.sample(std::vector<int>(3, 2)), CEM_ERR_ARG, e);
+    CHECK(contains(e.message(), "cem_sampler_run_labelled"));
+    CHECK_ERROR(s.run_labelled(0, 10, rows.data(), piece.data(), 5), CEM_ERR_ARG, e);
+}
+
+static void test_impute()
+{
+    /* N(mu, S) in R^2 with x1 = 1 known: x2 ~ N(mu_2 + S_21/S_11 (1 - mu_1), .) */
+    const float mu[2] = {0.5f, -0.3f}, S[4] = {1.0f, 0.8f, 0.8f, 1.2f};
+    cemdiff::Model g = cemdiff::Model::gaussian({mu[0], mu[1]}, {S[0], S[1], S[2], S[3]});
+    cemdiff::Sampler s(g);
+    s.set(CEM_SAMPLER_THREADS, 1);
+    s.set(CEM_SAMPLER_INTEGRATOR, CEM_INTEG_ANCESTRAL);
+    s.set(CEM_SAMPLER_JUMPS, 20);
+    CHECK(s.get(CEM_SAMPLER_IMPUTE) == CEM_IMPUTE_REPAINT);
+    const std::size_t n = 2000;
+    std::vector<float> x(2 * n);
+    std::vector<unsigned char> known(2 * n);
+    for (std::size_t i = 0; i < n; i++) {
+        x[2 * i] = 1.0f;
+        x[2 * i + 1] = std::nanf("");
+        known[2 * i] = 1;
+        known[2 * i + 1] = 0;
+    }
+    std::vector<float> out = s.impute(x);
+    bool kept = true, finite = true;
+    for (std::size_t i = 0; i < n; i++) {
+        kept = kept && std::memcmp(&out[2 * i], &x[2 * i], sizeof(float)) == 0;
+        finite = finite && std::isfinite(out[2 * i + 1]);
+    }
+    CHECK(kept && finite);
+    const double want = mu[1] + static_cast<double>(S[2]) / S[0] * (1.0 - mu[0]);
+    const double var = S[3] - static_cast<double>(S[2]) * S[2] / S[0];
+    const double mean = column_mean(out, 2, 1), se = std::sqrt(var / static_cast<double>(n));
+    CHECK(std::fabs(mean - want) < 3.5 * se);
+    if (std::getenv("CEMDIFF_TEST_VERBOSE") || std::fabs(mean - want) >= 3.5 * se)
+        std::fprintf(stderr, "impute: mean %.4f, exact %.4f (se %.4f)\n", mean, want, se);
+    /* a mask: the missing entries are not read, the answer the same */
+    for (std::size_t i = 0; i < n; i++)
+        x[2 * i + 1] = 123.0f;
+    CHECK(s.impute(x, known) == out);
+    /* rows: a piece is the same rows of the whole */
+    std::vector<float> piece(20);
+    s.impute(50, 10, x.data() + 100, known.data() + 100, nullptr, piece.data(), piece.size());
+    CHECK(std::equal(piece.begin(), piece.end(), out.begin() + 100));
+    cemdiff::error e(CEM_OK, "");
+    x[2] = std::nanf(""); /* a known coordinate that is NaN */
+    CHECK_ERROR(s.impute(x, known), CEM_ERR_NONFINITE, e);
+    CHECK(contains(e.message(), "cem_sampler_impute"));
+    CHECK_ERROR(s.impute(x, std::vector<unsigned char>(3, 1)), CEM_ERR_ARG, e);
+    s.set(CEM_SAMPLER_INTEGRATOR, CEM_INTEG_DPMPP_2M);
+    CHECK_ERROR(s.impute(out), CEM_ERR_UNSUPPORTED, e); /* jumps with a multistep method */
+
+    /* labelled: each class completes from its own component */
+    std::vector<float> means = {-2.0f, -2.0f, 2.0f, 2.0f};
+    std::vector<float> covs = {0.05f, 0, 0, 0.05f, 0.05f, 0, 0, 0.05f};
+    cemdiff::Model mx = cemdiff::Model::mixture(means, covs, 2);
+    cemdiff::Sampler sl(mx);
+    sl.set(CEM_SAMPLER_THREADS, 1);
+    sl.set(CEM_SAMPLER_STEPS, 50);
+    sl.set(CEM_SAMPLER_INTEGRATOR, CEM_INTEG_ANCESTRAL);
+    sl.set(CEM_SAMPLER_JUMPS, 5);
+    std::vector<float> part(2 * 200);
+    for (std::size_t i = 0; i < 200; i++) {
+        part[2 * i] = std::nanf("");
+        part[2 * i + 1] = 0.0f;
+    }
+    for (int k = 0; k < 2; k++) {
+        std::vector<float> done = sl.impute(part, {}, std::vector<int>(200, k));
+        CHECK(std::fabs(column_mean(done, 2, 0) - means[2 * static_cast<std::size_t>(k)]) < 0.1);
+    }
+    sl.set(CEM_SAMPLER_IMPUTE, CEM_IMPUTE_RECONSTRUCT);
+    CHECK_ERROR(sl.impute(part, {}, std::vector<int>(200, 0)), CEM_ERR_UNSUPPORTED, e);
+}
+
+static void test_labelled_trainer()
+{
+    cemdiff::Dataset circle(CEM_DATA_CIRCLE, 2);
+    std::vector<float> data = circle.sample(128, 1);
+    std::vector<int> lab(128);
+    for (std::size_t i = 0; i < lab.size(); i++)
+        lab[i] = i % 5 == 0 ? CEM_LABEL_NONE : data[2 * i] > 0;
+    cemdiff::Model m = small_mlp();
+    m.set(CEM_MODEL_LABELS, 2);
+    m.set(CEM_MODEL_LABEL_EMBED, 4);
+    cemdiff::error e(CEM_OK, "");
+    std::vector<float> before;
+    {
+        cemdiff::Trainer tr(m, data, lab);
+        tr.set(CEM_TRAINER_BATCH, 32);
+        tr.set(CEM_TRAINER_THREADS, 1);
+        tr.set(CEM_TRAINER_LABEL_DROPOUT, 0.2);
+        tr.run(10);
+        std::vector<unsigned char> ckpt = tr.save_buffer();
+        tr.run(10);
+        before = m.params(1);
+        cemdiff::Trainer again = cemdiff::Trainer::load_buffer(ckpt, data, lab, 2);
+        CHECK(again.steps() == 10 && again.get(CEM_TRAINER_LABEL_DROPOUT) == 0.2);
+        again.run(10);
+        CHECK(again.model().params(1) == before); /* resumed bitwise */
+        CHECK_ERROR(cemdiff::Trainer::load_buffer(ckpt, data, 2), CEM_ERR_ARG, e);
+        /* batches: unlabelled rows are CEM_LABEL_NONE rows */
+        std::vector<float> x0(data.begin(), data.begin() + 32), z = noise(32, 3);
+        std::vector<double> t(16);
+        for (std::size_t i = 0; i < t.size(); i++)
+            t[i] = 0.05 * static_cast<double>(i + 1);
+        std::vector<int> none(16, CEM_LABEL_NONE), some(lab.begin(), lab.begin() + 16);
+        CHECK(tr.loss_batch(x0, t, z) == tr.loss_batch(x0, t, z, none));
+        std::vector<float> grad;
+        double l = tr.loss_batch(x0, t, z, some, &grad);
+        CHECK(grad.size() == m.param_count() && std::isfinite(l));
+        CHECK(tr.step_batch(x0, t, z, some) == l);
+        CHECK_ERROR(tr.step_batch(x0, t, z, std::vector<int>(16, 2)), CEM_ERR_ARG, e);
+        CHECK_ERROR(tr.step_batch(x0, t, z, std::vector<int>(15, 0)), CEM_ERR_ARG, e);
+    }
+    cemdiff::Model plain = small_mlp();
+    CHECK_ERROR(cemdiff::Trainer(plain, data, lab), CEM_ERR_ARG, e);
+    CHECK(contains(e.message(), "cem_trainer_create_labelled"));
+    /* the file forms */
+    const std::string path = temp_path("-labelled.cem");
+    cemdiff::Model m2 = small_mlp();
+    m2.set(CEM_MODEL_LABELS, 2);
+    cemdiff::Trainer tr2(m2, data, lab);
+    tr2.set(CEM_TRAINER_THREADS, 1);
+    tr2.set(CEM_TRAINER_BATCH, 16);
+    tr2.run(3);
+    tr2.save(path);
+    CHECK(cemdiff::Trainer::load(path, data, lab, 2).steps() == 3);
+    CHECK_ERROR(cemdiff::Trainer::load(path, data, 2), CEM_ERR_ARG, e);
+    std::remove(path.c_str());
+}
+
+static void test_csv_labels_missing()
+{
+    const std::string path = temp_path(".csv");
+    std::FILE *f = std::fopen(path.c_str(), "w");
+    CHECK(f != nullptr);
+    if (!f)
+        return;
+    std::fputs("0.5,2,1.5\n-1,0,0.25\n7,-1,8\n", f);
+    std::fclose(f);
+    cemdiff::LabelledTable lt = cemdiff::csv_read_labelled(path, 1);
+    CHECK(lt.n == 3 && lt.dim == 2);
+    CHECK((lt.labels == std::vector<int>{2, 0, -1}));
+    CHECK((lt.data == std::vector<float>{0.5f, 1.5f, -1.0f, 0.25f, 7.0f, 8.0f}));
+    cemdiff::error e(CEM_OK, "");
+    CHECK_ERROR(cemdiff::csv_read_labelled(path, 0), CEM_ERR_PARSE, e); /* 0.5 is no class */
+    f = std::fopen(path.c_str(), "w");
+    std::fputs("1,,2\n,0.5,\n", f);
+    std::fclose(f);
+    cemdiff::Table mt = cemdiff::csv_read_missing(path);
+    CHECK(mt.n == 2 && mt.dim == 3);
+    CHECK(mt.data[0] == 1.0f && std::isnan(mt.data[1]) && mt.data[2] == 2.0f);
+    CHECK(std::isnan(mt.data[3]) && mt.data[4] == 0.5f && std::isnan(mt.data[5]));
+    CHECK_ERROR(cemdiff::csv_read(path), CEM_ERR_PARSE, e);
+    std::remove(path.c_str());
+}
+
 int main()
 {
     try {
@@ -345,6 +643,11 @@ int main()
         test_callback();
         test_axes_bins_sampler();
         test_flow();
+        test_labelled_models();
+        test_labelled_sampling();
+        test_impute();
+        test_labelled_trainer();
+        test_csv_labels_missing();
     } catch (const std::exception &e) {
         std::fprintf(stderr, "test_hpp: FAIL: unexpected exception: %s\n", e.what());
         return 1;

@@ -1,6 +1,7 @@
 """tools/cemdiff_api.py: the committed _api.py is what the header gives, and
 the parser stops on what it cannot read."""
 
+import ctypes
 import json
 import os
 import re
@@ -88,6 +89,15 @@ class Generator(unittest.TestCase):
                           ("mean_loss", "double *")])
         getter = next(f for f in api["functions"] if f["name"] == "cem_model_get_data_stats")
         self.assertIn("The centre mu", getter["doc"])  # shares its setter's comment
+
+    def test_unsigned_char_is_a_byte_array(self):
+        """cem_sampler_impute's mask: a pointer to unsigned char is an array
+        of bytes in both bindings (ctypes c_ubyte, Julia Cuchar), never a
+        string; the parser once stopped on it and left _api.py empty."""
+        params = dict(cemdiff._api.FUNCTIONS["cem_sampler_impute"][1])
+        self.assertIs(params["known"], ctypes.POINTER(ctypes.c_ubyte))
+        with open(os.path.join(ROOT, "julia", "gen_api.jl")) as f:
+            self.assertIn("Ptr{Cfloat}, Ptr{Cuchar}, Ptr{Cint}, Ptr{Cfloat}),", f.read())
 
     def test_unknown_constructs_fail_with_their_line(self):
         bad = {
