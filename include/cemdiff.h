@@ -107,7 +107,8 @@ enum {
     CEM_ERR_CHECKSUM = -14,   /* checkpoint CRC-32 mismatch: corrupted */
     CEM_ERR_CORRUPT = -15,    /* checkpoint field or size impossible */
     CEM_ERR_DIVERGED = -16,   /* sampling produced NaN/Inf in some rows */
-    CEM_ERR_STOPPED = -17     /* a progress callback stopped the run */
+    CEM_ERR_STOPPED = -17,    /* a progress callback stopped the run */
+    CEM_ERR_REDUCE = -18      /* a data-parallel reduction callback failed */
 };
 
 /* A static English description of a status code ("unknown status" for a
@@ -667,6 +668,18 @@ typedef enum { CEM_OPTIM_ADAM = 0, CEM_OPTIM_ADAMW = 1 } cem_optimizer;
  *                 learned from the same rows); 0.1, [0, 1].  Drawn per
  *                 row from its own stream of (SEED, step), so it changes
  *                 no other draw; unlabelled training ignores it.
+ *   ACCUMULATE    A, the micro-batches each step's batch is computed in,
+ *                 one after another, their gradients added in order
+ *                 (gradient accumulation: the network's workspace holds
+ *                 one micro-batch, about BATCH / A rows); 1, [1, 4096].
+ *                 Micro-batch m covers rows [e(m B / A), e((m + 1) B / A))
+ *                 of a batch of B rows, e(x) = x rounded down to even (the
+ *                 last ends at B; with A > B / 2 some are empty and add
+ *                 nothing).  The batch, the loss and
+ *                 every row's terms are those of A = 1; the sums differ in
+ *                 the last bits.  It is the unit that data-parallel
+ *                 trainers share (cem_trainer_set_reduce): with the same
+ *                 A, any number of them gives bitwise the result of one.
  * Options may change between steps; BATCH and THREADS reallocate the
  * workspace; WEIGHT, SNR_CLAMP, SEED and TIME_LAW = ADAPTIVE re-measure
  * the ADAPTIVE law's floors (which allocates). */
@@ -693,7 +706,8 @@ typedef enum {
     CEM_TRAINER_LOGNORMAL_STD = 20,
     CEM_TRAINER_IMPORTANCE = 21,
     CEM_TRAINER_ADAPT_FLOOR = 22,
-    CEM_TRAINER_LABEL_DROPOUT = 23
+    CEM_TRAINER_LABEL_DROPOUT = 23,
+    CEM_TRAINER_ACCUMULATE = 24
 } cem_trainer_option;
 
 /* Called after every accepted step with the step count so far and that
@@ -786,6 +800,45 @@ CEM_API int cem_trainer_loss_batch_labelled(cem_trainer_t *tr, int B, const floa
 /* Sets the progress callback (fn NULL: none).  Errors: CEM_ERR_ARG (tr
  * NULL). */
 CEM_API int cem_trainer_set_progress(cem_trainer_t *tr, cem_progress_fn fn, void *user);
+
+/* Data-parallel training (docs/SCALING.md): `world` cooperating trainers,
+ * typically one per process, made alike (the same model options, data,
+ * labels and trainer options, or loaded from the same checkpoint), share
+ * every step of cem_trainer_run.  Each draws the step's batch as a single
+ * trainer does (the rows' random streams do not depend on world), and
+ * trainer `rank` computes the micro-batches [rank A / world,
+ * (rank + 1) A / world) of its ACCUMULATE = A (integer division; a rank
+ * may have none, so A < world wastes ranks).  Before the optimiser step it
+ * hands its parts to the reduce callback:
+ *   grad   `parts` blocks of n floats, block p the gradient of micro-batch
+ *          first + p (its share of the batch mean's gradient), and room
+ *          for one block when parts = 0;
+ *   stats  `parts` blocks of m doubles: the same micro-batches' loss and
+ *          time-bin sums (their layout is the library's; sum them
+ *          elementwise like the gradient);
+ * and the callback must leave in grad[0 .. n-1] and stats[0 .. m-1], on
+ * every rank, the sums over all A micro-batches of the step.  Added in
+ * micro-batch order (float for grad, double for stats: ((g_0 + g_1) +
+ * g_2) + ...), the result is bitwise that of one trainer with the same A;
+ * an unordered all-reduce (MPI_Allreduce) is equal to round-off.  It
+ * returns 0, or non-zero to fail the step: cem_trainer_run then returns
+ * CEM_ERR_REDUCE with the trainer as it was before the step.  Everything
+ * after the reduction (clipping, the NaN guard, Adam, EMA, the schedule,
+ * the time bins and the time law) sees the reduced sums, so every rank
+ * holds the same parameters after every step.  The callback runs on the
+ * thread that called cem_trainer_run, once a step, and may block; it is
+ * not called by cem_trainer_step_batch and cem_trainer_loss_batch (they
+ * compute the caller's batch alone).  The callback contract of
+ * cem_progress_fn holds.
+ * rank and world are not options: checkpoints do not store them, so a run
+ * saved by world = 2 trainers resumes with 1 or 4 (the micro-batches, not
+ * the ranks, define the arithmetic).  world = 1 with fn NULL is a single
+ * trainer again.  Errors: CEM_ERR_ARG (tr NULL, world < 1, rank outside
+ * [0, world), fn NULL with world > 1); tr is unchanged on error. */
+typedef int (*cem_reduce_fn)(float *grad, size_t n, double *stats, size_t m, int first,
+                             int parts, void *user);
+CEM_API int cem_trainer_set_reduce(cem_trainer_t *tr, int rank, int world, cem_reduce_fn fn,
+                                   void *user);
 
 /* Steps taken so far (-1 for NULL). */
 CEM_API long cem_trainer_steps(const cem_trainer_t *tr);

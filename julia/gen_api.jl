@@ -36,6 +36,7 @@ const CEM_ERR_CHECKSUM = Cint(-14)
 const CEM_ERR_CORRUPT = Cint(-15)
 const CEM_ERR_DIVERGED = Cint(-16)
 const CEM_ERR_STOPPED = Cint(-17)
+const CEM_ERR_REDUCE = Cint(-18)
 # cem_target
 const CEM_TARGET_CEM = Cint(0)
 const CEM_TARGET_NOISE = Cint(1)
@@ -109,6 +110,7 @@ const CEM_TRAINER_LOGNORMAL_STD = Cint(20)
 const CEM_TRAINER_IMPORTANCE = Cint(21)
 const CEM_TRAINER_ADAPT_FLOOR = Cint(22)
 const CEM_TRAINER_LABEL_DROPOUT = Cint(23)
+const CEM_TRAINER_ACCUMULATE = Cint(24)
 # cem_integrator
 const CEM_INTEG_SPLITTING = Cint(0)
 const CEM_INTEG_EULER = Cint(1)
@@ -170,6 +172,8 @@ const cem_dataset_t_ptr = Ptr{Cvoid}  # cem_dataset_t *
 # --------------------------------- callbacks: function pointers (@cfunction)
 # @cfunction(f, Cint, (Clong, Cdouble, Ptr{Cvoid}))
 const cem_progress_fn = Ptr{Cvoid}
+# @cfunction(f, Cint, (Ptr{Cfloat}, Csize_t, Ptr{Cdouble}, Csize_t, Cint, Cint, Ptr{Cvoid}))
+const cem_reduce_fn = Ptr{Cvoid}
 # @cfunction(f, Cint, (Csize_t, Csize_t, Ptr{Cvoid}))
 const cem_sampler_progress_fn = Ptr{Cvoid}
 
@@ -218,6 +222,7 @@ const CEM_FUNCTIONS = (
     :cem_trainer_loss_batch,
     :cem_trainer_loss_batch_labelled,
     :cem_trainer_set_progress,
+    :cem_trainer_set_reduce,
     :cem_trainer_steps,
     :cem_trainer_time_bins,
     :cem_trainer_law_bins,
@@ -1058,6 +1063,52 @@ function cem_trainer_set_progress(tr, fn, user)
     ccall((:cem_trainer_set_progress, libcemdiff), Cint,
           (cem_trainer_t_ptr, cem_progress_fn, Ptr{Cvoid}),
           tr, fn, user)
+end
+
+"""
+    cem_trainer_set_reduce(tr, rank, world, fn, user) -> Cint
+
+C: `CEM_API int cem_trainer_set_reduce(cem_trainer_t *tr, int rank, int world, cem_reduce_fn fn, void *user);`
+
+Data-parallel training (docs/SCALING.md): `world` cooperating trainers,
+typically one per process, made alike (the same model options, data,
+labels and trainer options, or loaded from the same checkpoint), share
+every step of cem_trainer_run.  Each draws the step's batch as a single
+trainer does (the rows' random streams do not depend on world), and
+trainer `rank` computes the micro-batches [rank A / world,
+(rank + 1) A / world) of its ACCUMULATE = A (integer division; a rank
+may have none, so A < world wastes ranks).  Before the optimiser step it
+hands its parts to the reduce callback:
+  grad   `parts` blocks of n floats, block p the gradient of micro-batch
+         first + p (its share of the batch mean's gradient), and room
+         for one block when parts = 0;
+  stats  `parts` blocks of m doubles: the same micro-batches' loss and
+         time-bin sums (their layout is the library's; sum them
+         elementwise like the gradient);
+and the callback must leave in grad[0 .. n-1] and stats[0 .. m-1], on
+every rank, the sums over all A micro-batches of the step.  Added in
+micro-batch order (float for grad, double for stats: ((g_0 + g_1) +
+g_2) + ...), the result is bitwise that of one trainer with the same A;
+an unordered all-reduce (MPI_Allreduce) is equal to round-off.  It
+returns 0, or non-zero to fail the step: cem_trainer_run then returns
+CEM_ERR_REDUCE with the trainer as it was before the step.  Everything
+after the reduction (clipping, the NaN guard, Adam, EMA, the schedule,
+the time bins and the time law) sees the reduced sums, so every rank
+holds the same parameters after every step.  The callback runs on the
+thread that called cem_trainer_run, once a step, and may block; it is
+not called by cem_trainer_step_batch and cem_trainer_loss_batch (they
+compute the caller's batch alone).  The callback contract of
+cem_progress_fn holds.
+rank and world are not options: checkpoints do not store them, so a run
+saved by world = 2 trainers resumes with 1 or 4 (the micro-batches, not
+the ranks, define the arithmetic).  world = 1 with fn NULL is a single
+trainer again.  Errors: CEM_ERR_ARG (tr NULL, world < 1, rank outside
+[0, world), fn NULL with world > 1); tr is unchanged on error.
+"""
+function cem_trainer_set_reduce(tr, rank, world, fn, user)
+    ccall((:cem_trainer_set_reduce, libcemdiff), Cint,
+          (cem_trainer_t_ptr, Cint, Cint, cem_reduce_fn, Ptr{Cvoid}),
+          tr, rank, world, fn, user)
 end
 
 """

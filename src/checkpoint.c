@@ -694,8 +694,11 @@ static int load_trainer(const char *fn, const unsigned char *b, const head *h,
     for (int id = 1; id <= CEMI_TRAINER_NOPT; id++)
         tr->opt[id] = opt[id];
     if ((int)opt[CEM_TRAINER_BATCH] != tr->cap ||
+        (int)opt[CEM_TRAINER_ACCUMULATE] != 1 ||
         (int)opt[CEM_TRAINER_THREADS] != cemi_pool_size(tr->pool)) {
-        st = cemi_trainer_reserve(tr, (int)opt[CEM_TRAINER_BATCH], (int)opt[CEM_TRAINER_THREADS], fn);
+        st = cemi_trainer_reserve(tr, (int)opt[CEM_TRAINER_BATCH],
+                                  (int)opt[CEM_TRAINER_ACCUMULATE], 0,
+                                  (int)opt[CEM_TRAINER_THREADS], fn);
         if (st) {
             cem_trainer_free(tr);
             return cemi_fail(NULL, st, "%s: out of memory for the batch", fn);

@@ -147,11 +147,12 @@ size_t cemi_mlp_hidden_size(const cemi_mlp_shape *sh, int B, int keep);
                               const real *in, const real *hid, const real *dout,          \
                               const int *lab, real *grads, real *scratch,                 \
                               const cemi_nn_ctx *ctx);                                     \
-    /* Weighted squared error: loss = (1/B) sum_i c_i sum_j e_ij (out_ij -        \
-     * y_ij)^2 (returned, accumulated in double), e the per-output weights (B x D;    \
-     * NULL: all 1); dout = d loss / d out. */                                            \
+    /* Weighted squared error of B rows, a part of a batch of Btot: loss =       \
+     * (1/Btot) sum_i c_i sum_j e_ij (out_ij - y_ij)^2 (returned, accumulated in  \
+     * double), e the per-output weights (B x D; NULL: all 1); dout = d loss / d  \
+     * out. */                                                                     \
     double cemi_wmse##S(const real *out, const real *y, const real *c, const real *e,     \
-                        int B, int D, real *dout);
+                        int B, int Btot, int D, real *dout);
 
 /* The float exponential the kernels use (exposed for its accuracy test). */
 float cemi_expf_vec(float x);

@@ -38,6 +38,7 @@ const char *cem_status_string(int status)
     case CEM_ERR_CORRUPT: return "checkpoint has impossible fields or sizes";
     case CEM_ERR_DIVERGED: return "sampling produced non-finite values in some rows";
     case CEM_ERR_STOPPED: return "a progress callback stopped the run";
+    case CEM_ERR_REDUCE: return "a data-parallel reduction callback failed";
     default: return "unknown status";
     }
 }

@@ -46,6 +46,7 @@ static const cemi_option trainer_options[] = {
     {CEM_TRAINER_IMPORTANCE, "CEM_TRAINER_IMPORTANCE", 0, 1, 0, 1},
     {CEM_TRAINER_ADAPT_FLOOR, "CEM_TRAINER_ADAPT_FLOOR", 0.01, 1, 0.25, 0},
     {CEM_TRAINER_LABEL_DROPOUT, "CEM_TRAINER_LABEL_DROPOUT", 0, 1, 0.1, 0},
+    {CEM_TRAINER_ACCUMULATE, "CEM_TRAINER_ACCUMULATE", 1, 4096, 1, 1},
     {0, NULL, 0, 0, 0, 0},
 };
 
@@ -70,29 +71,71 @@ static void release_batch(cem_trainer_t *tr)
     tr->lbin = NULL;
     cemi_release(tr->blab);
     tr->blab = NULL;
+    cemi_release(tr->pgrad);
+    tr->pgrad = NULL;
+    cemi_release(tr->pstats);
+    tr->pstats = NULL;
     cemi_pool_free(tr->pool);
     tr->pool = NULL;
 }
 
-int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn)
+/* The first row of micro-batch m of a batch of B rows in A micro-batches
+ * (cemdiff.h, CEM_TRAINER_ACCUMULATE): m B / A rounded down to even, B for
+ * m = A.  Even, so that draw_rows can start there. */
+static int mb_lo(int B, int A, int m)
+{
+    return m >= A ? B : (int)(((long long)m * B / A) & ~1LL);
+}
+
+/* The rows of the largest micro-batch. */
+static int mb_cap(int B, int A)
+{
+    int cap = 1;
+    for (int m = 0; m < A; m++)
+        if (mb_lo(B, A, m + 1) - mb_lo(B, A, m) > cap)
+            cap = mb_lo(B, A, m + 1) - mb_lo(B, A, m);
+    return cap;
+}
+
+/* The blocks of parts a step needs.  Without a reduce callback (world 0):
+ * none for one micro-batch (the gradient goes to tr->grad), else one (the
+ * micro-batch being added).  With one among `world` ranks: the rank's
+ * micro-batches, at least one block (the reduction's result). */
+static int parts_cap(int A, int world)
+{
+    if (world == 0)
+        return A == 1 ? 0 : 1;
+    int most = (A + world - 1) / world;
+    return most > 1 ? most : 1;
+}
+
+/* The world parts_cap plans for: 0 without a reduce callback. */
+static int shared_world(const cem_trainer_t *tr) { return tr->reduce ? tr->world : 0; }
+
+int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int accum, int world, int threads,
+                         const char *fn)
 {
     const cemi_mlp_shape *sh = &tr->net->sh;
     size_t B = (size_t)cap, D = (size_t)sh->D;
+    const int mcap = mb_cap(cap, accum), pcap = parts_cap(accum, world);
+    const size_t M = (size_t)mcap;
     cem_trainer_t nt = *tr; /* build the new buffers aside */
     nt.x0 = cemi_alloc(B * D, sizeof(float));
     nt.z = cemi_alloc(B * D, sizeof(float));
     nt.y = cemi_alloc(B * D, sizeof(float));
     nt.c = cemi_alloc(B, sizeof(float));
-    nt.in = cemi_alloc(B * (size_t)cemi_mlp_in_width(sh), sizeof(float));
-    nt.hid = cemi_alloc(cemi_mlp_hidden_size(sh, cap, 1), sizeof(float));
+    nt.in = cemi_alloc(M * (size_t)cemi_mlp_in_width(sh), sizeof(float));
+    nt.hid = cemi_alloc(cemi_mlp_hidden_size(sh, mcap, 1), sizeof(float));
     nt.out = cemi_alloc(B * D, sizeof(float));
     nt.dout = cemi_alloc(B * D, sizeof(float));
-    nt.scratch = cemi_alloc(2 * B * (size_t)sh->H, sizeof(float));
+    nt.scratch = cemi_alloc(2 * M * (size_t)sh->H, sizeof(float));
     nt.sample_loss = cemi_alloc(B, sizeof(float));
     nt.t = cemi_alloc(B, sizeof(double));
     nt.tbin = cemi_alloc(B, sizeof(int));
     nt.lbin = cemi_alloc(B, sizeof(int));
     nt.blab = cemi_alloc(B, sizeof(int));
+    nt.pgrad = pcap ? cemi_alloc((size_t)pcap * tr->net->np, sizeof(float)) : NULL;
+    nt.pstats = pcap ? cemi_alloc((size_t)pcap * CEMI_STATS, sizeof(double)) : NULL;
     nt.xt = cemi_alloc(B * D, sizeof(float));
     nt.imp = cemi_alloc(B, sizeof(float));
     nt.ce = cemi_alloc(B * D, sizeof(float));
@@ -102,7 +145,8 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn
     nt.pool = cemi_pool_create(threads);
     if (!nt.x0 || !nt.z || !nt.y || !nt.c || !nt.in || !nt.hid || !nt.out || !nt.dout ||
         !nt.scratch || !nt.sample_loss || !nt.t || !nt.tbin || !nt.gemm_ws || !nt.wpack || !nt.pool ||
-        !nt.lbin || !nt.xt || !nt.imp || !nt.ce || !nt.blab) {
+        !nt.lbin || !nt.xt || !nt.imp || !nt.ce || !nt.blab ||
+        (pcap && (!nt.pgrad || !nt.pstats))) {
         release_batch(&nt);
         return cemi_fail(&tr->err, CEM_ERR_NOMEM,
                          "%s: out of memory (or threads) for a batch of %d on %d threads", fn,
@@ -114,7 +158,9 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn
     tr->sample_loss = nt.sample_loss; tr->t = nt.t; tr->tbin = nt.tbin; tr->gemm_ws = nt.gemm_ws;
     tr->gemm_stride = nt.gemm_stride; tr->wpack = nt.wpack; tr->pool = nt.pool;
     tr->lbin = nt.lbin; tr->xt = nt.xt; tr->imp = nt.imp; tr->ce = nt.ce; tr->blab = nt.blab;
+    tr->pgrad = nt.pgrad; tr->pstats = nt.pstats; tr->pcap = pcap;
     tr->cap = cap;
+    tr->mcap = mcap;
     return CEM_OK;
 }
 
@@ -192,7 +238,9 @@ int cemi_trainer_new(cem_trainer_t **out, const char *fn, cem_model_t *m, const 
     memcpy(tr->data, data, sizeof(float) * total);
     if (labels)
         memcpy(tr->labels, labels, sizeof(int) * n);
+    tr->world = 1;
     st = cemi_trainer_reserve(tr, (int)tr->opt[CEM_TRAINER_BATCH],
+                              (int)tr->opt[CEM_TRAINER_ACCUMULATE], 0,
                               (int)tr->opt[CEM_TRAINER_THREADS], fn);
     if (st) {
         cem_trainer_free(tr);
@@ -343,10 +391,13 @@ int cem_trainer_set(cem_trainer_t *tr, cem_trainer_option opt, double value)
     if (st)
         return st;
     if ((opt == CEM_TRAINER_BATCH && (int)value != tr->cap) ||
+        (opt == CEM_TRAINER_ACCUMULATE && value != tr->opt[opt]) ||
         (opt == CEM_TRAINER_THREADS && (int)value != cemi_pool_size(tr->pool))) {
         int cap = opt == CEM_TRAINER_BATCH ? (int)value : tr->cap;
+        int accum = opt == CEM_TRAINER_ACCUMULATE ? (int)value
+                                                  : (int)tr->opt[CEM_TRAINER_ACCUMULATE];
         int threads = opt == CEM_TRAINER_THREADS ? (int)value : cemi_pool_size(tr->pool);
-        st = cemi_trainer_reserve(tr, cap, threads, fn);
+        st = cemi_trainer_reserve(tr, cap, accum, shared_world(tr), threads, fn);
         if (st)
             return st;
     }
@@ -383,6 +434,29 @@ int cem_trainer_set_progress(cem_trainer_t *tr, cem_progress_fn fn, void *user)
     return CEM_OK;
 }
 
+int cem_trainer_set_reduce(cem_trainer_t *tr, int rank, int world, cem_reduce_fn fn, void *user)
+{
+    static const char fn_name[] = "cem_trainer_set_reduce";
+    if (!tr)
+        return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer is NULL", fn_name);
+    if (world < 1 || rank < 0 || rank >= world || (!fn && world > 1))
+        return cemi_fail(&tr->err, CEM_ERR_ARG, "%s: need world >= 1, 0 <= rank < world and a "
+                         "callback when world > 1 (got rank %d, world %d, fn %s)", fn_name, rank,
+                         world, fn ? "set" : "NULL");
+    const int w = fn ? world : 0;
+    if (parts_cap((int)tr->opt[CEM_TRAINER_ACCUMULATE], w) != tr->pcap) {
+        int st = cemi_trainer_reserve(tr, tr->cap, (int)tr->opt[CEM_TRAINER_ACCUMULATE], w,
+                                      cemi_pool_size(tr->pool), fn_name);
+        if (st)
+            return st;
+    }
+    tr->rank = rank;
+    tr->world = world;
+    tr->reduce = fn;
+    tr->reduce_user = user;
+    return CEM_OK;
+}
+
 long cem_trainer_steps(const cem_trainer_t *tr) { return tr ? tr->step : -1; }
 cem_model_t *cem_trainer_model(const cem_trainer_t *tr) { return tr ? tr->model : NULL; }
 const char *cem_trainer_errmsg(const cem_trainer_t *tr) { return tr ? tr->err.text : ""; }
@@ -401,7 +475,7 @@ const char *cem_trainer_errmsg(const cem_trainer_t *tr) { return tr ? tr->err.te
 #define DROP_STREAM (1ull << 62)
 
 static void objective(const cem_trainer_t *tr, int lo, int hi);
-static void build_input(const cem_trainer_t *tr, int lo, int hi);
+static void build_input(const cem_trainer_t *tr, int lo, int hi, int base);
 static int bin_of(const cem_trainer_t *tr, double t, int nbins);
 
 /* The trainer's time law as its options and state say. */
@@ -477,8 +551,8 @@ static int measure_floors(cem_trainer_t *tr, double *floor, const char *fn)
     cemi_rng_init(&r, (uint64_t)tr->opt[CEM_TRAINER_SEED], FLOOR_STREAM);
     for (int b = 0; b < K && !st; b++) {
         double sum = 0;
-        for (int k0 = 0; k0 < FLOOR_ROWS && !st; k0 += tr->cap) {
-            int rows = FLOOR_ROWS - k0 < tr->cap ? FLOOR_ROWS - k0 : tr->cap;
+        for (int k0 = 0; k0 < FLOOR_ROWS && !st; k0 += tr->mcap) {
+            int rows = FLOOR_ROWS - k0 < tr->mcap ? FLOOR_ROWS - k0 : tr->mcap;
             for (int i = 0; i < rows; i++) {
                 size_t k = (size_t)(cemi_rng_uniform(&r) * (double)ns);
                 k = k < ns ? k : ns - 1;
@@ -490,7 +564,7 @@ static int measure_floors(cem_trainer_t *tr, double *floor, const char *fn)
                 for (int j = 0; j < D; j++)
                     tr->z[(size_t)i * (size_t)D + (size_t)j] = (float)cemi_rng_normal(&r);
             }
-            build_input(tr, 0, rows);
+            build_input(tr, 0, rows, 0);
             objective(tr, 0, rows);
             /* the exact answer as the network would give it */
             st = cem_model_eval(exact, target, (size_t)rows, tr->xt, tr->t, tr->out);
@@ -597,8 +671,9 @@ static void objective(const cem_trainer_t *tr, int lo, int hi)
 }
 
 /* x_t = alpha x0 + sigma z and the network input the model makes of
- * (x_t, t); rows [lo, hi). */
-static void build_input(const cem_trainer_t *tr, int lo, int hi)
+ * (x_t, t); rows [lo, hi), whose input rows start at row `base` (the
+ * micro-batch's first: the network's workspace holds one micro-batch). */
+static void build_input(const cem_trainer_t *tr, int lo, int hi, int base)
 {
     const int D = tr->D, ld = cemi_mlp_in_width(&tr->net->sh);
     for (int i = lo; i < hi; i++) {
@@ -609,7 +684,7 @@ static void build_input(const cem_trainer_t *tr, int lo, int hi)
             xt[j] = (float)(c.alpha * x0[j] + c.sigma * z[j]);
     }
     cemi_mlp_input(tr->model, tr->net->params, hi - lo, tr->xt + (size_t)lo * (size_t)D,
-                   tr->t + lo, 0.0, tr->blab + lo, tr->in + (size_t)lo * (size_t)ld);
+                   tr->t + lo, 0.0, tr->blab + lo, tr->in + (size_t)(lo - base) * (size_t)ld);
 }
 
 /* The bin of t among `nbins` equal bins of log t over the model's window. */
@@ -664,8 +739,8 @@ static void draw_rows(cem_trainer_t *tr, const cemi_tlaw *law, long step, int lo
  * the same whatever the split. */
 typedef struct {
     cem_trainer_t *tr;
-    int B;
-    long draw; /* the step whose batch to draw, or -1 */
+    int lo, hi; /* the micro-batch's rows (lo even) */
+    long draw;  /* the step whose batch to draw, or -1 */
     cemi_tlaw law;
 } rows_job;
 
@@ -674,12 +749,14 @@ static void rows_part(void *v, int tid, int n)
     const rows_job *j = v;
     cem_trainer_t *tr = j->tr;
     int lo, hi;
-    cemi_pool_split(j->B, 16, tid, n, &lo, &hi); /* lo even: see draw_rows */
+    cemi_pool_split(j->hi - j->lo, 16, tid, n, &lo, &hi); /* lo even: see draw_rows */
+    lo += j->lo;
+    hi += j->lo;
     if (lo >= hi)
         return;
     if (j->draw >= 0)
         draw_rows(tr, &j->law, j->draw, lo, hi);
-    build_input(tr, lo, hi);
+    build_input(tr, lo, hi, j->lo);
     objective(tr, lo, hi);
     const int importance = tr->opt[CEM_TRAINER_IMPORTANCE] != 0;
     for (int i = lo; i < hi; i++) {
@@ -691,26 +768,89 @@ static void rows_part(void *v, int tid, int n)
     }
 }
 
-/* Forward and backward on the batch (drawn for step `draw`, or already in
- * the workspace when draw < 0): the loss, the raw gradient in tr->grad and
- * the per-sample losses. */
-static double loss_and_grad(cem_trainer_t *tr, int B, long draw)
+/* Micro-batch rows [lo, hi) of a batch of B rows (drawn for step `draw`,
+ * or already in the workspace when draw < 0): the per-sample losses, the
+ * gradient of its share of the batch mean into grad (np floats) and its
+ * stats (CEMI_STATS doubles).  An empty micro-batch adds nothing. */
+static void micro_batch(cem_trainer_t *tr, int B, int lo, int hi, long draw, const cemi_tlaw *law,
+                        const cemi_nn_ctx *ctx, float *grad, double *stats)
 {
     const cemi_mlp *net = tr->net;
-    const int D = tr->D;
-    rows_job rj = {tr, B, draw, {0}};
-    law_of(tr, &rj.law);
-    cemi_pool_run(B >= 64 ? tr->pool : NULL, rows_part, &rj);
+    const int D = tr->D, R = hi - lo;
+    for (int k = 0; k < CEMI_STATS; k++)
+        stats[k] = 0;
+    if (R <= 0) {
+        memset(grad, 0, sizeof(float) * net->np);
+        return;
+    }
+    rows_job rj = {tr, lo, hi, draw, *law};
+    cemi_pool_run(R >= 64 ? tr->pool : NULL, rows_part, &rj);
+    const size_t at = (size_t)lo * (size_t)D;
+    const float *e = out_weights(tr);
+    cemi_mlp_forward_f(&net->sh, net->params, R, tr->in, tr->hid, 1, tr->out + at, ctx);
+    stats[CEMI_ST_LOSS] = cemi_wmse_f(tr->out + at, tr->y + at, tr->c + lo, e ? e + at : NULL, R,
+                                      B, D, tr->dout + at);
+    for (int i = lo; i < hi; i++) { /* the law's own units */
+        float l = (float)(row_loss(tr, i, tr->out + (size_t)i * (size_t)D) / tr->imp[i]);
+        tr->sample_loss[i] = l;
+        stats[CEMI_ST_BIN_SUM + tr->tbin[i]] += l;
+        stats[CEMI_ST_BIN_COUNT + tr->tbin[i]] += 1;
+        stats[CEMI_ST_LAW_SUM + tr->lbin[i]] += l;
+        stats[CEMI_ST_LAW_COUNT + tr->lbin[i]] += 1;
+    }
+    cemi_mlp_backward_f(&net->sh, net->params, R, tr->in, tr->hid, tr->dout + at, tr->blab + lo,
+                        grad, tr->scratch, ctx);
+}
+
+/* acc += add, n floats (the order of the micro-batches' sums). */
+static void add_f(float *restrict acc, const float *restrict add, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        acc[k] += add[k];
+}
+
+/* Forward and backward on the batch of B rows (drawn for step `draw`, or
+ * already in the workspace when draw < 0) in ACCUMULATE micro-batches: the
+ * raw gradient in tr->grad, the step's stats in `stats` (the loss at
+ * CEMI_ST_LOSS) and the per-sample losses of the rows computed here.  A
+ * drawn batch of a trainer with a reduce callback is shared: this rank's
+ * micro-batches, then the callback's sums (CEM_ERR_REDUCE when it fails,
+ * else CEM_OK). */
+static int loss_and_grad(cem_trainer_t *tr, int B, long draw, double *stats, const char *fn)
+{
+    const cemi_mlp *net = tr->net;
+    const size_t np = net->np;
+    const int A = (int)tr->opt[CEM_TRAINER_ACCUMULATE];
+    const int shared = draw >= 0 && tr->reduce;
+    const int first = shared ? (int)((long long)tr->rank * A / tr->world) : 0;
+    const int end = shared ? (int)((long long)(tr->rank + 1) * A / tr->world) : A;
+    cemi_tlaw law;
+    law_of(tr, &law);
     /* the weights packed once for the forward products of every thread */
     const cemi_nn_ctx ctx = {tr->gemm_ws, tr->gemm_stride, tr->pool, tr->wpack};
     cemi_mlp_pack_f(&net->sh, net->params, tr->wpack, &ctx);
-    cemi_mlp_forward_f(&net->sh, net->params, B, tr->in, tr->hid, 1, tr->out, &ctx);
-    double loss = cemi_wmse_f(tr->out, tr->y, tr->c, out_weights(tr), B, D, tr->dout);
-    for (int i = 0; i < B; i++) /* the law's own units */
-        tr->sample_loss[i] = (float)(row_loss(tr, i, tr->out + (size_t)i * (size_t)D) / tr->imp[i]);
-    cemi_mlp_backward_f(&net->sh, net->params, B, tr->in, tr->hid, tr->dout, tr->blab,
-                        tr->grad, tr->scratch, &ctx);
-    return loss;
+    if (!shared) { /* micro-batch 0 into tr->grad, the others added in order */
+        micro_batch(tr, B, mb_lo(B, A, 0), mb_lo(B, A, 1), draw, &law, &ctx, tr->grad, stats);
+        for (int m = 1; m < A; m++) {
+            micro_batch(tr, B, mb_lo(B, A, m), mb_lo(B, A, m + 1), draw, &law, &ctx, tr->pgrad,
+                        tr->pstats);
+            add_f(tr->grad, tr->pgrad, np);
+            for (int k = 0; k < CEMI_STATS; k++)
+                stats[k] += tr->pstats[k];
+        }
+        return CEM_OK;
+    }
+    for (int m = first; m < end; m++)
+        micro_batch(tr, B, mb_lo(B, A, m), mb_lo(B, A, m + 1), draw, &law, &ctx,
+                    tr->pgrad + (size_t)(m - first) * np,
+                    tr->pstats + (size_t)(m - first) * CEMI_STATS);
+    if (tr->reduce(tr->pgrad, np, tr->pstats, CEMI_STATS, first, end - first, tr->reduce_user))
+        return cemi_fail(&tr->err, CEM_ERR_REDUCE, "%s: step %ld: the reduce callback of rank %d "
+                         "of %d failed; the step was not taken", fn, tr->step + 1, tr->rank,
+                         tr->world);
+    memcpy(tr->grad, tr->pgrad, sizeof(float) * np);
+    memcpy(stats, tr->pstats, sizeof(double) * CEMI_STATS);
+    return CEM_OK;
 }
 
 double cemi_trainer_lr(const cem_trainer_t *tr, long step)
@@ -835,13 +975,13 @@ static void adam_prepare(cem_trainer_t *tr, adam_job *j)
     atomic_init(&j->bad, 0);
 }
 
-/* Whether the step in tr->grad and tr->sample_loss leaves the state
- * finite: every per-sample loss (the time bins add them) and every new
- * moment, weight and average. */
-static int finite_update(cem_trainer_t *tr, int B, adam_job *j)
+/* Whether the step in tr->grad and stats leaves the state finite: the
+ * per-sample losses' sums (the time bins add them; a sample's Inf or NaN
+ * reaches its sum) and every new moment, weight and average. */
+static int finite_update(cem_trainer_t *tr, const double *stats, adam_job *j)
 {
-    for (int i = 0; i < B; i++)
-        if (!isfinite(tr->sample_loss[i]))
+    for (int k = 0; k < CEMI_STATS; k++)
+        if (!isfinite(stats[k]))
             return 0;
     cemi_pool_run(tr->pool, adam_check_part, j);
     return !atomic_load(&j->bad);
@@ -849,20 +989,16 @@ static int finite_update(cem_trainer_t *tr, int B, adam_job *j)
 
 /* Applies the update j prepared: Adam(W), EMA, counters.  Called only
  * when the loss, the gradient and the update are finite. */
-static void apply_step(cem_trainer_t *tr, int B, adam_job *j)
+static void apply_step(cem_trainer_t *tr, const double *stats, adam_job *j)
 {
     cemi_pool_run(tr->pool, adam_part, j);
-    double lsum[CEMI_LAW_BINS] = {0};
-    long lcount[CEMI_LAW_BINS] = {0};
-    for (int i = 0; i < B; i++) {
-        tr->bin_sum[tr->tbin[i]] += tr->sample_loss[i];
-        tr->bin_count[tr->tbin[i]]++;
-        lsum[tr->lbin[i]] += tr->sample_loss[i];
-        lcount[tr->lbin[i]]++;
+    for (int b = 0; b < CEM_TRAINER_BINS; b++) {
+        tr->bin_sum[b] += stats[CEMI_ST_BIN_SUM + b];
+        tr->bin_count[b] += (long)stats[CEMI_ST_BIN_COUNT + b];
     }
     for (int b = 0; b < CEMI_LAW_BINS; b++)
-        if (lcount[b]) {
-            double mean = lsum[b] / (double)lcount[b];
+        if (stats[CEMI_ST_LAW_COUNT + b] > 0) {
+            double mean = stats[CEMI_ST_LAW_SUM + b] / stats[CEMI_ST_LAW_COUNT + b];
             tr->law_loss[b] = isnan(tr->law_loss[b])
                                   ? mean
                                   : LAW_DECAY * tr->law_loss[b] + (1 - LAW_DECAY) * mean;
@@ -900,10 +1036,13 @@ static int finite_step(const cem_trainer_t *tr, double loss)
  * the one in the workspace), accepted only when both are finite: the one
  * check of every step and of cem_trainer_loss_batch, so that loss_batch
  * answers CEM_OK exactly for the batches step_batch would take. */
-static int checked_loss(cem_trainer_t *tr, int B, long draw, double *loss, const char *fn,
-                        int stepping, adam_job *j)
+static int checked_loss(cem_trainer_t *tr, int B, long draw, double *loss, double *stats,
+                        const char *fn, int stepping, adam_job *j)
 {
-    double l = loss_and_grad(tr, B, draw);
+    int st = loss_and_grad(tr, B, draw, stats, fn);
+    if (st)
+        return st;
+    double l = stats[CEMI_ST_LOSS];
     if (!finite_step(tr, l))
         return stepping
                    ? cemi_fail(&tr->err, CEM_ERR_NONFINITE_STEP,
@@ -915,7 +1054,7 @@ static int checked_loss(cem_trainer_t *tr, int B, long draw, double *loss, const
     /* a finite loss and gradient can still overflow a sample's loss, a
      * moment or a weight: the update is computed (not stored) to see */
     adam_prepare(tr, j);
-    if (!finite_update(tr, B, j))
+    if (!finite_update(tr, stats, j))
         return cemi_fail(&tr->err, CEM_ERR_NONFINITE_STEP,
                          "%s: the loss (%g) and its gradient are finite, but a sample's loss, "
                          "an optimiser moment or a weight would not be%s", fn, l,
@@ -929,12 +1068,12 @@ static int checked_loss(cem_trainer_t *tr, int B, long draw, double *loss, const
  * workspace). */
 static int step_here(cem_trainer_t *tr, int B, long draw, double *loss, const char *fn)
 {
-    double l = NAN;
+    double l = NAN, stats[CEMI_STATS];
     adam_job j;
-    int st = checked_loss(tr, B, draw, &l, fn, 1, &j);
+    int st = checked_loss(tr, B, draw, &l, stats, fn, 1, &j);
     if (st)
         return st;
-    apply_step(tr, B, &j);
+    apply_step(tr, stats, &j);
     *loss = l;
     return CEM_OK;
 }
@@ -1048,11 +1187,11 @@ static int loss_batch(const char *fn, cem_trainer_t *tr, int B, const float *x0,
     if (!tr)
         return cemi_fail(NULL, CEM_ERR_ARG, "%s: trainer is NULL", fn);
     /* the same validation as cem_trainer_step_batch, input and result */
-    double l = NAN;
+    double l = NAN, stats[CEMI_STATS];
     int st = load_batch(tr, fn, B, x0, labels, t, z);
     adam_job j;
     if (!st)
-        st = checked_loss(tr, B, -1, &l, fn, 0, &j);
+        st = checked_loss(tr, B, -1, &l, stats, fn, 0, &j);
     if (st)
         return st;
     if (loss)

@@ -6,7 +6,19 @@
 
 #include "model_mlp.h"
 
-#define CEMI_TRAINER_NOPT 23 /* options are ids 1 .. CEMI_TRAINER_NOPT */
+#define CEMI_TRAINER_NOPT 24 /* options are ids 1 .. CEMI_TRAINER_NOPT */
+
+/* A micro-batch's sums, the stats a reduce callback adds: the loss (its
+ * share of the batch mean), then per time bin the per-sample losses and
+ * counts, then per bin of the time law the same. */
+enum {
+    CEMI_ST_LOSS = 0,
+    CEMI_ST_BIN_SUM = 1,
+    CEMI_ST_BIN_COUNT = CEMI_ST_BIN_SUM + CEM_TRAINER_BINS,
+    CEMI_ST_LAW_SUM = CEMI_ST_BIN_COUNT + CEM_TRAINER_BINS,
+    CEMI_ST_LAW_COUNT = CEMI_ST_LAW_SUM + CEM_TRAINER_LAW_BINS,
+    CEMI_STATS = CEMI_ST_LAW_COUNT + CEM_TRAINER_LAW_BINS
+};
 #define CEMI_LAW_BINS CEM_TRAINER_LAW_BINS
 
 struct cem_trainer {
@@ -30,8 +42,18 @@ struct cem_trainer {
     double law_cum[CEMI_LAW_BINS + 1];
     cem_progress_fn progress;
     void *progress_user;
-    /* batch workspace for `cap` rows, allocated when BATCH is set */
-    int cap;
+    /* batch workspace for `cap` rows (the network's for `mcap`, the largest
+     * micro-batch), allocated when BATCH, ACCUMULATE or THREADS is set */
+    int cap, mcap;
+    /* the micro-batches' gradients and stats (pcap blocks of np floats and
+     * CEMI_STATS doubles; pcap 0 for A = 1 without a reduce callback) */
+    float *pgrad;
+    double *pstats;
+    int pcap;
+    /* data parallelism (cem_trainer_set_reduce) */
+    int rank, world;
+    cem_reduce_fn reduce;
+    void *reduce_user;
     float *x0, *z, *y, *c, *in, *hid, *out, *dout, *scratch, *sample_loss;
     float *xt;        /* B x D: the noised points x_t */
     float *imp;       /* B: each row's importance weight (in c too) */
@@ -48,10 +70,13 @@ struct cem_trainer {
     cemi_errbuf err;
 };
 
-/* Allocates the batch workspace for `cap` rows and the team of `threads`
+/* Allocates the batch workspace for `cap` rows computed in `accum`
+ * micro-batches, the parts of one of `world` ranks sharing the steps
+ * through a reduce callback (0: no callback) and the team of `threads`
  * threads, replacing the old ones only on success.  Returns a status
  * (CEM_ERR_NOMEM). */
-int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int threads, const char *fn);
+int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int accum, int world, int threads,
+                         const char *fn);
 
 /* Creates a trainer around model m without copying state from elsewhere;
  * used by cem_trainer_create(_labelled) and the checkpoint loader; labels

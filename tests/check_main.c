@@ -269,6 +269,7 @@ int main(void)
     srunner_add_suite(sr, suite_flow());
     srunner_add_suite(sr, suite_labels());
     srunner_add_suite(sr, suite_impute());
+    srunner_add_suite(sr, suite_parallel());
     srunner_add_suite(sr, suite_metrics());
     srunner_add_suite(sr, suite_quality());
     srunner_add_suite(sr, suite_threads());

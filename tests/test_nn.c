@@ -124,7 +124,7 @@ static double net_loss(net_case *nc, const double *params)
                            params + cemi_mlp_table_offset(&nc->sh), nc->lab, (size_t)nc->B,
                            &nc->sh);
     cemi_mlp_forward_d(&nc->sh, params, nc->B, nc->in, nc->hid, 1, nc->out, NULL);
-    return cemi_wmse_d(nc->out, nc->y, nc->c, NULL, nc->B, nc->sh.D, nc->dout);
+    return cemi_wmse_d(nc->out, nc->y, nc->c, NULL, nc->B, nc->B, nc->sh.D, nc->dout);
 }
 
 /* The gradient of the whole loss against central differences; with K > 0

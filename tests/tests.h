@@ -30,6 +30,7 @@ Suite *suite_faults(void);
 Suite *suite_badinput(void);
 Suite *suite_labels(void);
 Suite *suite_impute(void);
+Suite *suite_parallel(void);
 
 /* Max over i of |a_i - b_i| / max(|b_i|, floor), a relative error that stays
  * meaningful where the reference passes through zero. */

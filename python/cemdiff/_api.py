@@ -36,6 +36,7 @@ CEM_ERR_CHECKSUM = -14
 CEM_ERR_CORRUPT = -15
 CEM_ERR_DIVERGED = -16
 CEM_ERR_STOPPED = -17
+CEM_ERR_REDUCE = -18
 # cem_target
 CEM_TARGET_CEM = 0
 CEM_TARGET_NOISE = 1
@@ -109,6 +110,7 @@ CEM_TRAINER_LOGNORMAL_STD = 20
 CEM_TRAINER_IMPORTANCE = 21
 CEM_TRAINER_ADAPT_FLOOR = 22
 CEM_TRAINER_LABEL_DROPOUT = 23
+CEM_TRAINER_ACCUMULATE = 24
 # cem_integrator
 CEM_INTEG_SPLITTING = 0
 CEM_INTEG_EULER = 1
@@ -274,6 +276,7 @@ class TrainerOption(enum.IntEnum):
     IMPORTANCE = 21
     ADAPT_FLOOR = 22
     LABEL_DROPOUT = 23
+    ACCUMULATE = 24
 
 
 class Integrator(enum.IntEnum):
@@ -395,6 +398,7 @@ class cem_dataset_t(ctypes.Structure):
 
 # ----------------------------------------------------------------- callbacks
 cem_progress_fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_long, ctypes.c_double, ctypes.c_void_p)
+cem_reduce_fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_float), ctypes.c_size_t, ctypes.POINTER(ctypes.c_double), ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
 cem_sampler_progress_fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p)
 
 # ----------------------------------------------------------------- functions
@@ -484,6 +488,8 @@ FUNCTIONS = {
     'cem_trainer_loss_batch_labelled': (ctypes.c_int, (('tr', ctypes.POINTER(cem_trainer_t)), ('B', ctypes.c_int), ('x0', ctypes.POINTER(ctypes.c_float)), ('labels', ctypes.POINTER(ctypes.c_int)), ('t', ctypes.POINTER(ctypes.c_double)), ('z', ctypes.POINTER(ctypes.c_float)), ('loss', ctypes.POINTER(ctypes.c_double)), ('grad', ctypes.POINTER(ctypes.c_float)),)),
     # CEM_API int cem_trainer_set_progress(cem_trainer_t *tr, cem_progress_fn fn, void *user);
     'cem_trainer_set_progress': (ctypes.c_int, (('tr', ctypes.POINTER(cem_trainer_t)), ('fn', cem_progress_fn), ('user', ctypes.c_void_p),)),
+    # CEM_API int cem_trainer_set_reduce(cem_trainer_t *tr, int rank, int world, cem_reduce_fn fn, void *user);
+    'cem_trainer_set_reduce': (ctypes.c_int, (('tr', ctypes.POINTER(cem_trainer_t)), ('rank', ctypes.c_int), ('world', ctypes.c_int), ('fn', cem_reduce_fn), ('user', ctypes.c_void_p),)),
     # CEM_API long cem_trainer_steps(const cem_trainer_t *tr);
     'cem_trainer_steps': (ctypes.c_long, (('tr', ctypes.POINTER(cem_trainer_t)),)),
     # CEM_API int cem_trainer_time_bins(cem_trainer_t *tr, double *mean, long *count, double *edges, int reset);
