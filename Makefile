@@ -98,7 +98,7 @@ deps:
 # The test dependencies: PyTorch and NumPy for the cross-checks (Debian's, for
 # the system Python: a virtualenv or pyenv python3 does not see Debian's
 # modules), abigail-tools for the ABI check, pip, setuptools, wheel and man
-# for the install test.
+# for the install test, Open MPI for the MPI layer's test (tests/check_mpi.sh).
 PYTHON ?= /usr/bin/python3
 test-deps: deps
 	@if [ -n "$(NO_DEPS)" ]; then exit 0; fi; \
@@ -110,6 +110,8 @@ test-deps: deps
 	$(PYTHON) -c "import wheel" >/dev/null 2>&1 || missing="$$missing python3-wheel"; \
 	command -v abidiff >/dev/null 2>&1 || missing="$$missing abigail-tools"; \
 	command -v man >/dev/null 2>&1 || missing="$$missing man-db"; \
+	command -v mpicc >/dev/null 2>&1 || missing="$$missing libopenmpi-dev"; \
+	command -v mpirun >/dev/null 2>&1 || missing="$$missing openmpi-bin"; \
 	if [ -n "$$missing" ]; then \
 	  echo "cemdiff: installing the test dependencies:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
@@ -168,6 +170,16 @@ bin/%: examples/%.c $(wildcard examples/*.h) include/cemdiff.h lib/libcemdiff.so
 	    $(LDFLAGS) $(HOST_LDFLAGS)
 
 examples: $(EXAMPLES)
+
+# The optional MPI layer (docs/SCALING.md): built with mpicc when Open MPI
+# (libopenmpi-dev) is installed; the library itself never links MPI.
+MPICC ?= mpicc
+bin/cemdiff-mpi: examples/mpi/cemdiff_mpi.c include/cemdiff.h lib/libcemdiff.so
+	@mkdir -p bin
+	$(MPICC) -std=c11 -Wall -Wextra -Werror -Iinclude $(CPPFLAGS) $(CFLAGS) -o $@ $< \
+	    $(LDFLAGS) $(HOST_LDFLAGS)
+
+mpi: bin/cemdiff-mpi
 
 # gnuplot draws the demo's and the report's pictures.
 plot-deps: deps
@@ -257,6 +269,9 @@ check: all examples $(TEST_BIN) tests/.bin/noalloc $(REPLAY_BINS) | test-deps
 	groff -man -ww -z docs/cemdiff.1
 	sh tests/check_install.sh
 	sh tests/check_cpp.sh
+	@if command -v $(MPICC) >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory bin/cemdiff-mpi && sh tests/check_mpi.sh bin/cemdiff-mpi; \
+	else echo "cemdiff: Open MPI is not installed (make test-deps): tests/check_mpi.sh skipped"; fi
 
 # The Check suite and the fuzz replay (the corpus and past crashes of
 # tests/fuzz) under AddressSanitizer and UndefinedBehaviorSanitizer (every
