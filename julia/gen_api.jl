@@ -1686,9 +1686,10 @@ C: `CEM_API int cem_model_save(const cem_model_t *m, const char *path);`
 Saves m (architecture, target, T_MIN, T_MAX, USE_EMA, PARAM, the data
 statistics, weights, EMA weights) to path: format 2, 3 for a model with
 the data's axes, 4 for a model with labels (its LABELS, LABEL_EMBED and
-label table).  Loaders read formats 1 to 4; a format-1 file is a DIRECT
-model without statistics, a file before format 4 a model without labels.  Const.  Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED,
-CEM_ERR_IO, CEM_ERR_NOMEM.
+label table) or a LABEL_EMBED other than the default.  Loaders read
+formats 1 to 4; a format-1 file is a DIRECT model without statistics, a
+file before format 4 a model without labels.  Const.
+Errors: CEM_ERR_ARG, CEM_ERR_UNSUPPORTED, CEM_ERR_IO, CEM_ERR_NOMEM.
 """
 function cem_model_save(m, path)
     ccall((:cem_model_save, libcemdiff), Cint,

@@ -85,11 +85,16 @@ static double model_pair_value(const cem_model_t *m, const cemi_mlp *p, int id)
                                     : (double)p->label_embed;
 }
 
-/* The format a model is written in, and the pairs it stores. */
+/* The format a model is written in, and the pairs it stores: format 4
+ * (the label pairs) for a model with labels or a label embedding width
+ * other than the default (which a model without labels keeps for when it
+ * gets them), so that a load gives back every option. */
 static uint32_t format_of(const cem_model_t *m, const cemi_mlp *p, int *npairs)
 {
-    *npairs = m->labels ? NMODEL_PAIRS : 1;
-    return m->labels ? FORMAT_LABELS : p->axes ? FORMAT_AXES : FORMAT_PLAIN;
+    const int labelled = m->labels ||
+                         p->label_embed != (int)cemi_model_option_default(CEM_MODEL_LABEL_EMBED);
+    *npairs = labelled ? NMODEL_PAIRS : 1;
+    return labelled ? FORMAT_LABELS : p->axes ? FORMAT_AXES : FORMAT_PLAIN;
 }
 
 /* Where everything is in a file of format `version` (offsets from 0). */
@@ -580,6 +585,7 @@ static int build_model(const char *fn, const unsigned char *b, const head *h, ce
     m->t_max = h->t_max;
     m->window_set = 1; /* the file's window is the network's */
     p->use_ema = h->use_ema;
+    p->label_embed = (int)mopt[CEM_MODEL_LABEL_EMBED]; /* also without labels */
     cemi_mlp_set_stats(p, mean, sd);
     cemi_release(mean);
     memcpy(p->params, params, 4 * h->np);

@@ -448,11 +448,22 @@ START_TEST(labelled_checkpoints)
     free(want);
     free(got);
 
-    /* without labels: format 2, as before */
+    /* without labels: format 2, as before; with a label embedding width of
+     * its own (kept for later labels), format 4, which gives it back */
     ck_assert_int_eq(cem_model_create_mlp(&m, 2, CEM_TARGET_CEM), CEM_OK);
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_PARAM, CEM_PARAM_DIRECT), CEM_OK);
     ck_assert_int_eq(cem_model_save_buffer(m, &buf, &size), CEM_OK);
     ck_assert_uint_eq(((const unsigned char *)buf)[8], 2);
+    cem_free(buf);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_LABEL_EMBED, 5), CEM_OK);
+    ck_assert_int_eq(cem_model_save_buffer(m, &buf, &size), CEM_OK);
+    ck_assert_uint_eq(((const unsigned char *)buf)[8], 4);
+    ck_assert_int_eq(cem_model_load_buffer(&m2, buf, size), CEM_OK);
+    ck_assert_int_eq(cem_model_get(m2, CEM_MODEL_LABEL_EMBED, &v), CEM_OK);
+    ck_assert_double_eq(v, 5);
+    ck_assert_int_eq(cem_model_get(m2, CEM_MODEL_LABELS, &v), CEM_OK);
+    ck_assert_double_eq(v, 0);
+    cem_model_free(m2);
     cem_free(buf);
     cem_model_free(m);
 }
