@@ -47,13 +47,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { D = 2, NDATA = 16, BATCH = 8, MAX_CASES = 1024 };
+enum { D = 2, NDATA = 16, BATCH = 8, NCLS = 3, MAX_CASES = 1536 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 #define HUGE_N (SIZE_MAX / 2 + 1) /* HUGE_N x 2 overflows size_t */
 #define TWO_53_PLUS_2 9007199254740994.0
 
 static float data[NDATA * D]; /* an ellipse, off the origin */
+static int data_labels[NDATA]; /* its classes 0 .. NCLS-1, every fourth row unlabelled */
 
 static void make_data(void)
 {
@@ -61,6 +62,7 @@ static void make_data(void)
         double a = 6.283185307179586 * i / NDATA;
         data[2 * i] = (float)(1.5 * cos(a) + 0.2);
         data[2 * i + 1] = (float)(0.5 * sin(a) - 0.1);
+        data_labels[i] = i % 4 == 3 ? CEM_LABEL_NONE : i % NCLS;
     }
 }
 
@@ -89,7 +91,9 @@ enum {
     SMP = 32,   /* C.s: a sampler on C.m (4 grid points, one thread) */
     CIRC = 64,  /* C.d: the circle in R^2 */
     PTS = 128,  /* C.d: POINTS in R^2 instead */
-    FLW = 256   /* C.f: a flow on C.g (one thread) */
+    FLW = 256,  /* C.f: a flow on C.g (one thread) */
+    LAB = 512   /* C.m has NCLS = 3 classes (LABELS 3, LABEL_EMBED 2); with TR the
+                 * trainer is cem_trainer_create_labelled's, on data_labels */
 };
 
 /* The output handles a failed call must set to NULL. */
@@ -151,7 +155,27 @@ static cem_model_t *tiny_mlp(cem_target target)
     return m;
 }
 
+/* The same with NCLS classes (set last: LABELS re-initialises the network). */
+static cem_model_t *tiny_labelled_mlp(cem_target target)
+{
+    cem_model_t *m = tiny_mlp(target);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_LABEL_EMBED, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_LABELS, NCLS), CEM_OK);
+    return m;
+}
+
 static cem_trainer_t *tiny_trainer(cem_model_t *m) { return test_trainer_on(m, data, NDATA, D, BATCH); }
+
+/* test_trainer_on's settings, on the labelled data. */
+static cem_trainer_t *tiny_labelled_trainer(cem_model_t *m)
+{
+    cem_trainer_t *tr = NULL;
+    ck_assert_int_eq(cem_trainer_create_labelled(&tr, m, data, data_labels, NDATA, D), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_THREADS, 1), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, BATCH), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_SEED, 5), CEM_OK);
+    return tr;
+}
 
 static cem_sampler_t *tiny_sampler(cem_model_t *m) { return test_sampler_on(m, 4); }
 
@@ -162,13 +186,16 @@ static cem_dataset_t *tiny_dataset(cem_dataset_kind kind)
     return d;
 }
 
+static int sampler_classes; /* the classes of C.s's model (it has no getter) */
+
 static void build(unsigned env)
 {
     memset(&C, 0, sizeof C);
-    if (env & (MLP | NOISE | TR | SMP)) {
+    sampler_classes = env & LAB ? NCLS : 0;
+    if (env & (MLP | NOISE | TR | SMP | LAB)) {
         cem_target t = env & NOISE ? CEM_TARGET_NOISE : CEM_TARGET_CEM;
-        C.m = tiny_mlp(t);
-        C.m2 = tiny_mlp(t);
+        C.m = env & LAB ? tiny_labelled_mlp(t) : tiny_mlp(t);
+        C.m2 = env & LAB ? tiny_labelled_mlp(t) : tiny_mlp(t);
     }
     if (env & EMP) {
         ck_assert_int_eq(cem_model_create_empirical(&C.e, data, NDATA, D), CEM_OK);
@@ -179,8 +206,8 @@ static void build(unsigned env)
         ck_assert_int_eq(cem_model_create_gaussian(&C.g2, MEAN_F, COV_F, D), CEM_OK);
     }
     if (env & TR) {
-        C.tr = tiny_trainer(C.m);
-        C.tr2 = tiny_trainer(C.m2);
+        C.tr = env & LAB ? tiny_labelled_trainer(C.m) : tiny_trainer(C.m);
+        C.tr2 = env & LAB ? tiny_labelled_trainer(C.m2) : tiny_trainer(C.m2);
     }
     if (env & SMP) {
         C.s = tiny_sampler(C.m);
@@ -1090,7 +1117,7 @@ enum { PRE_WIDE = 1 };
 static const opt_case MODEL_SET[] = {
     {0, CEM_MODEL_T_MIN, 0.01, 0, CEM_ERR_ARG, "NULL model", 0},
     {'m', 0, 1, MLP, CEM_ERR_ARG, "option id 0 (ids start at 1)", 0},
-    {'m', 10, 1, MLP, CEM_ERR_ARG, "option id 10 (one past CEM_MODEL_PARAM)", 0},
+    {'m', 12, 1, MLP, CEM_ERR_ARG, "option id 12 (one past CEM_MODEL_LABEL_EMBED)", 0},
     {'m', -1, 1, MLP, CEM_ERR_ARG, "option id -1", 0},
     {'m', 999, 1, MLP, CEM_ERR_ARG, "option id 999", 0},
     {'m', CEM_MODEL_T_MIN, 0, MLP, CEM_ERR_RANGE, "T_MIN 0 (bounds [1e-8, 50])", 0},
@@ -1127,8 +1154,21 @@ static const opt_case MODEL_SET[] = {
     {'m', CEM_MODEL_PARAM, CEM_PARAM_PRECOND, NOISE, CEM_ERR_UNSUPPORTED, "PARAM PRECOND on a NOISE model", 0},
     {'m', CEM_MODEL_PARAM, CEM_PARAM_PRECOND_PCA, NOISE, CEM_ERR_UNSUPPORTED,
      "PARAM PRECOND_PCA on a NOISE model", 0},
+    {'m', CEM_MODEL_LABELS, -1, MLP, CEM_ERR_RANGE, "LABELS -1 (bounds [0, 65536])", 0},
+    {'m', CEM_MODEL_LABELS, 65537, MLP, CEM_ERR_RANGE, "LABELS 65537", 0},
+    {'m', CEM_MODEL_LABELS, 2.5, MLP, CEM_ERR_RANGE, "LABELS 2.5", 0},
+    {'m', CEM_MODEL_LABELS, NAN, MLP, CEM_ERR_RANGE, "LABELS NaN", 0},
+    {'m', CEM_MODEL_LABELS, INFINITY, LAB, CEM_ERR_RANGE, "LABELS +Inf on a model of 3 classes", 0},
+    {'m', CEM_MODEL_LABEL_EMBED, 0, MLP, CEM_ERR_RANGE, "LABEL_EMBED 0 (bounds [1, 1024])", 0},
+    {'m', CEM_MODEL_LABEL_EMBED, 1025, LAB, CEM_ERR_RANGE, "LABEL_EMBED 1025 on a model of 3 classes", 0},
+    {'m', CEM_MODEL_LABEL_EMBED, -INFINITY, MLP, CEM_ERR_RANGE, "LABEL_EMBED -Inf", 0},
+    {'m', CEM_MODEL_LABEL_EMBED, 1.5, MLP, CEM_ERR_RANGE, "LABEL_EMBED 1.5", 0},
     {'e', CEM_MODEL_WIDTH, 16, EMP, CEM_ERR_UNSUPPORTED, "WIDTH 16 on an empirical model", 0},
     {'g', CEM_MODEL_DEPTH, 2, GAUSS, CEM_ERR_UNSUPPORTED, "DEPTH 2 on a Gaussian model", 0},
+    {'e', CEM_MODEL_LABELS, 3, EMP, CEM_ERR_UNSUPPORTED,
+     "LABELS 3 on an empirical model (a closed form's classes come from its data)", 0},
+    {'g', CEM_MODEL_LABELS, 0, GAUSS, CEM_ERR_UNSUPPORTED, "LABELS 0 on a Gaussian model", 0},
+    {'e', CEM_MODEL_LABEL_EMBED, 4, EMP, CEM_ERR_UNSUPPORTED, "LABEL_EMBED 4 on an empirical model", 0},
     {'e', CEM_MODEL_T_MIN, 0, EMP, CEM_ERR_RANGE, "T_MIN 0 on an empirical model", 0},
     {'g', CEM_MODEL_T_MAX, 5e-4, GAUSS, CEM_ERR_RANGE, "T_MAX 5e-4 on a Gaussian model", 0},
     {'m', CEM_MODEL_WIDTH, 16, TR, CEM_ERR_BUSY, "WIDTH 16 while a trainer holds the model", 0},
@@ -1136,6 +1176,11 @@ static const opt_case MODEL_SET[] = {
     {'m', CEM_MODEL_SEED, 4, SMP, CEM_ERR_BUSY, "SEED 4 while a sampler holds the model", 0},
     {'m', CEM_MODEL_PARAM, CEM_PARAM_DIRECT, SMP, CEM_ERR_BUSY,
      "PARAM DIRECT while a sampler holds the model", 0},
+    {'m', CEM_MODEL_LABELS, 3, TR, CEM_ERR_BUSY, "LABELS 3 while a trainer holds the model", 0},
+    {'m', CEM_MODEL_LABELS, 0, TR | LAB, CEM_ERR_BUSY,
+     "LABELS 0 while a labelled trainer holds the model of 3 classes", 0},
+    {'m', CEM_MODEL_LABEL_EMBED, 8, SMP | LAB, CEM_ERR_BUSY,
+     "LABEL_EMBED 8 while a sampler holds the model of 3 classes", 0},
 };
 
 static int model_set_cases(int v, bad_ctx *c)
@@ -1168,10 +1213,14 @@ static int model_get_cases(int v, bad_ctx *c)
     CASE(0, 0, CEM_ERR_ARG, "NULL model") m = NULL; break;
     CASE(1, MLP, CEM_ERR_ARG, "value NULL") pv = NULL; break;
     CASE(2, MLP, CEM_ERR_ARG, "option id 0") opt = 0; break;
-    CASE(3, MLP, CEM_ERR_ARG, "option id 10") opt = 10; break;
+    CASE(3, MLP, CEM_ERR_ARG, "option id 12") opt = 12; break;
     CASE(4, MLP, CEM_ERR_ARG, "option id -1") opt = -1; break;
     CASE(5, EMP, CEM_ERR_UNSUPPORTED, "WIDTH of an empirical model") m = C.e; break;
     CASE(6, GAUSS, CEM_ERR_UNSUPPORTED, "PARAM of a Gaussian model") m = C.g; opt = CEM_MODEL_PARAM; break;
+    CASE(7, EMP, CEM_ERR_UNSUPPORTED, "LABEL_EMBED of an empirical model")
+        m = C.e;
+        opt = CEM_MODEL_LABEL_EMBED;
+        break;
     default: return NO_CASE;
     }
     if (c->describe)
@@ -1216,7 +1265,7 @@ static int model_bounds(int opt, double *lo, double *hi)
 
 static int model_option_bounds_cases(int v, bad_ctx *c)
 {
-    return bounds_cases(v, c, "cem_model_option_bounds", CEM_MODEL_PARAM + 1, model_bounds);
+    return bounds_cases(v, c, "cem_model_option_bounds", CEM_MODEL_LABEL_EMBED + 1, model_bounds);
 }
 
 /* The getters that answer -1 (or 0) for NULL. */
@@ -1774,7 +1823,7 @@ static int law_bins_n_cases(int v, bad_ctx *c) { return bins_cases(v, c, 1, 1); 
 static const opt_case TRAINER_SET[] = {
     {0, CEM_TRAINER_BATCH, 16, 0, CEM_ERR_ARG, "NULL trainer", 0},
     {'t', 0, 1, TR, CEM_ERR_ARG, "option id 0", 0},
-    {'t', 23, 1, TR, CEM_ERR_ARG, "option id 23 (one past ADAPT_FLOOR)", 0},
+    {'t', 24, 1, TR, CEM_ERR_ARG, "option id 24 (one past LABEL_DROPOUT)", 0},
     {'t', -1, 1, TR, CEM_ERR_ARG, "option id -1", 0},
     {'t', 999, 1, TR, CEM_ERR_ARG, "option id 999", 0},
     {'t', CEM_TRAINER_BATCH, 0, TR, CEM_ERR_RANGE, "BATCH 0 (bounds [1, 65536])", 0},
@@ -1827,6 +1876,11 @@ static const opt_case TRAINER_SET[] = {
     {'t', CEM_TRAINER_IMPORTANCE, 0.5, TR, CEM_ERR_RANGE, "IMPORTANCE 0.5", 0},
     {'t', CEM_TRAINER_ADAPT_FLOOR, 0, TR, CEM_ERR_RANGE, "ADAPT_FLOOR 0 (bounds [0.01, 1])", 0},
     {'t', CEM_TRAINER_ADAPT_FLOOR, 1.5, TR, CEM_ERR_RANGE, "ADAPT_FLOOR 1.5", 0},
+    {'t', CEM_TRAINER_LABEL_DROPOUT, -0.1, TR, CEM_ERR_RANGE, "LABEL_DROPOUT -0.1 (bounds [0, 1])", 0},
+    {'t', CEM_TRAINER_LABEL_DROPOUT, 1.5, TR | LAB, CEM_ERR_RANGE,
+     "LABEL_DROPOUT 1.5 on a labelled trainer", 0},
+    {'t', CEM_TRAINER_LABEL_DROPOUT, NAN, TR | LAB, CEM_ERR_RANGE,
+     "LABEL_DROPOUT NaN on a labelled trainer", 0},
 };
 
 static int trainer_set_cases(int v, bad_ctx *c)
@@ -1857,7 +1911,7 @@ static int trainer_get_cases(int v, bad_ctx *c)
     CASE(0, 0, CEM_ERR_ARG, "NULL trainer") tr = NULL; break;
     CASE(1, TR, CEM_ERR_ARG, "value NULL") pv = NULL; break;
     CASE(2, TR, CEM_ERR_ARG, "option id 0") opt = 0; break;
-    CASE(3, TR, CEM_ERR_ARG, "option id 23") opt = 23; break;
+    CASE(3, TR, CEM_ERR_ARG, "option id 24") opt = 24; break;
     default: return NO_CASE;
     }
     if (c->describe)
@@ -1877,7 +1931,7 @@ static int trainer_bounds(int opt, double *lo, double *hi)
 
 static int trainer_option_bounds_cases(int v, bad_ctx *c)
 {
-    return bounds_cases(v, c, "cem_trainer_option_bounds", CEM_TRAINER_ADAPT_FLOOR + 1,
+    return bounds_cases(v, c, "cem_trainer_option_bounds", CEM_TRAINER_LABEL_DROPOUT + 1,
                         trainer_bounds);
 }
 
@@ -1922,6 +1976,8 @@ static int trainer_free_cases(int v, bad_ctx *c)
         return 1;
     }
     C.tr = NULL;
+    cem_trainer_free(C.tr2); /* the twin's model free too: the models compare alike */
+    C.tr2 = NULL;
     cem_trainer_t *again = NULL;
     int st = cem_trainer_create(&again, C.m, data, NDATA, D);
     cem_trainer_free(again);
@@ -2120,7 +2176,7 @@ static int sampler_trajectory_cases(int v, bad_ctx *c)
 static const opt_case SAMPLER_SET[] = {
     {0, CEM_SAMPLER_STEPS, 8, 0, CEM_ERR_ARG, "NULL sampler", 0},
     {'s', 0, 1, SMP, CEM_ERR_ARG, "option id 0", 0},
-    {'s', 12, 1, SMP, CEM_ERR_ARG, "option id 12 (one past PRIOR)", 0},
+    {'s', 18, 1, SMP, CEM_ERR_ARG, "option id 18 (one past RECON_WEIGHT)", 0},
     {'s', -1, 1, SMP, CEM_ERR_ARG, "option id -1", 0},
     {'s', 999, 1, SMP, CEM_ERR_ARG, "option id 999", 0},
     {'s', CEM_SAMPLER_INTEGRATOR, 8, SMP, CEM_ERR_RANGE, "INTEGRATOR 8 (not a cem_integrator)", 0},
@@ -2148,6 +2204,29 @@ static const opt_case SAMPLER_SET[] = {
     {'s', CEM_SAMPLER_TRAJ_EVERY, 1000001, SMP, CEM_ERR_RANGE, "TRAJ_EVERY 1000001", 0},
     {'s', CEM_SAMPLER_PRIOR, 2, SMP, CEM_ERR_RANGE, "PRIOR 2", 0},
     {'s', CEM_SAMPLER_PRIOR, NAN, SMP, CEM_ERR_RANGE, "PRIOR NaN", 0},
+    {'s', CEM_SAMPLER_LABEL, -2, SMP | LAB, CEM_ERR_RANGE, "LABEL -2 (bounds [-1, 65535])", 0},
+    {'s', CEM_SAMPLER_LABEL, 65536, SMP | LAB, CEM_ERR_RANGE, "LABEL 65536", 0},
+    {'s', CEM_SAMPLER_LABEL, 0.5, SMP | LAB, CEM_ERR_RANGE, "LABEL 0.5", 0},
+    {'s', CEM_SAMPLER_LABEL, NAN, SMP | LAB, CEM_ERR_RANGE, "LABEL NaN", 0},
+    {'s', CEM_SAMPLER_LABEL, 3, SMP | LAB, CEM_ERR_RANGE,
+     "LABEL 3 on a model of 3 classes (within the bounds, not a class)", 0},
+    {'s', CEM_SAMPLER_LABEL, 0, SMP, CEM_ERR_RANGE, "LABEL 0 on a model without classes", 0},
+    {'s', CEM_SAMPLER_GUIDANCE, -1, SMP, CEM_ERR_RANGE, "GUIDANCE -1 (bounds [0, 100])", 0},
+    {'s', CEM_SAMPLER_GUIDANCE, 101, SMP | LAB, CEM_ERR_RANGE, "GUIDANCE 101", 0},
+    {'s', CEM_SAMPLER_GUIDANCE, NAN, SMP | LAB, CEM_ERR_RANGE, "GUIDANCE NaN", 0},
+    {'s', CEM_SAMPLER_GUIDANCE, INFINITY, SMP, CEM_ERR_RANGE, "GUIDANCE +Inf", 0},
+    {'s', CEM_SAMPLER_IMPUTE, 2, SMP, CEM_ERR_RANGE, "IMPUTE 2 (not a cem_impute)", 0},
+    {'s', CEM_SAMPLER_IMPUTE, -1, SMP, CEM_ERR_RANGE, "IMPUTE -1", 0},
+    {'s', CEM_SAMPLER_IMPUTE, 0.5, SMP, CEM_ERR_RANGE, "IMPUTE 0.5", 0},
+    {'s', CEM_SAMPLER_JUMP_LENGTH, 0, SMP, CEM_ERR_RANGE, "JUMP_LENGTH 0 (bounds [1, 1e6])", 0},
+    {'s', CEM_SAMPLER_JUMP_LENGTH, 1000001, SMP, CEM_ERR_RANGE, "JUMP_LENGTH 1000001", 0},
+    {'s', CEM_SAMPLER_JUMP_LENGTH, 2.5, SMP, CEM_ERR_RANGE, "JUMP_LENGTH 2.5", 0},
+    {'s', CEM_SAMPLER_JUMPS, -1, SMP, CEM_ERR_RANGE, "JUMPS -1 (bounds [0, 1000])", 0},
+    {'s', CEM_SAMPLER_JUMPS, 1001, SMP, CEM_ERR_RANGE, "JUMPS 1001", 0},
+    {'s', CEM_SAMPLER_JUMPS, NAN, SMP, CEM_ERR_RANGE, "JUMPS NaN", 0},
+    {'s', CEM_SAMPLER_RECON_WEIGHT, -1, SMP, CEM_ERR_RANGE, "RECON_WEIGHT -1 (bounds [0, 1e4])", 0},
+    {'s', CEM_SAMPLER_RECON_WEIGHT, 10001, SMP, CEM_ERR_RANGE, "RECON_WEIGHT 10001", 0},
+    {'s', CEM_SAMPLER_RECON_WEIGHT, INFINITY, SMP, CEM_ERR_RANGE, "RECON_WEIGHT +Inf", 0},
 };
 
 static int sampler_set_cases(int v, bad_ctx *c)
@@ -2176,7 +2255,7 @@ static int sampler_get_cases(int v, bad_ctx *c)
     CASE(0, 0, CEM_ERR_ARG, "NULL sampler") s = NULL; break;
     CASE(1, SMP, CEM_ERR_ARG, "value NULL") pv = NULL; break;
     CASE(2, SMP, CEM_ERR_ARG, "option id 0") opt = 0; break;
-    CASE(3, SMP, CEM_ERR_ARG, "option id 12") opt = 12; break;
+    CASE(3, SMP, CEM_ERR_ARG, "option id 18") opt = 18; break;
     default: return NO_CASE;
     }
     if (c->describe)
@@ -2196,7 +2275,8 @@ static int sampler_bounds(int opt, double *lo, double *hi)
 
 static int sampler_option_bounds_cases(int v, bad_ctx *c)
 {
-    return bounds_cases(v, c, "cem_sampler_option_bounds", CEM_SAMPLER_PRIOR + 1, sampler_bounds);
+    return bounds_cases(v, c, "cem_sampler_option_bounds", CEM_SAMPLER_RECON_WEIGHT + 1,
+                        sampler_bounds);
 }
 
 static int sampler_errmsg_cases(int v, bad_ctx *c)
@@ -3356,11 +3436,15 @@ static void model_print(blob *b, cem_model_t *m)
     ck_assert_int_eq(cem_model_dim(m), D);
     put_i(b, cem_model_kind_of(m));
     put_i(b, cem_model_target_of(m));
-    for (int opt = CEM_MODEL_T_MIN; opt <= CEM_MODEL_PARAM; opt++) {
+    for (int opt = CEM_MODEL_T_MIN; opt <= CEM_MODEL_LABEL_EMBED; opt++) {
         double v = -1;
         put_i(b, cem_model_get(m, (cem_model_option)opt, &v));
         put_d(b, v);
     }
+    /* whether a trainer or a sampler holds it: an odd EMBED is refused
+     * with CEM_ERR_BUSY when held, CEM_ERR_RANGE when free (the holder is
+     * checked first), and changes nothing either way */
+    put_i(b, cem_model_set(m, CEM_MODEL_EMBED, 3));
     size_t np = cem_model_param_count(m);
     put_z(b, np);
     if (np) {
@@ -3386,11 +3470,19 @@ static void model_print(blob *b, cem_model_t *m)
         put_i(b, cem_model_eval(m, (cem_target)what, R, x, t, out));
         put(b, out, sizeof out);
     }
+    double classes = 0;
+    put_i(b, cem_model_get(m, CEM_MODEL_LABELS, &classes));
+    if (classes > 0) { /* each class's answer, and the unconditional one */
+        const int k = (int)classes, lab[R] = {0, k - 1, CEM_LABEL_NONE, 1 % k};
+        memset(out, 0, sizeof out);
+        put_i(b, cem_model_eval_labelled(m, CEM_TARGET_CEM, R, x, t, lab, out));
+        put(b, out, sizeof out);
+    }
 }
 
 static void trainer_print(blob *b, cem_trainer_t *tr)
 {
-    for (int opt = CEM_TRAINER_BATCH; opt <= CEM_TRAINER_ADAPT_FLOOR; opt++) {
+    for (int opt = CEM_TRAINER_BATCH; opt <= CEM_TRAINER_LABEL_DROPOUT; opt++) {
         double v = -1;
         put_i(b, cem_trainer_get(tr, (cem_trainer_option)opt, &v));
         put_d(b, v);
@@ -3408,6 +3500,13 @@ static void trainer_print(blob *b, cem_trainer_t *tr)
     put(b, count, sizeof count);
     put(b, edges, sizeof edges);
     model_print(b, cem_trainer_model(tr));
+    /* the whole saved state: moments, bins, the data's and labels' CRC */
+    void *saved = NULL;
+    size_t size = 0;
+    put_i(b, cem_trainer_save_buffer(tr, &saved, &size));
+    if (saved)
+        put(b, saved, size);
+    cem_free(saved);
     double loss = -1;
     put_i(b, cem_trainer_run(tr, 2, &loss));
     put_d(b, loss);
@@ -3417,7 +3516,7 @@ static void trainer_print(blob *b, cem_trainer_t *tr)
 static void sampler_print(blob *b, cem_sampler_t *s)
 {
     put_z(b, cem_sampler_diverged_rows(s));
-    for (int opt = CEM_SAMPLER_INTEGRATOR; opt <= CEM_SAMPLER_PRIOR; opt++) {
+    for (int opt = CEM_SAMPLER_INTEGRATOR; opt <= CEM_SAMPLER_RECON_WEIGHT; opt++) {
         double v = -1;
         put_i(b, cem_sampler_get(s, (cem_sampler_option)opt, &v));
         put_d(b, v);
@@ -3434,6 +3533,19 @@ static void sampler_print(blob *b, cem_sampler_t *s)
     put_z(b, rows);
     float out[8 * D];
     put_i(b, cem_sampler_run(s, 8, out));
+    put(b, out, sizeof out);
+    put_z(b, cem_sampler_diverged_rows(s));
+    /* a class per row (CEM_LABEL_NONE only, for a model without classes),
+     * and an imputation of rows with a coordinate missing */
+    int lab[4];
+    for (int i = 0; i < 4; i++)
+        lab[i] = sampler_classes > 0 ? i % (sampler_classes + 1) - 1 : CEM_LABEL_NONE;
+    memset(out, 0, sizeof out);
+    put_i(b, cem_sampler_run_labelled(s, 2, 4, lab, out));
+    put(b, out, sizeof out);
+    const float x[4 * D] = {0.5f, NAN, NAN, -0.25f, NAN, NAN, 1.0f, 2.0f};
+    memset(out, 0, sizeof out);
+    put_i(b, cem_sampler_impute(s, 0, 4, x, NULL, NULL, out));
     put(b, out, sizeof out);
     put_z(b, cem_sampler_diverged_rows(s));
 }
