@@ -15,7 +15,7 @@
 /* The twin m2 of m (loaded from m's saved bytes) is m. */
 static void compare(cem_model_t *m, cem_model_t *m2)
 {
-    double o1[2 * CEM_MODEL_PARAM], o2[2 * CEM_MODEL_PARAM];
+    double o1[2 * CEM_MODEL_LABEL_EMBED], o2[2 * CEM_MODEL_LABEL_EMBED];
     fuzz_model_options(m, o1);
     fuzz_model_options(m2, o2);
     FUZZ_CHECK(memcmp(o1, o2, sizeof o1) == 0);
