@@ -13,8 +13,8 @@
  *
  * cem_csv_read_missing reads what cem_csv_read reads, bitwise, and besides
  * only files whose sole difference is an empty field (which cem_csv_read
- * refuses with CEM_ERR_PARSE): values finite or NaN, no more than the
- * bytes; a small result's rows are completed by cem_sampler_impute on
+ * refuses with CEM_ERR_PARSE): values finite or NaN, at most one more
+ * than the bytes; a small result's rows are completed by cem_sampler_impute on
  * N(0, I) (RePaint with a jump, and reconstruction guidance), twice alike,
  * the known values bitwise.  cem_csv_read_labelled with the label in field
  * 0 reads only what cem_csv_read reads, the labels equal to its first
@@ -128,7 +128,9 @@ static void read_missing(const char *path, size_t size, int st, const float *x, 
     }
     FUZZ_CHECK(y != NULL && ny >= 1 && dy >= 1);
     const size_t total = ny * (size_t)dy;
-    FUZZ_CHECK(total / ny == (size_t)dy && total <= size); /* an empty field takes a comma */
+    /* n rows of d fields take n (d - 1) commas and n - 1 line ends at
+     * least (a one-field row, a number): n d <= size + 1 ("," is two) */
+    FUZZ_CHECK(total / ny == (size_t)dy && total <= size + 1);
     int missing = 0;
     for (size_t k = 0; k < total; k++) {
         FUZZ_CHECK(isfinite(y[k]) || isnan(y[k]));
