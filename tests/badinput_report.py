@@ -47,8 +47,10 @@ Written by the Check suite `badinput` (`tests/test_badinput.c`), which calls eve
 this page, and `make check` fails when it is stale, when a function has no row, or when a status
 shown is not one the header lists for the function. Each call passed only with the status shown (or
 the documented answer), `cem_last_error()` naming the function, nothing printed, outputs cleared or
-left unwritten as promised, and every handle unchanged: options, parameters, statistics,
-evaluations, two training steps and a run of samples bitwise those of an untouched twin.
+left unwritten as promised, and every handle unchanged: options, parameters, statistics, whether
+a trainer or a sampler holds the model, evaluations (each class's too), a trainer's saved bytes and
+two training steps, a run of samples, a labelled run and an imputation bitwise those of an untouched
+twin.
 """
 
 
@@ -97,18 +99,25 @@ def parse_table(text):
 # held (CEM_ERR_BUSY).
 INHERITS = {
     "cem_model_eval_at": ["cem_model_eval"],
+    "cem_model_eval_labelled": ["cem_model_eval"],
     "cem_model_set": ["enum:cem_model_option"],
     "cem_model_get": ["enum:cem_model_option"],
     "cem_model_set_params": ["cem_model_get_params"],
     "cem_model_get_data_stats": ["cem_model_set_data_stats"],
     "cem_model_get_data_axes": ["cem_model_set_data_cov"],
+    "cem_trainer_create_labelled": ["cem_trainer_create"],
+    "cem_trainer_step_batch_labelled": ["cem_trainer_step_batch"],
     "cem_trainer_loss_batch": ["cem_trainer_step_batch"],
+    "cem_trainer_loss_batch_labelled": ["cem_trainer_loss_batch",
+                                        "cem_trainer_step_batch_labelled"],
     "cem_trainer_time_bins_n": ["cem_trainer_time_bins"],
     "cem_trainer_law_bins_n": ["cem_trainer_law_bins"],
     "cem_trainer_set": ["cem_model_set"],
     "cem_trainer_get": ["cem_model_get"],
     "cem_trainer_option_bounds": ["cem_model_option_bounds"],
     "cem_sampler_run_rows": ["cem_sampler_run"],
+    "cem_sampler_run_labelled": ["cem_sampler_run_rows"],
+    "cem_sampler_impute": ["cem_sampler_run_labelled"],
     "cem_sampler_set": ["cem_model_set"],
     "cem_sampler_get": ["cem_model_get"],
     "cem_sampler_option_bounds": ["cem_model_option_bounds"],
@@ -121,9 +130,13 @@ INHERITS = {
     "cem_trainer_save_buffer": ["cem_model_save", "cem_model_save_buffer"],
     "cem_trainer_load": ["cem_model_load", "cem_trainer_create"],
     "cem_trainer_load_buffer": ["cem_trainer_load"],
+    "cem_trainer_load_labelled": ["cem_trainer_load", "cem_trainer_create_labelled"],
+    "cem_trainer_load_buffer_labelled": ["cem_trainer_load_labelled"],
     "cem_dataset_set": ["cem_model_set", "enum:cem_dataset_option"],
     "cem_dataset_get": ["cem_model_get", "enum:cem_dataset_option"],
     "cem_dataset_option_bounds": ["cem_model_option_bounds"],
+    "cem_csv_read_labelled": ["cem_csv_read"],
+    "cem_csv_read_missing": ["cem_csv_read"],
 }
 
 

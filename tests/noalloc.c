@@ -4,11 +4,15 @@
  * This program replaces malloc and friends with counting wrappers around
  * glibc's own allocator, so every heap allocation made by the library (and
  * by OpenBLAS) is seen.  After a warm-up call (BLAS initialises its buffers
- * on first use), it counts the allocations made by cem_trainer_run and
- * cem_sampler_run, on 1 and 2 threads, and fails if there is any.
+ * on first use), it counts the allocations made by cem_trainer_run (a
+ * labelled trainer's too), cem_sampler_run, cem_sampler_run_labelled with
+ * guidance, cem_sampler_impute (RePaint with jumps, reconstruction
+ * guidance) and the flow's runs, on 1 and 2 threads, and fails if there is
+ * any.
  */
 #include <cemdiff.h>
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +98,87 @@ static int train_counted(cem_model_t **out, cem_param param, const float *data)
     return 0;
 }
 
+/* A labelled trainer (3 classes, every seventh row unlabelled, the label
+ * dropout at its default) on a new width-64 CEM MLP: 5 steps on 1 and on 2
+ * threads, counted. */
+static int train_labelled_counted(cem_model_t **out, const float *data, const int *labels)
+{
+    cem_model_t *m;
+    cem_trainer_t *tr;
+    CHECK(cem_model_create_mlp(&m, D, CEM_TARGET_CEM));
+    CHECK(cem_model_set(m, CEM_MODEL_WIDTH, 64));
+    CHECK(cem_model_set(m, CEM_MODEL_LABELS, 3));
+    CHECK(cem_trainer_create_labelled(&tr, m, data, labels, N, D));
+    CHECK(cem_trainer_set(tr, CEM_TRAINER_BATCH, 256));
+    for (int threads = 1; threads <= 2; threads++) {
+        CHECK(cem_trainer_set(tr, CEM_TRAINER_THREADS, threads));
+        CHECK(cem_trainer_run(tr, 2, NULL)); /* warm-up */
+        atomic_store(&counting, 1);
+        CHECK(cem_trainer_run(tr, 5, NULL));
+        atomic_store(&counting, 0);
+        char what[96];
+        snprintf(what, sizeof what, "cem_trainer_run (labelled, 3 classes, 5 steps, %d threads)",
+                 threads);
+        expect_none(what, atomic_exchange(&count, 0));
+    }
+    cem_trainer_free(tr);
+    *out = m;
+    return 0;
+}
+
+/* Labelled sampling with guidance, and imputation (RePaint with jumps;
+ * reconstruction guidance, whose plan holds the Jacobian's workspace), on
+ * model m of `classes` classes (0: none), 1 and 2 threads. */
+static int labelled_and_impute_counted(cem_model_t *m, int classes, const char *name,
+                                       const float *data)
+{
+    static float out[1000 * D], partial[1000 * D];
+    static int lab[1000];
+    for (int i = 0; i < 1000; i++)
+        lab[i] = classes ? i % (classes + 1) - 1 : CEM_LABEL_NONE;
+    for (int i = 0; i < 1000 * D; i++) /* every third coordinate missing */
+        partial[i] = i % 3 == 1 ? NAN : data[i];
+    for (int threads = 1; threads <= 2; threads++) {
+        cem_sampler_t *s;
+        char what[128];
+        CHECK(cem_sampler_create(&s, m));
+        CHECK(cem_sampler_set(s, CEM_SAMPLER_THREADS, threads));
+        CHECK(cem_sampler_set(s, CEM_SAMPLER_STEPS, 20));
+        if (classes) {
+            CHECK(cem_sampler_set(s, CEM_SAMPLER_GUIDANCE, 2));
+            CHECK(cem_sampler_run_labelled(s, 0, 300, lab, out)); /* warm-up */
+            atomic_store(&counting, 1);
+            CHECK(cem_sampler_run_labelled(s, 0, 1000, lab, out));
+            atomic_store(&counting, 0);
+            snprintf(what, sizeof what, "cem_sampler_run_labelled (%s model, GUIDANCE 2, %d "
+                     "threads)", name, threads);
+            expect_none(what, atomic_exchange(&count, 0));
+        }
+        /* RePaint, 3 jumps of 4 steps, with the rows' classes */
+        CHECK(cem_sampler_set(s, CEM_SAMPLER_JUMPS, 3));
+        CHECK(cem_sampler_set(s, CEM_SAMPLER_JUMP_LENGTH, 4));
+        CHECK(cem_sampler_impute(s, 0, 300, partial, NULL, lab, out)); /* warm-up */
+        atomic_store(&counting, 1);
+        CHECK(cem_sampler_impute(s, 0, 1000, partial, NULL, lab, out));
+        atomic_store(&counting, 0);
+        snprintf(what, sizeof what, "cem_sampler_impute (%s model, REPAINT, 3 jumps of 4%s, %d "
+                 "threads)", name, classes ? ", GUIDANCE 2" : "", threads);
+        expect_none(what, atomic_exchange(&count, 0));
+        /* reconstruction guidance: unlabelled rows */
+        CHECK(cem_sampler_set(s, CEM_SAMPLER_IMPUTE, CEM_IMPUTE_RECONSTRUCT));
+        CHECK(cem_sampler_set(s, CEM_SAMPLER_JUMPS, 0));
+        CHECK(cem_sampler_impute(s, 0, 300, partial, NULL, NULL, out)); /* warm-up */
+        atomic_store(&counting, 1);
+        CHECK(cem_sampler_impute(s, 0, 1000, partial, NULL, NULL, out));
+        atomic_store(&counting, 0);
+        snprintf(what, sizeof what, "cem_sampler_impute (%s model, RECONSTRUCT, %d threads)",
+                 name, threads);
+        expect_none(what, atomic_exchange(&count, 0));
+        cem_sampler_free(s);
+    }
+    return 0;
+}
+
 int main(void)
 {
     static float data[N * D], out[1000 * D];
@@ -162,6 +247,32 @@ int main(void)
                 expect_none(what, atomic_exchange(&count, 0));
                 cem_flow_free(f);
             }
+    /* labels: a labelled trainer; guided labelled sampling and imputation
+     * on the networks and on the exact labelled laws (the empirical law of
+     * 300 labelled points, a mixture of 3 Gaussians) */
+    static int labels[N];
+    for (int i = 0; i < N; i++)
+        labels[i] = i % 7 == 6 ? CEM_LABEL_NONE : i % 3;
+    cem_model_t *lm, *lemp, *mix;
+    if (train_labelled_counted(&lm, data, labels))
+        return 1;
+    static int lab300[300];
+    for (int i = 0; i < 300; i++)
+        lab300[i] = i % 3;
+    CHECK(cem_model_create_empirical_labelled(&lemp, data, lab300, 300, D));
+    const float mmeans[3 * D] = {1, 0, -0.5f, 0.8f, -0.5f, -0.8f};
+    const float mcovs[3 * D * D] = {0.1f, 0, 0, 0.02f, 0.05f, 0.01f, 0.01f, 0.05f, 0.2f, 0, 0, 0};
+    CHECK(cem_model_create_mixture(&mix, 3, NULL, mmeans, mcovs, D));
+    cem_model_t *lmodels[6] = {lm, lemp, mix, m, exact, gauss};
+    const int lclasses[6] = {3, 3, 3, 0, 0, 0};
+    const char *lnames[6] = {"labelled MLP", "labelled empirical 300 points", "mixture",
+                             "MLP", "empirical 300 points", "Gaussian"};
+    for (int k = 0; k < 6; k++)
+        if (labelled_and_impute_counted(lmodels[k], lclasses[k], lnames[k], data))
+            return 1;
+    cem_model_free(lm);
+    cem_model_free(lemp);
+    cem_model_free(mix);
     cem_model_free(gauss);
     cem_model_free(m);
     cem_model_free(pca);

@@ -20,9 +20,11 @@
  *   - the handle's own message: the failure's message after a failed
  *     setter (or other call that modifies the handle), unchanged after a
  *     const call; every other handle's message unchanged;
- *   - every handle unchanged: its options, parameters, statistics and what
- *     it computes (evaluations; two training steps; a run of samples; for a
- *     dataset samples, distances, coordinates) equal those of its twin.
+ *   - every handle unchanged: its options, parameters, statistics, whether
+ *     a trainer or a sampler holds it, and what it computes (evaluations,
+ *     each class's too; a trainer's saved bytes and two training steps; a
+ *     run of samples, a labelled run and an imputation; for a dataset
+ *     samples, distances, coordinates) equal those of its twin.
  *
  * The cases are enumerated from the case functions (describe mode) when the
  * suite is built; each is a loop iteration of one test, so a crash is one
@@ -47,13 +49,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { D = 2, NDATA = 16, BATCH = 8, MAX_CASES = 1024 };
+enum { D = 2, NDATA = 16, BATCH = 8, NCLS = 3, MAX_CASES = 1536 };
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 #define HUGE_N (SIZE_MAX / 2 + 1) /* HUGE_N x 2 overflows size_t */
 #define TWO_53_PLUS_2 9007199254740994.0
 
 static float data[NDATA * D]; /* an ellipse, off the origin */
+static int data_labels[NDATA]; /* its classes 0 .. NCLS-1, every fourth row unlabelled */
 
 static void make_data(void)
 {
@@ -61,6 +64,7 @@ static void make_data(void)
         double a = 6.283185307179586 * i / NDATA;
         data[2 * i] = (float)(1.5 * cos(a) + 0.2);
         data[2 * i + 1] = (float)(0.5 * sin(a) - 0.1);
+        data_labels[i] = i % 4 == 3 ? CEM_LABEL_NONE : i % NCLS;
     }
 }
 
@@ -89,7 +93,9 @@ enum {
     SMP = 32,   /* C.s: a sampler on C.m (4 grid points, one thread) */
     CIRC = 64,  /* C.d: the circle in R^2 */
     PTS = 128,  /* C.d: POINTS in R^2 instead */
-    FLW = 256   /* C.f: a flow on C.g (one thread) */
+    FLW = 256,  /* C.f: a flow on C.g (one thread) */
+    LAB = 512   /* C.m has NCLS = 3 classes (LABELS 3, LABEL_EMBED 2); with TR the
+                 * trainer is cem_trainer_create_labelled's, on data_labels */
 };
 
 /* The output handles a failed call must set to NULL. */
@@ -151,7 +157,27 @@ static cem_model_t *tiny_mlp(cem_target target)
     return m;
 }
 
+/* The same with NCLS classes (set last: LABELS re-initialises the network). */
+static cem_model_t *tiny_labelled_mlp(cem_target target)
+{
+    cem_model_t *m = tiny_mlp(target);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_LABEL_EMBED, 2), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_LABELS, NCLS), CEM_OK);
+    return m;
+}
+
 static cem_trainer_t *tiny_trainer(cem_model_t *m) { return test_trainer_on(m, data, NDATA, D, BATCH); }
+
+/* test_trainer_on's settings, on the labelled data. */
+static cem_trainer_t *tiny_labelled_trainer(cem_model_t *m)
+{
+    cem_trainer_t *tr = NULL;
+    ck_assert_int_eq(cem_trainer_create_labelled(&tr, m, data, data_labels, NDATA, D), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_THREADS, 1), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, BATCH), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_SEED, 5), CEM_OK);
+    return tr;
+}
 
 static cem_sampler_t *tiny_sampler(cem_model_t *m) { return test_sampler_on(m, 4); }
 
@@ -162,13 +188,16 @@ static cem_dataset_t *tiny_dataset(cem_dataset_kind kind)
     return d;
 }
 
+static int sampler_classes; /* the classes of C.s's model (it has no getter) */
+
 static void build(unsigned env)
 {
     memset(&C, 0, sizeof C);
-    if (env & (MLP | NOISE | TR | SMP)) {
+    sampler_classes = env & LAB ? NCLS : 0;
+    if (env & (MLP | NOISE | TR | SMP | LAB)) {
         cem_target t = env & NOISE ? CEM_TARGET_NOISE : CEM_TARGET_CEM;
-        C.m = tiny_mlp(t);
-        C.m2 = tiny_mlp(t);
+        C.m = env & LAB ? tiny_labelled_mlp(t) : tiny_mlp(t);
+        C.m2 = env & LAB ? tiny_labelled_mlp(t) : tiny_mlp(t);
     }
     if (env & EMP) {
         ck_assert_int_eq(cem_model_create_empirical(&C.e, data, NDATA, D), CEM_OK);
@@ -179,8 +208,8 @@ static void build(unsigned env)
         ck_assert_int_eq(cem_model_create_gaussian(&C.g2, MEAN_F, COV_F, D), CEM_OK);
     }
     if (env & TR) {
-        C.tr = tiny_trainer(C.m);
-        C.tr2 = tiny_trainer(C.m2);
+        C.tr = env & LAB ? tiny_labelled_trainer(C.m) : tiny_trainer(C.m);
+        C.tr2 = env & LAB ? tiny_labelled_trainer(C.m2) : tiny_trainer(C.m2);
     }
     if (env & SMP) {
         C.s = tiny_sampler(C.m);
@@ -429,8 +458,18 @@ static size_t trainer_part_at(const unsigned char *b)
 enum {
     DMG_NONE, DMG_TEXT, DMG_HALF, DMG_HEAD, DMG_FLIP, DMG_APPEND, DMG_VERSION99, DMG_VERSION0,
     DMG_BOM, DMG_WIDTH0, DMG_DIM5000, DMG_TMIN, DMG_TMAX_INF, DMG_NAN_WEIGHT, DMG_OPTION999,
-    DMG_KIND2, DMG_STEPS, DMG_HUGE
+    DMG_KIND2, DMG_STEPS, DMG_HUGE, DMG_LABELS_FLAG2, DMG_LABELS_FLAG0, DMG_UNLABELLED,
+    DMG_VERSION3
 };
+
+/* Where a format-4 trainer checkpoint's labels flag is (then the labels'
+ * CRC-32): after the options, the time bins, the law's bins and the
+ * data's size, CRC and dimension. */
+static size_t labels_flag_at(const unsigned char *b)
+{
+    size_t P = get_u32(b, 92), Kb = get_u32(b, 96);
+    return trainer_part_at(b) + 8 + 16 * P + 128 + 8 * Kb + 16;
+}
 
 /* The checkpoint of C.m (trainer: of C.tr), damaged as asked; *n its size. */
 static unsigned char *checkpoint(int trainer, int damage, size_t *n)
@@ -469,6 +508,23 @@ static unsigned char *checkpoint(int trainer, int damage, size_t *n)
         break;
     case DMG_KIND2: put_u32(b, 24, 2); reseal(b, size); break;
     case DMG_STEPS: put_u64(b, trainer_part_at(b), ((uint64_t)1 << 62) + 1); reseal(b, size); break;
+    case DMG_LABELS_FLAG2:
+        ck_assert_uint_eq(get_u32(b, 8), 4);
+        put_u32(b, labels_flag_at(b), 2);
+        reseal(b, size);
+        break;
+    case DMG_LABELS_FLAG0: /* the labels' CRC-32 left as it was */
+        ck_assert_uint_eq(get_u32(b, labels_flag_at(b)), 1);
+        put_u32(b, labels_flag_at(b), 0);
+        reseal(b, size);
+        break;
+    case DMG_UNLABELLED: /* what a trainer made by cem_trainer_create writes */
+        ck_assert_uint_eq(get_u32(b, labels_flag_at(b)), 1);
+        put_u32(b, labels_flag_at(b), 0);
+        put_u32(b, labels_flag_at(b) + 4, 0);
+        reseal(b, size);
+        break;
+    case DMG_VERSION3: put_u32(b, 8, 3); reseal(b, size); break;
     case DMG_HUGE: { /* WIDTH 8192, DEPTH 64 and the parameter count they imply */
         uint64_t Dm = get_u32(b, 32), E = get_u32(b, 36), H = 8192, L = 64;
         put_u32(b, 40, (uint32_t)H);
@@ -1046,8 +1102,8 @@ static int eval_cases(int v, bad_ctx *c, int at)
 static int model_eval_cases(int v, bad_ctx *c) { return eval_cases(v, c, 0); }
 static int model_eval_at_cases(int v, bad_ctx *c) { return eval_cases(v, c, 1); }
 
-/* cem_model_eval_labelled on the unlabelled kinds (LABELS 0): they take
- * CEM_LABEL_NONE alone. */
+/* cem_model_eval_labelled on the unlabelled kinds (LABELS 0), which take
+ * CEM_LABEL_NONE alone, and on an MLP of 3 classes (labels -1 .. 2). */
 static int model_eval_labelled_cases(int v, bad_ctx *c)
 {
     float x[4 * D] = {0.3f, -0.2f, 1.1f, 0.4f, -0.7f, 0.9f, 2.0f, -1.5f}, out[4 * D];
@@ -1074,6 +1130,23 @@ static int model_eval_labelled_cases(int v, bad_ctx *c)
         t[0] = 1e-300;
         break;
     CASE(10, EMP, CEM_OK, "labels NULL (every row CEM_LABEL_NONE)") pl = NULL; break;
+    CASE(11, LAB, CEM_ERR_ARG, "MLP of 3 classes: label 3 (row 1)") m = C.m; lab[1] = NCLS; break;
+    CASE(12, LAB, CEM_ERR_ARG, "MLP of 3 classes: label -2 (row 3)") m = C.m; lab[3] = -2; break;
+    CASE(13, LAB, CEM_ERR_ARG, "MLP of 3 classes: label INT_MAX (row 0)") m = C.m; lab[0] = INT_MAX; break;
+    CASE(14, LAB, CEM_ERR_NONFINITE, "MLP of 3 classes, labels 0 .. 2: NaN in x row 0")
+        m = C.m;
+        lab[0] = 0;
+        lab[1] = 1;
+        lab[2] = 2;
+        x[1] = NAN;
+        break;
+    CASE(15, LAB, CEM_ERR_ARG, "MLP of 3 classes, labels 0 .. 2: t[2] = -1")
+        m = C.m;
+        lab[0] = 0;
+        lab[1] = 1;
+        lab[2] = 2;
+        t[2] = -1.0;
+        break;
     default: return NO_CASE;
     }
     if (c->describe)
@@ -1090,7 +1163,7 @@ enum { PRE_WIDE = 1 };
 static const opt_case MODEL_SET[] = {
     {0, CEM_MODEL_T_MIN, 0.01, 0, CEM_ERR_ARG, "NULL model", 0},
     {'m', 0, 1, MLP, CEM_ERR_ARG, "option id 0 (ids start at 1)", 0},
-    {'m', 10, 1, MLP, CEM_ERR_ARG, "option id 10 (one past CEM_MODEL_PARAM)", 0},
+    {'m', 12, 1, MLP, CEM_ERR_ARG, "option id 12 (one past CEM_MODEL_LABEL_EMBED)", 0},
     {'m', -1, 1, MLP, CEM_ERR_ARG, "option id -1", 0},
     {'m', 999, 1, MLP, CEM_ERR_ARG, "option id 999", 0},
     {'m', CEM_MODEL_T_MIN, 0, MLP, CEM_ERR_RANGE, "T_MIN 0 (bounds [1e-8, 50])", 0},
@@ -1127,8 +1200,21 @@ static const opt_case MODEL_SET[] = {
     {'m', CEM_MODEL_PARAM, CEM_PARAM_PRECOND, NOISE, CEM_ERR_UNSUPPORTED, "PARAM PRECOND on a NOISE model", 0},
     {'m', CEM_MODEL_PARAM, CEM_PARAM_PRECOND_PCA, NOISE, CEM_ERR_UNSUPPORTED,
      "PARAM PRECOND_PCA on a NOISE model", 0},
+    {'m', CEM_MODEL_LABELS, -1, MLP, CEM_ERR_RANGE, "LABELS -1 (bounds [0, 65536])", 0},
+    {'m', CEM_MODEL_LABELS, 65537, MLP, CEM_ERR_RANGE, "LABELS 65537", 0},
+    {'m', CEM_MODEL_LABELS, 2.5, MLP, CEM_ERR_RANGE, "LABELS 2.5", 0},
+    {'m', CEM_MODEL_LABELS, NAN, MLP, CEM_ERR_RANGE, "LABELS NaN", 0},
+    {'m', CEM_MODEL_LABELS, INFINITY, LAB, CEM_ERR_RANGE, "LABELS +Inf on a model of 3 classes", 0},
+    {'m', CEM_MODEL_LABEL_EMBED, 0, MLP, CEM_ERR_RANGE, "LABEL_EMBED 0 (bounds [1, 1024])", 0},
+    {'m', CEM_MODEL_LABEL_EMBED, 1025, LAB, CEM_ERR_RANGE, "LABEL_EMBED 1025 on a model of 3 classes", 0},
+    {'m', CEM_MODEL_LABEL_EMBED, -INFINITY, MLP, CEM_ERR_RANGE, "LABEL_EMBED -Inf", 0},
+    {'m', CEM_MODEL_LABEL_EMBED, 1.5, MLP, CEM_ERR_RANGE, "LABEL_EMBED 1.5", 0},
     {'e', CEM_MODEL_WIDTH, 16, EMP, CEM_ERR_UNSUPPORTED, "WIDTH 16 on an empirical model", 0},
     {'g', CEM_MODEL_DEPTH, 2, GAUSS, CEM_ERR_UNSUPPORTED, "DEPTH 2 on a Gaussian model", 0},
+    {'e', CEM_MODEL_LABELS, 3, EMP, CEM_ERR_UNSUPPORTED,
+     "LABELS 3 on an empirical model (a closed form's classes come from its data)", 0},
+    {'g', CEM_MODEL_LABELS, 0, GAUSS, CEM_ERR_UNSUPPORTED, "LABELS 0 on a Gaussian model", 0},
+    {'e', CEM_MODEL_LABEL_EMBED, 4, EMP, CEM_ERR_UNSUPPORTED, "LABEL_EMBED 4 on an empirical model", 0},
     {'e', CEM_MODEL_T_MIN, 0, EMP, CEM_ERR_RANGE, "T_MIN 0 on an empirical model", 0},
     {'g', CEM_MODEL_T_MAX, 5e-4, GAUSS, CEM_ERR_RANGE, "T_MAX 5e-4 on a Gaussian model", 0},
     {'m', CEM_MODEL_WIDTH, 16, TR, CEM_ERR_BUSY, "WIDTH 16 while a trainer holds the model", 0},
@@ -1136,6 +1222,11 @@ static const opt_case MODEL_SET[] = {
     {'m', CEM_MODEL_SEED, 4, SMP, CEM_ERR_BUSY, "SEED 4 while a sampler holds the model", 0},
     {'m', CEM_MODEL_PARAM, CEM_PARAM_DIRECT, SMP, CEM_ERR_BUSY,
      "PARAM DIRECT while a sampler holds the model", 0},
+    {'m', CEM_MODEL_LABELS, 3, TR, CEM_ERR_BUSY, "LABELS 3 while a trainer holds the model", 0},
+    {'m', CEM_MODEL_LABELS, 0, TR | LAB, CEM_ERR_BUSY,
+     "LABELS 0 while a labelled trainer holds the model of 3 classes", 0},
+    {'m', CEM_MODEL_LABEL_EMBED, 8, SMP | LAB, CEM_ERR_BUSY,
+     "LABEL_EMBED 8 while a sampler holds the model of 3 classes", 0},
 };
 
 static int model_set_cases(int v, bad_ctx *c)
@@ -1168,10 +1259,14 @@ static int model_get_cases(int v, bad_ctx *c)
     CASE(0, 0, CEM_ERR_ARG, "NULL model") m = NULL; break;
     CASE(1, MLP, CEM_ERR_ARG, "value NULL") pv = NULL; break;
     CASE(2, MLP, CEM_ERR_ARG, "option id 0") opt = 0; break;
-    CASE(3, MLP, CEM_ERR_ARG, "option id 10") opt = 10; break;
+    CASE(3, MLP, CEM_ERR_ARG, "option id 12") opt = 12; break;
     CASE(4, MLP, CEM_ERR_ARG, "option id -1") opt = -1; break;
     CASE(5, EMP, CEM_ERR_UNSUPPORTED, "WIDTH of an empirical model") m = C.e; break;
     CASE(6, GAUSS, CEM_ERR_UNSUPPORTED, "PARAM of a Gaussian model") m = C.g; opt = CEM_MODEL_PARAM; break;
+    CASE(7, EMP, CEM_ERR_UNSUPPORTED, "LABEL_EMBED of an empirical model")
+        m = C.e;
+        opt = CEM_MODEL_LABEL_EMBED;
+        break;
     default: return NO_CASE;
     }
     if (c->describe)
@@ -1216,7 +1311,7 @@ static int model_bounds(int opt, double *lo, double *hi)
 
 static int model_option_bounds_cases(int v, bad_ctx *c)
 {
-    return bounds_cases(v, c, "cem_model_option_bounds", CEM_MODEL_PARAM + 1, model_bounds);
+    return bounds_cases(v, c, "cem_model_option_bounds", CEM_MODEL_LABEL_EMBED + 1, model_bounds);
 }
 
 /* The getters that answer -1 (or 0) for NULL. */
@@ -1557,6 +1652,55 @@ static int trainer_create_cases(int v, bad_ctx *c)
     return st;
 }
 
+static int trainer_create_labelled_cases(int v, bad_ctx *c)
+{
+    float pts[NDATA * D];
+    int lab[NDATA];
+    memcpy(pts, data, sizeof pts);
+    memcpy(lab, data_labels, sizeof lab);
+    cem_trainer_t **out = &C.trout;
+    cem_model_t *m = C.m;
+    const float *pd = pts;
+    const int *pl = lab;
+    size_t n = NDATA;
+    int dim = D;
+    c->outs = O_T;
+    switch (v) {
+    CASE(0, LAB, CEM_ERR_ARG, "out NULL") out = NULL; c->outs = 0; break;
+    CASE(1, 0, CEM_ERR_ARG, "NULL model") m = NULL; break;
+    CASE(2, LAB, CEM_ERR_ARG, "data NULL") pd = NULL; break;
+    CASE(3, LAB, CEM_ERR_ARG, "labels NULL") pl = NULL; break;
+    CASE(4, LAB, CEM_ERR_ARG, "out NULL and labels NULL") out = NULL; pl = NULL; c->outs = 0; break;
+    CASE(5, LAB, CEM_ERR_ARG, "n = 1 (needs 2)") n = 1; break;
+    CASE(6, LAB, CEM_ERR_ARG, "dim 3, the model's is 2") dim = 3; break;
+    CASE(7, LAB, CEM_ERR_ARG, "n x dim overflows size_t (n = SIZE_MAX/2 + 1)") n = HUGE_N; break;
+    CASE(8, LAB, CEM_ERR_ARG, "n = 2^31 rows (above INT_MAX)") n = (size_t)1 << 31; break;
+    CASE(9, LAB, CEM_ERR_NONFINITE, "NaN in data row 2") pts[2 * D] = NAN; break;
+    CASE(10, LAB, CEM_ERR_ARG, "a label 3 (row 7; the model's classes are 0 .. 2)") lab[7] = NCLS; break;
+    CASE(11, LAB, CEM_ERR_ARG, "a label -2 (row 15)") lab[15] = -2; break;
+    CASE(12, LAB, CEM_ERR_ARG, "a label INT_MAX (row 0)") lab[0] = INT_MAX; break;
+    CASE(13, MLP, CEM_ERR_ARG, "a model without classes (LABELS 0)") break;
+    CASE(14, MLP, CEM_ERR_ARG, "a model without classes, every label CEM_LABEL_NONE")
+        for (int i = 0; i < NDATA; i++)
+            lab[i] = CEM_LABEL_NONE;
+        break;
+    CASE(15, EMP, CEM_ERR_UNSUPPORTED, "an empirical model") m = C.e; break;
+    CASE(16, LAB, CEM_ERR_ARG, "all 16 points equal (no scale to learn)")
+        for (int i = 0; i < NDATA * D; i++)
+            pts[i] = 0.25f;
+        break;
+    CASE(17, TR | LAB, CEM_ERR_BUSY, "a model another (labelled) trainer owns") break;
+    CASE(18, LAB, CEM_ERR_ARG, "n = 0") n = 0; break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    arm(c, "cem_trainer_create_labelled");
+    int st = cem_trainer_create_labelled(out, m, pd, pl, n, dim);
+    disarm(c);
+    return st;
+}
+
 static int trainer_run_cases(int v, bad_ctx *c)
 {
     cem_trainer_t *tr = C.tr;
@@ -1579,41 +1723,76 @@ static int trainer_run_cases(int v, bad_ctx *c)
     return st;
 }
 
-/* cem_trainer_step_batch (loss = 0) and cem_trainer_loss_batch (loss = 1). */
-static int batch_cases(int v, bad_ctx *c, int loss_only)
+/* cem_trainer_step_batch (loss = 0), cem_trainer_loss_batch (loss = 1) and
+ * their _labelled forms (labelled = 1: on the labelled trainer, with a
+ * valid label per row unless the case says otherwise). */
+static int batch_cases(int v, bad_ctx *c, int loss_only, int labelled)
 {
     float x0[BATCH * D], z[BATCH * D];
     double t[BATCH];
+    int lab[BATCH];
     for (int i = 0; i < BATCH * D; i++) {
         x0[i] = data[i];
         z[i] = (float)(0.3 * sin(1.7 * i + 0.2));
     }
-    for (int i = 0; i < BATCH; i++)
+    for (int i = 0; i < BATCH; i++) {
         t[i] = 0.01 + 0.4 * i;
+        lab[i] = i % (NCLS + 1) - 1;
+    }
     cem_trainer_t *tr = C.tr;
     const float *px = x0, *pz = z;
     const double *pt = t;
+    const int *pl = lab;
+    const unsigned env = labelled ? TR | LAB : TR;
     int B = 4;
     c->rule = loss_only ? 0 : 's';
     switch (v) {
     CASE(0, 0, CEM_ERR_ARG, "NULL trainer") tr = NULL; break;
-    CASE(1, TR, CEM_ERR_ARG, "B = 0") B = 0; break;
-    CASE(2, TR, CEM_ERR_ARG, "B = -1") B = -1; break;
-    CASE(3, TR, CEM_ERR_ARG, "B = 9, above BATCH = 8") B = BATCH + 1; break;
-    CASE(4, TR, CEM_ERR_ARG, "x0 NULL") px = NULL; break;
-    CASE(5, TR, CEM_ERR_ARG, "t NULL") pt = NULL; break;
-    CASE(6, TR, CEM_ERR_ARG, "z NULL") pz = NULL; break;
-    CASE(7, TR, CEM_ERR_ARG, "t[1] = 0") t[1] = 0.0; break;
-    CASE(8, TR, CEM_ERR_ARG, "t[2] = -1") t[2] = -1.0; break;
-    CASE(9, TR, CEM_ERR_ARG, "t[0] = NaN") t[0] = NAN; break;
-    CASE(10, TR, CEM_ERR_ARG, "t[3] = +Inf") t[3] = INFINITY; break;
-    CASE(11, TR, CEM_ERR_NONFINITE, "NaN in x0 row 3") x0[3 * D] = NAN; break;
-    CASE(12, TR, CEM_ERR_NONFINITE, "+Inf in z row 0") z[1] = INFINITY; break;
-    CASE(13, TR, CEM_ERR_NONFINITE_STEP, "z = 1e30 everywhere (finite; the loss overflows)")
+    CASE(1, env, CEM_ERR_ARG, "B = 0") B = 0; break;
+    CASE(2, env, CEM_ERR_ARG, "B = -1") B = -1; break;
+    CASE(3, env, CEM_ERR_ARG, "B = 9, above BATCH = 8") B = BATCH + 1; break;
+    CASE(4, env, CEM_ERR_ARG, "x0 NULL") px = NULL; break;
+    CASE(5, env, CEM_ERR_ARG, "t NULL") pt = NULL; break;
+    CASE(6, env, CEM_ERR_ARG, "z NULL") pz = NULL; break;
+    CASE(7, env, CEM_ERR_ARG, "t[1] = 0") t[1] = 0.0; break;
+    CASE(8, env, CEM_ERR_ARG, "t[2] = -1") t[2] = -1.0; break;
+    CASE(9, env, CEM_ERR_ARG, "t[0] = NaN") t[0] = NAN; break;
+    CASE(10, env, CEM_ERR_ARG, "t[3] = +Inf") t[3] = INFINITY; break;
+    CASE(11, env, CEM_ERR_NONFINITE, "NaN in x0 row 3") x0[3 * D] = NAN; break;
+    CASE(12, env, CEM_ERR_NONFINITE, "+Inf in z row 0") z[1] = INFINITY; break;
+    CASE(13, env, CEM_ERR_NONFINITE_STEP, "z = 1e30 everywhere (finite; the loss overflows)")
         for (int i = 0; i < BATCH * D; i++)
             z[i] = 1e30f;
         break;
-    default: return NO_CASE;
+    default:
+        if (!labelled)
+            return NO_CASE;
+        switch (v) {
+        CASE(14, TR | LAB, CEM_ERR_ARG, "labels NULL") pl = NULL; break;
+        CASE(15, 0, CEM_ERR_ARG, "NULL trainer and labels NULL") tr = NULL; pl = NULL; break;
+        CASE(16, TR | LAB, CEM_ERR_ARG, "a label 3 (row 2; the model's classes are 0 .. 2)") lab[2] = NCLS; break;
+        CASE(17, TR | LAB, CEM_ERR_ARG, "a label -2 (row 0)") lab[0] = -2; break;
+        CASE(18, TR | LAB, CEM_ERR_ARG, "a label INT_MIN (row 3)") lab[3] = INT_MIN; break;
+        CASE(19, TR, CEM_ERR_ARG, "a trainer whose model has no classes: a label 0 (row 3)")
+            for (int i = 0; i < 3; i++)
+                lab[i] = CEM_LABEL_NONE;
+            lab[3] = 0;
+            break;
+        default:
+            if (!loss_only)
+                return NO_CASE;
+            switch (v) {
+            CASE(20, TR | LAB, CEM_OK, "a label 3 in row 5, beyond the B = 4 rows: not read")
+                lab[5] = NCLS;
+                break;
+            CASE(21, TR, CEM_OK, "a model without classes, every label CEM_LABEL_NONE: the loss "
+                 "of cem_trainer_loss_batch")
+                for (int i = 0; i < BATCH; i++)
+                    lab[i] = CEM_LABEL_NONE;
+                break;
+            default: return NO_CASE;
+            }
+        }
     }
     if (c->describe)
         return 0;
@@ -1622,18 +1801,35 @@ static int batch_cases(int v, bad_ctx *c, int loss_only)
     float *grad = malloc(sizeof(float) * (np + 1));
     fill_f(grad, np + 1);
     c->hmsg = tr ? cem_trainer_errmsg(tr) : NULL;
-    arm(c, loss_only ? "cem_trainer_loss_batch" : "cem_trainer_step_batch");
-    int st = loss_only ? cem_trainer_loss_batch(tr, B, px, pt, pz, &loss, grad)
+    const char *fn = loss_only ? (labelled ? "cem_trainer_loss_batch_labelled" : "cem_trainer_loss_batch")
+                               : (labelled ? "cem_trainer_step_batch_labelled" : "cem_trainer_step_batch");
+    arm(c, fn);
+    int st;
+    if (labelled)
+        st = loss_only ? cem_trainer_loss_batch_labelled(tr, B, px, pl, pt, pz, &loss, grad)
+                       : cem_trainer_step_batch_labelled(tr, B, px, pl, pt, pz, &loss);
+    else
+        st = loss_only ? cem_trainer_loss_batch(tr, B, px, pt, pz, &loss, grad)
                        : cem_trainer_step_batch(tr, B, px, pt, pz, &loss);
     disarm(c);
     ck_assert_msg(st == CEM_OK || isnan(loss), "*loss is %g, not NaN, on error", loss);
     ck_assert_msg(st == CEM_OK || kept_f(grad, np + 1), "grad written on error");
+    if (v == 21) { /* the labels change nothing: the unlabelled call's loss and gradient */
+        double want = KEPT_D;
+        float *g2 = malloc(sizeof(float) * (np + 1));
+        ck_assert_int_eq(cem_trainer_loss_batch(tr, B, px, pt, pz, &want, g2), CEM_OK);
+        ck_assert_msg(memcmp(&want, &loss, sizeof loss) == 0 && memcmp(g2, grad, sizeof(float) * np) == 0,
+                      "the loss %g is not cem_trainer_loss_batch's %g", loss, want);
+        free(g2);
+    }
     free(grad);
     return st;
 }
 
-static int step_batch_cases(int v, bad_ctx *c) { return batch_cases(v, c, 0); }
-static int loss_batch_cases(int v, bad_ctx *c) { return batch_cases(v, c, 1); }
+static int step_batch_cases(int v, bad_ctx *c) { return batch_cases(v, c, 0, 0); }
+static int step_batch_labelled_cases(int v, bad_ctx *c) { return batch_cases(v, c, 0, 1); }
+static int loss_batch_cases(int v, bad_ctx *c) { return batch_cases(v, c, 1, 0); }
+static int loss_batch_labelled_cases(int v, bad_ctx *c) { return batch_cases(v, c, 1, 1); }
 
 static int noop_progress(long step, double loss, void *user)
 {
@@ -1774,7 +1970,7 @@ static int law_bins_n_cases(int v, bad_ctx *c) { return bins_cases(v, c, 1, 1); 
 static const opt_case TRAINER_SET[] = {
     {0, CEM_TRAINER_BATCH, 16, 0, CEM_ERR_ARG, "NULL trainer", 0},
     {'t', 0, 1, TR, CEM_ERR_ARG, "option id 0", 0},
-    {'t', 23, 1, TR, CEM_ERR_ARG, "option id 23 (one past ADAPT_FLOOR)", 0},
+    {'t', 24, 1, TR, CEM_ERR_ARG, "option id 24 (one past LABEL_DROPOUT)", 0},
     {'t', -1, 1, TR, CEM_ERR_ARG, "option id -1", 0},
     {'t', 999, 1, TR, CEM_ERR_ARG, "option id 999", 0},
     {'t', CEM_TRAINER_BATCH, 0, TR, CEM_ERR_RANGE, "BATCH 0 (bounds [1, 65536])", 0},
@@ -1827,6 +2023,11 @@ static const opt_case TRAINER_SET[] = {
     {'t', CEM_TRAINER_IMPORTANCE, 0.5, TR, CEM_ERR_RANGE, "IMPORTANCE 0.5", 0},
     {'t', CEM_TRAINER_ADAPT_FLOOR, 0, TR, CEM_ERR_RANGE, "ADAPT_FLOOR 0 (bounds [0.01, 1])", 0},
     {'t', CEM_TRAINER_ADAPT_FLOOR, 1.5, TR, CEM_ERR_RANGE, "ADAPT_FLOOR 1.5", 0},
+    {'t', CEM_TRAINER_LABEL_DROPOUT, -0.1, TR, CEM_ERR_RANGE, "LABEL_DROPOUT -0.1 (bounds [0, 1])", 0},
+    {'t', CEM_TRAINER_LABEL_DROPOUT, 1.5, TR | LAB, CEM_ERR_RANGE,
+     "LABEL_DROPOUT 1.5 on a labelled trainer", 0},
+    {'t', CEM_TRAINER_LABEL_DROPOUT, NAN, TR | LAB, CEM_ERR_RANGE,
+     "LABEL_DROPOUT NaN on a labelled trainer", 0},
 };
 
 static int trainer_set_cases(int v, bad_ctx *c)
@@ -1857,7 +2058,7 @@ static int trainer_get_cases(int v, bad_ctx *c)
     CASE(0, 0, CEM_ERR_ARG, "NULL trainer") tr = NULL; break;
     CASE(1, TR, CEM_ERR_ARG, "value NULL") pv = NULL; break;
     CASE(2, TR, CEM_ERR_ARG, "option id 0") opt = 0; break;
-    CASE(3, TR, CEM_ERR_ARG, "option id 23") opt = 23; break;
+    CASE(3, TR, CEM_ERR_ARG, "option id 24") opt = 24; break;
     default: return NO_CASE;
     }
     if (c->describe)
@@ -1877,7 +2078,7 @@ static int trainer_bounds(int opt, double *lo, double *hi)
 
 static int trainer_option_bounds_cases(int v, bad_ctx *c)
 {
-    return bounds_cases(v, c, "cem_trainer_option_bounds", CEM_TRAINER_ADAPT_FLOOR + 1,
+    return bounds_cases(v, c, "cem_trainer_option_bounds", CEM_TRAINER_LABEL_DROPOUT + 1,
                         trainer_bounds);
 }
 
@@ -1922,6 +2123,8 @@ static int trainer_free_cases(int v, bad_ctx *c)
         return 1;
     }
     C.tr = NULL;
+    cem_trainer_free(C.tr2); /* the twin's model free too: the models compare alike */
+    C.tr2 = NULL;
     cem_trainer_t *again = NULL;
     int st = cem_trainer_create(&again, C.m, data, NDATA, D);
     cem_trainer_free(again);
@@ -2006,6 +2209,166 @@ static int run_cases(int v, bad_ctx *c, int rows)
 
 static int sampler_run_cases(int v, bad_ctx *c) { return run_cases(v, c, 0); }
 static int sampler_run_rows_cases(int v, bad_ctx *c) { return run_cases(v, c, 1); }
+
+/* Sets an option of C.s and of its twin alike (before the call). */
+static void samplers_set(cem_sampler_option opt, double value)
+{
+    ck_assert_int_eq(cem_sampler_set(C.s, opt, value), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(C.s2, opt, value), CEM_OK);
+}
+
+static int sampler_run_labelled_cases(int v, bad_ctx *c)
+{
+    cem_sampler_t *s = C.s;
+    size_t first = 0, n = 4;
+    int lab[4] = {0, 1, 2, CEM_LABEL_NONE};
+    const int *pl = lab;
+    int null_out = 0, diverged = 0;
+    double guidance = -1, label = -2;
+    c->rule = 's';
+    switch (v) {
+    CASE(0, 0, CEM_ERR_ARG, "NULL sampler") s = NULL; break;
+    CASE(1, SMP | LAB, CEM_ERR_ARG, "out NULL with n = 4") null_out = 1; break;
+    CASE(2, SMP | LAB, CEM_ERR_ARG, "n x dim overflows size_t (n = SIZE_MAX/2 + 1, dim 2)") n = HUGE_N; break;
+    CASE(3, SMP | LAB, CEM_ERR_ARG, "first = SIZE_MAX - 1, n = 4: first + n wraps") first = SIZE_MAX - 1; break;
+    CASE(4, SMP | LAB, CEM_ERR_ARG, "a label 3 (row 2; the model's classes are 0 .. 2)") lab[2] = NCLS; break;
+    CASE(5, SMP | LAB, CEM_ERR_ARG, "a label -2 (row 0)") lab[0] = -2; break;
+    CASE(6, SMP | LAB, CEM_ERR_ARG, "a label INT_MIN (row 3)") lab[3] = INT_MIN; break;
+    CASE(7, SMP | LAB, CEM_ERR_ARG, "GUIDANCE 2, a label 3 (row 1)") lab[1] = NCLS; guidance = 2; break;
+    CASE(8, SMP, CEM_ERR_ARG, "a model without classes: a label 0 (row 0)") lab[0] = 0; lab[1] = lab[2] = CEM_LABEL_NONE; break;
+    CASE(9, SMP | LAB, CEM_ERR_ARG, "a label 3 after a run that diverged: the count is kept")
+        lab[2] = NCLS;
+        diverged = 1;
+        break;
+    CASE(10, SMP | LAB, CEM_OK, "labels NULL: CEM_SAMPLER_LABEL (1) for every row") pl = NULL; label = 1; break;
+    CASE(11, SMP, CEM_OK, "a model without classes, every label CEM_LABEL_NONE") lab[0] = lab[1] = lab[2] = CEM_LABEL_NONE; break;
+    CASE(12, SMP | LAB, CEM_OK, "n = 0 with labels and out NULL: nothing done") n = 0; pl = NULL; null_out = 1; break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    if (diverged)
+        diverge_both();
+    if (guidance >= 0)
+        samplers_set(CEM_SAMPLER_GUIDANCE, guidance);
+    if (label >= -1)
+        samplers_set(CEM_SAMPLER_LABEL, label);
+    float out[4 * D];
+    fill_f(out, N_OF(out));
+    c->hmsg = s ? cem_sampler_errmsg(s) : NULL;
+    arm(c, "cem_sampler_run_labelled");
+    int st = cem_sampler_run_labelled(s, first, n, pl, null_out ? NULL : out);
+    disarm(c);
+    ck_assert_msg(st == CEM_OK || kept_f(out, N_OF(out)), "out written on error");
+    for (int k = 0; st == CEM_OK && n > 0 && k < 4 * D; k++)
+        ck_assert_msg(isfinite(out[k]), "CEM_OK with out[%d] = %g", k, out[k]);
+    if (diverged)
+        ck_assert_msg(cem_sampler_diverged_rows(C.s) == 4, "the last run's 4 diverged rows now "
+                      "read %zu", cem_sampler_diverged_rows(C.s));
+    return st;
+}
+
+static int sampler_impute_cases(int v, bad_ctx *c)
+{
+    cem_sampler_t *s = C.s;
+    size_t first = 0, n = 4;
+    /* rows: x known, y missing; both missing; nothing missing; x missing */
+    float x[4 * D] = {0.5f, NAN, NAN, NAN, 1.0f, 2.0f, NAN, -0.25f};
+    unsigned char known[4 * D] = {1, 0, 0, 0, 1, 1, 0, 1};
+    int lab[4] = {0, CEM_LABEL_NONE, 2, 1};
+    const float *px = x;
+    const unsigned char *pk = NULL;
+    const int *pl = NULL;
+    int null_out = 0, diverged = 0;
+    double integ = -1, jumps = -1, method = -1, label = -2;
+    c->rule = 's';
+    switch (v) {
+    CASE(0, 0, CEM_ERR_ARG, "NULL sampler") s = NULL; break;
+    CASE(1, SMP, CEM_ERR_ARG, "x NULL with n = 4") px = NULL; break;
+    CASE(2, SMP, CEM_ERR_ARG, "x NULL with n = 4 and a mask") px = NULL; pk = known; break;
+    CASE(3, SMP, CEM_ERR_ARG, "out NULL with n = 4") null_out = 1; break;
+    CASE(4, SMP, CEM_ERR_ARG, "n x dim overflows size_t (n = SIZE_MAX/2 + 1, dim 2)") n = HUGE_N; break;
+    CASE(5, SMP, CEM_ERR_ARG, "first = SIZE_MAX - 1, n = 4: first + n wraps") first = SIZE_MAX - 1; break;
+    CASE(6, SMP, CEM_ERR_ARG, "rows end above SIZE_MAX - 256 (first = SIZE_MAX - 258)") first = SIZE_MAX - 258; break;
+    CASE(7, SMP, CEM_ERR_NONFINITE, "no mask: +Inf in x row 2 (NaN marks a missing coordinate, Inf does not)")
+        x[2 * D + 1] = INFINITY;
+        break;
+    CASE(8, SMP, CEM_ERR_NONFINITE, "no mask: -Inf in x row 0") x[0] = -INFINITY; break;
+    CASE(9, SMP, CEM_ERR_NONFINITE, "a mask: a known entry NaN (row 1)") pk = known; known[2] = 1; break;
+    CASE(10, SMP, CEM_ERR_NONFINITE, "a mask: a known entry +Inf (row 2)") pk = known; x[4] = INFINITY; break;
+    CASE(11, SMP, CEM_OK, "a mask: +Inf and NaN where it says missing (not read)") pk = known; x[1] = INFINITY; break;
+    CASE(12, SMP, CEM_ERR_UNSUPPORTED, "JUMPS 1 with DPMPP_2M (multistep)")
+        integ = CEM_INTEG_DPMPP_2M;
+        jumps = 1;
+        break;
+    CASE(13, SMP, CEM_ERR_UNSUPPORTED, "JUMPS 10 (the default) with DPMPP_3M") integ = CEM_INTEG_DPMPP_3M; break;
+    CASE(14, SMP, CEM_ERR_UNSUPPORTED, "JUMPS 2 with DPMPP_2M_SDE, a mask")
+        integ = CEM_INTEG_DPMPP_2M_SDE;
+        jumps = 2;
+        pk = known;
+        break;
+    CASE(15, SMP, CEM_OK, "JUMPS 0 with DPMPP_2M: the plain replacement method")
+        integ = CEM_INTEG_DPMPP_2M;
+        jumps = 0;
+        break;
+    CASE(16, SMP | LAB, CEM_ERR_UNSUPPORTED, "RECONSTRUCT with labels 0, -1, 2, 1")
+        method = CEM_IMPUTE_RECONSTRUCT;
+        pl = lab;
+        break;
+    CASE(17, SMP | LAB, CEM_ERR_UNSUPPORTED, "RECONSTRUCT with labels NULL and CEM_SAMPLER_LABEL 1")
+        method = CEM_IMPUTE_RECONSTRUCT;
+        label = 1;
+        break;
+    CASE(18, SMP | LAB, CEM_OK, "RECONSTRUCT with every label CEM_LABEL_NONE")
+        method = CEM_IMPUTE_RECONSTRUCT;
+        lab[0] = lab[2] = lab[3] = CEM_LABEL_NONE;
+        pl = lab;
+        break;
+    CASE(19, SMP | LAB, CEM_ERR_ARG, "a label 3 (row 1; the model's classes are 0 .. 2)") pl = lab; lab[1] = NCLS; break;
+    CASE(20, SMP | LAB, CEM_ERR_ARG, "a label -2 (row 3)") pl = lab; lab[3] = -2; break;
+    CASE(21, SMP, CEM_ERR_ARG, "a model without classes: a label 0 (row 0)")
+        pl = lab;
+        lab[2] = lab[3] = CEM_LABEL_NONE;
+        break;
+    CASE(22, SMP, CEM_OK, "n = 0 with x and out NULL: nothing done") n = 0; px = NULL; null_out = 1; break;
+    CASE(23, SMP, CEM_ERR_NONFINITE, "+Inf in x after a run that diverged: the count is kept")
+        x[0] = INFINITY;
+        diverged = 1;
+        break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    if (diverged)
+        diverge_both();
+    if (integ >= 0)
+        samplers_set(CEM_SAMPLER_INTEGRATOR, integ);
+    if (jumps >= 0)
+        samplers_set(CEM_SAMPLER_JUMPS, jumps);
+    if (method >= 0)
+        samplers_set(CEM_SAMPLER_IMPUTE, method);
+    if (label >= -1)
+        samplers_set(CEM_SAMPLER_LABEL, label);
+    float out[4 * D];
+    fill_f(out, N_OF(out));
+    c->hmsg = s ? cem_sampler_errmsg(s) : NULL;
+    arm(c, "cem_sampler_impute");
+    int st = cem_sampler_impute(s, first, n, px, pk, pl, null_out ? NULL : out);
+    disarm(c);
+    ck_assert_msg(st == CEM_OK || kept_f(out, N_OF(out)), "out written on error");
+    for (int k = 0; st == CEM_OK && n > 0 && k < 4 * D; k++)
+        ck_assert_msg(isfinite(out[k]), "CEM_OK with out[%d] = %g", k, out[k]);
+    if (st == CEM_OK && n > 0) { /* the known coordinates bitwise as given */
+        for (int k = 0; k < 4 * D; k++)
+            if (pk ? pk[k] != 0 : !isnan(x[k]))
+                ck_assert_msg(memcmp(&out[k], &x[k], sizeof(float)) == 0,
+                              "known entry %d changed: %g, not %g", k, out[k], x[k]);
+    }
+    if (diverged)
+        ck_assert_msg(cem_sampler_diverged_rows(C.s) == 4, "the last run's 4 diverged rows now "
+                      "read %zu", cem_sampler_diverged_rows(C.s));
+    return st;
+}
 
 static int noop_sampler_progress(size_t done, size_t total, void *user)
 {
@@ -2120,7 +2483,7 @@ static int sampler_trajectory_cases(int v, bad_ctx *c)
 static const opt_case SAMPLER_SET[] = {
     {0, CEM_SAMPLER_STEPS, 8, 0, CEM_ERR_ARG, "NULL sampler", 0},
     {'s', 0, 1, SMP, CEM_ERR_ARG, "option id 0", 0},
-    {'s', 12, 1, SMP, CEM_ERR_ARG, "option id 12 (one past PRIOR)", 0},
+    {'s', 18, 1, SMP, CEM_ERR_ARG, "option id 18 (one past RECON_WEIGHT)", 0},
     {'s', -1, 1, SMP, CEM_ERR_ARG, "option id -1", 0},
     {'s', 999, 1, SMP, CEM_ERR_ARG, "option id 999", 0},
     {'s', CEM_SAMPLER_INTEGRATOR, 8, SMP, CEM_ERR_RANGE, "INTEGRATOR 8 (not a cem_integrator)", 0},
@@ -2148,6 +2511,29 @@ static const opt_case SAMPLER_SET[] = {
     {'s', CEM_SAMPLER_TRAJ_EVERY, 1000001, SMP, CEM_ERR_RANGE, "TRAJ_EVERY 1000001", 0},
     {'s', CEM_SAMPLER_PRIOR, 2, SMP, CEM_ERR_RANGE, "PRIOR 2", 0},
     {'s', CEM_SAMPLER_PRIOR, NAN, SMP, CEM_ERR_RANGE, "PRIOR NaN", 0},
+    {'s', CEM_SAMPLER_LABEL, -2, SMP | LAB, CEM_ERR_RANGE, "LABEL -2 (bounds [-1, 65535])", 0},
+    {'s', CEM_SAMPLER_LABEL, 65536, SMP | LAB, CEM_ERR_RANGE, "LABEL 65536", 0},
+    {'s', CEM_SAMPLER_LABEL, 0.5, SMP | LAB, CEM_ERR_RANGE, "LABEL 0.5", 0},
+    {'s', CEM_SAMPLER_LABEL, NAN, SMP | LAB, CEM_ERR_RANGE, "LABEL NaN", 0},
+    {'s', CEM_SAMPLER_LABEL, 3, SMP | LAB, CEM_ERR_RANGE,
+     "LABEL 3 on a model of 3 classes (within the bounds, not a class)", 0},
+    {'s', CEM_SAMPLER_LABEL, 0, SMP, CEM_ERR_RANGE, "LABEL 0 on a model without classes", 0},
+    {'s', CEM_SAMPLER_GUIDANCE, -1, SMP, CEM_ERR_RANGE, "GUIDANCE -1 (bounds [0, 100])", 0},
+    {'s', CEM_SAMPLER_GUIDANCE, 101, SMP | LAB, CEM_ERR_RANGE, "GUIDANCE 101", 0},
+    {'s', CEM_SAMPLER_GUIDANCE, NAN, SMP | LAB, CEM_ERR_RANGE, "GUIDANCE NaN", 0},
+    {'s', CEM_SAMPLER_GUIDANCE, INFINITY, SMP, CEM_ERR_RANGE, "GUIDANCE +Inf", 0},
+    {'s', CEM_SAMPLER_IMPUTE, 2, SMP, CEM_ERR_RANGE, "IMPUTE 2 (not a cem_impute)", 0},
+    {'s', CEM_SAMPLER_IMPUTE, -1, SMP, CEM_ERR_RANGE, "IMPUTE -1", 0},
+    {'s', CEM_SAMPLER_IMPUTE, 0.5, SMP, CEM_ERR_RANGE, "IMPUTE 0.5", 0},
+    {'s', CEM_SAMPLER_JUMP_LENGTH, 0, SMP, CEM_ERR_RANGE, "JUMP_LENGTH 0 (bounds [1, 1e6])", 0},
+    {'s', CEM_SAMPLER_JUMP_LENGTH, 1000001, SMP, CEM_ERR_RANGE, "JUMP_LENGTH 1000001", 0},
+    {'s', CEM_SAMPLER_JUMP_LENGTH, 2.5, SMP, CEM_ERR_RANGE, "JUMP_LENGTH 2.5", 0},
+    {'s', CEM_SAMPLER_JUMPS, -1, SMP, CEM_ERR_RANGE, "JUMPS -1 (bounds [0, 1000])", 0},
+    {'s', CEM_SAMPLER_JUMPS, 1001, SMP, CEM_ERR_RANGE, "JUMPS 1001", 0},
+    {'s', CEM_SAMPLER_JUMPS, NAN, SMP, CEM_ERR_RANGE, "JUMPS NaN", 0},
+    {'s', CEM_SAMPLER_RECON_WEIGHT, -1, SMP, CEM_ERR_RANGE, "RECON_WEIGHT -1 (bounds [0, 1e4])", 0},
+    {'s', CEM_SAMPLER_RECON_WEIGHT, 10001, SMP, CEM_ERR_RANGE, "RECON_WEIGHT 10001", 0},
+    {'s', CEM_SAMPLER_RECON_WEIGHT, INFINITY, SMP, CEM_ERR_RANGE, "RECON_WEIGHT +Inf", 0},
 };
 
 static int sampler_set_cases(int v, bad_ctx *c)
@@ -2176,7 +2562,7 @@ static int sampler_get_cases(int v, bad_ctx *c)
     CASE(0, 0, CEM_ERR_ARG, "NULL sampler") s = NULL; break;
     CASE(1, SMP, CEM_ERR_ARG, "value NULL") pv = NULL; break;
     CASE(2, SMP, CEM_ERR_ARG, "option id 0") opt = 0; break;
-    CASE(3, SMP, CEM_ERR_ARG, "option id 12") opt = 12; break;
+    CASE(3, SMP, CEM_ERR_ARG, "option id 18") opt = 18; break;
     default: return NO_CASE;
     }
     if (c->describe)
@@ -2196,7 +2582,8 @@ static int sampler_bounds(int opt, double *lo, double *hi)
 
 static int sampler_option_bounds_cases(int v, bad_ctx *c)
 {
-    return bounds_cases(v, c, "cem_sampler_option_bounds", CEM_SAMPLER_PRIOR + 1, sampler_bounds);
+    return bounds_cases(v, c, "cem_sampler_option_bounds", CEM_SAMPLER_RECON_WEIGHT + 1,
+                        sampler_bounds);
 }
 
 static int sampler_errmsg_cases(int v, bad_ctx *c)
@@ -2488,16 +2875,23 @@ static int save_buffer_cases(int v, bad_ctx *c, int trainer)
 static int model_save_buffer_cases(int v, bad_ctx *c) { return save_buffer_cases(v, c, 0); }
 static int trainer_save_buffer_cases(int v, bad_ctx *c) { return save_buffer_cases(v, c, 1); }
 
-/* The loaders.  file: from a path; trainer: cem_trainer_load*. */
+/* The loaders.  file: from a path; trainer: 0 cem_model_load*, 1
+ * cem_trainer_load*, 2 cem_trainer_load*_labelled. */
 static int load_cases(int v, bad_ctx *c, int file, int trainer)
 {
-    const char *fn = trainer ? (file ? "cem_trainer_load" : "cem_trainer_load_buffer")
-                             : (file ? "cem_model_load" : "cem_model_load_buffer");
-    unsigned env = trainer ? TR : MLP;
-    int null_out = 0, damage = DMG_NONE, null_src = 0, null_data = 0, model_ckpt = 0;
+    static const char *const fns[3][2] = {
+        {"cem_model_load_buffer", "cem_model_load"},
+        {"cem_trainer_load_buffer", "cem_trainer_load"},
+        {"cem_trainer_load_buffer_labelled", "cem_trainer_load_labelled"}};
+    const char *fn = fns[trainer][file];
+    const unsigned env = trainer == 2 ? TR | LAB : trainer ? TR : MLP;
+    int null_out = 0, damage = DMG_NONE, null_src = 0, null_data = 0, null_labels = 0;
+    int model_ckpt = 0;
     int special = 0; /* file: 1 missing, 2 directory, 3 empty, 4 FIFO; buffer: 1 size 0 */
     float pts[NDATA * D];
+    int lab[NDATA];
     memcpy(pts, data, sizeof pts);
+    memcpy(lab, data_labels, sizeof lab);
     size_t n = NDATA;
     int dim = D;
     c->outs = trainer ? O_T : O_M;
@@ -2540,30 +2934,107 @@ static int load_cases(int v, bad_ctx *c, int file, int trainer)
                  "WIDTH 8192, DEPTH 64: 4.2e9 parameters, more than the API makes (resealed)")
                 damage = DMG_HUGE;
                 break;
+            CASE(19, LAB, CEM_ERR_CORRUPT,
+                 "a model of 3 classes (format 4) marked format 3: its label table does not fit "
+                 "(resealed)")
+                damage = DMG_VERSION3;
+                break;
+            CASE(20, LAB, CEM_ERR_CHECKSUM, "a model of 3 classes (format 4): a weight byte changed")
+                damage = DMG_FLIP;
+                break;
             default: return NO_CASE;
             }
         } else {
             switch (v) {
-            CASE(2, TR, CEM_ERR_ARG, "data NULL") null_data = 1; break;
-            CASE(3, TR, CEM_ERR_ARG, "a model checkpoint (no trainer in it)") model_ckpt = 1; break;
-            CASE(4, TR, CEM_ERR_ARG, "data with one value changed") pts[7] += 0.5f; break;
-            CASE(5, TR, CEM_ERR_ARG, "n = 15, saved with 16") n = NDATA - 1; break;
-            CASE(6, TR, CEM_ERR_ARG, "dim 3, saved with 2") dim = 3; break;
-            CASE(7, TR, CEM_ERR_ARG, "NaN in the data (not the saved data)") pts[4] = NAN; break;
-            CASE(8, TR, CEM_ERR_CHECKSUM, "a weight byte changed") damage = DMG_FLIP; break;
+            CASE(2, env, CEM_ERR_ARG, "data NULL") null_data = 1; break;
+            CASE(3, env, CEM_ERR_ARG, "a model checkpoint (no trainer in it)") model_ckpt = 1; break;
+            CASE(4, env, CEM_ERR_ARG, "data with one value changed") pts[7] += 0.5f; break;
+            CASE(5, env, CEM_ERR_ARG, "n = 15, saved with 16") n = NDATA - 1; break;
+            CASE(6, env, CEM_ERR_ARG, "dim 3, saved with 2") dim = 3; break;
+            CASE(7, env, CEM_ERR_ARG, "NaN in the data (not the saved data)") pts[4] = NAN; break;
+            CASE(8, env, CEM_ERR_CHECKSUM, "a weight byte changed") damage = DMG_FLIP; break;
             default:
-                if (file) {
+                if (trainer == 1 && file) {
                     switch (v) {
                     CASE(9, 0, CEM_ERR_IO, "a missing file") special = 1; break;
+                    CASE(10, TR | LAB, CEM_ERR_ARG,
+                         "a labelled trainer's checkpoint (cem_trainer_load_labelled loads it)")
+                        break;
                     default: return NO_CASE;
                     }
-                } else {
+                } else if (trainer == 1) {
                     switch (v) {
                     CASE(9, TR, CEM_ERR_TRUNCATED, "cut to half its size") damage = DMG_HALF; break;
                     CASE(10, TR, CEM_ERR_CORRUPT, "a byte appended") damage = DMG_APPEND; break;
                     CASE(11, TR, CEM_ERR_VERSION, "format version 99 (resealed)") damage = DMG_VERSION99; break;
                     CASE(12, TR, CEM_ERR_CORRUPT, "step count 2^62 + 1 (resealed)") damage = DMG_STEPS; break;
+                    CASE(13, TR | LAB, CEM_ERR_ARG,
+                         "a labelled trainer's checkpoint (cem_trainer_load_buffer_labelled loads it)")
+                        break;
+                    CASE(14, TR | LAB, CEM_ERR_ARG,
+                         "a model of 3 classes (format 4; no trainer in it)")
+                        model_ckpt = 1;
+                        break;
+                    CASE(15, TR | LAB, CEM_ERR_CORRUPT,
+                         "a labelled trainer's checkpoint, labels flag 0 but their CRC-32 kept "
+                         "(resealed)")
+                        damage = DMG_LABELS_FLAG0;
+                        break;
                     default: return NO_CASE;
+                    }
+                } else {
+                    switch (v) {
+                    CASE(9, TR | LAB, CEM_ERR_ARG, "labels NULL") null_labels = 1; break;
+                    CASE(10, TR | LAB, CEM_ERR_ARG, "data and labels NULL") null_data = null_labels = 1; break;
+                    CASE(11, TR, CEM_ERR_ARG,
+                         "an unlabelled trainer's checkpoint (the loaders without labels load it)")
+                        break;
+                    CASE(12, TR | LAB, CEM_ERR_ARG, "labels with row 5 in another class")
+                        lab[5] = (lab[5] + 1) % NCLS;
+                        break;
+                    CASE(13, TR | LAB, CEM_ERR_ARG,
+                         "labels with row 2 CEM_LABEL_NONE, saved with a class")
+                        lab[2] = CEM_LABEL_NONE;
+                        break;
+                    CASE(14, TR | LAB, CEM_ERR_ARG, "a label 3 (not a class; not the saved labels)")
+                        lab[0] = NCLS;
+                        break;
+                    default:
+                        if (file) {
+                            switch (v) {
+                            CASE(15, 0, CEM_ERR_IO, "a missing file") special = 1; break;
+                            CASE(16, 0, CEM_ERR_IO, "a directory") special = 2; break;
+                            default: return NO_CASE;
+                            }
+                        } else {
+                            switch (v) {
+                            CASE(15, TR | LAB, CEM_ERR_TRUNCATED, "cut to half its size") damage = DMG_HALF; break;
+                            CASE(16, TR | LAB, CEM_ERR_CORRUPT, "a byte appended") damage = DMG_APPEND; break;
+                            CASE(17, TR | LAB, CEM_ERR_VERSION, "format version 99 (resealed)")
+                                damage = DMG_VERSION99;
+                                break;
+                            CASE(18, TR | LAB, CEM_ERR_CORRUPT,
+                                 "format version 3 (resealed): the label table does not fit")
+                                damage = DMG_VERSION3;
+                                break;
+                            CASE(19, TR | LAB, CEM_ERR_CORRUPT, "labels flag 2 (resealed)")
+                                damage = DMG_LABELS_FLAG2;
+                                break;
+                            CASE(20, TR | LAB, CEM_ERR_CORRUPT,
+                                 "labels flag 0 but their CRC-32 kept (resealed)")
+                                damage = DMG_LABELS_FLAG0;
+                                break;
+                            CASE(21, TR | LAB, CEM_ERR_ARG,
+                                 "labels flag 0 and CRC-32 0 (resealed): an unlabelled trainer's "
+                                 "checkpoint of a model with classes")
+                                damage = DMG_UNLABELLED;
+                                break;
+                            CASE(22, TR | LAB, CEM_ERR_CORRUPT, "step count 2^62 + 1 (resealed)")
+                                damage = DMG_STEPS;
+                                break;
+                            default: return NO_CASE;
+                            }
+                        }
                     }
                 }
             }
@@ -2594,10 +3065,17 @@ static int load_cases(int v, bad_ctx *c, int file, int trainer)
     cem_model_t **mo = null_out ? NULL : &C.mout;
     cem_trainer_t **to = null_out ? NULL : &C.trout;
     const float *pd = null_data ? NULL : pts;
+    const int *pl = null_labels ? NULL : lab;
     arm(c, fn);
-    int st = trainer ? (file ? cem_trainer_load(to, p, pd, n, dim)
-                             : cem_trainer_load_buffer(to, src, size, pd, n, dim))
-                     : (file ? cem_model_load(mo, p) : cem_model_load_buffer(mo, src, size));
+    int st;
+    if (trainer == 2)
+        st = file ? cem_trainer_load_labelled(to, p, pd, pl, n, dim)
+                  : cem_trainer_load_buffer_labelled(to, src, size, pd, pl, n, dim);
+    else if (trainer)
+        st = file ? cem_trainer_load(to, p, pd, n, dim)
+                  : cem_trainer_load_buffer(to, src, size, pd, n, dim);
+    else
+        st = file ? cem_model_load(mo, p) : cem_model_load_buffer(mo, src, size);
     disarm(c);
     if (special != 2)
         unlink(path);
@@ -2609,6 +3087,8 @@ static int model_load_cases(int v, bad_ctx *c) { return load_cases(v, c, 1, 0); 
 static int model_load_buffer_cases(int v, bad_ctx *c) { return load_cases(v, c, 0, 0); }
 static int trainer_load_cases(int v, bad_ctx *c) { return load_cases(v, c, 1, 1); }
 static int trainer_load_buffer_cases(int v, bad_ctx *c) { return load_cases(v, c, 0, 1); }
+static int trainer_load_labelled_cases(int v, bad_ctx *c) { return load_cases(v, c, 1, 2); }
+static int trainer_load_buffer_labelled_cases(int v, bad_ctx *c) { return load_cases(v, c, 0, 2); }
 
 /* ====================================================== datasets */
 
@@ -3157,6 +3637,76 @@ static int csv_read_labelled_cases(int v, bad_ctx *c)
     return st;
 }
 
+static int csv_read_missing_cases(int v, bad_ctx *c)
+{
+    const char *text = "1,,2\n3,4,\n";
+    int where = 0; /* 0 the file, 1 NULL, 2 a missing file, 3 a directory, 4 a FIFO */
+    int null_data = 0, null_n = 0, null_dim = 0;
+    size_t want_n = 0; /* an odd file that reads: its rows, every value finite or NaN */
+    switch (v) {
+    CASE(0, 0, CEM_ERR_ARG, "path NULL") where = 1; break;
+    CASE(1, 0, CEM_ERR_ARG, "data NULL: `*n` and `*dim` 0") null_data = 1; break;
+    CASE(2, 0, CEM_ERR_ARG, "n NULL") null_n = 1; break;
+    CASE(3, 0, CEM_ERR_ARG, "dim NULL") null_dim = 1; break;
+    CASE(4, 0, CEM_ERR_IO, "a missing file") where = 2; break;
+    CASE(5, 0, CEM_ERR_IO, "a directory") where = 3; break;
+    CASE(6, 0, CEM_ERR_IO, "a named pipe with no writer (must not block)") where = 4; break;
+    CASE(7, 0, CEM_ERR_PARSE, "an empty file") text = ""; break;
+    CASE(8, 0, CEM_ERR_PARSE, "only comments and blank lines") text = "# x,y\n\n# end\n"; break;
+    CASE(9, 0, CEM_ERR_PARSE, "a ragged row (3 fields, then 2)") text = "1,,2\n3,4\n"; break;
+    CASE(10, 0, CEM_ERR_PARSE, "a ragged row of empty fields (2 fields, then 3)") text = "1,2\n,,\n"; break;
+    CASE(11, 0, CEM_ERR_PARSE, "a field that is not a number (abc) next to an empty one") text = "1,,2\nabc,,4\n"; break;
+    CASE(12, 0, CEM_ERR_PARSE, "a field that is a sign alone (-)") text = "1, - ,2\n"; break;
+    CASE(13, 0, CEM_ERR_PARSE, "a NUL byte in a line") text = "1,,2\n3\0,4,5\n"; break;
+    CASE(14, 0, CEM_ERR_NONFINITE, "a field nan (written NaN is still refused)") text = "1,,2\nnan,4,5\n"; break;
+    CASE(15, 0, CEM_ERR_NONFINITE, "a field -inf next to an empty one") text = "1,-inf,\n"; break;
+    CASE(16, 0, CEM_ERR_NONFINITE, "a field 1e39 (beyond float)") text = "1,,2\n3,1e39,\n"; break;
+    CASE(17, 0, CEM_OK, "only empty fields (\",\" lines): every coordinate missing")
+        text = ",\n ,\t\n";
+        want_n = 2;
+        break;
+    CASE(18, 0, CEM_OK, "one column: a blank line is skipped, not a missing value")
+        text = "1\n\n3\n";
+        want_n = 2;
+        break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    char path[160];
+    mkpath(path, sizeof path, where == 2 ? "missing.csv" : "readm.csv");
+    size_t len = strlen(text);
+    if (v == 13)
+        len = 12;
+    if (where == 0 || where == 1)
+        ck_assert_int_eq(spill(path, text, len), 0);
+    if (where == 3)
+        snprintf(path, sizeof path, "%s", dir);
+    if (where == 4)
+        ck_assert_int_eq(mkfifo(path, 0600), 0);
+    float *d = SENTINEL;
+    size_t n = 99;
+    int dim = 99;
+    arm(c, "cem_csv_read_missing");
+    int st = cem_csv_read_missing(where == 1 ? NULL : path, null_data ? NULL : &d,
+                                  null_n ? NULL : &n, null_dim ? NULL : &dim);
+    disarm(c);
+    if (where != 3)
+        unlink(path);
+    ck_assert_msg(st == CEM_OK || ((null_data || d == NULL) && (null_n || n == 0) &&
+                                   (null_dim || dim == 0)),
+                  "on error *data, *n, *dim are %s, %zu, %d, not NULL, 0, 0",
+                  null_data ? "-" : d == SENTINEL ? "untouched" : d ? "set" : "NULL", n, dim);
+    if (st == CEM_OK && want_n) {
+        ck_assert_msg(n == want_n, "%zu rows, not %zu", n, want_n);
+        for (size_t k = 0; k < n * (size_t)dim; k++)
+            ck_assert_msg(v == 17 ? isnan(d[k]) : isfinite(d[k]), "value %zu is %g", k, d[k]);
+    }
+    if (st == CEM_OK && !null_data)
+        cem_free(d);
+    return st;
+}
+
 static int csv_write_cases(int v, bad_ctx *c)
 {
     float pts[3 * D] = {0.5f, 1.5f, -2.0f, 0.25f, 3.0f, -1.0f};
@@ -3250,9 +3800,12 @@ static const struct {
     {"cem_model_retain", model_retain_cases},
     {"cem_model_free", model_free_cases},
     {"cem_trainer_create", trainer_create_cases},
+    {"cem_trainer_create_labelled", trainer_create_labelled_cases},
     {"cem_trainer_run", trainer_run_cases},
     {"cem_trainer_step_batch", step_batch_cases},
+    {"cem_trainer_step_batch_labelled", step_batch_labelled_cases},
     {"cem_trainer_loss_batch", loss_batch_cases},
+    {"cem_trainer_loss_batch_labelled", loss_batch_labelled_cases},
     {"cem_trainer_set_progress", trainer_set_progress_cases},
     {"cem_trainer_steps", trainer_steps_cases},
     {"cem_trainer_time_bins", time_bins_cases},
@@ -3269,6 +3822,8 @@ static const struct {
     {"cem_sampler_create", sampler_create_cases},
     {"cem_sampler_run", sampler_run_cases},
     {"cem_sampler_run_rows", sampler_run_rows_cases},
+    {"cem_sampler_run_labelled", sampler_run_labelled_cases},
+    {"cem_sampler_impute", sampler_impute_cases},
     {"cem_sampler_set_progress", sampler_set_progress_cases},
     {"cem_sampler_diverged_rows", sampler_diverged_rows_cases},
     {"cem_sampler_times", sampler_times_cases},
@@ -3296,6 +3851,8 @@ static const struct {
     {"cem_trainer_save_buffer", trainer_save_buffer_cases},
     {"cem_trainer_load", trainer_load_cases},
     {"cem_trainer_load_buffer", trainer_load_buffer_cases},
+    {"cem_trainer_load_labelled", trainer_load_labelled_cases},
+    {"cem_trainer_load_buffer_labelled", trainer_load_buffer_labelled_cases},
     {"cem_dataset_create", dataset_create_cases},
     {"cem_dataset_sample", dataset_sample_cases},
     {"cem_dataset_distance", dataset_distance_cases},
@@ -3319,6 +3876,7 @@ static const struct {
     {"cem_singularity_profile", profile_cases},
     {"cem_csv_read", csv_read_cases},
     {"cem_csv_read_labelled", csv_read_labelled_cases},
+    {"cem_csv_read_missing", csv_read_missing_cases},
     {"cem_csv_write", csv_write_cases},
 };
 
@@ -3356,11 +3914,15 @@ static void model_print(blob *b, cem_model_t *m)
     ck_assert_int_eq(cem_model_dim(m), D);
     put_i(b, cem_model_kind_of(m));
     put_i(b, cem_model_target_of(m));
-    for (int opt = CEM_MODEL_T_MIN; opt <= CEM_MODEL_PARAM; opt++) {
+    for (int opt = CEM_MODEL_T_MIN; opt <= CEM_MODEL_LABEL_EMBED; opt++) {
         double v = -1;
         put_i(b, cem_model_get(m, (cem_model_option)opt, &v));
         put_d(b, v);
     }
+    /* whether a trainer or a sampler holds it: an odd EMBED is refused
+     * with CEM_ERR_BUSY when held, CEM_ERR_RANGE when free (the holder is
+     * checked first), and changes nothing either way */
+    put_i(b, cem_model_set(m, CEM_MODEL_EMBED, 3));
     size_t np = cem_model_param_count(m);
     put_z(b, np);
     if (np) {
@@ -3386,11 +3948,19 @@ static void model_print(blob *b, cem_model_t *m)
         put_i(b, cem_model_eval(m, (cem_target)what, R, x, t, out));
         put(b, out, sizeof out);
     }
+    double classes = 0;
+    put_i(b, cem_model_get(m, CEM_MODEL_LABELS, &classes));
+    if (classes > 0) { /* each class's answer, and the unconditional one */
+        const int k = (int)classes, lab[R] = {0, k - 1, CEM_LABEL_NONE, 1 % k};
+        memset(out, 0, sizeof out);
+        put_i(b, cem_model_eval_labelled(m, CEM_TARGET_CEM, R, x, t, lab, out));
+        put(b, out, sizeof out);
+    }
 }
 
 static void trainer_print(blob *b, cem_trainer_t *tr)
 {
-    for (int opt = CEM_TRAINER_BATCH; opt <= CEM_TRAINER_ADAPT_FLOOR; opt++) {
+    for (int opt = CEM_TRAINER_BATCH; opt <= CEM_TRAINER_LABEL_DROPOUT; opt++) {
         double v = -1;
         put_i(b, cem_trainer_get(tr, (cem_trainer_option)opt, &v));
         put_d(b, v);
@@ -3408,6 +3978,13 @@ static void trainer_print(blob *b, cem_trainer_t *tr)
     put(b, count, sizeof count);
     put(b, edges, sizeof edges);
     model_print(b, cem_trainer_model(tr));
+    /* the whole saved state: moments, bins, the data's and labels' CRC */
+    void *saved = NULL;
+    size_t size = 0;
+    put_i(b, cem_trainer_save_buffer(tr, &saved, &size));
+    if (saved)
+        put(b, saved, size);
+    cem_free(saved);
     double loss = -1;
     put_i(b, cem_trainer_run(tr, 2, &loss));
     put_d(b, loss);
@@ -3417,7 +3994,7 @@ static void trainer_print(blob *b, cem_trainer_t *tr)
 static void sampler_print(blob *b, cem_sampler_t *s)
 {
     put_z(b, cem_sampler_diverged_rows(s));
-    for (int opt = CEM_SAMPLER_INTEGRATOR; opt <= CEM_SAMPLER_PRIOR; opt++) {
+    for (int opt = CEM_SAMPLER_INTEGRATOR; opt <= CEM_SAMPLER_RECON_WEIGHT; opt++) {
         double v = -1;
         put_i(b, cem_sampler_get(s, (cem_sampler_option)opt, &v));
         put_d(b, v);
@@ -3434,6 +4011,19 @@ static void sampler_print(blob *b, cem_sampler_t *s)
     put_z(b, rows);
     float out[8 * D];
     put_i(b, cem_sampler_run(s, 8, out));
+    put(b, out, sizeof out);
+    put_z(b, cem_sampler_diverged_rows(s));
+    /* a class per row (CEM_LABEL_NONE only, for a model without classes),
+     * and an imputation of rows with a coordinate missing */
+    int lab[4];
+    for (int i = 0; i < 4; i++)
+        lab[i] = sampler_classes > 0 ? i % (sampler_classes + 1) - 1 : CEM_LABEL_NONE;
+    memset(out, 0, sizeof out);
+    put_i(b, cem_sampler_run_labelled(s, 2, 4, lab, out));
+    put(b, out, sizeof out);
+    const float x[4 * D] = {0.5f, NAN, NAN, -0.25f, NAN, NAN, 1.0f, 2.0f};
+    memset(out, 0, sizeof out);
+    put_i(b, cem_sampler_impute(s, 0, 4, x, NULL, NULL, out));
     put(b, out, sizeof out);
     put_z(b, cem_sampler_diverged_rows(s));
 }

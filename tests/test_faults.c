@@ -82,12 +82,12 @@ typedef struct {
     const char *op;
     long n, libc;
 } count_row;
-static count_row counts[64];
+static count_row counts[128];
 static int ncounts;
 
 static void record(const char *kind, const char *op, long n, long libc)
 {
-    ck_assert_int_lt(ncounts, 64);
+    ck_assert_int_lt(ncounts, 128);
     counts[ncounts++] = (count_row){op, n, libc};
     report("%s\t%s\t%ld\t%ld\n", kind, op, n, libc);
 }
@@ -112,7 +112,7 @@ static void model_print(blob *b, cem_model_t *m)
     const int dim = cem_model_dim(m);
     put_i(b, dim);
     put_i(b, cem_model_kind_of(m));
-    for (int opt = CEM_MODEL_T_MIN; opt <= CEM_MODEL_PARAM; opt++) {
+    for (int opt = CEM_MODEL_T_MIN; opt <= CEM_MODEL_LABEL_EMBED; opt++) {
         double v = -1;
         put_i(b, cem_model_get(m, (cem_model_option)opt, &v));
         put_d(b, v);
@@ -144,12 +144,19 @@ static void model_print(blob *b, cem_model_t *m)
         ck_assert_int_eq(cem_model_eval(m, (cem_target)what, R, x, t, out), CEM_OK);
         put(b, out, sizeof(float) * (size_t)(R * dim));
     }
+    double classes;
+    ck_assert_int_eq(cem_model_get(m, CEM_MODEL_LABELS, &classes), CEM_OK);
+    if (classes > 0) { /* each class's answer (the last row: the unconditional one) */
+        const int k = (int)classes, lab[R] = {0, k - 1, k / 2, CEM_LABEL_NONE};
+        ck_assert_int_eq(cem_model_eval_labelled(m, CEM_TARGET_CEM, R, x, t, lab, out), CEM_OK);
+        put(b, out, sizeof(float) * (size_t)(R * dim));
+    }
 }
 
 /* A trainer's options, step count and model, then what two more steps do. */
 static void trainer_print(blob *b, cem_trainer_t *tr)
 {
-    for (int opt = CEM_TRAINER_BATCH; opt <= CEM_TRAINER_ADAPT_FLOOR; opt++) {
+    for (int opt = CEM_TRAINER_BATCH; opt <= CEM_TRAINER_LABEL_DROPOUT; opt++) {
         double v = -1;
         put_i(b, cem_trainer_get(tr, (cem_trainer_option)opt, &v));
         put_d(b, v);
@@ -167,10 +174,13 @@ static void trainer_print(blob *b, cem_trainer_t *tr)
     model_print(b, cem_trainer_model(tr));
 }
 
-/* A sampler's options, grid, and the samples of a run. */
+static int sampler_classes; /* the classes of the samplers' model (set by their setup) */
+
+/* A sampler's options, grid, the samples of a run, of a labelled run and
+ * of an imputation (the sampler's IMPUTE method). */
 static void sampler_print(blob *b, cem_sampler_t *s)
 {
-    for (int opt = CEM_SAMPLER_INTEGRATOR; opt <= CEM_SAMPLER_PRIOR; opt++) {
+    for (int opt = CEM_SAMPLER_INTEGRATOR; opt <= CEM_SAMPLER_RECON_WEIGHT; opt++) {
         double v = -1;
         put_i(b, cem_sampler_get(s, (cem_sampler_option)opt, &v));
         put_d(b, v);
@@ -188,6 +198,16 @@ static void sampler_print(blob *b, cem_sampler_t *s)
     ck_assert_int_eq(cem_sampler_trajectory(s, &snaps, &rows, NULL, NULL), CEM_OK);
     put(b, &snaps, sizeof snaps);
     put(b, &rows, sizeof rows);
+    int lab[16];
+    for (int i = 0; i < 16; i++)
+        lab[i] = i % (sampler_classes + 1) - 1;
+    ck_assert_int_eq(cem_sampler_run_labelled(s, 3, 16, lab, out), CEM_OK);
+    put(b, out, sizeof out);
+    float x[16 * D];
+    for (int i = 0; i < 16 * D; i++)
+        x[i] = i % 3 == 1 ? NAN : data[i];
+    ck_assert_int_eq(cem_sampler_impute(s, 0, 16, x, NULL, NULL, out), CEM_OK);
+    put(b, out, sizeof out);
 }
 
 /* ------------------------------------------------------------ the handles */
@@ -201,6 +221,26 @@ static cem_model_t *small_mlp(void)
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_EMBED, 4), CEM_OK);
     ck_assert_int_eq(cem_model_set(m, CEM_MODEL_SEED, 3), CEM_OK);
     return m;
+}
+
+enum { NCLS = 3 };
+
+/* The same with NCLS classes and a label table of 3 columns. */
+static cem_model_t *small_labelled_mlp(void)
+{
+    cem_model_t *m = small_mlp();
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_LABEL_EMBED, 3), CEM_OK);
+    ck_assert_int_eq(cem_model_set(m, CEM_MODEL_LABELS, NCLS), CEM_OK);
+    return m;
+}
+
+/* The classes of data's rows: 0 .. NCLS-1, every fifth row unlabelled. */
+static int data_labels[NDATA];
+
+static void make_labels(void)
+{
+    for (int i = 0; i < NDATA; i++)
+        data_labels[i] = i % 5 == 4 ? CEM_LABEL_NONE : i % NCLS;
 }
 
 static const double COV_MEAN[D] = {0.2, -0.1}, COV[D * D] = {1.1, 0.3, 0.3, 0.2};
@@ -347,9 +387,9 @@ static struct {
 /* Inputs made once per test: checkpoints in memory and on disk, a CSV
  * file, the files the saves replace. */
 static struct {
-    void *mbuf, *tbuf;
-    size_t msize, tsize;
-    char *mpath, *tpath, *csvpath, *lcsvpath;
+    void *mbuf, *tbuf, *lmbuf, *ltbuf; /* l: a model of 3 classes, a labelled trainer */
+    size_t msize, tsize, lmsize, ltsize;
+    char *mpath, *tpath, *lmpath, *ltpath, *csvpath, *lcsvpath, *mcsvpath;
     char *savedir, *save_m, *save_t, *save_csv;
     unsigned char *old_m, *old_t, *old_csv;
     size_t old_m_n, old_t_n, old_csv_n;
@@ -367,6 +407,7 @@ typedef struct {
 static void clear_ctx(void)
 {
     memset(&C, 0, sizeof C);
+    sampler_classes = 0;
     C.mout = SENTINEL;
     C.trout = SENTINEL;
     C.sout = SENTINEL;
@@ -634,6 +675,66 @@ static void after_model_save(int st) { after_save_file(IN.save_m, IN.old_m, IN.o
 
 static void setup_one_model_with_axes(void) { C.m = mlp_with_axes(); }
 
+/* A model of 3 classes with the data's axes (format 4). */
+static cem_model_t *labelled_mlp_with_axes(void)
+{
+    cem_model_t *m = small_labelled_mlp();
+    ck_assert_int_eq(cem_model_set_data_cov(m, COV_MEAN, COV), CEM_OK);
+    return m;
+}
+
+static void setup_one_labelled_model(void) { C.m = labelled_mlp_with_axes(); }
+
+static void after_load_labelled_model(int st)
+{
+    if (st) {
+        ck_assert_ptr_null(C.mout);
+        return;
+    }
+    cem_model_t *ref;
+    ck_assert_int_eq(cem_model_load_buffer(&ref, IN.lmbuf, IN.lmsize), CEM_OK);
+    double classes;
+    ck_assert_int_eq(cem_model_get(C.mout, CEM_MODEL_LABELS, &classes), CEM_OK);
+    ck_assert_double_eq(classes, NCLS);
+    blob a = {0}, b = {0};
+    model_print(&a, C.mout);
+    model_print(&b, ref);
+    same("the loaded model of 3 classes", &a, &b);
+    cem_model_free(ref);
+    cem_model_free(C.mout);
+}
+
+static int call_load_labelled_buffer(void)
+{
+    return cem_model_load_buffer(&C.mout, IN.lmbuf, IN.lmsize);
+}
+
+static int call_load_labelled_file(void) { return cem_model_load(&C.mout, IN.lmpath); }
+
+/* LABELS 0 -> 3: a new network with a label table, the axes copied. */
+static int call_set_labels(void) { return cem_model_set(C.m, CEM_MODEL_LABELS, NCLS); }
+static void after_set_labels(int st) { after_model_set(CEM_MODEL_LABELS, 0, NCLS, st); }
+
+static void setup_two_labelled_models(void)
+{
+    C.m = small_labelled_mlp();
+    C.m2 = small_labelled_mlp();
+}
+
+/* 300 rows of classes -1 .. 2 on an MLP of 3 classes. */
+static int call_eval_labelled_mlp(void)
+{
+    static double t[300];
+    static int labels[300];
+    for (int i = 0; i < 300; i++) {
+        t[i] = 0.01 + 0.01 * i;
+        labels[i] = i % (NCLS + 1) - 1;
+        C.f[2 * i] = data[(2 * i) % (NDATA * D)];
+        C.f[2 * i + 1] = data[(2 * i + 1) % (NDATA * D)];
+    }
+    return cem_model_eval_labelled(C.m, CEM_TARGET_SCORE, 300, C.f, t, labels, C.f + 300 * D);
+}
+
 START_TEST(model_operations_out_of_memory)
 {
     make_data();
@@ -641,6 +742,13 @@ START_TEST(model_operations_out_of_memory)
     ck_assert_int_eq(cem_model_save_buffer(src, &IN.mbuf, &IN.msize), CEM_OK);
     IN.mpath = dup_path("faults-model.cem");
     ck_assert_int_eq(cem_model_save(src, IN.mpath), CEM_OK);
+    cem_model_free(src);
+    /* a model of 3 classes: format 4 */
+    src = labelled_mlp_with_axes();
+    ck_assert_int_eq(cem_model_save_buffer(src, &IN.lmbuf, &IN.lmsize), CEM_OK);
+    ck_assert_uint_eq(((const unsigned char *)IN.lmbuf)[8], 4);
+    IN.lmpath = dup_path("faults-model-labelled.cem");
+    ck_assert_int_eq(cem_model_save(src, IN.lmpath), CEM_OK);
     cem_model_free(src);
     /* the file a save replaces holds another model */
     IN.savedir = new_dir("faults-model-saves");
@@ -673,15 +781,30 @@ START_TEST(model_operations_out_of_memory)
          after_save_buffer, NULL, 1},
         {"cem_model_save", setup_one_model_with_axes, call_model_save, after_model_save, NULL,
          1},
+        {"cem_model_load_buffer (3 classes: format 4)", NULL, call_load_labelled_buffer,
+         after_load_labelled_model, NULL, 1},
+        {"cem_model_load (3 classes: format 4)", NULL, call_load_labelled_file,
+         after_load_labelled_model, NULL, 1},
+        {"cem_model_set(LABELS) 0 -> 3", setup_two_models_with_axes, call_set_labels,
+         after_set_labels, "m", 1},
+        {"cem_model_eval_labelled (MLP of 3 classes)", setup_two_labelled_models,
+         call_eval_labelled_mlp, after_eval, NULL, 1},
+        {"cem_model_save_buffer (3 classes: format 4)", setup_one_labelled_model,
+         call_save_buffer, after_save_buffer, NULL, 1},
+        {"cem_model_save (3 classes: format 4)", setup_one_labelled_model, call_model_save,
+         after_model_save, NULL, 1},
     };
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         inject_allocs(&ops[i]);
     ck_assert_int_eq(ncounts, (int)(sizeof ops / sizeof ops[0]));
     cem_free(IN.mbuf);
+    cem_free(IN.lmbuf);
     unlink(IN.mpath);
+    unlink(IN.lmpath);
     unlink(IN.save_m);
     rmdir(IN.savedir);
     free(IN.mpath);
+    free(IN.lmpath);
     free(IN.save_m);
     free(IN.savedir);
     free(IN.old_m);
@@ -814,9 +937,60 @@ static void setup_one_trainer(void)
     C.tr = small_trainer(C.m);
 }
 
+/* Labelled training: a failed create leaves the model as it was and free. */
+static int call_trainer_create_labelled(void)
+{
+    return cem_trainer_create_labelled(&C.trout, C.m, data, data_labels, NDATA, D);
+}
+
+/* test_trainer_on's settings (batch 32), on the labelled data. */
+static cem_trainer_t *small_labelled_trainer(cem_model_t *m)
+{
+    cem_trainer_t *tr = NULL;
+    ck_assert_int_eq(cem_trainer_create_labelled(&tr, m, data, data_labels, NDATA, D), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_THREADS, 1), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, 32), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_SEED, 5), CEM_OK);
+    return tr;
+}
+
+static void setup_two_labelled_trainers(void)
+{
+    setup_two_labelled_models();
+    C.tr = small_labelled_trainer(C.m);
+    C.tr2 = small_labelled_trainer(C.m2);
+}
+
+/* A loaded labelled trainer saves back to the bytes it was loaded from. */
+static void after_load_labelled_trainer(int st)
+{
+    if (st) {
+        ck_assert_ptr_null(C.trout);
+        return;
+    }
+    void *b;
+    size_t n;
+    ck_assert_int_eq(cem_trainer_save_buffer(C.trout, &b, &n), CEM_OK);
+    ck_assert(n == IN.ltsize && memcmp(b, IN.ltbuf, n) == 0);
+    cem_free(b);
+    cem_trainer_free(C.trout);
+}
+
+static int call_trainer_load_buffer_labelled(void)
+{
+    return cem_trainer_load_buffer_labelled(&C.trout, IN.ltbuf, IN.ltsize, data, data_labels,
+                                            NDATA, D);
+}
+
+static int call_trainer_load_labelled(void)
+{
+    return cem_trainer_load_labelled(&C.trout, IN.ltpath, data, data_labels, NDATA, D);
+}
+
 START_TEST(trainer_operations_out_of_memory)
 {
     make_data();
+    make_labels();
     /* a checkpoint whose loading does everything: a batch and threads other
      * than the defaults, the ADAPTIVE law's floors, a model with axes */
     cem_model_t *m = small_mlp();
@@ -833,6 +1007,19 @@ START_TEST(trainer_operations_out_of_memory)
     ck_assert_int_eq(cem_trainer_run(tr, 1, NULL), CEM_OK);
     ck_assert_int_eq(cem_trainer_save(tr, IN.save_t), CEM_OK);
     IN.old_t = slurp(IN.save_t, &IN.old_t_n);
+    cem_trainer_free(tr);
+    cem_model_free(m);
+    /* the same for a labelled trainer (format 4: the labels' CRC-32) */
+    m = small_labelled_mlp();
+    tr = small_labelled_trainer(m);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_THREADS, 2), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, FLOOR_BATCH), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_TIME_LAW, CEM_TIMELAW_ADAPTIVE), CEM_OK);
+    ck_assert_int_eq(cem_trainer_run(tr, 3, NULL), CEM_OK);
+    ck_assert_int_eq(cem_trainer_save_buffer(tr, &IN.ltbuf, &IN.ltsize), CEM_OK);
+    ck_assert_uint_eq(((const unsigned char *)IN.ltbuf)[8], 4);
+    IN.ltpath = dup_path("faults-trainer-labelled.cem");
+    ck_assert_int_eq(cem_trainer_save(tr, IN.ltpath), CEM_OK);
     cem_trainer_free(tr);
     cem_model_free(m);
 
@@ -852,6 +1039,13 @@ START_TEST(trainer_operations_out_of_memory)
         {"cem_trainer_save_buffer", setup_one_trainer, call_trainer_save_buffer,
          after_save_buffer, NULL, 1},
         {"cem_trainer_save", setup_one_trainer, call_trainer_save, after_trainer_save, NULL, 1},
+        {"cem_trainer_create_labelled", setup_two_labelled_models, call_trainer_create_labelled,
+         after_trainer_create, NULL, 1},
+        {"cem_trainer_load_buffer_labelled", NULL, call_trainer_load_buffer_labelled,
+         after_load_labelled_trainer, NULL, 1},
+        {"cem_trainer_load_labelled", NULL, call_trainer_load_labelled,
+         after_load_labelled_trainer, NULL, 1},
+        {"cem_trainer_run (labelled)", setup_two_labelled_trainers, call_run, after_run, NULL, 0},
     };
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         inject_allocs(&ops[i]);
@@ -867,10 +1061,13 @@ START_TEST(trainer_operations_out_of_memory)
     free_ctx();
 
     cem_free(IN.tbuf);
+    cem_free(IN.ltbuf);
     unlink(IN.tpath);
+    unlink(IN.ltpath);
     unlink(IN.save_t);
     rmdir(IN.savedir);
     free(IN.tpath);
+    free(IN.ltpath);
     free(IN.save_t);
     free(IN.savedir);
     free(IN.old_t);
@@ -937,6 +1134,100 @@ static void after_s_run(int st)
     same("the sampler after cem_sampler_run", &a, &b);
 }
 
+/* IMPUTE 0 -> 1 re-plans: every worker gets the Jacobian's workspace. */
+static int call_s_recon(void)
+{
+    return cem_sampler_set(C.s, CEM_SAMPLER_IMPUTE, CEM_IMPUTE_RECONSTRUCT);
+}
+
+static void after_s_recon(int st)
+{
+    after_sampler_set(CEM_SAMPLER_IMPUTE, CEM_IMPUTE_REPAINT, CEM_IMPUTE_RECONSTRUCT, st);
+}
+
+static void setup_two_labelled_samplers(void)
+{
+    setup_two_labelled_models();
+    C.s = small_sampler(C.m);
+    C.s2 = small_sampler(C.m2);
+    sampler_classes = NCLS;
+}
+
+/* Guided labelled sampling and imputation allocate nothing (counted:
+ * none); the sampler is compared with its twin all the same. */
+static void labelled_rows(int *lab, int n)
+{
+    for (int i = 0; i < n; i++)
+        lab[i] = i % (NCLS + 1) - 1;
+}
+
+static int call_s_run_labelled(void)
+{
+    static int lab[300];
+    labelled_rows(lab, 300);
+    return cem_sampler_run_labelled(C.s, 5, 300, lab, C.f);
+}
+
+static void setup_two_guided_samplers(void)
+{
+    setup_two_labelled_samplers();
+    ck_assert_int_eq(cem_sampler_set(C.s, CEM_SAMPLER_GUIDANCE, 1.5), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(C.s2, CEM_SAMPLER_GUIDANCE, 1.5), CEM_OK);
+}
+
+static void after_s_run_labelled(int st)
+{
+    static int lab[300];
+    labelled_rows(lab, 300);
+    ck_assert_int_eq(st, CEM_OK);
+    ck_assert_int_eq(cem_sampler_run_labelled(C.s2, 5, 300, lab, C.f + 300 * D), CEM_OK);
+    ck_assert(memcmp(C.f, C.f + 300 * D, sizeof(float) * 300 * D) == 0);
+    blob a = {0}, b = {0};
+    sampler_print(&a, C.s);
+    sampler_print(&b, C.s2);
+    same("the sampler after cem_sampler_run_labelled", &a, &b);
+}
+
+/* 300 rows, every third coordinate missing (NaN). */
+static const float *impute_rows(void)
+{
+    static float x[300 * D];
+    for (int i = 0; i < 300 * D; i++)
+        x[i] = i % 3 == 1 ? NAN : data[i % (NDATA * D)];
+    return x;
+}
+
+static int call_s_impute(void) { return cem_sampler_impute(C.s, 0, 300, impute_rows(), NULL, NULL, C.f); }
+
+static void after_s_impute(int st)
+{
+    ck_assert_int_eq(st, CEM_OK);
+    ck_assert_int_eq(cem_sampler_impute(C.s2, 0, 300, impute_rows(), NULL, NULL, C.f + 300 * D),
+                     CEM_OK);
+    ck_assert(memcmp(C.f, C.f + 300 * D, sizeof(float) * 300 * D) == 0);
+    blob a = {0}, b = {0};
+    sampler_print(&a, C.s);
+    sampler_print(&b, C.s2);
+    same("the sampler after cem_sampler_impute", &a, &b);
+}
+
+static void setup_two_repaint_samplers(void)
+{
+    setup_two_samplers();
+    cem_sampler_t *both[2] = {C.s, C.s2};
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(cem_sampler_set(both[k], CEM_SAMPLER_JUMPS, 2), CEM_OK);
+        ck_assert_int_eq(cem_sampler_set(both[k], CEM_SAMPLER_JUMP_LENGTH, 3), CEM_OK);
+    }
+}
+
+static void setup_two_recon_samplers(void)
+{
+    setup_two_samplers();
+    ck_assert_int_eq(call_s_recon(), CEM_OK);
+    ck_assert_int_eq(cem_sampler_set(C.s2, CEM_SAMPLER_IMPUTE, CEM_IMPUTE_RECONSTRUCT), CEM_OK);
+}
+
 START_TEST(sampler_operations_out_of_memory)
 {
     make_data();
@@ -948,6 +1239,16 @@ START_TEST(sampler_operations_out_of_memory)
          1},
         {"cem_sampler_set(TRAJ_ROWS)", setup_two_samplers, call_s_traj, after_s_traj, "s", 1},
         {"cem_sampler_run", setup_two_samplers, call_s_run, after_s_run, NULL, 0},
+        {"cem_sampler_create (a model of 3 classes)", setup_two_labelled_models,
+         call_sampler_create, after_sampler_create, NULL, 1},
+        {"cem_sampler_set(IMPUTE=RECONSTRUCT)", setup_two_samplers, call_s_recon, after_s_recon,
+         "s", 1},
+        {"cem_sampler_run_labelled (GUIDANCE 1.5)", setup_two_guided_samplers,
+         call_s_run_labelled, after_s_run_labelled, NULL, 0},
+        {"cem_sampler_impute (REPAINT, 2 jumps of 3)", setup_two_repaint_samplers,
+         call_s_impute, after_s_impute, NULL, 0},
+        {"cem_sampler_impute (RECONSTRUCT)", setup_two_recon_samplers, call_s_impute,
+         after_s_impute, NULL, 0},
     };
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         inject_allocs(&ops[i]);
@@ -1106,6 +1407,31 @@ static void after_csv_read_labelled(int st)
     cem_free(C.ldata);
 }
 
+/* The numbers of IN.csvpath with every fourth value an empty field (blank
+ * or not at all), in a file of their own (IN.mcsvpath). */
+static int call_csv_read_missing(void)
+{
+    return cem_csv_read_missing(IN.mcsvpath, &C.fdata, &C.n, &C.dim);
+}
+
+static void after_csv_read_missing(int st)
+{
+    if (st) {
+        ck_assert_ptr_null(C.fdata);
+        ck_assert_uint_eq(C.n, 0);
+        ck_assert_int_eq(C.dim, 0);
+        return;
+    }
+    ck_assert_uint_eq(C.n, CSV_ROWS);
+    ck_assert_int_eq(C.dim, CSV_DIM);
+    for (int i = 0; i < CSV_ROWS * CSV_DIM; i++)
+        if (i % 4 == 2)
+            ck_assert(isnan(C.fdata[i]));
+        else
+            ck_assert_float_eq(C.fdata[i], (float)(0.25 * i - 3));
+    cem_free(C.fdata);
+}
+
 static int call_dataset_create(void) { return cem_dataset_create(&C.dout, CEM_DATA_TORUS, 5, 9); }
 
 static void after_dataset_create(int st)
@@ -1189,6 +1515,17 @@ START_TEST(data_operations_out_of_memory)
             fputc('\n', f);
         }
         ck_assert_int_eq(fclose(f), 0);
+        IN.mcsvpath = dup_path("faults-missing.csv");
+        f = fopen(IN.mcsvpath, "w");
+        ck_assert_ptr_nonnull(f);
+        for (int i = 0; i < CSV_ROWS * CSV_DIM; i++) {
+            if (i % 4 == 2)
+                fputs(i % 8 == 2 ? " " : "", f);
+            else
+                fprintf(f, "%.9g", (double)x[i]);
+            fputc((i + 1) % CSV_DIM ? ',' : '\n', f);
+        }
+        ck_assert_int_eq(fclose(f), 0);
     }
     IN.savedir = new_dir("faults-csv-saves");
     IN.save_csv = join(IN.savedir, "x.csv");
@@ -1199,6 +1536,7 @@ START_TEST(data_operations_out_of_memory)
         {"cem_csv_read", NULL, call_csv_read, after_csv_read, NULL, 1},
         {"cem_csv_read_labelled", NULL, call_csv_read_labelled, after_csv_read_labelled, NULL,
          1},
+        {"cem_csv_read_missing", NULL, call_csv_read_missing, after_csv_read_missing, NULL, 1},
         {"cem_csv_write", NULL, call_csv_write, after_csv_write, NULL, 1},
         {"cem_dataset_create", NULL, call_dataset_create, after_dataset_create, NULL, 1},
         {"cem_metric_distance", setup_dataset, call_distance, after_metric, NULL, 1},
@@ -1211,6 +1549,8 @@ START_TEST(data_operations_out_of_memory)
     unlink(IN.csvpath);
     unlink(IN.lcsvpath);
     free(IN.lcsvpath);
+    unlink(IN.mcsvpath);
+    free(IN.mcsvpath);
     unlink(IN.save_csv);
     rmdir(IN.savedir);
     free(IN.csvpath);

@@ -229,9 +229,10 @@ static inline float *fuzz_eval_grid(cem_model_t *m, int *status)
 
 /* Every option of m, as (status, value) pairs in out[2 (opt - 1) ...],
  * for comparing two models. */
-static inline void fuzz_model_options(const cem_model_t *m, double out[2 * CEM_MODEL_PARAM])
+static inline void fuzz_model_options(const cem_model_t *m,
+                                      double out[2 * CEM_MODEL_LABEL_EMBED])
 {
-    for (int opt = 1; opt <= CEM_MODEL_PARAM; opt++) {
+    for (int opt = 1; opt <= CEM_MODEL_LABEL_EMBED; opt++) {
         double v = 0;
         out[2 * (opt - 1)] = cem_model_get(m, (cem_model_option)opt, &v);
         out[2 * (opt - 1) + 1] = v;

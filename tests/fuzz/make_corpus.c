@@ -6,7 +6,8 @@
  *   model_load    model checkpoints of every format the loader reads:
  *                 format 2 (each target, each parameterisation, each
  *                 activation, with and without statistics), format 3 (a
- *                 model with the data's axes), format 1 (a format-2 file
+ *                 model with the data's axes), format 4 (a model with
+ *                 classes, and a labelled trainer's file), format 1 (a format-2 file
  *                 rewritten in the format-1 layout of docs/CHECKPOINT.md,
  *                 and tests/data/format1_model.cem, written by the last
  *                 format-1 library), and trainer checkpoints (a model
@@ -17,7 +18,9 @@
  *   csv_read      files written by cem_csv_write and a few hand-written
  *                 ones at the edges of the grammar (comments, blank lines,
  *                 CRLF, blanks, exponents, hexadecimal, -0, the float
- *                 range), valid and not;
+ *                 range), valid and not, and for the labelled and missing
+ *                 readers on the same bytes a label column and empty
+ *                 fields;
  *   options       programs for options.c (fuzz.h describes the encoding).
  *
  *   make_corpus OUTDIR DATADIR   (DATADIR: tests/data)
@@ -328,6 +331,35 @@ static void checkpoints(const char *datadir)
     cem_trainer_free(tr);
     cem_model_free(m);
 
+    /* format 4: a model of 3 classes (label table of 3 columns) with the
+     * data's axes, and the model of a labelled trainer (classes -1 .. 2 in
+     * turn), trained a few steps */
+    m = small_mlp(2, CEM_TARGET_CEM, 1, CEM_PARAM_PRECOND_PCA, CEM_ACT_SILU);
+    OK(cem_model_set(m, CEM_MODEL_LABEL_EMBED, 3));
+    OK(cem_model_set(m, CEM_MODEL_LABELS, 3));
+    const double mean2[2] = {0.25, -0.5}, cov2[4] = {1, 0.3, 0.3, 0.5};
+    OK(cem_model_set_data_cov(m, mean2, cov2));
+    save_model(ML, "v4-cem-pca-labels3.cem", m);
+    cem_model_free(m);
+    m = small_mlp(2, CEM_TARGET_NOISE, 2, CEM_PARAM_DIRECT, CEM_ACT_RELU);
+    OK(cem_model_set(m, CEM_MODEL_LABEL_EMBED, 2));
+    OK(cem_model_set(m, CEM_MODEL_LABELS, 3));
+    {
+        float data[FUZZ_CORPUS_ROWS * 2];
+        int labels[FUZZ_CORPUS_ROWS];
+        fuzz_trainer_data(2, FUZZ_CORPUS_ROWS, data);
+        for (int i = 0; i < FUZZ_CORPUS_ROWS; i++)
+            labels[i] = i % 4 - 1;
+        OK(cem_trainer_create_labelled(&tr, m, data, labels, FUZZ_CORPUS_ROWS, 2));
+        OK(cem_trainer_set(tr, CEM_TRAINER_THREADS, 1));
+        OK(cem_trainer_set(tr, CEM_TRAINER_BATCH, 16));
+        OK(cem_trainer_set(tr, CEM_TRAINER_LABEL_DROPOUT, 0.25));
+        OK(cem_trainer_run(tr, 3, NULL));
+    }
+    save_trainer(ML, "v4-trainer-noise-labels3.cem", tr);
+    cem_trainer_free(tr);
+    cem_model_free(m);
+
     /* the files the last format-1 library wrote */
     snprintf(from, sizeof from, "%s/format1_model.cem", datadir);
     copy_file(ML, "v1-format1_model.cem", from);
@@ -381,6 +413,11 @@ static void csvs(void)
     csv_text("only-comments.csv", "# nothing\n\n");
     write_file("csv_read", "nul-byte.csv", "1,2\n3\0,4\n", 9);
     write_file("csv_read", "empty.csv", "", 0);
+    /* a label column (field 0: cem_csv_read_labelled), and empty fields
+     * (cem_csv_read_missing), alone and together */
+    csv_text("labelled.csv", "0,1.5,-2\n1, 0.25,3\n2,-1,0\n-1,4,4e-1\n+0,2,2\n");
+    csv_text("missing-fields.csv", "1,,2\n,3.5,\n 4 , ,5\n,,\n");
+    csv_text("labelled-missing.csv", "0,1.5,\n1,,3\n-1,0.25,0.5\n");
 }
 
 /* ------------------------------------------------------- options programs */
