@@ -65,7 +65,7 @@ FUZZ_TARGETS = model_load trainer_load csv_read options
 REPLAY_DIR = tests/.bin/fuzz
 REPLAY_BINS = $(FUZZ_TARGETS:%=$(REPLAY_DIR)/%) $(REPLAY_DIR)/selftest
 
-.PHONY: sampling-orders reliability fuzz fuzz-deps fuzz-build fuzz-merge fuzz-corpus fuzz-replay man check-asan check-tsan valgrind python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo
+.PHONY: sampling-orders reliability fuzz fuzz-deps fuzz-build fuzz-merge fuzz-corpus fuzz-replay man check-asan check-tsan valgrind python-api bindings report-recipes abi-baseline all deps test-deps plot-deps report report-torch bench examples check install uninstall clean demo mpi scaling
 
 all: $(SHLIB) lib/$(SONAME) lib/libcemdiff.so $(STLIB)
 
@@ -180,6 +180,10 @@ bin/cemdiff-mpi: examples/mpi/cemdiff_mpi.c include/cemdiff.h lib/libcemdiff.so
 	    $(LDFLAGS) $(HOST_LDFLAGS)
 
 mpi: bin/cemdiff-mpi
+
+# The measurements of docs/SCALING.md (a few minutes; a quiet machine).
+scaling: all bin/cemdiff-mpi
+	sh tools/scaling.sh
 
 # gnuplot draws the demo's and the report's pictures.
 plot-deps: deps
