@@ -104,6 +104,11 @@ struct sampler_progress_state {
     std::function<bool(std::size_t, std::size_t)> fn;
     std::exception_ptr caught;
 };
+/* The same for the Trainer's reduce callback (cem_reduce_fn). */
+struct reduce_state {
+    std::function<void(float *, std::size_t, double *, std::size_t, int, int)> fn;
+    std::exception_ptr caught;
+};
 } // namespace detail
 
 /* The C trampoline: calls the std::function, never lets an exception
@@ -127,6 +132,23 @@ extern "C" inline int cemdiff_hpp_sampler_progress_v0(std::size_t done, std::siz
     auto *st = static_cast<detail::sampler_progress_state *>(user);
     try {
         return st->fn && st->fn(done, total) ? 1 : 0;
+    } catch (...) {
+        st->caught = std::current_exception();
+        return 1;
+    }
+}
+
+/* The reduce trampoline (cem_reduce_fn), with the same contract: an
+ * exception is kept for Trainer::run and fails the step (non-zero return,
+ * CEM_ERR_REDUCE). */
+extern "C" inline int cemdiff_hpp_reduce_v0(float *grad, std::size_t n, double *stats,
+                                            std::size_t m, int first, int parts,
+                                            void *user) noexcept
+{
+    auto *st = static_cast<detail::reduce_state *>(user);
+    try {
+        st->fn(grad, n, stats, m, first, parts);
+        return 0;
     } catch (...) {
         st->caught = std::current_exception();
         return 1;
@@ -528,14 +550,48 @@ public:
         progress_ = std::move(st);
     }
 
+    /* cem_trainer_set_reduce: this trainer is rank `rank` of `world`
+     * data-parallel trainers made alike; once a step run() calls
+     * fn(grad, n, stats, m, first, parts) on its own thread with this
+     * rank's `parts` micro-batches from `first` (grad parts x n floats,
+     * stats parts x m doubles, room for one block each when parts = 0),
+     * and fn must leave in grad[0 .. n) and stats[0 .. m) the sums over all
+     * the step's micro-batches (added in micro-batch order: bitwise one
+     * trainer).  fn may block; it must not call this trainer.  An exception
+     * thrown in it fails the step (CEM_ERR_REDUCE, the trainer as before
+     * the step) and is rethrown by run().  An empty fn with world = 1 makes
+     * it a single trainer again; error(CEM_ERR_ARG) for world < 1, a rank
+     * outside [0, world) or an empty fn with world > 1 (the trainer and
+     * its callback unchanged). */
+    void set_reduce(int rank, int world,
+                    std::function<void(float *grad, std::size_t n, double *stats,
+                                       std::size_t m, int first, int parts)> fn)
+    {
+        if (!fn) {
+            check(cem_trainer_set_reduce(h_.get(), rank, world, nullptr, nullptr));
+            reduce_.reset();
+            return;
+        }
+        auto st = std::make_unique<detail::reduce_state>();
+        st->fn = std::move(fn);
+        check(cem_trainer_set_reduce(h_.get(), rank, world, &cemdiff_hpp_reduce_v0, st.get()));
+        reduce_ = std::move(st);
+    }
+
     /* cem_trainer_run: `steps` steps, the mean of their losses (NaN when
      * none ran).  Rethrows the progress callback's exception (the steps
-     * done before it are kept, see steps()); a stop the callback asked for
+     * done before it are kept, see steps()), and the reduce callback's (the
+     * step it failed was not taken); a stop the progress callback asked for
      * (CEM_ERR_STOPPED) is no error here. */
     double run(long steps)
     {
         double mean = 0;
         int status = cem_trainer_run(h_.get(), steps, &mean);
+        if (reduce_ && reduce_->caught) {
+            std::exception_ptr e = reduce_->caught;
+            reduce_->caught = nullptr;
+            std::rethrow_exception(e);
+        }
         if (progress_ && progress_->caught) {
             std::exception_ptr e = progress_->caught;
             progress_->caught = nullptr;
@@ -677,8 +733,9 @@ private:
         return labels.data();
     }
 
-    /* Declared before h_: destroyed after the trainer that points at it. */
+    /* Declared before h_: destroyed after the trainer that points at them. */
     std::unique_ptr<detail::progress_state> progress_;
+    std::unique_ptr<detail::reduce_state> reduce_;
     std::unique_ptr<cem_trainer_t, detail::trainer_free> h_;
 };
 

@@ -1,8 +1,9 @@
 #!/bin/sh
 # check_cpp.sh -- the C++ header as a user meets it: installs into a
 # temporary prefix (as check_install.sh does), builds examples/cpp/circle.cpp
-# and tests/cpp/test_hpp.cpp against the installed copy through pkg-config
-# with every C++ compiler present (g++, clang++), strict warnings, and the
+# and tests/cpp/test_hpp.cpp (with -pthread: its ranks are std::threads)
+# against the installed copy through pkg-config with every C++ compiler
+# present (g++, clang++), strict warnings, and the
 # test under AddressSanitizer and UBSan when they work here; runs both;
 # then checks that uninstall removes the header.
 set -eu
@@ -47,7 +48,7 @@ for cxx in $compilers; do
     else
         echo "check_cpp: note: $tag cannot build or run -fsanitize=address,undefined here; testing without"
     fi
-    $cxx $STRICT -g -O1 $san -o "$work/test_hpp-$tag" tests/cpp/test_hpp.cpp $PC
+    $cxx $STRICT -g -O1 $san -pthread -o "$work/test_hpp-$tag" tests/cpp/test_hpp.cpp $PC
     if ! LD_LIBRARY_PATH="$prefix/lib" "$work/test_hpp-$tag"; then
         echo "check_cpp: FAIL: tests/cpp/test_hpp.cpp ($tag${san:+, sanitizers})"; exit 1
     fi

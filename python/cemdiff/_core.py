@@ -105,6 +105,19 @@ def count(name, value):
     return v
 
 
+def c_int(name, value):
+    """An int that is a C int (a rank, a world size)."""
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an int, not {type(value).__name__}") from None
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an int, not a bool")
+    if not _INT_MIN <= v <= _INT_MAX:
+        raise ValueError(f"{name} = {v} is not a C int")
+    return v
+
+
 def path(p):
     """A file name for the library: bytes in the file system's encoding."""
     return os.fsencode(p)

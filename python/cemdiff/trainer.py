@@ -7,7 +7,7 @@ from ctypes import byref
 import numpy as np
 
 from . import _api
-from ._core import (F32, F64, Handle, Progress, array, count, labels as label_array, path,
+from ._core import (F32, F64, Handle, Progress, array, c_int, count, labels as label_array, path,
                     points, progress_property, ptr, sigint_sets_flag, with_options)
 from ._lib import lib
 from .errors import check
@@ -21,6 +21,33 @@ LawBins.__doc__ = "cem_trainer_law_bins_n: the time law's shares, losses, floors
 
 def _new():
     return ctypes.POINTER(_api.cem_trainer_t)()
+
+
+class _Reduce:
+    """The library's reduce callback (cem_reduce_fn) around the user's
+    fn(grad, stats, first, parts): grad and stats are numpy views of the
+    library's buffers, max(parts, 1) x n float32 and max(parts, 1) x m
+    float64, valid during the call only.  An exception (KeyboardInterrupt
+    included) is kept for run to re-raise and fails the step (non-zero
+    return: CEM_ERR_REDUCE); it never unwinds through the library.  Holds
+    no reference to the Trainer (no cycle)."""
+
+    __slots__ = ("fn", "exc", "cfunc")
+
+    def __init__(self, fn):
+        self.fn, self.exc = fn, None
+        self.cfunc = _api.cem_reduce_fn(self)
+
+    def __call__(self, grad, n, stats, m, first, parts, user):
+        try:
+            rows = max(parts, 1)
+            g = np.ctypeslib.as_array(grad, shape=(rows, n))
+            s = np.ctypeslib.as_array(stats, shape=(rows, m))
+            self.fn(g, s, first, parts)
+            return 0
+        except BaseException as e:  # noqa: B902 -- re-raised after the run
+            self.exc = e
+            return 1
 
 
 @with_options(_api.TrainerOption, "trainer")
@@ -43,9 +70,14 @@ class Trainer(Handle):
     KeyboardInterrupt; the steps done are kept.  The trainer owns its model
     while it exists (see the header); .model stays valid after the trainer
     is closed.
+
+    set_reduce(rank, world, fn) makes this trainer rank `rank` of `world`
+    data-parallel trainers made alike (cem_trainer_set_reduce): each step's
+    ACCUMULATE micro-batches are shared among the ranks and fn(grad, stats,
+    first, parts) sums them (see set_reduce).
     """
 
-    __slots__ = ("_model", "_progress")
+    __slots__ = ("_model", "_progress", "_reduce")
     _FREE = "cem_trainer_free"
     _ERRMSG = "cem_trainer_errmsg"
 
@@ -65,6 +97,7 @@ class Trainer(Handle):
 
     def _setup(self, handle, model, options=None):
         self._model = model
+        self._reduce = None
         self._progress = Progress(_api.cem_progress_fn)
         self._own_then(handle, lambda: check(lib.cem_trainer_set_progress(
             handle, self._progress.cfunc, None)), options)
@@ -141,17 +174,63 @@ class Trainer(Handle):
         """Steps taken so far."""
         return lib.cem_trainer_steps(self._ptr)
 
+    def set_reduce(self, rank, world, fn):
+        """Data-parallel training (cem_trainer_set_reduce): this trainer is
+        rank `rank` (0 <= rank < world) of `world` trainers made alike (the
+        same model options, data, labels and trainer options, or loaded from
+        the same checkpoint), each typically run by its own thread or
+        process.  Every step of run() draws the batch as one trainer does;
+        this rank computes the micro-batches [rank A // world, (rank + 1) A
+        // world) of its accumulate = A, then calls fn(grad, stats, first,
+        parts) on the thread that called run(), once a step:
+          grad   float32 array (max(parts, 1), n): row p the gradient of
+                 micro-batch first + p (n = the model's param_count);
+          stats  float64 array (max(parts, 1), m): their loss and time-bin
+                 sums (the library's layout; sum them like the gradient);
+        (with parts = 0 the one row is only room for the result).  fn must
+        write, in place, into grad[0] and stats[0] the sums over all A
+        micro-batches of the step (every rank's), and return nothing.
+        Added in micro-batch order (float32 for grad, float64 for stats:
+        ((g0 + g1) + g2) + ...) the result is bitwise that of one trainer
+        with the same accumulate.  The arrays are views of the library's
+        buffers, valid during the call only (copy what you keep).  fn may
+        block (a barrier, an MPI all-gather); it must not call this trainer
+        or its model.  An exception in fn fails the step (the library's
+        CEM_ERR_REDUCE, the trainer as it was before the step) and is
+        re-raised by run(); the other ranks are not told (abort their
+        barrier, or they wait).  Checkpoints do not store rank or world.
+
+        set_reduce(0, 1, None) makes it a single trainer again.  ValueError
+        for a rank or world that is no int or fn that is not callable;
+        ArgumentError (the library's) for world < 1, a rank outside
+        [0, world) or fn None with world > 1, the trainer unchanged."""
+        rank, world = c_int("rank", rank), c_int("world", world)
+        if fn is not None and not callable(fn):
+            raise ValueError(f"fn must be callable or None, not {type(fn).__name__}")
+        handle = self._ptr
+        r = None if fn is None else _Reduce(fn)
+        cfunc = _api.cem_reduce_fn() if r is None else r.cfunc  # an empty one is NULL
+        check(lib.cem_trainer_set_reduce(handle, rank, world, cfunc, None))
+        self._reduce = r  # the callback object lives while the library holds it
+
     def run(self, steps):
         """Runs `steps` optimisation steps; returns the mean of their losses
         (NaN when none ran).  Re-raises an exception of the progress
         function, and KeyboardInterrupt for Ctrl-C; either stops the run
-        after the current step, and the steps done are kept."""
+        after the current step, and the steps done are kept.  An exception
+        of the reduce function (set_reduce) fails its step, which is not
+        taken, and is re-raised likewise (the steps before it are kept)."""
         steps = count("steps", steps)
-        handle, p = self._ptr, self._progress
+        handle, p, r = self._ptr, self._progress, self._reduce
         p.reset()
+        if r is not None:
+            r.exc = None
         mean = ctypes.c_double()
         with sigint_sets_flag(p):
             status = lib.cem_trainer_run(handle, steps, byref(mean))
+        if r is not None and r.exc is not None:
+            exc, r.exc = r.exc, None
+            raise exc
         p.raise_pending()
         if status != _api.CEM_ERR_STOPPED:  # stopped: the progress function asked
             check(status)

@@ -8,18 +8,26 @@
  * the class-only and Gaussian models, labelled sampling with guidance, a
  * labelled trainer's checkpoint resuming bitwise) and imputation (known
  * coordinates bitwise, a mask equal to NaN, the Gaussian's conditional
- * mean); the labelled and missing-value CSV readers.  Built with
+ * mean); the labelled and missing-value CSV readers; data-parallel
+ * training (Trainer::set_reduce: ranks as std::threads behind a barrier
+ * give bitwise one trainer's weights, a reduce callback's exception comes
+ * out of run() with the step not taken).  Built with
  * -fsanitize=address,undefined where that works (tests/check_cpp.sh), so a
  * double free or a use after free fails it too.
  */
 #include <cemdiff.hpp>
 
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -634,6 +642,199 @@ static void test_csv_labels_missing()
     std::remove(path.c_str());
 }
 
+/* ------------------------------------------------ data-parallel training */
+
+enum { PA = 6 }; /* micro-batches a step (ACCUMULATE) */
+
+/* A reusable barrier of `n` threads (std::barrier is C++20). */
+class barrier_t {
+public:
+    explicit barrier_t(int n) : n_(n) {}
+    void wait()
+    {
+        std::unique_lock<std::mutex> lk(mu_);
+        const long gen = gen_;
+        if (++waiting_ == n_) {
+            waiting_ = 0;
+            ++gen_;
+            cv_.notify_all();
+        } else {
+            cv_.wait(lk, [&] { return gen_ != gen; });
+        }
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    int n_, waiting_ = 0;
+    long gen_ = 0;
+};
+
+/* The C suite's network (tests/test_parallel.c): width 32, depth 2,
+ * BATCH 60, THREADS 1, ACCUMULATE PA. */
+static cemdiff::Trainer parallel_trainer(const std::vector<float> &data)
+{
+    cemdiff::Model m = cemdiff::Model::mlp(2, CEM_TARGET_CEM);
+    m.set(CEM_MODEL_WIDTH, 32);
+    m.set(CEM_MODEL_DEPTH, 2);
+    cemdiff::Trainer tr(m, data);
+    tr.set(CEM_TRAINER_BATCH, 60);
+    tr.set(CEM_TRAINER_THREADS, 1);
+    tr.set(CEM_TRAINER_ACCUMULATE, PA);
+    return tr;
+}
+
+struct rank_failed : std::runtime_error {
+    int rank;
+    explicit rank_failed(int r) : std::runtime_error("the rank's reduce failed"), rank(r) {}
+};
+
+/* The ranks' shared memory: one block per micro-batch, filled by its rank,
+ * then summed by every rank in micro-batch order. */
+struct meeting {
+    barrier_t bar;
+    std::size_t n, m;
+    std::vector<float> grad;   /* PA x n */
+    std::vector<double> stats; /* PA x m */
+    int fail_rank;             /* throws after the exchange (-1: none) */
+    std::atomic<int> bad{0};   /* a call with unexpected sizes */
+    meeting(int world, std::size_t n_, std::size_t m_, int fail)
+        : bar(world), n(n_), m(m_), grad(PA * n_), stats(PA * m_), fail_rank(fail) {}
+};
+
+/* `steps` steps of every trainer, one std::thread a rank; each rank's
+ * exception (or none) in errs. */
+static void run_world(std::vector<cemdiff::Trainer> &trs, long steps, std::size_t m,
+                      int fail_rank, std::vector<std::exception_ptr> &errs)
+{
+    const int world = static_cast<int>(trs.size());
+    meeting mt(world, trs[0].model().param_count(), m, fail_rank);
+    for (int r = 0; r < world; r++)
+        trs[r].set_reduce(r, world, [&mt, r](float *grad, std::size_t n, double *stats,
+                                             std::size_t mm, int first, int parts) {
+            const bool ok = n == mt.n && mm == mt.m && first >= 0 && parts >= 0 &&
+                            first + parts <= PA;
+            if (ok) {
+                std::memcpy(mt.grad.data() + first * n, grad, sizeof(float) * n * parts);
+                std::memcpy(mt.stats.data() + first * mm, stats, sizeof(double) * mm * parts);
+            } else {
+                mt.bad = 1;
+            }
+            mt.bar.wait();
+            if (ok)
+                for (int q = 0; q < PA; q++) {
+                    const float *g = mt.grad.data() + q * n;
+                    const double *s = mt.stats.data() + q * mm;
+                    for (std::size_t i = 0; i < n; i++)
+                        grad[i] = q ? grad[i] + g[i] : g[i];
+                    for (std::size_t i = 0; i < mm; i++)
+                        stats[i] = q ? stats[i] + s[i] : s[i];
+                }
+            mt.bar.wait(); /* every rank has read the blocks */
+            if (!ok)
+                throw std::logic_error("reduce called with unexpected sizes");
+            if (r == mt.fail_rank)
+                throw rank_failed(r);
+        });
+    errs.assign(world, nullptr);
+    std::vector<std::thread> th;
+    for (int r = 0; r < world; r++)
+        th.emplace_back([&trs, &errs, r, steps] {
+            try {
+                trs[r].run(steps);
+            } catch (...) {
+                errs[r] = std::current_exception();
+            }
+        });
+    for (auto &t : th)
+        t.join();
+    CHECK(mt.bad == 0);
+}
+
+static void test_parallel()
+{
+    cemdiff::Dataset circle(CEM_DATA_CIRCLE, 2);
+    const std::vector<float> data = circle.sample(256, 1);
+
+    /* the stats' length, learnt from a one-rank step whose callback
+     * throws: the exception comes out of run(), the step is not taken */
+    std::size_t m = 0;
+    {
+        cemdiff::Trainer probe = parallel_trainer(data);
+        probe.set_reduce(0, 1, [&m](float *, std::size_t, double *, std::size_t mm, int first,
+                                    int parts) {
+            m = mm;
+            if (first == 0 && parts == PA)
+                throw stop_here(7);
+        });
+        bool caught = false;
+        try {
+            probe.run(3);
+        } catch (const stop_here &e) {
+            caught = e.step == 7;
+        }
+        CHECK(caught);
+        CHECK(probe.steps() == 0);
+        CHECK(m >= 1 && m <= 1024);
+        CHECK(contains(probe.errmsg(), "reduce callback of rank 0 of 1"));
+        /* the exception is not thrown again; off again, a single trainer
+         * (and the state survives a move) */
+        cemdiff::Trainer moved = std::move(probe);
+        moved.set_reduce(0, 1, nullptr);
+        moved.run(2);
+        CHECK(moved.steps() == 2);
+        cemdiff::error e(CEM_OK, "");
+        auto fn = [](float *, std::size_t, double *, std::size_t, int, int) {};
+        CHECK_ERROR(moved.set_reduce(0, 0, fn), CEM_ERR_ARG, e);
+        CHECK_ERROR(moved.set_reduce(2, 2, fn), CEM_ERR_ARG, e);
+        CHECK_ERROR(moved.set_reduce(-1, 2, fn), CEM_ERR_ARG, e);
+        CHECK_ERROR(moved.set_reduce(0, 2, nullptr), CEM_ERR_ARG, e);
+        CHECK(contains(e.message(), "world 2"));
+        CHECK_ERROR(cemdiff::Trainer().set_reduce(0, 1, fn), CEM_ERR_ARG, e);
+        moved.run(1); /* the failed calls changed nothing: still single */
+        CHECK(moved.steps() == 3);
+    }
+
+    /* two and three ranks with the ordered sum: bitwise one trainer */
+    const long steps = 4;
+    cemdiff::Trainer one = parallel_trainer(data);
+    one.run(steps);
+    const std::vector<float> want = one.model().params(0), want_ema = one.model().params(1);
+    for (int world = 1; world <= 3; world++) {
+        std::vector<cemdiff::Trainer> trs;
+        for (int r = 0; r < world; r++)
+            trs.push_back(parallel_trainer(data));
+        std::vector<std::exception_ptr> errs;
+        run_world(trs, steps, m, -1, errs);
+        for (int r = 0; r < world; r++) {
+            CHECK(errs[r] == nullptr);
+            CHECK(trs[r].steps() == steps);
+            CHECK(trs[r].model().params(0) == want);
+            CHECK(trs[r].model().params(1) == want_ema);
+        }
+    }
+
+    /* rank 1 of 2 throws after the exchange: its step alone fails, and
+     * its exception comes out of its run() */
+    std::vector<cemdiff::Trainer> trs;
+    trs.push_back(parallel_trainer(data));
+    trs.push_back(parallel_trainer(data));
+    const std::vector<float> before = trs[1].model().params(0);
+    std::vector<std::exception_ptr> errs;
+    run_world(trs, 1, m, 1, errs);
+    CHECK(errs[0] == nullptr && trs[0].steps() == 1);
+    bool caught = false;
+    try {
+        if (errs[1])
+            std::rethrow_exception(errs[1]);
+    } catch (const rank_failed &e) {
+        caught = e.rank == 1;
+    }
+    CHECK(caught);
+    CHECK(trs[1].steps() == 0);
+    CHECK(trs[1].model().params(0) == before);
+}
+
 int main()
 {
     try {
@@ -648,6 +849,7 @@ int main()
         test_impute();
         test_labelled_trainer();
         test_csv_labels_missing();
+        test_parallel();
     } catch (const std::exception &e) {
         std::fprintf(stderr, "test_hpp: FAIL: unexpected exception: %s\n", e.what());
         return 1;

@@ -99,6 +99,21 @@ class Generator(unittest.TestCase):
         with open(os.path.join(ROOT, "julia", "gen_api.jl")) as f:
             self.assertIn("Ptr{Cfloat}, Ptr{Cuchar}, Ptr{Cint}, Ptr{Cfloat}),", f.read())
 
+    def test_reduce_callback_has_every_argument(self):
+        """cem_reduce_fn, a callback of pointers, sizes and ints: the ctypes
+        prototype and the Julia @cfunction comment list its seven
+        arguments in the header's order."""
+        cb = cemdiff._api.cem_reduce_fn
+        self.assertIs(cb._restype_, ctypes.c_int)
+        self.assertEqual(cb._argtypes_, (ctypes.POINTER(ctypes.c_float), ctypes.c_size_t,
+                                         ctypes.POINTER(ctypes.c_double), ctypes.c_size_t,
+                                         ctypes.c_int, ctypes.c_int, ctypes.c_void_p))
+        params = dict(cemdiff._api.FUNCTIONS["cem_trainer_set_reduce"][1])
+        self.assertIs(params["fn"], cb)
+        with open(os.path.join(ROOT, "julia", "gen_api.jl")) as f:
+            self.assertIn("# @cfunction(f, Cint, (Ptr{Cfloat}, Csize_t, Ptr{Cdouble}, Csize_t, "
+                          "Cint, Cint, Ptr{Cvoid}))\nconst cem_reduce_fn = Ptr{Cvoid}", f.read())
+
     def test_unknown_constructs_fail_with_their_line(self):
         bad = {
             "CEM_API int cem_x(int a[]);": "unsupported parameter",
