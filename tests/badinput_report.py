@@ -49,8 +49,8 @@ shown is not one the header lists for the function. Each call passed only with t
 the documented answer), `cem_last_error()` naming the function, nothing printed, outputs cleared or
 left unwritten as promised, and every handle unchanged: options, parameters, statistics, whether
 a trainer or a sampler holds the model, evaluations (each class's too), a trainer's saved bytes and
-two training steps, a run of samples, a labelled run and an imputation bitwise those of an untouched
-twin.
+two training steps (with what its reduce callback, if it has one, was given), a run of samples, a
+labelled run and an imputation bitwise those of an untouched twin.
 """
 
 
@@ -106,6 +106,9 @@ INHERITS = {
     "cem_model_get_data_stats": ["cem_model_set_data_stats"],
     "cem_model_get_data_axes": ["cem_model_set_data_cov"],
     "cem_trainer_create_labelled": ["cem_trainer_create"],
+    # the run's CEM_ERR_REDUCE is in cem_trainer_set_reduce's comment ("cem_trainer_run
+    # then returns CEM_ERR_REDUCE"); cem_trainer_run's own list predates it
+    "cem_trainer_run": ["cem_trainer_set_reduce"],
     "cem_trainer_step_batch_labelled": ["cem_trainer_step_batch"],
     "cem_trainer_loss_batch": ["cem_trainer_step_batch"],
     "cem_trainer_loss_batch_labelled": ["cem_trainer_loss_batch",

@@ -5,7 +5,8 @@
  * glibc's own allocator, so every heap allocation made by the library (and
  * by OpenBLAS) is seen.  After a warm-up call (BLAS initialises its buffers
  * on first use), it counts the allocations made by cem_trainer_run (a
- * labelled trainer's too), cem_sampler_run, cem_sampler_run_labelled with
+ * labelled trainer's too, and one in micro-batches, alone or through a
+ * reduce callback), cem_sampler_run, cem_sampler_run_labelled with
  * guidance, cem_sampler_impute (RePaint with jumps, reconstruction
  * guidance) and the flow's runs, on 1 and 2 threads, and fails if there is
  * any.
@@ -126,6 +127,64 @@ static int train_labelled_counted(cem_model_t **out, const float *data, const in
     return 0;
 }
 
+/* The reduce callback of one rank alone (world 1): its parts added in
+ * order, in place, into block 0 -- the ordered reduction with no other rank
+ * to wait for.  It allocates nothing itself, so any allocation counted is
+ * the library's. */
+static int sum_parts(float *grad, size_t n, double *stats, size_t m, int first, int parts,
+                     void *user)
+{
+    (void)first;
+    long *calls = user;
+    (*calls)++;
+    for (int p = 1; p < parts; p++) {
+        for (size_t k = 0; k < n; k++)
+            grad[k] += grad[(size_t)p * n + k];
+        for (size_t k = 0; k < m; k++)
+            stats[k] += stats[(size_t)p * m + k];
+    }
+    return 0;
+}
+
+/* Gradient accumulation: a width-64 CEM MLP trained with ACCUMULATE 4 (and
+ * 256, where half the micro-batches of the batch of 256 are empty), alone
+ * and then through sum_parts at world 1, 5 steps on 1 and on 2 threads,
+ * counted. */
+static int train_accumulate_counted(const float *data)
+{
+    cem_model_t *m;
+    cem_trainer_t *tr;
+    CHECK(cem_model_create_mlp(&m, D, CEM_TARGET_CEM));
+    CHECK(cem_model_set(m, CEM_MODEL_WIDTH, 64));
+    CHECK(cem_trainer_create(&tr, m, data, N, D));
+    CHECK(cem_trainer_set(tr, CEM_TRAINER_BATCH, 256));
+    const int As[2] = {4, 256};
+    for (int a = 0; a < 2; a++)
+        for (int shared = 0; shared < 2; shared++)
+            for (int threads = 1; threads <= 2; threads++) {
+                long calls = 0;
+                CHECK(cem_trainer_set(tr, CEM_TRAINER_ACCUMULATE, As[a]));
+                CHECK(cem_trainer_set(tr, CEM_TRAINER_THREADS, threads));
+                CHECK(cem_trainer_set_reduce(tr, 0, 1, shared ? sum_parts : NULL, &calls));
+                CHECK(cem_trainer_run(tr, 2, NULL)); /* warm-up */
+                atomic_store(&counting, 1);
+                CHECK(cem_trainer_run(tr, 5, NULL));
+                atomic_store(&counting, 0);
+                if (calls != (shared ? 7 : 0)) {
+                    printf("not ok - the reduce callback ran %ld times in 7 steps\n", calls);
+                    return 1;
+                }
+                char what[128];
+                snprintf(what, sizeof what, "cem_trainer_run (ACCUMULATE %d%s, 5 steps, %d "
+                         "threads)", As[a], shared ? ", a reduce callback at world 1" : "",
+                         threads);
+                expect_none(what, atomic_exchange(&count, 0));
+            }
+    cem_trainer_free(tr);
+    cem_model_free(m);
+    return 0;
+}
+
 /* Labelled sampling with guidance, and imputation (RePaint with jumps;
  * reconstruction guidance, whose plan holds the Jacobian's workspace), on
  * model m of `classes` classes (0: none), 1 and 2 threads. */
@@ -187,6 +246,8 @@ int main(void)
     CHECK(cem_dataset_create(&circle, CEM_DATA_CIRCLE, D, 1));
     CHECK(cem_dataset_sample(circle, N, 1, data));
     if (train_counted(&m, CEM_PARAM_PRECOND, data) || train_counted(&pca, CEM_PARAM_PRECOND_PCA, data))
+        return 1;
+    if (train_accumulate_counted(data))
         return 1;
 
     /* 300 and 5,000 points: OpenBLAS's dgemm, which the closed forms used

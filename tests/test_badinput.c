@@ -22,9 +22,10 @@
  *     const call; every other handle's message unchanged;
  *   - every handle unchanged: its options, parameters, statistics, whether
  *     a trainer or a sampler holds it, and what it computes (evaluations,
- *     each class's too; a trainer's saved bytes and two training steps; a
- *     run of samples, a labelled run and an imputation; for a dataset
- *     samples, distances, coordinates) equal those of its twin.
+ *     each class's too; a trainer's saved bytes and two training steps,
+ *     with what its reduce callback was given; a run of samples, a
+ *     labelled run and an imputation; for a dataset samples, distances,
+ *     coordinates) equal those of its twin.
  *
  * The cases are enumerated from the case functions (describe mode) when the
  * suite is built; each is a loop iteration of one test, so a crash is one
@@ -75,7 +76,7 @@ static const char *status_name(int st)
         "CEM_ERR_UNSUPPORTED", "CEM_ERR_NUMERIC", "CEM_ERR_IO", "CEM_ERR_PARSE",
         "CEM_ERR_BUSY", "CEM_ERR_NONFINITE_STEP", "CEM_ERR_BAD_MAGIC", "CEM_ERR_VERSION",
         "CEM_ERR_TRUNCATED", "CEM_ERR_CHECKSUM", "CEM_ERR_CORRUPT", "CEM_ERR_DIVERGED",
-        "CEM_ERR_STOPPED"};
+        "CEM_ERR_STOPPED", "CEM_ERR_REDUCE"};
     return st <= 0 && st > -(int)N_OF(names) ? names[-st] : "(not a status)";
 }
 
@@ -94,8 +95,11 @@ enum {
     CIRC = 64,  /* C.d: the circle in R^2 */
     PTS = 128,  /* C.d: POINTS in R^2 instead */
     FLW = 256,  /* C.f: a flow on C.g (one thread) */
-    LAB = 512   /* C.m has NCLS = 3 classes (LABELS 3, LABEL_EMBED 2); with TR the
+    LAB = 512,  /* C.m has NCLS = 3 classes (LABELS 3, LABEL_EMBED 2); with TR the
                  * trainer is cem_trainer_create_labelled's, on data_labels */
+    RED = 1024, /* with TR: C.tr and C.tr2 share their steps through a reduce
+                 * callback, ACCUMULATE 2, rank 0 of world 2 (reduce_keep) */
+    REDFAIL = 2048 /* the same with reduce_fail, a callback that fails */
 };
 
 /* The output handles a failed call must set to NULL. */
@@ -179,6 +183,84 @@ static cem_trainer_t *tiny_labelled_trainer(cem_model_t *m)
     return tr;
 }
 
+/* The reduce callbacks (cem_trainer_set_reduce) of the RED and REDFAIL
+ * trainers, and what they were last given: a trainer's fingerprint runs two
+ * steps and holds it, so that a failed cem_trainer_set_reduce that changed
+ * the rank, the world, the callback or its user pointer shows. */
+static struct {
+    long calls;
+    size_t n, m;
+    int first, parts;
+    const void *user;
+} reduced;
+
+static int reduce_user, other_user; /* the user pointers: the one set, another */
+
+static void note_reduce(size_t n, size_t m, int first, int parts, const void *user)
+{
+    reduced.calls++;
+    reduced.n = n;
+    reduced.m = m;
+    reduced.first = first;
+    reduced.parts = parts;
+    reduced.user = user;
+}
+
+/* This rank's parts added in order into block 0, nothing for the other
+ * ranks (as if their micro-batches were zero): deterministic, and a rank
+ * or world other than the one set trains differently. */
+static int reduce_keep(float *grad, size_t n, double *stats, size_t m, int first, int parts,
+                       void *user)
+{
+    note_reduce(n, m, first, parts, user);
+    if (parts == 0) {
+        memset(grad, 0, sizeof(float) * n);
+        memset(stats, 0, sizeof(double) * m);
+    }
+    for (int p = 1; p < parts; p++) {
+        for (size_t k = 0; k < n; k++)
+            grad[k] += grad[(size_t)p * n + k];
+        for (size_t k = 0; k < m; k++)
+            stats[k] += stats[(size_t)p * m + k];
+    }
+    return 0;
+}
+
+/* Another callback, which a failed cem_trainer_set_reduce must not install:
+ * this rank's first part, doubled. */
+static int reduce_other(float *grad, size_t n, double *stats, size_t m, int first, int parts,
+                        void *user)
+{
+    note_reduce(n, m, first, parts, user);
+    for (size_t k = 0; k < n; k++)
+        grad[k] = parts ? 2 * grad[k] : 0;
+    for (size_t k = 0; k < m; k++)
+        stats[k] = parts ? 2 * stats[k] : 0;
+    return 0;
+}
+
+/* Fails, after writing over the sums it was to leave (the step must not
+ * use them). */
+static int reduce_fail(float *grad, size_t n, double *stats, size_t m, int first, int parts,
+                       void *user)
+{
+    note_reduce(n, m, first, parts, user);
+    for (size_t k = 0; k < n; k++)
+        grad[k] = 1e3f;
+    for (size_t k = 0; k < m; k++)
+        stats[k] = 1e3;
+    return 1;
+}
+
+/* C.tr or C.tr2 as RED or REDFAIL asks. */
+static void share_steps(cem_trainer_t *tr, unsigned env)
+{
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_ACCUMULATE, 2), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set_reduce(tr, 0, 2, env & REDFAIL ? reduce_fail : reduce_keep,
+                                            &reduce_user),
+                     CEM_OK);
+}
+
 static cem_sampler_t *tiny_sampler(cem_model_t *m) { return test_sampler_on(m, 4); }
 
 static cem_dataset_t *tiny_dataset(cem_dataset_kind kind)
@@ -210,6 +292,10 @@ static void build(unsigned env)
     if (env & TR) {
         C.tr = env & LAB ? tiny_labelled_trainer(C.m) : tiny_trainer(C.m);
         C.tr2 = env & LAB ? tiny_labelled_trainer(C.m2) : tiny_trainer(C.m2);
+        if (env & (RED | REDFAIL)) {
+            share_steps(C.tr, env);
+            share_steps(C.tr2, env);
+        }
     }
     if (env & SMP) {
         C.s = tiny_sampler(C.m);
@@ -624,7 +710,7 @@ static int status_string_cases(int v, bad_ctx *c)
     int code = 0;
     switch (v) {
     CASE(0, 0, VALUE, "status 1 (positive: no status is)") code = 1; break;
-    CASE(1, 0, VALUE, "status -18 (one below the last, CEM_ERR_STOPPED)") code = -18; break;
+    CASE(1, 0, VALUE, "status -19 (one below the last, CEM_ERR_REDUCE)") code = -19; break;
     CASE(2, 0, VALUE, "status INT_MIN") code = INT_MIN; break;
     CASE(3, 0, VALUE, "status INT_MAX") code = INT_MAX; break;
     default: return NO_CASE;
@@ -1710,16 +1796,29 @@ static int trainer_run_cases(int v, bad_ctx *c)
     CASE(0, 0, CEM_ERR_ARG, "NULL trainer") tr = NULL; break;
     CASE(1, TR, CEM_ERR_ARG, "steps -1") steps = -1; break;
     CASE(2, TR, CEM_ERR_ARG, "steps LONG_MIN") steps = LONG_MIN; break;
+    CASE(3, TR | REDFAIL, CEM_ERR_REDUCE,
+         "the reduce callback fails (rank 0 of world 2, ACCUMULATE 2): the first step not taken")
+        break;
+    CASE(4, TR | LAB | REDFAIL, CEM_ERR_REDUCE,
+         "a labelled trainer's reduce callback fails (rank 0 of world 2, ACCUMULATE 2)")
+        break;
     default: return NO_CASE;
     }
     if (c->describe)
         return 0;
     double loss = KEPT_D;
     c->hmsg = tr ? cem_trainer_errmsg(tr) : NULL;
+    memset(&reduced, 0, sizeof reduced);
     arm(c, "cem_trainer_run");
     int st = cem_trainer_run(tr, steps, &loss);
     disarm(c);
     ck_assert_msg(st == CEM_OK || isnan(loss), "*mean_loss is %g, not NaN, when no step ran", loss);
+    if (st == CEM_ERR_REDUCE) /* once, for the first step, with this rank's one part */
+        ck_assert_msg(reduced.calls == 1 && reduced.first == 0 && reduced.parts == 1 &&
+                      reduced.user == &reduce_user && reduced.m > 0 &&
+                      reduced.n == cem_model_param_count(C.m),
+                      "the callback was called %ld times (first %d, parts %d, n %zu, m %zu)",
+                      reduced.calls, reduced.first, reduced.parts, reduced.n, reduced.m);
     return st;
 }
 
@@ -1853,6 +1952,48 @@ static int trainer_set_progress_cases(int v, bad_ctx *c)
     return st;
 }
 
+/* On the RED trainers: a failed call leaves rank 0 of world 2, reduce_keep
+ * and its user pointer (the fingerprint's two steps call it), and sets
+ * nothing it was given (another callback, another user pointer). */
+static int trainer_set_reduce_cases(int v, bad_ctx *c)
+{
+    cem_trainer_t *tr = C.tr;
+    int rank = 0, world = 2;
+    cem_reduce_fn fn = reduce_other;
+    c->rule = 's';
+    switch (v) {
+    CASE(0, 0, CEM_ERR_ARG, "NULL trainer") tr = NULL; break;
+    CASE(1, TR | RED, CEM_ERR_ARG, "world 0 (rank 0)") world = 0; break;
+    CASE(2, TR | RED, CEM_ERR_ARG, "world -1 (rank 0)") world = -1; break;
+    CASE(3, TR | RED, CEM_ERR_ARG, "world INT_MIN (rank 0)") world = INT_MIN; break;
+    CASE(4, TR | RED, CEM_ERR_ARG, "rank -1 of world 2") rank = -1; break;
+    CASE(5, TR | RED, CEM_ERR_ARG, "rank 2 of world 2 (rank == world)") rank = 2; break;
+    CASE(6, TR | RED, CEM_ERR_ARG, "rank INT_MAX of world 3") rank = INT_MAX; world = 3; break;
+    CASE(7, TR | RED, CEM_ERR_ARG, "rank 1 of world 1 with fn NULL (one trainer, a bad rank)")
+        rank = 1;
+        world = 1;
+        fn = NULL;
+        break;
+    CASE(8, TR | RED, CEM_ERR_ARG, "fn NULL with world 2") fn = NULL; break;
+    CASE(9, TR | RED, CEM_ERR_ARG, "fn NULL with world 3, rank 1") fn = NULL; rank = 1; world = 3; break;
+    CASE(10, TR, CEM_ERR_ARG, "world 0 on a trainer without a callback (ACCUMULATE 1)")
+        world = 0;
+        break;
+    CASE(11, TR, CEM_ERR_ARG, "fn NULL with world 2 on a trainer without a callback") fn = NULL; break;
+    CASE(12, TR | LAB | RED, CEM_ERR_ARG, "a labelled trainer: rank 2 of world 2") rank = 2; break;
+    default: return NO_CASE;
+    }
+    if (c->describe)
+        return 0;
+    c->hmsg = tr ? cem_trainer_errmsg(tr) : NULL;
+    memset(&reduced, 0, sizeof reduced);
+    arm(c, "cem_trainer_set_reduce");
+    int st = cem_trainer_set_reduce(tr, rank, world, fn, &other_user);
+    disarm(c);
+    ck_assert_msg(reduced.calls == 0, "the call ran a reduce callback");
+    return st;
+}
+
 static int trainer_steps_cases(int v, bad_ctx *c)
 {
     switch (v) {
@@ -1970,7 +2111,7 @@ static int law_bins_n_cases(int v, bad_ctx *c) { return bins_cases(v, c, 1, 1); 
 static const opt_case TRAINER_SET[] = {
     {0, CEM_TRAINER_BATCH, 16, 0, CEM_ERR_ARG, "NULL trainer", 0},
     {'t', 0, 1, TR, CEM_ERR_ARG, "option id 0", 0},
-    {'t', 24, 1, TR, CEM_ERR_ARG, "option id 24 (one past LABEL_DROPOUT)", 0},
+    {'t', 25, 1, TR, CEM_ERR_ARG, "option id 25 (one past ACCUMULATE)", 0},
     {'t', -1, 1, TR, CEM_ERR_ARG, "option id -1", 0},
     {'t', 999, 1, TR, CEM_ERR_ARG, "option id 999", 0},
     {'t', CEM_TRAINER_BATCH, 0, TR, CEM_ERR_RANGE, "BATCH 0 (bounds [1, 65536])", 0},
@@ -2028,6 +2169,13 @@ static const opt_case TRAINER_SET[] = {
      "LABEL_DROPOUT 1.5 on a labelled trainer", 0},
     {'t', CEM_TRAINER_LABEL_DROPOUT, NAN, TR | LAB, CEM_ERR_RANGE,
      "LABEL_DROPOUT NaN on a labelled trainer", 0},
+    {'t', CEM_TRAINER_ACCUMULATE, 0, TR, CEM_ERR_RANGE, "ACCUMULATE 0 (bounds [1, 4096])", 0},
+    {'t', CEM_TRAINER_ACCUMULATE, 4097, TR, CEM_ERR_RANGE, "ACCUMULATE 4097", 0},
+    {'t', CEM_TRAINER_ACCUMULATE, 2.5, TR, CEM_ERR_RANGE, "ACCUMULATE 2.5 (a whole number)", 0},
+    {'t', CEM_TRAINER_ACCUMULATE, NAN, TR | RED, CEM_ERR_RANGE,
+     "ACCUMULATE NaN on a trainer with a reduce callback", 0},
+    {'t', CEM_TRAINER_ACCUMULATE, 4097, TR | RED, CEM_ERR_RANGE,
+     "ACCUMULATE 4097 on a trainer with a reduce callback", 0},
 };
 
 static int trainer_set_cases(int v, bad_ctx *c)
@@ -2058,7 +2206,7 @@ static int trainer_get_cases(int v, bad_ctx *c)
     CASE(0, 0, CEM_ERR_ARG, "NULL trainer") tr = NULL; break;
     CASE(1, TR, CEM_ERR_ARG, "value NULL") pv = NULL; break;
     CASE(2, TR, CEM_ERR_ARG, "option id 0") opt = 0; break;
-    CASE(3, TR, CEM_ERR_ARG, "option id 24") opt = 24; break;
+    CASE(3, TR, CEM_ERR_ARG, "option id 25") opt = 25; break;
     default: return NO_CASE;
     }
     if (c->describe)
@@ -2078,7 +2226,7 @@ static int trainer_bounds(int opt, double *lo, double *hi)
 
 static int trainer_option_bounds_cases(int v, bad_ctx *c)
 {
-    return bounds_cases(v, c, "cem_trainer_option_bounds", CEM_TRAINER_LABEL_DROPOUT + 1,
+    return bounds_cases(v, c, "cem_trainer_option_bounds", CEM_TRAINER_ACCUMULATE + 1,
                         trainer_bounds);
 }
 
@@ -3807,6 +3955,7 @@ static const struct {
     {"cem_trainer_loss_batch", loss_batch_cases},
     {"cem_trainer_loss_batch_labelled", loss_batch_labelled_cases},
     {"cem_trainer_set_progress", trainer_set_progress_cases},
+    {"cem_trainer_set_reduce", trainer_set_reduce_cases},
     {"cem_trainer_steps", trainer_steps_cases},
     {"cem_trainer_time_bins", time_bins_cases},
     {"cem_trainer_law_bins", law_bins_cases},
@@ -3960,7 +4109,7 @@ static void model_print(blob *b, cem_model_t *m)
 
 static void trainer_print(blob *b, cem_trainer_t *tr)
 {
-    for (int opt = CEM_TRAINER_BATCH; opt <= CEM_TRAINER_LABEL_DROPOUT; opt++) {
+    for (int opt = CEM_TRAINER_BATCH; opt <= CEM_TRAINER_ACCUMULATE; opt++) {
         double v = -1;
         put_i(b, cem_trainer_get(tr, (cem_trainer_option)opt, &v));
         put_d(b, v);
@@ -3986,8 +4135,10 @@ static void trainer_print(blob *b, cem_trainer_t *tr)
         put(b, saved, size);
     cem_free(saved);
     double loss = -1;
+    memset(&reduced, 0, sizeof reduced);
     put_i(b, cem_trainer_run(tr, 2, &loss));
     put_d(b, loss);
+    put(b, &reduced, sizeof reduced); /* what a reduce callback was given, if any */
     model_print(b, cem_trainer_model(tr));
 }
 

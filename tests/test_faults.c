@@ -153,10 +153,49 @@ static void model_print(blob *b, cem_model_t *m)
     }
 }
 
-/* A trainer's options, step count and model, then what two more steps do. */
+/* The reduce callback of the data-parallel operations (cem_trainer_set_reduce)
+ * and what it was last given: a trainer's fingerprint holds it, so that a
+ * failed call that installed or dropped a callback, or changed the rank or
+ * world, shows. */
+static struct {
+    long calls;
+    size_t n, m;
+    int first, parts;
+    const void *user;
+} reduced;
+
+static int reduce_user; /* the user pointer it is set with */
+
+/* This rank's parts added in order into block 0, nothing for the other
+ * ranks (as if their micro-batches were zero): deterministic, and it
+ * allocates nothing. */
+static int reduce_keep(float *grad, size_t n, double *stats, size_t m, int first, int parts,
+                       void *user)
+{
+    reduced.calls++;
+    reduced.n = n;
+    reduced.m = m;
+    reduced.first = first;
+    reduced.parts = parts;
+    reduced.user = user;
+    if (parts == 0) {
+        memset(grad, 0, sizeof(float) * n);
+        memset(stats, 0, sizeof(double) * m);
+    }
+    for (int p = 1; p < parts; p++) {
+        for (size_t k = 0; k < n; k++)
+            grad[k] += grad[(size_t)p * n + k];
+        for (size_t k = 0; k < m; k++)
+            stats[k] += stats[(size_t)p * m + k];
+    }
+    return 0;
+}
+
+/* A trainer's options, step count and model, then what two more steps do
+ * (and what its reduce callback, if any, was given). */
 static void trainer_print(blob *b, cem_trainer_t *tr)
 {
-    for (int opt = CEM_TRAINER_BATCH; opt <= CEM_TRAINER_LABEL_DROPOUT; opt++) {
+    for (int opt = CEM_TRAINER_BATCH; opt <= CEM_TRAINER_ACCUMULATE; opt++) {
         double v = -1;
         put_i(b, cem_trainer_get(tr, (cem_trainer_option)opt, &v));
         put_d(b, v);
@@ -169,8 +208,10 @@ static void trainer_print(blob *b, cem_trainer_t *tr)
     put(b, floor, sizeof floor);
     model_print(b, cem_trainer_model(tr));
     double loss = -1;
+    memset(&reduced, 0, sizeof reduced);
     ck_assert_int_eq(cem_trainer_run(tr, 2, &loss), CEM_OK);
     put_d(b, loss);
+    put(b, &reduced, sizeof reduced);
     model_print(b, cem_trainer_model(tr));
 }
 
@@ -388,8 +429,9 @@ static struct {
  * file, the files the saves replace. */
 static struct {
     void *mbuf, *tbuf, *lmbuf, *ltbuf; /* l: a model of 3 classes, a labelled trainer */
-    size_t msize, tsize, lmsize, ltsize;
-    char *mpath, *tpath, *lmpath, *ltpath, *csvpath, *lcsvpath, *mcsvpath;
+    void *atbuf;                       /* a trainer with ACCUMULATE 4 */
+    size_t msize, tsize, lmsize, ltsize, atsize;
+    char *mpath, *tpath, *lmpath, *ltpath, *atpath, *csvpath, *lcsvpath, *mcsvpath;
     char *savedir, *save_m, *save_t, *save_csv;
     unsigned char *old_m, *old_t, *old_csv;
     size_t old_m_n, old_t_n, old_csv_n;
@@ -987,6 +1029,113 @@ static int call_trainer_load_labelled(void)
     return cem_trainer_load_labelled(&C.trout, IN.ltpath, data, data_labels, NDATA, D);
 }
 
+/* Gradient accumulation and data parallelism.  ACCUMULATE re-plans the
+ * workspace (a micro-batch's rows, the parts), as does
+ * cem_trainer_set_reduce when the parts it needs change (the world or
+ * whether there is a callback). */
+static int call_set_accumulate(void) { return cem_trainer_set(C.tr, CEM_TRAINER_ACCUMULATE, 4); }
+static void after_set_accumulate(int st) { after_trainer_set(CEM_TRAINER_ACCUMULATE, 1, 4, st); }
+
+/* Two trainers with ACCUMULATE a (and, world > 0, rank `rank` of `world`
+ * through reduce_keep). */
+static void setup_two_trainers_sharing(int a, int rank, int world)
+{
+    setup_two_trainers();
+    cem_trainer_t *both[2] = {C.tr, C.tr2};
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(cem_trainer_set(both[k], CEM_TRAINER_ACCUMULATE, a), CEM_OK);
+        if (world)
+            ck_assert_int_eq(cem_trainer_set_reduce(both[k], rank, world, reduce_keep,
+                                                    &reduce_user),
+                             CEM_OK);
+    }
+}
+
+static void setup_rank1_of_2_accumulate4(void) { setup_two_trainers_sharing(4, 1, 2); }
+static int call_set_accumulate_shared(void)
+{
+    return cem_trainer_set(C.tr, CEM_TRAINER_ACCUMULATE, 6);
+}
+static void after_set_accumulate_shared(int st)
+{
+    after_trainer_set(CEM_TRAINER_ACCUMULATE, 4, 6, st);
+    if (!st) { /* rank 1 of world 2 computes micro-batches 3, 4, 5 of 6 */
+        memset(&reduced, 0, sizeof reduced);
+        ck_assert_int_eq(cem_trainer_run(C.tr, 1, NULL), CEM_OK);
+        ck_assert(reduced.calls == 1 && reduced.first == 3 && reduced.parts == 3);
+    }
+}
+
+/* After cem_trainer_set_reduce: on failure the trainer (its callback,
+ * rank and world among it) is its twin's; on success a step calls the
+ * callback as asked: `calls` times, with `first` and `parts`. */
+static void after_set_reduce(int st, long calls, int first, int parts)
+{
+    blob a = {0}, b = {0};
+    if (st) {
+        trainer_print(&a, C.tr);
+        trainer_print(&b, C.tr2);
+        same("the trainer after a failed cem_trainer_set_reduce", &a, &b);
+        return;
+    }
+    memset(&reduced, 0, sizeof reduced);
+    ck_assert_int_eq(cem_trainer_run(C.tr, 1, NULL), CEM_OK);
+    ck_assert_msg(reduced.calls == calls && (!calls || (reduced.first == first &&
+                                                        reduced.parts == parts &&
+                                                        reduced.user == &reduce_user)),
+                  "the callback was called %ld times (first %d, parts %d)", reduced.calls,
+                  reduced.first, reduced.parts);
+}
+
+/* none -> rank 0 of world 2 with ACCUMULATE 4: parts 1 -> 2 */
+static void setup_accumulate4(void) { setup_two_trainers_sharing(4, 0, 0); }
+static int call_set_reduce_join(void)
+{
+    return cem_trainer_set_reduce(C.tr, 0, 2, reduce_keep, &reduce_user);
+}
+static void after_set_reduce_join(int st) { after_set_reduce(st, 1, 0, 2); }
+
+/* rank 0 of world 2 -> none (world 1, fn NULL): parts 2 -> 1 */
+static void setup_rank0_of_2_accumulate4(void) { setup_two_trainers_sharing(4, 0, 2); }
+static int call_set_reduce_leave(void) { return cem_trainer_set_reduce(C.tr, 0, 1, NULL, NULL); }
+static void after_set_reduce_leave(int st) { after_set_reduce(st, 0, 0, 0); }
+
+/* ACCUMULATE 1: none -> a callback at world 1: parts 0 -> 1 */
+static int call_set_reduce_world1(void)
+{
+    return cem_trainer_set_reduce(C.tr, 0, 1, reduce_keep, &reduce_user);
+}
+static void after_set_reduce_world1(int st) { after_set_reduce(st, 1, 0, 1); }
+
+/* A loaded trainer of ACCUMULATE 4 saves back to the bytes it was loaded
+ * from, and trains as the trainer that was saved did (a step each). */
+static void after_load_accumulate(int st)
+{
+    if (st) {
+        ck_assert_ptr_null(C.trout);
+        return;
+    }
+    void *b;
+    size_t n;
+    double a = 0;
+    ck_assert_int_eq(cem_trainer_save_buffer(C.trout, &b, &n), CEM_OK);
+    ck_assert(n == IN.atsize && memcmp(b, IN.atbuf, n) == 0);
+    cem_free(b);
+    ck_assert_int_eq(cem_trainer_get(C.trout, CEM_TRAINER_ACCUMULATE, &a), CEM_OK);
+    ck_assert_double_eq(a, 4);
+    cem_trainer_free(C.trout);
+}
+
+static int call_trainer_load_buffer_accumulate(void)
+{
+    return cem_trainer_load_buffer(&C.trout, IN.atbuf, IN.atsize, data, NDATA, D);
+}
+
+static int call_trainer_load_accumulate(void)
+{
+    return cem_trainer_load(&C.trout, IN.atpath, data, NDATA, D);
+}
+
 START_TEST(trainer_operations_out_of_memory)
 {
     make_data();
@@ -1022,6 +1171,20 @@ START_TEST(trainer_operations_out_of_memory)
     ck_assert_int_eq(cem_trainer_save(tr, IN.ltpath), CEM_OK);
     cem_trainer_free(tr);
     cem_model_free(m);
+    /* gradient accumulation: ACCUMULATE 4 with batch 32, trained 3 steps as
+     * rank 0 of world 1 with a callback (not saved: a checkpoint holds no
+     * rank or world), THREADS 2 */
+    m = small_mlp();
+    tr = small_trainer(m);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_THREADS, 2), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_ACCUMULATE, 4), CEM_OK);
+    ck_assert_int_eq(cem_trainer_set_reduce(tr, 0, 1, reduce_keep, &reduce_user), CEM_OK);
+    ck_assert_int_eq(cem_trainer_run(tr, 3, NULL), CEM_OK);
+    ck_assert_int_eq(cem_trainer_save_buffer(tr, &IN.atbuf, &IN.atsize), CEM_OK);
+    IN.atpath = dup_path("faults-trainer-accumulate.cem");
+    ck_assert_int_eq(cem_trainer_save(tr, IN.atpath), CEM_OK);
+    cem_trainer_free(tr);
+    cem_model_free(m);
 
     static const alloc_op ops[] = {
         {"cem_trainer_create", setup_two_models, call_trainer_create, after_trainer_create,
@@ -1046,6 +1209,22 @@ START_TEST(trainer_operations_out_of_memory)
         {"cem_trainer_load_labelled", NULL, call_trainer_load_labelled,
          after_load_labelled_trainer, NULL, 1},
         {"cem_trainer_run (labelled)", setup_two_labelled_trainers, call_run, after_run, NULL, 0},
+        {"cem_trainer_set(ACCUMULATE) 1 -> 4", setup_two_trainers, call_set_accumulate,
+         after_set_accumulate, "tr", 1},
+        {"cem_trainer_set(ACCUMULATE) 4 -> 6 (rank 1 of world 2)", setup_rank1_of_2_accumulate4,
+         call_set_accumulate_shared, after_set_accumulate_shared, "tr", 1},
+        {"cem_trainer_set_reduce none -> rank 0 of world 2 (ACCUMULATE 4)", setup_accumulate4,
+         call_set_reduce_join, after_set_reduce_join, "tr", 1},
+        {"cem_trainer_set_reduce rank 0 of world 2 -> none (ACCUMULATE 4)",
+         setup_rank0_of_2_accumulate4, call_set_reduce_leave, after_set_reduce_leave, "tr", 1},
+        {"cem_trainer_set_reduce none -> a callback at world 1 (ACCUMULATE 1)",
+         setup_two_trainers, call_set_reduce_world1, after_set_reduce_world1, "tr", 1},
+        {"cem_trainer_load_buffer (ACCUMULATE 4)", NULL, call_trainer_load_buffer_accumulate,
+         after_load_accumulate, NULL, 1},
+        {"cem_trainer_load (ACCUMULATE 4)", NULL, call_trainer_load_accumulate,
+         after_load_accumulate, NULL, 1},
+        {"cem_trainer_run (ACCUMULATE 4, rank 0 of world 2)", setup_rank0_of_2_accumulate4,
+         call_run, after_run, NULL, 0},
     };
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         inject_allocs(&ops[i]);
@@ -1062,12 +1241,15 @@ START_TEST(trainer_operations_out_of_memory)
 
     cem_free(IN.tbuf);
     cem_free(IN.ltbuf);
+    cem_free(IN.atbuf);
     unlink(IN.tpath);
     unlink(IN.ltpath);
+    unlink(IN.atpath);
     unlink(IN.save_t);
     rmdir(IN.savedir);
     free(IN.tpath);
     free(IN.ltpath);
+    free(IN.atpath);
     free(IN.save_t);
     free(IN.savedir);
     free(IN.old_t);

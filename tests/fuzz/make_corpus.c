@@ -646,6 +646,40 @@ static void programs(void)
     put(&p, 2 + 4 * 1); /* rows 253 .. 260: two blocks */
     put(&p, 8);
     save_prog("stops-odd-embed-batch64.bin", &p);
+
+    /* gradient accumulation: ACCUMULATE 3 and 64 (capped; above half the
+     * batch of 8, so most micro-batches are empty), steps one at a time and
+     * in one call, a caller's batch, the round trips, bad values; and a
+     * LABEL_EMBED without classes, which a save must keep */
+    header(&p, 0, CEM_TARGET_CEM, 0, 2, 4, 1, 2, unit, 8);
+    set(&p, FUZZ_OP_MODEL_SET, CEM_MODEL_LABEL_EMBED, 3);
+    put(&p, FUZZ_OP_MODEL_ROUNDTRIP);
+    put(&p, FUZZ_OP_TRAINER);
+    set(&p, FUZZ_OP_TRAINER_SET, CEM_TRAINER_ACCUMULATE, 3);
+    put(&p, FUZZ_OP_TRAIN);
+    put(&p, 2);
+    put(&p, FUZZ_OP_TRAINER_ROUNDTRIP);
+    set(&p, FUZZ_OP_TRAINER_SET, CEM_TRAINER_ACCUMULATE, 4096);
+    put(&p, FUZZ_OP_BATCH);
+    put(&p, 3); /* the loss and gradient */
+    put(&p, 3);
+    for (int i = 0; i < 3; i++) {
+        put_value(&p, 0.5 * i);
+        put_value(&p, -0.25);
+        put_value(&p, 0.5);
+        put_value(&p, 1.5 - i);
+        put_value(&p, 0.1 + i);
+    }
+    put(&p, FUZZ_OP_TRAIN);
+    put(&p, 4 + 2);
+    set(&p, FUZZ_OP_TRAINER_SET, CEM_TRAINER_ACCUMULATE, 0);
+    set(&p, FUZZ_OP_TRAINER_SET, CEM_TRAINER_ACCUMULATE, 2.5);
+    put(&p, FUZZ_OP_GETTERS);
+    put(&p, FUZZ_OP_TRAINER_ROUNDTRIP);
+    put(&p, FUZZ_OP_TRAINER);
+    set(&p, FUZZ_OP_MODEL_SET, CEM_MODEL_LABELS, 2);
+    put(&p, FUZZ_OP_MODEL_ROUNDTRIP);
+    save_prog("mlp-accumulate-label-embed.bin", &p);
 }
 
 int main(int argc, char **argv)
