@@ -680,9 +680,9 @@ typedef enum { CEM_OPTIM_ADAM = 0, CEM_OPTIM_ADAMW = 1 } cem_optimizer;
  *                 the last bits.  It is the unit that data-parallel
  *                 trainers share (cem_trainer_set_reduce): with the same
  *                 A, any number of them gives bitwise the result of one.
- * Options may change between steps; BATCH and THREADS reallocate the
- * workspace; WEIGHT, SNR_CLAMP, SEED and TIME_LAW = ADAPTIVE re-measure
- * the ADAPTIVE law's floors (which allocates). */
+ * Options may change between steps; BATCH, ACCUMULATE and THREADS
+ * reallocate the workspace; WEIGHT, SNR_CLAMP, SEED and TIME_LAW = ADAPTIVE
+ * re-measure the ADAPTIVE law's floors (which allocates). */
 typedef enum {
     CEM_TRAINER_BATCH = 1,
     CEM_TRAINER_LR = 2,
@@ -755,7 +755,9 @@ CEM_API int cem_trainer_create_labelled(cem_trainer_t **out, cem_model_t *m,
  * can overflow float), is rejected: weights, moments, EMA and step count
  * stay bitwise as they were before it, and the call returns
  * CEM_ERR_NONFINITE_STEP (the steps before it are kept).  Allocates
- * nothing.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE_STEP, CEM_ERR_STOPPED. */
+ * nothing.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE_STEP, CEM_ERR_STOPPED,
+ * CEM_ERR_REDUCE (a data-parallel reduce callback failed:
+ * cem_trainer_set_reduce). */
 CEM_API int cem_trainer_run(cem_trainer_t *tr, long steps, double *mean_loss);
 
 /* One step on a batch the caller gives: x0 and z are B x dim (finite), t
@@ -834,7 +836,9 @@ CEM_API int cem_trainer_set_progress(cem_trainer_t *tr, cem_progress_fn fn, void
  * saved by world = 2 trainers resumes with 1 or 4 (the micro-batches, not
  * the ranks, define the arithmetic).  world = 1 with fn NULL is a single
  * trainer again.  Errors: CEM_ERR_ARG (tr NULL, world < 1, rank outside
- * [0, world), fn NULL with world > 1); tr is unchanged on error. */
+ * [0, world), fn NULL with world > 1), CEM_ERR_NOMEM (the parts' buffers,
+ * planned again when the callback or world changes them); tr is unchanged
+ * on error. */
 typedef int (*cem_reduce_fn)(float *grad, size_t n, double *stats, size_t m, int first,
                              int parts, void *user);
 CEM_API int cem_trainer_set_reduce(cem_trainer_t *tr, int rank, int world, cem_reduce_fn fn,

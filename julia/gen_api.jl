@@ -971,7 +971,9 @@ an optimiser moment, a weight or its average: a finite gradient's square
 can overflow float), is rejected: weights, moments, EMA and step count
 stay bitwise as they were before it, and the call returns
 CEM_ERR_NONFINITE_STEP (the steps before it are kept).  Allocates
-nothing.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE_STEP, CEM_ERR_STOPPED.
+nothing.  Errors: CEM_ERR_ARG, CEM_ERR_NONFINITE_STEP, CEM_ERR_STOPPED,
+CEM_ERR_REDUCE (a data-parallel reduce callback failed:
+cem_trainer_set_reduce).
 """
 function cem_trainer_run(tr, steps, mean_loss)
     ccall((:cem_trainer_run, libcemdiff), Cint,
@@ -1103,7 +1105,9 @@ rank and world are not options: checkpoints do not store them, so a run
 saved by world = 2 trainers resumes with 1 or 4 (the micro-batches, not
 the ranks, define the arithmetic).  world = 1 with fn NULL is a single
 trainer again.  Errors: CEM_ERR_ARG (tr NULL, world < 1, rank outside
-[0, world), fn NULL with world > 1); tr is unchanged on error.
+[0, world), fn NULL with world > 1), CEM_ERR_NOMEM (the parts' buffers,
+planned again when the callback or world changes them); tr is unchanged
+on error.
 """
 function cem_trainer_set_reduce(tr, rank, world, fn, user)
     ccall((:cem_trainer_set_reduce, libcemdiff), Cint,

@@ -87,14 +87,15 @@ static int mb_lo(int B, int A, int m)
     return m >= A ? B : (int)(((long long)m * B / A) & ~1LL);
 }
 
-/* The rows of the largest micro-batch. */
+/* Rows enough for any micro-batch of any batch of at most B rows: a
+ * micro-batch of b <= B rows has floor((m+1) b / A) - floor(m b / A) <=
+ * floor(B / A) + 1 rows before rounding to even, which can add one more
+ * (the caller batches of cem_trainer_step_batch may be shorter than
+ * BATCH, and an odd one splits differently). */
 static int mb_cap(int B, int A)
 {
-    int cap = 1;
-    for (int m = 0; m < A; m++)
-        if (mb_lo(B, A, m + 1) - mb_lo(B, A, m) > cap)
-            cap = mb_lo(B, A, m + 1) - mb_lo(B, A, m);
-    return cap;
+    int cap = B / A + 2;
+    return cap < B ? cap : B;
 }
 
 /* The blocks of parts a step needs.  Without a reduce callback (world 0):

@@ -321,6 +321,46 @@ START_TEST(set_reduce_arguments)
 }
 END_TEST
 
+/* Caller batches shorter than BATCH split differently (an odd one's
+ * micro-batches round to other even rows): every B <= BATCH at several A
+ * fits the workspace and gives the loss of A = 1 to round-off.  (The
+ * workspace was once sized for BATCH's own split: B = 3 of BATCH 4 at
+ * A = 2 overflowed it; ASan runs this suite.) */
+START_TEST(short_caller_batches_fit)
+{
+    parallel_data();
+    enum { BMAX = 37 };
+    float x0[BMAX * PD], z[BMAX * PD];
+    double t[BMAX];
+    for (int i = 0; i < BMAX; i++) {
+        x0[i * PD] = pdata[(5 * i % PN) * PD];
+        x0[i * PD + 1] = pdata[(5 * i % PN) * PD + 1];
+        z[i * PD] = (float)sin(0.9 * i);
+        z[i * PD + 1] = (float)cos(1.7 * i);
+        t[i] = 1e-3 * pow(1e4, (i + 0.5) / BMAX);
+    }
+    const int As[5] = {1, 2, 3, 4, 7};
+    double ref[BMAX + 1];
+    for (int k = 0; k < 5; k++) {
+        cem_trainer_t *tr = small_trainer(1);
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_BATCH, BMAX), CEM_OK);
+        ck_assert_int_eq(cem_trainer_set(tr, CEM_TRAINER_ACCUMULATE, As[k]), CEM_OK);
+        for (int B = 1; B <= BMAX; B++) {
+            double l;
+            ck_assert_int_eq(cem_trainer_loss_batch(tr, B, x0, t, z, &l, NULL), CEM_OK);
+            if (k == 0)
+                ref[B] = l;
+            else
+                ck_assert_msg(fabs(l - ref[B]) <= 1e-6 * fabs(ref[B]), "A = %d, B = %d: %.9g vs "
+                              "%.9g", As[k], B, l, ref[B]);
+        }
+        double l;
+        ck_assert_int_eq(cem_trainer_step_batch(tr, 3, x0, t, z, &l), CEM_OK);
+        cem_trainer_free(tr);
+    }
+}
+END_TEST
+
 Suite *suite_parallel(void)
 {
     Suite *s = suite_create("parallel");
@@ -330,6 +370,7 @@ Suite *suite_parallel(void)
     tcase_add_test(tc, ranks_equal_one_trainer);
     tcase_add_test(tc, resume_across_world_sizes);
     tcase_add_test(tc, set_reduce_arguments);
+    tcase_add_test(tc, short_caller_batches_fit);
     suite_add_tcase(s, tc);
     return s;
 }
