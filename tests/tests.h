@@ -32,6 +32,23 @@ Suite *suite_labels(void);
 Suite *suite_impute(void);
 Suite *suite_parallel(void);
 
+/* A one-rank reduction in place, as a reduce callback (cem_reduce_fn)
+ * may do: the rank's `parts` micro-batch blocks added into the first, in
+ * order (zeros when it has none). */
+static inline void test_sum_parts(float *grad, size_t n, double *stats, size_t m, int parts)
+{
+    if (parts == 0) {
+        memset(grad, 0, sizeof(float) * n);
+        memset(stats, 0, sizeof(double) * m);
+    }
+    for (int p = 1; p < parts; p++) {
+        for (size_t k = 0; k < n; k++)
+            grad[k] += grad[(size_t)p * n + k];
+        for (size_t k = 0; k < m; k++)
+            stats[k] += stats[(size_t)p * m + k];
+    }
+}
+
 /* Max over i of |a_i - b_i| / max(|b_i|, floor), a relative error that stays
  * meaningful where the reference passes through zero. */
 double test_rel_err(const double *a, const double *b, size_t n, double floor);
