@@ -57,7 +57,7 @@ const cemi_option *cemi_trainer_options(void) { return trainer_options; }
 static void release_batch(cem_trainer_t *tr)
 {
     float **bufs[] = {&tr->x0, &tr->z, &tr->y, &tr->c, &tr->in, &tr->hid,
-                      &tr->out, &tr->dout, &tr->scratch, &tr->sample_loss, &tr->gemm_ws,
+                      &tr->out, &tr->dout, &tr->scratch, &tr->gemm_ws,
                       &tr->wpack, &tr->xt, &tr->imp, &tr->ce};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         cemi_release(*bufs[i]);
@@ -130,7 +130,6 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int accum, int world, int t
     nt.out = cemi_alloc(B * D, sizeof(float));
     nt.dout = cemi_alloc(B * D, sizeof(float));
     nt.scratch = cemi_alloc(2 * M * (size_t)sh->H, sizeof(float));
-    nt.sample_loss = cemi_alloc(B, sizeof(float));
     nt.t = cemi_alloc(B, sizeof(double));
     nt.tbin = cemi_alloc(B, sizeof(int));
     nt.lbin = cemi_alloc(B, sizeof(int));
@@ -145,7 +144,7 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int accum, int world, int t
     nt.wpack = cemi_alloc(cemi_mlp_packed_size(sh), sizeof(float));
     nt.pool = cemi_pool_create(threads);
     if (!nt.x0 || !nt.z || !nt.y || !nt.c || !nt.in || !nt.hid || !nt.out || !nt.dout ||
-        !nt.scratch || !nt.sample_loss || !nt.t || !nt.tbin || !nt.gemm_ws || !nt.wpack || !nt.pool ||
+        !nt.scratch || !nt.t || !nt.tbin || !nt.gemm_ws || !nt.wpack || !nt.pool ||
         !nt.lbin || !nt.xt || !nt.imp || !nt.ce || !nt.blab ||
         (pcap && (!nt.pgrad || !nt.pstats))) {
         release_batch(&nt);
@@ -156,7 +155,7 @@ int cemi_trainer_reserve(cem_trainer_t *tr, int cap, int accum, int world, int t
     release_batch(tr);
     tr->x0 = nt.x0; tr->z = nt.z; tr->y = nt.y; tr->c = nt.c; tr->in = nt.in;
     tr->hid = nt.hid; tr->out = nt.out; tr->dout = nt.dout; tr->scratch = nt.scratch;
-    tr->sample_loss = nt.sample_loss; tr->t = nt.t; tr->tbin = nt.tbin; tr->gemm_ws = nt.gemm_ws;
+    tr->t = nt.t; tr->tbin = nt.tbin; tr->gemm_ws = nt.gemm_ws;
     tr->gemm_stride = nt.gemm_stride; tr->wpack = nt.wpack; tr->pool = nt.pool;
     tr->lbin = nt.lbin; tr->xt = nt.xt; tr->imp = nt.imp; tr->ce = nt.ce; tr->blab = nt.blab;
     tr->pgrad = nt.pgrad; tr->pstats = nt.pstats; tr->pcap = pcap;
@@ -770,9 +769,9 @@ static void rows_part(void *v, int tid, int n)
 }
 
 /* Micro-batch rows [lo, hi) of a batch of B rows (drawn for step `draw`,
- * or already in the workspace when draw < 0): the per-sample losses, the
- * gradient of its share of the batch mean into grad (np floats) and its
- * stats (CEMI_STATS doubles).  An empty micro-batch adds nothing. */
+ * or already in the workspace when draw < 0): the gradient of its share
+ * of the batch mean into grad (np floats) and its stats (CEMI_STATS
+ * doubles: the loss, the per-sample losses summed by bin).  An empty micro-batch adds nothing. */
 static void micro_batch(cem_trainer_t *tr, int B, int lo, int hi, long draw, const cemi_tlaw *law,
                         const cemi_nn_ctx *ctx, float *grad, double *stats)
 {
@@ -793,7 +792,6 @@ static void micro_batch(cem_trainer_t *tr, int B, int lo, int hi, long draw, con
                                       B, D, tr->dout + at);
     for (int i = lo; i < hi; i++) { /* the law's own units */
         float l = (float)(row_loss(tr, i, tr->out + (size_t)i * (size_t)D) / tr->imp[i]);
-        tr->sample_loss[i] = l;
         stats[CEMI_ST_BIN_SUM + tr->tbin[i]] += l;
         stats[CEMI_ST_BIN_COUNT + tr->tbin[i]] += 1;
         stats[CEMI_ST_LAW_SUM + tr->lbin[i]] += l;
@@ -812,8 +810,8 @@ static void add_f(float *restrict acc, const float *restrict add, size_t n)
 
 /* Forward and backward on the batch of B rows (drawn for step `draw`, or
  * already in the workspace when draw < 0) in ACCUMULATE micro-batches: the
- * raw gradient in tr->grad, the step's stats in `stats` (the loss at
- * CEMI_ST_LOSS) and the per-sample losses of the rows computed here.  A
+ * raw gradient in tr->grad and the step's stats in `stats` (the loss at
+ * CEMI_ST_LOSS, the per-sample losses' sums by bin).  A
  * drawn batch of a trainer with a reduce callback is shared: this rank's
  * micro-batches, then the callback's sums (CEM_ERR_REDUCE when it fails,
  * else CEM_OK). */

@@ -54,7 +54,7 @@ struct cem_trainer {
     int rank, world;
     cem_reduce_fn reduce;
     void *reduce_user;
-    float *x0, *z, *y, *c, *in, *hid, *out, *dout, *scratch, *sample_loss;
+    float *x0, *z, *y, *c, *in, *hid, *out, *dout, *scratch;
     float *xt;        /* B x D: the noised points x_t */
     float *imp;       /* B: each row's importance weight (in c too) */
     float *ce;        /* B x D: a preconditioned model's per-output weights
